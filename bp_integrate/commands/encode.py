@@ -1,0 +1,36 @@
+"""`bp-integrate encode basic-auth`: the Authorization header value, per RFC 7617."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from bp_integrate import ui
+from bp_integrate.errors import UsageError
+from bp_integrate.integrations.base import basic_auth
+
+app = typer.Typer(help="Encode values BigPanda integrations need.", no_args_is_help=True)
+
+
+@app.command("basic-auth")
+def basic_auth_command(
+    username: Annotated[str, typer.Option("--username", "-u", help="The user-id (no ':').")],
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from stdin.")
+    ] = False,
+) -> None:
+    """Print 'Basic <base64(user:password)>' for an Authorization header."""
+    if ":" in username:
+        basic_auth(username, "")  # raises the explained refusal
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    elif ui.stdin_is_tty():
+        password = typer.prompt("Password", hide_input=True, err=True)
+    else:
+        raise UsageError(
+            "No password: stdin is not a terminal.",
+            "Pipe it in with --password-stdin (never put it on the command line).",
+        )
+    ui.data(basic_auth(username, password))

@@ -1,0 +1,34 @@
+"""`bp-integrate list`: the integrations, and which are installed in the profile."""
+
+from __future__ import annotations
+
+import typer
+
+from bp_integrate import config, ui
+from bp_integrate.commands.common import JsonOpt
+from bp_integrate.integrations import all_integrations
+
+
+def list_command(ctx: typer.Context, json_output: JsonOpt = False) -> None:
+    """List the integrations and whether each is installed in the profile."""
+    profile: str = ctx.obj
+    cfg = config.load()
+    installed = cfg.installed(profile)
+    rows = [
+        {
+            "integration": i.name,
+            "title": i.title,
+            "installed": i.name in installed,
+            "updated_at": installed[i.name].updated_at if i.name in installed else None,
+            "summary": i.summary,
+        }
+        for i in all_integrations()
+    ]
+    if json_output:
+        ui.emit_json({"profile": profile, "integrations": rows})
+        return
+    width = max(len(r["integration"]) for r in rows)
+    for row in rows:
+        mark = "installed" if row["installed"] else "-"
+        ui.data(f"{row['integration']:<{width}}  {mark:<9}  {row['summary']}")
+    ui.say(f"(profile {profile!r}; install one with: bp-integrate install <integration>)")

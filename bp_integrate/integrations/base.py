@@ -1,0 +1,256 @@
+"""What an integration is: its fields, its install and uninstall steps, what to paste
+into BigPanda, and how a BigPanda event turns into requests to the target.
+
+An integration is one module in this package defining a subclass of `Integration`
+named `INTEGRATION`; the registry finds it by module name.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal
+
+from bp_integrate.errors import UsageError
+from bp_integrate.urls import MASK, mask_url
+
+Confidence = Literal["C", "S", "G"]
+Checker = Callable[[str, Mapping[str, str]], str]
+
+
+@dataclass(frozen=True)
+class Field:
+    """One value the admin supplies. `check` normalises it or raises UsageError."""
+
+    name: str
+    label: str
+    help: str
+    secret: bool = False
+    required: bool = True
+    default: str | None = None
+    choices: tuple[str, ...] = ()
+    check: Checker | None = None
+    when: Callable[[Mapping[str, str]], bool] | None = None
+    default_from: Callable[[Mapping[str, str]], str | None] | None = None
+    url_with_secrets: bool = False
+    #: A BigPanda User API key: checked against BigPanda before it is stored.
+    bigpanda_key: bool = False
+    confidence: Confidence = "C"
+
+    def applies(self, values: Mapping[str, str]) -> bool:
+        return self.when is None or self.when(values)
+
+    def default_for(self, values: Mapping[str, str]) -> str | None:
+        if self.default_from is not None:
+            found = self.default_from(values)
+            if found is not None:
+                return found
+        return self.default
+
+    def validate(self, raw: str, values: Mapping[str, str]) -> str:
+        value = raw.strip() if not self.secret else raw.strip("\r\n")
+        if not value:
+            if self.required:
+                raise UsageError(f"{self.label} is required.", self.help)
+            return ""
+        if self.choices and value not in self.choices:
+            raise UsageError(
+                f"{self.name} must be one of {', '.join(self.choices)}, not {value!r}.",
+                self.help,
+            )
+        return self.check(value, values) if self.check else value
+
+
+@dataclass(frozen=True)
+class Step:
+    """One thing the admin does, on one system. `text` may name fields as {field}."""
+
+    system: str
+    title: str
+    text: str
+    asks: tuple[str, ...] = ()
+    checkpoint: bool = False
+    confidence: Confidence = "C"
+
+
+@dataclass(frozen=True)
+class Webhook:
+    """What to paste into BigPanda: the URL and every header."""
+
+    url: str
+    headers: dict[str, str] = field(default_factory=dict)
+    secret_headers: frozenset[str] = frozenset()
+
+    def masked(self) -> Webhook:
+        headers = {
+            name: mask_header_value(value) if name in self.secret_headers else value
+            for name, value in self.headers.items()
+        }
+        return Webhook(mask_url(self.url), headers, self.secret_headers)
+
+
+def mask_header_value(value: str) -> str:
+    """`Basic abc=` -> `Basic ****`; a bare token -> `****`."""
+    scheme, sep, _ = value.partition(" ")
+    return f"{scheme} {MASK}" if sep and scheme.isalpha() else MASK
+
+
+def basic_auth(username: str, password: str) -> str:
+    """`Basic ` + base64(UTF-8 `user:password`), per RFC 7617."""
+    if ":" in username:
+        raise UsageError(
+            f"The user name {username!r} contains ':', which Basic auth cannot carry "
+            "(RFC 7617: the user-id ends at the first colon).",
+            "Use the integration user's name without ':'; the password may contain ':'.",
+        )
+    token = base64.b64encode(f"{username}:{password}".encode()).decode("ascii")
+    return f"Basic {token}"
+
+
+@dataclass(frozen=True)
+class SendOptions:
+    """How a replayed event is sent (set by send-test / replay)."""
+
+    envelope: str = "event"
+    test_marker: bool = True
+    comment: str | None = None
+
+
+@dataclass(frozen=True)
+class PlannedRequest:
+    """One HTTP request exactly as it will go on the wire."""
+
+    integration: str
+    event: str
+    method: str
+    url: str
+    headers: dict[str, str]
+    body: Any
+    response_id_key: str | None = None
+    secret_headers: frozenset[str] = frozenset()
+    label: str = ""
+    #: Values that must never be shown or recorded (a routing key in the body, say).
+    secret_values: tuple[str, ...] = ()
+
+    def masked_url(self) -> str:
+        return mask_url(self.url)
+
+    def masked_headers(self) -> dict[str, str]:
+        return {
+            k: mask_header_value(v) if k in self.secret_headers else v
+            for k, v in self.headers.items()
+        }
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """An event this target cannot take, and why."""
+
+    integration: str
+    event: str
+    reason: str
+
+
+Planned = PlannedRequest | Skipped
+
+
+AUTOSHARE_REMINDER = (
+    "Create an AutoShare rule for this integration in BigPanda (Settings -> AutoShare), "
+    "one per Environment whose incidents it should receive. A new rule shares only new "
+    "incidents (and old ones that re-open or start flapping): incidents that already exist "
+    "are not shared."
+)
+
+UNINSTALL_FIRST: tuple[Step, ...] = (
+    Step(
+        "BigPanda",
+        "Replacing it? Configure the new integration first",
+        "If another tool replaces this one, set that one up before removing this, so no "
+        "incident goes unshared in between.",
+        checkpoint=True,
+    ),
+)
+
+UNINSTALL_STOP_SENDING = Step(
+    "BigPanda",
+    "Stop sending",
+    "Settings -> AutoShare: disable or delete the rules that share to this integration, "
+    "and remove it from the Environments that use it.",
+    checkpoint=True,
+)
+
+UNINSTALL_DELETE_IN_BIGPANDA = Step(
+    "BigPanda",
+    "Delete the integration in BigPanda",
+    "Integrations -> the integration -> trash icon. Do this last: once the App Key is gone, "
+    "the other system's traffic to BigPanda is rejected. Deleting removes no data from "
+    "BigPanda or the other system; remove old incidents there by hand if you need to.",
+    checkpoint=True,
+)
+
+
+class Integration:
+    """Base class: subclasses set the class attributes and override what differs."""
+
+    name: ClassVar[str]
+    title: ClassVar[str]
+    summary: ClassVar[str]
+    fields: ClassVar[tuple[Field, ...]]
+    install_steps: ClassVar[tuple[Step, ...]]
+    uninstall_steps: ClassVar[tuple[Step, ...]]
+    doc_page: ClassVar[str] = ""
+
+    # -- fields -------------------------------------------------------------------
+    def field(self, name: str) -> Field:
+        for f in self.fields:
+            if f.name == name:
+                return f
+        from bp_integrate.errors import nearest
+
+        guess = nearest(name, [f.name for f in self.fields])
+        raise UsageError(
+            f"{self.name} has no field {name!r}.",
+            (f"Did you mean {guess!r}? " if guess else "")
+            + f"Fields: {', '.join(f.name for f in self.fields)}.",
+        )
+
+    def secret_fields(self) -> tuple[str, ...]:
+        return tuple(f.name for f in self.fields if f.secret)
+
+    def warnings(self, values: Mapping[str, str]) -> list[str]:
+        """Things that are allowed but look wrong (shown, not refused)."""
+        return []
+
+    def finish(self, values: dict[str, str]) -> dict[str, str]:
+        """Cross-field checks and derived values, after every field is known."""
+        return values
+
+    # -- what to paste --------------------------------------------------------------
+    def webhook(self, values: Mapping[str, str]) -> Webhook:
+        raise NotImplementedError
+
+    def paste_extra(self, values: Mapping[str, str], show_secrets: bool) -> dict[str, Any]:
+        """More things to paste, beyond the webhook (Panopta's payloads, say)."""
+        return {}
+
+    def final_notes(self, values: Mapping[str, str]) -> list[str]:
+        return [AUTOSHARE_REMINDER]
+
+    def full_uninstall_steps(self) -> tuple[Step, ...]:
+        return UNINSTALL_FIRST + self.uninstall_steps
+
+    # -- replay -----------------------------------------------------------------------
+    def plan(
+        self,
+        event: str,
+        incident: dict[str, Any],
+        body: dict[str, Any],
+        values: Mapping[str, str],
+        options: SendOptions,
+    ) -> list[Planned]:
+        """The requests BigPanda would send to this target for `event`."""
+        raise NotImplementedError
+
+    #: The event that closes a test incident on this target (replay cleanup).
+    close_event: ClassVar[str] = "incident#closed"

@@ -1,0 +1,174 @@
+"""incident.io: BigPanda's native webhook feeds an incident.io BigPanda alert source."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+from urllib.parse import urlsplit
+
+from bp_integrate.integrations.base import (
+    UNINSTALL_DELETE_IN_BIGPANDA,
+    UNINSTALL_STOP_SENDING,
+    Field,
+    Integration,
+    Planned,
+    PlannedRequest,
+    SendOptions,
+    Step,
+    Webhook,
+)
+from bp_integrate.integrations.common import check_token
+from bp_integrate.urls import check_url
+
+#: [S] for the family, [G] for `bigpanda` as this source's type.
+CALLBACK_PREFIX = "/v2/alert_events/bigpanda/"
+
+
+def check_callback_url(value: str, _values: Mapping[str, str]) -> str:
+    return check_url(value, "The incident.io Callback URL")
+
+
+class IncidentIO(Integration):
+    name = "incidentio"
+    title = "incident.io"
+    summary = "Fire and resolve incident.io alerts from BigPanda's native webhook."
+    doc_page = "docs/incidentio.md"
+
+    fields: ClassVar[tuple[Field, ...]] = (
+        Field(
+            "bigpanda_api_key",
+            "BigPanda User API key for incident.io write-back (optional)",
+            "BigPanda -> Settings -> Access Management -> API Keys, on a service account, "
+            "with no expiry. incident.io uses it to close BigPanda incidents.",
+            secret=True,
+            required=False,
+            check=check_token,
+            bigpanda_key=True,
+        ),
+        Field(
+            "callback_url",
+            "incident.io Callback URL",
+            "incident.io -> Alerts -> Sources -> New alert source -> BigPanda shows it; "
+            "it looks like https://api.incident.io/v2/alert_events/bigpanda/<id>.",
+            check=check_callback_url,
+        ),
+        Field(
+            "secret",
+            "incident.io alert source secret",
+            "Shown next to the Callback URL; BigPanda sends it as 'Authorization: Bearer'.",
+            secret=True,
+            check=check_token,
+        ),
+        Field(
+            "app_key",
+            "BigPanda App Key of the webhook (optional, recorded for later)",
+            "BigPanda -> Integrations -> the Notifications Webhook shows the App Key.",
+            secret=True,
+            required=False,
+            check=check_token,
+        ),
+    )
+
+    install_steps: ClassVar[tuple[Step, ...]] = (
+        Step(
+            "BigPanda",
+            "Create a service account and its API key",
+            "Settings -> Access Management -> create a service account (so the key "
+            "survives staff changes) -> API Keys -> new key with no expiry. Copy it.",
+            asks=("bigpanda_api_key",),
+        ),
+        Step(
+            "incident.io",
+            "Connect BigPanda",
+            "Settings -> Integrations -> BigPanda -> paste the API key. incident.io checks "
+            "it against BigPanda before storing it (bp-integrate checked it too).",
+            checkpoint=True,
+        ),
+        Step(
+            "incident.io",
+            "Create the BigPanda alert source",
+            "Alerts -> Sources -> New alert source -> BigPanda. Copy the Callback URL and "
+            "the secret.",
+            asks=("callback_url", "secret"),
+            checkpoint=True,
+        ),
+        Step(
+            "BigPanda",
+            "Create the Notifications Webhook",
+            "Integrations -> New Integration -> Notifications Webhook. Paste the Callback "
+            "URL and the Authorization header shown below. Record the App Key if you want.",
+            asks=("app_key",),
+            checkpoint=True,
+        ),
+    )
+
+    uninstall_steps: ClassVar[tuple[Step, ...]] = (
+        UNINSTALL_STOP_SENDING,
+        Step(
+            "incident.io",
+            "Remove the BigPanda alert source",
+            "Alerts -> Sources -> the BigPanda source -> Delete. If nothing else uses it, "
+            "Settings -> Integrations -> BigPanda -> Remove.",
+            checkpoint=True,
+        ),
+        Step(
+            "BigPanda",
+            "Revoke the service account's API key",
+            "Settings -> Access Management -> API Keys -> the key given to incident.io -> "
+            "Delete (once incident.io no longer uses it).",
+            checkpoint=True,
+        ),
+        UNINSTALL_DELETE_IN_BIGPANDA,
+    )
+
+    def warnings(self, values: Mapping[str, str]) -> list[str]:
+        path = urlsplit(values.get("callback_url", "")).path
+        if path and not path.startswith(CALLBACK_PREFIX):
+            return [
+                f"The Callback URL path {path!r} does not start with {CALLBACK_PREFIX} "
+                "(the usual shape; our reconstruction [G]): check you copied the BigPanda "
+                "source's URL."
+            ]
+        return []
+
+    def final_notes(self, values: Mapping[str, str]) -> list[str]:
+        notes = super().final_notes(values)
+        if not values.get("bigpanda_api_key"):
+            notes.append(
+                "No BigPanda API key was given: resolving the alert in incident.io will not "
+                "close the BigPanda incident, which stays open and can re-fire the alert."
+            )
+        return notes
+
+    def webhook(self, values: Mapping[str, str]) -> Webhook:
+        return Webhook(
+            values["callback_url"],
+            {"Content-Type": "application/json", "Authorization": f"Bearer {values['secret']}"},
+            frozenset({"Authorization"}),
+        )
+
+    def plan(
+        self,
+        event: str,
+        incident: dict[str, Any],
+        body: dict[str, Any],
+        values: Mapping[str, str],
+        options: SendOptions,
+    ) -> list[Planned]:
+        hook = self.webhook(values)
+        return [
+            PlannedRequest(
+                self.name,
+                event,
+                "POST",
+                hook.url,
+                dict(hook.headers),
+                body,
+                response_id_key="deduplication_key",
+                secret_headers=hook.secret_headers,
+                label="alert",
+            )
+        ]
+
+
+INTEGRATION = IncidentIO()

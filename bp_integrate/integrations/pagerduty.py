@@ -1,0 +1,342 @@
+"""PagerDuty: BigPanda creates and resolves PagerDuty incidents through Events API v2."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from bp_integrate.errors import UsageError
+from bp_integrate.integrations.base import (
+    UNINSTALL_DELETE_IN_BIGPANDA,
+    UNINSTALL_STOP_SENDING,
+    Field,
+    Integration,
+    Planned,
+    PlannedRequest,
+    SendOptions,
+    Skipped,
+    Step,
+    Webhook,
+)
+from bp_integrate.integrations.common import check_tag_name, check_token
+from bp_integrate.urls import check_url
+
+EVENTS_URL = "https://events.pagerduty.com/v2/enqueue"
+DEFAULT_FIELD_HEADER = "x-bp-field-{field}"
+OVERRIDE_HEADER = "x-bp-config-pdfield"
+#: Events v2 `payload` properties (PagerDuty's schema, components.schemas.Payload).
+PAYLOAD_FIELDS = ("summary", "timestamp", "severity", "source", "component", "group", "class")
+SEVERITIES = ("critical", "error", "warning", "info")
+INTEGRATION_KEY = re.compile(r"^(?:[0-9a-fA-F]{32}|R[0-9A-Za-z]{31})$")
+HEADER_NAME = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")
+
+TRIGGER_EVENTS = frozenset(
+    {"incident#new", "incident#updated", "incident#reopen", "incident#become-flapping", "manual"}
+)
+SKIP_REASONS = {
+    "incident#commented": "PagerDuty takes comments as notes through its REST API, which needs "
+    "a REST API token; Events v2 has no comment action",
+    "incident#snoozed": "Events v2 has no snooze; BigPanda's snooze is not mapped to PagerDuty",
+    "incident-tag#upserted": "tag changes are not mapped to an Events v2 action",
+    "incident-tag#removed": "tag changes are not mapped to an Events v2 action",
+    "default": "the catch-all event is not mapped to an Events v2 action",
+}
+STATUS_TO_SEVERITY = {
+    "critical": "critical",
+    "warning": "warning",
+    "unknown": "error",
+    "ok": "info",
+}
+
+
+def check_integration_key(value: str, _values: Mapping[str, str]) -> str:
+    if not INTEGRATION_KEY.match(value):
+        raise UsageError(
+            f"That is not a PagerDuty integration key ({len(value)} characters).",
+            "An Events API v2 integration key is 32 hexadecimal characters (Services -> the "
+            "service -> Integrations -> Events API V2 -> Integration Key); a ruleset routing "
+            "key is 32 characters starting with 'R'.",
+        )
+    return value
+
+
+def parse_field_map(text: str) -> dict[str, str]:
+    """`component=service,group=team` -> {"component": "service", "group": "team"}."""
+    mapping: dict[str, str] = {}
+    for item in (part.strip() for part in text.split(",")):
+        if not item:
+            continue
+        pd_field, sep, tag = (s.strip() for s in item.partition("="))
+        if not sep or not pd_field or not tag:
+            raise UsageError(
+                f"{item!r} in field_map is not pd_field=bp_tag.",
+                "Write mappings as pd_field=bp_tag, comma-separated, e.g. "
+                "'component=service,group=team'.",
+            )
+        if pd_field not in PAYLOAD_FIELDS and not pd_field.startswith("custom_details."):
+            raise UsageError(
+                f"{pd_field!r} is not a PagerDuty Events v2 payload field.",
+                f"Use one of {', '.join(PAYLOAD_FIELDS)}, or custom_details.<name>.",
+            )
+        mapping[pd_field] = check_tag_name(tag)
+    return mapping
+
+
+def check_field_map(value: str, _values: Mapping[str, str]) -> str:
+    return ",".join(f"{k}={v}" for k, v in parse_field_map(value).items())
+
+
+def check_field_header(value: str, _values: Mapping[str, str]) -> str:
+    if "{field}" not in value or not HEADER_NAME.match(value.replace("{field}", "x")):
+        raise UsageError(
+            f"{value!r} is not a header name template.",
+            f"It must contain {{field}} and only header-name characters, e.g. "
+            f"{DEFAULT_FIELD_HEADER!r}.",
+        )
+    return value
+
+
+def check_events_url(value: str, _values: Mapping[str, str]) -> str:
+    return check_url(value, "The PagerDuty Events API URL")
+
+
+def alert_tags(incident: Mapping[str, Any]) -> dict[str, str]:
+    """Tags of the incident's alerts (first alert wins), then incident tags."""
+    tags: dict[str, str] = {}
+    for alert in incident.get("alerts") or []:
+        for tag in alert.get("tags") or []:
+            tags.setdefault(str(tag.get("name")), str(tag.get("value")))
+    for tag in incident.get("incident_tags") or []:
+        tags.setdefault(str(tag.get("tag_id")), str(tag.get("tag_value")))
+    return tags
+
+
+def summarize(incident: Mapping[str, Any]) -> str:
+    alerts = incident.get("alerts") or []
+    text = ""
+    if alerts:
+        first = alerts[0]
+        text = str(first.get("description") or "")
+        if not text:
+            tags = {t.get("name"): t.get("value") for t in first.get("tags") or []}
+            text = f"{tags.get('check', 'alert')} on {tags.get('host', 'unknown host')}"
+    text = text or f"BigPanda incident {incident.get('id', '')}"
+    return text[:1024]
+
+
+class PagerDuty(Integration):
+    name = "pagerduty"
+    title = "PagerDuty"
+    summary = "Create, update and resolve PagerDuty incidents through Events API v2."
+    doc_page = "docs/pagerduty.md"
+
+    fields: ClassVar[tuple[Field, ...]] = (
+        Field(
+            "integration_key",
+            "PagerDuty integration key",
+            "Services -> the service -> Integrations -> Events API V2 -> Integration Key "
+            "(32 characters).",
+            secret=True,
+            check=check_integration_key,
+        ),
+        Field(
+            "app_key",
+            "BigPanda App Key for PagerDuty (optional, recorded for later)",
+            "BigPanda -> Integrations -> New Integration -> PagerDuty shows the App Key.",
+            secret=True,
+            required=False,
+            check=check_token,
+        ),
+        Field(
+            "override_tag",
+            "Alert tag holding an override integration key (optional)",
+            "Name of a BigPanda alert tag whose value is another integration key; alerts "
+            "that carry it go to that service instead. Emits the header x-bp-config-pdfield.",
+            required=False,
+            check=check_tag_name,
+        ),
+        Field(
+            "field_map",
+            "Map tags to PagerDuty fields, pd_field=bp_tag,... (optional)",
+            f"e.g. 'component=service,group=team'; PagerDuty fields: {', '.join(PAYLOAD_FIELDS)} "
+            "or custom_details.<name>.",
+            required=False,
+            check=check_field_map,
+        ),
+        Field(
+            "field_header_format",
+            "Header name format for field mappings",
+            "Our reconstruction of BigPanda's header convention [G]; change it if your "
+            "tenant's PagerDuty page shows another one.",
+            default=DEFAULT_FIELD_HEADER,
+            check=check_field_header,
+            confidence="G",
+        ),
+        Field(
+            "events_url",
+            "Events API v2 URL",
+            "PagerDuty's Events API endpoint; change only for a proxy or the emulator.",
+            default=EVENTS_URL,
+            check=check_events_url,
+        ),
+    )
+
+    install_steps: ClassVar[tuple[Step, ...]] = (
+        Step(
+            "PagerDuty",
+            "Add an Events API v2 integration to the service",
+            "Services -> Service Directory -> the service -> Integrations -> Add an "
+            "integration -> Events API V2 (or BigPanda, if listed) -> Add. Copy the "
+            "Integration Key.",
+            asks=("integration_key",),
+            checkpoint=True,
+        ),
+        Step(
+            "BigPanda",
+            "Create the PagerDuty integration",
+            "Integrations -> New Integration -> PagerDuty -> Integrate. Paste the "
+            "integration key. The App Key it shows is optional to record here.",
+            asks=("app_key",),
+        ),
+        Step(
+            "BigPanda",
+            "Optional: route some alerts to another service, and map fields",
+            "Custom headers on the integration: x-bp-config-pdfield names the alert tag that "
+            "holds another integration key; one header per PagerDuty field you map from a "
+            "BigPanda tag (header format is our reconstruction [G]).",
+            asks=("override_tag", "field_map", "field_header_format", "events_url"),
+            confidence="G",
+        ),
+        Step(
+            "BigPanda",
+            "Add the custom headers",
+            "Add each header shown below to the PagerDuty integration, then save.",
+            checkpoint=True,
+        ),
+    )
+
+    uninstall_steps: ClassVar[tuple[Step, ...]] = (
+        Step(
+            "PagerDuty",
+            "Resolve open incidents from the integration",
+            "Resolve the PagerDuty incidents BigPanda opened, so none stay open with no "
+            "one to close them.",
+            checkpoint=True,
+        ),
+        UNINSTALL_STOP_SENDING,
+        Step(
+            "PagerDuty",
+            "Delete the BigPanda integration on the service",
+            "Configuration -> Services -> the service -> Integrations -> the BigPanda "
+            "integration -> Delete Integration.",
+            checkpoint=True,
+        ),
+        Step(
+            "PagerDuty",
+            "Delete the API key made for BigPanda, if any",
+            "Configuration -> API Access -> the key created for BigPanda -> Remove.",
+            checkpoint=True,
+        ),
+        UNINSTALL_DELETE_IN_BIGPANDA,
+    )
+
+    def field_map(self, values: Mapping[str, str]) -> dict[str, str]:
+        return parse_field_map(values.get("field_map", ""))
+
+    def webhook(self, values: Mapping[str, str]) -> Webhook:
+        headers: dict[str, str] = {}
+        if values.get("override_tag"):
+            headers[OVERRIDE_HEADER] = values["override_tag"]
+        fmt = values.get("field_header_format") or DEFAULT_FIELD_HEADER
+        for pd_field, tag in self.field_map(values).items():
+            headers[fmt.replace("{field}", pd_field)] = tag
+        return Webhook(values.get("events_url") or EVENTS_URL, headers)
+
+    def routing_key(self, incident: Mapping[str, Any], values: Mapping[str, str]) -> str:
+        override = values.get("override_tag")
+        if override:
+            found = alert_tags(incident).get(override)
+            if found:
+                return found
+        return values["integration_key"]
+
+    def plan(
+        self,
+        event: str,
+        incident: dict[str, Any],
+        body: dict[str, Any],
+        values: Mapping[str, str],
+        options: SendOptions,
+    ) -> list[Planned]:
+        url = values.get("events_url") or EVENTS_URL
+        dedup_key = str(incident.get("id", ""))
+        routing_key = self.routing_key(incident, values)
+        if event == "incident#closed":
+            event_body: dict[str, Any] = {
+                "routing_key": routing_key,
+                "event_action": "resolve",
+                "dedup_key": dedup_key,
+            }
+        elif event in TRIGGER_EVENTS:
+            event_body = self._trigger(incident, routing_key, dedup_key, values)
+        else:
+            reason = SKIP_REASONS.get(event, f"{event} is not mapped to an Events v2 action")
+            return [Skipped(self.name, event, reason)]
+        headers = {"Content-Type": "application/json"}
+        return [
+            PlannedRequest(
+                self.name,
+                event,
+                "POST",
+                url,
+                headers,
+                event_body,
+                response_id_key="dedup_key",
+                label=str(event_body["event_action"]),
+                secret_values=(routing_key,),
+            )
+        ]
+
+    def _trigger(
+        self,
+        incident: Mapping[str, Any],
+        routing_key: str,
+        dedup_key: str,
+        values: Mapping[str, str],
+    ) -> dict[str, Any]:
+        tags = alert_tags(incident)
+        status = str(incident.get("status") or "critical")
+        payload: dict[str, Any] = {
+            "summary": summarize(incident),
+            "source": tags.get("host") or str(incident.get("id", "bigpanda")),
+            "severity": STATUS_TO_SEVERITY.get(status, "error"),
+            "custom_details": {
+                "bigpanda_incident_id": incident.get("id"),
+                "status": status,
+                "flapping": bool(incident.get("flapping")),
+                "tags": tags,
+            },
+        }
+        stamp = incident.get("updated_at") or incident.get("start")
+        if isinstance(stamp, int | float):
+            from datetime import UTC, datetime
+
+            payload["timestamp"] = datetime.fromtimestamp(stamp, UTC).isoformat()
+        for pd_field, tag in self.field_map(values).items():
+            if tag not in tags:
+                continue
+            if pd_field.startswith("custom_details."):
+                payload["custom_details"][pd_field.split(".", 1)[1]] = tags[tag]
+            elif pd_field != "severity" or tags[tag] in SEVERITIES:
+                payload[pd_field] = tags[tag][:1024] if pd_field == "summary" else tags[tag]
+        return {
+            "routing_key": routing_key,
+            "event_action": "trigger",
+            "dedup_key": dedup_key,
+            "payload": payload,
+            "client": "BigPanda",
+        }
+
+
+INTEGRATION = PagerDuty()

@@ -1,0 +1,215 @@
+"""xMatters: BigPanda shares incidents to an xMatters workflow's HTTP trigger."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any, ClassVar
+from urllib.parse import urlsplit
+
+from bp_integrate.errors import UsageError
+from bp_integrate.integrations.base import (
+    UNINSTALL_DELETE_IN_BIGPANDA,
+    UNINSTALL_STOP_SENDING,
+    Field,
+    Integration,
+    Planned,
+    PlannedRequest,
+    SendOptions,
+    Step,
+    Webhook,
+    basic_auth,
+)
+from bp_integrate.integrations.common import check_token
+from bp_integrate.urls import check_url, parse_recipients, query_value, with_recipients
+
+TRIGGER_PATH = re.compile(
+    r"^/api/integration/1/functions/"
+    r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}/triggers/?$"
+)
+TRIGGER_EXAMPLE = "https://<company>.xmatters.com/api/integration/1/functions/<uuid>/triggers"
+
+
+def check_trigger_url(value: str, _values: Mapping[str, str]) -> str:
+    url = check_url(value, "The xMatters trigger URL")
+    if not TRIGGER_PATH.match(urlsplit(url).path):
+        raise UsageError(
+            f"{urlsplit(url).path!r} is not an xMatters HTTP trigger path.",
+            f"The trigger URL looks like {TRIGGER_EXAMPLE}; copy it from the workflow's "
+            "BigPanda trigger (Workflows -> the workflow -> Flows -> the HTTP trigger).",
+        )
+    return url
+
+
+def trigger_url_warnings(url: str) -> list[str]:
+    host = urlsplit(url).hostname or ""
+    if host and not host.endswith(".xmatters.com") and host not in ("127.0.0.1", "localhost"):
+        return [f"{host} is not an xmatters.com host: check that this is your xMatters instance."]
+    return []
+
+
+def check_username(value: str, _values: Mapping[str, str]) -> str:
+    if ":" in value:
+        raise UsageError(
+            f"The user name {value!r} contains ':', which Basic auth cannot carry.",
+            "RFC 7617: the user-id ends at the first colon. Use an integration user "
+            "without ':' in its name (the password may contain ':').",
+        )
+    return value
+
+
+def default_auth(values: Mapping[str, str]) -> str:
+    return "url" if query_value(values.get("trigger_url", ""), "apiKey") else "basic"
+
+
+def check_auth(value: str, values: Mapping[str, str]) -> str:
+    if value == "url" and not query_value(values.get("trigger_url", ""), "apiKey"):
+        raise UsageError(
+            "auth is 'url' but the trigger URL carries no apiKey parameter.",
+            "Copy the trigger URL again with URL authentication chosen in xMatters "
+            "(it ends in ?apiKey=...), or set auth=basic.",
+        )
+    return value
+
+
+def is_basic(values: Mapping[str, str]) -> bool:
+    return values.get("auth") == "basic"
+
+
+class XMatters(Integration):
+    name = "xmatters"
+    title = "xMatters"
+    summary = "Notify on-call people in xMatters through a workflow's HTTP trigger."
+    doc_page = "docs/xmatters.md"
+
+    fields: ClassVar[tuple[Field, ...]] = (
+        Field(
+            "app_key",
+            "BigPanda App Key for xMatters (optional, recorded for later)",
+            "BigPanda -> Integrations -> New Integration -> xMatters shows the App Key.",
+            secret=True,
+            required=False,
+            check=check_token,
+        ),
+        Field(
+            "trigger_url",
+            "xMatters trigger URL",
+            f"Looks like {TRIGGER_EXAMPLE}; with URL authentication it ends in ?apiKey=...",
+            check=check_trigger_url,
+            url_with_secrets=True,
+        ),
+        Field(
+            "auth",
+            "Authentication (url, basic or none)",
+            "url: the apiKey rides in the trigger URL; basic: an Authorization header "
+            "with the integration user's name and password; none: no credentials.",
+            choices=("url", "basic", "none"),
+            default_from=default_auth,
+            check=check_auth,
+        ),
+        Field(
+            "username",
+            "xMatters integration user name",
+            "The xMatters user the BigPanda workflow authenticates as.",
+            when=is_basic,
+            check=check_username,
+        ),
+        Field(
+            "password",
+            "xMatters integration user password",
+            "The password of that xMatters user.",
+            secret=True,
+            when=is_basic,
+        ),
+        Field(
+            "recipients",
+            "Recipients (comma-separated users or groups, optional)",
+            "xMatters user or group names, e.g. 'Cloud Devops, alice'.",
+            required=False,
+        ),
+    )
+
+    install_steps: ClassVar[tuple[Step, ...]] = (
+        Step(
+            "BigPanda",
+            "Create an App Key for xMatters",
+            "Integrations -> New Integration -> xMatters -> Integrate. One App Key per "
+            "integrated system. Copy the App Key.",
+            asks=("app_key",),
+        ),
+        Step(
+            "xMatters",
+            "Install the BigPanda workflow",
+            "Workflows -> Workflow Templates -> BigPanda tile -> give it a name (and an "
+            "optional description) -> Install. Choose the authentication option (URL "
+            "authentication puts the key in the URL; Basic uses an integration user). "
+            "Copy the trigger URL it shows.",
+            asks=("trigger_url", "auth", "username", "password"),
+            checkpoint=True,
+        ),
+        Step(
+            "BigPanda",
+            "Choose who is notified",
+            "Recipients are added to the URL's 'recipients' parameter. The workflow "
+            "template's URL already names the user who installed it; any names you add "
+            "here are merged with it.",
+            asks=("recipients",),
+        ),
+        Step(
+            "BigPanda",
+            "Configure the webhook",
+            "On the xMatters integration page in BigPanda, paste the Callback URL and the "
+            "headers shown below, then Configure Webhook.",
+            checkpoint=True,
+        ),
+    )
+
+    uninstall_steps: ClassVar[tuple[Step, ...]] = (
+        Step(
+            "xMatters",
+            "Disable or remove the BigPanda workflow in xMatters",
+            "Workflows -> the BigPanda workflow -> disable it (or delete it), so xMatters "
+            "neither sends to nor accepts traffic from BigPanda.",
+            checkpoint=True,
+        ),
+        UNINSTALL_STOP_SENDING,
+        UNINSTALL_DELETE_IN_BIGPANDA,
+    )
+
+    def warnings(self, values: Mapping[str, str]) -> list[str]:
+        return trigger_url_warnings(values.get("trigger_url", ""))
+
+    def webhook(self, values: Mapping[str, str]) -> Webhook:
+        url = with_recipients(values["trigger_url"], parse_recipients(values.get("recipients", "")))
+        headers = {"Content-Type": "application/json"}
+        secret: frozenset[str] = frozenset()
+        if values.get("auth") == "basic":
+            headers["Authorization"] = basic_auth(values["username"], values["password"])
+            secret = frozenset({"Authorization"})
+        return Webhook(url, headers, secret)
+
+    def plan(
+        self,
+        event: str,
+        incident: dict[str, Any],
+        body: dict[str, Any],
+        values: Mapping[str, str],
+        options: SendOptions,
+    ) -> list[Planned]:
+        hook = self.webhook(values)
+        return [
+            PlannedRequest(
+                self.name,
+                event,
+                "POST",
+                hook.url,
+                dict(hook.headers),
+                body,
+                response_id_key="requestId",
+                secret_headers=hook.secret_headers,
+                label="trigger",
+            )
+        ]
+
+
+INTEGRATION = XMatters()

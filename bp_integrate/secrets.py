@@ -1,0 +1,207 @@
+"""The one home of secrets: the OS keyring, or (asked for by name) env vars or a 0600 file.
+
+Keyring entries live under service `bp-integrate`, one per profile/integration/field
+(`default/xmatters/password`). Keyring calls run with a time limit, because a locked
+Secret Service can wait forever for a desktop prompt that never comes on a server.
+There is never a silent plain-text fallback: with no working keyring the user is
+told the choices.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Literal, Protocol, TypeVar
+
+from bp_integrate.errors import SecretsError
+from bp_integrate.fs import atomic_write, config_dir
+
+SERVICE = "bp-integrate"
+INSECURE_FILE = "INSECURE-plaintext-secrets.json"
+StoreKind = Literal["keyring", "env", "file"]
+STORE_KINDS: tuple[StoreKind, ...] = ("keyring", "env", "file")
+
+T = TypeVar("T")
+
+
+def entry_name(profile: str, integration: str, field: str) -> str:
+    return f"{profile}/{integration}/{field}"
+
+
+def env_var(integration: str, field: str) -> str:
+    """`BP_INTEGRATE_XMATTERS_PASSWORD`; a URL's key: `BP_INTEGRATE_XMATTERS_TRIGGER_URL_APIKEY`."""
+    name = f"{integration}_{field}".upper()
+    return "BP_INTEGRATE_" + "".join(c if c.isalnum() else "_" for c in name)
+
+
+def keyring_timeout() -> float:
+    try:
+        return float(os.environ.get("BP_INTEGRATE_KEYRING_TIMEOUT", "10"))
+    except ValueError:
+        return 10.0
+
+
+class SecretStore(Protocol):
+    kind: StoreKind
+
+    def get(self, key: str) -> str | None: ...
+    def set(self, key: str, value: str) -> None: ...
+    def delete(self, key: str) -> bool: ...
+
+
+def _no_keyring(reason: str) -> SecretsError:
+    return SecretsError(
+        f"No working OS keyring: {reason}.",
+        "Choose one: unlock or install a keyring (GNOME Keyring / KWallet / macOS Keychain); "
+        "or keep secrets in environment variables with --secret-store env (set "
+        "BP_INTEGRATE_<INTEGRATION>_<FIELD> wherever bp-integrate runs); or --insecure-storage "
+        f"to keep them in a plain-text 0600 file ({INSECURE_FILE}) in the config folder.",
+    )
+
+
+def _bounded(call: Callable[[], T], what: str) -> T:
+    """Run a keyring call in a daemon thread; give up after the time limit."""
+    box: dict[str, object] = {}
+
+    def run() -> None:
+        try:
+            box["value"] = call()
+        except BaseException as exc:  # handed back to the caller's thread
+            box["error"] = exc
+
+    worker = threading.Thread(target=run, name="bp-integrate-keyring", daemon=True)
+    worker.start()
+    worker.join(keyring_timeout())
+    if worker.is_alive():
+        raise _no_keyring(f"the keyring did not answer within {keyring_timeout():g} s ({what})")
+    if "error" in box:
+        error = box["error"]
+        if isinstance(error, SecretsError):
+            raise error
+        raise _no_keyring(f"{type(error).__name__} while trying to {what}: {error}")
+    return box["value"]  # type: ignore[return-value]
+
+
+class KeyringStore:
+    kind: StoreKind = "keyring"
+
+    def __init__(self) -> None:
+        self._checked = False
+
+    def _keyring(self) -> Any:
+        import keyring
+        from keyring.backends import fail
+
+        if not self._checked:
+            backend = keyring.get_keyring()
+            inner = getattr(backend, "backends", None)
+            if isinstance(backend, fail.Keyring) or inner == [] or backend.priority <= 0:
+                raise _no_keyring(f"no usable backend was found ({type(backend).__name__})")
+            self._checked = True
+        return keyring
+
+    def get(self, key: str) -> str | None:
+        value: str | None = _bounded(
+            lambda: self._keyring().get_password(SERVICE, key), f"read {key}"
+        )
+        return value
+
+    def set(self, key: str, value: str) -> None:
+        _bounded(lambda: self._keyring().set_password(SERVICE, key, value), f"store {key}")
+
+    def delete(self, key: str) -> bool:
+        def remove() -> bool:
+            kr = self._keyring()
+            from keyring.errors import PasswordDeleteError
+
+            if kr.get_password(SERVICE, key) is None:
+                return False
+            try:
+                kr.delete_password(SERVICE, key)
+            except PasswordDeleteError:
+                return False
+            return True
+
+        removed: bool = _bounded(remove, f"delete {key}")
+        return removed
+
+
+class EnvStore:
+    """Nothing is stored: each secret is read from its environment variable at use."""
+
+    kind: StoreKind = "env"
+
+    def get(self, key: str) -> str | None:
+        _, integration, field = key.split("/", 2)
+        return os.environ.get(env_var(integration, field))
+
+    def set(self, key: str, value: str) -> None:
+        return None
+
+    def delete(self, key: str) -> bool:
+        return False
+
+
+class FileStore:
+    """Plain text in a 0600 file, only when the user asked with --insecure-storage."""
+
+    kind: StoreKind = "file"
+
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = path or config_dir() / INSECURE_FILE
+
+    def _load(self) -> dict[str, str]:
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return {}
+        except (OSError, ValueError) as exc:
+            raise SecretsError(
+                f"Cannot read {self.path}: {exc}",
+                "Fix or delete the file, then run the install again.",
+            ) from None
+        secrets = data.get("secrets", {}) if isinstance(data, dict) else {}
+        return {str(k): str(v) for k, v in secrets.items()}
+
+    def _save(self, secrets: dict[str, str]) -> None:
+        doc = {
+            "WARNING": "Plain-text secrets written by bp-integrate --insecure-storage. "
+            "Anyone who can read this file can use them.",
+            "secrets": secrets,
+        }
+        atomic_write(self.path, json.dumps(doc, indent=2) + "\n")
+
+    def get(self, key: str) -> str | None:
+        return self._load().get(key)
+
+    def set(self, key: str, value: str) -> None:
+        secrets = self._load()
+        secrets[key] = value
+        self._save(secrets)
+
+    def delete(self, key: str) -> bool:
+        secrets = self._load()
+        if key not in secrets:
+            return False
+        del secrets[key]
+        self._save(secrets)
+        return True
+
+
+def open_store(kind: StoreKind) -> SecretStore:
+    if kind == "keyring":
+        return KeyringStore()
+    if kind == "env":
+        return EnvStore()
+    return FileStore()
+
+
+def lookup(store: SecretStore, profile: str, integration: str, field: str) -> str | None:
+    """A secret for use: its environment variable wins, then the store."""
+    from_env = os.environ.get(env_var(integration, field))
+    if from_env:
+        return from_env
+    return store.get(entry_name(profile, integration, field))

@@ -1,0 +1,162 @@
+"""An installed integration's values: settings from the YAML, secrets from their store.
+
+This is where a URL's `apiKey` is split off into the keyring on the way in and put
+back on the way out, so nothing above this layer handles stored secrets by hand.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+
+from bp_integrate.config import Config, Installed, now_iso
+from bp_integrate.errors import ConfigError, SecretsError
+from bp_integrate.integrations import get as get_integration
+from bp_integrate.integrations.base import Integration
+from bp_integrate.secrets import SecretStore, StoreKind, entry_name, env_var, lookup, open_store
+from bp_integrate.urls import MASK, join_url_secrets, split_url_secrets
+
+
+def require_installed(config: Config, profile: str, name: str) -> Installed:
+    item = config.get(profile, name)
+    if item is None:
+        raise ConfigError(
+            f"{get_integration(name).title} is not installed in profile {profile!r}.",
+            f"Run: bp-integrate --profile {profile} install {name}",
+        )
+    return item
+
+
+def load_values(
+    integration: Integration,
+    item: Installed,
+    profile: str,
+    with_secrets: bool,
+    store: SecretStore | None = None,
+) -> dict[str, str]:
+    """Every value of the integration; secrets real, or `****` without `with_secrets`."""
+    values = dict(item.values)
+    if not with_secrets:
+        for name in item.secret_fields:
+            if "." not in name:
+                values[name] = MASK
+        return values
+    store = store or open_store(item.secret_store)
+    url_secrets: dict[str, dict[str, str]] = {}
+    for name in item.secret_fields:
+        secret = lookup(store, profile, integration.name, name)
+        if secret is None:
+            raise SecretsError(
+                f"The secret {name!r} of {integration.title} (profile {profile!r}) is not in "
+                f"the {item.secret_store} store.",
+                f"Set {env_var(integration.name, name)}, or run "
+                f"bp-integrate --profile {profile} install {integration.name} again.",
+            )
+        url_field, dot, param = name.partition(".")
+        if dot:
+            url_secrets.setdefault(url_field, {})[param] = secret
+        else:
+            values[name] = secret
+    for url_field, secrets in url_secrets.items():
+        values[url_field] = join_url_secrets(values.get(url_field, ""), secrets)
+    return values
+
+
+def split_secrets(
+    integration: Integration, values: Mapping[str, str]
+) -> tuple[dict[str, str], dict[str, str]]:
+    """(settings for the YAML, {secret entry: value}) from full values."""
+    settings: dict[str, str] = {}
+    secrets: dict[str, str] = {}
+    for f in integration.fields:
+        value = values.get(f.name, "")
+        if f.name not in values:
+            continue
+        if f.secret:
+            if value:
+                secrets[f.name] = value
+            continue
+        if f.url_with_secrets and value:
+            masked, in_url = split_url_secrets(value)
+            settings[f.name] = masked
+            secrets.update({f"{f.name}.{param}": v for param, v in in_url.items()})
+            continue
+        settings[f.name] = value
+    return settings, secrets
+
+
+@contextmanager
+def secret_transaction(store: SecretStore) -> Iterator[dict[str, str | None]]:
+    """Write secrets; if anything later fails (or Ctrl-C), put the old ones back."""
+    previous: dict[str, str | None] = {}
+    try:
+        yield previous
+    except BaseException:
+        for key, old in previous.items():
+            try:
+                if old is None:
+                    store.delete(key)
+                else:
+                    store.set(key, old)
+            except SecretsError:
+                pass
+        raise
+
+
+def save(
+    config: Config,
+    integration: Integration,
+    profile: str,
+    values: Mapping[str, str],
+    store_kind: StoreKind,
+) -> Installed:
+    """Store secrets, then the YAML; on any failure both are as they were."""
+    settings, secrets = split_secrets(integration, values)
+    old = config.get(profile, integration.name)
+    store = open_store(store_kind)
+    stale = set(old.secret_fields) - set(secrets) if old else set()
+    item = Installed(
+        name=integration.name,
+        values=settings,
+        secret_fields=sorted(secrets),
+        secret_store=store_kind,
+        installed_at=old.installed_at if old and old.installed_at else now_iso(),
+        updated_at=now_iso(),
+    )
+    with secret_transaction(store) as previous:
+        for field_name, secret in secrets.items():
+            key = entry_name(profile, integration.name, field_name)
+            previous[key] = store.get(key) if store.kind != "env" else None
+            store.set(key, secret)
+        config.put(profile, item)
+        config.save()
+    if old and old.secret_store != store_kind:
+        stale = set(old.secret_fields)
+        old_store = open_store(old.secret_store)
+    else:
+        old_store = store
+    for field_name in stale:
+        try:
+            old_store.delete(entry_name(profile, integration.name, field_name))
+        except SecretsError:
+            pass
+    return item
+
+
+def remove(config: Config, integration: Integration, profile: str) -> list[str]:
+    """Delete local settings and stored secrets; say what was removed."""
+    item = config.get(profile, integration.name)
+    if item is None:
+        return []
+    # Settings first: a secret left behind by an interruption is harmless and is
+    # overwritten by the next install, while settings pointing at no secret are not.
+    config.remove(profile, integration.name)
+    config.save()
+    removed = [f"settings of {integration.name} in profile {profile!r} ({config.path})"]
+    store = open_store(item.secret_store)
+    for field_name in item.secret_fields:
+        key = entry_name(profile, integration.name, field_name)
+        if store.delete(key):
+            where = "keyring" if store.kind == "keyring" else f"{store.kind} store"
+            removed.append(f"{where} entry {key} (service bp-integrate)")
+    return removed

@@ -1,0 +1,295 @@
+"""The install walkthrough as plain logic: where each value comes from, and in what order.
+
+A value comes from `--set`, then the answers file, then `--secret-stdin`, then the
+environment, then (interactive only) a prompt that re-asks until the value is valid;
+an installed value is the default. The CLI supplies the `Prompter`; tests can too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from bp_integrate.errors import BPError, UsageError
+from bp_integrate.integrations.base import Field, Integration, Step, Webhook
+from bp_integrate.secrets import env_var
+from bp_integrate.urls import MASK, mask_url
+
+
+class Prompter(Protocol):
+    def step(self, number: int, total: int, step: Step) -> None: ...
+    def ask(self, field: Field, default: str | None) -> str: ...
+    def ask_secret(self, field: Field, has_current: bool) -> str: ...
+    def checkpoint(self, step: Step) -> None: ...
+    def warn(self, message: str) -> None: ...
+    def invalid(self, error: BPError) -> None: ...
+
+
+@dataclass
+class Sources:
+    """Values given up front (flags, files, stdin, environment)."""
+
+    sets: dict[str, str] = field(default_factory=dict)
+    answers: dict[str, str] = field(default_factory=dict)
+    secrets: dict[str, str] = field(default_factory=dict)
+    environ: Mapping[str, str] = field(default_factory=dict)
+    interactive: bool = False
+
+
+@dataclass
+class InstallPlan:
+    """The outcome of the walkthrough, before anything is stored."""
+
+    values: dict[str, str]
+    changed: list[str]
+    warnings: list[str]
+
+
+def parse_sets(items: list[str], integration: Integration) -> dict[str, str]:
+    """`--set FIELD=VALUE` pairs; a secret given this way is refused (argv is public)."""
+    out: dict[str, str] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        name = name.strip()
+        if not sep or not name:
+            raise UsageError(f"--set {item!r} is not FIELD=VALUE.", "e.g. --set recipients=ops")
+        f = integration.field(name)
+        if f.secret:
+            raise UsageError(
+                f"{integration.name}.{name} is a secret and cannot be given with --set: "
+                "command lines are visible to other users and kept in shell history.",
+                f"Set {env_var(integration.name, name)} in the environment, or use "
+                f"--secret-stdin {name}, or answer the hidden prompt.",
+            )
+        out[name] = value
+    return out
+
+
+def load_answers(path: Path, integration: Integration) -> dict[str, str]:
+    """An answers file: YAML mapping of field -> value (no secrets)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"Cannot read answers file {path}: {exc.strerror}.") from None
+    import yaml
+
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark else str(path)
+        raise UsageError(
+            f"The answers file is not valid YAML at {where}.", "See examples/ for the format."
+        ) from None
+    if (
+        isinstance(data, dict)
+        and integration.name in data
+        and isinstance(data[integration.name], dict)
+    ):
+        data = data[integration.name]
+    if not isinstance(data, dict):
+        raise UsageError(
+            f"{path} must be a mapping of field: value.", "See examples/ for the format."
+        )
+    answers: dict[str, str] = {}
+    for key, value in data.items():
+        f = integration.field(str(key))
+        if f.secret:
+            raise UsageError(
+                f"{path} holds the secret {key!r}; answers files are for settings only.",
+                f"Remove it from the file and set {env_var(integration.name, f.name)} "
+                f"or use --secret-stdin {f.name}.",
+            )
+        answers[f.name] = _scalar(value)
+    return answers
+
+
+def _scalar(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return ",".join(str(v) for v in value)
+    if isinstance(value, dict):
+        import json
+
+        return json.dumps(value, separators=(",", ":"))
+    return str(value)
+
+
+def field_order(integration: Integration) -> list[tuple[Step | None, list[Field]]]:
+    """Steps with the fields each asks, then any field no step asks."""
+    seen: set[str] = set()
+    out: list[tuple[Step | None, list[Field]]] = []
+    for step in integration.install_steps:
+        asked = [integration.field(n) for n in step.asks]
+        seen.update(step.asks)
+        out.append((step, asked))
+    rest = [f for f in integration.fields if f.name not in seen]
+    if rest:
+        out.append((None, rest))
+    return out
+
+
+def run(
+    integration: Integration,
+    current: Mapping[str, str],
+    sources: Sources,
+    prompter: Prompter | None,
+    verify_key: Callable[[str], None] | None = None,
+) -> InstallPlan:
+    """Walk the steps, resolve every field, check everything; store nothing."""
+    values: dict[str, str] = {}
+    warnings: list[str] = []
+    plan = field_order(integration)
+    total = sum(1 for step, _ in plan if step is not None)
+    for number, (step, fields) in enumerate(plan, start=1):
+        if step is not None and prompter is not None:
+            prompter.step(number, total, step)
+        for f in fields:
+            if not f.applies(values):
+                continue
+            values[f.name] = _resolve(integration, f, values, current, sources, prompter)
+            if f.bigpanda_key and values[f.name] and verify_key is not None:
+                if values[f.name] != current.get(f.name):
+                    _verified(verify_key, f, integration, values, sources, prompter)
+        if step is not None and step.checkpoint and prompter is not None:
+            for message in integration.warnings(values):
+                if message not in warnings:
+                    warnings.append(message)
+                    prompter.warn(message)
+            prompter.checkpoint(step)
+    values = integration.finish(values)
+    for message in integration.warnings(values):
+        if message not in warnings:
+            warnings.append(message)
+    changed = [
+        name
+        for name in values
+        if values[name] != current.get(name, "")
+        and not (values[name] == "" and name not in current)
+    ]
+    return InstallPlan(values, changed, warnings)
+
+
+def _verified(
+    verify_key: Callable[[str], None],
+    f: Field,
+    integration: Integration,
+    values: dict[str, str],
+    sources: Sources,
+    prompter: Prompter | None,
+) -> None:
+    while True:
+        try:
+            verify_key(values[f.name])
+            return
+        except BPError as error:
+            if not sources.interactive or prompter is None:
+                raise
+            prompter.invalid(error)
+            values[f.name] = _prompt(f, values, {}, prompter)
+
+
+def _resolve(
+    integration: Integration,
+    f: Field,
+    values: dict[str, str],
+    current: Mapping[str, str],
+    sources: Sources,
+    prompter: Prompter | None,
+) -> str:
+    given: tuple[str, str] | None = None
+    variable = env_var(integration.name, f.name)
+    if f.name in sources.sets:
+        given = (sources.sets[f.name], f"--set {f.name}")
+    elif f.name in sources.answers:
+        given = (sources.answers[f.name], "the answers file")
+    elif f.name in sources.secrets:
+        given = (sources.secrets[f.name], f"--secret-stdin {f.name}")
+    elif sources.environ.get(variable):
+        given = (sources.environ[variable], variable)
+    if given is not None:
+        raw, origin = given
+        try:
+            return f.validate(raw, values)
+        except UsageError as error:
+            error.message = f"{error.message} (from {origin})"
+            raise
+    existing = current.get(f.name)
+    if sources.interactive and prompter is not None:
+        return _prompt(f, values, current, prompter)
+    if existing:
+        return existing
+    default = f.default_for(values)
+    if default is not None:
+        return f.validate(default, values)
+    if not f.required:
+        return ""
+    how = (
+        f"set {variable} or use --secret-stdin {f.name}"
+        if f.secret
+        else f"use --set {f.name}=VALUE, an answers file (--answers), or set {variable}"
+    )
+    raise UsageError(
+        f"No value for {integration.name}.{f.name} ({f.label}).", f"{f.help} To give it, {how}."
+    )
+
+
+def _prompt(
+    f: Field, values: dict[str, str], current: Mapping[str, str], prompter: Prompter
+) -> str:
+    existing = current.get(f.name)
+    while True:
+        if f.secret:
+            raw = prompter.ask_secret(f, bool(existing))
+            if not raw and existing:
+                return existing
+        else:
+            shown = existing or f.default_for(values)
+            display = mask_url(shown) if shown and f.url_with_secrets else shown
+            raw = prompter.ask(f, display)
+            if existing and display != existing and raw == display:
+                raw = existing  # accepted the masked default: keep the real URL
+        try:
+            return f.validate(raw, values)
+        except UsageError as error:
+            prompter.invalid(error)
+
+
+def masked_values(integration: Integration, values: Mapping[str, str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for f in integration.fields:
+        if f.name not in values:
+            continue
+        value = values[f.name]
+        if f.secret and value:
+            out[f.name] = MASK
+        elif f.url_with_secrets:
+            out[f.name] = mask_url(value)
+        else:
+            out[f.name] = value
+    return out
+
+
+def paste(
+    integration: Integration, values: Mapping[str, str], profile: str, show_secrets: bool
+) -> dict[str, Any]:
+    """The document `show` prints: what to paste where, secrets masked by default."""
+    hook: Webhook = integration.webhook(values)
+    if not show_secrets:
+        hook = hook.masked()
+    settings = dict(values) if show_secrets else masked_values(integration, values)
+    doc: dict[str, Any] = {
+        "integration": integration.name,
+        "title": integration.title,
+        "profile": profile,
+        "webhook": {"url": hook.url, "headers": hook.headers},
+        "settings": settings,
+        "notes": integration.final_notes(values),
+    }
+    doc.update(integration.paste_extra(values, show_secrets))
+    return doc
