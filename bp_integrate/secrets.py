@@ -50,6 +50,7 @@ class SecretStore(Protocol):
     def get(self, key: str) -> str | None: ...
     def set(self, key: str, value: str) -> None: ...
     def delete(self, key: str) -> bool: ...
+    def check(self) -> None: ...
 
 
 def _no_keyring(reason: str) -> SecretsError:
@@ -128,6 +129,10 @@ class KeyringStore:
         removed: bool = _bounded(remove, f"delete {key}")
         return removed
 
+    def check(self) -> None:
+        """Fail now, before a walkthrough, if the keyring is missing, locked or hangs."""
+        _bounded(lambda: self._keyring().get_password(SERVICE, "bp-integrate/probe"), "read")
+
 
 class EnvStore:
     """Nothing is stored: each secret is read from its environment variable at use."""
@@ -143,6 +148,9 @@ class EnvStore:
 
     def delete(self, key: str) -> bool:
         return False
+
+    def check(self) -> None:
+        return None
 
 
 class FileStore:
@@ -189,6 +197,9 @@ class FileStore:
         del secrets[key]
         self._save(secrets)
         return True
+
+    def check(self) -> None:
+        self._load()
 
 
 def open_store(kind: StoreKind) -> SecretStore:

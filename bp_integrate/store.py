@@ -7,14 +7,22 @@ back on the way out, so nothing above this layer handles stored secrets by hand.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 
 from bp_integrate.config import Config, Installed, now_iso
 from bp_integrate.errors import ConfigError, SecretsError
 from bp_integrate.integrations import get as get_integration
 from bp_integrate.integrations.base import Integration
-from bp_integrate.secrets import SecretStore, StoreKind, entry_name, env_var, lookup, open_store
-from bp_integrate.urls import MASK, join_url_secrets, split_url_secrets
+from bp_integrate.secrets import (
+    SERVICE,
+    SecretStore,
+    StoreKind,
+    entry_name,
+    env_var,
+    lookup,
+    open_store,
+)
+from bp_integrate.urls import MASK, has_masked_secret, join_url_secrets, split_url_secrets
 
 
 def require_installed(config: Config, profile: str, name: str) -> Installed:
@@ -33,8 +41,13 @@ def load_values(
     profile: str,
     with_secrets: bool,
     store: SecretStore | None = None,
+    strict: bool = True,
 ) -> dict[str, str]:
-    """Every value of the integration; secrets real, or `****` without `with_secrets`."""
+    """Every value of the integration; secrets real, or `****` without `with_secrets`.
+
+    `strict=False` leaves out a secret its store no longer has (an update asks for it
+    again) instead of failing.
+    """
     values = dict(item.values)
     if not with_secrets:
         for name in item.secret_fields:
@@ -46,6 +59,8 @@ def load_values(
     for name in item.secret_fields:
         secret = lookup(store, profile, integration.name, name)
         if secret is None:
+            if not strict:
+                continue
             raise SecretsError(
                 f"The secret {name!r} of {integration.title} (profile {profile!r}) is not in "
                 f"the {item.secret_store} store.",
@@ -59,6 +74,11 @@ def load_values(
             values[name] = secret
     for url_field, secrets in url_secrets.items():
         values[url_field] = join_url_secrets(values.get(url_field, ""), secrets)
+    if not strict:
+        # A URL whose key is gone is not a usable current value: ask for it again.
+        for f in integration.fields:
+            if f.url_with_secrets and has_masked_secret(values.get(f.name, "")):
+                del values[f.name]
     return values
 
 
@@ -93,13 +113,11 @@ def secret_transaction(store: SecretStore) -> Iterator[dict[str, str | None]]:
         yield previous
     except BaseException:
         for key, old in previous.items():
-            try:
+            with suppress(SecretsError):
                 if old is None:
                     store.delete(key)
                 else:
                     store.set(key, old)
-            except SecretsError:
-                pass
         raise
 
 
@@ -136,27 +154,40 @@ def save(
     else:
         old_store = store
     for field_name in stale:
-        try:
+        with suppress(SecretsError):
             old_store.delete(entry_name(profile, integration.name, field_name))
-        except SecretsError:
-            pass
     return item
 
 
-def remove(config: Config, integration: Integration, profile: str) -> list[str]:
-    """Delete local settings and stored secrets; say what was removed."""
+def remove(config: Config, integration: Integration, profile: str) -> tuple[list[str], list[str]]:
+    """Delete local settings and stored secrets: (what was removed, what was left and why)."""
     item = config.get(profile, integration.name)
     if item is None:
-        return []
+        return [], []
     # Settings first: a secret left behind by an interruption is harmless and is
     # overwritten by the next install, while settings pointing at no secret are not.
     config.remove(profile, integration.name)
     config.save()
     removed = [f"settings of {integration.name} in profile {profile!r} ({config.path})"]
+    left: list[str] = []
     store = open_store(item.secret_store)
     for field_name in item.secret_fields:
         key = entry_name(profile, integration.name, field_name)
-        if store.delete(key):
-            where = "keyring" if store.kind == "keyring" else f"{store.kind} store"
-            removed.append(f"{where} entry {key} (service bp-integrate)")
-    return removed
+        if store.kind == "env":
+            left.append(
+                f"{env_var(integration.name, field_name)} (an environment variable: "
+                "unset it where bp-integrate runs)"
+            )
+            continue
+        where = "keyring entry" if store.kind == "keyring" else f"entry in {store_label(store)}"
+        try:
+            if store.delete(key):
+                removed.append(f"{where} {key} (service {SERVICE})")
+        except SecretsError as error:
+            left.append(f"{where} {key}: {error.message}")
+    return removed, left
+
+
+def store_label(store: SecretStore) -> str:
+    path = getattr(store, "path", None)
+    return str(path) if path else f"the {store.kind} store"

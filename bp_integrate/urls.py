@@ -73,6 +73,18 @@ def mask_url(url: str) -> str:
     return _rebuild(parts, [(k, MASK if k.lower() in SECRET_PARAMS else v) for k, v in pairs])
 
 
+def has_masked_secret(url: str) -> bool:
+    """True when a secret query value is the `****` placeholder, not the real value."""
+    return bool(masked_params(url))
+
+
+def masked_params(url: str) -> list[str]:
+    """Names of the secret query parameters whose value is the `****` placeholder."""
+    return [
+        k for k, v in _raw_pairs(urlsplit(url).query) if k.lower() in SECRET_PARAMS and v == MASK
+    ]
+
+
 def split_url_secrets(url: str) -> tuple[str, dict[str, str]]:
     """(URL with secret values masked, {param: real value}): the YAML keeps the first."""
     parts = urlsplit(url)

@@ -15,7 +15,13 @@ from typing import Any, Protocol
 from bp_integrate.errors import BPError, UsageError
 from bp_integrate.integrations.base import Field, Integration, Step, Webhook
 from bp_integrate.secrets import env_var
-from bp_integrate.urls import MASK, mask_url
+from bp_integrate.urls import (
+    MASK,
+    join_url_secrets,
+    mask_url,
+    masked_params,
+    split_url_secrets,
+)
 
 
 class Prompter(Protocol):
@@ -63,8 +69,28 @@ def parse_sets(items: list[str], integration: Integration) -> dict[str, str]:
                 f"Set {env_var(integration.name, name)} in the environment, or use "
                 f"--secret-stdin {name}, or answer the hidden prompt.",
             )
+        _refuse_url_secrets(integration, f, value, f"--set {name}")
         out[name] = value
     return out
+
+
+def _refuse_url_secrets(integration: Integration, f: Field, value: str, where: str) -> None:
+    """A URL carrying its key (`?apiKey=...`) is a secret too: not in argv or files."""
+    if not f.url_with_secrets:
+        return
+    params = sorted(split_url_secrets(value)[1])
+    if not params:
+        return
+    param = params[0]
+    raise UsageError(
+        f"{where} holds a URL with its {param} in it, and that key is a secret: command "
+        "lines are visible to other users and kept in shell history, and answers files "
+        "get shared.",
+        f"Write the URL with {param}={MASK} and set "
+        f"{env_var(integration.name, f'{f.name}.{param}')} to the key; or give the whole "
+        f"URL in {env_var(integration.name, f.name)}, with --secret-stdin {f.name}, or at "
+        "the prompt.",
+    )
 
 
 def load_answers(path: Path, integration: Integration) -> dict[str, str]:
@@ -103,6 +129,7 @@ def load_answers(path: Path, integration: Integration) -> dict[str, str]:
                 f"or use --secret-stdin {f.name}.",
             )
         answers[f.name] = _scalar(value)
+        _refuse_url_secrets(integration, f, answers[f.name], f"{path} ({f.name})")
     return answers
 
 
@@ -153,9 +180,13 @@ def run(
             if not f.applies(values):
                 continue
             values[f.name] = _resolve(integration, f, values, current, sources, prompter)
-            if f.bigpanda_key and values[f.name] and verify_key is not None:
-                if values[f.name] != current.get(f.name):
-                    _verified(verify_key, f, integration, values, sources, prompter)
+            if (
+                f.bigpanda_key
+                and values[f.name]
+                and verify_key is not None
+                and values[f.name] != current.get(f.name)
+            ):
+                _verified(verify_key, f, integration, values, sources, prompter)
         if step is not None and step.checkpoint and prompter is not None:
             for message in integration.warnings(values):
                 if message not in warnings:
@@ -191,7 +222,7 @@ def _verified(
             if not sources.interactive or prompter is None:
                 raise
             prompter.invalid(error)
-            values[f.name] = _prompt(f, values, {}, prompter)
+            values[f.name] = _prompt(f, values, {}, prompter, integration, sources.environ)
 
 
 def _resolve(
@@ -215,13 +246,14 @@ def _resolve(
     if given is not None:
         raw, origin = given
         try:
+            raw = fill_url_secrets(integration, f, raw, current, sources.environ)
             return f.validate(raw, values)
         except UsageError as error:
             error.message = f"{error.message} (from {origin})"
             raise
     existing = current.get(f.name)
     if sources.interactive and prompter is not None:
-        return _prompt(f, values, current, prompter)
+        return _prompt(f, values, current, prompter, integration, sources.environ)
     if existing:
         return existing
     default = f.default_for(values)
@@ -239,8 +271,44 @@ def _resolve(
     )
 
 
+def fill_url_secrets(
+    integration: Integration,
+    f: Field,
+    raw: str,
+    current: Mapping[str, str],
+    environ: Mapping[str, str],
+) -> str:
+    """Replace `apiKey=****` in a URL by the real key: from its variable, else the stored URL.
+
+    This is how a masked URL (as `show` prints it, or as the prompt offers it) keeps the
+    key it had, and how a script gives the URL without putting the key on a command line.
+    """
+    if not f.url_with_secrets:
+        return raw
+    wanted = masked_params(raw)
+    if not wanted:
+        return raw
+    stored = split_url_secrets(current.get(f.name, ""))[1]
+    found: dict[str, str] = {}
+    for param in wanted:
+        variable = env_var(integration.name, f"{f.name}.{param}")
+        value = environ.get(variable) or stored.get(param)
+        if not value:
+            raise UsageError(
+                f"The {f.label} has {param}={MASK}, a placeholder, and no key is known for it.",
+                f"Set {variable} to the key, or give the whole URL with its real {param}.",
+            )
+        found[param] = value
+    return join_url_secrets(raw, found)
+
+
 def _prompt(
-    f: Field, values: dict[str, str], current: Mapping[str, str], prompter: Prompter
+    f: Field,
+    values: dict[str, str],
+    current: Mapping[str, str],
+    prompter: Prompter,
+    integration: Integration | None = None,
+    environ: Mapping[str, str] | None = None,
 ) -> str:
     existing = current.get(f.name)
     while True:
@@ -252,9 +320,10 @@ def _prompt(
             shown = existing or f.default_for(values)
             display = mask_url(shown) if shown and f.url_with_secrets else shown
             raw = prompter.ask(f, display)
-            if existing and display != existing and raw == display:
-                raw = existing  # accepted the masked default: keep the real URL
         try:
+            if integration is not None:
+                # Accepting (or editing) the masked default keeps the real key.
+                raw = fill_url_secrets(integration, f, raw, current, environ or {})
             return f.validate(raw, values)
         except UsageError as error:
             prompter.invalid(error)

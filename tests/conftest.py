@@ -7,14 +7,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from keyring.backend import KeyringBackend
 from typer.testing import CliRunner
 
 XM_UUID = "0f6c8e8a-1b2c-4d3e-8f9a-0123456789ab"
 XM_URL = f"https://acme.xmatters.com/api/integration/1/functions/{XM_UUID}/triggers"
 PD_KEY = "0123456789abcdef0123456789abcdef"
-
-
-from keyring.backend import KeyringBackend
 
 
 class MemoryKeyring(KeyringBackend):

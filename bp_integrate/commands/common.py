@@ -6,7 +6,9 @@ from typing import Annotated
 
 import typer
 
+from bp_integrate.errors import UsageError
 from bp_integrate.integrations import NAMES
+from bp_integrate.secrets import STORE_KINDS, StoreKind
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON on stdout (for scripts).")]
 ShowSecretsOpt = Annotated[
@@ -15,7 +17,9 @@ ShowSecretsOpt = Annotated[
 NoInputOpt = Annotated[
     bool,
     typer.Option(
-        "--no-input", envvar="BP_INTEGRATE_NO_INPUT", help="Never prompt; fail if a value is missing."
+        "--no-input",
+        envvar="BP_INTEGRATE_NO_INPUT",
+        help="Never prompt; fail if a value is missing.",
     ),
 ]
 
@@ -32,3 +36,34 @@ IntegrationArg = Annotated[
         show_default=False,
     ),
 ]
+
+
+SecretStoreOpt = Annotated[
+    str,
+    typer.Option(
+        "--secret-store",
+        help="Where secrets go: keyring (default), env (not stored: read from "
+        "BP_INTEGRATE_<INTEGRATION>_<FIELD> at use), file (plain text, 0600).",
+    ),
+]
+InsecureStorageOpt = Annotated[
+    bool,
+    typer.Option(
+        "--insecure-storage",
+        help="Keep secrets in a plain-text 0600 file (same as --secret-store file).",
+    ),
+]
+
+
+def store_kind_of(secret_store: str, insecure_storage: bool) -> StoreKind:
+    """--secret-store / --insecure-storage, checked (shared with `profile set`)."""
+    if insecure_storage and secret_store not in ("keyring", "file"):
+        raise UsageError(
+            f"--insecure-storage and --secret-store {secret_store} contradict each other.",
+            "Choose one.",
+        )
+    kind = "file" if insecure_storage else secret_store
+    for choice in STORE_KINDS:
+        if kind == choice:
+            return choice
+    raise UsageError(f"--secret-store {kind!r} is unknown.", "Use keyring, env or file.")

@@ -25,7 +25,13 @@ def basic_auth_command(
     if ":" in username:
         basic_auth(username, "")  # raises the explained refusal
     if password_stdin:
-        password = sys.stdin.readline().rstrip("\r\n")
+        line = sys.stdin.readline()
+        if not line:
+            raise UsageError(
+                "--password-stdin: standard input is empty.",
+                "Pipe the password on one line, e.g. printf '%s\\n' \"$PASSWORD\" | ...",
+            )
+        password = line.rstrip("\r\n")
     elif ui.stdin_is_tty():
         password = typer.prompt("Password", hide_input=True, err=True)
     else:

@@ -10,12 +10,20 @@ from typing import Annotated
 import typer
 
 from bp_integrate import config, ui
-from bp_integrate.commands.common import IntegrationArg, JsonOpt, NoInputOpt
+from bp_integrate.commands.common import (
+    InsecureStorageOpt,
+    IntegrationArg,
+    JsonOpt,
+    NoInputOpt,
+    SecretStoreOpt,
+    ShowSecretsOpt,
+    store_kind_of,
+)
 from bp_integrate.commands.show import render_paste
 from bp_integrate.errors import BPError, UsageError
 from bp_integrate.integrations import get
 from bp_integrate.integrations.base import Field, Integration, Step
-from bp_integrate.secrets import STORE_KINDS, StoreKind
+from bp_integrate.secrets import StoreKind
 from bp_integrate.store import load_values, save
 from bp_integrate.wizard import Sources, load_answers, parse_sets, paste, run
 
@@ -53,7 +61,7 @@ class TerminalPrompter:
 
     def checkpoint(self, step: Step) -> None:
         while not typer.confirm(f"  Done with '{step.title}'?", default=True, err=True):
-            ui.say("  Take your time; finish the step, then answer y (Ctrl-C stops, saving nothing).")
+            ui.say("  Finish the step, then answer y (Ctrl-C stops, saving nothing).")
 
     def warn(self, message: str) -> None:
         ui.warn(message)
@@ -65,14 +73,22 @@ class TerminalPrompter:
 
 
 def read_secret_stdin(fields: list[str], integration: Integration) -> dict[str, str]:
-    """`--secret-stdin FIELD`: one line per named field, in order, from stdin."""
+    """`--secret-stdin FIELD`: one line per named field, in order, from stdin.
+
+    A URL that carries its key (the xMatters trigger URL) counts as a secret here.
+    On a real terminal the line is read without echo.
+    """
     secrets: dict[str, str] = {}
+    on_terminal = _real_tty()
     for name in fields:
         f = integration.field(name)
-        if not f.secret:
+        if not f.secret and not f.url_with_secrets:
             raise UsageError(
                 f"{name} is not a secret; --secret-stdin is for secrets.", f"Use --set {name}=..."
             )
+        if on_terminal:
+            secrets[name] = typer.prompt(f"{f.label}", hide_input=True, err=True)
+            continue
         line = sys.stdin.readline()
         if not line:
             raise UsageError(
@@ -81,6 +97,25 @@ def read_secret_stdin(fields: list[str], integration: Integration) -> dict[str, 
             )
         secrets[name] = line.rstrip("\r\n")
     return secrets
+
+
+def _real_tty() -> bool:
+    try:
+        return sys.stdin.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def open_checked_store(kind: StoreKind) -> None:
+    """Fail before any question if the chosen store cannot work; warn about a plain file."""
+    from bp_integrate.secrets import INSECURE_FILE, open_store
+
+    open_store(kind).check()
+    if kind == "file":
+        ui.warn(
+            f"--insecure-storage: secrets are kept in plain text in {INSECURE_FILE} "
+            "(mode 0600) in the config folder. Anyone who can read it can use them."
+        )
 
 
 def install_command(
@@ -101,40 +136,29 @@ def install_command(
         ),
     ] = None,
     no_input: NoInputOpt = False,
-    secret_store: Annotated[
-        str,
-        typer.Option(
-            "--secret-store",
-            help="Where secrets go: keyring (default), env (not stored: read from "
-            "BP_INTEGRATE_<INTEGRATION>_<FIELD> at use), file (plain text, 0600).",
-        ),
-    ] = "keyring",
-    insecure_storage: Annotated[
-        bool,
-        typer.Option(
-            "--insecure-storage",
-            help="Keep secrets in a plain-text 0600 file (same as --secret-store file).",
-        ),
-    ] = False,
+    secret_store: SecretStoreOpt = "keyring",
+    insecure_storage: InsecureStorageOpt = False,
     no_verify: Annotated[
         bool, typer.Option("--no-verify", help="Do not check BigPanda API keys against BigPanda.")
     ] = False,
+    show_secrets: ShowSecretsOpt = False,
     json_output: JsonOpt = False,
 ) -> None:
     """Walk through setting up an integration, then print what to paste into BigPanda."""
     profile: str = ctx.obj
     spec = get(integration)
-    kind = "file" if insecure_storage else secret_store
-    if kind not in STORE_KINDS:
-        raise UsageError(f"--secret-store {kind!r} is unknown.", "Use keyring, env or file.")
-    store_kind: StoreKind = kind  # type: ignore[assignment]
+    store_kind = store_kind_of(secret_store, insecure_storage)
     cfg = config.load()
     sets = parse_sets(set_ or [], spec)
     file_answers = load_answers(answers, spec) if answers else {}
-    secrets = read_secret_stdin(secret_stdin or [], spec)
-    interactive = not no_input and not json_output and not secret_stdin and ui.stdin_is_tty()
     existing = cfg.get(profile, spec.name)
-    current = load_values(spec, existing, profile, with_secrets=True) if existing else {}
+    open_checked_store(store_kind)
+    # An update starts from the stored values; one whose secret is gone is asked again.
+    current = (
+        load_values(spec, existing, profile, with_secrets=True, strict=False) if existing else {}
+    )
+    secrets = read_secret_stdin(secret_stdin or [], spec)
+    interactive = not no_input and not json_output and ui.stdin_is_tty()
     sources = Sources(sets, file_answers, secrets, os.environ, interactive)
     prompter = TerminalPrompter() if interactive else None
     if interactive:
@@ -150,7 +174,9 @@ def install_command(
         for message in plan.warnings:
             ui.warn(message)
     save(cfg, spec, profile, plan.values, store_kind)
-    doc = paste(spec, plan.values, profile, show_secrets=False)
+    # At a terminal, the admin is about to paste these values: show them in full there.
+    reveal = show_secrets or (interactive and not json_output and ui.stdout_is_tty())
+    doc = paste(spec, plan.values, profile, show_secrets=reveal)
     doc["changed"] = plan.changed
     doc["warnings"] = plan.warnings
     doc["secret_store"] = store_kind
@@ -160,4 +186,15 @@ def install_command(
     verb = "Updated" if existing else "Installed"
     ui.success(f"\n{verb} {spec.title} in profile {profile!r} (secrets: {store_kind}).")
     render_paste(doc)
+    if not reveal and _has_secrets(spec, plan.values):
+        ui.say(
+            "Secrets above are masked (****). To see the values to paste: "
+            f"bp-integrate --profile {profile} show {spec.name} --show-secrets"
+        )
     ui.say(f"Test it: bp-integrate send-test incident#new --to {spec.name} --dry-run")
+
+
+def _has_secrets(spec: Integration, values: dict[str, str]) -> bool:
+    from bp_integrate.store import split_secrets
+
+    return bool(split_secrets(spec, values)[1])

@@ -27,7 +27,7 @@ def list_command(ctx: typer.Context, json_output: JsonOpt = False) -> None:
     if json_output:
         ui.emit_json({"profile": profile, "integrations": rows})
         return
-    width = max(len(r["integration"]) for r in rows)
+    width = max(len(i.name) for i in all_integrations())
     for row in rows:
         mark = "installed" if row["installed"] else "-"
         ui.data(f"{row['integration']:<{width}}  {mark:<9}  {row['summary']}")

@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import sys
+from contextlib import suppress
 from typing import Annotated
 
 import typer
 
 from bp_integrate import config, ui
-from bp_integrate.commands.common import JsonOpt
-from bp_integrate.errors import UsageError
-from bp_integrate.secrets import entry_name, open_store
+from bp_integrate.commands.common import (
+    InsecureStorageOpt,
+    JsonOpt,
+    SecretStoreOpt,
+    store_kind_of,
+)
+from bp_integrate.errors import SecretsError, UsageError
+from bp_integrate.integrations.common import check_token
+from bp_integrate.secrets import STORE_KINDS, entry_name, env_var, open_store
+from bp_integrate.store import store_label
 from bp_integrate.urls import check_url
 
 app = typer.Typer(help="BigPanda settings of a profile (region, API key).", no_args_is_help=True)
@@ -45,6 +53,8 @@ def set_command(
     no_verify: Annotated[
         bool, typer.Option("--no-verify", help="Store the key without checking it.")
     ] = False,
+    secret_store: SecretStoreOpt = "keyring",
+    insecure_storage: InsecureStorageOpt = False,
     json_output: JsonOpt = False,
 ) -> None:
     """Set the profile's BigPanda region and, optionally, its User API key."""
@@ -56,21 +66,45 @@ def set_command(
         settings["api_url"] = region_url(region)
     settings.setdefault("region", "us")
     settings.setdefault("api_url", config.REGIONS["us"])
+    if api_key_stdin and prompt_api_key:
+        raise UsageError("--api-key-stdin and --api-key both ask for the key.", "Choose one.")
     key: str | None = None
-    if api_key_stdin:
-        key = sys.stdin.readline().strip()
-    elif prompt_api_key:
-        key = typer.prompt("BigPanda User API key", hide_input=True, err=True).strip()
-    if key is not None and not key:
-        raise UsageError("The API key is empty.", "Pipe the key on one line of stdin.")
-    if key:
+    store_kind = store_kind_of(secret_store, insecure_storage)
+    if api_key_stdin or prompt_api_key:
+        store = open_store(store_kind)
+        store.check()  # before the key is typed or checked: no point if it cannot be kept
+        if api_key_stdin:
+            key = sys.stdin.readline().strip()
+        else:
+            key = str(typer.prompt("BigPanda User API key", hide_input=True, err=True)).strip()
+        if not key:
+            raise UsageError("The API key is empty.", "Pipe the key on one line of stdin.")
+        check_token(key)
         if not no_verify:
             from bp_integrate.bigpanda import check_key
 
             count = check_key(settings["api_url"], key)
             ui.say(f"The key works: it sees {count} environment(s).")
-        open_store("keyring").set(entry_name(profile, "bigpanda", API_KEY_FIELD), key)
-        settings["api_key_stored"] = True
+        entry = entry_name(profile, "bigpanda", API_KEY_FIELD)
+        old_kind = settings.get("api_key_store", "keyring")
+        store.set(entry, key)
+        if settings.get("api_key_stored") and old_kind != store_kind and old_kind in STORE_KINDS:
+            with suppress(SecretsError):  # the key moved: do not leave a copy behind
+                open_store(old_kind).delete(entry)
+        settings["api_key_stored"] = store_kind != "env"
+        settings["api_key_store"] = store_kind
+        if store_kind == "env":
+            ui.warn(
+                f"--secret-store env: the key was checked but not stored; set "
+                f"{env_var('bigpanda', API_KEY_FIELD)} wherever bp-integrate runs."
+            )
+        elif store_kind == "file":
+            ui.warn(f"--insecure-storage: the key is in plain text in {store_label(store)}.")
+    elif secret_store != "keyring" or insecure_storage:
+        raise UsageError(
+            "--secret-store and --insecure-storage choose where the API key goes.",
+            "Give the key too: --api-key-stdin (piped) or --api-key (hidden prompt).",
+        )
     cfg.set_bigpanda(profile, settings)
     cfg.save()
     if json_output:
@@ -99,5 +133,9 @@ def show_command(ctx: typer.Context, json_output: JsonOpt = False) -> None:
         return
     ui.data(f"profile: {profile}   (config: {cfg.path})")
     ui.data(f"BigPanda API: {settings['api_url']} (region {settings['region']})")
-    ui.data(f"User API key stored: {'yes' if settings.get('api_key_stored') else 'no'}")
+    where = settings.get("api_key_store", "keyring")
+    stored = f"yes ({where})" if settings.get("api_key_stored") else "no"
+    if where == "env":
+        stored = f"no: read from {env_var('bigpanda', API_KEY_FIELD)}"
+    ui.data(f"User API key stored: {stored}")
     ui.data(f"integrations: {', '.join(doc['integrations']) or '-'}")

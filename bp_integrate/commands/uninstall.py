@@ -54,7 +54,7 @@ def uninstall_command(
             while not typer.confirm("  Done?", default=True, err=True):
                 ui.say("  Finish the step first (Ctrl-C stops; nothing local is removed).")
         done.append(f"{step.system}: {step.title}")
-    removed = remove(cfg, spec, profile)
+    removed, left = remove(cfg, spec, profile)
     if json_output:
         ui.emit_json(
             {
@@ -63,9 +63,12 @@ def uninstall_command(
                 "installed": True,
                 "steps": done,
                 "removed": removed,
+                "not_removed": left,
             }
         )
         return
     ui.success(f"\nRemoved {spec.title} from profile {profile!r}:")
     for line in removed:
         ui.data(f"  - {line}")
+    for line in left:
+        ui.warn(f"not removed: {line}")

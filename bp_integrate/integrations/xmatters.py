@@ -21,7 +21,13 @@ from bp_integrate.integrations.base import (
     basic_auth,
 )
 from bp_integrate.integrations.common import check_token
-from bp_integrate.urls import check_url, parse_recipients, query_value, with_recipients
+from bp_integrate.urls import (
+    check_url,
+    is_loopback_host,
+    parse_recipients,
+    query_value,
+    with_recipients,
+)
 
 TRIGGER_PATH = re.compile(
     r"^/api/integration/1/functions/"
@@ -43,7 +49,7 @@ def check_trigger_url(value: str, _values: Mapping[str, str]) -> str:
 
 def trigger_url_warnings(url: str) -> list[str]:
     host = urlsplit(url).hostname or ""
-    if host and not host.endswith(".xmatters.com") and host not in ("127.0.0.1", "localhost"):
+    if host and not host.endswith(".xmatters.com") and not is_loopback_host(host):
         return [f"{host} is not an xmatters.com host: check that this is your xMatters instance."]
     return []
 

@@ -1,0 +1,316 @@
+"""Settings on disk (YAML, atomic, private) and secrets (keyring, env, 0600 file)."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from conftest import PD_KEY, XM_URL, MemoryKeyring, invoke
+from keyring.backend import KeyringBackend
+from typer.testing import CliRunner
+
+from bp_integrate import config
+from bp_integrate.errors import ConfigError, SecretsError
+from bp_integrate.fs import atomic_write
+from bp_integrate.secrets import FileStore, KeyringStore, env_var
+
+SERVICE = "bp-integrate"
+
+
+def install(runner: CliRunner, *args: str, **env: str) -> Any:
+    return invoke(runner, "install", *args, "--no-input", **env)
+
+
+def all_bytes_under(folder: Path) -> bytes:
+    return b"".join(p.read_bytes() for p in folder.rglob("*") if p.is_file())
+
+
+# ------------------------------------------------------------------ the YAML
+def test_settings_yaml_layout_and_permissions(
+    runner: CliRunner, memory_keyring: MemoryKeyring, isolated: Path
+) -> None:
+    result = install(
+        runner,
+        "xmatters",
+        "--set",
+        f"trigger_url={XM_URL}?apiKey=****&recipients=jdoe",
+        BP_INTEGRATE_XMATTERS_TRIGGER_URL_APIKEY="the-api-key-123",
+    )
+    assert result.exit_code == 0, result.stderr
+    path = isolated / "config.yaml"
+    assert isolated.stat().st_mode & 0o777 == 0o700
+    assert path.stat().st_mode & 0o777 == 0o600
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    item = data["profiles"]["default"]["integrations"]["xmatters"]
+    assert item["settings"] == {
+        "trigger_url": f"{XM_URL}?apiKey=****&recipients=jdoe",
+        "auth": "url",
+        "recipients": "",
+    }
+    assert item["secret_store"] == "keyring"
+    assert item["secrets"] == ["trigger_url.apiKey"]
+    assert memory_keyring.entries == {
+        (SERVICE, "default/xmatters/trigger_url.apiKey"): "the-api-key-123"
+    }
+    # the key is nowhere under the config folder (no temp files left either)
+    assert b"the-api-key-123" not in all_bytes_under(isolated)
+    assert [p.name for p in isolated.iterdir()] == ["config.yaml"]
+
+
+def test_profiles_are_separate(runner: CliRunner, memory_keyring: MemoryKeyring) -> None:
+    env = {"BP_INTEGRATE_PAGERDUTY_INTEGRATION_KEY": PD_KEY}
+    assert install(runner, "pagerduty", **env).exit_code == 0
+    other = "a" * 32
+    result = invoke(
+        runner,
+        "--profile",
+        "prod",
+        "install",
+        "pagerduty",
+        "--no-input",
+        BP_INTEGRATE_PAGERDUTY_INTEGRATION_KEY=other,
+    )
+    assert result.exit_code == 0
+    assert memory_keyring.entries == {
+        (SERVICE, "default/pagerduty/integration_key"): PD_KEY,
+        (SERVICE, "prod/pagerduty/integration_key"): other,
+    }
+    result = invoke(runner, "--profile", "a/b", "list")
+    assert result.exit_code == 2
+    assert "'a/b' is not a profile name." in result.stderr
+
+
+def test_atomic_write_keeps_the_old_file_on_failure(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = tmp_path / "d" / "f.yaml"
+    atomic_write(target, "old\n")
+    assert target.stat().st_mode & 0o777 == 0o600
+    assert target.parent.stat().st_mode & 0o777 == 0o700
+
+    def broken(src: Any, dst: Any) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "replace", broken)
+    with pytest.raises(OSError):
+        atomic_write(target, "new\n")
+    assert target.read_text() == "old\n"
+    assert [p.name for p in target.parent.iterdir()] == ["f.yaml"]  # temp file cleaned up
+
+
+# ------------------------------------------------------------- bad config
+def test_corrupt_yaml_is_an_error_with_file_and_line_and_left_alone(
+    runner: CliRunner, memory_keyring: MemoryKeyring, isolated: Path
+) -> None:
+    isolated.mkdir(parents=True)
+    path = isolated / "config.yaml"
+    text = "version: 1\nprofiles:\n  default:\n    bigpanda: {api_url: [oops\n"
+    path.write_text(text, encoding="utf-8")
+    for args in (
+        ("list",),
+        ("show", "xmatters"),
+        ("install", "pagerduty", "--no-input"),
+        ("uninstall", "pagerduty", "--yes"),
+        ("profile", "show"),
+        ("profile", "set", "--region", "eu"),
+    ):
+        result = invoke(runner, *args, BP_INTEGRATE_PAGERDUTY_INTEGRATION_KEY=PD_KEY)
+        assert result.exit_code == 3, args
+        assert f"The config file is not valid YAML at {path}:5:1" in result.stderr
+        assert "Nothing was changed." in result.stderr
+        assert f"Fix {path} by hand" in result.stderr
+        assert "Traceback" not in result.stderr
+        assert path.read_text(encoding="utf-8") == text
+    assert memory_keyring.entries == {}
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("- a list\n", "the top level is not a mapping"),
+        ("profiles: [1]\n", "'profiles' is not a mapping"),
+        ("profiles:\n  default:\n    integrations:\n      xmatters: 3\n", "is not a mapping"),
+    ],
+)
+def test_malformed_config(runner: CliRunner, isolated: Path, text: str, message: str) -> None:
+    isolated.mkdir(parents=True)
+    (isolated / "config.yaml").write_text(text, encoding="utf-8")
+    result = invoke(runner, "list")
+    assert result.exit_code == 3
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_load_missing_file_is_empty(tmp_path: Path) -> None:
+    cfg = config.load(tmp_path / "none.yaml")
+    assert cfg.profile_names() == []
+    with pytest.raises(ConfigError):
+        (tmp_path / "dir.yaml").mkdir()
+        config.load(tmp_path / "dir.yaml")
+
+
+# ---------------------------------------------------------------- keyring
+class BlockingKeyring(KeyringBackend):
+    """A keyring whose calls never return (a locked Secret Service waiting on a prompt)."""
+
+    priority = 10
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = threading.Event()
+
+    def get_password(self, service: str, username: str) -> str | None:
+        self.release.wait(5)
+        return None
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        self.release.wait(5)
+
+    def delete_password(self, service: str, username: str) -> None:
+        self.release.wait(5)
+
+
+@pytest.fixture
+def blocking_keyring() -> Iterator[BlockingKeyring]:
+    import keyring
+
+    previous = keyring.get_keyring()
+    backend = BlockingKeyring()
+    keyring.set_keyring(backend)
+    yield backend
+    backend.release.set()
+    keyring.set_keyring(previous)
+
+
+def test_keyring_timeout_is_an_error_naming_the_choices(
+    runner: CliRunner, blocking_keyring: BlockingKeyring, isolated: Path
+) -> None:
+    import time
+
+    started = time.monotonic()
+    result = install(
+        runner,
+        "pagerduty",
+        BP_INTEGRATE_PAGERDUTY_INTEGRATION_KEY=PD_KEY,
+        BP_INTEGRATE_KEYRING_TIMEOUT="0.2",
+    )
+    assert time.monotonic() - started < 3
+    assert result.exit_code == 4
+    assert "No working OS keyring: the keyring did not answer within 0.2 s" in result.stderr
+    assert "--secret-store env" in result.stderr
+    assert "--insecure-storage" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (isolated / "config.yaml").exists()
+
+
+def test_keyring_store_timeout_direct(
+    blocking_keyring: BlockingKeyring, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BP_INTEGRATE_KEYRING_TIMEOUT", "0.2")
+    with pytest.raises(SecretsError, match=r"did not answer within 0\.2 s"):
+        KeyringStore().get("default/xmatters/password")
+
+
+def test_no_keyring_backend_is_never_a_silent_fallback(runner: CliRunner, isolated: Path) -> None:
+    import keyring
+    from keyring.backends import fail
+
+    previous = keyring.get_keyring()
+    keyring.set_keyring(fail.Keyring())
+    try:
+        result = install(runner, "pagerduty", BP_INTEGRATE_PAGERDUTY_INTEGRATION_KEY=PD_KEY)
+    finally:
+        keyring.set_keyring(previous)
+    assert result.exit_code == 4
+    assert "No working OS keyring: no usable backend was found (Keyring)." in result.stderr
+    assert "--secret-store env" in result.stderr
+    assert "--insecure-storage" in result.stderr
+    assert not isolated.exists() or not any(isolated.iterdir())
+
+
+def test_keyring_failure_before_the_walkthrough_starts(runner: CliRunner, isolated: Path) -> None:
+    """The admin is told before answering anything, not after the last step."""
+    import keyring
+    from keyring.backends import fail
+
+    previous = keyring.get_keyring()
+    keyring.set_keyring(fail.Keyring())
+    try:
+        result = invoke(runner, "install", "pagerduty", input="", BP_INTEGRATE_ASSUME_TTY="1")
+    finally:
+        keyring.set_keyring(previous)
+    assert result.exit_code == 4
+    assert "Step 1/" not in result.stderr
+
+
+# ------------------------------------------------------- env and file stores
+def test_env_store_keeps_nothing_and_reads_the_variable(
+    runner: CliRunner, memory_keyring: MemoryKeyring, isolated: Path
+) -> None:
+    env = {"BP_INTEGRATE_INCIDENTIO_SECRET": "from-env-1"}
+    result = install(
+        runner,
+        "incidentio",
+        "--secret-store",
+        "env",
+        "--set",
+        "callback_url=https://api.incident.io/v2/alert_events/bigpanda/x",
+        **env,
+    )
+    assert result.exit_code == 0, result.stderr
+    assert memory_keyring.entries == {}
+    assert b"from-env-1" not in all_bytes_under(isolated)
+    result = invoke(runner, "show", "incidentio", "--json", "--show-secrets", **env)
+    assert json.loads(result.stdout)["webhook"]["headers"]["Authorization"] == "Bearer from-env-1"
+    result = invoke(runner, "show", "incidentio", "--show-secrets")
+    assert result.exit_code == 4
+    assert "Set BP_INTEGRATE_INCIDENTIO_SECRET" in result.stderr
+
+
+def test_insecure_storage_is_a_labelled_0600_file(
+    runner: CliRunner, memory_keyring: MemoryKeyring, isolated: Path
+) -> None:
+    result = install(
+        runner, "pagerduty", "--insecure-storage", BP_INTEGRATE_PAGERDUTY_INTEGRATION_KEY=PD_KEY
+    )
+    assert result.exit_code == 0, result.stderr
+    assert "warning: --insecure-storage: secrets are kept in plain text" in result.stderr
+    path = isolated / "INSECURE-plaintext-secrets.json"
+    assert path.stat().st_mode & 0o777 == 0o600
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    assert doc["WARNING"].startswith("Plain-text secrets written by bp-integrate")
+    assert doc["secrets"] == {"default/pagerduty/integration_key": PD_KEY}
+    assert memory_keyring.entries == {}
+    assert PD_KEY not in (isolated / "config.yaml").read_text(encoding="utf-8")
+    # moving to the keyring removes the plain-text copy
+    result = install(runner, "pagerduty")
+    assert result.exit_code == 0, result.stderr
+    assert memory_keyring.entries == {(SERVICE, "default/pagerduty/integration_key"): PD_KEY}
+    assert json.loads(path.read_text(encoding="utf-8"))["secrets"] == {}
+
+
+def test_bad_secret_store_choice(runner: CliRunner) -> None:
+    result = install(runner, "pagerduty", "--secret-store", "vault")
+    assert result.exit_code == 2
+    assert "--secret-store 'vault' is unknown." in result.stderr
+    result = install(runner, "pagerduty", "--secret-store", "env", "--insecure-storage")
+    assert result.exit_code == 2
+    assert "contradict each other" in result.stderr
+
+
+def test_corrupt_insecure_file(tmp_path: Path) -> None:
+    path = tmp_path / "s.json"
+    path.write_text("{not json", encoding="utf-8")
+    with pytest.raises(SecretsError, match="Cannot read"):
+        FileStore(path).get("a/b/c")
+
+
+def test_env_var_names() -> None:
+    assert env_var("xmatters", "password") == "BP_INTEGRATE_XMATTERS_PASSWORD"
+    assert env_var("xmatters", "trigger_url.apiKey") == "BP_INTEGRATE_XMATTERS_TRIGGER_URL_APIKEY"
