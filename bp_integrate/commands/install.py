@@ -174,8 +174,8 @@ def install_command(
         for message in plan.warnings:
             ui.warn(message)
     save(cfg, spec, profile, plan.values, store_kind)
-    # At a terminal, the admin is about to paste these values: show them in full there.
-    reveal = show_secrets or (interactive and not json_output and ui.stdout_is_tty())
+    # Secrets stay masked unless asked for by flag: a terminal may be shared or recorded.
+    reveal = show_secrets
     doc = paste(spec, plan.values, profile, show_secrets=reveal)
     doc["changed"] = plan.changed
     doc["warnings"] = plan.warnings
