@@ -20,6 +20,7 @@ class MemoryKeyring(KeyringBackend):
     (tests/test_keyring_real.py uses the real Secret Service)."""
 
     priority = 10  # type: ignore[assignment]
+    viable = False  # never picked by keyring.get_keyring(); only set_keyring() installs it
 
     def __init__(self) -> None:
         super().__init__()
