@@ -1,18 +1,108 @@
-"""The command-line wiring: global options, the command table, and the one error exit."""
+"""The command-line wiring: global options, the command table, and the one error exit.
+
+Commands load lazily: `bp-integrate --help` lists them from the table below without
+importing any command module, and running a command imports only its own module.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+import importlib
+from typing import Annotated, Any, NamedTuple
 
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup
 
 from bp_integrate import __version__
 from bp_integrate.errors import BPError, ExitCode
 
+CONTEXT_SETTINGS: dict[str, Any] = {"help_option_names": ["-h", "--help"]}
+
+
+class Entry(NamedTuple):
+    module: str
+    attribute: str  # a command function, or a typer.Typer of subcommands
+    help: str  # the one line shown by `bp-integrate --help` (tests keep it in sync)
+
+
+COMMANDS: dict[str, Entry] = {
+    "list": Entry(
+        "listing", "list_command", "List the integrations and whether each is installed."
+    ),
+    "install": Entry(
+        "install", "install_command", "Walk through setting up an integration (or script it)."
+    ),
+    "show": Entry("show", "show_command", "Show what to paste into BigPanda for an integration."),
+    "uninstall": Entry(
+        "uninstall", "uninstall_command", "Walk through removing an integration, in order."
+    ),
+    "send-test": Entry(
+        "send_test", "send_test_command", "Send one BigPanda event to installed integrations."
+    ),
+    "replay": Entry(
+        "replay", "replay_command", "Replay an incident lifecycle scenario (or a storm of them)."
+    ),
+    "history": Entry("history", "history_command", "List recorded runs."),
+    "receiver": Entry(
+        "receiver", "receiver_command", "Run the embedded emulator of every target."
+    ),
+    "demo": Entry(
+        "demo", "demo_command", "Try everything against the emulator: no account, no network."
+    ),
+    "encode": Entry("encode", "app", "Encode values integrations need (Basic auth)."),
+    "profile": Entry("profile", "app", "BigPanda region and API key of a profile."),
+}
+
+
+def load_command(name: str) -> Any:
+    """Import one command's module and build its click command."""
+    entry = COMMANDS[name]
+    module = importlib.import_module(f"bp_integrate.commands.{entry.module}")
+    target = getattr(module, entry.attribute)
+    if isinstance(target, typer.Typer):
+        group = typer.main.get_group(target)
+        group.name = name
+        return group
+    single = typer.Typer(context_settings=CONTEXT_SETTINGS)
+    single.command(name)(target)
+    return typer.main.get_command(single)
+
 
 class Group(TyperGroup):
-    """Catches every expected error in one place and turns it into a message and a code."""
+    """Loads commands on demand, and catches every expected error in one place."""
+
+    _listing_help = False
+
+    def list_commands(self, ctx: typer.Context) -> list[str]:  # type: ignore[override]
+        return list(COMMANDS)
+
+    def get_command(self, ctx: typer.Context, cmd_name: str) -> Any:  # type: ignore[override]
+        if cmd_name not in COMMANDS:
+            return None
+        if self._listing_help and cmd_name not in self.commands:
+            return TyperCommand(name=cmd_name, help=COMMANDS[cmd_name].help)
+        if cmd_name not in self.commands:
+            self.commands[cmd_name] = load_command(cmd_name)
+        return self.commands[cmd_name]
+
+    def format_help(self, ctx: typer.Context, formatter: Any) -> None:  # type: ignore[override]
+        self._listing_help = True
+        try:
+            super().format_help(ctx, formatter)
+        finally:
+            self._listing_help = False
+
+    def resolve_command(self, ctx: typer.Context, args: list[str]) -> Any:  # type: ignore[override]
+        from bp_integrate.errors import nearest
+
+        name = args[0] if args else ""
+        if name and not name.startswith("-") and name not in COMMANDS:
+            guess = nearest(name, list(COMMANDS))
+            hint = f" Did you mean '{guess}'?" if guess else ""
+            raise typer.BadParameter(
+                f"No such command '{name}'.{hint} See bp-integrate --help.",
+                param_hint="COMMAND",
+            )
+        return super().resolve_command(ctx, args)
 
     def invoke(self, ctx: typer.Context) -> Any:  # type: ignore[override]
         try:
@@ -38,7 +128,7 @@ app = typer.Typer(
     "(xMatters, PagerDuty, incident.io, Panopta).",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
+    context_settings=CONTEXT_SETTINGS,
 )
 
 
@@ -71,37 +161,6 @@ def root(
     if not profile or any(c in profile for c in "/\\ \t"):
         raise UsageError(f"{profile!r} is not a profile name.", "Use letters, digits, - and _.")
     ctx.obj = profile
-
-
-def _register() -> None:
-    from bp_integrate.commands import (
-        demo,
-        encode,
-        history,
-        install,
-        listing,
-        profile,
-        receiver,
-        replay,
-        send_test,
-        show,
-        uninstall,
-    )
-
-    app.command("list")(listing.list_command)
-    app.command("install")(install.install_command)
-    app.command("show")(show.show_command)
-    app.command("uninstall")(uninstall.uninstall_command)
-    app.add_typer(encode.app, name="encode")
-    app.add_typer(profile.app, name="profile")
-    app.command("send-test")(send_test.send_test_command)
-    app.command("replay")(replay.replay_command)
-    app.command("history")(history.history_command)
-    app.command("receiver")(receiver.receiver_command)
-    app.command("demo")(demo.demo_command)
-
-
-_register()
 
 
 def main() -> None:

@@ -37,7 +37,10 @@ def cli_tree() -> Any:
 
     from bp_integrate.cli import app
 
-    return typer.main.get_command(app)
+    tree = typer.main.get_command(app)
+    for name in tree.list_commands(None):  # type: ignore[attr-defined]
+        tree.get_command(None, name)  # type: ignore[attr-defined]  # commands load lazily
+    return tree
 
 
 def option_names(command: Any) -> set[str]:
