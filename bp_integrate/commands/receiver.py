@@ -1,10 +1,165 @@
-"""Placeholder: being built."""
+"""`bp-integrate receiver`: the embedded emulator of every target, in the foreground."""
 
 from __future__ import annotations
 
+import threading
+from collections import deque
+from typing import TYPE_CHECKING, Annotated, Any
+
 import typer
 
+from bp_integrate import ui
+from bp_integrate.commands.common import JsonOpt
+from bp_integrate.errors import BPError, ExitCode, UsageError
 
-def receiver_command(ctx: typer.Context) -> None:
-    """Not built yet."""
-    raise typer.Exit(1)
+if TYPE_CHECKING:
+    from bp_integrate.emulator import EmulatorConfig, EmulatorServer, ReceivedRecord
+
+SHOWN_ROWS = 20
+
+
+def install_commands(server: EmulatorServer, config: EmulatorConfig) -> list[str]:
+    """Commands that point each integration at this emulator (secrets via env vars)."""
+    urls = server.urls
+    return [
+        f"BP_INTEGRATE_XMATTERS_TRIGGER_URL='{urls['xmatters_trigger']}?apiKey="
+        f"{config.xmatters_api_key}' bp-integrate install xmatters --no-input "
+        "--set recipients=demo-team",
+        "BP_INTEGRATE_PAGERDUTY_INTEGRATION_KEY=<any 32 hex characters> "
+        f"bp-integrate install pagerduty --no-input --set events_url={urls['pagerduty_events']}",
+        f"BP_INTEGRATE_INCIDENTIO_SECRET={config.incidentio_secret} bp-integrate install "
+        f"incidentio --no-input --no-verify --set callback_url={urls['incidentio_callback']}",
+        f"BP_INTEGRATE_PANOPTA_OUTAGE_URL='{urls['panopta_outage']}?apiKey="
+        f"{config.xmatters_api_key}' BP_INTEGRATE_PANOPTA_CLEAR_URL='{urls['panopta_clear']}"
+        f"?apiKey={config.xmatters_api_key}' bp-integrate install panopta --no-input "
+        "--set target=demo-team",
+    ]
+
+
+def record_row(record: ReceivedRecord) -> list[str]:
+    status = "dropped" if record.status is None else str(record.status)
+    verdict = "valid" if record.valid else "; ".join(record.errors)[:80] or "invalid"
+    return [
+        str(record.seq),
+        record.route,
+        record.action or "",
+        status,
+        verdict,
+        (record.key or "")[:32],
+        record.note[:40],
+    ]
+
+
+class LiveTable:
+    """The last requests as a table that redraws in place (terminals only)."""
+
+    COLUMNS = ("#", "endpoint", "event", "status", "valid?", "key", "note")
+
+    def __init__(self) -> None:
+        self.rows: deque[list[str]] = deque(maxlen=SHOWN_ROWS)
+        self.lock = threading.Lock()
+        self.live: Any = None
+
+    def render(self) -> Any:
+        from rich.table import Table
+
+        table = Table(title="Received (newest last; full list: GET /_received)", expand=False)
+        for column in self.COLUMNS:
+            table.add_column(column)
+        with self.lock:
+            for row in self.rows:
+                style = None if row[4] == "valid" else "red"
+                table.add_row(*row, style=style)
+        return table
+
+    def add(self, record: ReceivedRecord) -> None:
+        with self.lock:
+            self.rows.append(record_row(record))
+        if self.live is not None:
+            self.live.update(self.render())
+
+
+def receiver_command(
+    host: Annotated[
+        str, typer.Option("--host", help="Address to listen on (loopback unless --allow-remote).")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="Port; 0 picks a free one.")] = 8765,
+    allow_remote: Annotated[
+        bool,
+        typer.Option(
+            "--allow-remote",
+            help="Listen beyond loopback. The emulator accepts fixed demo credentials: "
+            "use only on a trusted network.",
+        ),
+    ] = False,
+    pagerduty_rate_limit: Annotated[
+        int | None,
+        typer.Option(
+            "--pagerduty-rate-limit",
+            metavar="N",
+            help="Answer 429 past N PagerDuty events per minute per key (PagerDuty: ~120).",
+        ),
+    ] = None,
+    json_output: JsonOpt = False,
+) -> None:
+    """Run the embedded emulator of every target (xMatters, PagerDuty, incident.io, BigPanda API).
+
+    It checks credentials and payloads as the real services do, shows what it received,
+    and serves the same as JSON at GET /_received and what each target ended with at
+    GET /_state. Ctrl-C stops it.
+    """
+    from bp_integrate.emulator import EmulatorBindError, EmulatorConfig, serve_forever
+
+    if not 0 <= port <= 65535:
+        raise UsageError(f"--port {port} is out of range.", "Use 0-65535 (0 picks a free port).")
+    if pagerduty_rate_limit is not None and pagerduty_rate_limit < 1:
+        raise UsageError("--pagerduty-rate-limit must be at least 1.")
+    config = EmulatorConfig(pagerduty_rate_limit=pagerduty_rate_limit)
+    live_table = LiveTable() if ui.stdout_is_tty() and not json_output else None
+
+    def on_record(record: ReceivedRecord) -> None:
+        if json_output:
+            ui.emit_json_line(record.to_json())
+        elif live_table is not None:
+            live_table.add(record)
+        else:
+            ui.data("  ".join(record_row(record)))
+
+    def on_ready(server: EmulatorServer) -> None:
+        if json_output:
+            ui.emit_json_line({"listening": server.base_url, "urls": server.urls})
+        ui.say(f"Emulator listening on {server.base_url} (Ctrl-C stops it).", style="bold")
+        for name, url in server.urls.items():
+            ui.say(f"  {name:<24} {url}")
+        ui.say("Demo credentials it accepts (not secrets; fixed for every emulator):")
+        ui.say(
+            f"  xMatters apiKey {config.xmatters_api_key}; Basic user "
+            f"{config.xmatters_username} / {config.xmatters_password}"
+        )
+        ui.say(
+            f"  incident.io secret {config.incidentio_secret}; BigPanda API key "
+            f"{config.bigpanda_api_key}; PagerDuty: any 32-character key"
+        )
+        ui.say("Point integrations at it, e.g.:")
+        for line in install_commands(server, config):
+            ui.say(f"  {line}")
+        if live_table is not None:
+            from rich.live import Live
+
+            live_table.live = Live(
+                live_table.render(), console=ui.out(), refresh_per_second=4, transient=False
+            )
+            live_table.live.start()
+
+    try:
+        serve_forever(host, port, config, allow_remote, on_record, on_ready=on_ready)
+    except ValueError as exc:
+        raise UsageError(str(exc), "Use --host 127.0.0.1, or add --allow-remote.") from None
+    except EmulatorBindError as exc:
+        raise BPError(
+            str(exc.strerror or exc), "Choose another --port (0 picks a free one).", ExitCode.ERROR
+        ) from None
+    finally:
+        if live_table is not None and live_table.live is not None:
+            live_table.live.stop()
+    ui.say("Emulator stopped.")

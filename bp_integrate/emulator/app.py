@@ -1,0 +1,334 @@
+"""The emulator's aiohttp application: routes, request log, faults, introspection.
+
+This module owns :func:`build_app`, which wires every emulated endpoint into one
+``aiohttp.web.Application``, and the middleware around them that reads and
+bounds the body (413 past ``max_body_bytes``), applies injected faults, turns
+404/405 into JSON, and appends one masked :class:`ReceivedRecord` per request to
+the state. It also owns the introspection endpoints, which are neither recorded
+nor subject to faults:
+
+* ``GET /_received`` (``?since=<seq>``): the request log, oldest first;
+* ``GET /_state``: what each emulated target ended with;
+* ``POST /_reset``: forget everything (log, targets, rate windows, faults);
+* ``POST /_faults`` / ``GET /_faults`` / ``DELETE /_faults``: queue, list, clear faults.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+from . import bigpanda, incidentio, pagerduty, xmatters
+from .config import EmulatorConfig
+from .context import (
+    CONFIG_KEY,
+    STATE_KEY,
+    BodyError,
+    Outcome,
+    config_of,
+    json_response,
+    read_json,
+    set_outcome,
+    state_of,
+)
+from .records import body_preview, mask_headers, mask_query, scrub
+from .state import EmulatorState, Fault
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+BP_ENV = "/resources/v2.0/environments"
+ROUTES: tuple[tuple[str, str, str, Handler], ...] = (
+    (
+        "POST",
+        "/api/integration/1/functions/{function_id}/triggers",
+        "xmatters_trigger",
+        xmatters.handle_trigger,
+    ),
+    ("POST", "/v2/enqueue", "pagerduty_events", pagerduty.handle_enqueue),
+    ("POST", "/v2/change/enqueue", "pagerduty_change_events", pagerduty.handle_change_enqueue),
+    (
+        "POST",
+        "/v2/alert_events/bigpanda/{source_id}",
+        "incidentio_alert_event",
+        incidentio.handle_alert_event,
+    ),
+    ("GET", BP_ENV, "bigpanda_environments", bigpanda.handle_environments),
+    (
+        "POST",
+        BP_ENV + "/{env_id}/incidents/{incident_id}/resolve",
+        "bigpanda_resolve",
+        bigpanda.handle_resolve,
+    ),
+    (
+        "POST",
+        BP_ENV + "/{env_id}/incidents/{incident_id}/comments",
+        "bigpanda_comment",
+        bigpanda.handle_comment,
+    ),
+)
+
+_TARGET_PREFIXES = (
+    ("/api/integration/", "xmatters"),
+    ("/v2/enqueue", "pagerduty"),
+    ("/v2/change/", "pagerduty"),
+    ("/v2/alert_events/", "incidentio"),
+    ("/resources/", "bigpanda"),
+)
+
+
+def target_for_path(path: str) -> str:
+    """The emulated system a path belongs to (``unknown`` if none)."""
+    for prefix, target in _TARGET_PREFIXES:
+        if path.startswith(prefix):
+            return target
+    return "unknown"
+
+
+def _known_routes() -> list[str]:
+    return [f"{method} {path}" for method, path, _, _ in ROUTES]
+
+
+def _http_error(request: web.Request, exc: web.HTTPException) -> web.Response:
+    headers = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else None
+    if exc.status == 404:
+        message = f"No emulated endpoint at {request.method} {request.path}"
+    elif exc.status == 405:
+        message = f"Method {request.method} not allowed on {request.path}"
+    else:
+        message = exc.reason
+    body: dict[str, Any] = {"status": exc.status, "message": message}
+    if exc.status in (404, 405):
+        body["known_routes"] = _known_routes()
+    return json_response(body, status=exc.status, headers=headers)
+
+
+def _fault_response(fault: Fault) -> web.Response:
+    status = fault.status if fault.status is not None else 500
+    headers = {"Content-Type": "application/json"}
+    payload: bytes
+    if fault.body is None:
+        payload = json.dumps(
+            {"status": status, "message": "fault injected by the bp-integrate emulator"}
+        ).encode()
+    elif isinstance(fault.body, str):
+        headers["Content-Type"] = "text/plain; charset=utf-8"
+        payload = fault.body.encode()
+    else:
+        payload = json.dumps(fault.body).encode()
+    headers.update(fault.headers)
+    if status in (204, 304) or 100 <= status < 200:
+        return web.Response(status=status, headers=fault.headers)
+    return web.Response(status=status, body=payload, headers=headers)
+
+
+def _record(
+    request: web.Request,
+    oc: Outcome,
+    status: int | None,
+    body: bytes,
+    received: float,
+    started: float,
+    fault: str | None,
+    body_bytes: int | None = None,
+) -> None:
+    secrets = config_of(request).secrets()
+    state_of(request).add_record(
+        time=received,
+        method=request.method,
+        path=scrub(request.path, secrets),
+        query=mask_query(request.query_string, secrets),
+        target=oc.target,
+        route=oc.route,
+        status=status,
+        valid=oc.valid,
+        errors=tuple(scrub(e, secrets) for e in oc.errors),
+        note=scrub(oc.note, secrets),
+        key=scrub(oc.key, secrets) if oc.key is not None else None,
+        action=oc.action,
+        body_preview=body_preview(body, secrets),
+        body_bytes=len(body) if body_bytes is None else body_bytes,
+        headers=mask_headers(request.headers, secrets),
+        fault=fault,
+        duration_ms=(time.monotonic() - started) * 1000.0,
+    )
+
+
+def _initial_outcome(request: web.Request) -> Outcome:
+    route = request.match_info.route.name or "unknown"
+    oc = Outcome(target=target_for_path(request.path), route=route)
+    if route == "xmatters_trigger":
+        config = config_of(request)
+        function_id = request.match_info.get("function_id")
+        if function_id in (config.panopta_outage_function_id, config.panopta_clear_function_id):
+            oc.target = "panopta"
+            oc.route = (
+                "panopta_outage"
+                if function_id == config.panopta_outage_function_id
+                else "panopta_clear"
+            )
+    return oc
+
+
+@web.middleware
+async def _emulator_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    if request.path.startswith("/_"):
+        try:
+            return await handler(request)
+        except web.HTTPException as exc:
+            return _http_error(request, exc)
+    received, started = time.time(), time.monotonic()
+    oc = _initial_outcome(request)
+    set_outcome(request, oc)
+    try:
+        body = await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        limit = config_of(request).max_body_bytes
+        oc.reject(f"request body larger than {limit} bytes")
+        _record(
+            request, oc, 413, b"", received, started, None, body_bytes=request.content_length or 0
+        )
+        return json_response(
+            {"status": 413, "message": f"Request body too large: the limit is {limit} bytes"},
+            status=413,
+        )
+    fault = state_of(request).take_fault(request.method, request.path)
+    if fault is not None:
+        if fault.delay > 0:
+            await asyncio.sleep(fault.delay)
+        if fault.drop:
+            oc.reject("not processed: connection dropped (injected fault)")
+            _record(request, oc, None, body, received, started, fault.describe())
+            if request.transport is not None:
+                request.transport.abort()
+            raise asyncio.CancelledError  # nothing more to say on a dropped connection
+        if fault.status is not None:
+            oc.reject(f"not processed: injected fault answered {fault.status}")
+            response = _fault_response(fault)
+            _record(request, oc, response.status, body, received, started, fault.describe())
+            return response
+    try:
+        answer = await handler(request)
+    except web.HTTPException as exc:
+        answer = _http_error(request, exc)
+        oc.reject(str(json.loads(answer.text or "{}").get("message", exc.reason)))
+    _record(
+        request,
+        oc,
+        answer.status,
+        body,
+        received,
+        started,
+        fault.describe() if fault is not None else None,
+    )
+    return answer
+
+
+# --------------------------------------------------------------- introspection
+async def _received(request: web.Request) -> web.Response:
+    try:
+        since = int(request.query.get("since", "0"))
+    except ValueError:
+        return json_response({"status": 400, "message": "since must be an integer"}, status=400)
+    return json_response([r.to_json() for r in state_of(request).records(since)])
+
+
+async def _state(request: web.Request) -> web.Response:
+    return json_response(state_of(request).snapshot())
+
+
+async def _reset(request: web.Request) -> web.Response:
+    state_of(request).reset()
+    return json_response({"status": "reset"})
+
+
+def parse_fault(spec: Any) -> tuple[dict[str, Any], list[str]]:
+    """Validate a ``POST /_faults`` body; return keyword arguments and errors."""
+    if not isinstance(spec, dict):
+        return {}, ["fault must be a JSON object"]
+    errors: list[str] = []
+    known = {"path_prefix", "status", "times", "headers", "body", "delay", "drop", "method"}
+    errors.extend(f"unknown field {k!r}" for k in sorted(set(spec) - known))
+    prefix = spec.get("path_prefix")
+    if not isinstance(prefix, str) or not prefix.startswith("/"):
+        errors.append("path_prefix must be a string starting with '/'")
+    status = spec.get("status", 500)
+    if status is not None and (
+        isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 599
+    ):
+        errors.append("status must be an integer from 100 to 599, or null (delay only)")
+    times = spec.get("times", 1)
+    if isinstance(times, bool) or not isinstance(times, int) or times < 1:
+        errors.append("times must be a positive integer")
+    headers = spec.get("headers", {})
+    if not isinstance(headers, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in headers.items()
+    ):
+        errors.append("headers must be an object of strings")
+    delay = spec.get("delay", 0.0)
+    if isinstance(delay, bool) or not isinstance(delay, (int, float)) or not 0 <= delay <= 60:
+        errors.append("delay must be a number of seconds from 0 to 60")
+    drop = spec.get("drop", False)
+    if not isinstance(drop, bool):
+        errors.append("drop must be true or false")
+    method = spec.get("method")
+    if method is not None and not isinstance(method, str):
+        errors.append("method must be a string")
+    if errors:
+        return {}, errors
+    return {
+        "path_prefix": prefix,
+        "status": status,
+        "times": times,
+        "headers": headers,
+        "body": spec.get("body"),
+        "delay": float(delay),
+        "drop": drop,
+        "method": method,
+    }, []
+
+
+async def _add_fault(request: web.Request) -> web.Response:
+    try:
+        spec = await read_json(request)
+    except BodyError as exc:
+        return json_response({"status": 400, "message": str(exc)}, status=400)
+    kwargs, errors = parse_fault(spec)
+    if errors:
+        return json_response(
+            {"status": 400, "message": "invalid fault", "errors": errors}, status=400
+        )
+    path_prefix = kwargs.pop("path_prefix")
+    fault = state_of(request).add_fault(path_prefix, **kwargs)
+    return json_response(fault.to_json(), status=201)
+
+
+async def _list_faults(request: web.Request) -> web.Response:
+    return json_response([f.to_json() for f in state_of(request).faults()])
+
+
+async def _clear_faults(request: web.Request) -> web.Response:
+    return json_response({"cleared": state_of(request).clear_faults()})
+
+
+def build_app(
+    config: EmulatorConfig | None = None, state: EmulatorState | None = None
+) -> web.Application:
+    """The emulator as an aiohttp application (serve it however you like)."""
+    cfg = config if config is not None else EmulatorConfig()
+    app = web.Application(middlewares=[_emulator_middleware], client_max_size=cfg.max_body_bytes)
+    app[CONFIG_KEY] = cfg
+    app[STATE_KEY] = state if state is not None else EmulatorState()
+    for method, path, name, handler in ROUTES:
+        app.router.add_route(method, path, handler, name=name)
+    app.router.add_get("/_received", _received)
+    app.router.add_get("/_state", _state)
+    app.router.add_post("/_reset", _reset)
+    app.router.add_post("/_faults", _add_fault)
+    app.router.add_get("/_faults", _list_faults)
+    app.router.add_delete("/_faults", _clear_faults)
+    return app

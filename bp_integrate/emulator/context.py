@@ -1,0 +1,116 @@
+"""Plumbing shared by the emulator's route handlers.
+
+This module owns the typed aiohttp application keys (config, state), the
+per-request :class:`Outcome` a handler fills in so the recording middleware can
+log what happened, and small helpers for JSON answers, JSON bodies and
+constant-time credential checks.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import hmac
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+from .config import EmulatorConfig
+from .state import EmulatorState
+
+CONFIG_KEY = web.AppKey("bp_emulator_config", EmulatorConfig)
+STATE_KEY = web.AppKey("bp_emulator_state", EmulatorState)
+_OUTCOME: contextvars.ContextVar[Outcome | None] = contextvars.ContextVar(
+    "bp_emulator_outcome", default=None
+)
+
+
+@dataclass
+class Outcome:
+    """What a handler decided about one request, for the request log."""
+
+    target: str
+    route: str
+    valid: bool = True
+    errors: list[str] = field(default_factory=list)
+    note: str = ""
+    key: str | None = None
+    action: str | None = None
+
+    def reject(self, *errors: str) -> None:
+        self.valid = False
+        self.errors.extend(errors)
+
+
+def outcome(request: web.Request) -> Outcome:
+    """The current request's :class:`Outcome` (created if the middleware did not).
+
+    Kept in a context variable: the middleware and the handler run in the same
+    task, so each request sees its own.
+    """
+    found = _OUTCOME.get()
+    if found is None:
+        found = Outcome(target="unknown", route="unknown")
+        _OUTCOME.set(found)
+    return found
+
+
+def set_outcome(request: web.Request, value: Outcome) -> None:
+    """Make ``value`` the current request's :class:`Outcome`."""
+    _OUTCOME.set(value)
+
+
+def config_of(request: web.Request) -> EmulatorConfig:
+    return request.app[CONFIG_KEY]
+
+
+def state_of(request: web.Request) -> EmulatorState:
+    return request.app[STATE_KEY]
+
+
+def json_response(
+    body: Any, status: int = 200, headers: dict[str, str] | None = None
+) -> web.Response:
+    """A JSON answer with a stable, compact encoding."""
+    return web.Response(
+        status=status,
+        text=json.dumps(body, ensure_ascii=False),
+        content_type="application/json",
+        headers=headers,
+    )
+
+
+class BodyError(ValueError):
+    """The request body is not the JSON that was expected."""
+
+
+async def read_json(request: web.Request) -> Any:
+    """The request body parsed as JSON; :class:`BodyError` with a human reason if not."""
+    raw = await request.read()
+    if not raw.strip():
+        raise BodyError("request body is empty; expected JSON")
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise BodyError(f"request body is not UTF-8: {exc}") from exc
+    except json.JSONDecodeError as exc:
+        raise BodyError(
+            f"request body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+        ) from exc
+
+
+def same_secret(given: str | None, expected: str) -> bool:
+    """Constant-time comparison of a presented credential with the expected one."""
+    if given is None:
+        return False
+    return hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8"))
+
+
+def bearer_token(request: web.Request) -> str | None:
+    """The token of an ``Authorization: Bearer <token>`` header, if there is one."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.strip().partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()

@@ -1,0 +1,233 @@
+"""The emulated PagerDuty Events API v2 (``/v2/enqueue``, ``/v2/change/enqueue``).
+
+This module owns validation of events the way PagerDuty does it: against the
+request-body schema of PagerDuty's official Events v2 OpenAPI document (shipped
+as package data, ``pagerduty-events-v2.openapi.json``, resolved through a
+``referencing`` registry over the whole document), plus the rules that schema
+cannot express (32-character routing key, a trigger's payload and its limits,
+``dedup_key`` length and presence, the 512 KB body limit), optional throttling,
+and the two route handlers.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.resources
+import json
+import time
+import uuid
+from typing import Any
+
+from aiohttp import web
+from jsonschema import Draft4Validator  # type: ignore[import-untyped, unused-ignore]
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT4
+
+from .config import PAGERDUTY_MAX_EVENT_BYTES
+from .context import BodyError, config_of, json_response, outcome, read_json, state_of
+
+SCHEMA_FILE = "pagerduty-events-v2.openapi.json"
+_SPEC_URI = "urn:bp-integrate:pagerduty-events-v2.openapi.json"
+_ENQUEUE_POINTER = "/paths/~1enqueue/post/requestBody/content/application~1json/schema"
+_CHANGE_POINTER = "/paths/~1change~1enqueue/post/requestBody/content/application~1json/schema"
+
+ROUTING_KEY_LENGTH = 32
+MAX_SUMMARY = 1024
+MAX_DEDUP_KEY = 255
+
+INVALID_STATUS = "Unrecognized object"
+INVALID_MESSAGE = "Event object is invalid"
+THROTTLE_BODY = {
+    "status": "throttle event",
+    "message": "Requests for this service are arriving too quickly. Please retry later.",
+}
+
+
+def load_openapi_document() -> dict[str, Any]:
+    """PagerDuty's Events v2 OpenAPI document, as shipped with this package."""
+    text = importlib.resources.files(__package__).joinpath(SCHEMA_FILE).read_text("utf-8")
+    document = json.loads(text)
+    if not isinstance(document, dict):
+        raise ValueError(f"{SCHEMA_FILE} is not a JSON object")
+    return document
+
+
+def _openapi_to_json_schema(node: Any) -> Any:
+    """Map OpenAPI 3.0 schema-object quirks to JSON Schema draft 4 (``nullable``)."""
+    if isinstance(node, dict):
+        out = {k: _openapi_to_json_schema(v) for k, v in node.items()}
+        if out.get("nullable") is True:
+            kind = out.get("type")
+            if isinstance(kind, str):
+                out["type"] = [kind, "null"]
+            elif "enum" in out and None not in out["enum"]:
+                out["enum"] = [*out["enum"], None]
+        return out
+    if isinstance(node, list):
+        return [_openapi_to_json_schema(v) for v in node]
+    return node
+
+
+class EventsSchema:
+    """Validators for the Events v2 request bodies, built from the OpenAPI document.
+
+    OpenAPI 3.0 schema objects are an extended subset of JSON Schema draft 4
+    (boolean ``exclusiveMinimum``, ``nullable``), so the document is registered
+    as one draft-4 resource and each request body is validated through a
+    ``$ref`` into it; its internal ``#/components/schemas/...`` refs then resolve
+    against the whole document. ``format`` (e.g. ``url``) is not asserted.
+    """
+
+    def __init__(self, document: dict[str, Any]) -> None:
+        contents = _openapi_to_json_schema(document)
+        resource: Resource[Any] = DRAFT4.create_resource(contents)
+        registry: Registry[Any] = Registry().with_resource(_SPEC_URI, resource)
+        self._enqueue = Draft4Validator(
+            {"$ref": f"{_SPEC_URI}#{_ENQUEUE_POINTER}"}, registry=registry
+        )
+        self._change = Draft4Validator(
+            {"$ref": f"{_SPEC_URI}#{_CHANGE_POINTER}"}, registry=registry
+        )
+
+    @staticmethod
+    def _errors(validator: Any, event: Any) -> list[str]:
+        found = []
+        for error in validator.iter_errors(event):
+            where = ".".join(str(p) for p in error.absolute_path)
+            found.append(f"{where}: {error.message}" if where else str(error.message))
+        return sorted(found)
+
+    def enqueue_errors(self, event: Any) -> list[str]:
+        """Human-readable problems of an Events API v2 event (empty when valid)."""
+        errors = self._errors(self._enqueue, event)
+        if not isinstance(event, dict):
+            return errors
+        errors.extend(_routing_key_errors(event))
+        action = event.get("event_action")
+        payload = event.get("payload")
+        if action == "trigger":
+            if "payload" not in event:
+                errors.append("payload: is required when event_action is 'trigger'")
+            elif isinstance(payload, dict):
+                errors.extend(_payload_errors(payload, ("summary", "source")))
+        dedup_key = event.get("dedup_key")
+        if isinstance(dedup_key, str) and len(dedup_key) > MAX_DEDUP_KEY:
+            errors.append(
+                f"dedup_key: is longer than {MAX_DEDUP_KEY} characters ({len(dedup_key)})"
+            )
+        if action in ("acknowledge", "resolve") and (
+            dedup_key is None or (isinstance(dedup_key, str) and not dedup_key.strip())
+        ):
+            errors.append(f"dedup_key: is required when event_action is '{action}'")
+        return errors
+
+    def change_errors(self, event: Any) -> list[str]:
+        """Human-readable problems of a change event (empty when valid)."""
+        errors = self._errors(self._change, event)
+        if isinstance(event, dict):
+            errors.extend(_routing_key_errors(event))
+            payload = event.get("payload")
+            if isinstance(payload, dict):
+                errors.extend(_payload_errors(payload, ("summary",)))
+        return errors
+
+
+def _routing_key_errors(event: dict[str, Any]) -> list[str]:
+    key = event.get("routing_key")
+    if isinstance(key, str) and len(key) != ROUTING_KEY_LENGTH:
+        return [
+            f"routing_key: must be {ROUTING_KEY_LENGTH} characters (an integration key, or a "
+            f"ruleset key starting with 'R'), got {len(key)}"
+        ]
+    return []
+
+
+def _payload_errors(payload: dict[str, Any], not_blank: tuple[str, ...]) -> list[str]:
+    errors = []
+    for name in not_blank:
+        value = payload.get(name)
+        if isinstance(value, str) and not value.strip():
+            errors.append(f"payload.{name}: is blank")
+    summary = payload.get("summary")
+    if isinstance(summary, str) and len(summary) > MAX_SUMMARY:
+        errors.append(f"payload.summary: is longer than {MAX_SUMMARY} characters ({len(summary)})")
+    return errors
+
+
+@functools.lru_cache(maxsize=1)
+def events_schema() -> EventsSchema:
+    """The (cached) validators built from the shipped OpenAPI document."""
+    return EventsSchema(load_openapi_document())
+
+
+def _invalid(errors: list[str]) -> web.Response:
+    return json_response(
+        {"status": INVALID_STATUS, "message": INVALID_MESSAGE, "errors": errors}, status=400
+    )
+
+
+async def _read_event(request: web.Request) -> tuple[Any, list[str]]:
+    raw = await request.read()
+    if len(raw) > PAGERDUTY_MAX_EVENT_BYTES:
+        return None, [
+            f"request body is {len(raw)} bytes; the limit is {PAGERDUTY_MAX_EVENT_BYTES} "
+            "bytes (512 KB)"
+        ]
+    try:
+        return await read_json(request), []
+    except BodyError as exc:
+        return None, [str(exc)]
+
+
+async def handle_enqueue(request: web.Request) -> web.Response:
+    """``POST /v2/enqueue``: trigger, acknowledge or resolve an alert."""
+    oc = outcome(request)
+    event, errors = await _read_event(request)
+    if not errors:
+        errors = events_schema().enqueue_errors(event)
+    if isinstance(event, dict):
+        action = event.get("event_action")
+        oc.action = action if isinstance(action, str) else None
+        dedup = event.get("dedup_key")
+        oc.key = dedup if isinstance(dedup, str) else None
+    if errors:
+        oc.reject(*errors)
+        return _invalid(errors)
+    assert isinstance(event, dict)
+    routing_key: str = event["routing_key"]
+    action = str(event["event_action"])
+    dedup_key = event.get("dedup_key") or uuid.uuid4().hex
+    oc.key = dedup_key
+    mono = time.monotonic()
+    if state_of(request).pagerduty_throttled(
+        routing_key, config_of(request).pagerduty_rate_limit, mono
+    ):
+        oc.reject("throttled: over the configured events per minute for this routing key")
+        return json_response(THROTTLE_BODY, status=429)
+    payload = event.get("payload") if isinstance(event.get("payload"), dict) else None
+    oc.note = state_of(request).pagerduty_event(
+        routing_key, action, dedup_key, payload, time.time(), monotonic=mono
+    )
+    return json_response(
+        {"status": "success", "message": "Event processed", "dedup_key": dedup_key}, status=202
+    )
+
+
+async def handle_change_enqueue(request: web.Request) -> web.Response:
+    """``POST /v2/change/enqueue``: an informational change event (opens nothing)."""
+    oc = outcome(request)
+    oc.action = "change"
+    event, errors = await _read_event(request)
+    if not errors:
+        errors = events_schema().change_errors(event)
+    if errors:
+        oc.reject(*errors)
+        return _invalid(errors)
+    assert isinstance(event, dict)
+    payload = event.get("payload")
+    summary = payload.get("summary") if isinstance(payload, dict) else None
+    state_of(request).pagerduty_change(
+        event["routing_key"], summary if isinstance(summary, str) else None, time.time()
+    )
+    oc.note = "change event recorded"
+    return json_response({"status": "success", "message": "Change event processed"}, status=202)

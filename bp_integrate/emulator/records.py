@@ -1,0 +1,155 @@
+"""What the emulator remembers about each received request, with secrets masked.
+
+This module owns :class:`ReceivedRecord` (one immutable entry per request the
+emulated targets received) and the masking helpers that make sure no secret is
+ever echoed back: ``apiKey``-like query values, ``Authorization``-like header
+values, credential-like JSON fields in body previews, and any configured secret
+value wherever it appears, all become ``****``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
+
+MASK = "****"
+PREVIEW_CHARS = 300
+
+_SENSITIVE_QUERY = re.compile(
+    r"(?i)^(api[_-]?key|apikey|key|token|access[_-]?token|secret|password)$"
+)
+_SENSITIVE_HEADER = re.compile(r"(?i)(auth|cookie|token|secret|password|api[_-]?key|signature)")
+_SENSITIVE_FIELD = re.compile(
+    r"(?i)^(routing_key|integration_key|service_key|api[_-]?key|apikey|password|secret|token"
+    r"|access_token|authorization)$"
+)
+
+
+def scrub(text: str, secrets: Iterable[str]) -> str:
+    """Replace every occurrence of each (non-empty) secret in ``text`` with ``****``."""
+    for secret in sorted((s for s in secrets if s), key=len, reverse=True):
+        text = text.replace(secret, MASK)
+    return text
+
+
+def mask_query(query_string: str, secrets: Iterable[str] = ()) -> str:
+    """A query string with credential-like parameter values replaced by ``****``."""
+    if not query_string:
+        return ""
+    pairs = parse_qsl(query_string, keep_blank_values=True)
+    masked = [(k, MASK if _SENSITIVE_QUERY.match(k) else v) for k, v in pairs]
+    return scrub(urlencode(masked, safe=",*"), secrets)
+
+
+def mask_headers(
+    headers: Mapping[str, str], secrets: Iterable[str] = ()
+) -> tuple[tuple[str, str], ...]:
+    """Headers as pairs, with credential-like header values replaced by ``****``."""
+    secret_list = list(secrets)
+    return tuple(
+        (name, MASK if _SENSITIVE_HEADER.search(name) else scrub(value, secret_list))
+        for name, value in headers.items()
+    )
+
+
+def _mask_fields(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {
+            k: (_mask_value(v) if _SENSITIVE_FIELD.match(str(k)) else _mask_fields(v))
+            for k, v in node.items()
+        }
+    if isinstance(node, list):
+        return [_mask_fields(v) for v in node]
+    return node
+
+
+def _mask_value(value: Any) -> Any:
+    if isinstance(value, str) and len(value) > 8:
+        # Keep the last 4 characters, as PagerDuty's own client does for keys.
+        return MASK + value[-4:]
+    return MASK
+
+
+def body_preview(body: bytes, secrets: Iterable[str] = (), limit: int = PREVIEW_CHARS) -> str:
+    """A short, masked, single-line preview of a request body."""
+    if not body:
+        return ""
+    text = body.decode("utf-8", errors="replace")
+    try:
+        parsed = json.loads(text)
+    except ValueError:
+        flat = " ".join(text.split())
+    else:
+        flat = json.dumps(_mask_fields(parsed), separators=(",", ":"), ensure_ascii=False)
+    flat = scrub(flat, secrets)
+    if len(flat) > limit:
+        flat = flat[: limit - 1] + "…"
+    return flat
+
+
+def mask_key(value: str) -> str:
+    """A routing key or similar shown as ``****`` plus its last 4 characters."""
+    return MASK + value[-4:] if len(value) > 8 else MASK
+
+
+@dataclass(frozen=True)
+class ReceivedRecord:
+    """One request an emulated target received, as answered, with secrets masked.
+
+    ``target`` is the emulated system (``xmatters``, ``panopta``, ``pagerduty``,
+    ``incidentio``, ``bigpanda`` or ``unknown``); ``route`` the specific endpoint
+    (e.g. ``panopta_outage``, ``pagerduty_events``). ``status`` is ``None`` when the
+    connection was dropped on purpose (fault injection). ``valid`` says whether the
+    request was acceptable to the real service; ``errors`` says why not. ``note``
+    is what happened in the target (e.g. ``no event created``), ``key`` the
+    identity it was keyed on (dedup key, incident id, outage key) and ``action``
+    the event kind (``trigger``, ``incident#new``, ``outage``...).
+    """
+
+    seq: int
+    time: float
+    method: str
+    path: str
+    query: str
+    target: str
+    route: str
+    status: int | None
+    valid: bool
+    errors: tuple[str, ...]
+    note: str
+    key: str | None
+    action: str | None
+    body_preview: str
+    body_bytes: int
+    headers: tuple[tuple[str, str], ...]
+    fault: str | None
+    duration_ms: float
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict of this record."""
+        return {
+            "seq": self.seq,
+            "time": datetime.fromtimestamp(self.time, tz=UTC).isoformat(),
+            "timestamp": self.time,
+            "method": self.method,
+            "path": self.path,
+            "query": self.query,
+            "target": self.target,
+            "route": self.route,
+            "status": self.status,
+            "valid": self.valid,
+            "errors": list(self.errors),
+            "note": self.note,
+            "key": self.key,
+            "action": self.action,
+            "body_preview": self.body_preview,
+            "body_bytes": self.body_bytes,
+            "headers": {name: value for name, value in self.headers},
+            "fault": self.fault,
+            "duration_ms": round(self.duration_ms, 3),
+        }

@@ -1,0 +1,75 @@
+"""`bp-integrate receiver` as a user runs it: a real process, real loopback HTTP, Ctrl-C."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import httpx
+from typer.testing import CliRunner
+
+from tests.conftest import invoke
+
+
+def start_receiver(*extra: str) -> tuple[subprocess.Popen[str], dict[str, str]]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bp_integrate", "receiver", "--port", "0", "--json", *extra],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "NO_COLOR": "1"},
+    )
+    assert proc.stdout is not None
+    first = json.loads(proc.stdout.readline())
+    return proc, first["urls"]
+
+
+def test_receiver_records_requests_and_stops_on_ctrl_c() -> None:
+    proc, urls = start_receiver()
+    try:
+        trigger = urls["xmatters_trigger"] + "?apiKey=demo-xmatters-api-key&recipients=ops"
+        answer = httpx.post(trigger, json={"event_type": "incident#new", "incident": {"id": "1"}})
+        assert answer.status_code == 202
+        assert "requestId" in answer.json()
+        bad = httpx.post(urls["pagerduty_events"], json={"event_action": "trigger"})
+        assert bad.status_code == 400
+        assert proc.stdout is not None
+        seen = [json.loads(proc.stdout.readline()) for _ in range(2)]
+        assert [r["route"] for r in seen] == ["xmatters_trigger", "pagerduty_events"]
+        assert [r["status"] for r in seen] == [202, 400]
+        assert seen[0]["valid"] is True and seen[1]["valid"] is False
+        assert "demo-xmatters-api-key" not in json.dumps(seen)
+        received = httpx.get(urls["received"]).json()
+        assert len(received) == 2
+    finally:
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=10)
+    assert proc.returncode == 0
+    assert "Emulator stopped." in err
+    assert "Traceback" not in err
+
+
+def test_receiver_refuses_a_non_loopback_host_without_allow_remote(runner: CliRunner) -> None:
+    result = invoke(runner, "receiver", "--host", "0.0.0.0")
+    assert result.exit_code == 2
+    assert "--allow-remote" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_receiver_port_in_use_is_a_clear_error(runner: CliRunner) -> None:
+    proc, urls = start_receiver()
+    try:
+        port = urls["bigpanda_api"].rsplit(":", 1)[1]
+        started = time.monotonic()
+        result = invoke(runner, "receiver", "--port", port)
+        assert time.monotonic() - started < 10
+        assert result.exit_code == 1
+        assert "already in use" in result.stderr
+        assert "--port" in result.stderr
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=10)
