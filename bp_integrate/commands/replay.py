@@ -1,10 +1,410 @@
-"""Placeholder: being built."""
+"""`bp-integrate replay`: a scenario (built-in, file, or a recorded run) about one test
+incident, with a live timeline and cleanup; or, with --count, storm mode."""
 
 from __future__ import annotations
 
+import sys
+from typing import TYPE_CHECKING, Annotated, Any
+
 import typer
 
+from bp_integrate import ui
+from bp_integrate.commands.common import JsonOpt, ShowSecretsOpt
+from bp_integrate.commands.send_test import (
+    EnvelopeOpt,
+    IncidentIdOpt,
+    NoTestMarkerOpt,
+    RetriesOpt,
+    SetOpt,
+    TagOpt,
+    TimeoutOpt,
+    ToOpt,
+    check_envelope,
+    check_numbers,
+    parse_tags,
+)
+from bp_integrate.errors import ExitCode, UsageError
 
-def replay_command(ctx: typer.Context) -> None:
-    """Not built yet."""
-    raise typer.Exit(1)
+if TYPE_CHECKING:
+    from bp_integrate.scenarios import Scenario, ScenarioReport, StepReport
+    from bp_integrate.storm import StormReport
+
+
+def stderr_is_tty() -> bool:
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def step_line(report: StepReport) -> str:
+    """One plain timeline line for a step (stderr when not a terminal)."""
+    label = "cleanup" if report.cleanup else f"step {report.index}"
+    parts = []
+    for r in report.results:
+        status = str(r.status) if r.status is not None else r.outcome
+        parts.append(f"{r.integration} {status} {r.latency_ms:.0f} ms")
+    parts += [f"{s.integration} skipped" for s in report.skipped]
+    mark = "ok" if report.passed else "FAILED"
+    line = f"{label:<8} {report.event:<26} {mark:<6} " + ", ".join(parts or ["no target"])
+    if report.problems:
+        line += "  (" + "; ".join(report.problems) + ")"
+    return line
+
+
+class Timeline:
+    """Live table on a terminal (stderr); plain lines otherwise; JSON lines with --json."""
+
+    def __init__(self, json_output: bool) -> None:
+        self.json_output = json_output
+        self.live: Any = None
+        self.table_rows: list[tuple[str, ...]] = []
+        if not json_output and stderr_is_tty():
+            from rich.live import Live
+
+            self.live = Live(self._table(), console=ui.err(), refresh_per_second=8)
+            self.live.start()
+
+    def _table(self) -> Any:
+        from rich.table import Table
+
+        table = Table(title="replay", expand=False)
+        for column in ("step", "event", "result", "targets"):
+            table.add_column(column)
+        for row in self.table_rows:
+            table.add_row(*row)
+        return table
+
+    def __call__(self, report: StepReport) -> None:
+        if self.json_output:
+            ui.emit_json_line(report.to_json())
+            return
+        if self.live is not None:
+            line = step_line(report)
+            label = "cleanup" if report.cleanup else str(report.index)
+            targets = line.split(None, 3)[3] if len(line.split(None, 3)) > 3 else ""
+            self.table_rows.append(
+                (label, report.event, "ok" if report.passed else "FAILED", targets)
+            )
+            self.live.update(self._table())
+            return
+        ui.say(step_line(report))
+
+    def stop(self) -> None:
+        if self.live is not None:
+            self.live.stop()
+            self.live = None
+
+
+def replay_command(
+    ctx: typer.Context,
+    scenario: Annotated[
+        str | None,
+        typer.Argument(
+            help="lifecycle (new, updated, closed, reopen, closed), flapping, comment, or a "
+            "scenario file (.yaml; format: examples/scenarios/).",
+            show_default=False,
+        ),
+    ] = None,
+    to: ToOpt = None,
+    from_run: Annotated[
+        str | None,
+        typer.Option(
+            "--from-run",
+            metavar="RUN_ID",
+            help="Send a recorded run again (ids: bp-integrate history). Its events are "
+            "re-planned with today's secrets: history never holds secrets.",
+        ),
+    ] = None,
+    incident_id: IncidentIdOpt = None,
+    set_: SetOpt = None,
+    tag: TagOpt = None,
+    count: Annotated[
+        int | None,
+        typer.Option(
+            "--count", metavar="N", help="Storm mode: N distinct incidents, each its own run."
+        ),
+    ] = None,
+    concurrency: Annotated[
+        int, typer.Option("--concurrency", metavar="C", help="Storm mode: incidents at a time.")
+    ] = 10,
+    rate: Annotated[
+        float | None,
+        typer.Option("--rate", metavar="R", help="Storm mode: at most R events per second."),
+    ] = None,
+    client: Annotated[
+        str,
+        typer.Option(
+            "--client",
+            hidden=True,
+            help="Storm mode HTTP client: aiohttp (default, fastest) or httpx.",
+        ),
+    ] = "aiohttp",
+    no_cleanup: Annotated[
+        bool,
+        typer.Option(
+            "--no-cleanup", help="Leave the test incident open where the scenario left it."
+        ),
+    ] = False,
+    json_output: JsonOpt = False,
+    timeout: TimeoutOpt = 10.0,
+    retries: RetriesOpt = 2,
+    show_secrets: ShowSecretsOpt = False,
+    no_test_marker: NoTestMarkerOpt = False,
+    envelope: EnvelopeOpt = "event",
+) -> None:
+    """Replay a scenario about one test incident (or N of them with --count), then clean up."""
+    from bp_integrate import payloads, scenarios
+    from bp_integrate.history import RunRecorder
+    from bp_integrate.http import RetryPolicy
+    from bp_integrate.sender import BodySpec, build_redactor, load_targets
+
+    profile: str = ctx.obj
+    check_numbers(timeout, retries)
+    if (scenario is None) == (from_run is None):
+        raise UsageError(
+            "Give a scenario or --from-run RUN_ID (one of them).",
+            "e.g. bp-integrate replay lifecycle, or bp-integrate replay --from-run <id> "
+            "(ids: bp-integrate history).",
+        )
+    spec = BodySpec(
+        envelope=check_envelope(envelope),
+        test_marker=not no_test_marker,
+        sets=[payloads.parse_assignment(s) for s in set_ or []],
+    )
+    recorded_targets: list[str] = []
+    if from_run is not None:
+        if count is not None:
+            raise UsageError("--count does not apply to --from-run.", "Drop one of them.")
+        plan, recorded_targets, options = load_recorded(from_run)
+        spec.envelope = options.get("envelope", spec.envelope)
+        spec.test_marker = bool(options.get("test_marker", spec.test_marker))
+    else:
+        assert scenario is not None
+        plan = scenarios.load(scenario)
+    tags = parse_tags(tag or [])
+    if tags:
+        plan = scenarios.Scenario(
+            plan.name, plan.steps, plan.description, {**plan.tags, **tags}, plan.source
+        )
+    names = to or recorded_targets or None
+    targets = load_targets(profile, names)
+    redactor = build_redactor(targets, enabled=not show_secrets)
+    policy = RetryPolicy(retries=retries, timeout=timeout)
+    command = f"replay --from-run {from_run}" if from_run else f"replay {plan.name}"
+    if count is not None:
+        command += f" --count {count}"
+    recorder = RunRecorder(
+        command=command,
+        profile=profile,
+        redactor=redactor,
+        targets=[t.name for t in targets],
+        options={
+            "envelope": spec.envelope,
+            "test_marker": spec.test_marker,
+            "scenario": plan.name,
+            **({"count": count, "concurrency": concurrency} if count is not None else {}),
+        },
+    )
+
+    if count is not None:
+        if count < 1 or concurrency < 1:
+            raise UsageError("--count and --concurrency must be at least 1.", "e.g. --count 100")
+        if rate is not None and rate <= 0:
+            raise UsageError("--rate must be more than 0 events per second.", "e.g. --rate 50")
+        if client not in ("aiohttp", "httpx"):
+            raise UsageError(f"--client {client!r} is unknown.", "Use aiohttp or httpx.")
+        storm_report = run_storm(
+            plan,
+            targets,
+            redactor,
+            spec,
+            policy,
+            recorder,
+            count,
+            concurrency,
+            rate,
+            client,
+            not no_cleanup,
+            json_output,
+        )
+        finish_storm(storm_report, recorder, json_output)
+        return
+
+    from bp_integrate.sender import Session
+
+    timeline = Timeline(json_output)
+    if not json_output:
+        ui.say(
+            f"Replaying {plan.name} ({len(plan.steps)} steps) to "
+            f"{', '.join(t.name for t in targets)} (profile {profile!r})..."
+        )
+    with recorder, Session(policy) as session:
+        runner = scenarios.ScenarioRunner(
+            plan,
+            targets,
+            redactor,
+            session,
+            spec,
+            recorder=recorder,
+            incident_id=incident_id,
+            cleanup=not no_cleanup,
+            on_report=timeline,
+        )
+        try:
+            report = runner.run()
+        finally:
+            timeline.stop()
+        outcome, code = report.outcome()
+        recorder.close(outcome, {"incident_id": report.incident_id, "cleanup": report.cleanup_note})
+    finish_scenario(report, recorder.run_id, json_output)
+    if code != ExitCode.OK:
+        raise typer.Exit(int(code))
+
+
+def load_recorded(run_id: str) -> tuple[Scenario, list[str], dict[str, Any]]:
+    """A scenario of the recorded events of a run (bodies as recorded), its targets, options."""
+    from bp_integrate import history, scenarios
+
+    path = history.find_run(run_id)
+    steps: list[scenarios.ScenarioStep] = []
+    targets: list[str] = []
+    options: dict[str, Any] = {}
+    storm = False
+    for record in history.read_records(path):
+        kind = record.get("type")
+        if kind == "run":
+            targets = [str(t) for t in record.get("targets") or []]
+            options = dict(record.get("options") or {})
+            storm = "count" in options
+        elif kind == "event" and isinstance(record.get("body"), dict):
+            steps.append(scenarios.ScenarioStep(str(record["event"]), body=record["body"]))
+    if not steps:
+        why = "storm runs keep no bodies" if storm else "it holds no recorded events"
+        raise UsageError(
+            f"Run {path.stem} cannot be sent again: {why}.",
+            "Re-run the storm itself (bp-integrate replay lifecycle --count N), or pick "
+            "another run from `bp-integrate history`.",
+        )
+    return scenarios.Scenario(f"run {path.stem}", tuple(steps), source=str(path)), targets, options
+
+
+def finish_scenario(report: ScenarioReport, run_id: str, json_output: bool) -> None:
+    outcome, code = report.outcome()
+    if json_output:
+        ui.emit_json_line({**report.to_json(), "run_id": run_id})
+        return
+    if report.interrupted:
+        ui.say("Interrupted.", style="yellow")
+    ui.say(report.cleanup_note)
+    style = "green" if code == ExitCode.OK else "yellow" if code == ExitCode.PARTIAL else "red"
+    ui.say(
+        f"{outcome}: {report.passed_units} passed, {report.failed_units} failed; incident "
+        f"{report.incident_id}; run {run_id} (bp-integrate history).",
+        style=style,
+    )
+
+
+def run_storm(
+    plan: Scenario,
+    targets: Any,
+    redactor: Any,
+    spec: Any,
+    policy: Any,
+    recorder: Any,
+    count: int,
+    concurrency: int,
+    rate: float | None,
+    client: Any,
+    cleanup: bool,
+    json_output: bool,
+) -> StormReport:
+    import asyncio
+
+    from bp_integrate.storm import Storm, StormConfig
+
+    progress_bar: Any = None
+    task: Any = None
+    on_progress = None
+    if not json_output and stderr_is_tty():
+        from rich.progress import Progress
+
+        progress_bar = Progress(console=ui.err(), transient=False)
+        task = progress_bar.add_task(f"storm: {plan.name}", total=count)
+        progress_bar.start()
+
+        def on_progress(done: int) -> None:
+            progress_bar.update(task, completed=done)
+
+    elif not json_output:
+        ui.say(
+            f"Storm: {count} incidents x {plan.name} ({len(plan.steps)} events each), "
+            f"{concurrency} at a time, to {', '.join(t.name for t in targets)}..."
+        )
+    storm = Storm(
+        plan,
+        targets,
+        redactor,
+        spec,
+        policy,
+        StormConfig(count, concurrency, rate, sender=client, cleanup=cleanup),
+        recorder=recorder,
+        progress=on_progress,
+    )
+    with recorder:
+        try:
+            with asyncio.Runner() as runner:
+                report = runner.run(storm.run())
+        finally:
+            if progress_bar is not None:
+                progress_bar.stop()
+        outcome, _code = storm_outcome(report)
+        recorder.close(outcome, {"storm": report.to_json()})
+    return report
+
+
+def storm_outcome(report: StormReport) -> tuple[str, ExitCode]:
+    if report.interrupted:
+        return "interrupted", ExitCode.INTERRUPTED
+    if report.failed == 0:
+        return "success", ExitCode.OK
+    if report.ok == 0:
+        network = {"refused", "timeout", "dns", "disconnected", "connection"}
+        code = ExitCode.NETWORK if set(report.failures) <= network else ExitCode.REJECTED
+        return "failure", code
+    return "partial", ExitCode.PARTIAL
+
+
+def finish_storm(report: StormReport, recorder: Any, json_output: bool) -> None:
+    outcome, code = storm_outcome(report)
+    doc = {
+        **report.to_json(),
+        "outcome": outcome,
+        "exit_code": int(code),
+        "run_id": recorder.run_id,
+    }
+    if json_output:
+        ui.emit_json(doc)
+    else:
+        lat = report.latency.to_json()
+        ui.data(
+            f"{report.incidents_done} incidents, {report.events} events, {report.requests} "
+            f"requests in {report.elapsed_s:.2f} s"
+        )
+        ui.data(
+            f"throughput: {report.events_per_s:.1f} events/s "
+            f"({report.requests_per_s:.1f} requests/s)"
+        )
+        ui.data(
+            f"latency: p50 {lat['p50_ms']:.1f} ms, p95 {lat['p95_ms']:.1f} ms, "
+            f"p99 {lat['p99_ms']:.1f} ms (max {lat['max_ms']:.1f} ms)"
+        )
+        failures = ", ".join(f"{k}: {v}" for k, v in sorted(report.failures.items()))
+        ui.data(
+            f"ok {report.ok}, failed {report.failed}, skipped {report.skipped}"
+            + (f" ({failures})" if failures else "")
+        )
+        ui.say(report.cleanup_note)
+        ui.say(f"{outcome}: run {recorder.run_id} (bp-integrate history).")
+    if code != ExitCode.OK:
+        raise typer.Exit(int(code))

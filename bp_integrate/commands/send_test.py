@@ -1,10 +1,292 @@
-"""Placeholder: being built."""
+"""`bp-integrate send-test`: one BigPanda event to every installed target (or those named)."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
 import typer
 
+from bp_integrate import ui
+from bp_integrate.commands.common import JsonOpt, ShowSecretsOpt
+from bp_integrate.errors import ExitCode, UsageError
 
-def send_test_command(ctx: typer.Context) -> None:
-    """Not built yet."""
-    raise typer.Exit(1)
+if TYPE_CHECKING:
+    from bp_integrate.sender import SendResult
+
+ToOpt = Annotated[
+    list[str] | None,
+    typer.Option("--to", metavar="INTEGRATION", help="Send only to this integration (repeat)."),
+]
+SetOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--set",
+        metavar="PATH=VALUE",
+        help="Edit the webhook body, e.g. --set incident.status=warning (repeat).",
+    ),
+]
+TagOpt = Annotated[
+    list[str] | None,
+    typer.Option("--tag", metavar="NAME=VALUE", help="Add an alert tag (repeat)."),
+]
+IncidentIdOpt = Annotated[
+    str | None,
+    typer.Option("--incident-id", help="Use this BigPanda incident id (default: a new one)."),
+]
+EnvelopeOpt = Annotated[
+    str,
+    typer.Option(
+        "--envelope",
+        help="Body shape: event = {event_type, incident} (default), incident = "
+        "{incident}, bare = the incident object. Our reconstruction; switch if your "
+        "receiver expects another.",
+    ),
+]
+NoTestMarkerOpt = Annotated[
+    bool,
+    typer.Option(
+        "--no-test-marker", help="Do not mark the payload as a test ([TEST] prefix and tag)."
+    ),
+]
+TimeoutOpt = Annotated[
+    float, typer.Option("--timeout", metavar="SECONDS", help="Time limit per request.")
+]
+RetriesOpt = Annotated[
+    int,
+    typer.Option(
+        "--retries",
+        metavar="N",
+        help="Retries on network errors, 429 and 5xx (never on other 4xx).",
+    ),
+]
+
+
+def parse_tags(items: list[str]) -> dict[str, str]:
+    from bp_integrate.payloads import validate_tag_name
+
+    tags: dict[str, str] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise UsageError(f"--tag expects NAME=VALUE, got {item!r}.", "e.g. --tag service=api")
+        tags[validate_tag_name(name.strip())] = value
+    return tags
+
+
+def check_envelope(shape: str) -> Any:
+    from bp_integrate.errors import nearest
+    from bp_integrate.payloads import ENVELOPE_SHAPES
+
+    if shape not in ENVELOPE_SHAPES:
+        guess = nearest(shape, list(ENVELOPE_SHAPES))
+        raise UsageError(
+            f"Unknown envelope shape {shape!r}.",
+            (f"Did you mean {guess!r}? " if guess else "")
+            + f"Shapes: {', '.join(ENVELOPE_SHAPES)}.",
+        )
+    return shape
+
+
+def check_numbers(timeout: float, retries: int) -> None:
+    if timeout <= 0:
+        raise UsageError("--timeout must be more than 0 seconds.", "e.g. --timeout 10")
+    if retries < 0 or retries > 10:
+        raise UsageError("--retries must be between 0 and 10.", "e.g. --retries 2")
+
+
+def print_result(result: SendResult) -> None:
+    """Two lines per request on stdout: what was sent and what came back."""
+    status = str(result.status) if result.status is not None else result.outcome.upper()
+    tries = f"  ({result.attempts} attempts)" if result.attempts > 1 else ""
+    ident = f"  id={result.response_id}" if result.response_id else ""
+    ui.data(
+        f"{result.integration:<10} {result.method} {result.url}  {status}  "
+        f"{result.latency_ms:.0f} ms{ident}{tries}"
+    )
+    if result.response:
+        ui.data(f"{'':<10} response: {result.response}")
+    if result.error and result.outcome == "network":
+        ui.data(f"{'':<10} error: {result.error}")
+
+
+def send_test_command(
+    ctx: typer.Context,
+    event: Annotated[
+        str,
+        typer.Argument(
+            help="A BigPanda event: incident#new, incident#updated, incident#closed, "
+            "incident#reopen, incident#snoozed, incident#commented, "
+            "incident#become-flapping, incident-tag#upserted, incident-tag#removed, "
+            "manual, default (short forms work: new, close, flapping).",
+            show_default=False,
+        ),
+    ],
+    to: ToOpt = None,
+    incident_id: IncidentIdOpt = None,
+    set_: SetOpt = None,
+    tag: TagOpt = None,
+    payload: Annotated[
+        Path | None,
+        typer.Option("--payload", metavar="FILE", help="Send your own JSON body instead."),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Send nothing; print the exact requests.")
+    ] = False,
+    as_curl: Annotated[
+        bool, typer.Option("--as-curl", help="Send nothing; print curl commands.")
+    ] = False,
+    json_output: JsonOpt = False,
+    timeout: TimeoutOpt = 10.0,
+    retries: RetriesOpt = 2,
+    show_secrets: ShowSecretsOpt = False,
+    no_test_marker: NoTestMarkerOpt = False,
+    envelope: EnvelopeOpt = "event",
+) -> None:
+    """Send a test BigPanda event to the installed integrations and show what they answered."""
+    from bp_integrate import payloads
+    from bp_integrate.sender import (
+        BodySpec,
+        Session,
+        as_curl_command,
+        build_redactor,
+        load_targets,
+        overall,
+        plan_event,
+        render_body,
+        shown_request,
+        skipped_json,
+    )
+
+    profile: str = ctx.obj
+    kind = payloads.resolve_event(event)
+    check_numbers(timeout, retries)
+    spec = BodySpec(
+        envelope=check_envelope(envelope),
+        test_marker=not no_test_marker,
+        sets=[payloads.parse_assignment(s) for s in set_ or []],
+        payload=payloads.load_payload_file(payload) if payload else None,
+    )
+    tags = parse_tags(tag or [])
+    targets = load_targets(profile, to)
+    redactor = build_redactor(targets, enabled=not show_secrets)
+    simulator = payloads.IncidentSimulator(
+        incident_id=incident_id, tags=tags, test_marker=spec.test_marker
+    )
+    body, incident = render_body(simulator, kind, spec)
+    the_id = str(incident.get("id", simulator.incident_id))
+    planned = plan_event(targets, kind, incident, body, spec.send_options(), redactor)
+    from bp_integrate.integrations.base import PlannedRequest, Skipped
+
+    requests = [p for p in planned if isinstance(p, PlannedRequest)]
+    skipped = [p for p in planned if isinstance(p, Skipped)]
+
+    if dry_run or as_curl:
+        if json_output:
+            doc: dict[str, Any] = {
+                "dry_run": True,
+                "event": kind,
+                "incident_id": the_id,
+                "profile": profile,
+                "requests": [shown_request(r, redactor) for r in requests],
+                "skipped": [skipped_json(s) for s in skipped],
+            }
+            if as_curl:
+                doc["curl"] = [as_curl_command(r, redactor) for r in requests]
+            ui.emit_json(doc)
+            return
+        for request in requests:
+            if as_curl:
+                ui.data(as_curl_command(request, redactor))
+                continue
+            shown = shown_request(request, redactor)
+            ui.data(f"# {request.integration} ({request.label or request.event})", style="bold")
+            ui.data(f"{shown['method']} {shown['url']}")
+            for name, value in shown["headers"].items():
+                ui.data(f"{name}: {value}")
+            ui.data()
+            ui.data(json.dumps(shown["body"], indent=2, ensure_ascii=False))
+            ui.data()
+        for skip in skipped:
+            ui.say(f"{skip.integration}: skipped {skip.event}: {skip.reason}")
+        if not show_secrets:
+            ui.say("(dry run: nothing was sent; secrets shown as ****, --show-secrets shows them)")
+        else:
+            ui.say("(dry run: nothing was sent)")
+        return
+
+    from bp_integrate.history import RunRecorder
+    from bp_integrate.http import RetryPolicy
+
+    policy = RetryPolicy(retries=retries, timeout=timeout)
+    recorder = RunRecorder(
+        command=f"send-test {kind}",
+        profile=profile,
+        redactor=redactor,
+        targets=[t.name for t in targets],
+        options={"envelope": spec.envelope, "test_marker": spec.test_marker},
+    )
+    with recorder, Session(policy) as session:
+        recorder.event(1, kind, the_id, body)
+        if not json_output:
+            ui.say(f"Sending {kind} for test incident {the_id} (profile {profile!r})...")
+        results = session.deliver(requests, redactor)
+        for result in results:
+            recorder.send(1, result.to_json(), result.ok)
+        for skip in skipped:
+            recorder.skipped(1, skip.integration, skip.event, skip.reason)
+        good = sum(1 for r in results if r.ok)
+        bad = [r for r in results if not r.ok]
+        outcome, code = overall(good, bad)
+        if not results:
+            outcome = "nothing sent"
+        recorder.close(outcome)
+
+    if json_output:
+        ui.emit_json(
+            {
+                "run_id": recorder.run_id,
+                "event": kind,
+                "incident_id": the_id,
+                "profile": profile,
+                "results": [r.to_json() for r in results],
+                "skipped": [skipped_json(s) for s in skipped],
+                "outcome": outcome,
+                "exit_code": int(code),
+            }
+        )
+    else:
+        for result in results:
+            print_result(result)
+            for note in result.notes:
+                ui.say(f"  {result.integration}: {note}")
+        for skip in skipped:
+            ui.data(f"{skip.integration:<10} skipped: {skip.reason}")
+        if not results:
+            ui.warn("nothing was sent: every target skipped this event.")
+        ui.say(f"{outcome}: {good} of {len(results)} request(s) accepted (run {recorder.run_id}).")
+        if kind in ("incident#new", "incident#reopen", "incident#become-flapping") and good:
+            ui.say(
+                f"The test incident is open on the targets; close it with: bp-integrate "
+                f"--profile {profile} send-test incident#closed --incident-id {the_id}"
+            )
+        if bad:
+            ui.say(_hint(bad), style="yellow")
+    if code != ExitCode.OK:
+        raise typer.Exit(int(code))
+
+
+def _hint(bad: list[SendResult]) -> str:
+    first = bad[0]
+    if first.outcome == "network":
+        return (
+            f"{first.integration}: {first.error}. Check the URL with `bp-integrate show "
+            f"{first.integration}`, and that this machine can reach it."
+        )
+    if first.status in (401, 403):
+        return (
+            f"{first.integration} refused the credentials (HTTP {first.status}): install it "
+            f"again with the right secret (bp-integrate install {first.integration})."
+        )
+    return f"{first.integration} answered HTTP {first.status}: see its response above."

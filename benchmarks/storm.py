@@ -1,0 +1,238 @@
+"""Storm-mode benchmark: events/s and peak memory of `bp-integrate replay lifecycle --count N`.
+
+Runs storm mode (concurrency 50) against a fast loopback HTTP server: nginx (Debian's
+/usr/sbin/nginx, a generated config in a temp dir on 127.0.0.1 answering
+`return 202 '{"requestId":"x"}'` on the xMatters trigger path), or the embedded emulator
+when nginx is missing. The storm targets an xMatters integration installed in a
+throwaway profile (config and state dirs in a temp dir, secrets from the environment).
+Each storm runs in a child process, so its peak RSS is measured alone (os.wait4).
+For scale it also times `curl` in a shell loop (sequential requests) on the same server.
+
+    python benchmarks/storm.py            # N = 1,000 and 100,000
+    python benchmarks/storm.py --quick    # N = 200 and 2,000
+
+Prints figures; asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+FUNCTION_ID = "6b7c1f0e-2d4a-4c8e-9f3b-0a1b2c3d4e5f"
+TRIGGER_PATH = f"/api/integration/1/functions/{FUNCTION_ID}/triggers"
+API_KEY = "bench-api-key"
+NGINX = "/usr/sbin/nginx"
+
+NGINX_CONF = """\
+worker_processes 1;
+error_log {dir}/error.log warn;
+pid {dir}/nginx.pid;
+daemon off;
+events {{ worker_connections 4096; }}
+http {{
+  access_log off;
+  client_body_temp_path {dir}/body;
+  proxy_temp_path {dir}/proxy;
+  fastcgi_temp_path {dir}/fastcgi;
+  uwsgi_temp_path {dir}/uwsgi;
+  scgi_temp_path {dir}/scgi;
+  keepalive_requests 10000000;
+  server {{
+    listen 127.0.0.1:{port};
+    location /api/integration/1/functions/ {{
+      default_type application/json;
+      client_body_buffer_size 64k;
+      return 202 '{{"requestId":"x"}}';
+    }}
+  }}
+}}
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_listening(port: int, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise SystemExit(f"the server on port {port} did not start")
+
+
+def start_server(work: Path) -> tuple[subprocess.Popen[bytes], str, str]:
+    """(process, base URL, what it is): nginx if installed, else the embedded emulator."""
+    port = free_port()
+    if Path(NGINX).exists() and not os.environ.get("BENCH_NO_NGINX"):
+        ngx = work / "nginx"
+        ngx.mkdir()
+        (ngx / "nginx.conf").write_text(NGINX_CONF.format(dir=ngx, port=port))
+        proc = subprocess.Popen(
+            [NGINX, "-c", str(ngx / "nginx.conf"), "-p", str(ngx)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        what = "nginx (return 202, 1 worker)"
+    else:
+        code = (
+            "import time\n"
+            "from bp_integrate.emulator import EmulatorConfig, EmulatorServer\n"
+            f"with EmulatorServer(port={port}, config=EmulatorConfig(xmatters_api_key="
+            f"{API_KEY!r})):\n"
+            "    time.sleep(10**6)\n"
+        )
+        proc = subprocess.Popen([sys.executable, "-c", code])
+        what = "embedded emulator (nginx not found)"
+    wait_listening(port)
+    return proc, f"http://127.0.0.1:{port}", what
+
+
+def profile_env(work: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BP_INTEGRATE_")}
+    env.update(
+        BP_INTEGRATE_CONFIG_DIR=str(work / "config"),
+        BP_INTEGRATE_STATE_DIR=str(work / "state"),
+        BP_INTEGRATE_XMATTERS_TRIGGER_URL_APIKEY=API_KEY,
+        NO_COLOR="1",
+    )
+    return env
+
+
+def install(base_url: str, env: dict[str, str]) -> None:
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bp_integrate",
+            "install",
+            "xmatters",
+            "--no-input",
+            "--no-verify",
+            "--secret-store",
+            "env",
+            "--set",
+            f"trigger_url={base_url}{TRIGGER_PATH}?apiKey=****",
+            "--set",
+            "recipients=bench",
+        ],
+        env=env,
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def storm(count: int, concurrency: int, client: str, env: dict[str, str], work: Path) -> dict:
+    """One storm in a child process: its JSON summary plus the child's peak RSS."""
+    out_path = work / f"storm-{count}-{client}.json"
+    with out_path.open("wb") as out:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "bp_integrate",
+                "replay",
+                "lifecycle",
+                "--count",
+                str(count),
+                "--concurrency",
+                str(concurrency),
+                "--client",
+                client,
+                "--json",
+                "--retries",
+                "0",
+            ],
+            env=env,
+            stdout=out,
+            stderr=subprocess.DEVNULL,
+        )
+        _pid, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+    doc = json.loads(out_path.read_text())
+    doc["peak_rss_mb"] = usage.ru_maxrss / 1024  # KiB on Linux
+    doc["exit_code"] = proc.returncode
+    runs = work / "state" / "runs"
+    doc["history_mb"] = sum(p.stat().st_size for p in runs.glob("*.jsonl")) / 1e6
+    for path in runs.glob("*.jsonl"):
+        path.unlink()  # keep the temp dir small between runs
+    return doc
+
+
+def curl_loop(base_url: str, count: int, work: Path) -> float | None:
+    """Requests/s of `count` sequential curl invocations in a shell loop."""
+    if not shutil.which("curl"):
+        return None
+    body = work / "body.json"
+    body.write_text('{"event_type":"incident#new","incident":{"id":"x","status":"critical"}}')
+    url = f"{base_url}{TRIGGER_PATH}?apiKey={API_KEY}"
+    script = (
+        f"for i in $(seq {count}); do curl -s -o /dev/null -X POST "
+        f'-H "Content-Type: application/json" --data-binary @{body} "{url}"; done'
+    )
+    started = time.perf_counter()
+    subprocess.run(["sh", "-c", script], check=True)
+    return count / (time.perf_counter() - started)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="N = 200 and 2,000 only.")
+    parser.add_argument("--concurrency", type=int, default=50)
+    parser.add_argument(
+        "--compare-httpx",
+        action="store_true",
+        help="Also run the smaller N through httpx over the aiohttp transport.",
+    )
+    args = parser.parse_args()
+    sizes = (200, 2_000) if args.quick else (1_000, 100_000)
+    with tempfile.TemporaryDirectory(prefix="bp-storm-bench-") as tmp:
+        work = Path(tmp)
+        server, base_url, what = start_server(work)
+        try:
+            env = profile_env(work)
+            install(base_url, env)
+            print(
+                f"server: {what} at {base_url}; concurrency {args.concurrency}; "
+                f"scenario lifecycle (5 events per incident); {os.cpu_count()} CPUs"
+            )
+            clients = ["aiohttp"] + (["httpx"] if args.compare_httpx else [])
+            for count in sizes:
+                for client in clients if count == sizes[0] else ["aiohttp"]:
+                    doc = storm(count, args.concurrency, client, env, work)
+                    lat = doc["latency"]
+                    print(
+                        f"N={count:>7,} incidents ({doc['events']:,} events, client {client}): "
+                        f"{doc['events_per_s']:>8,.0f} events/s  "
+                        f"p50 {lat['p50_ms']:.1f} ms  p95 {lat['p95_ms']:.1f} ms  "
+                        f"p99 {lat['p99_ms']:.1f} ms  peak RSS {doc['peak_rss_mb']:.1f} MB  "
+                        f"failed {doc['failed']}  history {doc['history_mb']:.1f} MB"
+                    )
+            loops = 200 if args.quick else 1_000
+            rate = curl_loop(base_url, loops, work)
+            if rate is not None:
+                print(
+                    f"curl in a shell loop: {loops:,} sequential requests: {rate:,.0f} requests/s"
+                )
+        finally:
+            server.terminate()
+            server.wait(timeout=10)
+
+
+if __name__ == "__main__":
+    main()

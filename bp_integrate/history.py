@@ -1,0 +1,273 @@
+"""Run history: one JSON-lines file per run under `<state dir>/runs/`, written as it goes.
+
+A run file holds, in order: a `run` line (id, command, profile, targets, options), an
+`event` line per BigPanda event (the webhook body as BigPanda would send it; storm runs
+leave the body out to stay small), a `send` line per request (status, latency, masked
+URL, the target's id and a truncated answer), maybe `cleanup` notes, and an `end` line
+with the counts and the outcome. Everything is redacted before it is written: no
+secret, no apiKey, no Authorization value. Because of that a run cannot be re-sent
+byte for byte: `replay --from-run` re-plans the recorded events with today's secrets.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets as _random
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any
+
+from bp_integrate.errors import BPError, ExitCode
+from bp_integrate.fs import ensure_private_dir, state_dir
+from bp_integrate.redact import Redactor
+
+RUNS_DIR = "runs"
+
+
+def runs_dir() -> Path:
+    return state_dir() / RUNS_DIR
+
+
+def new_run_id(now: datetime | None = None) -> str:
+    """`20240501T101502123Z-3fa1c2` (UTC, to the millisecond): sorts by time."""
+    moment = now or datetime.now(UTC)
+    millis = moment.microsecond // 1000
+    return f"{moment.strftime('%Y%m%dT%H%M%S')}{millis:03d}Z-{_random.token_hex(3)}"
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+@dataclass
+class Counts:
+    events: int = 0
+    sent: int = 0
+    ok: int = 0
+    failed: int = 0
+    skipped: int = 0
+
+    def to_json(self) -> dict[str, int]:
+        return {
+            "events": self.events,
+            "sent": self.sent,
+            "ok": self.ok,
+            "failed": self.failed,
+            "skipped": self.skipped,
+        }
+
+
+@dataclass
+class RunRecorder:
+    """Appends redacted lines to one run file; a context manager that writes `end`."""
+
+    command: str
+    profile: str
+    redactor: Redactor
+    targets: list[str] = field(default_factory=list)
+    options: dict[str, Any] = field(default_factory=dict)
+    run_id: str = field(default_factory=new_run_id)
+    counts: Counts = field(default_factory=Counts)
+    outcome: str = "unknown"
+    path: Path | None = None
+    _handle: IO[str] | None = None
+
+    def open(self) -> RunRecorder:
+        folder = ensure_private_dir(runs_dir())
+        self.path = folder / f"{self.run_id}.jsonl"
+        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        # Line-buffered would flush per line; a 64 KiB buffer keeps storm mode cheap.
+        self._handle = os.fdopen(fd, "w", encoding="utf-8", buffering=65536)
+        self.write(
+            {
+                "type": "run",
+                "id": self.run_id,
+                "started_at": now_iso(),
+                "command": self.command,
+                "profile": self.profile,
+                "targets": self.targets,
+                "options": self.options,
+            }
+        )
+        return self
+
+    def write(self, record: dict[str, Any]) -> None:
+        if self._handle is None:
+            return
+        line = json.dumps(self.redactor.value(record), separators=(",", ":"), default=str)
+        self._handle.write(self.redactor.text(line) + "\n")
+
+    def event(self, seq: int, event: str, incident_id: str, body: Any | None) -> None:
+        self.counts.events += 1
+        record: dict[str, Any] = {
+            "type": "event",
+            "seq": seq,
+            "event": event,
+            "incident_id": incident_id,
+        }
+        if body is not None:
+            record["body"] = body
+        self.write(record)
+
+    def send(self, seq: int, result: dict[str, Any], ok: bool) -> None:
+        self.counts.sent += 1
+        if ok:
+            self.counts.ok += 1
+        else:
+            self.counts.failed += 1
+        self.write({"type": "send", "seq": seq, **result})
+
+    def skipped(self, seq: int, integration: str, event: str, reason: str) -> None:
+        self.counts.skipped += 1
+        self.write(
+            {
+                "type": "skip",
+                "seq": seq,
+                "integration": integration,
+                "event": event,
+                "reason": reason,
+            }
+        )
+
+    def note(self, kind: str, **fields: Any) -> None:
+        self.write({"type": kind, **fields})
+
+    def close(self, outcome: str, extra: dict[str, Any] | None = None) -> None:
+        if self._handle is None:
+            return
+        self.outcome = outcome
+        self.write(
+            {
+                "type": "end",
+                "finished_at": now_iso(),
+                "outcome": outcome,
+                "counts": self.counts.to_json(),
+                **(extra or {}),
+            }
+        )
+        self._handle.close()
+        self._handle = None
+
+    def __enter__(self) -> RunRecorder:
+        return self.open()
+
+    def __exit__(self, *exc: object) -> None:
+        # An exception on the way out leaves the run marked as interrupted, not lost.
+        if self._handle is not None:
+            self.close("interrupted" if exc[0] is not None else self.outcome)
+
+
+# --------------------------------------------------------------------------- reading
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    id: str
+    started_at: str
+    command: str
+    profile: str
+    targets: list[str]
+    counts: dict[str, int]
+    outcome: str
+    finished_at: str | None
+    path: Path
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+            "command": self.command,
+            "profile": self.profile,
+            "targets": self.targets,
+            "counts": self.counts,
+            "outcome": self.outcome,
+            "path": str(self.path),
+        }
+
+
+def _last_line(path: Path, limit: int = 65536) -> str:
+    """The last line of a file, read from the end (run files can be large)."""
+    with path.open("rb") as handle:
+        handle.seek(0, os.SEEK_END)
+        size = handle.tell()
+        handle.seek(max(0, size - limit))
+        tail = handle.read().rstrip(b"\n")
+    return tail.rsplit(b"\n", 1)[-1].decode("utf-8", errors="replace")
+
+
+def summarize(path: Path) -> RunSummary | None:
+    """What `history` shows for one run file (None if it is not a run file)."""
+    try:
+        with path.open(encoding="utf-8") as handle:
+            head = json.loads(handle.readline())
+        tail = json.loads(_last_line(path))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(head, dict) or head.get("type") != "run":
+        return None
+    ended = isinstance(tail, dict) and tail.get("type") == "end"
+    return RunSummary(
+        id=str(head.get("id", path.stem)),
+        started_at=str(head.get("started_at", "")),
+        command=str(head.get("command", "")),
+        profile=str(head.get("profile", "")),
+        targets=[str(t) for t in head.get("targets") or []],
+        counts=dict(tail.get("counts") or {}) if ended else {},
+        outcome=str(tail.get("outcome")) if ended else "incomplete",
+        finished_at=str(tail.get("finished_at")) if ended else None,
+        path=path,
+    )
+
+
+def list_runs(limit: int | None = None) -> list[RunSummary]:
+    """Runs, newest first."""
+    folder = runs_dir()
+    if not folder.is_dir():
+        return []
+    paths = sorted(folder.glob("*.jsonl"), reverse=True)
+    found: list[RunSummary] = []
+    for path in paths:
+        summary = summarize(path)
+        if summary is not None:
+            found.append(summary)
+        if limit is not None and len(found) >= limit:
+            break
+    return found
+
+
+def find_run(run_id: str) -> Path:
+    """The file of run `run_id` (a unique prefix is enough), or an error naming the fix."""
+    folder = runs_dir()
+    exact = folder / f"{run_id}.jsonl"
+    if run_id and "/" not in run_id and exact.is_file():
+        return exact
+    matches = sorted(folder.glob(f"{run_id}*.jsonl")) if run_id and "/" not in run_id else []
+    if len(matches) == 1:
+        return matches[0]
+    hint = "See the run ids with `bp-integrate history` (or `bp-integrate history --json`)."
+    if len(matches) > 1:
+        raise BPError(
+            f"Run id {run_id!r} matches {len(matches)} runs.",
+            "Give more of the id. " + hint,
+            ExitCode.USAGE,
+        )
+    raise BPError(f"No run {run_id!r} in {folder}.", hint, ExitCode.USAGE)
+
+
+def read_records(path: Path) -> Iterator[dict[str, Any]]:
+    """Every line of a run file, streamed."""
+    with path.open(encoding="utf-8") as handle:
+        for line in handle:
+            with contextlib.suppress(ValueError):
+                record = json.loads(line)
+                if isinstance(record, dict):
+                    yield record
+
+
+def count_lines(path: Path, kind: str) -> int:
+    return sum(1 for r in read_records(path) if r.get("type") == kind)

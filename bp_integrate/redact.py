@@ -1,0 +1,111 @@
+"""The one redactor: every secret value a command loaded, masked wherever it could show.
+
+A command builds one `Redactor` from the secret values of the integrations it loaded
+(and what they derive from them: a Basic token, a URL-encoded key, a routing key in a
+body) and passes every URL, header, body and response it prints or records through it.
+Stdlib only.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterable, Mapping
+from typing import Any
+from urllib.parse import quote, quote_plus
+
+from bp_integrate.urls import MASK, mask_url
+
+#: Shorter values are not masked as substrings: a 2-character "secret" would garble
+#: every line. Such a value is still masked where it stands alone (a header, a field).
+MIN_SUBSTRING = 4
+
+
+class Redactor:
+    """Replaces each known secret value (and its encoded forms) with `****`."""
+
+    def __init__(self, secrets: Iterable[str] = (), enabled: bool = True) -> None:
+        self.enabled = enabled
+        self._secrets: set[str] = set()
+        self._ordered: list[str] = []
+        self.add(*secrets)
+
+    def add(self, *secrets: str) -> None:
+        """Learn more secret values (their URL- and JSON-escaped forms too)."""
+        changed = False
+        for secret in secrets:
+            if not secret or secret == MASK:
+                continue
+            forms = {secret, quote(secret, safe=""), quote_plus(secret)}
+            escaped = secret.replace("\\", "\\\\").replace('"', '\\"')
+            forms.add(escaped)
+            for form in forms:
+                if form not in self._secrets:
+                    self._secrets.add(form)
+                    changed = True
+        if changed:
+            # Longest first, so a secret that contains another is masked whole.
+            self._ordered = sorted(self._secrets, key=len, reverse=True)
+
+    def add_basic(self, username: str, password: str) -> None:
+        """A Basic credential: the password and the base64 token it travels as."""
+        token = base64.b64encode(f"{username}:{password}".encode()).decode("ascii")
+        self.add(password, token)
+
+    def add_header_value(self, value: str) -> None:
+        """A secret header value (`Bearer abc`): the whole value and its token part."""
+        _scheme, sep, token = value.partition(" ")
+        self.add(value)
+        if sep and token:
+            self.add(token)
+
+    @property
+    def size(self) -> int:
+        return len(self._secrets)
+
+    def text(self, text: str) -> str:
+        """`text` with every known secret replaced by `****`."""
+        if not self.enabled or not text:
+            return text
+        for secret in self._ordered:
+            if secret in text and (len(secret) >= MIN_SUBSTRING or text == secret):
+                text = text.replace(secret, MASK)
+        return text
+
+    def url(self, url: str) -> str:
+        """A URL with secret query parameters (`apiKey`) and known secrets masked."""
+        if not self.enabled:
+            return url
+        return self.text(mask_url(url))
+
+    def headers(
+        self, headers: Mapping[str, str], secret_headers: Iterable[str] = ()
+    ) -> dict[str, str]:
+        """Headers with secret ones shown as `Basic ****` / `Bearer ****`."""
+        if not self.enabled:
+            return dict(headers)
+        secret = {h.lower() for h in secret_headers} | {"authorization"}
+        shown: dict[str, str] = {}
+        for name, value in headers.items():
+            if name.lower() in secret:
+                shown[name] = mask_header_value(value)
+            else:
+                shown[name] = self.text(value)
+        return shown
+
+    def value(self, node: Any) -> Any:
+        """A deep copy of a JSON-like value with every string redacted."""
+        if not self.enabled:
+            return node
+        if isinstance(node, str):
+            return self.text(node)
+        if isinstance(node, dict):
+            return {self.text(str(k)): self.value(v) for k, v in node.items()}
+        if isinstance(node, list | tuple):
+            return [self.value(v) for v in node]
+        return node
+
+
+def mask_header_value(value: str) -> str:
+    """`Basic abc=` -> `Basic ****`; a bare token -> `****`."""
+    scheme, sep, _ = value.partition(" ")
+    return f"{scheme} {MASK}" if sep and scheme.isalpha() else MASK

@@ -1,0 +1,235 @@
+"""replay end to end: scenarios, exit codes, expectations, Ctrl-C cleanup, over loopback HTTP."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from test_send import PD_KEY, XM_PATH, cli, closed_port, emu, emulator, install, sends
+
+from bp_integrate.emulator import EmulatorServer
+
+__all__ = ["emu", "emulator"]  # fixtures imported from test_send
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "scenarios"
+ALL = ("xmatters", "pagerduty", "incidentio", "panopta")
+
+
+def json_lines(text: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def test_lifecycle_success_keeps_one_incident_id(
+    emu: EmulatorServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ALL:
+        install(emu, name, monkeypatch)
+    result = cli("replay", "lifecycle", "--json")
+    assert result.exit_code == 0, result.stdout + result.stderr
+    lines = json_lines(result.stdout)
+    steps = [line for line in lines if line["type"] == "step"]
+    assert [s["event"] for s in steps] == [
+        "incident#new",
+        "incident#updated",
+        "incident#closed",
+        "incident#reopen",
+        "incident#closed",
+    ]
+    ids = {s["incident_id"] for s in steps}
+    assert len(ids) == 1
+    [incident_id] = ids
+    summary = lines[-1]
+    assert summary["type"] == "summary" and summary["outcome"] == "success"
+    assert summary["cleanup"].startswith("nothing to clean up")
+    pd = emu.state.pagerduty_alert(PD_KEY, incident_id)
+    assert (
+        pd is not None
+        and pd.status == "resolved"
+        and pd.actions == ["trigger", "trigger", "resolve", "trigger", "resolve"]
+    )
+    io = emu.state.incidentio_alert(incident_id)
+    assert io is not None and io.status == "resolved" and io.fired_count == 2
+    panopta_steps = [[r for r in s["results"] if r["integration"] == "panopta"] for s in steps]
+    assert [len(p) for p in panopta_steps] == [1, 0, 1, 1, 1]  # updated is skipped
+
+
+def test_plain_timeline_on_stderr_when_not_a_terminal(
+    emu: EmulatorServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    install(emu, "xmatters", monkeypatch)
+    result = cli("replay", "comment")
+    assert result.exit_code == 0
+    assert result.stdout == ""
+    lines = [line for line in result.stderr.splitlines() if line.startswith("step")]
+    assert len(lines) == 3 and "incident#commented" in lines[1] and "xmatters 202" in lines[1]
+    assert "\x1b[" not in result.stderr
+
+
+def test_partial_exit_code(emu: EmulatorServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    install(emu, "xmatters", monkeypatch)
+    emu.state.add_fault(XM_PATH, status=400, times=1)
+    result = cli("replay", "lifecycle", "--json")
+    assert result.exit_code == 7
+    summary = json_lines(result.stdout)[-1]
+    assert summary["outcome"] == "partial" and summary["failed"] == 1 and summary["passed"] == 4
+
+
+def test_rejected_and_network_failure_exit_codes(
+    emu: EmulatorServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    install(emu, "pagerduty", monkeypatch)
+    emu.state.add_fault("/v2/enqueue", status=403, times=100)
+    assert cli("replay", "flapping").exit_code == 6
+    emu.state.clear_faults()
+    monkeypatch.setenv("BP_INTEGRATE_INCIDENTIO_SECRET", "s3cr3t-value")
+    url = f"http://127.0.0.1:{closed_port()}/v2/alert_events/bigpanda/x"
+    assert (
+        cli(
+            "install",
+            "incidentio",
+            "--no-input",
+            "--no-verify",
+            "--secret-store",
+            "env",
+            "--set",
+            f"callback_url={url}",
+        ).exit_code
+        == 0
+    )
+    result = cli("replay", "comment", "--to", "incidentio", "--retries", "0")
+    assert result.exit_code == 5
+    assert "failure" in result.stderr
+
+
+def _interrupt_on_step(monkeypatch: pytest.MonkeyPatch, at: int) -> list[int]:
+    """Make the runner raise KeyboardInterrupt as step `at` starts (a deterministic Ctrl-C)."""
+    from bp_integrate import scenarios
+
+    seen: list[int] = []
+    original = scenarios.ScenarioRunner._run_step
+
+    def run_step(self: Any, index: int, step: Any, report: Any) -> Any:
+        seen.append(index)
+        if index == at:
+            raise KeyboardInterrupt
+        return original(self, index, step, report)
+
+    monkeypatch.setattr(scenarios.ScenarioRunner, "_run_step", run_step)
+    return seen
+
+
+def test_ctrl_c_mid_scenario_closes_the_incident(
+    emu: EmulatorServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    install(emu, "pagerduty", monkeypatch)
+    install(emu, "incidentio", monkeypatch)
+    seen = _interrupt_on_step(monkeypatch, 3)
+    result = cli("replay", "lifecycle")
+    assert result.exit_code == 130
+    assert seen == [1, 2, 3]
+    [alert] = emu.state.pagerduty_alerts()
+    assert alert.actions == ["trigger", "trigger", "resolve"]  # the resolve is the cleanup
+    assert alert.status == "resolved"
+    [io] = emu.state.incidentio_alerts()
+    assert io.status == "resolved" and io.last_event_type == "incident#closed"
+    assert "cleanup: closed incident" in result.stderr
+    assert "pagerduty" in result.stderr and "Interrupted" in result.stderr
+
+
+def test_ctrl_c_with_no_cleanup_leaves_it_open_and_says_so(
+    emu: EmulatorServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    install(emu, "pagerduty", monkeypatch)
+    _interrupt_on_step(monkeypatch, 3)
+    result = cli("replay", "lifecycle", "--no-cleanup", "--json")
+    assert result.exit_code == 130
+    [alert] = emu.state.pagerduty_alerts()
+    assert alert.status == "triggered"
+    summary = json_lines(result.stdout)[-1]
+    assert summary["interrupted"] is True
+    assert summary["cleanup"].startswith("--no-cleanup") and "pagerduty" in summary["cleanup"]
+
+
+def test_rejected_step_then_recovery_is_partial(
+    emu: EmulatorServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    install(emu, "incidentio", monkeypatch)
+    emu.state.add_fault("/v2/alert_events/", status=400, times=1, method="POST")
+    result = cli("replay", "comment", "--json")  # new: 400 (not retried); commented, closed: 202
+    assert result.exit_code == 7
+    assert json_lines(result.stdout)[-1]["outcome"] == "partial"
+    assert [r.status for r in sends(emu, "/v2/alert_events/")] == [400, 202, 202]
+
+
+def test_example_scenarios_run_clean(emu: EmulatorServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ALL:
+        install(emu, name, monkeypatch)
+    files = sorted(EXAMPLES.glob("*.yaml"))
+    assert len(files) >= 3
+    for path in files:
+        result = cli("replay", str(path), "--json")
+        assert result.exit_code == 0, (path.name, result.stdout)
+        summary = json_lines(result.stdout)[-1]
+        assert summary["outcome"] == "success"
+
+
+def test_disk_full_overrides_reach_the_wire(
+    emu: EmulatorServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    install(emu, "incidentio", monkeypatch)
+    result = cli("replay", str(EXAMPLES / "disk-full.yaml"), "--json")
+    assert result.exit_code == 0
+    records = sends(emu, "/v2/alert_events/")
+    assert len(records) == 4
+    from bp_integrate import history
+
+    [run] = history.list_runs()
+    events = [r for r in history.read_records(run.path) if r["type"] == "event"]
+    first = events[0]["body"]["incident"]["alerts"][0]
+    assert first["description"] == "[TEST] Disk usage of /var is 91% on db-3"
+    later = {t["name"]: t["value"] for t in events[1]["body"]["incident"]["alerts"][0]["tags"]}
+    assert later["priority"] == "P1" and later["service"] == "checkout"
+
+
+def test_expectation_mismatch_fails(
+    emu: EmulatorServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    install(emu, "xmatters", monkeypatch)
+    path = tmp_path / "s.yaml"
+    path.write_text(
+        "steps:\n"
+        "  - event: new\n    expect: {status: 200}\n"
+        "  - event: closed\n    expect: skipped\n"
+    )
+    result = cli("replay", str(path), "--json")
+    assert result.exit_code == 6
+    steps = [line for line in json_lines(result.stdout) if line["type"] == "step"]
+    assert steps[0]["problems"] == ["xmatters: expected status 200, got HTTP 202"]
+    assert steps[1]["problems"] == ["xmatters: expected a skip, got HTTP 202"]
+    # The incident was opened by step 1 and closed by step 2: nothing to clean up.
+    assert "nothing to clean up" in json_lines(result.stdout)[-1]["cleanup"]
+
+
+def test_bad_scenarios_are_explained(tmp_path: Path) -> None:
+    result = cli("replay", "lifecycel")
+    assert result.exit_code == 2 and "Did you mean 'lifecycle'" in result.stderr
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("steps:\n  - event: incident#nope\n")
+    result = cli("replay", str(bad))
+    assert result.exit_code == 2 and "Unknown BigPanda event" in result.stderr
+    bad.write_text("steps:\n  - event: new\n    when: later\n")
+    result = cli("replay", str(bad))
+    assert result.exit_code == 2 and "unknown key(s) when" in result.stderr
+    assert cli("replay").exit_code == 2
+
+
+def test_tty_timeline_uses_rich(emu: EmulatorServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bp_integrate.commands import replay
+
+    install(emu, "xmatters", monkeypatch)
+    monkeypatch.setattr(replay, "stderr_is_tty", lambda: True)
+    result = cli("replay", "comment")
+    assert result.exit_code == 0
+    assert "incident#commented" in result.stderr and "step 1" not in result.stderr

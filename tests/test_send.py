@@ -1,0 +1,468 @@
+"""send-test end to end: the CLI against the embedded emulator over real loopback HTTP."""
+
+from __future__ import annotations
+
+import base64
+import json
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from bp_integrate.emulator import EmulatorConfig, EmulatorServer
+
+CFG = EmulatorConfig()
+PD_KEY = "0123456789abcdef0123456789abcdef"
+XM_PATH = "/api/integration/1/functions/"
+SECRETS = (
+    CFG.xmatters_api_key,
+    CFG.xmatters_password,
+    CFG.incidentio_secret,
+    PD_KEY,
+    base64.b64encode(f"{CFG.xmatters_username}:{CFG.xmatters_password}".encode()).decode(),
+)
+
+
+# ----------------------------------------------------------------- helpers (used by other files)
+
+
+@pytest.fixture(scope="module")
+def emulator() -> Iterator[EmulatorServer]:
+    with EmulatorServer() as server:
+        yield server
+
+
+@pytest.fixture
+def emu(emulator: EmulatorServer) -> EmulatorServer:
+    emulator.state.reset()
+    return emulator
+
+
+def cli(*args: str) -> Any:
+    """Run bp-integrate in-process; the Result has .stdout, .stderr, .exit_code."""
+    from bp_integrate.cli import app
+
+    return CliRunner().invoke(app, list(args), catch_exceptions=False)
+
+
+def install(emu: EmulatorServer, name: str, monkeypatch: pytest.MonkeyPatch, **opts: str) -> None:
+    """Install an integration pointing at the emulator; secrets come from env vars."""
+    urls = emu.urls
+    sets: list[str] = []
+    if name == "xmatters":
+        if opts.get("auth") == "basic":
+            monkeypatch.setenv("BP_INTEGRATE_XMATTERS_PASSWORD", CFG.xmatters_password)
+            sets += [
+                f"trigger_url={urls['xmatters_trigger']}",
+                "auth=basic",
+                f"username={CFG.xmatters_username}",
+            ]
+        else:
+            monkeypatch.setenv("BP_INTEGRATE_XMATTERS_TRIGGER_URL_APIKEY", CFG.xmatters_api_key)
+            sets += [f"trigger_url={urls['xmatters_trigger']}?apiKey=****", "auth=url"]
+        sets.append("recipients=Cloud Devops,alice")
+    elif name == "pagerduty":
+        monkeypatch.setenv("BP_INTEGRATE_PAGERDUTY_INTEGRATION_KEY", PD_KEY)
+        sets += [f"events_url={urls['pagerduty_events']}"]
+        if opts.get("override_tag"):
+            sets.append(f"override_tag={opts['override_tag']}")
+    elif name == "incidentio":
+        monkeypatch.setenv("BP_INTEGRATE_INCIDENTIO_SECRET", CFG.incidentio_secret)
+        sets += [f"callback_url={urls['incidentio_callback']}"]
+    elif name == "panopta":
+        monkeypatch.setenv("BP_INTEGRATE_PANOPTA_OUTAGE_URL_APIKEY", CFG.xmatters_api_key)
+        monkeypatch.setenv("BP_INTEGRATE_PANOPTA_CLEAR_URL_APIKEY", CFG.xmatters_api_key)
+        sets += [
+            f"outage_url={urls['panopta_outage']}?apiKey=****",
+            f"clear_url={urls['panopta_clear']}?apiKey=****",
+            "target=ops-team",
+        ]
+    args = ["install", name, "--no-input", "--no-verify", "--secret-store", "env"]
+    for item in sets:
+        args += ["--set", item]
+    result = cli(*args)
+    assert result.exit_code == 0, result.stderr
+
+
+def sends(emu: EmulatorServer, prefix: str = "/") -> list[Any]:
+    """What the emulator received under `prefix` (introspection excluded)."""
+    return [r for r in emu.state.records() if r.path.startswith(prefix)]
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def history_text(state_dir: Path) -> str:
+    runs = state_dir / "runs"
+    return "".join(p.read_text() for p in sorted(runs.glob("*.jsonl"))) if runs.is_dir() else ""
+
+
+def state_dir() -> Path:
+    import os
+
+    return Path(os.environ["BP_INTEGRATE_STATE_DIR"])
+
+
+# ----------------------------------------------------------------------------- dry run
+
+
+def test_dry_run_json_exact_url_headers_and_basic_token(
+    emu: EmulatorServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    install(emu, "xmatters", monkeypatch, auth="basic")
+    result = cli("send-test", "new", "--dry-run", "--json", "--show-secrets")
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["skipped"] == []
+    [request] = doc["requests"]
+    assert set(request) >= {"integration", "method", "url", "headers", "body"}
+    assert request["integration"] == "xmatters"
+    assert request["method"] == "POST"
+    assert request["url"] == emu.urls["xmatters_trigger"] + "?recipients=Cloud%20Devops,alice"
+    token = base64.b64encode(b"bp-integration:demo-xm-password").decode()
+    assert request["headers"] == {
+        "Content-Type": "application/json",
+        "Authorization": f"Basic {token}",
+    }
+    body = request["body"]
+    assert body["event_type"] == "incident#new"
+    assert body["incident"]["id"] == doc["incident_id"]
+    assert body["incident"]["alerts"][0]["description"].startswith("[TEST] ")
+    assert sends(emu) == []  # a dry run sends nothing
+
+    masked = json.loads(cli("send-test", "new", "--dry-run", "--json").stdout)
+    assert masked["requests"][0]["headers"]["Authorization"] == "Basic ****"
+    assert token not in json.dumps(masked)
+
+
+def test_dry_run_masks_url_api_key_and_routing_key(
+    emu: EmulatorServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    install(emu, "xmatters", monkeypatch)
+    install(emu, "pagerduty", monkeypatch)
+    install(emu, "incidentio", monkeypatch)
+    doc = json.loads(cli("send-test", "incident#new", "--dry-run", "--json").stdout)
+    by_name = {r["integration"]: r for r in doc["requests"]}
+    assert by_name["xmatters"]["url"] == (
+        emu.urls["xmatters_trigger"] + "?apiKey=****&recipients=Cloud%20Devops,alice"
+    )
+    assert by_name["pagerduty"]["body"]["routing_key"] == "****"
+    assert by_name["incidentio"]["headers"]["Authorization"] == "Bearer ****"
+    shown = json.loads(cli("send-test", "new", "--dry-run", "--json", "--show-secrets").stdout)
+    by_name = {r["integration"]: r for r in shown["requests"]}
+    assert f"apiKey={CFG.xmatters_api_key}&" in by_name["xmatters"]["url"]
+    assert by_name["pagerduty"]["body"]["routing_key"] == PD_KEY
+    assert by_name["incidentio"]["headers"]["Authorization"] == f"Bearer {CFG.incidentio_secret}"
+
+
+def test_as_curl_masks_unless_show_secrets(
+    emu: EmulatorServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    install(emu, "incidentio", monkeypatch)
+    masked = cli("send-test", "new", "--as-curl")
+    assert masked.stdout.startswith("curl -sS -X POST ")
+    assert "'Authorization: Bearer ****'" in masked.stdout
+    assert CFG.incidentio_secret not in masked.stdout + masked.stderr
+    shown = cli("send-test", "new", "--as-curl", "--show-secrets")
+    assert f"'Authorization: Bearer {CFG.incidentio_secret}'" in shown.stdout
+    assert sends(emu) == []
+
+
+def test_set_tag_envelope_and_test_marker(
+    emu: EmulatorServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    install(emu, "incidentio", monkeypatch)
+    doc = json.loads(
+        cli(
+            "send-test",
+            "updated",
+            "--dry-run",
+            "--json",
+            "--incident-id",
+            "abc123",
+            "--set",
+            "status=warning",
+            "--tag",
+            "service=checkout",
+            "--envelope",
+            "bare",
+            "--no-test-marker",
+        ).stdout
+    )
+    body = doc["requests"][0]["body"]
+    assert "event_type" not in body and body["id"] == "abc123"
+    assert body["status"] == "warning"
+    tags = {t["name"]: t["value"] for t in body["alerts"][0]["tags"]}
+    assert tags["service"] == "checkout" and "bp_integrate_test" not in tags
+    assert not body["alerts"][0]["description"].startswith("[TEST]")
+
+
+def test_payload_file_is_sent_as_given(
+    emu: EmulatorServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    install(emu, "incidentio", monkeypatch)
+    own = {"incident": {"id": "mine-1", "status": "critical", "alerts": []}}
+    (tmp_path / "p.json").write_text(json.dumps(own))
+    result = cli("send-test", "new", "--payload", str(tmp_path / "p.json"), "--json")
+    assert result.exit_code == 0, result.stderr
+    [record] = sends(emu, "/v2/alert_events/")
+    assert json.loads(record.body_preview) == own
+    assert json.loads(result.stdout)["results"][0]["response_id"] == "mine-1"
+
+
+def test_unknown_event_suggests_the_nearest(
+    emu: EmulatorServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    install(emu, "xmatters", monkeypatch)
+    result = cli("send-test", "incident#nwe")
+    assert result.exit_code == 2
+    assert "Did you mean 'incident#new'" in result.stderr
+
+
+def test_nothing_installed_names_the_fix() -> None:
+    result = cli("send-test", "new")
+    assert result.exit_code == 3
+    assert "bp-integrate --profile default install" in result.stderr
+
+
+# ------------------------------------------------------------------------------ sending
+
+
+def test_send_to_all_four_reports_status_latency_and_ids(
+    emu: EmulatorServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("xmatters", "pagerduty", "incidentio", "panopta"):
+        install(emu, name, monkeypatch)
+    result = cli("send-test", "new", "--json")
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    by_name = {r["integration"]: r for r in doc["results"]}
+    assert set(by_name) == {"xmatters", "pagerduty", "incidentio", "panopta"}
+    assert all(r["status"] == 202 and r["latency_ms"] > 0 for r in by_name.values())
+    assert by_name["pagerduty"]["response_id"] == doc["incident_id"]
+    assert by_name["incidentio"]["response_id"] == doc["incident_id"]
+    assert len(by_name["xmatters"]["response_id"]) == 36  # xMatters requestId (a UUID)
+    assert "requestId" in by_name["xmatters"]["response"]
+    alert = emu.state.pagerduty_alert(PD_KEY, doc["incident_id"])
+    assert alert is not None and alert.status == "triggered"
+    assert all(r.valid for r in sends(emu))
+
+    human = cli("send-test", "updated", "--to", "panopta", "--to", "incidentio")
+    assert human.exit_code == 0
+    assert "incidentio" in human.stdout and " 202 " in human.stdout
+    assert "panopta    skipped: Panopta sends only outage" in human.stdout
+
+
+def test_no_secret_anywhere_without_show_secrets(
+    emu: EmulatorServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    install(emu, "xmatters", monkeypatch, auth="basic")
+    install(emu, "pagerduty", monkeypatch)
+    install(emu, "incidentio", monkeypatch)
+    install(emu, "panopta", monkeypatch)
+    outputs = []
+    for args in (
+        ("send-test", "new"),
+        ("send-test", "new", "--json"),
+        ("send-test", "closed", "--dry-run"),
+        ("send-test", "closed", "--dry-run", "--json"),
+        ("send-test", "new", "--as-curl"),
+        ("replay", "lifecycle"),
+        ("replay", "lifecycle", "--json"),
+        ("history", "--json"),
+    ):
+        result = cli(*args)
+        assert result.exit_code == 0, (args, result.stderr)
+        outputs.append(result.stdout + result.stderr)
+    recorded = history_text(state_dir())
+    assert recorded.count('"type":"send"') >= 2
+    everything = "\n".join(outputs) + recorded
+    for secret in SECRETS:
+        assert secret not in everything, secret
+    assert "apiKey=****" in everything
+    shown = cli("send-test", "new", "--dry-run", "--show-secrets")
+    for secret in (CFG.xmatters_api_key, CFG.incidentio_secret, PD_KEY, SECRETS[-1]):
+        assert secret in shown.stdout
+
+
+# ------------------------------------------------------------------------------- faults
+
+
+def test_connection_refused_is_a_network_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    port = closed_port()
+    monkeypatch.setenv("BP_INTEGRATE_INCIDENTIO_SECRET", CFG.incidentio_secret)
+    url = f"http://127.0.0.1:{port}/v2/alert_events/bigpanda/x"
+    assert (
+        cli(
+            "install",
+            "incidentio",
+            "--no-input",
+            "--no-verify",
+            "--secret-store",
+            "env",
+            "--set",
+            f"callback_url={url}",
+        ).exit_code
+        == 0
+    )
+    result = cli("send-test", "new", "--json", "--retries", "1")
+    assert result.exit_code == 5
+    [res] = json.loads(result.stdout)["results"]
+    assert res["outcome"] == "network" and res["attempts"] == 2
+    assert "refused" in res["error"]
+    human = cli("send-test", "new", "--retries", "0")
+    assert human.exit_code == 5
+    assert "refused" in human.stdout and "bp-integrate show incidentio" in human.stderr
+
+
+def test_timeout_is_a_network_error(emu: EmulatorServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    install(emu, "incidentio", monkeypatch)
+    emu.state.add_fault("/v2/alert_events/", status=None, delay=2.0)
+    started = time.monotonic()
+    result = cli("send-test", "new", "--json", "--timeout", "0.3", "--retries", "0")
+    assert time.monotonic() - started < 1.8
+    assert result.exit_code == 5
+    [res] = json.loads(result.stdout)["results"]
+    assert res["outcome"] == "network" and "time limit" in res["error"]
+
+
+def test_500_then_202_sends_exactly_twice(
+    emu: EmulatorServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    install(emu, "pagerduty", monkeypatch)
+    emu.state.add_fault("/v2/enqueue", status=500, times=1)
+    result = cli("send-test", "new", "--json")
+    assert result.exit_code == 0, result.stdout
+    [res] = json.loads(result.stdout)["results"]
+    assert res["status"] == 202 and res["attempts"] == 2
+    assert [r.status for r in sends(emu, "/v2/enqueue")] == [500, 202]
+
+
+def test_429_retry_after_is_honoured(emu: EmulatorServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    install(emu, "incidentio", monkeypatch)
+    emu.state.add_fault("/v2/alert_events/", status=429, headers={"Retry-After": "1"})
+    started = time.monotonic()
+    result = cli("send-test", "new", "--json")
+    waited = time.monotonic() - started
+    assert result.exit_code == 0
+    got = sends(emu, "/v2/alert_events/")
+    assert [r.status for r in got] == [429, 202]
+    assert got[1].time - got[0].time >= 0.95
+    assert waited >= 0.95
+    assert "retrying in 1.00 s" in json.loads(result.stdout)["results"][0]["notes"][0]
+
+
+def test_400_is_not_retried(emu: EmulatorServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    install(emu, "pagerduty", monkeypatch)
+    emu.state.add_fault("/v2/enqueue", status=400, times=5)
+    result = cli("send-test", "new", "--json", "--retries", "5")
+    assert result.exit_code == 6
+    assert len(sends(emu, "/v2/enqueue")) == 1
+    assert json.loads(result.stdout)["results"][0]["attempts"] == 1
+
+
+def test_never_a_second_send_after_success(
+    emu: EmulatorServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    install(emu, "xmatters", monkeypatch)
+    result = cli("send-test", "new", "--retries", "5")
+    assert result.exit_code == 0
+    assert len(sends(emu, XM_PATH)) == 1
+
+
+def test_partial_when_one_target_fails(
+    emu: EmulatorServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    install(emu, "xmatters", monkeypatch)
+    install(emu, "incidentio", monkeypatch)
+    emu.state.add_fault("/v2/alert_events/", status=403)
+    result = cli("send-test", "new")
+    assert result.exit_code == 7
+    assert "HTTP 403" in result.stderr or " 403 " in result.stdout
+
+
+# --------------------------------------------------------------------------------- units
+
+
+def test_retry_after_parsing_and_backoff() -> None:
+    from email.utils import formatdate
+
+    from bp_integrate.http import RetryPolicy, retry_after_seconds
+
+    assert retry_after_seconds("3") == 3.0
+    assert retry_after_seconds(None) is None
+    assert retry_after_seconds("soon") is None
+    now = 1_700_000_000.0
+    assert retry_after_seconds(formatdate(now + 5, usegmt=True), now=now) == pytest.approx(5.0)
+    assert retry_after_seconds(formatdate(now - 5, usegmt=True), now=now) == 0.0
+    policy = RetryPolicy(base_delay=0.5, max_delay=2.0)
+    assert 0.25 <= policy.backoff(1) <= 0.5
+    assert 1.0 <= policy.backoff(3) <= 2.0
+    assert 1.0 <= policy.backoff(10) <= 2.0
+
+
+def test_retry_after_is_capped() -> None:
+    import asyncio
+
+    from bp_integrate.http import Response, RetryPolicy, send_with_retries
+
+    class Always429:
+        kind = "httpx"
+
+        def __init__(self) -> None:
+            self.calls = 0
+
+        async def request(self, *args: Any) -> Response:
+            self.calls += 1
+            return Response(429, {"retry-after": "3600"}, b"")
+
+        async def aclose(self) -> None:
+            return None
+
+    waits: list[float] = []
+
+    async def fake_sleep(seconds: float) -> None:
+        waits.append(seconds)
+
+    sender = Always429()
+    done = asyncio.run(
+        send_with_retries(sender, "POST", "http://x", {}, b"", RetryPolicy(retries=2), fake_sleep)  # type: ignore[arg-type]
+    )
+    assert sender.calls == 3 and done.attempts == 3
+    assert waits == [30.0, 30.0]
+
+
+def test_redactor_masks_encoded_forms() -> None:
+    from bp_integrate.redact import Redactor
+
+    red = Redactor(["p@ss w/rd"])
+    red.add_basic("u", "p@ss w/rd")
+    assert red.text("x p@ss w/rd y") == "x **** y"
+    assert red.text("k=p%40ss%20w%2Frd") == "k=****"
+    assert red.url("http://h/p?apiKey=abc&x=1") == "http://h/p?apiKey=****&x=1"
+    assert red.headers({"Authorization": "Basic dTpwQHNzIHcvcmQ="}) == {
+        "Authorization": "Basic ****"
+    }
+    assert Redactor(["secret"], enabled=False).text("secret") == "secret"
+
+
+def test_help_imports_no_httpx_keyring_or_yaml() -> None:
+    code = (
+        "import sys\n"
+        "from bp_integrate.cli import app\n"
+        "from typer.testing import CliRunner\n"
+        "r = CliRunner().invoke(app, ['--help'])\n"
+        "assert r.exit_code == 0\n"
+        "print(sorted(m for m in ('httpx', 'keyring', 'yaml', 'aiohttp') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -1,0 +1,152 @@
+"""Storm mode: many incidents, bounded memory, streamed records, percentiles."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import time
+from typing import Any
+
+import pytest
+from test_send import XM_PATH, cli, emu, emulator, install, sends
+
+from bp_integrate import history
+from bp_integrate.emulator import EmulatorServer
+from bp_integrate.storm import LatencyHistogram
+
+__all__ = ["emu", "emulator"]
+
+
+def test_storm_200_incidents_streams_records(
+    emu: EmulatorServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    install(emu, "xmatters", monkeypatch)
+    result = cli("replay", "lifecycle", "--count", "200", "--concurrency", "20", "--json")
+    assert result.exit_code == 0, result.stdout + result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["incidents_done"] == 200 and doc["events"] == 1000 and doc["requests"] == 1000
+    assert doc["ok"] == 1000 and doc["failed"] == 0
+    assert doc["events_per_s"] > 0
+    lat = doc["latency"]
+    assert lat["count"] == 1000
+    assert 0 < lat["p50_ms"] <= lat["p95_ms"] <= lat["p99_ms"] <= lat["max_ms"]
+    received = sends(emu, XM_PATH)
+    assert len(received) == 1000
+    # 200 distinct incidents, each its own lifecycle
+    [run] = history.list_runs()
+    ids: dict[str, int] = {}
+    for record in history.read_records(run.path):
+        if record["type"] == "send":
+            ids[record["incident_id"]] = ids.get(record["incident_id"], 0) + 1
+    assert len(ids) == 200 and set(ids.values()) == {5}
+    assert history.count_lines(run.path, "send") == 1000 == run.counts["sent"]
+    assert history.count_lines(run.path, "event") == 0  # storm runs keep no bodies
+
+
+def test_storm_human_summary_and_failures(
+    emu: EmulatorServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    install(emu, "pagerduty", monkeypatch)
+    emu.state.add_fault("/v2/enqueue", status=400, times=3)
+    result = cli("replay", "flapping", "--count", "5", "--concurrency", "2")
+    assert result.exit_code == 7
+    assert "throughput:" in result.stdout and "events/s" in result.stdout
+    assert "latency: p50" in result.stdout and "p99" in result.stdout
+    assert "ok 17, failed 3, skipped 0 (400: 3)" in result.stdout
+
+
+def test_histogram_size_is_fixed_and_percentiles_are_close() -> None:
+    small, big = LatencyHistogram(), LatencyHistogram()
+    small.record(1.0)
+    rng = random.Random(7)
+    values = [rng.lognormvariate(1.5, 0.8) for _ in range(100_000)]
+    for v in values:
+        big.record(v)
+    assert big.size == small.size < 2500
+    values.sort()
+    for q in (50, 95, 99):
+        exact = values[int(len(values) * q / 100) - 1]
+        assert big.percentile(q) == pytest.approx(exact, rel=0.02)
+    assert big.count == 100_000 and big.max_ms == max(values)
+    assert LatencyHistogram().percentile(99) == 0.0
+
+
+class CountingSender:
+    """A fake sender that answers 202 after a short sleep and counts concurrency."""
+
+    kind = "aiohttp"
+
+    def __init__(self) -> None:
+        self.active = 0
+        self.peak = 0
+        self.calls = 0
+
+    async def request(self, *args: Any) -> Any:
+        from bp_integrate.http import Response
+
+        self.calls += 1
+        self.active += 1
+        self.peak = max(self.peak, self.active)
+        await asyncio.sleep(0.001)
+        self.active -= 1
+        return Response(202, {}, b'{"requestId":"r"}')
+
+    async def aclose(self) -> None:
+        return None
+
+
+def _storm(
+    monkeypatch: pytest.MonkeyPatch, count: int, concurrency: int, rate: float | None
+) -> tuple[Any, CountingSender, list[int]]:
+    from bp_integrate import storm as storm_module
+    from bp_integrate.config import Installed
+    from bp_integrate.http import RetryPolicy
+    from bp_integrate.integrations import get
+    from bp_integrate.scenarios import builtin
+    from bp_integrate.sender import BodySpec, Target, build_redactor
+
+    fake = CountingSender()
+    monkeypatch.setattr(storm_module, "async_sender", lambda *a, **k: fake)
+    spec = get("incidentio")
+    target = Target(
+        spec, {"callback_url": "http://127.0.0.1:9/x", "secret": "abcd1234"}, Installed("x", {})
+    )
+    scenario = builtin("lifecycle")
+    assert scenario is not None
+    in_flight_peaks: list[int] = []
+    storm = storm_module.Storm(
+        scenario,
+        [target],
+        build_redactor([target]),
+        BodySpec(),
+        RetryPolicy(),
+        storm_module.StormConfig(count, concurrency, rate),
+        progress=lambda done: in_flight_peaks.append(len(storm.in_flight)),
+    )
+    report = asyncio.run(storm.run())
+    return report, fake, in_flight_peaks
+
+
+def test_storm_work_is_bounded_by_concurrency(monkeypatch: pytest.MonkeyPatch) -> None:
+    created: list[int] = []
+    real_create_task = asyncio.create_task
+
+    def counting_create_task(coro: Any, **kwargs: Any) -> Any:
+        created.append(1)
+        return real_create_task(coro, **kwargs)
+
+    monkeypatch.setattr(asyncio, "create_task", counting_create_task)
+    report, fake, peaks = _storm(monkeypatch, count=300, concurrency=7, rate=None)
+    assert report.requests == fake.calls == 1500 and report.ok == 1500
+    assert len(created) == 7  # one task per worker, not one per incident
+    assert fake.peak <= 7 and max(peaks) <= 7
+    assert report.latency.count == 1500 and report.latency.size == LatencyHistogram().size
+
+
+def test_storm_rate_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    started = time.perf_counter()
+    report, _fake, _ = _storm(monkeypatch, count=4, concurrency=4, rate=100.0)
+    elapsed = time.perf_counter() - started
+    assert report.events == 20
+    assert elapsed >= 0.18  # 20 events at 100/s: at least 19 intervals of 10 ms
