@@ -61,3 +61,17 @@ def test_help_imports_no_heavy_library(args: tuple[str, ...]) -> None:
         f"`bp-integrate {' '.join(args)}` imported {result['loaded']} at start-up; "
         "import them inside the function that needs them"
     )
+
+
+def test_help_table_matches_each_commands_own_help() -> None:
+    """The one-line help `--help` shows without importing commands is the command's own."""
+    from bp_integrate.cli import COMMANDS, load_command
+
+    for name, entry in COMMANDS.items():
+        command = load_command(name)
+        assert command.name == name
+        assert (command.help or "").strip(), f"{name} has no help text"
+        first = (command.help or "").strip().splitlines()[0].rstrip(".").lower()
+        words = set(entry.help.rstrip(".").lower().split())
+        shared = words & set(first.split())
+        assert len(shared) >= 2, f"{name}: table says {entry.help!r}, command says {first!r}"
