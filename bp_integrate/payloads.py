@@ -24,6 +24,11 @@ from pathlib import Path
 from typing import Any, Literal, get_args
 
 from bp_integrate.errors import UsageError, nearest
+from bp_integrate.integrations.common import (
+    TAG_NAME_MAX,
+    TEST_MARKER_TAG,
+    validate_tag_name,
+)
 
 __all__ = [
     "BUILTIN_SCENARIOS",
@@ -177,34 +182,6 @@ def severity_to_pagerduty(status: str) -> str:
 
 
 # --------------------------------------------------------------------------- tags
-
-TAG_NAME_MAX = 64
-TEST_MARKER_TAG = "bp_integrate_test"
-_TAG_NAME = re.compile(r"[a-z][a-z0-9_-]{0,63}")
-
-
-def validate_tag_name(name: str) -> str:
-    """`name` unchanged if BigPanda accepts it as a tag name, else a UsageError with a fix.
-
-    BigPanda's rule: lowercase `a-z0-9_-`, starting with a letter, at most 64 characters.
-    """
-    if _TAG_NAME.fullmatch(name):
-        return name
-    if not name:
-        raise UsageError("A tag name is empty.", "Tag names look like `env` or `service_name`.")
-    if len(name) > TAG_NAME_MAX:
-        problem = f"is {len(name)} characters long (at most {TAG_NAME_MAX})"
-    elif not name[0].isalpha() or not name[0].isascii():
-        problem = "must start with a letter"
-    elif name != name.lower():
-        problem = "must be lowercase"
-    else:
-        problem = "may only contain a-z, 0-9, '_' and '-'"
-    fixed = re.sub(r"[^a-z0-9_-]+", "_", name.lower()).strip("_")
-    fixed = re.sub(r"^[^a-z]+", "", fixed)[:TAG_NAME_MAX]
-    hint = "Tag names are lowercase a-z, 0-9, '_' and '-', start with a letter, ≤ 64 characters"
-    hint += f"; try '{fixed}'." if fixed and _TAG_NAME.fullmatch(fixed) else "."
-    raise UsageError(f"Tag name '{name}' {problem}.", hint)
 
 
 # --------------------------------------------------------------------------- ids

@@ -321,7 +321,7 @@ def test_user_host_and_check_tags_drive_the_alert() -> None:
 
 
 def test_bad_user_tag_is_refused_at_construction() -> None:
-    with pytest.raises(UsageError, match="'Env' must be lowercase"):
+    with pytest.raises(UsageError, match="'Env' is not a BigPanda tag name: it must be lowercase"):
         IncidentSimulator(tags={"Env": "prod"})
 
 

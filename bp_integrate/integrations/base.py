@@ -249,8 +249,30 @@ class Integration:
         values: Mapping[str, str],
         options: SendOptions,
     ) -> list[Planned]:
-        """The requests BigPanda would send to this target for `event`."""
-        raise NotImplementedError
+        """The requests BigPanda would send to this target for `event`.
+
+        By default: BigPanda's webhook body, as is, to the pasted webhook with its
+        headers (xMatters and incident.io read the native payload). Targets that
+        need another wire format override this.
+        """
+        hook = self.webhook(values)
+        return [
+            PlannedRequest(
+                self.name,
+                event,
+                "POST",
+                hook.url,
+                dict(hook.headers),
+                body,
+                response_id_key=self.response_id_key,
+                secret_headers=hook.secret_headers,
+                label=self.request_label,
+            )
+        ]
+
+    #: The key of the target's id in its JSON answer (shown after each send).
+    response_id_key: ClassVar[str | None] = None
+    request_label: ClassVar[str] = "webhook"
 
     #: The event that closes a test incident on this target (replay cleanup).
     close_event: ClassVar[str] = "incident#closed"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import ClassVar
 from urllib.parse import urlsplit
 
 from bp_integrate.integrations.base import (
@@ -11,9 +11,6 @@ from bp_integrate.integrations.base import (
     UNINSTALL_STOP_SENDING,
     Field,
     Integration,
-    Planned,
-    PlannedRequest,
-    SendOptions,
     Step,
     Webhook,
 )
@@ -33,6 +30,8 @@ class IncidentIO(Integration):
     title = "incident.io"
     summary = "Fire and resolve incident.io alerts from BigPanda's native webhook."
     doc_page = "docs/incidentio.md"
+    response_id_key = "deduplication_key"
+    request_label = "alert"
 
     fields: ClassVar[tuple[Field, ...]] = (
         Field(
@@ -146,29 +145,6 @@ class IncidentIO(Integration):
             {"Content-Type": "application/json", "Authorization": f"Bearer {values['secret']}"},
             frozenset({"Authorization"}),
         )
-
-    def plan(
-        self,
-        event: str,
-        incident: dict[str, Any],
-        body: dict[str, Any],
-        values: Mapping[str, str],
-        options: SendOptions,
-    ) -> list[Planned]:
-        hook = self.webhook(values)
-        return [
-            PlannedRequest(
-                self.name,
-                event,
-                "POST",
-                hook.url,
-                dict(hook.headers),
-                body,
-                response_id_key="deduplication_key",
-                secret_headers=hook.secret_headers,
-                label="alert",
-            )
-        ]
 
 
 INTEGRATION = IncidentIO()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import ClassVar
 from urllib.parse import urlsplit
 
 from bp_integrate.errors import UsageError
@@ -13,9 +13,6 @@ from bp_integrate.integrations.base import (
     UNINSTALL_STOP_SENDING,
     Field,
     Integration,
-    Planned,
-    PlannedRequest,
-    SendOptions,
     Step,
     Webhook,
     basic_auth,
@@ -87,6 +84,8 @@ class XMatters(Integration):
     title = "xMatters"
     summary = "Notify on-call people in xMatters through a workflow's HTTP trigger."
     doc_page = "docs/xmatters.md"
+    response_id_key = "requestId"
+    request_label = "trigger"
 
     fields: ClassVar[tuple[Field, ...]] = (
         Field(
@@ -193,29 +192,6 @@ class XMatters(Integration):
             headers["Authorization"] = basic_auth(values["username"], values["password"])
             secret = frozenset({"Authorization"})
         return Webhook(url, headers, secret)
-
-    def plan(
-        self,
-        event: str,
-        incident: dict[str, Any],
-        body: dict[str, Any],
-        values: Mapping[str, str],
-        options: SendOptions,
-    ) -> list[Planned]:
-        hook = self.webhook(values)
-        return [
-            PlannedRequest(
-                self.name,
-                event,
-                "POST",
-                hook.url,
-                dict(hook.headers),
-                body,
-                response_id_key="requestId",
-                secret_headers=hook.secret_headers,
-                label="trigger",
-            )
-        ]
 
 
 INTEGRATION = XMatters()
