@@ -6,6 +6,7 @@ import re
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
+from bp_integrate import payloads
 from bp_integrate.errors import UsageError
 from bp_integrate.integrations.base import (
     UNINSTALL_DELETE_IN_BIGPANDA,
@@ -41,12 +42,6 @@ SKIP_REASONS = {
     "incident-tag#upserted": "tag changes are not mapped to an Events v2 action",
     "incident-tag#removed": "tag changes are not mapped to an Events v2 action",
     "default": "the catch-all event is not mapped to an Events v2 action",
-}
-STATUS_TO_SEVERITY = {
-    "critical": "critical",
-    "warning": "warning",
-    "unknown": "error",
-    "ok": "info",
 }
 
 
@@ -110,19 +105,6 @@ def alert_tags(incident: Mapping[str, Any]) -> dict[str, str]:
     for tag in incident.get("incident_tags") or []:
         tags.setdefault(str(tag.get("tag_id")), str(tag.get("tag_value")))
     return tags
-
-
-def summarize(incident: Mapping[str, Any]) -> str:
-    alerts = incident.get("alerts") or []
-    text = ""
-    if alerts:
-        first = alerts[0]
-        text = str(first.get("description") or "")
-        if not text:
-            tags = {t.get("name"): t.get("value") for t in first.get("tags") or []}
-            text = f"{tags.get('check', 'alert')} on {tags.get('host', 'unknown host')}"
-    text = text or f"BigPanda incident {incident.get('id', '')}"
-    return text[:1024]
 
 
 class PagerDuty(Integration):
@@ -308,9 +290,9 @@ class PagerDuty(Integration):
         tags = alert_tags(incident)
         status = str(incident.get("status") or "critical")
         payload: dict[str, Any] = {
-            "summary": summarize(incident),
+            "summary": payloads.summary(incident),
             "source": tags.get("host") or str(incident.get("id", "bigpanda")),
-            "severity": STATUS_TO_SEVERITY.get(status, "error"),
+            "severity": payloads.severity_to_pagerduty(status),
             "custom_details": {
                 "bigpanda_incident_id": incident.get("id"),
                 "status": status,
