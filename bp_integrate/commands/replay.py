@@ -96,6 +96,12 @@ class Timeline:
             self.live = None
 
 
+def complete_scenario(incomplete: str) -> list[str]:
+    from bp_integrate.payloads import BUILTIN_SCENARIOS
+
+    return [name for name in BUILTIN_SCENARIOS if name.startswith(incomplete)]
+
+
 def replay_command(
     ctx: typer.Context,
     scenario: Annotated[
@@ -104,6 +110,7 @@ def replay_command(
             help="lifecycle (new, updated, closed, reopen, closed), flapping, comment, or a "
             "scenario file (.yaml; format: examples/scenarios/).",
             show_default=False,
+            autocompletion=complete_scenario,
         ),
     ] = None,
     to: ToOpt = None,

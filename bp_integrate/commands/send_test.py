@@ -111,6 +111,12 @@ def print_result(result: SendResult) -> None:
         ui.data(f"{'':<10} error: {result.error}")
 
 
+def complete_event(incomplete: str) -> list[str]:
+    from bp_integrate.payloads import EVENTS
+
+    return [event for event in EVENTS if event.startswith(incomplete)]
+
+
 def send_test_command(
     ctx: typer.Context,
     event: Annotated[
@@ -121,6 +127,7 @@ def send_test_command(
             "incident#become-flapping, incident-tag#upserted, incident-tag#removed, "
             "manual, default (short forms work: new, close, flapping).",
             show_default=False,
+            autocompletion=complete_event,
         ),
     ],
     to: ToOpt = None,
