@@ -7,6 +7,8 @@ importing any command module, and running a command imports only its own module.
 from __future__ import annotations
 
 import importlib
+import os
+import sys
 from typing import Annotated, Any, NamedTuple
 
 import typer
@@ -117,8 +119,42 @@ class Group(TyperGroup):
         except (KeyboardInterrupt, typer.Abort):
             from bp_integrate import ui
 
-            ui.err().print("\nInterrupted: nothing was changed.", style="yellow")
+            # Only the commands that change settings promise to roll back; a send
+            # interrupted half-way has sent what it sent (its own report says what).
+            changes = ctx.invoked_subcommand in ("install", "uninstall", "profile")
+            message = "Interrupted: nothing was changed." if changes else "Interrupted."
+            ui.err().print(f"\n{message}", style="yellow")
             raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
+        except BrokenPipeError:
+            # The reader went away (`| head`): stop quietly, as Unix tools do.
+            _silence_stdout()
+            raise typer.Exit(int(ExitCode.BROKEN_PIPE)) from None
+        except (typer.Exit, typer.BadParameter):
+            raise
+        except Exception as error:
+            if os.environ.get("BP_INTEGRATE_DEBUG"):
+                raise
+            from bp_integrate import ui
+            from bp_integrate.urls import scrub_text
+
+            ui.err().print(
+                f"Error: unexpected {type(error).__name__}: {scrub_text(str(error))}",
+                style="bold red",
+            )
+            ui.err().print(
+                "  This is a bug in bp-integrate. Run again with BP_INTEGRATE_DEBUG=1 to see "
+                "the traceback (it may show secrets), and report it."
+            )
+            raise typer.Exit(int(ExitCode.ERROR)) from None
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush cannot fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
 
 
 app = typer.Typer(

@@ -175,6 +175,11 @@ def load(path: Path | None = None) -> Config:
         return Config(path, {"version": 1, "profiles": {}})
     except OSError as exc:
         raise ConfigError(f"Cannot read {path}: {exc.strerror}.", _fix_hint(path)) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"The config file {path} is not UTF-8 text (byte {exc.start}). Nothing was changed.",
+            _fix_hint(path),
+        ) from None
     import yaml
 
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)

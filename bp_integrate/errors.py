@@ -21,6 +21,7 @@ class ExitCode(IntEnum):
     REJECTED = 6  # an endpoint answered with an error (4xx/5xx)
     PARTIAL = 7  # some sends of a replay succeeded and some failed
     INTERRUPTED = 130  # Ctrl-C
+    BROKEN_PIPE = 141  # stdout closed by its reader (e.g. `| head`), as 128 + SIGPIPE
 
 
 class BPError(Exception):

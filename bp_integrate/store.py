@@ -6,11 +6,12 @@ back on the way out, so nothing above this layer handles stored secrets by hand.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
 
 from bp_integrate.config import Config, Installed, now_iso
-from bp_integrate.errors import ConfigError, SecretsError
+from bp_integrate.errors import ConfigError, SecretsError, UsageError
 from bp_integrate.integrations import get as get_integration
 from bp_integrate.integrations.base import Integration
 from bp_integrate.secrets import (
@@ -22,7 +23,13 @@ from bp_integrate.secrets import (
     lookup,
     open_store,
 )
-from bp_integrate.urls import MASK, has_masked_secret, join_url_secrets, split_url_secrets
+from bp_integrate.urls import (
+    MASK,
+    has_masked_secret,
+    join_url_secrets,
+    query_value,
+    split_url_secrets,
+)
 
 
 def require_installed(config: Config, profile: str, name: str) -> Installed:
@@ -49,6 +56,8 @@ def load_values(
     again) instead of failing.
     """
     values = dict(item.values)
+    if strict:
+        check_stored(integration, values, profile)
     if not with_secrets:
         for name in item.secret_fields:
             if "." not in name:
@@ -57,17 +66,25 @@ def load_values(
     store = store or open_store(item.secret_store)
     url_secrets: dict[str, dict[str, str]] = {}
     for name in item.secret_fields:
+        url_field, dot, param = name.partition(".")
         secret = lookup(store, profile, integration.name, name)
+        if secret is None and dot:
+            # The whole URL in its variable (as installed) carries the key too.
+            secret = query_value(os.environ.get(env_var(integration.name, url_field), ""), param)
         if secret is None:
             if not strict:
                 continue
-            raise SecretsError(
-                f"The secret {name!r} of {integration.title} (profile {profile!r}) is not in "
-                f"the {item.secret_store} store.",
-                f"Set {env_var(integration.name, name)}, or run "
-                f"bp-integrate --profile {profile} install {integration.name} again.",
+            where = (
+                f"is not set in the environment ({env_var(integration.name, name)})"
+                if item.secret_store == "env"
+                else f"is not in the {item.secret_store} store"
             )
-        url_field, dot, param = name.partition(".")
+            raise SecretsError(
+                f"The secret {name!r} of {integration.title} (profile {profile!r}) {where}.",
+                f"Set {env_var(integration.name, name)}"
+                + (f" (or {env_var(integration.name, url_field)} to the whole URL)" if dot else "")
+                + f", or run bp-integrate --profile {profile} install {integration.name} again.",
+            )
         if dot:
             url_secrets.setdefault(url_field, {})[param] = secret
         else:
@@ -80,6 +97,34 @@ def load_values(
             if f.url_with_secrets and has_masked_secret(values.get(f.name, "")):
                 del values[f.name]
     return values
+
+
+def check_stored(integration: Integration, values: Mapping[str, str], profile: str) -> None:
+    """Re-run the install-time checks on settings read from the file (it may be hand-edited)."""
+    fix = (
+        f"Run bp-integrate --profile {profile} install {integration.name} to set it again "
+        "(the other values are offered as defaults), or correct the config file."
+    )
+    seen: dict[str, str] = {}
+    for f in integration.fields:
+        if f.secret or not f.applies(seen):
+            continue
+        value = values.get(f.name)
+        if value is None or value == "":
+            if f.required and f.default_for(seen) is None:
+                raise ConfigError(
+                    f"{integration.name}.{f.name} is missing from profile {profile!r}.", fix
+                )
+            seen[f.name] = value or f.default_for(seen) or ""
+            continue
+        try:
+            seen[f.name] = f.validate(value, seen)
+        except UsageError as error:
+            raise ConfigError(
+                f"The stored {integration.name}.{f.name} of profile {profile!r} is not valid: "
+                f"{error.message}",
+                fix,
+            ) from None
 
 
 def split_secrets(

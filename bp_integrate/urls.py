@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 from urllib.parse import SplitResult, parse_qsl, quote, unquote, urlsplit, urlunsplit
 
 from bp_integrate.errors import UsageError
@@ -140,3 +141,13 @@ def with_recipients(url: str, recipients: list[str]) -> str:
     else:
         pairs[index] = ("recipients", encoded)
     return _rebuild(parts, pairs)
+
+
+_SECRET_IN_TEXT = re.compile(
+    r"(?i)((?:" + "|".join(sorted(SECRET_PARAMS)) + r")=)[^&\s'\"]+|((?:Basic|Bearer) )[^\s'\"]+"
+)
+
+
+def scrub_text(text: str) -> str:
+    """Free text (an unexpected error's message, say) with URL keys and auth tokens masked."""
+    return _SECRET_IN_TEXT.sub(lambda m: (m.group(1) or m.group(2)) + MASK, text)

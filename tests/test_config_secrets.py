@@ -288,8 +288,15 @@ def test_insecure_storage_is_a_labelled_0600_file(
     assert doc["secrets"] == {"default/pagerduty/integration_key": PD_KEY}
     assert memory_keyring.entries == {}
     assert PD_KEY not in (isolated / "config.yaml").read_text(encoding="utf-8")
+    # an update without a store choice keeps the secrets where they are
+    result = install(runner, "pagerduty", "--set", "override_tag=pd_key")
+    assert result.exit_code == 0, result.stderr
+    assert memory_keyring.entries == {}
+    assert json.loads(path.read_text(encoding="utf-8"))["secrets"] == {
+        "default/pagerduty/integration_key": PD_KEY
+    }
     # moving to the keyring removes the plain-text copy
-    result = install(runner, "pagerduty")
+    result = install(runner, "pagerduty", "--secret-store", "keyring")
     assert result.exit_code == 0, result.stderr
     assert memory_keyring.entries == {(SERVICE, "default/pagerduty/integration_key"): PD_KEY}
     assert json.loads(path.read_text(encoding="utf-8"))["secrets"] == {}
@@ -314,3 +321,92 @@ def test_corrupt_insecure_file(tmp_path: Path) -> None:
 def test_env_var_names() -> None:
     assert env_var("xmatters", "password") == "BP_INTEGRATE_XMATTERS_PASSWORD"
     assert env_var("xmatters", "trigger_url.apiKey") == "BP_INTEGRATE_XMATTERS_TRIGGER_URL_APIKEY"
+
+
+# --- a hand-edited or damaged config file -----------------------------------------
+
+
+def test_config_that_is_not_utf8_is_a_clear_error(runner: CliRunner, isolated: Path) -> None:
+    isolated.mkdir(parents=True)
+    (isolated / "config.yaml").write_bytes(b"\xff\xfeprofiles: {}\n")
+    result = invoke(runner, "list")
+    assert result.exit_code == 3
+    assert "is not UTF-8 text" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert (isolated / "config.yaml").read_bytes() == b"\xff\xfeprofiles: {}\n"
+
+
+def edit_settings(isolated: Path, integration: str, **changes: object) -> None:
+    path = isolated / "config.yaml"
+    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    settings = doc["profiles"]["default"]["integrations"][integration]["settings"]
+    for key, value in changes.items():
+        if value is None:
+            settings.pop(key, None)
+        else:
+            settings[key] = value
+    path.write_text(yaml.safe_dump(doc), encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"trigger_url": 5}, "The stored xmatters.trigger_url of profile 'default' is not valid"),
+        (
+            {"trigger_url": "http://evil.example.com/api/integration/1/functions/x/triggers"},
+            "must use https",
+        ),
+        ({"auth": "basic", "username": None}, "xmatters.username is missing"),
+        ({"auth": "oauth"}, "auth must be one of url, basic, none"),
+    ],
+)
+def test_hand_edited_settings_are_checked_like_install_does(
+    runner: CliRunner,
+    memory_keyring: MemoryKeyring,
+    isolated: Path,
+    changes: dict[str, object],
+    message: str,
+) -> None:
+    result = install(
+        runner,
+        "xmatters",
+        "--set",
+        "recipients=ops",
+        BP_INTEGRATE_XMATTERS_TRIGGER_URL=f"{XM_URL}?apiKey=k123",
+    )
+    assert result.exit_code == 0, result.stderr
+    edit_settings(isolated, "xmatters", **changes)
+    for command in (["show", "xmatters"], ["send-test", "incident#new", "--dry-run"]):
+        result = invoke(runner, *command)
+        assert result.exit_code == 3, (command, result.stderr)
+        assert message in result.stderr
+        assert "bp-integrate --profile default install xmatters" in result.stderr
+        assert "Traceback" not in result.stderr
+
+
+def test_env_store_finds_a_url_key_in_the_variable_it_was_installed_with(
+    runner: CliRunner,
+) -> None:
+    url = f"{XM_URL}?apiKey=from-env-123"
+    result = install(
+        runner, "xmatters", "--secret-store", "env", BP_INTEGRATE_XMATTERS_TRIGGER_URL=url
+    )
+    assert result.exit_code == 0, result.stderr
+    result = invoke(
+        runner, "show", "xmatters", "--json", "--show-secrets", BP_INTEGRATE_XMATTERS_TRIGGER_URL=url
+    )
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["webhook"]["url"] == url
+    result = invoke(runner, "show", "xmatters", "--show-secrets")
+    assert result.exit_code == 4
+    assert "is not set in the environment (BP_INTEGRATE_XMATTERS_TRIGGER_URL_APIKEY)" in (
+        result.stderr
+    )
+    assert "or BP_INTEGRATE_XMATTERS_TRIGGER_URL to the whole URL" in result.stderr
+
+
+def test_profile_api_key_prompt_without_a_terminal_is_refused(runner: CliRunner) -> None:
+    result = invoke(runner, "profile", "set", "--api-key", input="secret-key\n")
+    assert result.exit_code == 2
+    assert "--api-key-stdin" in result.stderr
+    assert "secret-key" not in result.stdout + result.stderr

@@ -39,11 +39,13 @@ IntegrationArg = Annotated[
 
 
 SecretStoreOpt = Annotated[
-    str,
+    str | None,
     typer.Option(
         "--secret-store",
-        help="Where secrets go: keyring (default), env (not stored: read from "
-        "BP_INTEGRATE_<INTEGRATION>_<FIELD> at use), file (plain text, 0600).",
+        help="Where secrets go: keyring (default; an update keeps the current choice), env "
+        "(not stored: read from BP_INTEGRATE_<INTEGRATION>_<FIELD> at use), file (plain "
+        "text, 0600).",
+        show_default=False,
     ),
 ]
 InsecureStorageOpt = Annotated[
@@ -55,8 +57,16 @@ InsecureStorageOpt = Annotated[
 ]
 
 
-def store_kind_of(secret_store: str, insecure_storage: bool) -> StoreKind:
-    """--secret-store / --insecure-storage, checked (shared with `profile set`)."""
+def store_kind_of(
+    secret_store: str | None, insecure_storage: bool, current: StoreKind | None = None
+) -> StoreKind:
+    """--secret-store / --insecure-storage, checked (shared with `profile set`).
+
+    Neither given: the store the secrets are in now (`current`), else the keyring.
+    """
+    if secret_store is None and not insecure_storage:
+        return current or "keyring"
+    secret_store = secret_store or "keyring"
     if insecure_storage and secret_store not in ("keyring", "file"):
         raise UsageError(
             f"--insecure-storage and --secret-store {secret_store} contradict each other.",

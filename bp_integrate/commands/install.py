@@ -136,7 +136,7 @@ def install_command(
         ),
     ] = None,
     no_input: NoInputOpt = False,
-    secret_store: SecretStoreOpt = "keyring",
+    secret_store: SecretStoreOpt = None,
     insecure_storage: InsecureStorageOpt = False,
     no_verify: Annotated[
         bool, typer.Option("--no-verify", help="Do not check BigPanda API keys against BigPanda.")
@@ -147,11 +147,13 @@ def install_command(
     """Walk through setting up an integration, then print what to paste into BigPanda."""
     profile: str = ctx.obj
     spec = get(integration)
-    store_kind = store_kind_of(secret_store, insecure_storage)
     cfg = config.load()
     sets = parse_sets(set_ or [], spec)
     file_answers = load_answers(answers, spec) if answers else {}
     existing = cfg.get(profile, spec.name)
+    store_kind = store_kind_of(
+        secret_store, insecure_storage, existing.secret_store if existing else None
+    )
     open_checked_store(store_kind)
     # An update starts from the stored values; one whose secret is gone is asked again.
     current = (

@@ -53,7 +53,7 @@ def set_command(
     no_verify: Annotated[
         bool, typer.Option("--no-verify", help="Store the key without checking it.")
     ] = False,
-    secret_store: SecretStoreOpt = "keyring",
+    secret_store: SecretStoreOpt = None,
     insecure_storage: InsecureStorageOpt = False,
     json_output: JsonOpt = False,
 ) -> None:
@@ -69,7 +69,15 @@ def set_command(
     if api_key_stdin and prompt_api_key:
         raise UsageError("--api-key-stdin and --api-key both ask for the key.", "Choose one.")
     key: str | None = None
-    store_kind = store_kind_of(secret_store, insecure_storage)
+    old_kind = settings.get("api_key_store")
+    store_kind = store_kind_of(
+        secret_store, insecure_storage, old_kind if old_kind in STORE_KINDS else None
+    )
+    if prompt_api_key and not ui.stdin_is_tty():
+        raise UsageError(
+            "--api-key asks on the terminal, but stdin is not a terminal.",
+            "Pipe the key in with --api-key-stdin instead (never put it on the command line).",
+        )
     if api_key_stdin or prompt_api_key:
         store = open_store(store_kind)
         store.check()  # before the key is typed or checked: no point if it cannot be kept
@@ -86,7 +94,7 @@ def set_command(
             count = check_key(settings["api_url"], key)
             ui.say(f"The key works: it sees {count} environment(s).")
         entry = entry_name(profile, "bigpanda", API_KEY_FIELD)
-        old_kind = settings.get("api_key_store", "keyring")
+        old_kind = old_kind or "keyring"
         store.set(entry, key)
         if settings.get("api_key_stored") and old_kind != store_kind and old_kind in STORE_KINDS:
             with suppress(SecretsError):  # the key moved: do not leave a copy behind
@@ -100,7 +108,7 @@ def set_command(
             )
         elif store_kind == "file":
             ui.warn(f"--insecure-storage: the key is in plain text in {store_label(store)}.")
-    elif secret_store != "keyring" or insecure_storage:
+    elif secret_store is not None or insecure_storage:
         raise UsageError(
             "--secret-store and --insecure-storage choose where the API key goes.",
             "Give the key too: --api-key-stdin (piped) or --api-key (hidden prompt).",

@@ -1,0 +1,76 @@
+"""The one error exit: what a user sees when something goes wrong, whatever it is."""
+
+from __future__ import annotations
+
+import pytest
+from typer.testing import CliRunner
+
+from tests.conftest import invoke
+
+
+def test_unexpected_error_is_one_line_with_secrets_scrubbed(
+    runner: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bp_integrate import config
+
+    def broken(*_: object, **__: object) -> None:
+        raise RuntimeError("boom at https://x/y?apiKey=leaky-key with Bearer leaky-token")
+
+    monkeypatch.setattr(config, "load", broken)
+    result = invoke(runner, "list")
+    assert result.exit_code == 1
+    assert "Error: unexpected RuntimeError: boom at https://x/y?apiKey=****" in result.stderr
+    assert "Bearer ****" in result.stderr
+    assert "leaky" not in result.stderr + result.stdout
+    assert "Traceback" not in result.stderr
+    assert "BP_INTEGRATE_DEBUG=1" in result.stderr
+
+
+def test_debug_variable_lets_the_traceback_through(
+    runner: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bp_integrate import config
+
+    def broken(*_: object, **__: object) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(config, "load", broken)
+    monkeypatch.setenv("BP_INTEGRATE_DEBUG", "1")
+    with pytest.raises(RuntimeError, match="boom"):
+        invoke(runner, "list")
+
+
+def test_closed_stdout_exits_141_quietly(
+    runner: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bp_integrate import cli, ui
+
+    def closed(_: object) -> None:
+        raise BrokenPipeError
+
+    monkeypatch.setattr(ui, "emit_json", closed)
+    monkeypatch.setattr(cli, "_silence_stdout", lambda: None)  # CliRunner's stdout is no fd
+    result = invoke(runner, "list", "--json")
+    assert result.exit_code == 141
+    assert result.stderr == ""
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["install", "pagerduty"], "Interrupted: nothing was changed."),
+        (["list"], "Interrupted."),
+    ],
+)
+def test_ctrl_c_message_promises_only_what_is_true(
+    runner: CliRunner, monkeypatch: pytest.MonkeyPatch, args: list[str], message: str
+) -> None:
+    from bp_integrate import config
+
+    def interrupted(*_: object, **__: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(config, "load", interrupted)
+    result = invoke(runner, *args)
+    assert result.exit_code == 130
+    assert result.stderr.strip() == message
