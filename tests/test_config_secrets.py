@@ -393,7 +393,12 @@ def test_env_store_finds_a_url_key_in_the_variable_it_was_installed_with(
     )
     assert result.exit_code == 0, result.stderr
     result = invoke(
-        runner, "show", "xmatters", "--json", "--show-secrets", BP_INTEGRATE_XMATTERS_TRIGGER_URL=url
+        runner,
+        "show",
+        "xmatters",
+        "--json",
+        "--show-secrets",
+        BP_INTEGRATE_XMATTERS_TRIGGER_URL=url,
     )
     assert result.exit_code == 0, result.stderr
     assert json.loads(result.stdout)["webhook"]["url"] == url
