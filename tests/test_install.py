@@ -133,12 +133,29 @@ def test_xmatters_interactive_basic_auth_every_step_in_order(
 def test_interactive_paste_is_masked_without_a_terminal_and_says_how_to_see_it(
     runner: CliRunner, memory_keyring: MemoryKeyring
 ) -> None:
-    result = invoke(runner, "install", "xmatters", input=XM_BASIC_INPUT + "\n", **TTY)
+    answers = XM_BASIC_INPUT.rsplit("\n", 1)[0] + "\nn\ny\n"  # "show secrets?" -> no
+    result = invoke(runner, "install", "xmatters", input=answers, **TTY)
     assert result.exit_code == 0, result.stderr
     block = paste_block(result.stdout)
     assert "    Authorization: Basic ****" in block
     assert "eG0tdXNlcjpwOnNzIHfDtnJk" not in result.stdout + result.stderr
     assert "bp-integrate --profile default show xmatters --show-secrets" in result.stderr
+    # The values are shown at the paste step, before "Done?", not only at the end.
+    shown = result.stderr.index("    Authorization: Basic ****")
+    assert shown < result.stderr.index("Done with 'Configure the webhook'?")
+
+
+def test_walkthrough_reveals_secrets_at_the_paste_step_only_when_asked(
+    runner: CliRunner, memory_keyring: MemoryKeyring
+) -> None:
+    answers = XM_BASIC_INPUT.rsplit("\n", 1)[0] + "\ny\ny\n"  # "show secrets?" -> yes
+    result = invoke(runner, "install", "xmatters", input=answers, **TTY)
+    assert result.exit_code == 0, result.stderr
+    assert "Show the secret values (****) so you can copy them? [y/N]" in result.stderr
+    revealed = result.stderr.index("    Authorization: Basic eG0tdXNlcjpwOnNzIHfDtnJk")
+    assert revealed < result.stderr.index("Done with 'Configure the webhook'?")
+    # stdout (data, maybe logged) stays masked without --show-secrets
+    assert "eG0tdXNlcjpwOnNzIHfDtnJk" not in result.stdout
 
 
 def test_xmatters_url_auth_default_and_recipient_merge(
@@ -187,7 +204,8 @@ def test_rerun_offers_current_values_keeps_secret_and_masked_url_key(
     err = result.stderr
     assert "Updating xMatters in profile 'default'" in err
     assert "(Enter keeps the stored one)" in err
-    assert f"xMatters trigger URL [{XM_URL}?apiKey=****]" in err  # masked default
+    # masked default; a URL that may carry a key is typed without echo
+    assert f"xMatters trigger URL (hidden; paste and press Enter) [{XM_URL}?apiKey=****]" in err
     assert "real-key" not in err + result.stdout
     assert "Recipients (comma-separated users or groups, optional) [ops]" in err
     assert memory_keyring.entries == {
@@ -198,7 +216,7 @@ def test_rerun_offers_current_values_keeps_secret_and_masked_url_key(
     assert show["webhook"]["url"] == f"{XM_URL}?apiKey=real-key&recipients=ops"
     assert show["settings"]["app_key"] == "app-1"
     # now change: new recipients, switch to basic auth; the masked URL keeps the key
-    answers = ["", "", "basic", "xm-user", "newpass", "y", "sre", "y"]
+    answers = ["", "", "basic", "xm-user", "newpass", "y", "sre", "n", "y"]  # n: stay masked
     result = invoke(runner, "install", "xmatters", "--json", input="\n".join(answers) + "\n", **TTY)
     # --json is never interactive: the stored values are kept as they are
     assert result.exit_code == 0, result.stderr
@@ -309,7 +327,7 @@ def test_panopta_interactive_target_list_and_payloads(
     )
     assert result.exit_code == 0, result.stderr
     out = "\n".join(paste_block(result.stdout))
-    assert f"  Outage webhook URL: {outage}" in out
+    assert f"    Postback URL: {outage}" in out
     assert f"    Postback URL: {clear}" in out
     assert '"target": [\n' in out
     assert memory_keyring.entries == {
@@ -400,7 +418,7 @@ def test_secret_stdin_keeps_the_walkthrough_interactive(
     runner: CliRunner, memory_keyring: MemoryKeyring
 ) -> None:
     """--secret-stdin takes the first line(s); the other values are still asked."""
-    answers = ["s3cr3t", "", "y", IO_URL, "y", "", "y"]
+    answers = ["s3cr3t", "", "y", IO_URL, "y", "", "n", "y"]  # "n": keep secrets masked
     result = invoke(
         runner,
         "install",
@@ -760,7 +778,7 @@ def test_incidentio_bigpanda_key_checked_before_storing(
 def test_incidentio_key_rejected_interactively_is_asked_again(
     runner: CliRunner, memory_keyring: MemoryKeyring, bp_api: str
 ) -> None:
-    answers = ["wrong-key", CFG.bigpanda_api_key, "y", IO_URL, "s", "y", "", "y"]
+    answers = ["wrong-key", CFG.bigpanda_api_key, "y", IO_URL, "s", "y", "", "n", "y"]
     result = invoke(runner, "install", "incidentio", input="\n".join(answers) + "\n", **TTY)
     assert result.exit_code == 0, result.stderr
     assert "BigPanda refused the API key (401: invalid or expired)." in result.stderr

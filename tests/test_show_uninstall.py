@@ -172,7 +172,10 @@ def test_show_panopta_raw_payloads(runner: CliRunner, memory_keyring: MemoryKeyr
     payload = show(runner, "panopta")["panopta_outage_webhook"]["payload"]
     assert payload["target"] == ["ops", "dba"]
     text = invoke(runner, "show", "panopta").stdout
-    assert "  Outage webhook URL: " + f"{XM_URL}?apiKey=****" in text
+    assert "  Outage webhook:\n" in text
+    assert "    Postback URL: " + f"{XM_URL}?apiKey=****" in text
+    assert "  Clear webhook (untick 'Same as Outage'):\n" in text
+    assert text.count(f"{XM_URL}?apiKey=****") == 2  # the webhook, and settings.outage_url
     assert '        "event": "clear",' in text
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated
 
@@ -24,12 +25,17 @@ from bp_integrate.errors import BPError, UsageError
 from bp_integrate.integrations import get
 from bp_integrate.integrations.base import Field, Integration, Step
 from bp_integrate.secrets import StoreKind
-from bp_integrate.store import load_values, save
+from bp_integrate.store import load_values, save, split_secrets
+from bp_integrate.urls import mask_url
 from bp_integrate.wizard import Sources, load_answers, parse_sets, paste, run
 
 
 class TerminalPrompter:
     """Asks on the terminal (stderr), re-asking until a value is valid."""
+
+    def __init__(self, profile: str, show_secrets: bool) -> None:
+        self.profile = profile
+        self.show_secrets = show_secrets
 
     def step(self, number: int, total: int, step: Step) -> None:
         con = ui.err()
@@ -41,10 +47,38 @@ class TerminalPrompter:
 
     def ask(self, field: Field, default: str | None) -> str:
         ui.err().print(f"  {field.help}", style="dim")
-        answer: str = typer.prompt(
+        if field.url_with_secrets:
+            # The URL may carry its apiKey: read it without echo, then show it masked.
+            answer: str = typer.prompt(
+                f"  {field.label} (hidden; paste and press Enter)",
+                default=default or "",
+                show_default=bool(default),
+                hide_input=True,
+                err=True,
+            )
+            if answer.strip():
+                ui.err().print(f"  -> {mask_url(answer.strip())}", style="dim")
+            return answer
+        answer = typer.prompt(
             f"  {field.label}", default=default or "", show_default=bool(default), err=True
         )
         return answer
+
+    def show_paste(self, integration: Integration, values: Mapping[str, str]) -> None:
+        def line(text: str, style: str | None = None) -> None:
+            ui.err().print(text, style=style)
+
+        reveal = self.show_secrets
+        ui.err().print()
+        render_paste(paste(integration, values, self.profile, show_secrets=reveal), line)
+        if (
+            not reveal
+            and _has_secrets(integration, values)
+            and typer.confirm(
+                "  Show the secret values (****) so you can copy them?", default=False, err=True
+            )
+        ):
+            render_paste(paste(integration, values, self.profile, show_secrets=True), line)
 
     def ask_secret(self, field: Field, has_current: bool) -> str:
         ui.err().print(f"  {field.help}", style="dim")
@@ -162,7 +196,7 @@ def install_command(
     secrets = read_secret_stdin(secret_stdin or [], spec)
     interactive = not no_input and not json_output and ui.stdin_is_tty()
     sources = Sources(sets, file_answers, secrets, os.environ, interactive)
-    prompter = TerminalPrompter() if interactive else None
+    prompter = TerminalPrompter(profile, show_secrets) if interactive else None
     if interactive:
         verb = "Updating" if existing else "Installing"
         ui.say(f"{verb} {spec.title} in profile {profile!r}. Ctrl-C at any point saves nothing.")
@@ -196,7 +230,5 @@ def install_command(
     ui.say(f"Test it: bp-integrate send-test incident#new --to {spec.name} --dry-run")
 
 
-def _has_secrets(spec: Integration, values: dict[str, str]) -> bool:
-    from bp_integrate.store import split_secrets
-
+def _has_secrets(spec: Integration, values: Mapping[str, str]) -> bool:
     return bool(split_secrets(spec, values)[1])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import typer
@@ -34,33 +35,44 @@ def show_command(
     render_paste(doc)
 
 
-def render_paste(doc: dict[str, Any]) -> None:
-    """The paste block, on stdout: exact values, one per line, nothing decorative inside."""
+def render_paste(doc: dict[str, Any], line: Callable[..., None] | None = None) -> None:
+    """The paste block: exact values, one per line, nothing decorative inside.
+
+    On stdout by default (it is the command's data); the walkthrough passes its own
+    `line` to show the same block on stderr while the admin pastes.
+    """
+    out = line or ui.data
     title = doc["title"]
     target = "Panopta" if doc["integration"] == "panopta" else "BigPanda"
-    ui.data(f"{title} (profile {doc['profile']}): paste into {target}", style="bold")
-    label = "Outage webhook URL" if doc["integration"] == "panopta" else "Callback URL"
+    out(f"{title} (profile {doc['profile']}): paste into {target}", style="bold")
     if doc["integration"] == "pagerduty":
-        label = "Events API URL"
-        ui.data(f"  Integration key: {doc['settings'].get('integration_key', '')}")
-    ui.data(f"  {label}: {doc['webhook']['url']}")
+        out(f"  Integration key: {doc['settings'].get('integration_key', '')}")
+        out(f"  Events API URL: {doc['webhook']['url']}")
+    elif doc["integration"] != "panopta":  # Panopta's URLs are in its webhooks below
+        out(f"  Callback URL: {doc['webhook']['url']}")
     headers = doc["webhook"]["headers"]
     if headers:
-        ui.data("  Headers:")
+        out("  Headers:")
         for name, value in headers.items():
-            ui.data(f"    {name}: {value}")
-    for key in ("panopta_outage_webhook", "panopta_clear_webhook"):
+            out(f"    {name}: {value}")
+    for key, label in (
+        ("panopta_outage_webhook", "Outage webhook"),
+        ("panopta_clear_webhook", "Clear webhook (untick 'Same as Outage')"),
+    ):
         if key in doc:
             hook = doc[key]
-            ui.data(f"  {key.replace('_', ' ').replace('panopta ', 'Panopta ')}:", style="bold")
-            ui.data(f"    Method: {hook['method']}   Payload type: {hook['payload_type']}")
-            ui.data(f"    Postback URL: {hook['postback_url']}")
-            ui.data("    Raw payload:")
-            for line in json.dumps(hook["payload"], indent=2).splitlines():
-                ui.data(f"      {line}")
-    ui.data("  Settings:")
+            out(f"  {label}:", style="bold")
+            out(f"    Method: {hook['method']}   Payload type: {hook['payload_type']}")
+            out(f"    Postback URL: {hook['postback_url']}")
+            out("    Headers: none")
+            out("    Raw payload:")
+            for text in json.dumps(hook["payload"], indent=2).splitlines():
+                out(f"      {text}")
+    if line is not None:
+        return
+    out("  Settings:")
     for name, value in doc["settings"].items():
         if value != "":
-            ui.data(f"    {name}: {value}")
+            out(f"    {name}: {value}")
     for note in doc.get("notes", []):
         ui.say(f"Reminder: {note}", style="cyan")

@@ -72,6 +72,8 @@ class Step:
     asks: tuple[str, ...] = ()
     checkpoint: bool = False
     confidence: Confidence = "C"
+    #: The step where the admin pastes: the walkthrough shows the values before "Done?".
+    shows_paste: bool = False
 
 
 @dataclass(frozen=True)

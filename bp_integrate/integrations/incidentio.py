@@ -98,6 +98,7 @@ class IncidentIO(Integration):
             "URL and the Authorization header shown below. Record the App Key if you want.",
             asks=("app_key",),
             checkpoint=True,
+            shows_paste=True,
         ),
     )
 

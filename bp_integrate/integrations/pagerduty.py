@@ -195,6 +195,7 @@ class PagerDuty(Integration):
             "Add the custom headers",
             "Add each header shown below to the PagerDuty integration, then save.",
             checkpoint=True,
+            shows_paste=True,
         ),
     )
 

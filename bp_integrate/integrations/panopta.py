@@ -132,6 +132,7 @@ class Panopta(Integration):
             "method POST, Postback URL = the outage URL below, no headers, payload type Raw, "
             "and the raw JSON payload below.",
             checkpoint=True,
+            shows_paste=True,
         ),
         Step(
             "Panopta",

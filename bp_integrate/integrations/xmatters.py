@@ -166,6 +166,7 @@ class XMatters(Integration):
             "On the xMatters integration page in BigPanda, paste the Callback URL and the "
             "headers shown below, then Configure Webhook.",
             checkpoint=True,
+            shows_paste=True,
         ),
     )
 
