@@ -27,7 +27,7 @@ def check_key(api_url: str, key: str, timeout: float = 10.0) -> int:
         ) from None
     except httpx.HTTPError as exc:
         raise NetworkError(
-            f"Cannot reach BigPanda at {api_url}: {type(exc).__name__}.",
+            f"Cannot reach BigPanda at {api_url}: {network_reason(exc)}.",
             "Check the network, proxy and region (bp-integrate profile set --region us|eu|URL), "
             "or skip the check with --no-verify.",
         ) from None
@@ -62,6 +62,24 @@ def check_key(api_url: str, key: str, timeout: float = 10.0) -> int:
         ),
     )
     raise BPError(message, hint, ExitCode.REJECTED)
+
+
+def network_reason(exc: Exception) -> str:
+    """A person's words for why a connection failed (not an exception class name)."""
+    import httpx
+
+    text = str(exc).lower()
+    if isinstance(exc, httpx.ConnectError):
+        if "refused" in text:
+            return "connection refused (nothing listens there)"
+        if "name or service" in text or "nodename" in text or "resolve" in text:
+            return "the host name does not resolve"
+        if "certificate" in text or "ssl" in text:
+            return "the TLS certificate was not accepted"
+        return "could not connect"
+    if isinstance(exc, httpx.TooManyRedirects):
+        return "too many redirects"
+    return "the connection failed"
 
 
 def key_checker(api_url: str) -> Callable[[str], None]:

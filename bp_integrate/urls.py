@@ -14,12 +14,14 @@ MASK = "****"
 
 
 def is_loopback_host(host: str | None) -> bool:
+    """localhost, 127.0.0.0/8 or ::1: the only hosts plain http (and the emulator) may use."""
     if not host:
         return False
-    if host.lower() == "localhost":
+    name = host.strip().strip("[]").lower()
+    if name in ("localhost", "localhost.localdomain", "ip6-localhost"):
         return True
     try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
+        return ipaddress.ip_address(name).is_loopback
     except ValueError:
         return False
 
@@ -28,6 +30,11 @@ def check_url(url: str, what: str) -> str:
     """Refuse anything but an absolute https URL (http allowed on loopback hosts only)."""
     url = url.strip()
     parts = urlsplit(url)
+    if parts.scheme and parts.hostname and parts.scheme not in ("http", "https"):
+        raise UsageError(
+            f"{what} uses {parts.scheme}://; only https:// is accepted.",
+            "Paste the https:// URL the vendor shows.",
+        )
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise UsageError(
             f"{what} {mask_url(url)!r} is not an absolute URL.",

@@ -99,7 +99,10 @@ def load_answers(path: Path, integration: Integration) -> dict[str, str]:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise UsageError(f"Cannot read answers file {path}: {exc.strerror}.") from None
+        raise UsageError(
+            f"Cannot read answers file {path}: {exc.strerror}.",
+            "Check the path; examples/answers/ has one answers file per integration.",
+        ) from None
     import yaml
 
     try:

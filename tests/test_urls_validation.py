@@ -44,7 +44,7 @@ def test_https_or_loopback_accepted(url: str) -> None:
         ("http://128.0.0.1/x", "must use https"),
         ("http://localhost.evil.com/x", "must use https"),
         ("http://10.0.0.1/x", "must use https"),
-        ("ftp://example.com/x", "is not an absolute URL"),
+        ("ftp://example.com/x", "The URL uses ftp://; only https:// is accepted."),
         ("example.com/x", "is not an absolute URL"),
         ("https://user:pw@example.com/x", "carries a user name or password"),
     ],
@@ -56,7 +56,7 @@ def test_other_urls_refused(url: str, message: str) -> None:
 
 def test_refusal_never_shows_the_api_key() -> None:
     with pytest.raises(UsageError) as info:
-        check_url("ftp://x.example/?apiKey=hush", "The URL")
+        check_url("x.example/?apiKey=hush", "The URL")
     assert "hush" not in str(info.value)
     assert "apiKey=****" in str(info.value)
 

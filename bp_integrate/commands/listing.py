@@ -31,4 +31,7 @@ def list_command(ctx: typer.Context, json_output: JsonOpt = False) -> None:
     for row in rows:
         mark = "installed" if row["installed"] else "-"
         ui.data(f"{row['integration']:<{width}}  {mark:<9}  {row['summary']}")
-    ui.say(f"(profile {profile!r}; install one with: bp-integrate install <integration>)")
+    if all(row["installed"] for row in rows):
+        ui.say(f"(profile {profile!r}; all installed)")
+    else:
+        ui.say(f"(profile {profile!r}; install one with: bp-integrate install <integration>)")

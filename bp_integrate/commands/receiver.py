@@ -153,8 +153,12 @@ def receiver_command(
 
     try:
         serve_forever(host, port, config, allow_remote, on_record, on_ready=on_ready)
-    except ValueError as exc:
-        raise UsageError(str(exc), "Use --host 127.0.0.1, or add --allow-remote.") from None
+    except ValueError:
+        raise UsageError(
+            f"Refusing to listen on {host}: the emulator accepts fixed demo credentials and "
+            "logs request bodies, so it listens on loopback only unless told otherwise.",
+            "Use --host 127.0.0.1, or add --allow-remote to listen beyond loopback on purpose.",
+        ) from None
     except EmulatorBindError as exc:
         raise BPError(
             str(exc.strerror or exc), "Choose another --port (0 picks a free one).", ExitCode.ERROR

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import errno
-import ipaddress
 import socket
 import threading
 from collections.abc import Callable
@@ -19,27 +18,17 @@ from types import TracebackType
 
 from aiohttp import web
 
+from bp_integrate.urls import is_loopback_host
+
 from .app import build_app
 from .config import EmulatorConfig, endpoint_urls
 from .state import EmulatorState, RecordCallback
 
 SHUTDOWN_TIMEOUT = 2.0
-_LOOPBACK_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost"}
 
 
 class EmulatorBindError(OSError):
     """The emulator could not listen on the requested address (e.g. port in use)."""
-
-
-def is_loopback_host(host: str) -> bool:
-    """True for ``localhost``, 127.0.0.0/8 and ::1 (what the emulator binds by default)."""
-    name = host.strip().strip("[]").lower()
-    if name in _LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(name).is_loopback
-    except ValueError:
-        return False
 
 
 def check_bind_host(host: str, allow_remote: bool) -> None:

@@ -91,7 +91,7 @@ class XMatters(Integration):
         Field(
             "app_key",
             "BigPanda App Key for xMatters (optional, recorded for later)",
-            "BigPanda -> Integrations -> New Integration -> xMatters shows the App Key.",
+            "Optional: recorded so later commands can find this integration in BigPanda.",
             secret=True,
             required=False,
             check=check_token,
