@@ -4,9 +4,11 @@ A run file holds, in order: a `run` line (id, command, profile, targets, options
 `event` line per BigPanda event (the webhook body as BigPanda would send it; storm runs
 leave the body out to stay small), a `send` line per request (status, latency, masked
 URL, the target's id and a truncated answer), maybe `cleanup` notes, and an `end` line
-with the counts and the outcome. Everything is redacted before it is written: no
-secret, no apiKey, no Authorization value. Because of that a run cannot be re-sent
-byte for byte: `replay --from-run` re-plans the recorded events with today's secrets.
+with the counts and the outcome. Everything is redacted before it is written (always,
+`--show-secrets` only changes what is printed): no secret, no apiKey, no Authorization
+value. Because of that a run cannot be re-sent byte for byte: `replay --from-run`
+re-plans the recorded events with today's secrets. Only the newest runs are kept
+(`BP_INTEGRATE_HISTORY_KEEP`, default 50): older run files go when a new run starts.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import secrets as _random
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -21,11 +24,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
-from bp_integrate.errors import BPError, ExitCode
+from bp_integrate.errors import BPError, ConfigError, ExitCode
 from bp_integrate.fs import ensure_private_dir, state_dir
 from bp_integrate.redact import Redactor
 
 RUNS_DIR = "runs"
+STATE_DIR_ENV = "BP_INTEGRATE_STATE_DIR"
+KEEP_ENV = "BP_INTEGRATE_HISTORY_KEEP"
+#: Runs kept when a new one starts (storm runs can be tens of MB each).
+DEFAULT_KEEP = 50
+RUN_FILE = re.compile(r"\d{8}T\d{9}Z-[0-9a-f]{6}\.jsonl")
 
 
 def runs_dir() -> Path:
@@ -63,7 +71,13 @@ class Counts:
 
 @dataclass
 class RunRecorder:
-    """Appends redacted lines to one run file; a context manager that writes `end`."""
+    """Appends redacted lines to one run file; a context manager that writes `end`.
+
+    It redacts with a view of the command's redactor that is always on, whatever
+    `--show-secrets` did to what is printed: history never holds a secret. Opening it
+    prunes the oldest runs past `keep_runs()`. A failure to write mid-run (disk full,
+    folder removed) stops the recording, never the run: `error` then says why.
+    """
 
     command: str
     profile: str
@@ -74,14 +88,27 @@ class RunRecorder:
     counts: Counts = field(default_factory=Counts)
     outcome: str = "unknown"
     path: Path | None = None
+    error: str | None = None
     _handle: IO[str] | None = None
+    _closed: bool = False
+
+    def __post_init__(self) -> None:
+        self.redactor = self.redactor.view(enabled=True)
 
     def open(self) -> RunRecorder:
-        folder = ensure_private_dir(runs_dir())
-        self.path = folder / f"{self.run_id}.jsonl"
-        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        # Line-buffered would flush per line; a 64 KiB buffer keeps storm mode cheap.
-        self._handle = os.fdopen(fd, "w", encoding="utf-8", buffering=65536)
+        keep = keep_runs()
+        folder = runs_dir()
+        try:
+            ensure_private_dir(folder)
+            self.path = folder / f"{self.run_id}.jsonl"
+            self._handle = open_run_file(self.path)
+        except OSError as exc:
+            raise ConfigError(
+                f"Cannot record the run in {folder}: {exc.strerror or exc}.",
+                f"Set {STATE_DIR_ENV} to a writable folder "
+                f"(e.g. export {STATE_DIR_ENV}=~/.local/state/bp-integrate).",
+            ) from None
+        prune(keep, protect=self.path)
         self.write(
             {
                 "type": "run",
@@ -99,7 +126,21 @@ class RunRecorder:
         if self._handle is None:
             return
         line = json.dumps(self.redactor.value(record), separators=(",", ":"), default=str)
-        self._handle.write(self.redactor.text(line) + "\n")
+        try:
+            self._handle.write(self.redactor.text(line) + "\n")
+        except OSError as exc:
+            self._give_up(exc)
+
+    def _give_up(self, exc: OSError) -> None:
+        """Stop recording after a write failed; the run itself goes on."""
+        self.error = (
+            f"the history of run {self.run_id} is incomplete: writing {self.path} failed "
+            f"({exc.strerror or exc})"
+        )
+        handle, self._handle = self._handle, None
+        if handle is not None:
+            with contextlib.suppress(OSError):
+                handle.close()
 
     def event(self, seq: int, event: str, incident_id: str, body: Any | None) -> None:
         self.counts.events += 1
@@ -119,6 +160,9 @@ class RunRecorder:
             self.counts.ok += 1
         else:
             self.counts.failed += 1
+        if isinstance(result.get("url"), str):
+            # Secret query parameters (apiKey) are masked even if never learnt as secrets.
+            result = {**result, "url": self.redactor.url(result["url"])}
         self.write({"type": "send", "seq": seq, **result})
 
     def skipped(self, seq: int, integration: str, event: str, reason: str) -> None:
@@ -137,9 +181,13 @@ class RunRecorder:
         self.write({"type": kind, **fields})
 
     def close(self, outcome: str, extra: dict[str, Any] | None = None) -> None:
-        if self._handle is None:
+        """Write the `end` line; a second close (an exception's way out) does nothing."""
+        if self._closed:
             return
+        self._closed = True
         self.outcome = outcome
+        if self._handle is None:
+            return  # recording stopped earlier (see `error`)
         self.write(
             {
                 "type": "end",
@@ -149,16 +197,83 @@ class RunRecorder:
                 **(extra or {}),
             }
         )
-        self._handle.close()
-        self._handle = None
+        handle, self._handle = self._handle, None
+        if handle is None:
+            return  # the end line itself could not be written
+        try:
+            handle.close()
+        except OSError as exc:
+            self._handle = handle
+            self._give_up(exc)
 
     def __enter__(self) -> RunRecorder:
         return self.open()
 
     def __exit__(self, *exc: object) -> None:
         # An exception on the way out leaves the run marked as interrupted, not lost.
-        if self._handle is not None:
-            self.close("interrupted" if exc[0] is not None else self.outcome)
+        self.close("interrupted" if exc[0] is not None else self.outcome)
+
+
+def open_run_file(path: Path) -> IO[str]:
+    """A new run file, 0600, created exclusively."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    # Line-buffered would flush per line; a 64 KiB buffer keeps storm mode cheap.
+    return os.fdopen(fd, "w", encoding="utf-8", buffering=65536)
+
+
+# --------------------------------------------------------------------------- retention
+
+
+def keep_runs() -> int:
+    """How many runs to keep: `$BP_INTEGRATE_HISTORY_KEEP`, else DEFAULT_KEEP."""
+    raw = os.environ.get(KEEP_ENV, "").strip()
+    if not raw:
+        return DEFAULT_KEEP
+    if not raw.isdigit() or int(raw) < 1:
+        raise ConfigError(
+            f"{KEEP_ENV}={raw!r} is not a number of runs.",
+            f"Set it to a whole number of at least 1 (e.g. {KEEP_ENV}={DEFAULT_KEEP}), "
+            "or unset it to keep the newest 50.",
+        )
+    return int(raw)
+
+
+@dataclass(frozen=True)
+class Pruned:
+    """A run file that was removed, and its size."""
+
+    id: str
+    path: Path
+    bytes: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "path": str(self.path), "bytes": self.bytes}
+
+
+def run_files() -> list[Path]:
+    """The run files, newest first (only names bp-integrate writes)."""
+    folder = runs_dir()
+    if not folder.is_dir():
+        return []
+    return sorted((p for p in folder.glob("*.jsonl") if RUN_FILE.fullmatch(p.name)), reverse=True)
+
+
+def prune(keep: int, protect: Path | None = None) -> list[Pruned]:
+    """Remove every run file but the newest `keep` (never `protect`); what was removed.
+
+    A file that cannot be removed is left where it is: pruning never stops a run.
+    """
+    removed: list[Pruned] = []
+    for path in run_files()[keep:]:
+        if protect is not None and path == protect:
+            continue
+        try:
+            size = path.stat().st_size
+            path.unlink()
+        except OSError:
+            continue
+        removed.append(Pruned(path.stem, path, size))
+    return removed
 
 
 # --------------------------------------------------------------------------- reading

@@ -12,11 +12,13 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import errno
+import functools
 import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol
+from urllib.parse import urlsplit
 
 from bp_integrate import __version__
 
@@ -33,15 +35,41 @@ SenderKind = Literal["httpx", "aiohttp"]
 FailureKind = Literal["refused", "timeout", "dns", "disconnected", "connection"]
 
 
+#: Loopback host patterns for httpx `mounts`: None there means "the client's own
+#: transport, no proxy", as httpx does for NO_PROXY entries.
+_LOOPBACK_MOUNTS: dict[str, None] = {
+    "all://127.0.0.1": None,
+    "all://localhost": None,
+    "all://[::1]": None,
+}
+
+
+def is_loopback_url(url: str) -> bool:
+    """True for a URL on this machine (127.0.0.0/8, ::1, localhost): the emulator."""
+    return _is_loopback_host(urlsplit(url).hostname or "")
+
+
+@functools.lru_cache(maxsize=256)
+def _is_loopback_host(host: str) -> bool:
+    from bp_integrate.urls import is_loopback_host
+
+    return is_loopback_host(host)
+
+
 def sync_client(timeout: float = DEFAULT_TIMEOUT) -> httpx.Client:
-    """For single calls (key checks): httpx's own sync client is plenty."""
+    """For single calls (key checks): httpx's own sync client is plenty.
+
+    It honours HTTPS_PROXY / NO_PROXY / SSL_CERT_FILE (a corporate network needs them),
+    except for loopback hosts, which never go through a proxy.
+    """
     import httpx
 
     return httpx.Client(
         timeout=httpx.Timeout(timeout),
         headers={"User-Agent": USER_AGENT},
         follow_redirects=False,
-        trust_env=False,
+        trust_env=True,
+        mounts=_LOOPBACK_MOUNTS,
     )
 
 
@@ -89,25 +117,119 @@ def async_sender(kind: SenderKind = "httpx", max_connections: int = 100) -> Asyn
     httpx over the aiohttp transport did 1,980-2,070 events/s (no headroom over the 2,000
     goal: the httpx request/response layer costs ~0.25 ms of CPU per request), while
     aiohttp directly did 3,500-3,900 events/s; see benchmarks/README.md.
+
+    Requests to a real service honour the environment: HTTPS_PROXY / HTTP_PROXY /
+    NO_PROXY (see `proxy_for`) and SSL_CERT_FILE / SSL_CERT_DIR. Requests to loopback
+    (the emulator) never go through a proxy. One client per proxy, made on first use.
     Must be called inside a running event loop (aiohttp binds to it).
     """
-    if kind == "aiohttp":
-        return _AiohttpSender(max_connections)
-    return _HttpxSender(max_connections)
+    return _RoutedSender(kind, max_connections)
+
+
+def proxy_for(url: str) -> str | None:
+    """The proxy a request to `url` goes through: none for loopback, else the one the
+    environment names for its scheme (HTTPS_PROXY, HTTP_PROXY, ALL_PROXY), unless
+    NO_PROXY exempts the host. Read per call, as curl and httpx do."""
+    import urllib.request
+
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if _is_loopback_host(host):
+        return None
+    proxies = urllib.request.getproxies_environment()
+    proxy = proxies.get(parts.scheme) or proxies.get("all")
+    if not proxy:
+        return None
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    if urllib.request.proxy_bypass(netloc):  # NO_PROXY (the same check aiohttp makes)
+        return None
+    return proxy if "://" in proxy else f"http://{proxy}"
+
+
+def _split_proxy(proxy: str) -> tuple[str, dict[str, str]]:
+    """(proxy URL without credentials, Proxy-Authorization header if it had some)."""
+    import base64
+    from urllib.parse import unquote
+
+    parts = urlsplit(proxy)
+    if parts.username is None:
+        return proxy, {}
+    netloc = parts.hostname or ""
+    if parts.port:
+        netloc += f":{parts.port}"
+    token = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
+    header = "Basic " + base64.b64encode(token.encode()).decode("ascii")
+    return parts._replace(netloc=netloc).geturl(), {"Proxy-Authorization": header}
+
+
+def _origin(url: str) -> str:
+    """`http://host:port` of a URL, cheaply (no parsing)."""
+    return "/".join(url.split("/", 3)[:3])
+
+
+class _RoutedSender:
+    """Picks the client for each request by its proxy (none for loopback)."""
+
+    def __init__(self, kind: SenderKind, max_connections: int) -> None:
+        self.kind: SenderKind = kind
+        self._max_connections = max_connections
+        self._clients: dict[str | None, AsyncSender] = {}
+        #: origin -> (its client, headers a plain-http request adds for its proxy)
+        self._routes: dict[str, tuple[AsyncSender, dict[str, str]]] = {}
+
+    def client_for(self, url: str) -> AsyncSender:
+        """The client that sends to `url` (made the first time its proxy is needed)."""
+        return self._route(url)[0]
+
+    def _route(self, url: str) -> tuple[AsyncSender, dict[str, str]]:
+        origin = _origin(url)
+        route = self._routes.get(origin)
+        if route is None:
+            proxy = proxy_for(url)
+            client = self._clients.get(proxy)
+            if client is None:
+                make = _AiohttpSender if self.kind == "aiohttp" else _HttpxSender
+                client = self._clients[proxy] = make(self._max_connections, proxy)
+            # Plain http through a proxy has no CONNECT to carry the proxy's credentials:
+            # they ride on the request itself (for https they go on the CONNECT only).
+            extra = _split_proxy(proxy)[1] if proxy and url.startswith("http://") else {}
+            route = self._routes[origin] = (client, extra)
+        return route
+
+    async def request(
+        self, method: str, url: str, headers: Mapping[str, str], content: bytes, timeout: float
+    ) -> Response:
+        client, extra = self._route(url)
+        if extra:
+            headers = {**headers, **extra}
+        return await client.request(method, url, headers, content, timeout)
+
+    async def aclose(self) -> None:
+        clients, self._clients, self._routes = list(self._clients.values()), {}, {}
+        for client in clients:
+            await client.aclose()
 
 
 class _HttpxSender:
     kind: SenderKind = "httpx"
 
-    def __init__(self, max_connections: int) -> None:
+    def __init__(self, max_connections: int, proxy: str | None = None) -> None:
         import httpx
         from httpx_aiohttp import AiohttpTransport
 
+        self.proxy = proxy
+        self.proxy_headers: dict[str, str] = {}
         limits = httpx.Limits(
             max_connections=max_connections, max_keepalive_connections=max_connections
         )
+        via: httpx.Proxy | None = None
+        if proxy is not None:
+            url, self.proxy_headers = _split_proxy(proxy)
+            via = httpx.Proxy(url, headers=self.proxy_headers or None)
         self._client = httpx.AsyncClient(
-            transport=AiohttpTransport(limits=limits, trust_env=False),
+            # trust_env=True here only picks SSL_CERT_FILE / SSL_CERT_DIR for TLS; the
+            # proxy is chosen by _RoutedSender (the transport's session reads no env).
+            transport=AiohttpTransport(limits=limits, trust_env=True, proxy=via),
             headers={"User-Agent": USER_AGENT},
             follow_redirects=False,
             trust_env=False,
@@ -146,9 +268,19 @@ class _HttpxSender:
 class _AiohttpSender:
     kind: SenderKind = "aiohttp"
 
-    def __init__(self, max_connections: int) -> None:
+    def __init__(self, max_connections: int, proxy: str | None = None) -> None:
         import aiohttp
+        from yarl import URL
 
+        self.proxy = proxy
+        self.proxy_headers: dict[str, str] = {}
+        self._proxy_url: URL | None = None
+        if proxy is not None:
+            url, self.proxy_headers = _split_proxy(proxy)
+            self._proxy_url = URL(url)
+        # aiohttp's default TLS context is the system store, which OpenSSL points at
+        # SSL_CERT_FILE / SSL_CERT_DIR when they are set. trust_env stays off: it would
+        # also read ~/.netrc (an Authorization of its own) and cost a thread hop a request.
         self._session = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=max_connections),
             headers={"User-Agent": USER_AGENT},
@@ -172,6 +304,8 @@ class _AiohttpSender:
                     data=content,
                     allow_redirects=False,
                     timeout=aiohttp.ClientTimeout(total=timeout),
+                    proxy=self._proxy_url,
+                    proxy_headers=self.proxy_headers or None,
                 ) as answer,
             ):
                 body = await answer.read()

@@ -3,6 +3,8 @@
 A command builds one `Redactor` from the secret values of the integrations it loaded
 (and what they derive from them: a Basic token, a URL-encoded key, a routing key in a
 body) and passes every URL, header, body and response it prints or records through it.
+`view()` gives a second redactor over the same secrets, enabled or not: `--show-secrets`
+turns off the one that prints, never the one the run history writes with.
 Stdlib only.
 """
 
@@ -20,17 +22,31 @@ from bp_integrate.urls import MASK, mask_url
 MIN_SUBSTRING = 4
 
 
+class _Secrets:
+    """The secret values (every form) a redactor and its views know."""
+
+    def __init__(self) -> None:
+        self.values: set[str] = set()
+        self.ordered: list[str] = []
+
+
 class Redactor:
     """Replaces each known secret value (and its encoded forms) with `****`."""
 
     def __init__(self, secrets: Iterable[str] = (), enabled: bool = True) -> None:
         self.enabled = enabled
-        self._secrets: set[str] = set()
-        self._ordered: list[str] = []
+        self._known = _Secrets()
         self.add(*secrets)
+
+    def view(self, enabled: bool = True) -> Redactor:
+        """A redactor over the same secrets (learnt by either, known to both)."""
+        other = Redactor(enabled=enabled)
+        other._known = self._known
+        return other
 
     def add(self, *secrets: str) -> None:
         """Learn more secret values (their URL- and JSON-escaped forms too)."""
+        known = self._known
         changed = False
         for secret in secrets:
             if not secret or secret == MASK:
@@ -39,12 +55,12 @@ class Redactor:
             escaped = secret.replace("\\", "\\\\").replace('"', '\\"')
             forms.add(escaped)
             for form in forms:
-                if form not in self._secrets:
-                    self._secrets.add(form)
+                if form not in known.values:
+                    known.values.add(form)
                     changed = True
         if changed:
             # Longest first, so a secret that contains another is masked whole.
-            self._ordered = sorted(self._secrets, key=len, reverse=True)
+            known.ordered = sorted(known.values, key=len, reverse=True)
 
     def add_basic(self, username: str, password: str) -> None:
         """A Basic credential: the password and the base64 token it travels as."""
@@ -60,13 +76,13 @@ class Redactor:
 
     @property
     def size(self) -> int:
-        return len(self._secrets)
+        return len(self._known.values)
 
     def text(self, text: str) -> str:
         """`text` with every known secret replaced by `****`."""
         if not self.enabled or not text:
             return text
-        for secret in self._ordered:
+        for secret in self._known.ordered:
             if secret in text and (len(secret) >= MIN_SUBSTRING or text == secret):
                 text = text.replace(secret, MASK)
         return text

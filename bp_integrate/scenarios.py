@@ -40,7 +40,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from bp_integrate import payloads
 from bp_integrate.errors import ExitCode, UsageError, nearest
@@ -54,13 +54,16 @@ from bp_integrate.sender import (
     SendResult,
     Session,
     Target,
+    failure_detail,
     incident_of,
     plan_event,
     render_body,
     skipped_json,
 )
 
-FORMAT_HINT = "See the format in `bp-integrate replay --help` and examples/scenarios/*.yaml."
+_R = TypeVar("_R")
+
+FORMAT_HINT = "The format is in docs/replay.md (examples: examples/scenarios/*.yaml)."
 
 
 @dataclass(frozen=True)
@@ -146,6 +149,12 @@ def load(name_or_path: str) -> Scenario:
         return found
     path = Path(name_or_path).expanduser()
     looks_like_file = path.suffix in (".yaml", ".yml") or "/" in name_or_path
+    if path.is_dir():
+        raise UsageError(
+            f"{path} is a folder, not a scenario file.",
+            "Give a scenario file inside it (e.g. examples/scenarios/disk-full.yaml). "
+            + FORMAT_HINT,
+        )
     if not path.is_file():
         names = list(payloads.BUILTIN_SCENARIOS)
         guess = nearest(name_or_path, names) if not looks_like_file else None
@@ -167,6 +176,12 @@ def load_file(path: Path) -> Scenario:
     except OSError as exc:
         raise UsageError(
             f"Cannot read scenario file {path}: {exc.strerror}.", FORMAT_HINT
+        ) from None
+    except UnicodeDecodeError as exc:
+        raise UsageError(
+            f"Scenario file {path} is not UTF-8 text (byte 0x{exc.object[exc.start]:02x} "
+            f"at offset {exc.start}).",
+            "Save it as UTF-8 YAML. " + FORMAT_HINT,
         ) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
@@ -197,6 +212,14 @@ def parse(data: Any, where: str, default_name: str = "scenario") -> Scenario:
     )
 
 
+def _located(where: str, check: Callable[[str], _R], value: str) -> _R:
+    """`check(value)`, its UsageError (if any) prefixed with the file and step."""
+    try:
+        return check(value)
+    except UsageError as exc:
+        raise UsageError(f"{where}: {exc.message}", exc.hint) from None
+
+
 def _tags(raw: Any, where: str) -> dict[str, str]:
     if raw is None:
         return {}
@@ -204,7 +227,8 @@ def _tags(raw: Any, where: str) -> dict[str, str]:
         raise UsageError(f"{where} must be a mapping of tag name to value.", FORMAT_HINT)
     tags: dict[str, str] = {}
     for name, value in raw.items():
-        tags[payloads.validate_tag_name(str(name))] = "" if value is None else str(value)
+        tag = _located(where, payloads.validate_tag_name, str(name))
+        tags[tag] = "" if value is None else str(value)
     return tags
 
 
@@ -216,7 +240,7 @@ def _step(raw: Any, where: str) -> ScenarioStep:
     unknown = set(raw) - {"event", "delay", "set", "tags", "comment", "expect"}
     if unknown:
         raise UsageError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}.", FORMAT_HINT)
-    event = payloads.resolve_event(str(raw["event"]))
+    event = _located(where, payloads.resolve_event, str(raw["event"]))
     delay = raw.get("delay", 0) or 0
     if isinstance(delay, bool) or not isinstance(delay, int | float) or delay < 0:
         raise UsageError(f"{where}: delay must be a number of seconds ≥ 0.", FORMAT_HINT)
@@ -272,7 +296,7 @@ def _expect(raw: Any, where: str) -> tuple[Expectation | None, tuple[tuple[str, 
 
         pairs = []
         for name, value in raw.items():
-            spec = get_integration(str(name))
+            spec = _located(where, get_integration, str(name))
             pairs.append((spec.name, _one_expectation(value, f"{where}: expect.{name}")))
         return None, tuple(pairs)
     return _one_expectation(raw, where), ()
@@ -495,7 +519,7 @@ class ScenarioRunner:
             if expectation is None:
                 bad = [r for r in mine if not r.ok]
                 for r in bad:
-                    problems.append(f"{name}: {r.error or r.outcome}")
+                    problems.append(f"{name}: {failure_detail(r)}")
                     report.failure_kinds.add(r.outcome)
                 if mine or skips:
                     if bad:
@@ -566,7 +590,7 @@ class ScenarioRunner:
                 self.incident_id,
                 results,
                 skipped,
-                [f"{r.integration}: {r.error}" for r in results if not r.ok],
+                [f"{r.integration}: {failure_detail(r)}" for r in results if not r.ok],
                 cleanup=True,
             )
             report.cleanup.append(cleanup_report)

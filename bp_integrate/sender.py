@@ -365,6 +365,49 @@ async def deliver(
     )
 
 
+#: How much of a target's answer a timeline line shows (the run file keeps RESPONSE_PREVIEW).
+DETAIL_PREVIEW = 160
+
+
+def failure_hint(result: SendResult) -> str | None:
+    """What to check when a send failed, where the status makes it obvious."""
+    name = result.integration
+    if result.outcome == "network":
+        return f"check the URL (bp-integrate show {name}) and that this machine can reach it"
+    if result.status in (401, 403):
+        return f"check the credentials: bp-integrate install {name}"
+    if result.status == 404:
+        return f"check the URL: bp-integrate show {name}"
+    return None
+
+
+def answer_summary(result: SendResult, limit: int = DETAIL_PREVIEW) -> str:
+    """The target's answer on one line: its `errors` list if it has one (PagerDuty's
+    400s do), else the body; already redacted, cut to `limit` characters."""
+    text = result.response.strip()
+    try:
+        data = json.loads(text) if text else None
+    except ValueError:
+        data = None
+    if isinstance(data, dict) and isinstance(data.get("errors"), list) and data["errors"]:
+        text = "errors: " + "; ".join(str(e) for e in data["errors"])
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def failure_detail(result: SendResult) -> str:
+    """A failed send in one line: what happened, what the target said, what to check."""
+    if result.outcome == "network":
+        parts = [result.error or "no answer"]
+    else:
+        parts = [result.error or f"HTTP {result.status}"]
+        answer = answer_summary(result)
+        if answer:
+            parts.append(answer)
+    hint = failure_hint(result)
+    return ": ".join(parts) + (f" ({hint})" if hint else "")
+
+
 def failure_code(results: Sequence[SendResult]) -> ExitCode:
     """REJECTED if any target answered with an error, else NETWORK."""
     return ExitCode.REJECTED if any(r.outcome == "rejected" for r in results) else ExitCode.NETWORK

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import socket
 import threading
@@ -775,3 +776,37 @@ def test_schema_comes_from_package_data() -> None:
     schema = events_schema()
     assert schema.enqueue_errors(trigger_event()) == []
     assert schema.enqueue_errors({"event_action": "trigger"}) != []
+
+
+# ------------------------------------------------------------------------- request log cap
+
+
+def test_request_log_keeps_the_newest_records_and_counts_them_all() -> None:
+    import urllib.request
+
+    from bp_integrate.emulator import EmulatorState
+    from bp_integrate.emulator.state import DEFAULT_MAX_RECORDS
+
+    assert EmulatorState().max_records == DEFAULT_MAX_RECORDS == 10_000
+    state = EmulatorState(max_records=3)
+    with EmulatorServer(state=state) as server:
+        for _ in range(5):
+            request = urllib.request.Request(server.base_url + "/v2/enqueue", data=b"{}")
+            with contextlib.suppress(urllib.error.HTTPError):
+                urllib.request.urlopen(request, timeout=5).close()
+        assert state.wait_for_records(5, timeout=5)
+
+        def get(path: str) -> Any:
+            with urllib.request.urlopen(server.base_url + path, timeout=5) as answer:
+                return json.loads(answer.read())
+
+        assert [r["seq"] for r in get("/_received")] == [3, 4, 5]
+        assert [r["seq"] for r in get("/_received?since=3")] == [4, 5]
+        assert get("/_received?since=5") == []
+        assert [r["seq"] for r in get("/_received?since=1")] == [3, 4, 5]
+        snapshot = get("/_state")
+        assert snapshot["requests_received"] == 5 and snapshot["records_kept"] == 3
+        state.reset()
+        assert state.requests_received == 0 and state.records() == ()
+    with pytest.raises(ValueError, match="max_records must be at least 1"):
+        EmulatorState(max_records=0)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import stat
+from pathlib import Path
+from typing import Any
 
 import pytest
 from test_send import CFG, PD_KEY, cli, emu, emulator, install, sends, state_dir
@@ -103,3 +105,161 @@ def test_interrupted_run_is_marked(monkeypatch: pytest.MonkeyPatch) -> None:
     assert run.outcome == "interrupted"
     assert "hunter22" not in run.path.read_text()
     assert run.path.parent == state_dir() / "runs"
+
+
+# ----------------------------------------------------------------------- secrets, failures
+
+
+def state_files_text() -> str:
+    return "".join(p.read_text(errors="replace") for p in state_dir().rglob("*") if p.is_file())
+
+
+def test_show_secrets_shows_them_but_history_never_holds_them(
+    emu: EmulatorServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    install(emu, "xmatters", monkeypatch)
+    install(emu, "pagerduty", monkeypatch)
+    sent = cli("send-test", "incident#new", "--show-secrets", "--json")
+    assert sent.exit_code == 0, sent.stderr
+    by_name = {r["integration"]: r for r in json.loads(sent.stdout)["results"]}
+    assert f"apiKey={CFG.xmatters_api_key}" in by_name["xmatters"]["url"]
+    replayed = cli("replay", "comment", "--show-secrets", "--json")
+    assert replayed.exit_code == 0, replayed.stderr
+    assert f"apiKey={CFG.xmatters_api_key}" in replayed.stdout
+
+    runs = list((state_dir() / "runs").glob("*.jsonl"))
+    assert len(runs) == 2
+    recorded = state_files_text()
+    assert CFG.xmatters_api_key not in recorded and PD_KEY not in recorded
+    assert recorded.count("apiKey=****") == 1 + 3  # send-test: 1 xMatters send; comment: 3
+
+
+def test_recorder_masks_even_with_a_disabled_redactor() -> None:
+    from bp_integrate.redact import Redactor
+
+    shown = Redactor(["hunter22-secret"], enabled=False)
+    with history.RunRecorder("send-test x", "default", shown) as recorder:
+        shown.add("learnt-later-secret")  # a view shares what is learnt later
+        recorder.send(
+            1,
+            {"url": "https://x.example/t?apiKey=never-learnt", "response": "hunter22-secret"},
+            True,
+        )
+        recorder.note("note", text="learnt-later-secret")
+        recorder.outcome = "success"
+    assert recorder.path is not None
+    lines = [json.loads(line) for line in recorder.path.read_text().splitlines()]
+    assert lines[1]["url"] == "https://x.example/t?apiKey=****"
+    assert lines[1]["response"] == "****" and lines[2]["text"] == "****"
+    assert shown.text("hunter22-secret") == "hunter22-secret"  # the display view is untouched
+
+
+def test_unwritable_state_folder_is_a_config_error(
+    emu: EmulatorServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    install(emu, "xmatters", monkeypatch)
+    blocker = tmp_path / "afile"
+    blocker.write_text("a file, not a folder")
+    monkeypatch.setenv("BP_INTEGRATE_STATE_DIR", str(blocker / "st"))
+    for args in (
+        ("send-test", "new"),
+        ("replay", "comment"),
+        ("replay", "comment", "--count", "2"),
+    ):
+        result = cli(*args)
+        assert result.exit_code == 3, args
+        assert f"Error: Cannot record the run in {blocker / 'st' / 'runs'}: Not a directory." in (
+            result.stderr
+        )
+        assert "Set BP_INTEGRATE_STATE_DIR to a writable folder" in result.stderr
+    assert sends(emu) == []  # nothing is sent when it cannot be recorded
+
+
+def test_disk_full_mid_run_does_not_stop_the_run(
+    emu: EmulatorServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    install(emu, "xmatters", monkeypatch)
+    if not Path("/dev/full").exists():
+        pytest.skip("needs /dev/full")
+
+    def full(path: Path) -> Any:
+        path.touch(mode=0o600)
+        return open("/dev/full", "w", encoding="utf-8", buffering=1)
+
+    monkeypatch.setattr(history, "open_run_file", full)
+    result = cli("replay", "comment")
+    assert result.exit_code == 0
+    assert len(sends(emu)) == 3
+    assert result.stdout.startswith("success: 3 passed, 0 failed")
+    assert "warning: the history of run " in result.stderr
+    assert "(No space left on device). Free some space or set BP_INTEGRATE_STATE_DIR" in (
+        result.stderr
+    )
+    sent = cli("send-test", "new", "--json")
+    assert sent.exit_code == 0 and json.loads(sent.stdout)["outcome"] == "success"
+    assert "No space left on device" in sent.stderr
+
+
+# ----------------------------------------------------------------------------- retention
+
+
+def fake_runs(count: int) -> list[str]:
+    """`count` finished run files, oldest first."""
+    from bp_integrate.redact import Redactor
+
+    ids = []
+    for n in range(count):
+        run_id = f"20240101T0000{n:02d}000Z-{n:06x}"
+        with history.RunRecorder("send-test x", "default", Redactor(), run_id=run_id) as rec:
+            rec.outcome = "success"
+        ids.append(run_id)
+    return ids
+
+
+def test_a_new_run_prunes_past_the_keep_count(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BP_INTEGRATE_HISTORY_KEEP", "3")
+    ids = fake_runs(5)
+    (state_dir() / "runs" / "notes.txt").write_text("mine")  # not a run file: left alone
+    assert [r.id for r in history.list_runs()] == ids[-1:-4:-1]
+    assert (state_dir() / "runs" / "notes.txt").exists()
+    monkeypatch.delenv("BP_INTEGRATE_HISTORY_KEEP")
+    assert history.keep_runs() == 50
+
+
+def test_history_prune_reports_what_it_removed(monkeypatch: pytest.MonkeyPatch) -> None:
+    ids = fake_runs(4)
+    sizes = {i: (state_dir() / "runs" / f"{i}.jsonl").stat().st_size for i in ids}
+    result = cli("history", "--prune", "--keep", "2")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == f"removed {ids[1]}\nremoved {ids[0]}\n"
+    assert f"Removed 2 runs ({sizes[ids[0]] + sizes[ids[1]]} bytes); kept the newest 2." in (
+        result.stderr
+    )
+    assert [r.id for r in history.list_runs()] == [ids[3], ids[2]]
+
+    doc = json.loads(cli("history", "--prune", "--keep", "1", "--json").stdout)
+    runs = state_dir() / "runs"
+    assert doc == {
+        "runs_dir": str(runs),
+        "keep": 1,
+        "removed": [{"id": ids[2], "path": str(runs / f"{ids[2]}.jsonl"), "bytes": sizes[ids[2]]}],
+        "kept": 1,
+    }
+    again = cli("history", "--prune", "--keep", "1")
+    assert again.stdout == "" and "Nothing to remove: 1 run, keeping the newest 1." in again.stderr
+
+
+def test_history_prune_defaults_and_bad_values(monkeypatch: pytest.MonkeyPatch) -> None:
+    fake_runs(3)
+    monkeypatch.setenv("BP_INTEGRATE_HISTORY_KEEP", "2")
+    assert json.loads(cli("history", "--prune", "--json").stdout)["keep"] == 2
+    assert len(history.list_runs()) == 2
+    monkeypatch.setenv("BP_INTEGRATE_HISTORY_KEEP", "lots")
+    result = cli("history", "--prune")
+    assert result.exit_code == 3
+    assert "Error: BP_INTEGRATE_HISTORY_KEEP='lots' is not a number of runs." in result.stderr
+    monkeypatch.delenv("BP_INTEGRATE_HISTORY_KEEP")
+    result = cli("history", "--prune", "--keep", "0")
+    assert result.exit_code == 2 and "--keep must be 1 or more" in result.stderr
+    result = cli("history", "--keep", "3")
+    assert result.exit_code == 2 and "--keep goes with --prune" in result.stderr

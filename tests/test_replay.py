@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -61,10 +62,19 @@ def test_plain_timeline_on_stderr_when_not_a_terminal(
     install(emu, "xmatters", monkeypatch)
     result = cli("replay", "comment")
     assert result.exit_code == 0
-    assert result.stdout == ""
     lines = [line for line in result.stderr.splitlines() if line.startswith("step")]
     assert len(lines) == 3 and "incident#commented" in lines[1] and "xmatters 202" in lines[1]
     assert "\x1b[" not in result.stderr
+    # The run's summary is data: stdout, as in storm mode; the timeline is talk.
+    from bp_integrate import history
+
+    [run] = history.list_runs()
+    incident_id = json.loads(run.path.read_text().splitlines()[1])["incident_id"]
+    assert result.stdout == (
+        f"success: 3 passed, 0 failed; incident {incident_id}; run {run.id}\n"
+        "nothing to clean up: the test incident is not left open\n"
+    )
+    assert "step" not in result.stdout and "success" not in result.stderr
 
 
 def test_partial_exit_code(emu: EmulatorServer, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -100,7 +110,7 @@ def test_rejected_and_network_failure_exit_codes(
     )
     result = cli("replay", "comment", "--to", "incidentio", "--retries", "0")
     assert result.exit_code == 5
-    assert "failure" in result.stderr
+    assert result.stdout.startswith("failure: 0 passed, 3 failed; incident ")
 
 
 def _interrupt_on_step(monkeypatch: pytest.MonkeyPatch, at: int) -> list[int]:
@@ -134,8 +144,9 @@ def test_ctrl_c_mid_scenario_closes_the_incident(
     assert alert.status == "resolved"
     [io] = emu.state.incidentio_alerts()
     assert io.status == "resolved" and io.last_event_type == "incident#closed"
-    assert "cleanup: closed incident" in result.stderr
-    assert "pagerduty" in result.stderr and "Interrupted" in result.stderr
+    assert "Interrupted" in result.stderr
+    cleanup = result.stdout.splitlines()[-1]
+    assert cleanup.startswith("cleanup: closed incident ") and "pagerduty" in cleanup
 
 
 def test_ctrl_c_with_no_cleanup_leaves_it_open_and_says_so(
@@ -229,7 +240,117 @@ def test_tty_timeline_uses_rich(emu: EmulatorServer, monkeypatch: pytest.MonkeyP
     from bp_integrate.commands import replay
 
     install(emu, "xmatters", monkeypatch)
+    install(emu, "pagerduty", monkeypatch)
     monkeypatch.setattr(replay, "stderr_is_tty", lambda: True)
+    timelines: list[Any] = []
+
+    class Recorded(replay.Timeline):
+        def __init__(self, json_output: bool) -> None:
+            super().__init__(json_output)
+            timelines.append(self)
+
+    monkeypatch.setattr(replay, "Timeline", Recorded)
     result = cli("replay", "comment")
     assert result.exit_code == 0
     assert "incident#commented" in result.stderr and "step 1" not in result.stderr
+    [timeline] = timelines
+    # Each cell from the step's own fields; no re-parsed text ("ok │ ok pagerduty 202...").
+    steps, events, marks, targets, problems = zip(*timeline.table_rows, strict=True)
+    assert steps == ("1", "2", "3")
+    assert events == ("incident#new", "incident#commented", "incident#closed")
+    assert marks == ("ok", "ok", "ok")
+    assert problems == ("", "", "")
+    ms = r" \d+ ms"
+    assert re.fullmatch(f"xmatters 202{ms}, pagerduty 202{ms}", targets[0]), targets[0]
+    assert re.fullmatch(f"xmatters 202{ms}, pagerduty skipped", targets[1]), targets[1]
+    assert re.fullmatch(f"xmatters 202{ms}, pagerduty 202{ms}", targets[2]), targets[2]
+
+
+def test_failed_step_shows_the_answer_and_a_hint(
+    emu: EmulatorServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    install(emu, "xmatters", monkeypatch)
+    monkeypatch.setenv("BP_INTEGRATE_XMATTERS_TRIGGER_URL_APIKEY", "a-wrong-api-key")
+    result = cli("replay", "comment", "--retries", "0", "--json")
+    assert result.exit_code == 6
+    steps = [line for line in json_lines(result.stdout) if line["type"] == "step"]
+    answer = (
+        '{"code": 401, "reason": "Unauthorized", "message": "Authentication failed: provide '
+        'a valid apiKey parameter or Basic credentials of the integration user."}'
+    )
+    expected = (
+        f"xmatters: HTTP 401: {answer} (check the credentials: bp-integrate install xmatters)"
+    )
+    assert [s["problems"] for s in steps] == [[expected]] * 3
+    plain = cli("replay", "comment", "--retries", "0")
+    first = next(line for line in plain.stderr.splitlines() if line.startswith("step 1"))
+    assert first.endswith(f"  ({expected})")
+
+
+def test_failed_step_shows_pagerduty_errors_and_404_hint(
+    emu: EmulatorServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    install(emu, "pagerduty", monkeypatch)
+    errors = ["payload.severity: 'loud' is not one of critical, error, warning, info"]
+    body = {"status": "invalid event", "message": "Event object is invalid", "errors": errors}
+    emu.state.add_fault("/v2/enqueue", status=400, body=body, times=1)
+    emu.state.add_fault("/v2/enqueue", status=404, body="no such page", times=1)
+    result = cli("replay", "comment", "--json")
+    steps = [line for line in json_lines(result.stdout) if line["type"] == "step"]
+    assert steps[0]["problems"] == ["pagerduty: HTTP 400: errors: " + errors[0]]
+    assert steps[1]["problems"] == []  # comment: skipped by PagerDuty
+    assert steps[2]["problems"] == [
+        "pagerduty: HTTP 404: no such page (check the URL: bp-integrate show pagerduty)"
+    ]
+
+
+def test_scenario_file_errors_name_the_file(tmp_path: Path) -> None:
+    raw = tmp_path / "s.yaml"
+    raw.write_bytes(b"\xff\xfe")
+    result = cli("replay", str(raw))
+    assert result.exit_code == 2
+    assert f"Error: Scenario file {raw} is not UTF-8 text (byte 0xff at offset 0)." in (
+        result.stderr
+    )
+    result = cli("replay", str(tmp_path))
+    assert result.exit_code == 2
+    assert f"Error: {tmp_path} is a folder, not a scenario file." in result.stderr
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("steps:\n  - new\n  - event: incident#nope\n")
+    result = cli("replay", str(bad))
+    assert result.exit_code == 2
+    assert f"Error: {bad}: step 2: Unknown BigPanda event 'incident#nope'." in result.stderr
+    bad.write_text("steps:\n  - new\n  - event: closed\n    expect: {pagerdoody: skipped}\n")
+    result = cli("replay", str(bad))
+    assert f"Error: {bad}: step 2: Unknown integration 'pagerdoody'." in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_closed_stdout_does_not_interrupt_the_run(
+    emu: EmulatorServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`bp-integrate replay lifecycle --json | head -1`, with head already gone."""
+    import os
+    import subprocess
+    import sys
+
+    from bp_integrate import history
+
+    install(emu, "pagerduty", monkeypatch)
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader has left before the first line
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "bp_integrate", "replay", "lifecycle", "--json"],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        os.close(write_end)
+    assert done.returncode == 0
+    assert done.stderr == ""
+    assert len(sends(emu, "/v2/enqueue")) == 5
+    [run] = history.list_runs()
+    assert run.outcome == "success" and run.counts["ok"] == 5

@@ -466,3 +466,104 @@ def test_help_imports_no_httpx_keyring_or_yaml() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+# ------------------------------------------------------------------------------ proxies
+
+
+PROXY_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY")
+
+
+def set_proxy_env(monkeypatch: pytest.MonkeyPatch, **values: str) -> None:
+    for name in PROXY_VARS:
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+    for name, value in values.items():
+        monkeypatch.setenv(name, value)
+
+
+def test_loopback_sends_ignore_http_proxy(
+    emu: EmulatorServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    install(emu, "xmatters", monkeypatch)
+    install(emu, "incidentio", monkeypatch)
+    dead = f"http://127.0.0.1:{closed_port()}"
+    set_proxy_env(monkeypatch, HTTP_PROXY=dead, HTTPS_PROXY=dead, ALL_PROXY=dead)
+    result = cli("send-test", "new", "--json", "--retries", "0")
+    assert result.exit_code == 0, result.stdout
+    assert [r["status"] for r in json.loads(result.stdout)["results"]] == [202, 202]
+    assert cli("replay", "comment", "--retries", "0").exit_code == 0
+    from bp_integrate.bigpanda import check_key
+
+    assert check_key(emu.base_url, CFG.bigpanda_api_key) == 2  # the sync client too
+
+
+def test_proxy_for_follows_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from bp_integrate.http import proxy_for
+
+    set_proxy_env(monkeypatch, HTTPS_PROXY="http://proxy.corp:3128", NO_PROXY="internal.corp,.lan")
+    assert proxy_for("https://acme.xmatters.com/api/x?apiKey=k") == "http://proxy.corp:3128"
+    assert proxy_for("https://events.pagerduty.com/v2/enqueue") == "http://proxy.corp:3128"
+    assert proxy_for("http://acme.example/x") is None  # no HTTP_PROXY
+    assert proxy_for("https://internal.corp/hook") is None  # NO_PROXY
+    assert proxy_for("https://recv.lan:8443/hook") is None
+    assert proxy_for("http://127.0.0.1:8765/v2/enqueue") is None  # loopback: never
+    assert proxy_for("http://localhost:8765/v2/enqueue") is None
+    assert proxy_for("http://[::1]:8765/v2/enqueue") is None
+    set_proxy_env(monkeypatch, ALL_PROXY="proxy.corp:8080")
+    assert proxy_for("https://acme.xmatters.com/x") == "http://proxy.corp:8080"
+    assert proxy_for("http://127.0.0.5/x") is None
+
+
+@pytest.mark.parametrize("kind", ["httpx", "aiohttp"])
+def test_non_loopback_sends_go_through_the_proxy(
+    kind: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A real (tiny) forward proxy on loopback: the request for a remote host reaches it."""
+    import asyncio
+
+    from aiohttp import web
+
+    from bp_integrate.http import async_sender
+
+    seen: list[tuple[str, str, str | None]] = []
+
+    async def forward(request: web.Request) -> web.Response:
+        seen.append(
+            (str(request.url), request.headers["Host"], request.headers.get("Proxy-Authorization"))
+        )
+        return web.json_response({"via": "proxy"}, status=202)
+
+    async def scenario() -> tuple[int, bytes]:
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", forward)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        set_proxy_env(monkeypatch, HTTP_PROXY=f"http://user:p%40ss@127.0.0.1:{port}")
+        sender = async_sender(kind)  # type: ignore[arg-type]
+        try:
+            answer = await sender.request(
+                "POST", "http://bp-target.invalid/hook", {}, b"{}", timeout=5
+            )
+        finally:
+            await sender.aclose()
+            await runner.cleanup()
+        return answer.status, answer.body
+
+    status, body = asyncio.run(scenario())
+    assert status == 202 and json.loads(body) == {"via": "proxy"}
+    token = base64.b64encode(b"user:p@ss").decode()
+    assert seen == [("http://bp-target.invalid/hook", "bp-target.invalid", f"Basic {token}")]
+
+
+def test_404_hint_names_the_url_check(emu: EmulatorServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    install(emu, "incidentio", monkeypatch)
+    emu.state.add_fault("/v2/alert_events/", status=404)
+    result = cli("send-test", "new")
+    assert result.exit_code == 6
+    assert "incidentio answered HTTP 404: check the URL: bp-integrate show incidentio." in (
+        result.stderr
+    )

@@ -150,3 +150,36 @@ def test_storm_rate_limit(monkeypatch: pytest.MonkeyPatch) -> None:
     elapsed = time.perf_counter() - started
     assert report.events == 20
     assert elapsed >= 0.18  # 20 events at 100/s: at least 19 intervals of 10 ms
+
+
+def test_storm_with_show_secrets_records_no_secret(
+    emu: EmulatorServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from test_send import PD_KEY, state_dir
+
+    install(emu, "pagerduty", monkeypatch)
+    # A target that echoes the key back in its error: the run file keeps its answer.
+    emu.state.add_fault("/v2/enqueue", status=400, body=f"bad routing key {PD_KEY}", times=2)
+    result = cli("replay", "comment", "--count", "3", "--show-secrets", "--json")
+    assert result.exit_code == 7
+    [run] = history.list_runs()
+    failed = [r for r in history.read_records(run.path) if r.get("outcome") == "rejected"]
+    assert [r["response"] for r in failed] == ["bad routing key ****"] * 2
+    recorded = "".join(p.read_text() for p in state_dir().rglob("*") if p.is_file())
+    assert PD_KEY not in recorded
+
+
+def test_storm_to_loopback_ignores_http_proxy(
+    emu: EmulatorServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from test_send import closed_port
+
+    install(emu, "xmatters", monkeypatch)
+    dead = f"http://127.0.0.1:{closed_port()}"
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "all_proxy"):
+        monkeypatch.setenv(name, dead)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    result = cli("replay", "lifecycle", "--count", "4", "--json")
+    assert result.exit_code == 0, result.stdout
+    assert json.loads(result.stdout)["ok"] == 20

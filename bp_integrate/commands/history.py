@@ -1,4 +1,5 @@
-"""`bp-integrate history`: the runs recorded by send-test and replay, newest first."""
+"""`bp-integrate history`: the runs recorded by send-test and replay, newest first;
+`--prune` removes all but the newest."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import typer
 
 from bp_integrate import ui
 from bp_integrate.commands.common import JsonOpt
+from bp_integrate.errors import UsageError
 
 
 def history_command(
@@ -16,14 +18,29 @@ def history_command(
     limit: Annotated[
         int, typer.Option("--limit", metavar="N", help="Show at most N runs (0: all).")
     ] = 20,
+    prune: Annotated[
+        bool,
+        typer.Option(
+            "--prune",
+            help="Remove all but the newest runs (--keep N, else $BP_INTEGRATE_HISTORY_KEEP, "
+            "else 50) and list what was removed.",
+        ),
+    ] = False,
+    keep: Annotated[
+        int | None,
+        typer.Option("--keep", metavar="N", help="With --prune: how many runs to keep."),
+    ] = None,
 ) -> None:
     """List recorded runs (id, when, command, counts, outcome); replay one with --from-run."""
     from bp_integrate import history
 
     if limit < 0:
-        from bp_integrate.errors import UsageError
-
         raise UsageError("--limit must be 0 (all) or more.", "e.g. --limit 10")
+    if keep is not None and not prune:
+        raise UsageError("--keep goes with --prune.", "e.g. bp-integrate history --prune --keep 10")
+    if prune:
+        prune_runs(keep, json_output)
+        return
     runs = history.list_runs(limit or None)
     if json_output:
         ui.emit_json({"runs_dir": str(history.runs_dir()), "runs": [r.to_json() for r in runs]})
@@ -45,3 +62,37 @@ def history_command(
         when = run.started_at.replace("T", " ")[:19]
         ui.data(f"{run.id}  {when}  {run.outcome:<11}  {counts}  {run.command}")
     ui.say("Send a run again: bp-integrate replay --from-run <id>")
+
+
+def prune_runs(keep: int | None, json_output: bool) -> None:
+    """Remove the older run files; the removed ids are data, the totals talk."""
+    from bp_integrate import history
+
+    if keep is not None and keep < 1:
+        raise UsageError(
+            "--keep must be 1 or more.",
+            "e.g. --keep 10 (to remove every run, delete the folder `bp-integrate history "
+            "--json` names as runs_dir).",
+        )
+    count = keep if keep is not None else history.keep_runs()
+    removed = history.prune(count)
+    kept = len(history.run_files())
+    if json_output:
+        ui.emit_json(
+            {
+                "runs_dir": str(history.runs_dir()),
+                "keep": count,
+                "removed": [r.to_json() for r in removed],
+                "kept": kept,
+            }
+        )
+        return
+    if not removed:
+        ui.say(
+            f"Nothing to remove: {kept} run{'s' if kept != 1 else ''}, keeping the newest {count}."
+        )
+        return
+    for item in removed:
+        ui.data(f"removed {item.id}")
+    freed = sum(r.bytes for r in removed)
+    ui.say(f"Removed {len(removed)} runs ({freed} bytes); kept the newest {count}.")

@@ -22,6 +22,9 @@ from bp_integrate.commands.send_test import (
     check_envelope,
     check_numbers,
     parse_tags,
+    reader_may_leave,
+    shown,
+    warn_if_unrecorded,
 )
 from bp_integrate.errors import ExitCode, UsageError
 
@@ -37,28 +40,54 @@ def stderr_is_tty() -> bool:
         return False
 
 
-def step_line(report: StepReport) -> str:
-    """One plain timeline line for a step (stderr when not a terminal)."""
-    label = "cleanup" if report.cleanup else f"step {report.index}"
-    parts = []
+def target_cells(report: StepReport) -> list[str]:
+    """What each target did with a step: `xmatters 202 12 ms`, `pagerduty skipped`."""
+    cells = []
     for r in report.results:
         status = str(r.status) if r.status is not None else r.outcome
-        parts.append(f"{r.integration} {status} {r.latency_ms:.0f} ms")
-    parts += [f"{s.integration} skipped" for s in report.skipped]
+        cells.append(f"{r.integration} {status} {r.latency_ms:.0f} ms")
+    cells += [f"{s.integration} skipped" for s in report.skipped]
+    return cells or ["no target"]
+
+
+def step_label(report: StepReport) -> str:
+    return "cleanup" if report.cleanup else f"step {report.index}"
+
+
+def step_line(report: StepReport) -> str:
+    """One plain timeline line for a step (stderr when not a terminal)."""
     mark = "ok" if report.passed else "FAILED"
-    line = f"{label:<8} {report.event:<26} {mark:<6} " + ", ".join(parts or ["no target"])
+    line = f"{step_label(report):<8} {report.event:<26} {mark:<6} " + ", ".join(
+        target_cells(report)
+    )
     if report.problems:
         line += "  (" + "; ".join(report.problems) + ")"
     return line
 
 
+def table_row(report: StepReport) -> tuple[str, str, str, str, str]:
+    """The live table's cells for a step: step, event, result, targets, problems."""
+    return (
+        "cleanup" if report.cleanup else str(report.index),
+        report.event,
+        "ok" if report.passed else "FAILED",
+        ", ".join(target_cells(report)),
+        "\n".join(report.problems),
+    )
+
+
 class Timeline:
-    """Live table on a terminal (stderr); plain lines otherwise; JSON lines with --json."""
+    """Live table on a terminal (stderr); plain lines otherwise; JSON lines with --json.
+
+    A reader that goes away (`| head -1`) stops the timeline, never the run: the
+    remaining steps are sent and recorded, and the command exits with their outcome.
+    """
 
     def __init__(self, json_output: bool) -> None:
         self.json_output = json_output
         self.live: Any = None
         self.table_rows: list[tuple[str, ...]] = []
+        self.reader_gone = False
         if not json_output and stderr_is_tty():
             from rich.live import Live
 
@@ -69,30 +98,34 @@ class Timeline:
         from rich.table import Table
 
         table = Table(title="replay", expand=False)
-        for column in ("step", "event", "result", "targets"):
+        for column in ("step", "event", "result", "targets", "problems"):
             table.add_column(column)
         for row in self.table_rows:
             table.add_row(*row)
         return table
 
     def __call__(self, report: StepReport) -> None:
+        if not self.reader_gone:
+            self.reader_gone = not shown(lambda: self._show(report))
+
+    def say(self, message: str) -> None:
+        """A line of talk on stderr, unless the reader is gone."""
+        if not self.reader_gone:
+            self.reader_gone = not shown(lambda: ui.say(message))
+
+    def _show(self, report: StepReport) -> None:
         if self.json_output:
             ui.emit_json_line(report.to_json())
-            return
-        if self.live is not None:
-            line = step_line(report)
-            label = "cleanup" if report.cleanup else str(report.index)
-            targets = line.split(None, 3)[3] if len(line.split(None, 3)) > 3 else ""
-            self.table_rows.append(
-                (label, report.event, "ok" if report.passed else "FAILED", targets)
-            )
+        elif self.live is not None:
+            self.table_rows.append(table_row(report))
             self.live.update(self._table())
-            return
-        ui.say(step_line(report))
+        else:
+            ui.say(step_line(report))
 
     def stop(self) -> None:
         if self.live is not None:
-            self.live.stop()
+            with reader_may_leave():
+                self.live.stop()
             self.live = None
 
 
@@ -108,7 +141,7 @@ def replay_command(
         str | None,
         typer.Argument(
             help="lifecycle (new, updated, closed, reopen, closed), flapping, comment, or a "
-            "scenario file (.yaml; format: examples/scenarios/).",
+            "scenario file (.yaml; format: docs/replay.md).",
             show_default=False,
             autocompletion=complete_scenario,
         ),
@@ -196,7 +229,10 @@ def replay_command(
         )
     names = to or recorded_targets or None
     targets = load_targets(profile, names)
-    redactor = build_redactor(targets, enabled=not show_secrets)
+    # What is printed is masked unless --show-secrets; the history always is (it masks
+    # with its own view of the same secrets).
+    secrets = build_redactor(targets)
+    redactor = secrets.view(enabled=not show_secrets)
     policy = RetryPolicy(retries=retries, timeout=timeout)
     command = f"replay --from-run {from_run}" if from_run else f"replay {plan.name}"
     if count is not None:
@@ -204,7 +240,7 @@ def replay_command(
     recorder = RunRecorder(
         command=command,
         profile=profile,
-        redactor=redactor,
+        redactor=secrets,
         targets=[t.name for t in targets],
         options={
             "envelope": spec.envelope,
@@ -240,13 +276,13 @@ def replay_command(
 
     from bp_integrate.sender import Session
 
-    timeline = Timeline(json_output)
-    if not json_output:
-        ui.say(
-            f"Replaying {plan.name} ({len(plan.steps)} steps) to "
-            f"{', '.join(t.name for t in targets)} (profile {profile!r})..."
-        )
     with recorder, Session(policy) as session:
+        timeline = Timeline(json_output)
+        if not json_output:
+            timeline.say(
+                f"Replaying {plan.name} ({len(plan.steps)} steps) to "
+                f"{', '.join(t.name for t in targets)} (profile {profile!r})...",
+            )
         runner = scenarios.ScenarioRunner(
             plan,
             targets,
@@ -265,6 +301,7 @@ def replay_command(
         outcome, code = report.outcome()
         recorder.close(outcome, {"incident_id": report.incident_id, "cleanup": report.cleanup_note})
     finish_scenario(report, recorder.run_id, json_output)
+    warn_if_unrecorded(recorder)
     if code != ExitCode.OK:
         raise typer.Exit(int(code))
 
@@ -297,19 +334,22 @@ def load_recorded(run_id: str) -> tuple[Scenario, list[str], dict[str, Any]]:
 
 
 def finish_scenario(report: ScenarioReport, run_id: str, json_output: bool) -> None:
+    """The run's summary is data (stdout): a JSON line, or two plain lines."""
     outcome, code = report.outcome()
-    if json_output:
-        ui.emit_json_line({**report.to_json(), "run_id": run_id})
-        return
-    if report.interrupted:
-        ui.say("Interrupted.", style="yellow")
-    ui.say(report.cleanup_note)
-    style = "green" if code == ExitCode.OK else "yellow" if code == ExitCode.PARTIAL else "red"
-    ui.say(
-        f"{outcome}: {report.passed_units} passed, {report.failed_units} failed; incident "
-        f"{report.incident_id}; run {run_id} (bp-integrate history).",
-        style=style,
-    )
+    with reader_may_leave():
+        if json_output:
+            ui.emit_json_line({**report.to_json(), "run_id": run_id})
+            return
+        if report.interrupted:
+            ui.say("Interrupted.", style="yellow")
+        style = "green" if code == ExitCode.OK else "yellow" if code == ExitCode.PARTIAL else "red"
+        ui.data(
+            f"{outcome}: {report.passed_units} passed, {report.failed_units} failed; incident "
+            f"{report.incident_id}; run {run_id}",
+            style=style,
+        )
+        ui.data(report.cleanup_note)
+        ui.say(f"Send it again: bp-integrate replay --from-run {run_id}")
 
 
 def run_storm(
@@ -333,6 +373,7 @@ def run_storm(
     progress_bar: Any = None
     task: Any = None
     on_progress = None
+    recorder.open()  # a state folder we cannot write to fails here, before a send
     if not json_output and stderr_is_tty():
         from rich.progress import Progress
 
@@ -358,15 +399,18 @@ def run_storm(
         recorder=recorder,
         progress=on_progress,
     )
-    with recorder:
+    try:
         try:
             with asyncio.Runner() as runner:
                 report = runner.run(storm.run())
         finally:
             if progress_bar is not None:
-                progress_bar.stop()
+                with reader_may_leave():
+                    progress_bar.stop()
         outcome, _code = storm_outcome(report)
         recorder.close(outcome, {"storm": report.to_json()})
+    finally:
+        recorder.close("interrupted")  # does nothing unless an exception skipped the close
     return report
 
 
@@ -390,6 +434,17 @@ def finish_storm(report: StormReport, recorder: Any, json_output: bool) -> None:
         "exit_code": int(code),
         "run_id": recorder.run_id,
     }
+    with reader_may_leave():
+        _storm_summary(report, doc, outcome, recorder.run_id, json_output)
+    warn_if_unrecorded(recorder)
+    if code != ExitCode.OK:
+        raise typer.Exit(int(code))
+
+
+def _storm_summary(
+    report: StormReport, doc: dict[str, Any], outcome: str, run_id: str, json_output: bool
+) -> None:
+    """The storm's summary is data (stdout), like a scenario's."""
     if json_output:
         ui.emit_json(doc)
     else:
@@ -411,7 +466,6 @@ def finish_storm(report: StormReport, recorder: Any, json_output: bool) -> None:
             f"ok {report.ok}, failed {report.failed}, skipped {report.skipped}"
             + (f" ({failures})" if failures else "")
         )
-        ui.say(report.cleanup_note)
-        ui.say(f"{outcome}: run {recorder.run_id} (bp-integrate history).")
-    if code != ExitCode.OK:
-        raise typer.Exit(int(code))
+        ui.data(report.cleanup_note)
+        ui.data(f"{outcome}: run {run_id}")
+        ui.say("The run is recorded: bp-integrate history")

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -13,6 +17,8 @@ from bp_integrate.commands.common import JsonOpt, ShowSecretsOpt
 from bp_integrate.errors import ExitCode, UsageError
 
 if TYPE_CHECKING:
+    from bp_integrate.history import RunRecorder
+    from bp_integrate.integrations.base import Skipped
     from bp_integrate.sender import SendResult
 
 ToOpt = Annotated[
@@ -177,7 +183,10 @@ def send_test_command(
     )
     tags = parse_tags(tag or [])
     targets = load_targets(profile, to)
-    redactor = build_redactor(targets, enabled=not show_secrets)
+    # One set of secrets, two views: `redactor` masks what is printed (off under
+    # --show-secrets); the run history masks with its own view, always on.
+    secrets = build_redactor(targets)
+    redactor = secrets.view(enabled=not show_secrets)
     simulator = payloads.IncidentSimulator(
         incident_id=incident_id, tags=tags, test_marker=spec.test_marker
     )
@@ -230,7 +239,7 @@ def send_test_command(
     recorder = RunRecorder(
         command=f"send-test {kind}",
         profile=profile,
-        redactor=redactor,
+        redactor=secrets,
         targets=[t.name for t in targets],
         options={"envelope": spec.envelope, "test_marker": spec.test_marker},
     )
@@ -250,6 +259,28 @@ def send_test_command(
             outcome = "nothing sent"
         recorder.close(outcome)
 
+    with reader_may_leave():
+        _report(profile, kind, the_id, recorder, results, skipped, outcome, code, json_output)
+    warn_if_unrecorded(recorder)
+    if code != ExitCode.OK:
+        raise typer.Exit(int(code))
+
+
+def _report(
+    profile: str,
+    kind: str,
+    the_id: str,
+    recorder: RunRecorder,
+    results: list[SendResult],
+    skipped: list[Skipped],
+    outcome: str,
+    code: ExitCode,
+    json_output: bool,
+) -> None:
+    from bp_integrate.sender import skipped_json
+
+    good = sum(1 for r in results if r.ok)
+    bad = [r for r in results if not r.ok]
     if json_output:
         ui.emit_json(
             {
@@ -280,11 +311,63 @@ def send_test_command(
             )
         if bad:
             ui.say(_hint(bad), style="yellow")
-    if code != ExitCode.OK:
-        raise typer.Exit(int(code))
+
+
+@contextlib.contextmanager
+def reader_may_leave() -> Iterator[None]:
+    """Output to a reader that went away (`| head -1`) ends the output, not the command:
+    the rest goes nowhere, quietly, and the command still exits with its own code."""
+    try:
+        yield
+    except BrokenPipeError:
+        # It is stdout that a reader like `head` closes (stderr too when it is the same
+        # pipe: `2>&1 | head`).
+        silence(sys.stdout)
+        if _same_file(sys.stdout, sys.stderr):
+            silence(sys.stderr)
+
+
+def shown(show: Callable[[], object]) -> bool:
+    """Run `show` (some output); False when its reader had gone away."""
+    with reader_may_leave():
+        show()
+        return True
+    return False  # reached only when reader_may_leave swallowed a BrokenPipeError
+
+
+def _same_file(a: Any, b: Any) -> bool:
+    try:
+        return os.path.sameopenfile(a.fileno(), b.fileno())
+    except (AttributeError, ValueError, OSError):
+        return False
+
+
+def silence(stream: Any) -> None:
+    """Point a closed stream at /dev/null so later writes (and the final flush) pass."""
+    try:
+        fd = stream.fileno()
+    except (AttributeError, ValueError, OSError):  # io.UnsupportedOperation is both
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, fd)
+    finally:
+        os.close(devnull)
+
+
+def warn_if_unrecorded(recorder: RunRecorder) -> None:
+    """Say so when the run history could not be written to the end (disk full...)."""
+    if recorder.error:
+        with reader_may_leave():
+            ui.warn(
+                f"{recorder.error}. Free some space or set BP_INTEGRATE_STATE_DIR to a "
+                "writable folder."
+            )
 
 
 def _hint(bad: list[SendResult]) -> str:
+    from bp_integrate.sender import failure_hint
+
     first = bad[0]
     if first.outcome == "network":
         return (
@@ -296,4 +379,7 @@ def _hint(bad: list[SendResult]) -> str:
             f"{first.integration} refused the credentials (HTTP {first.status}): install it "
             f"again with the right secret (bp-integrate install {first.integration})."
         )
-    return f"{first.integration} answered HTTP {first.status}: see its response above."
+    hint = failure_hint(first)
+    return f"{first.integration} answered HTTP {first.status}: " + (
+        f"{hint}." if hint else "see its response above."
+    )

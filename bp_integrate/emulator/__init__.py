@@ -10,6 +10,8 @@ credentials. This package is plain core: no CLI or terminal UI imports.
 
 from __future__ import annotations
 
+from bp_integrate.urls import is_loopback_host
+
 from .app import build_app
 from .config import (
     DEMO_BIGPANDA_ENVIRONMENTS,
@@ -29,7 +31,6 @@ from .server import (
     EmulatorBindError,
     EmulatorServer,
     check_bind_host,
-    is_loopback_host,
     serve_forever,
 )
 from .state import (

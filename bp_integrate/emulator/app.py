@@ -7,7 +7,8 @@ bounds the body (413 past ``max_body_bytes``), applies injected faults, turns
 the state. It also owns the introspection endpoints, which are neither recorded
 nor subject to faults:
 
-* ``GET /_received`` (``?since=<seq>``): the request log, oldest first;
+* ``GET /_received`` (``?since=<seq>``): the request log, oldest first (the newest
+  ``EmulatorState.max_records`` requests; ``/_state`` counts them all);
 * ``GET /_state``: what each emulated target ended with;
 * ``POST /_reset``: forget everything (log, targets, rate windows, faults);
 * ``POST /_faults`` / ``GET /_faults`` / ``DELETE /_faults``: queue, list, clear faults.

@@ -27,6 +27,9 @@ log = logging.getLogger(__name__)
 
 RecordCallback = Callable[[ReceivedRecord], None]
 
+#: Records the request log keeps by default (a record is ~3 KB: about 30 MB at most).
+DEFAULT_MAX_RECORDS = 10_000
+
 _T = TypeVar("_T")
 
 
@@ -256,15 +259,25 @@ class EmulatorState:
     reader returns a copy). ``on_record`` is called, on the emulator's thread,
     once per received request, after it was answered; exceptions it raises are
     logged and swallowed.
+
+    The request log keeps the newest ``max_records`` records (older ones are
+    dropped, so a long storm does not eat the machine's memory); ``seq`` keeps
+    counting and ``requests_received`` counts every request, dropped or not.
     """
 
-    def __init__(self, on_record: RecordCallback | None = None) -> None:
+    def __init__(
+        self, on_record: RecordCallback | None = None, max_records: int = DEFAULT_MAX_RECORDS
+    ) -> None:
+        if max_records < 1:
+            raise ValueError("max_records must be at least 1")
         self._lock = threading.RLock()
         self._changed = threading.Condition(self._lock)
         self.on_record = on_record
+        self.max_records = max_records
         self._seq = 0
+        self._received = 0  # since the last reset, including records dropped from the log
         self._fault_seq = 0
-        self._records: list[ReceivedRecord] = []
+        self._records: deque[ReceivedRecord] = deque(maxlen=max_records)
         self._xmatters_events: list[XMattersEvent] = []
         self._panopta_clears: list[PanoptaClear] = []
         self._pd_alerts: dict[tuple[str, str], PagerDutyAlert] = {}
@@ -280,8 +293,9 @@ class EmulatorState:
         """Append a record (``seq`` is assigned here) and notify ``on_record``."""
         with self._changed:
             self._seq += 1
+            self._received += 1
             record = ReceivedRecord(seq=self._seq, **fields)
-            self._records.append(record)
+            self._records.append(record)  # the deque drops the oldest past max_records
             self._changed.notify_all()
         callback = self.on_record
         if callback is not None:
@@ -292,14 +306,28 @@ class EmulatorState:
         return record
 
     def records(self, since: int = 0) -> tuple[ReceivedRecord, ...]:
-        """Every record with ``seq`` greater than ``since``, oldest first."""
+        """Every kept record with ``seq`` greater than ``since``, oldest first."""
         with self._lock:
-            return tuple(r for r in self._records if r.seq > since)
+            if not self._records or self._records[-1].seq <= since:
+                return ()
+            # seq only grows: walk back from the newest instead of through the whole log.
+            newer: list[ReceivedRecord] = []
+            for record in reversed(self._records):
+                if record.seq <= since:
+                    break
+                newer.append(record)
+            return tuple(reversed(newer))
+
+    @property
+    def requests_received(self) -> int:
+        """Requests received since the last reset (also those dropped from the log)."""
+        with self._lock:
+            return self._received
 
     def wait_for_records(self, count: int, timeout: float = 5.0) -> bool:
-        """Block until at least ``count`` records exist; False on timeout."""
+        """Block until at least ``count`` requests were received; False on timeout."""
         with self._changed:
-            return self._changed.wait_for(lambda: len(self._records) >= count, timeout)
+            return self._changed.wait_for(lambda: self._received >= count, timeout)
 
     # ------------------------------------------------------------------ reading
     def _copy(self, value: _T) -> _T:
@@ -363,7 +391,8 @@ class EmulatorState:
                     "resolved_incidents": [r.to_json() for r in self._bp_resolutions],
                     "comments": [c.to_json() for c in self._bp_comments],
                 },
-                "requests_received": len(self._records),
+                "requests_received": self._received,
+                "records_kept": len(self._records),
                 "faults_pending": [f.to_json() for f in self._faults],
             }
 
@@ -371,6 +400,7 @@ class EmulatorState:
         """Forget every record, target state, rate-limit window and queued fault."""
         with self._lock:
             self._records.clear()
+            self._received = 0
             self._xmatters_events.clear()
             self._panopta_clears.clear()
             self._pd_alerts.clear()
