@@ -127,7 +127,9 @@ class Group(TyperGroup):
             raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
         except BrokenPipeError:
             # The reader went away (`| head`): stop quietly, as Unix tools do.
-            _silence_stdout()
+            from bp_integrate import ui
+
+            ui.silence(sys.stdout)
             raise typer.Exit(int(ExitCode.BROKEN_PIPE)) from None
         except (typer.Exit, typer.BadParameter):
             raise
@@ -147,14 +149,6 @@ class Group(TyperGroup):
             )
             raise typer.Exit(int(ExitCode.ERROR)) from None
 
-
-def _silence_stdout() -> None:
-    """Point stdout at /dev/null so the interpreter's final flush cannot fail again."""
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-    except (OSError, ValueError):
-        pass
 
 
 app = typer.Typer(

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
@@ -69,3 +71,48 @@ def success(message: str) -> None:
 def data(text: str = "", style: str | None = None) -> None:
     """A line of data on stdout."""
     out().print(text, style=style)
+
+
+# --- a reader that goes away (`| head`) -------------------------------------------
+
+
+@contextmanager
+def reader_may_leave() -> Iterator[None]:
+    """Output to a reader that went away (`| head -1`) ends the output, not the command:
+    the rest goes nowhere, quietly, and the command still exits with its own code."""
+    try:
+        yield
+    except BrokenPipeError:
+        # It is stdout that a reader like `head` closes (stderr too when it is the same
+        # pipe: `2>&1 | head`).
+        silence(sys.stdout)
+        if _same_file(sys.stdout, sys.stderr):
+            silence(sys.stderr)
+
+
+def shown(show: Callable[[], object]) -> bool:
+    """Run `show` (some output); False when its reader had gone away."""
+    with reader_may_leave():
+        show()
+        return True
+    return False  # reached only when reader_may_leave swallowed a BrokenPipeError
+
+
+def _same_file(a: Any, b: Any) -> bool:
+    try:
+        return os.path.sameopenfile(a.fileno(), b.fileno())
+    except (AttributeError, ValueError, OSError):
+        return False
+
+
+def silence(stream: Any) -> None:
+    """Point a closed stream at /dev/null so later writes (and the final flush) pass."""
+    try:
+        fd = stream.fileno()
+    except (AttributeError, ValueError, OSError):  # io.UnsupportedOperation is both
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, fd)
+    finally:
+        os.close(devnull)

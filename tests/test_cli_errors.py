@@ -43,13 +43,13 @@ def test_debug_variable_lets_the_traceback_through(
 def test_closed_stdout_exits_141_quietly(
     runner: CliRunner, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from bp_integrate import cli, ui
+    from bp_integrate import ui
 
     def closed(_: object) -> None:
         raise BrokenPipeError
 
     monkeypatch.setattr(ui, "emit_json", closed)
-    monkeypatch.setattr(cli, "_silence_stdout", lambda: None)  # CliRunner's stdout is no fd
+    monkeypatch.setattr(ui, "silence", lambda _: None)  # CliRunner's stdout is no fd
     result = invoke(runner, "list", "--json")
     assert result.exit_code == 141
     assert result.stderr == ""

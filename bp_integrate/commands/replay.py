@@ -22,8 +22,6 @@ from bp_integrate.commands.send_test import (
     check_envelope,
     check_numbers,
     parse_tags,
-    reader_may_leave,
-    shown,
     warn_if_unrecorded,
 )
 from bp_integrate.errors import ExitCode, UsageError
@@ -106,12 +104,12 @@ class Timeline:
 
     def __call__(self, report: StepReport) -> None:
         if not self.reader_gone:
-            self.reader_gone = not shown(lambda: self._show(report))
+            self.reader_gone = not ui.shown(lambda: self._show(report))
 
     def say(self, message: str) -> None:
         """A line of talk on stderr, unless the reader is gone."""
         if not self.reader_gone:
-            self.reader_gone = not shown(lambda: ui.say(message))
+            self.reader_gone = not ui.shown(lambda: ui.say(message))
 
     def _show(self, report: StepReport) -> None:
         if self.json_output:
@@ -124,7 +122,7 @@ class Timeline:
 
     def stop(self) -> None:
         if self.live is not None:
-            with reader_may_leave():
+            with ui.reader_may_leave():
                 self.live.stop()
             self.live = None
 
@@ -336,7 +334,7 @@ def load_recorded(run_id: str) -> tuple[Scenario, list[str], dict[str, Any]]:
 def finish_scenario(report: ScenarioReport, run_id: str, json_output: bool) -> None:
     """The run's summary is data (stdout): a JSON line, or two plain lines."""
     outcome, code = report.outcome()
-    with reader_may_leave():
+    with ui.reader_may_leave():
         if json_output:
             ui.emit_json_line({**report.to_json(), "run_id": run_id})
             return
@@ -405,7 +403,7 @@ def run_storm(
                 report = runner.run(storm.run())
         finally:
             if progress_bar is not None:
-                with reader_may_leave():
+                with ui.reader_may_leave():
                     progress_bar.stop()
         outcome, _code = storm_outcome(report)
         recorder.close(outcome, {"storm": report.to_json()})
@@ -434,7 +432,7 @@ def finish_storm(report: StormReport, recorder: Any, json_output: bool) -> None:
         "exit_code": int(code),
         "run_id": recorder.run_id,
     }
-    with reader_may_leave():
+    with ui.reader_may_leave():
         _storm_summary(report, doc, outcome, recorder.run_id, json_output)
     warn_if_unrecorded(recorder)
     if code != ExitCode.OK:

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import sys
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -259,7 +255,7 @@ def send_test_command(
             outcome = "nothing sent"
         recorder.close(outcome)
 
-    with reader_may_leave():
+    with ui.reader_may_leave():
         _report(profile, kind, the_id, recorder, results, skipped, outcome, code, json_output)
     warn_if_unrecorded(recorder)
     if code != ExitCode.OK:
@@ -313,52 +309,10 @@ def _report(
             ui.say(_hint(bad), style="yellow")
 
 
-@contextlib.contextmanager
-def reader_may_leave() -> Iterator[None]:
-    """Output to a reader that went away (`| head -1`) ends the output, not the command:
-    the rest goes nowhere, quietly, and the command still exits with its own code."""
-    try:
-        yield
-    except BrokenPipeError:
-        # It is stdout that a reader like `head` closes (stderr too when it is the same
-        # pipe: `2>&1 | head`).
-        silence(sys.stdout)
-        if _same_file(sys.stdout, sys.stderr):
-            silence(sys.stderr)
-
-
-def shown(show: Callable[[], object]) -> bool:
-    """Run `show` (some output); False when its reader had gone away."""
-    with reader_may_leave():
-        show()
-        return True
-    return False  # reached only when reader_may_leave swallowed a BrokenPipeError
-
-
-def _same_file(a: Any, b: Any) -> bool:
-    try:
-        return os.path.sameopenfile(a.fileno(), b.fileno())
-    except (AttributeError, ValueError, OSError):
-        return False
-
-
-def silence(stream: Any) -> None:
-    """Point a closed stream at /dev/null so later writes (and the final flush) pass."""
-    try:
-        fd = stream.fileno()
-    except (AttributeError, ValueError, OSError):  # io.UnsupportedOperation is both
-        return
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, fd)
-    finally:
-        os.close(devnull)
-
-
 def warn_if_unrecorded(recorder: RunRecorder) -> None:
     """Say so when the run history could not be written to the end (disk full...)."""
     if recorder.error:
-        with reader_may_leave():
+        with ui.reader_may_leave():
             ui.warn(
                 f"{recorder.error}. Free some space or set BP_INTEGRATE_STATE_DIR to a "
                 "writable folder."
