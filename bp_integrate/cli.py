@@ -64,7 +64,7 @@ def load_command(name: str) -> Any:
         group = typer.main.get_group(target)
         group.name = name
         return group
-    single = typer.Typer(context_settings=CONTEXT_SETTINGS)
+    single = typer.Typer(context_settings=CONTEXT_SETTINGS, add_completion=False)
     single.command(name)(target)
     return typer.main.get_command(single)
 

@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import copy
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -45,7 +45,7 @@ from typing import Any, TypeVar
 from bp_integrate import payloads
 from bp_integrate.errors import ExitCode, UsageError, nearest
 from bp_integrate.history import RunRecorder
-from bp_integrate.integrations.base import PlannedRequest, Skipped
+from bp_integrate.integrations.base import Planned, PlannedRequest, Skipped
 from bp_integrate.redact import Redactor
 from bp_integrate.sender import (
     CLOSING_EVENTS,
@@ -391,7 +391,7 @@ class ScenarioRunner:
         scenario: Scenario,
         targets: Sequence[Target],
         redactor: Redactor,
-        session: Session,
+        session: Session | None,
         body_spec: BodySpec,
         recorder: RunRecorder | None = None,
         incident_id: str | None = None,
@@ -462,10 +462,24 @@ class ScenarioRunner:
             comment=step.comment,
         )
 
-    def _run_step(self, index: int, step: ScenarioStep, report: ScenarioReport) -> StepReport:
+    def _live_session(self) -> Session:
+        if self.session is None:
+            raise RuntimeError("no session: plan_steps() is the way to look without sending")
+        return self.session
+
+    def plan_steps(self) -> Iterator[tuple[int, ScenarioStep, list[Planned]]]:
+        """Every step's requests, exactly as `run` would send them, sending nothing."""
+        for index, step in enumerate(self.scenario.steps, start=1):
+            yield index, step, self._plan(step)[2]
+
+    def _plan(self, step: ScenarioStep) -> tuple[dict[str, Any], dict[str, Any], list[Planned]]:
         body, incident = self._body(step)
         options = self.body_spec.send_options(step.comment)
         planned = plan_event(self.targets, step.event, incident, body, options, self.redactor)
+        return body, incident, planned
+
+    def _run_step(self, index: int, step: ScenarioStep, report: ScenarioReport) -> StepReport:
+        body, incident, planned = self._plan(step)
         self.seq += 1
         seq = self.seq
         incident_id = str(incident.get("id", self.incident_id))
@@ -478,7 +492,7 @@ class ScenarioRunner:
                 if isinstance(p, PlannedRequest):
                     self.open.setdefault(p.integration, False)
         try:
-            results = self.session.deliver(planned, self.redactor)
+            results = self._live_session().deliver(planned, self.redactor)
         except KeyboardInterrupt:
             if step.event in OPENING_EVENTS:
                 for p in planned:
@@ -575,7 +589,7 @@ class ScenarioRunner:
                 self.seq += 1
                 if self.recorder is not None:
                     self.recorder.event(self.seq, event, self.incident_id, body)
-                results = self.session.deliver(planned, self.redactor)
+                results = self._live_session().deliver(planned, self.redactor)
             except KeyboardInterrupt:
                 failed.extend(t.name for t in group)
                 break

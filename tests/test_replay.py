@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -354,3 +355,42 @@ def test_closed_stdout_does_not_interrupt_the_run(
     assert len(sends(emu, "/v2/enqueue")) == 5
     [run] = history.list_runs()
     assert run.outcome == "success" and run.counts["ok"] == 5
+
+
+def test_dry_run_shows_every_step_and_sends_nothing(
+    emu: EmulatorServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ALL:
+        install(emu, name, monkeypatch)
+    result = cli("replay", "lifecycle", "--dry-run", "--json")
+    assert result.exit_code == 0, result.stdout + result.stderr
+    steps = json_lines(result.stdout)
+    assert [s["event"] for s in steps] == [
+        "incident#new",
+        "incident#updated",
+        "incident#closed",
+        "incident#reopen",
+        "incident#closed",
+    ]
+    assert len({s["incident_id"] for s in steps}) == 1
+    assert all(s["dry_run"] for s in steps)
+    pd = [r for s in steps for r in s["requests"] if r["integration"] == "pagerduty"]
+    assert [r["body"]["event_action"] for r in pd] == [
+        "trigger",
+        "trigger",
+        "resolve",
+        "trigger",
+        "resolve",
+    ]
+    assert {r["body"]["routing_key"] for r in pd} == {"****"}
+    assert [len(s["skipped"]) for s in steps] == [0, 1, 0, 0, 0]  # Panopta: no update
+    assert PD_KEY not in result.stdout + result.stderr
+    assert sends(emu) == []  # nothing reached any target
+    assert not (Path(os.environ["BP_INTEGRATE_STATE_DIR"]) / "runs").exists()
+
+
+def test_dry_run_does_not_take_count(emu: EmulatorServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    install(emu, "pagerduty", monkeypatch)
+    result = cli("replay", "lifecycle", "--dry-run", "--count", "5")
+    assert result.exit_code == 2
+    assert "--count does not apply" in result.stderr

@@ -11,7 +11,9 @@ from bp_integrate import ui
 from bp_integrate.errors import UsageError
 from bp_integrate.integrations.base import basic_auth
 
-app = typer.Typer(help="Encode values BigPanda integrations need.", no_args_is_help=True)
+app = typer.Typer(
+    help="Encode values BigPanda integrations need.", no_args_is_help=True, add_completion=False
+)
 
 
 @app.command("basic-auth")

@@ -21,7 +21,11 @@ from bp_integrate.secrets import STORE_KINDS, entry_name, env_var, open_store
 from bp_integrate.store import store_label
 from bp_integrate.urls import check_url
 
-app = typer.Typer(help="BigPanda settings of a profile (region, API key).", no_args_is_help=True)
+app = typer.Typer(
+    help="BigPanda settings of a profile (region, API key).",
+    no_args_is_help=True,
+    add_completion=False,
+)
 
 API_KEY_FIELD = "api_key"
 

@@ -178,6 +178,13 @@ def replay_command(
             help="Storm mode HTTP client: aiohttp (default, fastest) or httpx.",
         ),
     ] = "aiohttp",
+    dry_run: Annotated[
+        bool,
+        typer.Option("--dry-run", help="Send nothing; print every step's exact requests."),
+    ] = False,
+    as_curl: Annotated[
+        bool, typer.Option("--as-curl", help="Send nothing; print curl commands per step.")
+    ] = False,
     no_cleanup: Annotated[
         bool,
         typer.Option(
@@ -231,6 +238,14 @@ def replay_command(
     # with its own view of the same secrets).
     secrets = build_redactor(targets)
     redactor = secrets.view(enabled=not show_secrets)
+    if dry_run or as_curl:
+        if count is not None:
+            raise UsageError(
+                "--dry-run shows one scenario's requests; --count does not apply.",
+                "Drop --count to see what each step sends.",
+            )
+        show_plan(plan, targets, redactor, spec, incident_id, as_curl, json_output)
+        return
     policy = RetryPolicy(retries=retries, timeout=timeout)
     command = f"replay --from-run {from_run}" if from_run else f"replay {plan.name}"
     if count is not None:
@@ -302,6 +317,50 @@ def replay_command(
     warn_if_unrecorded(recorder)
     if code != ExitCode.OK:
         raise typer.Exit(int(code))
+
+
+def show_plan(
+    plan: Scenario,
+    targets: Any,
+    redactor: Any,
+    spec: Any,
+    incident_id: str | None,
+    as_curl: bool,
+    json_output: bool,
+) -> None:
+    """--dry-run: every step's requests, as the run would send them; nothing is sent."""
+    from bp_integrate import scenarios
+    from bp_integrate.commands.send_test import print_planned
+    from bp_integrate.integrations.base import PlannedRequest, Skipped
+    from bp_integrate.sender import as_curl_command, shown_request, skipped_json
+
+    runner = scenarios.ScenarioRunner(
+        plan, targets, redactor, None, spec, incident_id=incident_id, cleanup=False
+    )
+    for index, step, planned in runner.plan_steps():
+        requests = [p for p in planned if isinstance(p, PlannedRequest)]
+        skipped = [p for p in planned if isinstance(p, Skipped)]
+        if json_output:
+            line: dict[str, Any] = {
+                "type": "step",
+                "dry_run": True,
+                "step": index,
+                "event": step.event,
+                "incident_id": runner.incident_id,
+                "requests": [shown_request(r, redactor) for r in requests],
+                "skipped": [skipped_json(s) for s in skipped],
+            }
+            if as_curl:
+                line["curl"] = [as_curl_command(r, redactor) for r in requests]
+            ui.emit_json_line(line)
+            continue
+        ui.data(f"## step {index}: {step.event} (incident {runner.incident_id})", style="bold")
+        print_planned(requests, skipped, redactor, as_curl)
+    if not json_output:
+        ui.say(
+            f"(dry run of {plan.name}: nothing was sent; secrets shown as **** unless "
+            "--show-secrets)"
+        )
 
 
 def load_recorded(run_id: str) -> tuple[Scenario, list[str], dict[str, Any]]:

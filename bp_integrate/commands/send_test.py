@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -14,7 +15,8 @@ from bp_integrate.errors import ExitCode, UsageError
 
 if TYPE_CHECKING:
     from bp_integrate.history import RunRecorder
-    from bp_integrate.integrations.base import Skipped
+    from bp_integrate.integrations.base import PlannedRequest, Skipped
+    from bp_integrate.redact import Redactor
     from bp_integrate.sender import SendResult
 
 ToOpt = Annotated[
@@ -208,20 +210,7 @@ def send_test_command(
                 doc["curl"] = [as_curl_command(r, redactor) for r in requests]
             ui.emit_json(doc)
             return
-        for request in requests:
-            if as_curl:
-                ui.data(as_curl_command(request, redactor))
-                continue
-            shown = shown_request(request, redactor)
-            ui.data(f"# {request.integration} ({request.label or request.event})", style="bold")
-            ui.data(f"{shown['method']} {shown['url']}")
-            for name, value in shown["headers"].items():
-                ui.data(f"{name}: {value}")
-            ui.data()
-            ui.data(json.dumps(shown["body"], indent=2, ensure_ascii=False))
-            ui.data()
-        for skip in skipped:
-            ui.say(f"{skip.integration}: skipped {skip.event}: {skip.reason}")
+        print_planned(requests, skipped, redactor, as_curl)
         if not show_secrets:
             ui.say("(dry run: nothing was sent; secrets shown as ****, --show-secrets shows them)")
         else:
@@ -307,6 +296,31 @@ def _report(
             )
         if bad:
             ui.say(_hint(bad), style="yellow")
+
+
+def print_planned(
+    requests: Sequence[PlannedRequest],
+    skipped: Sequence[Skipped],
+    redactor: Redactor,
+    as_curl: bool,
+) -> None:
+    """The exact requests, as text (or curl commands) on stdout; skips on stderr."""
+    from bp_integrate.sender import as_curl_command, shown_request
+
+    for request in requests:
+        if as_curl:
+            ui.data(as_curl_command(request, redactor))
+            continue
+        shown = shown_request(request, redactor)
+        ui.data(f"# {request.integration} ({request.label or request.event})", style="bold")
+        ui.data(f"{shown['method']} {shown['url']}")
+        for name, value in shown["headers"].items():
+            ui.data(f"{name}: {value}")
+        ui.data()
+        ui.data(json.dumps(shown["body"], indent=2, ensure_ascii=False))
+        ui.data()
+    for skip in skipped:
+        ui.say(f"{skip.integration}: skipped {skip.event}: {skip.reason}")
 
 
 def warn_if_unrecorded(recorder: RunRecorder) -> None:
