@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import re
 import sys
 from typing import Annotated, Any, NamedTuple
 
@@ -17,6 +18,7 @@ from typer.core import TyperCommand, TyperGroup
 from bp_integrate import __version__
 from bp_integrate.errors import BPError, ExitCode
 
+PROFILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 CONTEXT_SETTINGS: dict[str, Any] = {"help_option_names": ["-h", "--help"]}
 
 
@@ -131,8 +133,8 @@ class Group(TyperGroup):
 
             ui.silence(sys.stdout)
             raise typer.Exit(int(ExitCode.BROKEN_PIPE)) from None
-        except (typer.Exit, typer.BadParameter):
-            raise
+        except (typer.Exit, typer.TyperException):
+            raise  # exits and usage errors (unknown option, missing argument): typer's own
         except Exception as error:
             if os.environ.get("BP_INTEGRATE_DEBUG"):
                 raise
@@ -188,8 +190,12 @@ def root(
     """Set up, tear down and test BigPanda outbound integrations."""
     from bp_integrate.errors import UsageError
 
-    if not profile or any(c in profile for c in "/\\ \t"):
-        raise UsageError(f"{profile!r} is not a profile name.", "Use letters, digits, - and _.")
+    if not PROFILE_NAME.fullmatch(profile):
+        raise UsageError(
+            f"{profile!r} is not a profile name.",
+            "Use letters, digits, '-', '_' and '.', starting with a letter or digit "
+            "(at most 64 characters).",
+        )
     ctx.obj = profile
 
 

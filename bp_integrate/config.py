@@ -173,6 +173,11 @@ def load(path: Path | None = None) -> Config:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return Config(path, {"version": 1, "profiles": {}})
+    except NotADirectoryError:
+        raise ConfigError(
+            f"The config folder {path.parent} is not a folder.",
+            "Point BP_INTEGRATE_CONFIG_DIR at a folder (it is created if missing).",
+        ) from None
     except OSError as exc:
         raise ConfigError(f"Cannot read {path}: {exc.strerror}.", _fix_hint(path)) from None
     except UnicodeDecodeError as exc:
@@ -197,6 +202,12 @@ def load(path: Path | None = None) -> Config:
         data = {}
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: the top level is not a mapping.", _fix_hint(path))
+    version = data.get("version", 1)
+    if version != 1:
+        raise ConfigError(
+            f"{path} is a version {version!r} config file; this bp-integrate reads version 1.",
+            "Use the bp-integrate that wrote it, or move the file aside and install again.",
+        )
     config = Config(path, data)
     config._profiles()
     return config

@@ -141,7 +141,7 @@ class EnvStore:
 
     def get(self, key: str) -> str | None:
         _, integration, field = key.split("/", 2)
-        return os.environ.get(env_var(integration, field))
+        return os.environ.get(env_var(integration, field)) or None  # empty = not set
 
     def set(self, key: str, value: str) -> None:
         return None

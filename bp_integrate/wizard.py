@@ -132,22 +132,29 @@ def load_answers(path: Path, integration: Integration) -> dict[str, str]:
                 f"Remove it from the file and set {env_var(integration.name, f.name)} "
                 f"or use --secret-stdin {f.name}.",
             )
-        answers[f.name] = _scalar(value)
+        answers[f.name] = _scalar(value, f, path)
         _refuse_url_secrets(integration, f, answers[f.name], f"{path} ({f.name})")
     return answers
 
 
-def _scalar(value: Any) -> str:
+def _scalar(value: Any, f: Field, path: Path) -> str:
+    """An answers-file value as the text a prompt would take; nested data is refused."""
     if value is None:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, list):
+    if isinstance(value, list) and all(isinstance(v, str | int | float) for v in value):
         return ",".join(str(v) for v in value)
-    if isinstance(value, dict):
+    if isinstance(value, dict) and f.multiline:
         import json
 
         return json.dumps(value, separators=(",", ":"))
+    if isinstance(value, list | dict):
+        raise UsageError(
+            f"{path}: {f.name} must be a single value"
+            + (" or a list of names." if f.name in ("recipients", "target") else "."),
+            "See examples/answers/ for the format.",
+        )
     return str(value)
 
 

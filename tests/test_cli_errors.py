@@ -74,3 +74,28 @@ def test_ctrl_c_message_promises_only_what_is_true(
     result = invoke(runner, *args)
     assert result.exit_code == 130
     assert result.stderr.strip() == message
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["list", "--bogus"],
+        ["send-test", "new", "extra"],
+        ["send-test", "new", "--to"],
+        ["encode", "basic-auth", "--json"],
+        ["profile", "bogus"],
+    ],
+)
+def test_a_bad_command_line_is_a_usage_error_not_a_bug(runner: CliRunner, args: list[str]) -> None:
+    result = invoke(runner, *args)
+    assert result.exit_code == 2, result.stderr
+    assert "This is a bug" not in result.stderr
+    assert "Error: unexpected" not in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_group_without_its_subcommand_shows_help(runner: CliRunner) -> None:
+    result = invoke(runner, "encode")
+    assert "basic-auth" in result.stdout + result.stderr
+    assert "This is a bug" not in result.stderr
+    assert result.exit_code in (0, 2)

@@ -415,3 +415,49 @@ def test_profile_api_key_prompt_without_a_terminal_is_refused(runner: CliRunner)
     assert result.exit_code == 2
     assert "--api-key-stdin" in result.stderr
     assert "secret-key" not in result.stdout + result.stderr
+
+
+def test_config_folder_that_is_a_file_names_the_variable(
+    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    afile = tmp_path / "afile"
+    afile.write_text("x", encoding="utf-8")
+    monkeypatch.setenv("BP_INTEGRATE_CONFIG_DIR", str(afile))
+    result = invoke(runner, "list")
+    assert result.exit_code == 3
+    assert f"The config folder {afile} is not a folder." in result.stderr
+    assert "BP_INTEGRATE_CONFIG_DIR" in result.stderr
+
+
+def test_a_newer_config_version_is_refused_unchanged(runner: CliRunner, isolated: Path) -> None:
+    isolated.mkdir(parents=True)
+    (isolated / "config.yaml").write_text("version: 99\nprofiles: {}\n", encoding="utf-8")
+    result = invoke(runner, "list")
+    assert result.exit_code == 3
+    assert "is a version 99 config file; this bp-integrate reads version 1." in result.stderr
+    assert (isolated / "config.yaml").read_text(encoding="utf-8") == "version: 99\nprofiles: {}\n"
+
+
+def test_an_empty_variable_is_not_a_secret_under_the_env_store(runner: CliRunner) -> None:
+    result = install(
+        runner,
+        "incidentio",
+        "--secret-store",
+        "env",
+        "--set",
+        "callback_url=https://api.incident.io/v2/alert_events/bigpanda/01ABC",
+        BP_INTEGRATE_INCIDENTIO_SECRET="s3cret",
+    )
+    assert result.exit_code == 0, result.stderr
+    result = invoke(
+        runner, "show", "incidentio", "--show-secrets", BP_INTEGRATE_INCIDENTIO_SECRET=""
+    )
+    assert result.exit_code == 4
+    assert "is not set in the environment (BP_INTEGRATE_INCIDENTIO_SECRET)" in result.stderr
+
+
+@pytest.mark.parametrize("profile", ["[bold]x", "a;rm", "-x", "a/b", "a b", "x" * 65])
+def test_profile_names_are_plain(runner: CliRunner, profile: str) -> None:
+    result = invoke(runner, "--profile", profile, "list")
+    assert result.exit_code == 2
+    assert "is not a profile name" in result.stderr

@@ -805,3 +805,52 @@ def closed_port_url() -> str:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     return f"http://127.0.0.1:{port}"
+
+
+def test_values_with_line_breaks_are_refused(
+    runner: CliRunner, memory_keyring: MemoryKeyring
+) -> None:
+    result = invoke(
+        runner,
+        "install",
+        "xmatters",
+        "--no-input",
+        "--set",
+        f"trigger_url={XM_URL}",
+        "--set",
+        "recipients=a\nb: evil",
+        BP_INTEGRATE_XMATTERS_PASSWORD="pw",
+        BP_INTEGRATE_XMATTERS_USERNAME="u",
+    )
+    assert result.exit_code == 2
+    assert "contains a line break or another control character" in result.stderr
+
+
+def test_answers_file_with_nested_values_is_refused(
+    runner: CliRunner, memory_keyring: MemoryKeyring, tmp_path: Path
+) -> None:
+    answers = tmp_path / "a.yaml"
+    answers.write_text("recipients: [[a], {b: c}]\n", encoding="utf-8")
+    result = invoke(runner, "install", "xmatters", "--no-input", "--answers", str(answers))
+    assert result.exit_code == 2
+    assert "recipients must be a single value or a list of names." in result.stderr
+    answers.write_text("username: {a: 1}\n", encoding="utf-8")
+    result = invoke(runner, "install", "xmatters", "--no-input", "--answers", str(answers))
+    assert result.exit_code == 2
+    assert "username must be a single value." in result.stderr
+
+
+def test_a_blank_secret_is_missing_not_malformed(
+    runner: CliRunner, memory_keyring: MemoryKeyring
+) -> None:
+    result = invoke(
+        runner,
+        "install",
+        "pagerduty",
+        "--no-input",
+        "--secret-stdin",
+        "integration_key",
+        input="   \n",
+    )
+    assert result.exit_code == 2
+    assert "PagerDuty integration key is required." in result.stderr

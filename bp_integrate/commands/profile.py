@@ -67,7 +67,14 @@ def set_command(
     settings = dict(cfg.bigpanda(profile))
     if region is not None:
         settings["region"] = region if region in config.REGIONS else "custom"
-        settings["api_url"] = region_url(region)
+        new_url = region_url(region)
+        moved = settings.get("api_key_stored") and settings.get("api_url") != new_url
+        if moved and not (api_key_stdin or prompt_api_key):
+            ui.warn(
+                "The stored API key was checked against the previous host; check it "
+                "against this one: bp-integrate profile set --api-key-stdin"
+            )
+        settings["api_url"] = new_url
     settings.setdefault("region", "us")
     settings.setdefault("api_url", config.REGIONS["us"])
     if api_key_stdin and prompt_api_key:

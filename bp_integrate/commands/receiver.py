@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import os
 import threading
 from collections import deque
 from typing import TYPE_CHECKING, Annotated, Any
@@ -160,8 +162,14 @@ def receiver_command(
             "Use --host 127.0.0.1, or add --allow-remote to listen beyond loopback on purpose.",
         ) from None
     except EmulatorBindError as exc:
+        in_use = exc.errno == errno.EADDRINUSE
         raise BPError(
-            str(exc.strerror or exc), "Choose another --port (0 picks a free one).", ExitCode.ERROR
+            f"Cannot listen on {host}:{port}: "
+            + ("the port is already in use." if in_use else f"{os.strerror(exc.errno or 0)}."),
+            "Stop whatever uses it, or choose another --port (--port 0 picks a free one)."
+            if in_use
+            else "Choose another --host or --port.",
+            ExitCode.ERROR,
         ) from None
     finally:
         if live_table is not None and live_table.live is not None:

@@ -36,6 +36,8 @@ class Field:
     url_with_secrets: bool = False
     #: A BigPanda User API key: checked against BigPanda before it is stored.
     bigpanda_key: bool = False
+    #: May span lines (a JSON document); every other value is one line.
+    multiline: bool = False
     confidence: Confidence = "C"
 
     def applies(self, values: Mapping[str, str]) -> bool:
@@ -50,6 +52,13 @@ class Field:
 
     def validate(self, raw: str, values: Mapping[str, str]) -> str:
         value = raw.strip() if not self.secret else raw.strip("\r\n")
+        if self.secret and not value.strip():
+            value = ""  # only blanks: nothing was pasted
+        if not self.multiline and any(ord(c) < 32 or ord(c) == 127 for c in value):
+            raise UsageError(
+                f"{self.label} contains a line break or another control character.",
+                "Paste the value on one line (a stray newline usually means a bad copy).",
+            )
         if not value:
             if self.required:
                 raise UsageError(f"{self.label} is required.", self.help)

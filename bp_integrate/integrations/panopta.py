@@ -98,6 +98,7 @@ class Panopta(Integration):
             "are confirmed, the rest is our reconstruction [G].",
             default=json.dumps(DEFAULT_PAYLOAD, separators=(",", ":")),
             check=check_payload,
+            multiline=True,
             confidence="G",
         ),
     )
