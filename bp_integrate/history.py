@@ -2,13 +2,16 @@
 
 A run file holds, in order: a `run` line (id, command, profile, targets, options), an
 `event` line per BigPanda event (the webhook body as BigPanda would send it; storm runs
-leave the body out to stay small), a `send` line per request (status, latency, masked
+leave the body out to stay small; a body over `BODY_MAX` bytes is kept cut short and
+marked `body_truncated`), a `send` line per request (status, latency, masked
 URL, the target's id and a truncated answer), maybe `cleanup` notes, and an `end` line
 with the counts and the outcome. Everything is redacted before it is written (always,
 `--show-secrets` only changes what is printed): no secret, no apiKey, no Authorization
 value. Because of that a run cannot be re-sent byte for byte: `replay --from-run`
 re-plans the recorded events with today's secrets. Only the newest runs are kept
 (`BP_INTEGRATE_HISTORY_KEEP`, default 50): older run files go when a new run starts.
+Each line reaches the file as it is written (a run killed half-way keeps what it sent);
+storm mode buffers and flushes about once a second.
 """
 
 from __future__ import annotations
@@ -34,6 +37,10 @@ KEEP_ENV = "BP_INTEGRATE_HISTORY_KEEP"
 #: Runs kept when a new one starts (storm runs can be tens of MB each).
 DEFAULT_KEEP = 50
 RUN_FILE = re.compile(r"\d{8}T\d{9}Z-[0-9a-f]{6}\.jsonl")
+#: What a run id given by the user may look like (all of one, or its start).
+RUN_ID_PREFIX = re.compile(r"\d{1,8}(?:T\d{0,9}(?:Z(?:-[0-9a-f]{0,6})?)?)?")
+#: The most of one webhook body a run file keeps (a 20 MB --payload would bloat it).
+BODY_MAX = 256 * 1024
 
 
 def runs_dir() -> Path:
@@ -89,6 +96,9 @@ class RunRecorder:
     outcome: str = "unknown"
     path: Path | None = None
     error: str | None = None
+    #: Flush each line as it is written (send-test, replay); storm mode turns this off
+    #: and calls `flush()` about once a second instead.
+    flush_each_line: bool = True
     _handle: IO[str] | None = None
     _closed: bool = False
 
@@ -128,6 +138,17 @@ class RunRecorder:
         line = json.dumps(self.redactor.value(record), separators=(",", ":"), default=str)
         try:
             self._handle.write(self.redactor.text(line) + "\n")
+            if self.flush_each_line:
+                self._handle.flush()
+        except OSError as exc:
+            self._give_up(exc)
+
+    def flush(self) -> None:
+        """Push what is buffered to the file (storm mode calls this periodically)."""
+        if self._handle is None:
+            return
+        try:
+            self._handle.flush()
         except OSError as exc:
             self._give_up(exc)
 
@@ -151,7 +172,19 @@ class RunRecorder:
             "incident_id": incident_id,
         }
         if body is not None:
-            record["body"] = body
+            text = json.dumps(
+                self.redactor.value(body), separators=(",", ":"), default=str, ensure_ascii=False
+            )
+            size = len(text.encode("utf-8"))
+            if size > BODY_MAX:
+                # Redacted before it is cut, so a cut never splits a secret in two.
+                record["body_truncated"] = True
+                record["body_bytes"] = size
+                record["body_preview"] = text.encode("utf-8")[:BODY_MAX].decode(
+                    "utf-8", errors="ignore"
+                )
+            else:
+                record["body"] = body
         self.write(record)
 
     def send(self, seq: int, result: dict[str, Any], ok: bool) -> None:
@@ -217,7 +250,7 @@ class RunRecorder:
 def open_run_file(path: Path) -> IO[str]:
     """A new run file, 0600, created exclusively."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    # Line-buffered would flush per line; a 64 KiB buffer keeps storm mode cheap.
+    # A 64 KiB buffer keeps storm mode cheap; RunRecorder flushes each line otherwise.
     return os.fdopen(fd, "w", encoding="utf-8", buffering=65536)
 
 
@@ -356,15 +389,25 @@ def list_runs(limit: int | None = None) -> list[RunSummary]:
 
 
 def find_run(run_id: str) -> Path:
-    """The file of run `run_id` (a unique prefix is enough), or an error naming the fix."""
+    """The file of run `run_id` (a unique prefix is enough), or an error naming the fix.
+
+    The id is taken literally (never as a pattern): `*` is not a run id.
+    """
     folder = runs_dir()
-    exact = folder / f"{run_id}.jsonl"
-    if run_id and "/" not in run_id and exact.is_file():
-        return exact
-    matches = sorted(folder.glob(f"{run_id}*.jsonl")) if run_id and "/" not in run_id else []
+    hint = "See the run ids with `bp-integrate history` (or `bp-integrate history --json`)."
+    if not RUN_ID_PREFIX.fullmatch(run_id):
+        raise BPError(
+            f"No run {run_id!r}: that is not a run id (run ids look like "
+            "20240501T101502123Z-3fa1c2; the start of one is enough).",
+            hint,
+            ExitCode.USAGE,
+        )
+    matches = [p for p in run_files() if p.stem.startswith(run_id)]
+    exact = [p for p in matches if p.stem == run_id]
+    if exact:
+        return exact[0]
     if len(matches) == 1:
         return matches[0]
-    hint = "See the run ids with `bp-integrate history` (or `bp-integrate history --json`)."
     if len(matches) > 1:
         raise BPError(
             f"Run id {run_id!r} matches {len(matches)} runs.",

@@ -13,14 +13,17 @@ import asyncio
 import email.utils
 import errno
 import functools
+import os
 import random
+import re
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 from urllib.parse import urlsplit
 
 from bp_integrate import __version__
+from bp_integrate.errors import UsageError
 
 if TYPE_CHECKING:
     import httpx
@@ -64,6 +67,8 @@ def sync_client(timeout: float = DEFAULT_TIMEOUT) -> httpx.Client:
     """
     import httpx
 
+    for scheme in ("https", "http", "all"):
+        _env_proxy(scheme)  # a malformed proxy variable: a clear error, not httpx's ValueError
     return httpx.Client(
         timeout=httpx.Timeout(timeout),
         headers={"User-Agent": USER_AGENT},
@@ -129,21 +134,113 @@ def async_sender(kind: SenderKind = "httpx", max_connections: int = 100) -> Asyn
 def proxy_for(url: str) -> str | None:
     """The proxy a request to `url` goes through: none for loopback, else the one the
     environment names for its scheme (HTTPS_PROXY, HTTP_PROXY, ALL_PROXY), unless
-    NO_PROXY exempts the host. Read per call, as curl and httpx do."""
+    NO_PROXY exempts the host. Read per call, as curl and httpx do. A malformed proxy
+    variable is a UsageError naming it (credentials masked)."""
+    found = proxy_source(url)
+    return found[0] if found else None
+
+
+def proxy_source(url: str) -> tuple[str, str] | None:
+    """(proxy URL, the variable that named it) for a request to `url`, or None (direct)."""
     import urllib.request
 
     parts = urlsplit(url)
     host = parts.hostname or ""
     if _is_loopback_host(host):
         return None
-    proxies = urllib.request.getproxies_environment()
-    proxy = proxies.get(parts.scheme) or proxies.get("all")
-    if not proxy:
+    found = _env_proxy(parts.scheme, check=False) or _env_proxy("all", check=False)
+    if found is None:
         return None
     netloc = f"{host}:{parts.port}" if parts.port else host
     if urllib.request.proxy_bypass(netloc):  # NO_PROXY (the same check aiohttp makes)
         return None
-    return proxy if "://" in proxy else f"http://{proxy}"
+    _check_proxy(*found)  # only a proxy this request would use has to be right
+    return found
+
+
+#: The proxy URL schemes the senders can use (aiohttp speaks HTTP CONNECT to its proxy).
+PROXY_SCHEMES = ("http", "https")
+
+
+def _env_proxy(scheme: str, check: bool = True) -> tuple[str, str] | None:
+    """(proxy URL, variable) that the environment names for `scheme` (checked unless
+    `check` is off), or None if unset.
+
+    The lower-case variable wins over the upper-case one, as in urllib and curl; an empty
+    lower-case one means "no proxy".
+    """
+    for name in (f"{scheme}_proxy", f"{scheme.upper()}_PROXY"):
+        raw = os.environ.get(name)
+        if raw is None:
+            continue
+        value = raw.strip()
+        if not value:
+            return None
+        proxy = value if "://" in value else f"http://{value}"
+        if check:
+            _check_proxy(proxy, name)
+        return proxy, name
+    return None
+
+
+def _check_proxy(proxy: str, variable: str) -> None:
+    """A UsageError naming `variable` unless `proxy` is an http(s)://HOST[:PORT] URL."""
+    shown = mask_proxy(proxy)
+    hint = (
+        f"Set {variable} to http://HOST:PORT (with credentials: http://USER:PASSWORD@HOST:PORT, "
+        f"special characters %-encoded), or unset it; hosts listed in NO_PROXY go direct."
+    )
+    try:
+        parts = urlsplit(proxy)
+        _ = parts.port  # raises ValueError for a port that is not a number
+        host = parts.hostname
+    except ValueError as exc:
+        # urllib's reason may quote a piece of the netloc: not when credentials are there.
+        reason = str(exc) if "@" not in proxy else "check the host and port"
+        raise UsageError(
+            f"{variable}={shown!r} is not a valid proxy URL ({reason}).", hint
+        ) from None
+    if parts.scheme.lower() not in PROXY_SCHEMES:
+        raise UsageError(
+            f"{variable}={shown!r} is not an http:// proxy: bp-integrate sends through "
+            f"HTTP proxies only (not {parts.scheme}://).",
+            hint,
+        )
+    if not host:
+        raise UsageError(f"{variable}={shown!r} names no proxy host.", hint)
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        raise UsageError(
+            f"{variable}={shown!r} is not a valid proxy URL (it has a path; a '/' or '@' in "
+            "the password must be %-encoded).",
+            hint,
+        )
+
+
+def mask_proxy(proxy: str) -> str:
+    """A proxy URL with its user:password shown as `****`.
+
+    Everything up to the last `@` goes: a password with an unencoded `@` or `/` is still
+    masked whole (masking a little too much of a proxy URL costs nothing).
+    """
+    scheme, sep, rest = proxy.rpartition("://")
+    if "@" not in rest:
+        return proxy
+    return f"{scheme}{sep}****@{rest.rpartition('@')[2]}"
+
+
+def proxy_note(url: str) -> tuple[str, str] | None:
+    """(proxy URL with credentials masked, variable) a request to `url` went through."""
+    try:
+        found = proxy_source(url)
+    except UsageError:
+        return None
+    return (mask_proxy(found[0]), found[1]) if found else None
+
+
+def check_proxies(urls: Iterable[str]) -> None:
+    """Before anything is sent: a UsageError if a proxy these URLs would use is malformed."""
+    for url in urls:
+        proxy_source(url)
 
 
 def _split_proxy(proxy: str) -> tuple[str, dict[str, str]]:
@@ -378,12 +475,15 @@ def is_retryable_status(status: int) -> bool:
     return status == 429 or 500 <= status <= 599
 
 
+_DELTA_SECONDS = re.compile(r"[0-9]+", re.ASCII)
+
+
 def retry_after_seconds(value: str | None, now: float | None = None) -> float | None:
     """Retry-After as seconds to wait: delta-seconds or an HTTP-date; None if unreadable."""
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
+    if _DELTA_SECONDS.fullmatch(value):  # ASCII digits only: "²".isdigit() is True
         return float(value)
     try:
         when = email.utils.parsedate_to_datetime(value)
@@ -405,9 +505,16 @@ class Attempted:
     latency_ms: float  # of the last attempt
     elapsed_ms: float  # from the first attempt to the end, waits included
     notes: list[str] = field(default_factory=list)
+    #: Whether some attempt may have reached the target: a 2xx or 5xx answer, or a
+    #: timeout or dropped connection (the request may have arrived before it broke).
+    #: False only when every attempt was refused, failed DNS, or got a 4xx.
+    maybe_received: bool = False
 
 
 Sleeper = Callable[[float], Awaitable[Any]]
+
+#: Failures where the request surely never reached the target.
+_NEVER_ARRIVED = frozenset({"refused", "dns"})
 
 
 async def send_with_retries(
@@ -423,6 +530,7 @@ async def send_with_retries(
     started = time.perf_counter()
     attempt = 0
     notes: list[str] = []
+    maybe_received = False
     while True:
         attempt += 1
         t0 = time.perf_counter()
@@ -433,6 +541,10 @@ async def send_with_retries(
         except NetworkFailure as exc:
             failure = exc
         latency = (time.perf_counter() - t0) * 1000.0
+        if response is not None:
+            maybe_received = maybe_received or not 300 <= response.status < 500
+        elif failure is not None and failure.kind not in _NEVER_ARRIVED:
+            maybe_received = True
         if response is not None and not is_retryable_status(response.status):
             break  # success or a 4xx other than 429: never sent again
         if attempt > policy.retries:
@@ -447,4 +559,4 @@ async def send_with_retries(
             notes.append(f"attempt {attempt}: {failure.message}, retrying in {wait:.2f} s")
         await sleep(wait)
     elapsed = (time.perf_counter() - started) * 1000.0
-    return Attempted(response, failure, attempt, latency, elapsed, notes)
+    return Attempted(response, failure, attempt, latency, elapsed, notes, maybe_received)

@@ -45,6 +45,7 @@ __all__ = [
     "IncidentSimulator",
     "envelope",
     "load_payload_file",
+    "mark_as_test",
     "new_incident_id",
     "parse_assignment",
     "resolve_event",
@@ -600,6 +601,42 @@ def envelope(
     if comment is not None:
         body["comment"] = comment
     return body
+
+
+# --------------------------------------------------------------------------- test marker
+
+
+def mark_as_test(body: dict[str, Any]) -> None:
+    """Mark a webhook body as test data, in place, where it has the fields for it.
+
+    The same marks the simulator makes, applied last (after `--set` edits, and to a
+    `--payload` body): `[TEST] ` before each alert's `description` and before the
+    top-level `comment` (strings only, not twice), the `bp_integrate_test` tag on each
+    alert whose `tags` is a list, and on `incident_tags` when it is a list. Nothing is
+    added where the body has no such field: a body of your own keeps its shape.
+    """
+    comment = body.get("comment")
+    if isinstance(comment, str) and not comment.startswith(_TEST_PREFIX):
+        body["comment"] = _TEST_PREFIX + comment
+    inner = body.get("incident")
+    incident = inner if isinstance(inner, dict) else body
+    alerts = incident.get("alerts")
+    for alert in alerts if isinstance(alerts, list) else []:
+        if not isinstance(alert, dict):
+            continue
+        description = alert.get("description")
+        if isinstance(description, str) and not description.startswith(_TEST_PREFIX):
+            alert["description"] = _truncate(_TEST_PREFIX + description, DESCRIPTION_MAX)
+        tags = alert.get("tags")
+        if isinstance(tags, list) and not any(
+            isinstance(t, dict) and t.get("name") == TEST_MARKER_TAG for t in tags
+        ):
+            tags.append({"name": TEST_MARKER_TAG, "value": "true"})
+    incident_tags = incident.get("incident_tags")
+    if isinstance(incident_tags, list) and not any(
+        isinstance(t, dict) and t.get("tag_id") == TEST_MARKER_TAG for t in incident_tags
+    ):
+        incident_tags.append({"tag_id": TEST_MARKER_TAG, "tag_value": "true"})
 
 
 # --------------------------------------------------------------------------- summary

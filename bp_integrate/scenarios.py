@@ -36,6 +36,7 @@ every target answers 2xx or skips the event for a documented reason.
 from __future__ import annotations
 
 import copy
+import math
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -64,6 +65,8 @@ from bp_integrate.sender import (
 _R = TypeVar("_R")
 
 FORMAT_HINT = "The format is in docs/replay.md (examples: examples/scenarios/*.yaml)."
+#: The longest wait a step may ask for before it is sent (an hour).
+DELAY_MAX = 3600.0
 
 
 @dataclass(frozen=True)
@@ -242,8 +245,17 @@ def _step(raw: Any, where: str) -> ScenarioStep:
         raise UsageError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}.", FORMAT_HINT)
     event = _located(where, payloads.resolve_event, str(raw["event"]))
     delay = raw.get("delay", 0) or 0
-    if isinstance(delay, bool) or not isinstance(delay, int | float) or delay < 0:
-        raise UsageError(f"{where}: delay must be a number of seconds ≥ 0.", FORMAT_HINT)
+    # NaN and infinity are YAML numbers too (.nan, .inf): refused here, before a send.
+    if (
+        isinstance(delay, bool)
+        or not isinstance(delay, int | float)
+        or not math.isfinite(delay)
+        or not 0 <= delay <= DELAY_MAX
+    ):
+        raise UsageError(
+            f"{where}: delay must be a number of seconds from 0 to {DELAY_MAX:.0f}, got {delay!r}.",
+            "e.g. delay: 1.5. " + FORMAT_HINT,
+        )
     sets_raw = raw.get("set") or {}
     if not isinstance(sets_raw, dict):
         raise UsageError(f"{where}: 'set' must be a mapping of PATH: VALUE.", FORMAT_HINT)
@@ -510,11 +522,11 @@ class ScenarioRunner:
 
     def _track(self, event: str, results: Sequence[SendResult]) -> None:
         for result in results:
-            if not result.ok:
-                continue
-            if event in OPENING_EVENTS:
+            if event in OPENING_EVENTS and (result.ok or result.maybe_received):
+                # A timed-out opening send may have been taken (the retry policy assumes
+                # so too): clean it up as if it were open.
                 self.open[result.integration] = True
-            elif event in CLOSING_EVENTS:
+            elif event in CLOSING_EVENTS and result.ok:
                 self.open[result.integration] = False
 
     def _judge(

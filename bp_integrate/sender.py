@@ -12,6 +12,7 @@ steps and still clean up.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import shlex
 from collections.abc import Mapping, Sequence
@@ -26,6 +27,7 @@ from bp_integrate.http import (
     RetryPolicy,
     SenderKind,
     async_sender,
+    proxy_note,
     send_with_retries,
 )
 from bp_integrate.integrations import get as get_integration
@@ -115,6 +117,17 @@ def build_redactor(targets: Sequence[Target], enabled: bool = True) -> Redactor:
     return redactor
 
 
+def target_urls(targets: Sequence[Target]) -> list[str]:
+    """Every URL the targets may send to (their webhook URL and URL settings)."""
+    urls: list[str] = []
+    for target in targets:
+        with_scheme = [v for v in target.values.values() if v.startswith(("http://", "https://"))]
+        with contextlib.suppress(KeyError, NotImplementedError):
+            with_scheme.append(target.integration.webhook(target.values).url)
+        urls.extend(u for u in with_scheme if u not in urls)
+    return urls
+
+
 # --------------------------------------------------------------------------- bodies
 
 
@@ -174,6 +187,10 @@ def render_body(
         add_alert_tags(incident, tags)
     for path, value in [*spec.sets, *sets]:
         payloads.set_path(body, path, value)
+    if spec.test_marker:
+        # After the user's edits, so an edited description (or a --payload body) is
+        # still marked as a test.
+        payloads.mark_as_test(body)
     return body, incident_of(body)
 
 
@@ -256,6 +273,11 @@ class SendResult:
     error: str | None = None
     error_kind: str | None = None
     notes: list[str] = field(default_factory=list)
+    #: The target may have taken the request though no good answer came back (a timeout).
+    maybe_received: bool = False
+    #: The proxy the request went through (credentials masked) and the variable naming it.
+    proxy: str | None = None
+    proxy_variable: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -277,6 +299,7 @@ class SendResult:
             "response": self.response,
             "error": self.error,
             "notes": self.notes,
+            "proxy": self.proxy,
         }
 
 
@@ -319,15 +342,22 @@ async def send_one(
         "elapsed_ms": done.elapsed_ms,
         "attempts": done.attempts,
         "notes": notes,
+        "maybe_received": done.maybe_received,
     }
     if done.response is None:
         failure = done.failure
+        error = failure.message if failure else "no answer"
+        via = proxy_note(request.url)  # only on this failure path: sends stay cheap
+        if via is not None:
+            error += f", through proxy {via[0]} ({via[1]})"
         return SendResult(
             **common,  # type: ignore[arg-type]
             outcome="network",
             status=None,
-            error=failure.message if failure else "no answer",
+            error=error,
             error_kind=failure.kind if failure else None,
+            proxy=via[0] if via else None,
+            proxy_variable=via[1] if via else None,
         )
     answer = done.response
     ok = 200 <= answer.status < 300
@@ -372,6 +402,12 @@ DETAIL_PREVIEW = 160
 def failure_hint(result: SendResult) -> str | None:
     """What to check when a send failed, where the status makes it obvious."""
     name = result.integration
+    if result.outcome == "network" and result.proxy:
+        return (
+            f"check that the proxy in {result.proxy_variable} is up and lets this machine "
+            f"through, or add {proxied_host(result)} to NO_PROXY to go direct; then the URL "
+            f"(bp-integrate show {name})"
+        )
     if result.outcome == "network":
         return f"check the URL (bp-integrate show {name}) and that this machine can reach it"
     if result.status in (401, 403):
@@ -379,6 +415,16 @@ def failure_hint(result: SendResult) -> str | None:
     if result.status == 404:
         return f"check the URL: bp-integrate show {name}"
     return None
+
+
+def proxied_host(result: SendResult) -> str:
+    """The host a failed send was for (what NO_PROXY would list)."""
+    from urllib.parse import urlsplit
+
+    try:
+        return urlsplit(result.url).hostname or "the target's host"
+    except ValueError:
+        return "the target's host"
 
 
 def answer_summary(result: SendResult, limit: int = DETAIL_PREVIEW) -> str:

@@ -263,3 +263,144 @@ def test_history_prune_defaults_and_bad_values(monkeypatch: pytest.MonkeyPatch) 
     assert result.exit_code == 2 and "--keep must be 1 or more" in result.stderr
     result = cli("history", "--keep", "3")
     assert result.exit_code == 2 and "--keep goes with --prune" in result.stderr
+
+
+# ------------------------------------------------------------------ --from-run, carefully
+
+
+def _recorded_open_run(emu: EmulatorServer, tmp_path: Path) -> history.RunSummary:
+    """A run that opened an incident on PagerDuty and left it open (new, updated)."""
+    path = tmp_path / "open.yaml"
+    path.write_text("name: open\nsteps:\n  - new\n  - updated\n")
+    assert cli("replay", str(path), "--no-cleanup").exit_code == 0
+    emu.state.reset()
+    [run] = history.list_runs()
+    return run
+
+
+def test_from_run_incident_id_rewrites_every_body_and_the_cleanup(
+    emu: EmulatorServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    install(emu, "pagerduty", monkeypatch)
+    run = _recorded_open_run(emu, tmp_path)
+    result = cli(
+        "replay", "--from-run", run.id, "--incident-id", "65f1c0de9a1b2c3d4e5f6a7b", "--json"
+    )
+    assert result.exit_code == 0, result.stdout + result.stderr
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [(line["type"], line.get("incident_id")) for line in lines[:3]] == [
+        ("step", "65f1c0de9a1b2c3d4e5f6a7b"),
+        ("step", "65f1c0de9a1b2c3d4e5f6a7b"),
+        ("cleanup", "65f1c0de9a1b2c3d4e5f6a7b"),
+    ]
+    [alert] = emu.state.pagerduty_alerts()  # one incident: the one named, opened and closed
+    assert alert.dedup_key == "65f1c0de9a1b2c3d4e5f6a7b"
+    assert alert.actions == ["trigger", "trigger", "resolve"] and alert.status == "resolved"
+    shown = cli("replay", "--from-run", run.id, "--incident-id", "abc", "--dry-run", "--json")
+    bodies = [json.loads(line)["requests"][0]["body"] for line in shown.stdout.splitlines()]
+    assert [b["dedup_key"] for b in bodies] == ["abc", "abc"]
+
+
+@pytest.mark.parametrize(
+    ("args", "flags"),
+    [
+        (("--set", "incident.status=warning"), "--set"),
+        (("--tag", "team=ops"), "--tag"),
+        (("--envelope", "bare"), "--envelope"),
+        (("--envelope", "event"), "--envelope"),
+        (("--no-test-marker",), "--no-test-marker"),
+        (("--set", "a=1", "--no-test-marker"), "--set, --no-test-marker"),
+        (("--count", "3"), "--count"),
+    ],
+)
+def test_from_run_refuses_options_that_shape_a_new_body(
+    emu: EmulatorServer,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    args: tuple[str, ...],
+    flags: str,
+) -> None:
+    install(emu, "pagerduty", monkeypatch)
+    run = _recorded_open_run(emu, tmp_path)
+    result = cli("replay", "--from-run", run.id, *args)
+    assert result.exit_code == 2
+    assert result.stderr == (
+        f"Error: {flags} cannot be used with --from-run: a recorded run is sent again with "
+        "the bodies it recorded.\n"
+        "  Drop them, or replay the scenario itself with them (e.g. bp-integrate replay "
+        "lifecycle --set PATH=VALUE). With --from-run, --incident-id, --to, --timeout and "
+        "--retries apply.\n"
+    )
+    assert sends(emu) == []
+
+
+def test_from_run_refuses_a_body_that_held_a_secret(
+    emu: EmulatorServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PagerDuty's override tag holds another integration key: history keeps it as ****."""
+    other_key = "fedcba9876543210fedcba9876543210"
+    install(emu, "pagerduty", monkeypatch, override_tag="pd_route")
+    sent = cli("send-test", "new", "--tag", f"pd_route={other_key}")
+    assert sent.exit_code == 0, sent.stdout + sent.stderr
+    [run] = history.list_runs()
+    assert other_key not in run.path.read_text()
+    emu.state.reset()
+    for extra in ((), ("--dry-run", "--show-secrets"), ("--as-curl",)):
+        result = cli("replay", "--from-run", run.id, *extra)
+        assert result.exit_code == 2, extra
+        assert result.stdout == ""  # no **** shown as if it were the key
+        assert result.stderr.startswith(
+            f"Error: Run {run.id} cannot be sent again: its step 1 (incident#new) held a "
+            "secret at incident.alerts[0].tags["
+        )
+        assert (
+            "].value, and history keeps secrets only as ****: sending that would not be the "
+            "same event (a PagerDuty override key of **** is refused with a 400).\n"
+            "  Run the original command again with the secret (it was: bp-integrate "
+            "send-test incident#new, with its --tag or --set), or pick another run from "
+            "`bp-integrate history`.\n"
+        ) in result.stderr
+    assert sends(emu) == []
+
+
+def test_from_run_takes_the_id_literally(
+    emu: EmulatorServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    install(emu, "xmatters", monkeypatch)
+    assert cli("send-test", "new").exit_code == 0
+    emu.state.reset()
+    for pattern in ("*", "2*", "[0-9]*", "../runs/x"):
+        result = cli("replay", "--from-run", pattern)
+        assert result.exit_code == 2, pattern
+        assert result.stderr.startswith(
+            f"Error: No run {pattern!r}: that is not a run id (run ids look like "
+            "20240501T101502123Z-3fa1c2; the start of one is enough).\n"
+        )
+    assert sends(emu) == []
+
+
+def test_a_huge_body_is_cut_in_history_and_not_resent(
+    emu: EmulatorServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    install(emu, "xmatters", monkeypatch)
+    big = {"incident": {"id": "big-1", "alerts": [], "notes": "x" * 400_000}}
+    (tmp_path / "big.json").write_text(json.dumps(big))
+    result = cli("send-test", "new", "--payload", str(tmp_path / "big.json"))
+    assert result.exit_code == 0, result.stdout + result.stderr
+    [run] = history.list_runs()
+    [event] = [r for r in history.read_records(run.path) if r["type"] == "event"]
+    assert "body" not in event and event["body_truncated"] is True
+    full = len(json.dumps(big, separators=(",", ":")).encode())
+    assert event["body_bytes"] == full
+    assert len(event["body_preview"].encode()) == history.BODY_MAX == 256 * 1024
+    assert run.path.stat().st_size < 300_000
+    emu.state.reset()
+    again = cli("replay", "--from-run", run.id)
+    assert again.exit_code == 2
+    assert again.stderr == (
+        f"Error: Run {run.id} cannot be sent again: the body of its step 1 (incident#new) "
+        f"was {full} bytes, and history keeps at most 262144 bytes of a body.\n"
+        "  Send that body from its file again: bp-integrate send-test incident#new "
+        "--payload FILE.\n"
+    )
+    assert sends(emu) == []

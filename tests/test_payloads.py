@@ -719,3 +719,26 @@ def test_load_payload_file_errors(tmp_path: Path) -> None:
     binary.write_bytes(b"\xff\xfe{}")
     with pytest.raises(UsageError, match="not UTF-8"):
         load_payload_file(binary)
+
+
+def test_mark_as_test_marks_only_the_fields_a_body_has() -> None:
+    from bp_integrate.payloads import mark_as_test
+
+    body: dict[str, Any] = {
+        "comment": "Looking",
+        "id": "x",
+        "alerts": [{"description": "d" * 2048, "tags": []}, "not an alert", {"status": "ok"}],
+    }
+    mark_as_test(body)
+    once = json.loads(json.dumps(body))
+    mark_as_test(body)  # twice is once
+    assert body == once
+    assert body["comment"] == "[TEST] Looking"
+    first = body["alerts"][0]
+    assert first["description"] == "[TEST] " + "d" * (2048 - 10) + "..."
+    assert first["tags"] == [{"name": "bp_integrate_test", "value": "true"}]
+    assert body["alerts"][1:] == ["not an alert", {"status": "ok"}]  # nothing added
+    assert "incident_tags" not in body
+    empty: dict[str, Any] = {"event": "x"}
+    mark_as_test(empty)
+    assert empty == {"event": "x"}

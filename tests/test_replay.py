@@ -394,3 +394,186 @@ def test_dry_run_does_not_take_count(emu: EmulatorServer, monkeypatch: pytest.Mo
     result = cli("replay", "lifecycle", "--dry-run", "--count", "5")
     assert result.exit_code == 2
     assert "--count does not apply" in result.stderr
+
+
+# ------------------------------------------------------------- numbers, options, signals
+
+
+@pytest.mark.parametrize(
+    ("delay", "shown"), [(".nan", "nan"), (".inf", "inf"), ("1.0e+12", "1000000000000.0")]
+)
+def test_step_delay_out_of_bounds_is_refused_before_sending(
+    emu: EmulatorServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, delay: str, shown: str
+) -> None:
+    install(emu, "xmatters", monkeypatch)
+    path = tmp_path / "s.yaml"
+    path.write_text(f"steps:\n  - new\n  - event: closed\n    delay: {delay}\n")
+    for extra in ((), ("--count", "2")):
+        result = cli("replay", str(path), *extra)
+        assert result.exit_code == 2
+        assert result.stderr == (
+            f"Error: {path}: step 2: delay must be a number of seconds from 0 to 3600, "
+            f"got {shown}.\n"
+            "  e.g. delay: 1.5. The format is in docs/replay.md (examples: "
+            "examples/scenarios/*.yaml).\n"
+        )
+    assert sends(emu) == []
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ("--rate", "nan"),
+            "--rate must be a number of events per second from 0.01 to 1,000,000, got nan.",
+        ),
+        (
+            ("--rate", "1e-300"),
+            "--rate must be a number of events per second from 0.01 to 1,000,000, got 1e-300.",
+        ),
+        (
+            ("--rate", "0"),
+            "--rate must be a number of events per second from 0.01 to 1,000,000, got 0.0.",
+        ),
+        (("--concurrency", "0"), "--concurrency must be between 1 and 1000, got 0."),
+        (("--concurrency", "1001"), "--concurrency must be between 1 and 1000, got 1001."),
+    ],
+)
+def test_storm_numbers_out_of_bounds_are_refused(
+    emu: EmulatorServer, monkeypatch: pytest.MonkeyPatch, args: tuple[str, ...], message: str
+) -> None:
+    install(emu, "xmatters", monkeypatch)
+    result = cli("replay", "lifecycle", "--count", "2", *args)
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"Error: {message}\n")
+    assert sends(emu) == []
+
+
+def test_storm_options_without_count_are_refused(
+    emu: EmulatorServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    install(emu, "xmatters", monkeypatch)
+    result = cli("replay", "lifecycle", "--concurrency", "-3")
+    assert result.exit_code == 2
+    assert result.stderr == (
+        "Error: --concurrency applies only to storm mode: add --count N.\n"
+        "  e.g. bp-integrate replay lifecycle --count 100 --concurrency 10 --rate 50\n"
+    )
+    result = cli("replay", "lifecycle", "--rate", "0", "--concurrency", "5")
+    assert result.exit_code == 2
+    assert "Error: --concurrency and --rate apply only to storm mode: add --count N." in (
+        result.stderr
+    )
+    assert sends(emu) == []
+
+
+def test_one_step_scenario_says_1_step(
+    emu: EmulatorServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    install(emu, "xmatters", monkeypatch)
+    path = tmp_path / "one.yaml"
+    path.write_text("name: one\nsteps:\n  - closed\n")
+    result = cli("replay", str(path))
+    assert result.exit_code == 0
+    assert result.stderr.startswith("Replaying one (1 step) to xmatters (profile 'default')...\n")
+
+
+def test_disk_full_example_honours_no_test_marker(
+    emu: EmulatorServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    install(emu, "incidentio", monkeypatch)
+    result = cli(
+        "replay", str(EXAMPLES / "disk-full.yaml"), "--no-test-marker", "--dry-run", "--json"
+    )
+    assert result.exit_code == 0
+    steps = json_lines(result.stdout)
+    body = steps[0]["requests"][0]["body"]
+    assert body["incident"]["alerts"][0]["description"] == "Disk usage of /var is 91% on db-3"
+    assert steps[2]["requests"][0]["body"]["comment"] == "Cleaning up old WAL segments"
+    assert "[TEST]" not in result.stdout and "bp_integrate_test" not in result.stdout
+    marked = json_lines(
+        cli("replay", str(EXAMPLES / "disk-full.yaml"), "--dry-run", "--json").stdout
+    )
+    assert marked[2]["requests"][0]["body"]["comment"] == "[TEST] Cleaning up old WAL segments"
+
+
+def test_timed_out_opening_send_is_cleaned_up(
+    emu: EmulatorServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The target may have taken an incident#new that timed out: cleanup closes it."""
+    install(emu, "incidentio", monkeypatch)
+    path = tmp_path / "open.yaml"
+    path.write_text("steps:\n  - new\n")
+    emu.state.add_fault("/v2/alert_events/", status=None, delay=1.0, times=1)
+    result = cli("replay", str(path), "--timeout", "0.3", "--retries", "0", "--json")
+    assert result.exit_code == 5
+    lines = json_lines(result.stdout)
+    incident_id = lines[-1]["incident_id"]
+    assert lines[-1]["cleanup"] == f"cleanup: closed incident {incident_id} on incidentio"
+    assert [line["type"] for line in lines] == ["step", "cleanup", "summary"]
+
+
+SLOW = "name: slow\nsteps:\n  - new\n  - event: updated\n    delay: 30\n"
+
+
+def _start_slow_replay(tmp_path: Path, emu: EmulatorServer) -> Any:
+    """`bp-integrate replay slow.yaml` in a subprocess, once step 1 reached PagerDuty."""
+    import subprocess
+    import sys
+    import time
+
+    path = tmp_path / "slow.yaml"
+    path.write_text(SLOW)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bp_integrate", "replay", str(path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 20
+    runs = Path(os.environ["BP_INTEGRATE_STATE_DIR"]) / "runs"
+    while time.monotonic() < deadline:
+        files = list(runs.glob("*.jsonl")) if runs.is_dir() else []
+        if files and '"type":"send"' in files[0].read_text():
+            return process
+        time.sleep(0.05)
+    process.kill()
+    process.communicate()
+    raise AssertionError("step 1 never reached the run file")
+
+
+def test_killed_run_keeps_what_it_sent_in_history(
+    emu: EmulatorServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from bp_integrate import history
+
+    install(emu, "pagerduty", monkeypatch)
+    process = _start_slow_replay(tmp_path, emu)
+    process.kill()  # SIGKILL: no cleanup, no end line
+    process.communicate(timeout=10)
+    [run] = history.list_runs()
+    assert run.outcome == "incomplete" and run.command == "replay slow"
+    kinds = [r["type"] for r in history.read_records(run.path)]
+    assert kinds == ["run", "event", "send"]
+    listing = cli("history")
+    assert f"{run.id}" in listing.stdout and "incomplete" in listing.stdout
+
+
+def test_sigterm_cleans_up_like_ctrl_c(
+    emu: EmulatorServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import signal
+
+    from bp_integrate import history
+
+    install(emu, "pagerduty", monkeypatch)
+    process = _start_slow_replay(tmp_path, emu)
+    process.send_signal(signal.SIGTERM)  # what `timeout 6 bp-integrate replay ...` sends
+    out, err = process.communicate(timeout=20)
+    assert process.returncode == 130, err
+    [alert] = emu.state.pagerduty_alerts()
+    assert alert.actions == ["trigger", "resolve"] and alert.status == "resolved"
+    assert out.splitlines()[-1] == f"cleanup: closed incident {alert.dedup_key} on pagerduty"
+    assert "Interrupted." in err and "Traceback" not in err
+    [run] = history.list_runs()
+    assert run.outcome == "interrupted" and run.counts["sent"] == 2

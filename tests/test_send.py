@@ -567,3 +567,233 @@ def test_404_hint_names_the_url_check(emu: EmulatorServer, monkeypatch: pytest.M
     assert "incidentio answered HTTP 404: check the URL: bp-integrate show incidentio." in (
         result.stderr
     )
+
+
+# ------------------------------------------------------------------ numbers, proxies, marker
+
+
+def install_remote_incidentio(monkeypatch: pytest.MonkeyPatch) -> None:
+    """incident.io at a host that is not loopback (so proxies apply); nothing listens."""
+    monkeypatch.setenv("BP_INTEGRATE_INCIDENTIO_SECRET", CFG.incidentio_secret)
+    url = "https://bp-target.invalid/v2/alert_events/bigpanda/x"
+    result = cli(
+        "install",
+        "incidentio",
+        "--no-input",
+        "--no-verify",
+        "--secret-store",
+        "env",
+        "--set",
+        f"callback_url={url}",
+    )
+    assert result.exit_code == 0, result.stderr
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [("inf", "inf"), ("1e400", "inf"), ("nan", "nan"), ("0", "0.0"), ("601", "601.0")],
+)
+def test_timeout_out_of_bounds_is_refused_before_sending(
+    emu: EmulatorServer, monkeypatch: pytest.MonkeyPatch, value: str, shown: str
+) -> None:
+    install(emu, "xmatters", monkeypatch)
+    for command in (("send-test", "new"), ("replay", "comment")):
+        result = cli(*command, "--timeout", value)
+        assert result.exit_code == 2, (command, value)
+        assert result.stderr == (
+            f"Error: --timeout must be a number of seconds above 0 and at most 600, got {shown}.\n"
+            "  e.g. --timeout 10\n"
+        )
+    assert sends(emu) == []
+    result = cli("send-test", "new", "--retries", "11")
+    assert result.exit_code == 2
+    assert "Error: --retries must be between 0 and 10, got 11." in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (
+            "http://user:pa55word@[bad",
+            "Error: HTTPS_PROXY='http://****@[bad' is not a valid proxy URL (check the host "
+            "and port).",
+        ),
+        (
+            "ftp://user:pa55word@proxy.corp:21",
+            "Error: HTTPS_PROXY='ftp://****@proxy.corp:21' is not an http:// proxy: "
+            "bp-integrate sends through HTTP proxies only (not ftp://).",
+        ),
+        (
+            "http://[bad",
+            "Error: HTTPS_PROXY='http://[bad' is not a valid proxy URL (Invalid IPv6 URL).",
+        ),
+        (
+            "http://us/er:pa55word@proxy.corp:3128",
+            "Error: HTTPS_PROXY='http://****@proxy.corp:3128' is not a valid proxy URL (it has "
+            "a path; a '/' or '@' in the password must be %-encoded).",
+        ),
+        (
+            "http://proxy.corp:port",
+            "Error: HTTPS_PROXY='http://proxy.corp:port' is not a valid proxy URL "
+            "(Port could not be cast to integer value as 'port').",
+        ),
+    ],
+)
+def test_malformed_proxy_variable_is_a_usage_error(
+    monkeypatch: pytest.MonkeyPatch, value: str, message: str
+) -> None:
+    install_remote_incidentio(monkeypatch)
+    set_proxy_env(monkeypatch, HTTPS_PROXY=value)
+    hint = (
+        "  Set HTTPS_PROXY to http://HOST:PORT (with credentials: "
+        "http://USER:PASSWORD@HOST:PORT, special characters %-encoded), or unset it; hosts "
+        "listed in NO_PROXY go direct.\n"
+    )
+    for command in (
+        ("send-test", "new"),
+        ("replay", "comment"),
+        ("replay", "comment", "--count", "2"),
+    ):
+        result = cli(*command)
+        assert result.exit_code == 2, (command, result.stderr)
+        assert result.stderr.endswith(message + "\n" + hint), result.stderr
+        assert "pa55word" not in result.stderr and "Traceback" not in result.stderr
+    assert not (state_dir() / "runs").exists()  # refused before a run started
+
+    from bp_integrate.errors import UsageError
+    from bp_integrate.http import sync_client
+
+    with pytest.raises(UsageError, match="HTTPS_PROXY="):
+        sync_client()
+
+
+def test_dead_proxy_is_named_in_the_error_and_hint(monkeypatch: pytest.MonkeyPatch) -> None:
+    install_remote_incidentio(monkeypatch)
+    port = closed_port()
+    set_proxy_env(monkeypatch, HTTPS_PROXY=f"http://user:pa55word@127.0.0.1:{port}")
+    via = f"through proxy http://****@127.0.0.1:{port} (HTTPS_PROXY)"
+    result = cli("send-test", "new", "--retries", "0")
+    assert result.exit_code == 5
+    assert (
+        f"           error: the connection was refused (nothing listens there), {via}\n"
+        in result.stdout
+    )
+    assert (
+        f"incidentio: the connection was refused (nothing listens there), {via}. Check that "
+        "this proxy is running and lets this machine through (or fix HTTPS_PROXY), or add "
+        "bp-target.invalid to NO_PROXY to go direct; then check the URL with `bp-integrate "
+        "show incidentio`.\n"
+    ) in result.stderr
+    doc = json.loads(cli("send-test", "new", "--retries", "0", "--json").stdout)
+    assert doc["results"][0]["proxy"] == f"http://****@127.0.0.1:{port}"
+    replayed = cli("replay", "comment", "--retries", "0", "--json")
+    step = json.loads(replayed.stdout.splitlines()[0])
+    assert step["problems"] == [
+        f"incidentio: the connection was refused (nothing listens there), {via} (check "
+        "that the proxy in HTTPS_PROXY is up and lets this machine through, or add "
+        "bp-target.invalid to NO_PROXY to go direct; then the URL (bp-integrate show "
+        "incidentio))"
+    ]
+    everything = result.stdout + result.stderr + replayed.stdout + replayed.stderr
+    assert "pa55word" not in everything + history_text(state_dir())
+
+
+def test_set_description_keeps_the_test_marker(
+    emu: EmulatorServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    install(emu, "incidentio", monkeypatch)
+    edit = ("--set", "incident.alerts.0.description=Disk full on db-3")
+    doc = json.loads(cli("send-test", "new", "--dry-run", "--json", *edit).stdout)
+    assert doc["requests"][0]["body"]["incident"]["alerts"][0]["description"] == (
+        "[TEST] Disk full on db-3"
+    )
+    plain = json.loads(
+        cli("send-test", "new", "--dry-run", "--json", "--no-test-marker", *edit).stdout
+    )
+    assert plain["requests"][0]["body"]["incident"]["alerts"][0]["description"] == (
+        "Disk full on db-3"
+    )
+
+
+def test_payload_body_gets_the_test_marker_where_it_has_the_fields(
+    emu: EmulatorServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    install(emu, "incidentio", monkeypatch)
+    own = {
+        "incident": {
+            "id": "mine-2",
+            "status": "critical",
+            "incident_tags": [],
+            "alerts": [
+                {"description": "Queue backed up", "tags": [{"name": "host", "value": "q1"}]},
+                {"status": "critical"},
+            ],
+        }
+    }
+    (tmp_path / "p.json").write_text(json.dumps(own))
+    args = ("send-test", "new", "--payload", str(tmp_path / "p.json"), "--tag", "team=ops")
+    result = cli(*args, "--dry-run", "--json")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["requests"][0]["body"] == {
+        "incident": {
+            "id": "mine-2",
+            "status": "critical",
+            "incident_tags": [{"tag_id": "bp_integrate_test", "tag_value": "true"}],
+            "alerts": [
+                {
+                    "description": "[TEST] Queue backed up",
+                    "tags": [
+                        {"name": "host", "value": "q1"},
+                        {"name": "team", "value": "ops"},
+                        {"name": "bp_integrate_test", "value": "true"},
+                    ],
+                },
+                {
+                    "status": "critical",
+                    "tags": [
+                        {"name": "team", "value": "ops"},
+                        {"name": "bp_integrate_test", "value": "true"},
+                    ],
+                },
+            ],
+        }
+    }
+    assert cli(*args).exit_code == 0  # and it is sent that way
+    [record] = sends(emu, "/v2/alert_events/")
+    assert '"description":"[TEST] Queue backed up"' in record.body_preview
+    plain = json.loads(cli(*args, "--dry-run", "--json", "--no-test-marker").stdout)
+    sent = plain["requests"][0]["body"]["incident"]
+    assert sent["incident_tags"] == [] and sent["alerts"][0]["description"] == "Queue backed up"
+
+
+def test_retry_after_takes_ascii_digits_only() -> None:
+    from bp_integrate.http import retry_after_seconds
+
+    assert retry_after_seconds(" 7 ") == 7.0
+    assert retry_after_seconds("²") is None  # "²".isdigit() is True; float("²") raises
+    assert retry_after_seconds("١٢") is None  # Arabic-Indic digits: float() would take them
+    assert retry_after_seconds("-1") is None
+
+
+def test_updated_says_the_incident_is_open(
+    emu: EmulatorServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    install(emu, "incidentio", monkeypatch)
+    result = cli("send-test", "updated", "--incident-id", "abc123")
+    assert result.exit_code == 0
+    assert (
+        "The test incident is open on the targets; close it with: bp-integrate --profile "
+        "default send-test incident#closed --incident-id abc123\n"
+    ) in result.stderr
+
+
+def test_a_proxy_only_matters_where_it_is_used(monkeypatch: pytest.MonkeyPatch) -> None:
+    from bp_integrate.http import mask_proxy, proxy_for, proxy_note
+
+    set_proxy_env(monkeypatch, HTTPS_PROXY="ftp://u:p@x", NO_PROXY="bp-target.invalid")
+    assert proxy_for("https://bp-target.invalid/hook") is None  # NO_PROXY: direct
+    assert proxy_for("http://127.0.0.1:8765/v2/enqueue") is None  # loopback: direct
+    set_proxy_env(monkeypatch, https_proxy="http://a:b@lower:1", HTTPS_PROXY="http://upper:2")
+    assert proxy_note("https://bp-target.invalid/x") == ("http://****@lower:1", "https_proxy")
+    assert mask_proxy("http://u:p@ss@host:1") == "http://****@host:1"
+    assert mask_proxy("proxy.corp:3128") == "proxy.corp:3128"

@@ -183,3 +183,51 @@ def test_storm_to_loopback_ignores_http_proxy(
     result = cli("replay", "lifecycle", "--count", "4", "--json")
     assert result.exit_code == 0, result.stdout
     assert json.loads(result.stdout)["ok"] == 20
+
+
+def test_storm_history_reaches_the_file_within_a_second(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Buffered for speed, yet a storm killed mid-way keeps what it sent a second ago."""
+    from bp_integrate import storm as storm_module
+    from bp_integrate.config import Installed
+    from bp_integrate.http import RetryPolicy
+    from bp_integrate.integrations import get
+    from bp_integrate.redact import Redactor
+    from bp_integrate.scenarios import builtin
+    from bp_integrate.sender import BodySpec, Target, build_redactor
+
+    recorder = history.RunRecorder("replay lifecycle --count 1", "default", Redactor()).open()
+    assert recorder.path is not None
+    seen_on_disk: list[str] = []
+
+    class SlowThirdSend(CountingSender):
+        async def request(self, *args: Any) -> Any:
+            if self.calls == 2:  # the third send stalls, as a slow target would
+                await asyncio.sleep(storm_module.FLUSH_INTERVAL + 0.4)
+                assert recorder.path is not None
+                seen_on_disk.append(recorder.path.read_text())
+            return await super().request(*args)
+
+    monkeypatch.setattr(storm_module, "async_sender", lambda *a, **k: SlowThirdSend())
+    spec = get("incidentio")
+    target = Target(
+        spec, {"callback_url": "http://127.0.0.1:9/x", "secret": "abcd1234"}, Installed("x", {})
+    )
+    scenario = builtin("lifecycle")
+    assert scenario is not None
+    storm = storm_module.Storm(
+        scenario,
+        [target],
+        build_redactor([target]),
+        BodySpec(),
+        RetryPolicy(),
+        storm_module.StormConfig(1, 1, None),
+        recorder=recorder,
+    )
+    report = asyncio.run(storm.run())
+    recorder.close("success")
+    assert report.requests == 5
+    [snapshot] = seen_on_disk
+    assert snapshot.count('"type":"send"') == 2 and snapshot.startswith('{"type":"run"')
+    assert recorder.flush_each_line is False  # storm mode buffers between flushes

@@ -3,7 +3,12 @@ incident, with a live timeline and cleanup; or, with --count, storm mode."""
 
 from __future__ import annotations
 
+import contextlib
+import math
+import signal
 import sys
+import threading
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -29,6 +34,77 @@ from bp_integrate.errors import ExitCode, UsageError
 if TYPE_CHECKING:
     from bp_integrate.scenarios import Scenario, ScenarioReport, StepReport
     from bp_integrate.storm import StormReport
+
+
+#: Bounds of the storm options (docs/replay.md lists them).
+CONCURRENCY_MAX = 1000
+RATE_MIN = 0.01
+RATE_MAX = 1_000_000.0
+
+
+def plural(count: int, word: str) -> str:
+    """`1 step`, `5 steps`."""
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+@contextlib.contextmanager
+def sigterm_as_ctrl_c() -> Iterator[None]:
+    """While a run goes on, SIGTERM (`timeout`, `kill`, a CI job cancelled) does what
+    Ctrl-C does: the run stops, cleans up and is recorded as interrupted. The previous
+    handler is back afterwards. Only the main thread may set handlers; elsewhere, nothing.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def on_sigterm(signum: int, frame: Any) -> None:
+        # Whatever handles Ctrl-C right now: asyncio.Runner's (cancels the running send
+        # cleanly) while sending, Python's KeyboardInterrupt between sends.
+        handler = signal.getsignal(signal.SIGINT)
+        if callable(handler):
+            handler(signal.SIGINT, frame)
+        else:
+            raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, on_sigterm)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def check_storm_options(
+    count: int | None, concurrency: int | None, rate: float | None, client: str | None
+) -> None:
+    """Storm options only with --count, each within bounds; before anything is sent."""
+    given = [
+        flag
+        for flag, value in (("--concurrency", concurrency), ("--rate", rate), ("--client", client))
+        if value is not None
+    ]
+    if count is None:
+        if given:
+            raise UsageError(
+                f"{' and '.join(given)} {'applies' if len(given) == 1 else 'apply'} only to "
+                "storm mode: add --count N.",
+                "e.g. bp-integrate replay lifecycle --count 100 --concurrency 10 --rate 50",
+            )
+        return
+    if count < 1:
+        raise UsageError(f"--count must be at least 1, got {count}.", "e.g. --count 100")
+    if concurrency is not None and not 1 <= concurrency <= CONCURRENCY_MAX:
+        raise UsageError(
+            f"--concurrency must be between 1 and {CONCURRENCY_MAX}, got {concurrency}.",
+            "e.g. --concurrency 50",
+        )
+    if rate is not None and not (math.isfinite(rate) and RATE_MIN <= rate <= RATE_MAX):
+        raise UsageError(
+            f"--rate must be a number of events per second from {RATE_MIN} to "
+            f"{RATE_MAX:,.0f}, got {rate!r}.",
+            "e.g. --rate 50 (leave it out for no limit)",
+        )
+    if client is not None and client not in ("aiohttp", "httpx"):
+        raise UsageError(f"--client {client!r} is unknown.", "Use aiohttp or httpx.")
 
 
 def stderr_is_tty() -> bool:
@@ -164,20 +240,28 @@ def replay_command(
         ),
     ] = None,
     concurrency: Annotated[
-        int, typer.Option("--concurrency", metavar="C", help="Storm mode: incidents at a time.")
-    ] = 10,
+        int | None,
+        typer.Option(
+            "--concurrency",
+            metavar="C",
+            help="Storm mode: incidents at a time, 1 to 1000 (default 10).",
+            show_default=False,
+        ),
+    ] = None,
     rate: Annotated[
         float | None,
-        typer.Option("--rate", metavar="R", help="Storm mode: at most R events per second."),
+        typer.Option(
+            "--rate", metavar="R", help="Storm mode: at most R events per second (at least 0.01)."
+        ),
     ] = None,
     client: Annotated[
-        str,
+        str | None,
         typer.Option(
             "--client",
             hidden=True,
             help="Storm mode HTTP client: aiohttp (default, fastest) or httpx.",
         ),
-    ] = "aiohttp",
+    ] = None,
     dry_run: Annotated[
         bool,
         typer.Option("--dry-run", help="Send nothing; print every step's exact requests."),
@@ -196,13 +280,13 @@ def replay_command(
     retries: RetriesOpt = 2,
     show_secrets: ShowSecretsOpt = False,
     no_test_marker: NoTestMarkerOpt = False,
-    envelope: EnvelopeOpt = "event",
+    envelope: EnvelopeOpt = None,
 ) -> None:
     """Replay a scenario about one test incident (or N of them with --count), then clean up."""
     from bp_integrate import payloads, scenarios
     from bp_integrate.history import RunRecorder
-    from bp_integrate.http import RetryPolicy
-    from bp_integrate.sender import BodySpec, build_redactor, load_targets
+    from bp_integrate.http import RetryPolicy, check_proxies
+    from bp_integrate.sender import BodySpec, build_redactor, load_targets, target_urls
 
     profile: str = ctx.obj
     check_numbers(timeout, retries)
@@ -212,6 +296,20 @@ def replay_command(
             "e.g. bp-integrate replay lifecycle, or bp-integrate replay --from-run <id> "
             "(ids: bp-integrate history).",
         )
+    if from_run is not None:
+        refuse_body_options_with_from_run(
+            count=count is not None,
+            sets=bool(set_),
+            tags=bool(tag),
+            envelope=envelope is not None,
+            no_test_marker=no_test_marker,
+        )
+    if (dry_run or as_curl) and count is not None:
+        raise UsageError(
+            "--dry-run shows one scenario's requests; --count does not apply.",
+            "Drop --count to see what each step sends.",
+        )
+    check_storm_options(count, concurrency, rate, client)
     spec = BodySpec(
         envelope=check_envelope(envelope),
         test_marker=not no_test_marker,
@@ -219,9 +317,8 @@ def replay_command(
     )
     recorded_targets: list[str] = []
     if from_run is not None:
-        if count is not None:
-            raise UsageError("--count does not apply to --from-run.", "Drop one of them.")
-        plan, recorded_targets, options = load_recorded(from_run)
+        plan, recorded_targets, options = load_recorded(from_run, incident_id)
+        # The cleanup (the only body made now) is shaped like the recorded ones.
         spec.envelope = options.get("envelope", spec.envelope)
         spec.test_marker = bool(options.get("test_marker", spec.test_marker))
     else:
@@ -239,13 +336,9 @@ def replay_command(
     secrets = build_redactor(targets)
     redactor = secrets.view(enabled=not show_secrets)
     if dry_run or as_curl:
-        if count is not None:
-            raise UsageError(
-                "--dry-run shows one scenario's requests; --count does not apply.",
-                "Drop --count to see what each step sends.",
-            )
         show_plan(plan, targets, redactor, spec, incident_id, as_curl, json_output)
         return
+    check_proxies(target_urls(targets))  # a malformed HTTPS_PROXY: an error before a send
     policy = RetryPolicy(retries=retries, timeout=timeout)
     command = f"replay --from-run {from_run}" if from_run else f"replay {plan.name}"
     if count is not None:
@@ -259,17 +352,11 @@ def replay_command(
             "envelope": spec.envelope,
             "test_marker": spec.test_marker,
             "scenario": plan.name,
-            **({"count": count, "concurrency": concurrency} if count is not None else {}),
+            **({"count": count, "concurrency": concurrency or 10} if count is not None else {}),
         },
     )
 
     if count is not None:
-        if count < 1 or concurrency < 1:
-            raise UsageError("--count and --concurrency must be at least 1.", "e.g. --count 100")
-        if rate is not None and rate <= 0:
-            raise UsageError("--rate must be more than 0 events per second.", "e.g. --rate 50")
-        if client not in ("aiohttp", "httpx"):
-            raise UsageError(f"--client {client!r} is unknown.", "Use aiohttp or httpx.")
         storm_report = run_storm(
             plan,
             targets,
@@ -278,9 +365,9 @@ def replay_command(
             policy,
             recorder,
             count,
-            concurrency,
+            concurrency or 10,
             rate,
-            client,
+            client or "aiohttp",
             not no_cleanup,
             json_output,
         )
@@ -293,7 +380,7 @@ def replay_command(
         timeline = Timeline(json_output)
         if not json_output:
             timeline.say(
-                f"Replaying {plan.name} ({len(plan.steps)} steps) to "
+                f"Replaying {plan.name} ({plural(len(plan.steps), 'step')}) to "
                 f"{', '.join(t.name for t in targets)} (profile {profile!r})...",
             )
         runner = scenarios.ScenarioRunner(
@@ -308,7 +395,8 @@ def replay_command(
             on_report=timeline,
         )
         try:
-            report = runner.run()
+            with sigterm_as_ctrl_c():
+                report = runner.run()
         finally:
             timeline.stop()
         outcome, code = report.outcome()
@@ -363,23 +451,82 @@ def show_plan(
         )
 
 
-def load_recorded(run_id: str) -> tuple[Scenario, list[str], dict[str, Any]]:
-    """A scenario of the recorded events of a run (bodies as recorded), its targets, options."""
+def refuse_body_options_with_from_run(
+    *, count: bool, sets: bool, tags: bool, envelope: bool, no_test_marker: bool
+) -> None:
+    """--from-run sends the recorded bodies: options that shape a new body would be
+    silently lost, so they are refused (--incident-id applies: it rewrites the id)."""
+    given = [
+        flag
+        for flag, on in (
+            ("--count", count),
+            ("--set", sets),
+            ("--tag", tags),
+            ("--envelope", envelope),
+            ("--no-test-marker", no_test_marker),
+        )
+        if on
+    ]
+    if given:
+        raise UsageError(
+            f"{', '.join(given)} cannot be used with --from-run: a recorded run is sent "
+            "again with the bodies it recorded.",
+            "Drop them, or replay the scenario itself with them (e.g. bp-integrate replay "
+            "lifecycle --set PATH=VALUE). With --from-run, --incident-id, --to, --timeout "
+            "and --retries apply.",
+        )
+
+
+def load_recorded(
+    run_id: str, incident_id: str | None = None
+) -> tuple[Scenario, list[str], dict[str, Any]]:
+    """A scenario of the recorded events of a run (bodies as recorded, the incident id
+    replaced by `incident_id` if given), its targets, its options.
+
+    Refused with a UsageError: a storm run (no bodies), a body history cut short, and a
+    body holding a masked secret (`****`): history never keeps secrets, and sending the
+    mask would be wrong (PagerDuty answers 400 to a routing_key of `****`).
+    """
     from bp_integrate import history, scenarios
+    from bp_integrate.sender import incident_of
 
     path = history.find_run(run_id)
     steps: list[scenarios.ScenarioStep] = []
     targets: list[str] = []
     options: dict[str, Any] = {}
+    command = ""
     storm = False
     for record in history.read_records(path):
         kind = record.get("type")
         if kind == "run":
             targets = [str(t) for t in record.get("targets") or []]
             options = dict(record.get("options") or {})
+            command = str(record.get("command") or "")
             storm = "count" in options
+        elif kind == "event" and record.get("body_truncated"):
+            raise UsageError(
+                f"Run {path.stem} cannot be sent again: the body of its step "
+                f"{len(steps) + 1} ({record.get('event')}) was {record.get('body_bytes')} "
+                f"bytes, and history keeps at most {history.BODY_MAX} bytes of a body.",
+                f"Send that body from its file again: bp-integrate send-test "
+                f"{record.get('event')} --payload FILE.",
+            )
         elif kind == "event" and isinstance(record.get("body"), dict):
-            steps.append(scenarios.ScenarioStep(str(record["event"]), body=record["body"]))
+            body = record["body"]
+            masked = masked_paths(body)
+            if masked:
+                raise UsageError(
+                    f"Run {path.stem} cannot be sent again: its step {len(steps) + 1} "
+                    f"({record.get('event')}) held a secret at {', '.join(masked[:3])}, and "
+                    "history keeps secrets only as ****: sending that would not be the "
+                    "same event (a PagerDuty override key of **** is refused with a 400).",
+                    "Run the original command again with the secret (it was: bp-integrate "
+                    f"{command}, with its --tag or --set), or pick another run "
+                    "from `bp-integrate history`.",
+                )
+            if incident_id is not None:
+                incident_of(body)["id"] = incident_id
+            steps.append(scenarios.ScenarioStep(str(record["event"]), body=body))
     if not steps:
         why = "storm runs keep no bodies" if storm else "it holds no recorded events"
         raise UsageError(
@@ -388,6 +535,22 @@ def load_recorded(run_id: str) -> tuple[Scenario, list[str], dict[str, Any]]:
             "another run from `bp-integrate history`.",
         )
     return scenarios.Scenario(f"run {path.stem}", tuple(steps), source=str(path)), targets, options
+
+
+def masked_paths(node: Any, where: str = "") -> list[str]:
+    """Where a recorded body holds a masked value (`incident.alerts[0].tags[3].value`)."""
+    from bp_integrate.urls import MASK
+
+    if isinstance(node, str):
+        return [where or "the body"] if MASK in node else []
+    found: list[str] = []
+    if isinstance(node, dict):
+        for key, value in node.items():
+            found += masked_paths(value, f"{where}.{key}" if where else str(key))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            found += masked_paths(value, f"{where}[{index}]")
+    return found
 
 
 def finish_scenario(report: ScenarioReport, run_id: str, json_output: bool) -> None:
@@ -443,7 +606,8 @@ def run_storm(
 
     elif not json_output:
         ui.say(
-            f"Storm: {count} incidents x {plan.name} ({len(plan.steps)} events each), "
+            f"Storm: {plural(count, 'incident')} x {plan.name} "
+            f"({plural(len(plan.steps), 'event')} each), "
             f"{concurrency} at a time, to {', '.join(t.name for t in targets)}..."
         )
     storm = Storm(
@@ -458,7 +622,7 @@ def run_storm(
     )
     try:
         try:
-            with asyncio.Runner() as runner:
+            with sigterm_as_ctrl_c(), asyncio.Runner() as runner:
                 report = runner.run(storm.run())
         finally:
             if progress_bar is not None:

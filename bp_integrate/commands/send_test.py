@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -40,12 +41,13 @@ IncidentIdOpt = Annotated[
     typer.Option("--incident-id", help="Use this BigPanda incident id (default: a new one)."),
 ]
 EnvelopeOpt = Annotated[
-    str,
+    str | None,
     typer.Option(
         "--envelope",
         help="Body shape: event = {event_type, incident} (default), incident = "
         "{incident}, bare = the incident object. Our reconstruction; switch if your "
         "receiver expects another.",
+        show_default=False,
     ),
 ]
 NoTestMarkerOpt = Annotated[
@@ -54,15 +56,21 @@ NoTestMarkerOpt = Annotated[
         "--no-test-marker", help="Do not mark the payload as a test ([TEST] prefix and tag)."
     ),
 ]
+#: Bounds of --timeout and --retries (docs/replay.md lists them).
+TIMEOUT_MAX = 600.0
+RETRIES_MAX = 10
 TimeoutOpt = Annotated[
-    float, typer.Option("--timeout", metavar="SECONDS", help="Time limit per request.")
+    float,
+    typer.Option(
+        "--timeout", metavar="SECONDS", help="Time limit per request (up to 600 seconds)."
+    ),
 ]
 RetriesOpt = Annotated[
     int,
     typer.Option(
         "--retries",
         metavar="N",
-        help="Retries on network errors, 429 and 5xx (never on other 4xx).",
+        help="Retries on network errors, 429 and 5xx (never on other 4xx); 0 to 10.",
     ),
 ]
 
@@ -79,10 +87,12 @@ def parse_tags(items: list[str]) -> dict[str, str]:
     return tags
 
 
-def check_envelope(shape: str) -> Any:
+def check_envelope(shape: str | None) -> Any:
     from bp_integrate.errors import nearest
     from bp_integrate.payloads import ENVELOPE_SHAPES
 
+    if shape is None:
+        return "event"
     if shape not in ENVELOPE_SHAPES:
         guess = nearest(shape, list(ENVELOPE_SHAPES))
         raise UsageError(
@@ -94,10 +104,18 @@ def check_envelope(shape: str) -> Any:
 
 
 def check_numbers(timeout: float, retries: int) -> None:
-    if timeout <= 0:
-        raise UsageError("--timeout must be more than 0 seconds.", "e.g. --timeout 10")
-    if retries < 0 or retries > 10:
-        raise UsageError("--retries must be between 0 and 10.", "e.g. --retries 2")
+    """--timeout and --retries within bounds, before anything is sent (NaN included:
+    `--timeout nan` passes a plain `<= 0` check)."""
+    if not (math.isfinite(timeout) and 0 < timeout <= TIMEOUT_MAX):
+        raise UsageError(
+            f"--timeout must be a number of seconds above 0 and at most {TIMEOUT_MAX:.0f}, "
+            f"got {timeout!r}.",
+            "e.g. --timeout 10",
+        )
+    if not 0 <= retries <= RETRIES_MAX:
+        raise UsageError(
+            f"--retries must be between 0 and {RETRIES_MAX}, got {retries}.", "e.g. --retries 2"
+        )
 
 
 def print_result(result: SendResult) -> None:
@@ -140,7 +158,12 @@ def send_test_command(
     tag: TagOpt = None,
     payload: Annotated[
         Path | None,
-        typer.Option("--payload", metavar="FILE", help="Send your own JSON body instead."),
+        typer.Option(
+            "--payload",
+            metavar="FILE",
+            help="Send your own JSON body instead (--set and --tag edit it; the test marker "
+            "goes on its descriptions and tags unless --no-test-marker).",
+        ),
     ] = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Send nothing; print the exact requests.")
@@ -153,7 +176,7 @@ def send_test_command(
     retries: RetriesOpt = 2,
     show_secrets: ShowSecretsOpt = False,
     no_test_marker: NoTestMarkerOpt = False,
-    envelope: EnvelopeOpt = "event",
+    envelope: EnvelopeOpt = None,
 ) -> None:
     """Send a test BigPanda event to the installed integrations and show what they answered."""
     from bp_integrate import payloads
@@ -188,7 +211,10 @@ def send_test_command(
     simulator = payloads.IncidentSimulator(
         incident_id=incident_id, tags=tags, test_marker=spec.test_marker
     )
-    body, incident = render_body(simulator, kind, spec)
+    # The simulator carries --tag on its own alerts; a --payload body gets them added.
+    body, incident = render_body(
+        simulator, kind, spec, tags=tags if spec.payload is not None else None
+    )
     the_id = str(incident.get("id", simulator.incident_id))
     planned = plan_event(targets, kind, incident, body, spec.send_options(), redactor)
     from bp_integrate.integrations.base import PlannedRequest, Skipped
@@ -218,8 +244,9 @@ def send_test_command(
         return
 
     from bp_integrate.history import RunRecorder
-    from bp_integrate.http import RetryPolicy
+    from bp_integrate.http import RetryPolicy, check_proxies
 
+    check_proxies(r.url for r in requests)  # a malformed HTTPS_PROXY: an error before a send
     policy = RetryPolicy(retries=retries, timeout=timeout)
     recorder = RunRecorder(
         command=f"send-test {kind}",
@@ -262,7 +289,7 @@ def _report(
     code: ExitCode,
     json_output: bool,
 ) -> None:
-    from bp_integrate.sender import skipped_json
+    from bp_integrate.sender import OPENING_EVENTS, skipped_json
 
     good = sum(1 for r in results if r.ok)
     bad = [r for r in results if not r.ok]
@@ -289,7 +316,7 @@ def _report(
         if not results:
             ui.warn("nothing was sent: every target skipped this event.")
         ui.say(f"{outcome}: {good} of {len(results)} request(s) accepted (run {recorder.run_id}).")
-        if kind in ("incident#new", "incident#reopen", "incident#become-flapping") and good:
+        if kind in OPENING_EVENTS and good:
             ui.say(
                 f"The test incident is open on the targets; close it with: bp-integrate "
                 f"--profile {profile} send-test incident#closed --incident-id {the_id}"
@@ -337,6 +364,15 @@ def _hint(bad: list[SendResult]) -> str:
     from bp_integrate.sender import failure_hint
 
     first = bad[0]
+    if first.outcome == "network" and first.proxy:
+        from bp_integrate.sender import proxied_host
+
+        return (
+            f"{first.integration}: {first.error}. Check that this proxy is running and lets "
+            f"this machine through (or fix {first.proxy_variable}), or add "
+            f"{proxied_host(first)} to NO_PROXY to go direct; then check the URL with "
+            f"`bp-integrate show {first.integration}`."
+        )
     if first.outcome == "network":
         return (
             f"{first.integration}: {first.error}. Check the URL with `bp-integrate show "
