@@ -138,14 +138,19 @@ def demo_command(
     shows what each emulated target ended with.
     """
     from bp_integrate import scenarios
-    from bp_integrate.commands.replay import Timeline
+    from bp_integrate.commands.replay import Timeline, plural, sigterm_as_ctrl_c
     from bp_integrate.emulator import EmulatorConfig, EmulatorServer
     from bp_integrate.http import RetryPolicy
     from bp_integrate.sender import BodySpec, Session, build_redactor, load_targets
 
     plan = scenarios.load(scenario)
     emulator_config = EmulatorConfig()
-    with throwaway_home(), EmulatorServer(port=0, config=emulator_config) as server:
+    # SIGTERM acts as Ctrl-C, so the temporary folder (and its secrets file) goes too.
+    with (
+        sigterm_as_ctrl_c(),
+        throwaway_home(),
+        EmulatorServer(port=0, config=emulator_config) as server,
+    ):
         if not json_output:
             ui.say(f"Emulator listening on {server.base_url} (loopback only).", style="bold")
             ui.say("Installing all four integrations against it in a throwaway profile...")
@@ -156,7 +161,7 @@ def demo_command(
                 for header, value in doc["webhook"]["headers"].items():
                     if header != "Content-Type":
                         ui.say(f"      {header}: {value}")
-            ui.say(f"Replaying {plan.name} ({len(plan.steps)} steps) to all four...")
+            ui.say(f"Replaying {plan.name} ({plural(len(plan.steps), 'step')}) to all four...")
         targets = load_targets(DEMO_PROFILE, None)
         redactor = build_redactor(targets)
         timeline = Timeline(json_output)
