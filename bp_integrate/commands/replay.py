@@ -32,7 +32,12 @@ from bp_integrate.commands.send_test import (
 from bp_integrate.errors import ExitCode, UsageError
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from bp_integrate.history import RunRecorder
+    from bp_integrate.redact import Redactor
     from bp_integrate.scenarios import Scenario, ScenarioReport, StepReport
+    from bp_integrate.sender import BodySpec, Target
     from bp_integrate.storm import StormReport
 
 
@@ -409,9 +414,9 @@ def replay_command(
 
 def show_plan(
     plan: Scenario,
-    targets: Any,
-    redactor: Any,
-    spec: Any,
+    targets: Sequence[Target],
+    redactor: Redactor,
+    spec: BodySpec,
     incident_id: str | None,
     as_curl: bool,
     json_output: bool,
@@ -574,11 +579,11 @@ def finish_scenario(report: ScenarioReport, run_id: str, json_output: bool) -> N
 
 def run_storm(
     plan: Scenario,
-    targets: Any,
-    redactor: Any,
-    spec: Any,
+    targets: Sequence[Target],
+    redactor: Redactor,
+    spec: BodySpec,
     policy: Any,
-    recorder: Any,
+    recorder: RunRecorder,
     count: int,
     concurrency: int,
     rate: float | None,
@@ -647,7 +652,7 @@ def storm_outcome(report: StormReport) -> tuple[str, ExitCode]:
     return "partial", ExitCode.PARTIAL
 
 
-def finish_storm(report: StormReport, recorder: Any, json_output: bool) -> None:
+def finish_storm(report: StormReport, recorder: RunRecorder, json_output: bool) -> None:
     outcome, code = storm_outcome(report)
     doc = {
         **report.to_json(),
