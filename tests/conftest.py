@@ -1,43 +1,16 @@
-"""Shared fixtures: every test gets its own config and state folders and keyring."""
+"""Shared fixtures: every test gets its own config and state folders and keyring, and
+(where it asks for one) its own emulator. Shared helpers are in helpers.py."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-from keyring.backend import KeyringBackend
+from helpers import MemoryKeyring
 from typer.testing import CliRunner
 
-XM_UUID = "0f6c8e8a-1b2c-4d3e-8f9a-0123456789ab"
-XM_URL = f"https://acme.xmatters.com/api/integration/1/functions/{XM_UUID}/triggers"
-PD_KEY = "0123456789abcdef0123456789abcdef"
-
-
-class MemoryKeyring(KeyringBackend):
-    """A keyring backend in memory, standing in for the OS keyring in most tests
-    (tests/test_keyring_real.py uses the real Secret Service)."""
-
-    priority = 10  # type: ignore[assignment]
-    viable = False  # never picked by keyring.get_keyring(); only set_keyring() installs it
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.entries: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service: str, username: str) -> str | None:
-        return self.entries.get((service, username))
-
-    def set_password(self, service: str, username: str, password: str) -> None:
-        self.entries[(service, username)] = password
-
-    def delete_password(self, service: str, username: str) -> None:
-        from keyring.errors import PasswordDeleteError
-
-        if (service, username) not in self.entries:
-            raise PasswordDeleteError(username)
-        del self.entries[(service, username)]
+from bp_integrate.emulator import EmulatorServer
 
 
 @pytest.fixture(autouse=True)
@@ -78,8 +51,9 @@ def runner() -> CliRunner:
     return CliRunner()
 
 
-def invoke(runner: CliRunner, *args: str, input: str | None = None, **env: str) -> Any:
-    """Run the CLI like a user would; returns the typer Result (stdout/stderr split)."""
-    from bp_integrate.cli import app
-
-    return runner.invoke(app, list(args), input=input, env=env or None, catch_exceptions=False)
+@pytest.fixture
+def emu() -> Iterator[EmulatorServer]:
+    """A fresh emulator for each test (about 1 ms to start): no request still in flight
+    from an earlier test can land in this one's records."""
+    with EmulatorServer() as server:
+        yield server

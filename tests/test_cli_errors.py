@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from helpers import invoke
 from typer.testing import CliRunner
-
-from tests.conftest import invoke
 
 
 def test_unexpected_error_is_one_line_with_secrets_scrubbed(

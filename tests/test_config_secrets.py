@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import PD_KEY, XM_URL, MemoryKeyring, invoke
+from helpers import PD_KEY, XM_URL, MemoryKeyring, invoke
 from keyring.backend import KeyringBackend
 from typer.testing import CliRunner
 

@@ -7,9 +7,8 @@ import os
 from pathlib import Path
 
 import pytest
+from helpers import MemoryKeyring, invoke
 from typer.testing import CliRunner
-
-from tests.conftest import MemoryKeyring, invoke
 
 
 def test_demo_runs_the_lifecycle_on_all_four_and_touches_nothing_of_the_user(

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import invoke
+from helpers import invoke
 from typer.testing import CliRunner
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -43,18 +43,6 @@ IO_PATH = f"/v2/alert_events/bigpanda/{INCIDENTIO_SOURCE_ID}"
 INVALID = {"status": "Unrecognized object", "message": "Event object is invalid"}
 
 
-@pytest.fixture(scope="module")
-def emulator() -> Iterator[EmulatorServer]:
-    with EmulatorServer() as server:
-        yield server
-
-
-@pytest.fixture
-def emu(emulator: EmulatorServer) -> EmulatorServer:
-    emulator.state.reset()
-    return emulator
-
-
 @pytest.fixture
 def client(emu: EmulatorServer) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=emu.base_url, timeout=5.0) as c:

@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import MemoryKeyring, invoke
+from helpers import MemoryKeyring, invoke
 from typer.testing import CliRunner
 
 from bp_integrate.emulator import EmulatorConfig, EmulatorServer

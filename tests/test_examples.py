@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import PD_KEY, invoke
+from helpers import PD_KEY, invoke
 from typer.testing import CliRunner
 
 ANSWERS = Path(__file__).resolve().parent.parent / "examples" / "answers"

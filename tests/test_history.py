@@ -8,12 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_send import CFG, PD_KEY, cli, emu, emulator, install, sends, state_dir
+from helpers import CFG, PD_KEY, cli, install, sends, state_dir
 
 from bp_integrate import history
 from bp_integrate.emulator import EmulatorServer
-
-__all__ = ["emu", "emulator"]
 
 
 def test_empty_history_says_where_runs_go() -> None:

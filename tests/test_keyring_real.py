@@ -21,7 +21,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-from conftest import PD_KEY, XM_URL, invoke
+from helpers import PD_KEY, XM_URL, invoke
 from typer.testing import CliRunner
 
 pytestmark = pytest.mark.keyring

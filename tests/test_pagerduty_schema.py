@@ -7,10 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import PD_KEY, cli
 from jsonschema import Draft4Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT4
-from test_send import PD_KEY, cli
 
 import bp_integrate
 from bp_integrate.payloads import EVENTS

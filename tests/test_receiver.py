@@ -10,9 +10,8 @@ import sys
 import time
 
 import httpx
+from helpers import invoke
 from typer.testing import CliRunner
-
-from tests.conftest import invoke
 
 
 def start_receiver(*extra: str) -> tuple[subprocess.Popen[str], dict[str, str]]:

@@ -9,11 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_send import PD_KEY, XM_PATH, cli, closed_port, emu, emulator, install, sends
+from helpers import PD_KEY, XM_PATH, cli, closed_port, install, sends
 
 from bp_integrate.emulator import EmulatorServer
-
-__all__ = ["emu", "emulator"]  # fixtures imported from test_send
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "scenarios"
 ALL = ("xmatters", "pagerduty", "incidentio", "panopta")

@@ -4,113 +4,27 @@ from __future__ import annotations
 
 import base64
 import json
-import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from typer.testing import CliRunner
-
-from bp_integrate.emulator import EmulatorConfig, EmulatorServer
-
-CFG = EmulatorConfig()
-PD_KEY = "0123456789abcdef0123456789abcdef"
-XM_PATH = "/api/integration/1/functions/"
-SECRETS = (
-    CFG.xmatters_api_key,
-    CFG.xmatters_password,
-    CFG.incidentio_secret,
+from helpers import (
+    CFG,
     PD_KEY,
-    base64.b64encode(f"{CFG.xmatters_username}:{CFG.xmatters_password}".encode()).decode(),
+    SECRETS,
+    XM_PATH,
+    cli,
+    closed_port,
+    history_text,
+    install,
+    sends,
+    state_dir,
 )
 
-
-# ----------------------------------------------------------------- helpers (used by other files)
-
-
-@pytest.fixture(scope="module")
-def emulator() -> Iterator[EmulatorServer]:
-    with EmulatorServer() as server:
-        yield server
-
-
-@pytest.fixture
-def emu(emulator: EmulatorServer) -> EmulatorServer:
-    emulator.state.reset()
-    return emulator
-
-
-def cli(*args: str) -> Any:
-    """Run bp-integrate in-process; the Result has .stdout, .stderr, .exit_code."""
-    from bp_integrate.cli import app
-
-    return CliRunner().invoke(app, list(args), catch_exceptions=False)
-
-
-def install(emu: EmulatorServer, name: str, monkeypatch: pytest.MonkeyPatch, **opts: str) -> None:
-    """Install an integration pointing at the emulator; secrets come from env vars."""
-    urls = emu.urls
-    sets: list[str] = []
-    if name == "xmatters":
-        if opts.get("auth") == "basic":
-            monkeypatch.setenv("BP_INTEGRATE_XMATTERS_PASSWORD", CFG.xmatters_password)
-            sets += [
-                f"trigger_url={urls['xmatters_trigger']}",
-                "auth=basic",
-                f"username={CFG.xmatters_username}",
-            ]
-        else:
-            monkeypatch.setenv("BP_INTEGRATE_XMATTERS_TRIGGER_URL_APIKEY", CFG.xmatters_api_key)
-            sets += [f"trigger_url={urls['xmatters_trigger']}?apiKey=****", "auth=url"]
-        sets.append("recipients=Cloud Devops,alice")
-    elif name == "pagerduty":
-        monkeypatch.setenv("BP_INTEGRATE_PAGERDUTY_INTEGRATION_KEY", PD_KEY)
-        sets += [f"events_url={urls['pagerduty_events']}"]
-        if opts.get("override_tag"):
-            sets.append(f"override_tag={opts['override_tag']}")
-    elif name == "incidentio":
-        monkeypatch.setenv("BP_INTEGRATE_INCIDENTIO_SECRET", CFG.incidentio_secret)
-        sets += [f"callback_url={urls['incidentio_callback']}"]
-    elif name == "panopta":
-        monkeypatch.setenv("BP_INTEGRATE_PANOPTA_OUTAGE_URL_APIKEY", CFG.xmatters_api_key)
-        monkeypatch.setenv("BP_INTEGRATE_PANOPTA_CLEAR_URL_APIKEY", CFG.xmatters_api_key)
-        sets += [
-            f"outage_url={urls['panopta_outage']}?apiKey=****",
-            f"clear_url={urls['panopta_clear']}?apiKey=****",
-            "target=ops-team",
-        ]
-    args = ["install", name, "--no-input", "--no-verify", "--secret-store", "env"]
-    for item in sets:
-        args += ["--set", item]
-    result = cli(*args)
-    assert result.exit_code == 0, result.stderr
-
-
-def sends(emu: EmulatorServer, prefix: str = "/") -> list[Any]:
-    """What the emulator received under `prefix` (introspection excluded)."""
-    return [r for r in emu.state.records() if r.path.startswith(prefix)]
-
-
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def history_text(state_dir: Path) -> str:
-    runs = state_dir / "runs"
-    return "".join(p.read_text() for p in sorted(runs.glob("*.jsonl"))) if runs.is_dir() else ""
-
-
-def state_dir() -> Path:
-    import os
-
-    return Path(os.environ["BP_INTEGRATE_STATE_DIR"])
-
+from bp_integrate.emulator import EmulatorServer
 
 # ----------------------------------------------------------------------------- dry run
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import PD_KEY, XM_URL, MemoryKeyring, invoke
+from helpers import PD_KEY, XM_URL, MemoryKeyring, invoke
 from typer.testing import CliRunner
 
 TTY = {"BP_INTEGRATE_ASSUME_TTY": "1"}

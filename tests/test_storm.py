@@ -9,13 +9,11 @@ import time
 from typing import Any
 
 import pytest
-from test_send import XM_PATH, cli, emu, emulator, install, sends
+from helpers import XM_PATH, cli, install, sends
 
 from bp_integrate import history
 from bp_integrate.emulator import EmulatorServer
 from bp_integrate.storm import LatencyHistogram
-
-__all__ = ["emu", "emulator"]
 
 
 def test_storm_200_incidents_streams_records(
@@ -155,7 +153,7 @@ def test_storm_rate_limit(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_storm_with_show_secrets_records_no_secret(
     emu: EmulatorServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from test_send import PD_KEY, state_dir
+    from helpers import PD_KEY, state_dir
 
     install(emu, "pagerduty", monkeypatch)
     # A target that echoes the key back in its error: the run file keeps its answer.
@@ -172,7 +170,7 @@ def test_storm_with_show_secrets_records_no_secret(
 def test_storm_to_loopback_ignores_http_proxy(
     emu: EmulatorServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from test_send import closed_port
+    from helpers import closed_port
 
     install(emu, "xmatters", monkeypatch)
     dead = f"http://127.0.0.1:{closed_port()}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from conftest import PD_KEY, XM_URL
+from helpers import PD_KEY, XM_URL
 
 from bp_integrate.errors import UsageError
 from bp_integrate.integrations import get
