@@ -70,3 +70,11 @@ def nearest(name: str, choices: list[str]) -> str | None:
         return found[0]
     prefixed = [c for c in choices if c.startswith(name.lower()[:3])] if len(name) >= 3 else []
     return prefixed[0] if prefixed else None
+
+
+def command_for(profile: str | None, args: str) -> str:
+    """`bp-integrate ARGS` to suggest in a hint, naming the profile unless it is the
+    default one (a hint followed as printed must act on the profile the user is in)."""
+    if profile and profile != "default":
+        return f"bp-integrate --profile {profile} {args}"
+    return f"bp-integrate {args}"

@@ -1,17 +1,25 @@
-"""The one place HTTP clients are made: timeouts, user agent, transport, retries.
+"""The one place HTTP clients are made: timeouts, user agent, proxies, retries.
 
-httpx and aiohttp are imported here and only when a command actually sends, so `--help`
-and the wizards stay fast. Everything above this module sees two things: an
-`AsyncSender` (made by `async_sender`) and `send_with_retries`, which applies the retry
-policy (network errors, 429 honouring Retry-After, 5xx; never other 4xx; never a second
-send after a success).
+Two clients, each for what it does best, chosen here and nowhere else:
+- **Webhook sends** (send-test, replay, storm: the firehose) go through aiohttp's
+  `ClientSession` (`async_sender`). Measured on this project's 2-core machine against
+  loopback nginx at concurrency 50: aiohttp directly did 3,500-3,900 requests/s, httpx
+  over the aiohttp transport 1,980-2,070, httpx's own async pool about 230
+  (encode/httpx#3215); see benchmarks/README.md.
+- **API calls** (the BigPanda API, and the targets' read APIs) use httpx (`sync_client`):
+  a few calls, where httpx's API and its documented exceptions serve best.
+
+httpx and aiohttp are imported only when a command actually sends, so `--help` and the
+wizards stay fast. Above this module, sends see an `AsyncSender` and `send_with_retries`,
+which applies the retry policy (network errors but TLS, 429 honouring Retry-After, 5xx;
+never other 4xx; never a second send once a 2xx status line arrived, however its body
+ended). Failures are classified once, by `bp_integrate.failures.classify`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import email.utils
-import errno
 import functools
 import os
 import random
@@ -19,11 +27,12 @@ import re
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
 
 from bp_integrate import __version__
 from bp_integrate.errors import UsageError
+from bp_integrate.failures import Failure, FailureKind, classify
 
 if TYPE_CHECKING:
     import httpx
@@ -34,8 +43,9 @@ DEFAULT_RETRIES = 2
 #: The most we wait between two attempts, whatever Retry-After asks for.
 RETRY_AFTER_CAP = 30.0
 
-SenderKind = Literal["httpx", "aiohttp"]
-FailureKind = Literal["refused", "timeout", "dns", "disconnected", "connection"]
+#: The most of a target's answer that is read (the rest is never downloaded): only the
+#: first few hundred characters are ever shown or recorded.
+RESPONSE_CAP = 64 * 1024
 
 
 #: Loopback host patterns for httpx `mounts`: None there means "the client's own
@@ -45,11 +55,6 @@ _LOOPBACK_MOUNTS: dict[str, None] = {
     "all://localhost": None,
     "all://[::1]": None,
 }
-
-
-def is_loopback_url(url: str) -> bool:
-    """True for a URL on this machine (127.0.0.0/8, ::1, localhost): the emulator."""
-    return _is_loopback_host(urlsplit(url).hostname or "")
 
 
 @functools.lru_cache(maxsize=256)
@@ -83,26 +88,34 @@ def sync_client(timeout: float = DEFAULT_TIMEOUT) -> httpx.Client:
 
 @dataclass(frozen=True)
 class Response:
-    """What a target answered: status, headers (lower-case names) and the raw body."""
+    """What a target answered: status, headers (lower-case names) and the body read (at
+    most RESPONSE_CAP bytes). `body_error` is set when the status line arrived but the body
+    broke off (reset, timeout): the answer still counts, by its status."""
 
     status: int
     headers: Mapping[str, str]
     body: bytes
+    body_error: Failure | None = None
 
 
 class NetworkFailure(Exception):
-    """No HTTP answer: refused, timed out, DNS failure, connection dropped."""
+    """No HTTP status line: refused, timed out, DNS or TLS failure, connection dropped."""
 
-    def __init__(self, kind: FailureKind, message: str) -> None:
-        super().__init__(message)
-        self.kind = kind
-        self.message = message
+    def __init__(self, failure: Failure) -> None:
+        super().__init__(failure.message)
+        self.failure = failure
+
+    @property
+    def kind(self) -> FailureKind:
+        return self.failure.kind
+
+    @property
+    def message(self) -> str:
+        return self.failure.message
 
 
 class AsyncSender(Protocol):
-    """Sends one request and returns the whole answer, or raises NetworkFailure."""
-
-    kind: SenderKind
+    """Sends one request and returns the answer, or raises NetworkFailure."""
 
     async def request(
         self, method: str, url: str, headers: Mapping[str, str], content: bytes, timeout: float
@@ -111,24 +124,15 @@ class AsyncSender(Protocol):
     async def aclose(self) -> None: ...
 
 
-def async_sender(kind: SenderKind = "httpx", max_connections: int = 100) -> AsyncSender:
-    """The client every send goes through (send-test, replay, storm).
-
-    Why the aiohttp transport under httpx: httpx's own async connection pool manages
-    about 230 requests/s at 50 concurrent connections (encode/httpx#3215), while the same
-    httpx API over `httpx_aiohttp.AiohttpTransport` reaches about 2,100/s. send-test and
-    replay use that. Storm mode uses `kind="aiohttp"` (aiohttp's ClientSession directly,
-    same retries and redaction above it): measured here (2 CPUs, nginx, concurrency 50),
-    httpx over the aiohttp transport did 1,980-2,070 events/s (no headroom over the 2,000
-    goal: the httpx request/response layer costs ~0.25 ms of CPU per request), while
-    aiohttp directly did 3,500-3,900 events/s; see benchmarks/README.md.
+def async_sender(max_connections: int = 100) -> AsyncSender:
+    """The client every webhook send goes through (send-test, replay, storm).
 
     Requests to a real service honour the environment: HTTPS_PROXY / HTTP_PROXY /
     NO_PROXY (see `proxy_for`) and SSL_CERT_FILE / SSL_CERT_DIR. Requests to loopback
     (the emulator) never go through a proxy. One client per proxy, made on first use.
     Must be called inside a running event loop (aiohttp binds to it).
     """
-    return _RoutedSender(kind, max_connections)
+    return _RoutedSender(max_connections)
 
 
 def proxy_for(url: str) -> str | None:
@@ -267,16 +271,11 @@ def _origin(url: str) -> str:
 class _RoutedSender:
     """Picks the client for each request by its proxy (none for loopback)."""
 
-    def __init__(self, kind: SenderKind, max_connections: int) -> None:
-        self.kind: SenderKind = kind
+    def __init__(self, max_connections: int) -> None:
         self._max_connections = max_connections
         self._clients: dict[str | None, AsyncSender] = {}
         #: origin -> (its client, headers a plain-http request adds for its proxy)
         self._routes: dict[str, tuple[AsyncSender, dict[str, str]]] = {}
-
-    def client_for(self, url: str) -> AsyncSender:
-        """The client that sends to `url` (made the first time its proxy is needed)."""
-        return self._route(url)[0]
 
     def _route(self, url: str) -> tuple[AsyncSender, dict[str, str]]:
         origin = _origin(url)
@@ -285,8 +284,7 @@ class _RoutedSender:
             proxy = proxy_for(url)
             client = self._clients.get(proxy)
             if client is None:
-                make = _AiohttpSender if self.kind == "aiohttp" else _HttpxSender
-                client = self._clients[proxy] = make(self._max_connections, proxy)
+                client = self._clients[proxy] = _AiohttpSender(self._max_connections, proxy)
             # Plain http through a proxy has no CONNECT to carry the proxy's credentials:
             # they ride on the request itself (for https they go on the CONNECT only).
             extra = _split_proxy(proxy)[1] if proxy and url.startswith("http://") else {}
@@ -307,64 +305,7 @@ class _RoutedSender:
             await client.aclose()
 
 
-class _HttpxSender:
-    kind: SenderKind = "httpx"
-
-    def __init__(self, max_connections: int, proxy: str | None = None) -> None:
-        import httpx
-        from httpx_aiohttp import AiohttpTransport
-
-        self.proxy = proxy
-        self.proxy_headers: dict[str, str] = {}
-        limits = httpx.Limits(
-            max_connections=max_connections, max_keepalive_connections=max_connections
-        )
-        via: httpx.Proxy | None = None
-        if proxy is not None:
-            url, self.proxy_headers = _split_proxy(proxy)
-            via = httpx.Proxy(url, headers=self.proxy_headers or None)
-        self._client = httpx.AsyncClient(
-            # trust_env=True here only picks SSL_CERT_FILE / SSL_CERT_DIR for TLS; the
-            # proxy is chosen by _RoutedSender (the transport's session reads no env).
-            transport=AiohttpTransport(limits=limits, trust_env=True, proxy=via),
-            headers={"User-Agent": USER_AGENT},
-            follow_redirects=False,
-            trust_env=False,
-        )
-
-    async def request(
-        self, method: str, url: str, headers: Mapping[str, str], content: bytes, timeout: float
-    ) -> Response:
-        import httpx
-
-        try:
-            async with asyncio.timeout(timeout):
-                answer = await self._client.request(
-                    method,
-                    url,
-                    headers=dict(headers),
-                    content=content,
-                    timeout=httpx.Timeout(timeout),
-                )
-        except (httpx.TransportError, TimeoutError, OSError) as exc:
-            raise classify(exc) from exc
-        except Exception as exc:
-            if _is_aiohttp_error(exc):
-                raise classify(exc) from exc
-            raise
-        return Response(
-            answer.status_code,
-            {k.lower(): v for k, v in answer.headers.items()},
-            answer.content,
-        )
-
-    async def aclose(self) -> None:
-        await self._client.aclose()
-
-
 class _AiohttpSender:
-    kind: SenderKind = "aiohttp"
-
     def __init__(self, max_connections: int, proxy: str | None = None) -> None:
         import aiohttp
         from yarl import URL
@@ -391,6 +332,9 @@ class _AiohttpSender:
         import aiohttp
         from yarl import URL
 
+        status: int | None = None
+        answer_headers: dict[str, str] = {}
+        chunks: list[bytes] = []
         try:
             async with (
                 asyncio.timeout(timeout),
@@ -405,46 +349,26 @@ class _AiohttpSender:
                     proxy_headers=self.proxy_headers or None,
                 ) as answer,
             ):
-                body = await answer.read()
-                return Response(
-                    answer.status, {k.lower(): v for k, v in answer.headers.items()}, body
-                )
+                status = answer.status
+                answer_headers = {k.lower(): v for k, v in answer.headers.items()}
+                # Read at most RESPONSE_CAP bytes; the rest is dropped with the connection.
+                size = 0
+                while size < RESPONSE_CAP:
+                    chunk = await answer.content.read(RESPONSE_CAP - size)
+                    if not chunk:
+                        break
+                    chunks.append(chunk)
+                    size += len(chunk)
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-            raise classify(exc) from exc
+            failure = classify(exc)
+            if status is None:
+                raise NetworkFailure(failure) from exc
+            # The status line arrived: the target answered, whatever became of the body.
+            return Response(status, answer_headers, b"".join(chunks), body_error=failure)
+        return Response(status, answer_headers, b"".join(chunks))
 
     async def aclose(self) -> None:
         await self._session.close()
-
-
-def _is_aiohttp_error(exc: BaseException) -> bool:
-    return type(exc).__module__.startswith("aiohttp")
-
-
-def classify(exc: BaseException) -> NetworkFailure:
-    """A NetworkFailure naming what went wrong, from httpx's or aiohttp's exception."""
-    chain: list[BaseException] = []
-    current: BaseException | None = exc
-    while current is not None and len(chain) < 8:
-        chain.append(current)
-        current = current.__cause__ or current.__context__
-    names = {type(e).__name__ for e in chain}
-    text = "; ".join(str(e) for e in chain if str(e)) or type(exc).__name__
-    if "ClientConnectorDNSError" in names or any(
-        isinstance(e, OSError) and e.errno in (-2, -3, -5) for e in chain
-    ):
-        return NetworkFailure("dns", f"the host name did not resolve ({text})")
-    refused = any(
-        isinstance(e, ConnectionRefusedError)
-        or (isinstance(e, OSError) and e.errno == errno.ECONNREFUSED)
-        for e in chain
-    )
-    if refused or "Connect call failed" in text or "Connection refused" in text:
-        return NetworkFailure("refused", "the connection was refused (nothing listens there)")
-    if "ServerDisconnectedError" in names:
-        return NetworkFailure("disconnected", "the server closed the connection without answering")
-    if any(isinstance(e, TimeoutError) for e in chain) or any("Timeout" in n for n in names):
-        return NetworkFailure("timeout", "no answer within the time limit")
-    return NetworkFailure("connection", f"connection failed ({text})")
 
 
 # --------------------------------------------------------------------------- retries
@@ -513,9 +437,6 @@ class Attempted:
 
 Sleeper = Callable[[float], Awaitable[Any]]
 
-#: Failures where the request surely never reached the target.
-_NEVER_ARRIVED = frozenset({"refused", "dns"})
-
 
 async def send_with_retries(
     sender: AsyncSender,
@@ -543,10 +464,12 @@ async def send_with_retries(
         latency = (time.perf_counter() - t0) * 1000.0
         if response is not None:
             maybe_received = maybe_received or not 300 <= response.status < 500
-        elif failure is not None and failure.kind not in _NEVER_ARRIVED:
+        elif failure is not None and not failure.kind.never_arrived:
             maybe_received = True
         if response is not None and not is_retryable_status(response.status):
             break  # success or a 4xx other than 429: never sent again
+        if failure is not None and not failure.kind.retryable:
+            break  # a bad certificate does not heal in a second
         if attempt > policy.retries:
             break
         wait = policy.backoff(attempt)

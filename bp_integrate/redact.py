@@ -5,17 +5,23 @@ A command builds one `Redactor` from the secret values of the integrations it lo
 body) and passes every URL, header, body and response it prints or records through it.
 `view()` gives a second redactor over the same secrets, enabled or not: `--show-secrets`
 turns off the one that prints, never the one the run history writes with.
+
+A secret is found in any form it can take on the wire or in an echo of it: as is,
+percent-encoded in any mix of upper- and lower-case escapes (clients re-encode a query
+differently), `+` for a space, JSON-escaped, and as a Basic token; `response()` also
+masks `apiKey=...`-style parameters and `Bearer`/`Basic` tokens it was never told about.
 Stdlib only.
 """
 
 from __future__ import annotations
 
 import base64
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import quote, quote_plus
 
-from bp_integrate.urls import MASK, mask_url
+from bp_integrate.urls import MASK, mask_url, scrub_text
 
 #: Shorter values are not masked as substrings: a 2-character "secret" would garble
 #: every line. Such a value is still masked where it stands alone (a header, a field).
@@ -28,6 +34,44 @@ class _Secrets:
     def __init__(self) -> None:
         self.values: set[str] = set()
         self.ordered: list[str] = []
+        self.raw: set[str] = set()
+        self._encoded: re.Pattern[str] | None = None
+
+    @property
+    def encoded(self) -> re.Pattern[str] | None:
+        """One pattern for every secret in any escaped form (built once per change)."""
+        if self._encoded is None and self.raw:
+            longest_first = sorted(
+                (s for s in self.raw if len(s) >= MIN_SUBSTRING), key=len, reverse=True
+            )
+            if longest_first:
+                self._encoded = re.compile("|".join(_any_escaping(s) for s in longest_first))
+        return self._encoded
+
+    def learnt(self) -> None:
+        self._encoded = None
+        self.ordered = sorted(self.values, key=len, reverse=True)
+
+
+def _any_escaping(secret: str) -> str:
+    """A regex matching `secret` with each character as is or escaped in any way a URL
+    or JSON text may carry it (`%2F`, `%2f`, `\\/`, `+` for a space, `\\u00e9`)."""
+    parts = []
+    for char in secret:
+        forms = [re.escape(char)]
+        forms.append("".join(f"%(?i:{b:02x})" for b in char.encode("utf-8")))
+        if char == " ":
+            forms.append(r"\+")
+        if char in '"\\/':
+            forms.append(r"\\" + re.escape(char))
+        if not char.isascii():
+            forms.append(rf"\\u(?i:{ord(char):04x})")
+        parts.append("(?:" + "|".join(forms) + ")")
+    return "".join(parts)
+
+
+#: Characters that show a text may hold an escaped secret (else exact forms suffice).
+_ESCAPES = ("%", "\\", "+")
 
 
 class Redactor:
@@ -51,6 +95,9 @@ class Redactor:
         for secret in secrets:
             if not secret or secret == MASK:
                 continue
+            if secret not in known.raw:
+                known.raw.add(secret)
+                changed = True
             forms = {secret, quote(secret, safe=""), quote_plus(secret)}
             escaped = secret.replace("\\", "\\\\").replace('"', '\\"')
             forms.add(escaped)
@@ -60,7 +107,7 @@ class Redactor:
                     changed = True
         if changed:
             # Longest first, so a secret that contains another is masked whole.
-            known.ordered = sorted(known.values, key=len, reverse=True)
+            known.learnt()
 
     def add_basic(self, username: str, password: str) -> None:
         """A Basic credential: the password and the base64 token it travels as."""
@@ -85,7 +132,18 @@ class Redactor:
         for secret in self._known.ordered:
             if secret in text and (len(secret) >= MIN_SUBSTRING or text == secret):
                 text = text.replace(secret, MASK)
+        if any(mark in text for mark in _ESCAPES):
+            pattern = self._known.encoded
+            if pattern is not None:
+                text = pattern.sub(MASK, text)
         return text
+
+    def response(self, text: str) -> str:
+        """A target's answer (or any text from outside): known secrets in every form, and
+        secret-looking parameters and tokens it was never told about (an echoed URL)."""
+        if not self.enabled or not text:
+            return text
+        return scrub_text(self.text(text))
 
     def url(self, url: str) -> str:
         """A URL with secret query parameters (`apiKey`) and known secrets masked."""

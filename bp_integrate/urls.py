@@ -155,6 +155,22 @@ _SECRET_IN_TEXT = re.compile(
 )
 
 
+def _looks_like_token(word: str) -> bool:
+    """A credential, not a word of prose ("Basic credentials"): a digit or a symbol of
+    base64 or of a JWT in it, or upper- and lower-case letters mixed."""
+    if any(c.isdigit() or c in "+/=._-~" for c in word):
+        return True
+    return word != word.lower() and word != word.upper()
+
+
+def _masked(match: re.Match[str]) -> str:
+    if match.group(1):
+        return match.group(1) + MASK
+    token = match.group(0)[len(match.group(2)) :]
+    return match.group(2) + MASK if _looks_like_token(token) else match.group(0)
+
+
 def scrub_text(text: str) -> str:
-    """Free text (an unexpected error's message, say) with URL keys and auth tokens masked."""
-    return _SECRET_IN_TEXT.sub(lambda m: (m.group(1) or m.group(2)) + MASK, text)
+    """Free text (an unexpected error's message, a target's answer) with URL keys and auth
+    tokens masked, even those no one said were secret."""
+    return _SECRET_IN_TEXT.sub(_masked, text)

@@ -206,7 +206,6 @@ def run(
             if step.shows_paste:
                 prompter.show_paste(integration, values)
             prompter.checkpoint(step)
-    values = integration.finish(values)
     for message in integration.warnings(values):
         if message not in warnings:
             warnings.append(message)

@@ -114,18 +114,26 @@ def test_rejected_and_network_failure_exit_codes(
 
 def _interrupt_on_step(monkeypatch: pytest.MonkeyPatch, at: int) -> list[int]:
     """Make the runner raise KeyboardInterrupt as step `at` starts (a deterministic Ctrl-C)."""
-    from bp_integrate import scenarios
+    import asyncio
+    import signal
+
+    from bp_integrate.engine.run import Engine
 
     seen: list[int] = []
-    original = scenarios.ScenarioRunner._run_step
+    original = Engine._step
 
-    def run_step(self: Any, index: int, step: Any, report: Any) -> Any:
-        seen.append(index)
-        if index == at:
-            raise KeyboardInterrupt
-        return original(self, index, step, report)
+    async def step(self: Any, sender: Any, flight: Any, index: int, *args: Any) -> Any:
+        cleanup = len(args) > 1 and args[1] is not None
+        if not cleanup:
+            seen.append(index)
+            if index == at:
+                # A real Ctrl-C: the signal reaches the run's event loop, which cancels the
+                # run before this step is sent.
+                signal.raise_signal(signal.SIGINT)
+                await asyncio.sleep(5)
+        return await original(self, sender, flight, index, *args)
 
-    monkeypatch.setattr(scenarios.ScenarioRunner, "_run_step", run_step)
+    monkeypatch.setattr(Engine, "_step", step)
     return seen
 
 
@@ -236,19 +244,19 @@ def test_bad_scenarios_are_explained(tmp_path: Path) -> None:
 
 
 def test_tty_timeline_uses_rich(emu: EmulatorServer, monkeypatch: pytest.MonkeyPatch) -> None:
-    from bp_integrate.commands import replay
+    from bp_integrate.commands import sending
 
     install(emu, "xmatters", monkeypatch)
     install(emu, "pagerduty", monkeypatch)
-    monkeypatch.setattr(replay, "stderr_is_tty", lambda: True)
+    monkeypatch.setattr(sending, "stderr_is_tty", lambda: True)
     timelines: list[Any] = []
 
-    class Recorded(replay.Timeline):
+    class Recorded(sending.Timeline):
         def __init__(self, json_output: bool) -> None:
             super().__init__(json_output)
             timelines.append(self)
 
-    monkeypatch.setattr(replay, "Timeline", Recorded)
+    monkeypatch.setattr(sending, "Timeline", Recorded)
     result = cli("replay", "comment")
     assert result.exit_code == 0
     assert "incident#commented" in result.stderr and "step 1" not in result.stderr

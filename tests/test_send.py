@@ -429,10 +429,7 @@ def test_proxy_for_follows_the_environment(monkeypatch: pytest.MonkeyPatch) -> N
     assert proxy_for("http://127.0.0.5/x") is None
 
 
-@pytest.mark.parametrize("kind", ["httpx", "aiohttp"])
-def test_non_loopback_sends_go_through_the_proxy(
-    kind: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_non_loopback_sends_go_through_the_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
     """A real (tiny) forward proxy on loopback: the request for a remote host reaches it."""
     import asyncio
 
@@ -457,7 +454,7 @@ def test_non_loopback_sends_go_through_the_proxy(
         await site.start()
         port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         set_proxy_env(monkeypatch, HTTP_PROXY=f"http://user:p%40ss@127.0.0.1:{port}")
-        sender = async_sender(kind)  # type: ignore[arg-type]
+        sender = async_sender()
         try:
             answer = await sender.request(
                 "POST", "http://bp-target.invalid/hook", {}, b"{}", timeout=5
@@ -696,8 +693,25 @@ def test_updated_says_the_incident_is_open(
     result = cli("send-test", "updated", "--incident-id", "abc123")
     assert result.exit_code == 0
     assert (
-        "The test incident is open on the targets; close it with: bp-integrate --profile "
-        "default send-test incident#closed --incident-id abc123\n"
+        "The test incident is open on the targets; close it with: bp-integrate "
+        "send-test incident#closed --incident-id abc123\n"
+    ) in result.stderr
+    other = cli(
+        "--profile",
+        "ops",
+        "install",
+        "incidentio",
+        "--no-input",
+        "--no-verify",
+        "--secret-store",
+        "env",
+        "--set",
+        f"callback_url={emu.urls['incidentio_callback']}",
+    )
+    assert other.exit_code == 0, other.stderr
+    result = cli("--profile", "ops", "send-test", "updated", "--incident-id", "abc123")
+    assert (
+        "close it with: bp-integrate --profile ops send-test incident#closed --incident-id abc123\n"
     ) in result.stderr
 
 

@@ -13,7 +13,7 @@ from helpers import XM_PATH, cli, install, sends
 
 from bp_integrate import history
 from bp_integrate.emulator import EmulatorServer
-from bp_integrate.storm import LatencyHistogram
+from bp_integrate.engine.pace import LatencyHistogram
 
 
 def test_storm_200_incidents_streams_records(
@@ -73,8 +73,6 @@ def test_histogram_size_is_fixed_and_percentiles_are_close() -> None:
 class CountingSender:
     """A fake sender that answers 202 after a short sleep and counts concurrency."""
 
-    kind = "aiohttp"
-
     def __init__(self) -> None:
         self.active = 0
         self.peak = 0
@@ -94,35 +92,48 @@ class CountingSender:
         return None
 
 
+def _loaded(redactor: Any = None) -> Any:
+    from bp_integrate.config import Installed
+    from bp_integrate.engine.plan import Loaded, Target, build_redactor
+    from bp_integrate.integrations import get
+
+    target = Target(
+        get("incidentio"),
+        {"callback_url": "http://127.0.0.1:9/x", "secret": "abcd1234"},
+        Installed("x", {}),
+    )
+    return Loaded([target], redactor or build_redactor([target]), [target])
+
+
 def _storm(
     monkeypatch: pytest.MonkeyPatch, count: int, concurrency: int, rate: float | None
 ) -> tuple[Any, CountingSender, list[int]]:
-    from bp_integrate import storm as storm_module
-    from bp_integrate.config import Installed
+    from bp_integrate.engine.plan import BodySpec
+    from bp_integrate.engine.run import Consumer, Engine, RunOptions
     from bp_integrate.http import RetryPolicy
-    from bp_integrate.integrations import get
     from bp_integrate.scenarios import builtin
-    from bp_integrate.sender import BodySpec, Target, build_redactor
 
     fake = CountingSender()
-    monkeypatch.setattr(storm_module, "async_sender", lambda *a, **k: fake)
-    spec = get("incidentio")
-    target = Target(
-        spec, {"callback_url": "http://127.0.0.1:9/x", "secret": "abcd1234"}, Installed("x", {})
-    )
+    loaded = _loaded()
     scenario = builtin("lifecycle")
     assert scenario is not None
     in_flight_peaks: list[int] = []
-    storm = storm_module.Storm(
+
+    class Peaks(Consumer):
+        def incident_done(self, done: int) -> None:
+            in_flight_peaks.append(len(engine.in_flight))
+
+    engine = Engine(
         scenario,
-        [target],
-        build_redactor([target]),
+        loaded,
+        loaded.secrets,
         BodySpec(),
         RetryPolicy(),
-        storm_module.StormConfig(count, concurrency, rate),
-        progress=lambda done: in_flight_peaks.append(len(storm.in_flight)),
+        RunOptions(count, concurrency, rate, storm=True),
+        [Peaks()],
+        sender_factory=lambda _n: fake,
     )
-    report = asyncio.run(storm.run())
+    report = asyncio.run(engine.run())
     return report, fake, in_flight_peaks
 
 
@@ -187,13 +198,11 @@ def test_storm_history_reaches_the_file_within_a_second(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Buffered for speed, yet a storm killed mid-way keeps what it sent a second ago."""
-    from bp_integrate import storm as storm_module
-    from bp_integrate.config import Installed
+    from bp_integrate.engine import run as run_module
+    from bp_integrate.engine.plan import BodySpec
     from bp_integrate.http import RetryPolicy
-    from bp_integrate.integrations import get
     from bp_integrate.redact import Redactor
     from bp_integrate.scenarios import builtin
-    from bp_integrate.sender import BodySpec, Target, build_redactor
 
     recorder = history.RunRecorder("replay lifecycle --count 1", "default", Redactor()).open()
     assert recorder.path is not None
@@ -202,28 +211,25 @@ def test_storm_history_reaches_the_file_within_a_second(
     class SlowThirdSend(CountingSender):
         async def request(self, *args: Any) -> Any:
             if self.calls == 2:  # the third send stalls, as a slow target would
-                await asyncio.sleep(storm_module.FLUSH_INTERVAL + 0.4)
+                await asyncio.sleep(run_module.FLUSH_INTERVAL + 0.4)
                 assert recorder.path is not None
                 seen_on_disk.append(recorder.path.read_text())
             return await super().request(*args)
 
-    monkeypatch.setattr(storm_module, "async_sender", lambda *a, **k: SlowThirdSend())
-    spec = get("incidentio")
-    target = Target(
-        spec, {"callback_url": "http://127.0.0.1:9/x", "secret": "abcd1234"}, Installed("x", {})
-    )
+    loaded = _loaded()
     scenario = builtin("lifecycle")
     assert scenario is not None
-    storm = storm_module.Storm(
+    engine = run_module.Engine(
         scenario,
-        [target],
-        build_redactor([target]),
+        loaded,
+        loaded.secrets,
         BodySpec(),
         RetryPolicy(),
-        storm_module.StormConfig(1, 1, None),
-        recorder=recorder,
+        run_module.RunOptions(1, 1, None, storm=True),
+        [run_module.HistoryConsumer(recorder, compact=True)],
+        sender_factory=lambda _n: SlowThirdSend(),
     )
-    report = asyncio.run(storm.run())
+    report = asyncio.run(engine.run())
     recorder.close("success")
     assert report.requests == 5
     [snapshot] = seen_on_disk

@@ -138,10 +138,11 @@ def demo_command(
     shows what each emulated target ended with.
     """
     from bp_integrate import scenarios
-    from bp_integrate.commands.replay import Timeline, plural, sigterm_as_ctrl_c
+    from bp_integrate.commands.sending import Timeline, plural
     from bp_integrate.emulator import EmulatorConfig, EmulatorServer
+    from bp_integrate.engine.plan import BodySpec, load_targets
+    from bp_integrate.engine.run import Engine, RunOptions, run_sync, sigterm_as_ctrl_c
     from bp_integrate.http import RetryPolicy
-    from bp_integrate.sender import BodySpec, Session, build_redactor, load_targets
 
     plan = scenarios.load(scenario)
     emulator_config = EmulatorConfig()
@@ -162,17 +163,15 @@ def demo_command(
                     if header != "Content-Type":
                         ui.say(f"      {header}: {value}")
             ui.say(f"Replaying {plan.name} ({plural(len(plan.steps), 'step')}) to all four...")
-        targets = load_targets(DEMO_PROFILE, None)
-        redactor = build_redactor(targets)
+        loaded = load_targets(DEMO_PROFILE, None)
         timeline = Timeline(json_output)
-        with Session(RetryPolicy()) as session:
-            runner = scenarios.ScenarioRunner(
-                plan, targets, redactor, session, BodySpec(), on_report=timeline
-            )
-            try:
-                report = runner.run()
-            finally:
-                timeline.stop()
+        engine = Engine(
+            plan, loaded, loaded.secrets, BodySpec(), RetryPolicy(), RunOptions(), [timeline]
+        )
+        try:
+            report = run_sync(engine)
+        finally:
+            timeline.stop()
         snapshot = server.state.snapshot()
         base_url = server.base_url
     outcome, code = report.outcome()
@@ -182,7 +181,7 @@ def demo_command(
                 "demo": outcome,
                 "emulator": base_url,
                 "installed": installed,
-                "scenario": report.to_json(),
+                "scenario": report.summary_json(),
                 "steps": [step.to_json() for step in report.steps],
                 "targets": snapshot,
             }

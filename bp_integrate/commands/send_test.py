@@ -1,10 +1,10 @@
-"""`bp-integrate send-test`: one BigPanda event to every installed target (or those named)."""
+"""`bp-integrate send-test`: one BigPanda event to every installed target (or those named).
+
+A one-step scenario without cleanup, through the same engine as replay.
+"""
 
 from __future__ import annotations
 
-import json
-import math
-from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -12,110 +12,27 @@ import typer
 
 from bp_integrate import ui
 from bp_integrate.commands.common import JsonOpt, ShowSecretsOpt
-from bp_integrate.errors import ExitCode, UsageError
+from bp_integrate.commands.sending import (
+    AsCurlOpt,
+    DryRunOpt,
+    EnvelopeOpt,
+    IncidentIdOpt,
+    NoTestMarkerOpt,
+    RetriesOpt,
+    SendSettings,
+    SetOpt,
+    TagOpt,
+    TimeoutOpt,
+    ToOpt,
+    print_planned,
+    warn_if_unrecorded,
+)
+from bp_integrate.errors import ExitCode, command_for
 
 if TYPE_CHECKING:
+    from bp_integrate.engine.run import RunReport
+    from bp_integrate.engine.send import SendResult
     from bp_integrate.history import RunRecorder
-    from bp_integrate.integrations.base import PlannedRequest, Skipped
-    from bp_integrate.redact import Redactor
-    from bp_integrate.sender import SendResult
-
-ToOpt = Annotated[
-    list[str] | None,
-    typer.Option("--to", metavar="INTEGRATION", help="Send only to this integration (repeat)."),
-]
-SetOpt = Annotated[
-    list[str] | None,
-    typer.Option(
-        "--set",
-        metavar="PATH=VALUE",
-        help="Edit the webhook body, e.g. --set incident.status=warning (repeat).",
-    ),
-]
-TagOpt = Annotated[
-    list[str] | None,
-    typer.Option("--tag", metavar="NAME=VALUE", help="Add an alert tag (repeat)."),
-]
-IncidentIdOpt = Annotated[
-    str | None,
-    typer.Option("--incident-id", help="Use this BigPanda incident id (default: a new one)."),
-]
-EnvelopeOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--envelope",
-        help="Body shape: event = {event_type, incident} (default), incident = "
-        "{incident}, bare = the incident object. Our reconstruction; switch if your "
-        "receiver expects another.",
-        show_default=False,
-    ),
-]
-NoTestMarkerOpt = Annotated[
-    bool,
-    typer.Option(
-        "--no-test-marker", help="Do not mark the payload as a test ([TEST] prefix and tag)."
-    ),
-]
-#: Bounds of --timeout and --retries (docs/replay.md lists them).
-TIMEOUT_MAX = 600.0
-RETRIES_MAX = 10
-TimeoutOpt = Annotated[
-    float,
-    typer.Option(
-        "--timeout", metavar="SECONDS", help="Time limit per request (up to 600 seconds)."
-    ),
-]
-RetriesOpt = Annotated[
-    int,
-    typer.Option(
-        "--retries",
-        metavar="N",
-        help="Retries on network errors, 429 and 5xx (never on other 4xx); 0 to 10.",
-    ),
-]
-
-
-def parse_tags(items: list[str]) -> dict[str, str]:
-    from bp_integrate.payloads import validate_tag_name
-
-    tags: dict[str, str] = {}
-    for item in items:
-        name, sep, value = item.partition("=")
-        if not sep or not name.strip():
-            raise UsageError(f"--tag expects NAME=VALUE, got {item!r}.", "e.g. --tag service=api")
-        tags[validate_tag_name(name.strip())] = value
-    return tags
-
-
-def check_envelope(shape: str | None) -> Any:
-    from bp_integrate.errors import nearest
-    from bp_integrate.payloads import ENVELOPE_SHAPES
-
-    if shape is None:
-        return "event"
-    if shape not in ENVELOPE_SHAPES:
-        guess = nearest(shape, list(ENVELOPE_SHAPES))
-        raise UsageError(
-            f"Unknown envelope shape {shape!r}.",
-            (f"Did you mean {guess!r}? " if guess else "")
-            + f"Shapes: {', '.join(ENVELOPE_SHAPES)}.",
-        )
-    return shape
-
-
-def check_numbers(timeout: float, retries: int) -> None:
-    """--timeout and --retries within bounds, before anything is sent (NaN included:
-    `--timeout nan` passes a plain `<= 0` check)."""
-    if not (math.isfinite(timeout) and 0 < timeout <= TIMEOUT_MAX):
-        raise UsageError(
-            f"--timeout must be a number of seconds above 0 and at most {TIMEOUT_MAX:.0f}, "
-            f"got {timeout!r}.",
-            "e.g. --timeout 10",
-        )
-    if not 0 <= retries <= RETRIES_MAX:
-        raise UsageError(
-            f"--retries must be between 0 and {RETRIES_MAX}, got {retries}.", "e.g. --retries 2"
-        )
 
 
 def print_result(result: SendResult) -> None:
@@ -165,12 +82,8 @@ def send_test_command(
             "goes on its descriptions and tags unless --no-test-marker).",
         ),
     ] = None,
-    dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Send nothing; print the exact requests.")
-    ] = False,
-    as_curl: Annotated[
-        bool, typer.Option("--as-curl", help="Send nothing; print curl commands.")
-    ] = False,
+    dry_run: DryRunOpt = False,
+    as_curl: AsCurlOpt = False,
     json_output: JsonOpt = False,
     timeout: TimeoutOpt = 10.0,
     retries: RetriesOpt = 2,
@@ -180,99 +93,93 @@ def send_test_command(
 ) -> None:
     """Send a test BigPanda event to the installed integrations and show what they answered."""
     from bp_integrate import payloads
-    from bp_integrate.sender import (
-        BodySpec,
-        Session,
+    from bp_integrate.engine.plan import (
         as_curl_command,
-        build_redactor,
         load_targets,
-        overall,
-        plan_event,
-        render_body,
+        plan_scenario,
         shown_request,
         skipped_json,
     )
+    from bp_integrate.scenarios import Scenario, ScenarioStep
 
     profile: str = ctx.obj
     kind = payloads.resolve_event(event)
-    check_numbers(timeout, retries)
-    spec = BodySpec(
-        envelope=check_envelope(envelope),
-        test_marker=not no_test_marker,
-        sets=[payloads.parse_assignment(s) for s in set_ or []],
-        payload=payloads.load_payload_file(payload) if payload else None,
-    )
-    tags = parse_tags(tag or [])
-    targets = load_targets(profile, to)
-    # One set of secrets, two views: `redactor` masks what is printed (off under
-    # --show-secrets); the run history masks with its own view, always on.
-    secrets = build_redactor(targets)
-    redactor = secrets.view(enabled=not show_secrets)
-    simulator = payloads.IncidentSimulator(
-        incident_id=incident_id, tags=tags, test_marker=spec.test_marker
+    settings = SendSettings.build(
+        timeout=timeout,
+        retries=retries,
+        envelope=envelope,
+        no_test_marker=no_test_marker,
+        sets=set_ or [],
+        tags=tag or [],
+        payload=payload,
     )
     # The simulator carries --tag on its own alerts; a --payload body gets them added.
-    body, incident = render_body(
-        simulator, kind, spec, tags=tags if spec.payload is not None else None
+    step_tags = tuple(settings.tags.items()) if settings.spec.payload is not None else ()
+    scenario = Scenario(
+        f"send-test {kind}", (ScenarioStep(kind, tags=step_tags),), tags=settings.tags
     )
-    the_id = str(incident.get("id", simulator.incident_id))
-    planned = plan_event(targets, kind, incident, body, spec.send_options(), redactor)
-    from bp_integrate.integrations.base import PlannedRequest, Skipped
-
-    requests = [p for p in planned if isinstance(p, PlannedRequest)]
-    skipped = [p for p in planned if isinstance(p, Skipped)]
+    loaded = load_targets(profile, to)
+    # One set of secrets, two views: `redactor` masks what is printed (off under
+    # --show-secrets); the run history masks with its own view, always on.
+    redactor = loaded.secrets.view(enabled=not show_secrets)
 
     if dry_run or as_curl:
+        [(_index, step)] = plan_scenario(scenario, loaded, redactor, settings.spec, incident_id)
         if json_output:
             doc: dict[str, Any] = {
                 "dry_run": True,
                 "event": kind,
-                "incident_id": the_id,
+                "incident_id": step.incident_id,
                 "profile": profile,
-                "requests": [shown_request(r, redactor) for r in requests],
-                "skipped": [skipped_json(s) for s in skipped],
+                "requests": [shown_request(r, redactor) for r in step.requests],
+                "skipped": [skipped_json(s) for s in step.skipped],
             }
             if as_curl:
-                doc["curl"] = [as_curl_command(r, redactor) for r in requests]
+                doc["curl"] = [as_curl_command(r, redactor) for r in step.requests]
             ui.emit_json(doc)
             return
-        print_planned(requests, skipped, redactor, as_curl)
+        print_planned(step.requests, step.skipped, redactor, as_curl)
         if not show_secrets:
             ui.say("(dry run: nothing was sent; secrets shown as ****, --show-secrets shows them)")
         else:
             ui.say("(dry run: nothing was sent)")
         return
 
+    from bp_integrate.engine.plan import target_urls
+    from bp_integrate.engine.run import Engine, HistoryConsumer, RunOptions, run_sync
     from bp_integrate.history import RunRecorder
-    from bp_integrate.http import RetryPolicy, check_proxies
+    from bp_integrate.http import check_proxies
 
-    check_proxies(r.url for r in requests)  # a malformed HTTPS_PROXY: an error before a send
-    policy = RetryPolicy(retries=retries, timeout=timeout)
+    check_proxies(target_urls(loaded.targets))  # a malformed HTTPS_PROXY: an error first
     recorder = RunRecorder(
         command=f"send-test {kind}",
         profile=profile,
-        redactor=secrets,
-        targets=[t.name for t in targets],
-        options={"envelope": spec.envelope, "test_marker": spec.test_marker},
+        redactor=loaded.secrets,
+        targets=[t.name for t in loaded.targets],
+        options={"envelope": settings.spec.envelope, "test_marker": settings.spec.test_marker},
     )
-    with recorder, Session(policy) as session:
-        recorder.event(1, kind, the_id, body)
+    engine = Engine(
+        scenario,
+        loaded,
+        redactor,
+        settings.spec,
+        settings.policy,
+        RunOptions(cleanup=False, incident_id=incident_id),
+        consumers=[HistoryConsumer(recorder, compact=False)],
+    )
+    with recorder:
         if not json_output:
-            ui.say(f"Sending {kind} for test incident {the_id} (profile {profile!r})...")
-        results = session.deliver(requests, redactor)
-        for result in results:
-            recorder.send(1, result.to_json(), result.ok)
-        for skip in skipped:
-            recorder.skipped(1, skip.integration, skip.event, skip.reason)
-        good = sum(1 for r in results if r.ok)
-        bad = [r for r in results if not r.ok]
-        outcome, code = overall(good, bad)
-        if not results:
+            ui.say(
+                f"Sending {kind} for test incident {engine.incident_id} (profile {profile!r})..."
+            )
+        report = run_sync(engine)
+        outcome, code = report.outcome()
+        results = report.steps[0].results if report.steps else []
+        if report.steps and not results and not report.interrupted:
             outcome = "nothing sent"
         recorder.close(outcome)
-
     with ui.reader_may_leave():
-        _report(profile, kind, the_id, recorder, results, skipped, outcome, code, json_output)
+        _report(profile, kind, report, recorder, outcome, code, json_output)
     warn_if_unrecorded(recorder)
     if code != ExitCode.OK:
         raise typer.Exit(int(code))
@@ -281,16 +188,19 @@ def send_test_command(
 def _report(
     profile: str,
     kind: str,
-    the_id: str,
+    report: RunReport,
     recorder: RunRecorder,
-    results: list[SendResult],
-    skipped: list[Skipped],
     outcome: str,
     code: ExitCode,
     json_output: bool,
 ) -> None:
-    from bp_integrate.sender import OPENING_EVENTS, skipped_json
+    from bp_integrate.engine.outcome import first_failure_hint
+    from bp_integrate.engine.plan import skipped_json
+    from bp_integrate.engine.run import OPENING_EVENTS
 
+    step = report.steps[0] if report.steps else None
+    results = step.results if step else []
+    skipped = step.skipped if step else []
     good = sum(1 for r in results if r.ok)
     bad = [r for r in results if not r.ok]
     if json_output:
@@ -298,7 +208,7 @@ def _report(
             {
                 "run_id": recorder.run_id,
                 "event": kind,
-                "incident_id": the_id,
+                "incident_id": report.incident_id,
                 "profile": profile,
                 "results": [r.to_json() for r in results],
                 "skipped": [skipped_json(s) for s in skipped],
@@ -306,84 +216,20 @@ def _report(
                 "exit_code": int(code),
             }
         )
-    else:
-        for result in results:
-            print_result(result)
-            for note in result.notes:
-                ui.say(f"  {result.integration}: {note}")
-        for skip in skipped:
-            ui.data(f"{skip.integration:<10} skipped: {skip.reason}")
-        if not results:
-            ui.warn("nothing was sent: every target skipped this event.")
-        ui.say(f"{outcome}: {good} of {len(results)} request(s) accepted (run {recorder.run_id}).")
-        if kind in OPENING_EVENTS and good:
-            ui.say(
-                f"The test incident is open on the targets; close it with: bp-integrate "
-                f"--profile {profile} send-test incident#closed --incident-id {the_id}"
-            )
-        if bad:
-            ui.say(_hint(bad), style="yellow")
-
-
-def print_planned(
-    requests: Sequence[PlannedRequest],
-    skipped: Sequence[Skipped],
-    redactor: Redactor,
-    as_curl: bool,
-) -> None:
-    """The exact requests, as text (or curl commands) on stdout; skips on stderr."""
-    from bp_integrate.sender import as_curl_command, shown_request
-
-    for request in requests:
-        if as_curl:
-            ui.data(as_curl_command(request, redactor))
-            continue
-        shown = shown_request(request, redactor)
-        ui.data(f"# {request.integration} ({request.label or request.event})", style="bold")
-        ui.data(f"{shown['method']} {shown['url']}")
-        for name, value in shown["headers"].items():
-            ui.data(f"{name}: {value}")
-        ui.data()
-        ui.data(json.dumps(shown["body"], indent=2, ensure_ascii=False))
-        ui.data()
+        return
+    for result in results:
+        print_result(result)
+        for note in result.notes:
+            ui.say(f"  {result.integration}: {note}")
     for skip in skipped:
-        ui.say(f"{skip.integration}: skipped {skip.event}: {skip.reason}")
-
-
-def warn_if_unrecorded(recorder: RunRecorder) -> None:
-    """Say so when the run history could not be written to the end (disk full...)."""
-    if recorder.error:
-        with ui.reader_may_leave():
-            ui.warn(
-                f"{recorder.error}. Free some space or set BP_INTEGRATE_STATE_DIR to a "
-                "writable folder."
-            )
-
-
-def _hint(bad: list[SendResult]) -> str:
-    from bp_integrate.sender import failure_hint
-
-    first = bad[0]
-    if first.outcome == "network" and first.proxy:
-        from bp_integrate.sender import proxied_host
-
-        return (
-            f"{first.integration}: {first.error}. Check that this proxy is running and lets "
-            f"this machine through (or fix {first.proxy_variable}), or add "
-            f"{proxied_host(first)} to NO_PROXY to go direct; then check the URL with "
-            f"`bp-integrate show {first.integration}`."
+        ui.data(f"{skip.integration:<10} skipped: {skip.reason}")
+    if step is not None and not results:
+        ui.warn("nothing was sent: every target skipped this event.")
+    ui.say(f"{outcome}: {good} of {len(results)} request(s) accepted (run {recorder.run_id}).")
+    if kind in OPENING_EVENTS and good:
+        close = command_for(
+            profile, f"send-test incident#closed --incident-id {report.incident_id}"
         )
-    if first.outcome == "network":
-        return (
-            f"{first.integration}: {first.error}. Check the URL with `bp-integrate show "
-            f"{first.integration}`, and that this machine can reach it."
-        )
-    if first.status in (401, 403):
-        return (
-            f"{first.integration} refused the credentials (HTTP {first.status}): install it "
-            f"again with the right secret (bp-integrate install {first.integration})."
-        )
-    hint = failure_hint(first)
-    return f"{first.integration} answered HTTP {first.status}: " + (
-        f"{hint}." if hint else "see its response above."
-    )
+        ui.say(f"The test incident is open on the targets; close it with: {close}")
+    if bad:
+        ui.say(first_failure_hint(bad, profile), style="yellow")

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
 from bp_integrate.errors import UsageError
-from bp_integrate.urls import MASK, mask_url
+from bp_integrate.redact import mask_header_value
+from bp_integrate.urls import mask_url, split_url_secrets
 
 Confidence = Literal["C", "S", "G"]
 Checker = Callable[[str, Mapping[str, str]], str]
@@ -101,12 +102,6 @@ class Webhook:
         return Webhook(mask_url(self.url), headers, self.secret_headers)
 
 
-def mask_header_value(value: str) -> str:
-    """`Basic abc=` -> `Basic ****`; a bare token -> `****`."""
-    scheme, sep, _ = value.partition(" ")
-    return f"{scheme} {MASK}" if sep and scheme.isalpha() else MASK
-
-
 def basic_auth(username: str, password: str) -> str:
     """`Basic ` + base64(UTF-8 `user:password`), per RFC 7617."""
     if ":" in username:
@@ -123,9 +118,7 @@ def basic_auth(username: str, password: str) -> str:
 class SendOptions:
     """How a replayed event is sent (set by send-test / replay)."""
 
-    envelope: str = "event"
     test_marker: bool = True
-    comment: str | None = None
 
 
 @dataclass(frozen=True)
@@ -143,15 +136,6 @@ class PlannedRequest:
     label: str = ""
     #: Values that must never be shown or recorded (a routing key in the body, say).
     secret_values: tuple[str, ...] = ()
-
-    def masked_url(self) -> str:
-        return mask_url(self.url)
-
-    def masked_headers(self) -> dict[str, str]:
-        return {
-            k: mask_header_value(v) if k in self.secret_headers else v
-            for k, v in self.headers.items()
-        }
 
 
 @dataclass(frozen=True)
@@ -233,9 +217,37 @@ class Integration:
         """Things that are allowed but look wrong (shown, not refused)."""
         return []
 
-    def finish(self, values: dict[str, str]) -> dict[str, str]:
-        """Cross-field checks and derived values, after every field is known."""
-        return values
+    # -- secrets ------------------------------------------------------------------
+    def secrets(self, values: Mapping[str, str]) -> list[str]:
+        """Every secret these settings hold, in the forms they travel in (a key inside a
+        URL, a whole Authorization value and its token): what the redactor must know."""
+        found = [values[f.name] for f in self.fields if f.secret and values.get(f.name)]
+        for f in self.fields:
+            if f.url_with_secrets and values.get(f.name):
+                found += split_url_secrets(values[f.name])[1].values()
+        try:
+            hook = self.webhook(values)
+        except (KeyError, NotImplementedError):
+            return found
+        for header in hook.secret_headers:
+            value = hook.headers.get(header, "")
+            _scheme, sep, token = value.partition(" ")
+            found += [value, token] if sep else [value]
+        return [v for v in found if v]
+
+    def event_secrets(self, incident: Mapping[str, Any], values: Mapping[str, str]) -> list[str]:
+        """Secrets an incident carries for this integration (PagerDuty's override key in
+        an alert tag): learnt for every event, whether this integration is sent to or not."""
+        return []
+
+    def urls(self, values: Mapping[str, str]) -> list[str]:
+        """Every URL this integration may send to (its webhook and URL settings)."""
+        found = [v for v in values.values() if v.startswith(("http://", "https://"))]
+        try:
+            hook = self.webhook(values).url
+        except (KeyError, NotImplementedError):
+            return found
+        return found if hook in found else [*found, hook]
 
     # -- what to paste --------------------------------------------------------------
     def webhook(self, values: Mapping[str, str]) -> Webhook:

@@ -236,6 +236,13 @@ class PagerDuty(Integration):
             headers[fmt.replace("{field}", pd_field)] = tag
         return Webhook(values.get("events_url") or EVENTS_URL, headers)
 
+    def event_secrets(self, incident: Mapping[str, Any], values: Mapping[str, str]) -> list[str]:
+        """The override tag's value is another service's integration key: a secret in
+        every body that carries it, wherever that body goes."""
+        override = values.get("override_tag")
+        found = alert_tags(incident).get(override) if override else None
+        return [found] if found else []
+
     def routing_key(self, incident: Mapping[str, Any], values: Mapping[str, str]) -> str:
         override = values.get("override_tag")
         if override:

@@ -36,7 +36,6 @@ DEFAULT_PAYLOAD: dict[str, str] = {
     "services": "$services",
     "duration": "$duration",
 }
-CONFIRMED_VARIABLES = ("timestamp", "services", "duration", "fqdn")
 OUTAGE_EVENTS = frozenset({"incident#new", "incident#reopen"})
 
 

@@ -1,0 +1,337 @@
+"""What send-test, replay and demo share: the send options, declared once, and the
+consumers that show a run (the timeline, JSON lines, the storm progress bar).
+
+The options are Typer annotations; `SendSettings.build` checks them (bounds, NaN, the
+envelope's name) and turns them into what the engine takes. Nothing here sends.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from bp_integrate import ui
+from bp_integrate.engine.run import Consumer, StepReport
+from bp_integrate.errors import UsageError
+
+if TYPE_CHECKING:
+    from bp_integrate.engine.plan import BodySpec
+    from bp_integrate.history import RunRecorder
+    from bp_integrate.http import RetryPolicy
+    from bp_integrate.integrations.base import PlannedRequest, Skipped
+    from bp_integrate.redact import Redactor
+
+
+def complete_integration_name(incomplete: str) -> list[str]:
+    from bp_integrate.integrations import NAMES
+
+    return [name for name in NAMES if name.startswith(incomplete)]
+
+
+ToOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--to",
+        metavar="INTEGRATION",
+        help="Send only to this integration (repeat).",
+        autocompletion=complete_integration_name,
+    ),
+]
+SetOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--set",
+        metavar="PATH=VALUE",
+        help="Edit the webhook body BigPanda would send, e.g. --set incident.status=warning "
+        "(repeat). Not a setting: settings change with bp-integrate install.",
+    ),
+]
+TagOpt = Annotated[
+    list[str] | None,
+    typer.Option("--tag", metavar="NAME=VALUE", help="Add an alert tag (repeat)."),
+]
+IncidentIdOpt = Annotated[
+    str | None,
+    typer.Option("--incident-id", help="Use this BigPanda incident id (default: a new one)."),
+]
+EnvelopeOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--envelope",
+        help="Body shape: event = {event_type, incident} (default), incident = "
+        "{incident}, bare = the incident object. Our reconstruction; switch if your "
+        "receiver expects another.",
+        show_default=False,
+    ),
+]
+NoTestMarkerOpt = Annotated[
+    bool,
+    typer.Option(
+        "--no-test-marker", help="Do not mark the payload as a test ([TEST] prefix and tag)."
+    ),
+]
+#: Bounds of --timeout and --retries (docs/replay.md lists them).
+TIMEOUT_MAX = 600.0
+RETRIES_MAX = 10
+TimeoutOpt = Annotated[
+    float,
+    typer.Option(
+        "--timeout", metavar="SECONDS", help="Time limit per request (up to 600 seconds)."
+    ),
+]
+RetriesOpt = Annotated[
+    int,
+    typer.Option(
+        "--retries",
+        metavar="N",
+        help="Retries on network errors, 429 and 5xx (never on other 4xx); 0 to 10.",
+    ),
+]
+DryRunOpt = Annotated[
+    bool, typer.Option("--dry-run", help="Send nothing; print the exact requests.")
+]
+AsCurlOpt = Annotated[bool, typer.Option("--as-curl", help="Send nothing; print curl commands.")]
+
+
+def parse_tags(items: Sequence[str]) -> dict[str, str]:
+    from bp_integrate.payloads import validate_tag_name
+
+    tags: dict[str, str] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise UsageError(f"--tag expects NAME=VALUE, got {item!r}.", "e.g. --tag service=api")
+        tags[validate_tag_name(name.strip())] = value
+    return tags
+
+
+def check_envelope(shape: str | None) -> Any:
+    from bp_integrate.errors import nearest
+    from bp_integrate.payloads import ENVELOPE_SHAPES
+
+    if shape is None:
+        return "event"
+    if shape not in ENVELOPE_SHAPES:
+        guess = nearest(shape, list(ENVELOPE_SHAPES))
+        raise UsageError(
+            f"Unknown envelope shape {shape!r}.",
+            (f"Did you mean {guess!r}? " if guess else "")
+            + f"Shapes: {', '.join(ENVELOPE_SHAPES)}.",
+        )
+    return shape
+
+
+def check_numbers(timeout: float, retries: int) -> None:
+    """--timeout and --retries within bounds, before anything is sent. Typer's own ranges
+    are not used: a float range lets `nan` through (every comparison with NaN is false)."""
+    if not (math.isfinite(timeout) and 0 < timeout <= TIMEOUT_MAX):
+        raise UsageError(
+            f"--timeout must be a number of seconds above 0 and at most {TIMEOUT_MAX:.0f}, "
+            f"got {timeout!r}.",
+            "e.g. --timeout 10",
+        )
+    if not 0 <= retries <= RETRIES_MAX:
+        raise UsageError(
+            f"--retries must be between 0 and {RETRIES_MAX}, got {retries}.", "e.g. --retries 2"
+        )
+
+
+@dataclass
+class SendSettings:
+    """The send options of one command, checked: how bodies are shaped and sent."""
+
+    spec: BodySpec
+    policy: RetryPolicy
+    tags: dict[str, str]
+
+    @classmethod
+    def build(
+        cls,
+        *,
+        timeout: float,
+        retries: int,
+        envelope: str | None = None,
+        no_test_marker: bool = False,
+        sets: Sequence[str] = (),
+        tags: Sequence[str] = (),
+        payload: Path | None = None,
+    ) -> SendSettings:
+        from bp_integrate import payloads
+        from bp_integrate.engine.plan import BodySpec
+        from bp_integrate.http import RetryPolicy
+
+        check_numbers(timeout, retries)
+        spec = BodySpec(
+            envelope=check_envelope(envelope),
+            test_marker=not no_test_marker,
+            sets=[payloads.parse_assignment(s) for s in sets],
+            payload=payloads.load_payload_file(payload) if payload else None,
+        )
+        return cls(spec, RetryPolicy(retries=retries, timeout=timeout), parse_tags(tags))
+
+
+# --------------------------------------------------------------------------- showing plans
+
+
+def print_planned(
+    requests: Sequence[PlannedRequest],
+    skipped: Sequence[Skipped],
+    redactor: Redactor,
+    as_curl: bool,
+) -> None:
+    """The exact requests, as text (or curl commands) on stdout; skips on stderr."""
+    from bp_integrate.engine.plan import as_curl_command, shown_request
+
+    for request in requests:
+        if as_curl:
+            ui.data(as_curl_command(request, redactor))
+            continue
+        shown = shown_request(request, redactor)
+        ui.data(f"# {request.integration} ({request.label or request.event})", style="bold")
+        ui.data(f"{shown['method']} {shown['url']}")
+        for name, value in shown["headers"].items():
+            ui.data(f"{name}: {value}")
+        ui.data()
+        ui.data(json.dumps(shown["body"], indent=2, ensure_ascii=False))
+        ui.data()
+    for skip in skipped:
+        ui.say(f"{skip.integration}: skipped {skip.event}: {skip.reason}")
+
+
+def warn_if_unrecorded(recorder: RunRecorder) -> None:
+    """Say so when the run history could not be written to the end (disk full...)."""
+    if recorder.error:
+        with ui.reader_may_leave():
+            ui.warn(
+                f"{recorder.error}. Free some space or set BP_INTEGRATE_STATE_DIR to a "
+                "writable folder."
+            )
+
+
+def plural(count: int, word: str) -> str:
+    """`1 step`, `5 steps`."""
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+# --------------------------------------------------------------------------- consumers
+
+
+def stderr_is_tty() -> bool:
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def target_cells(report: StepReport) -> list[str]:
+    """What each target did with a step: `xmatters 202 12 ms`, `pagerduty skipped`."""
+    cells = []
+    for r in report.results:
+        status = str(r.status) if r.status is not None else r.outcome
+        cells.append(f"{r.integration} {status} {r.latency_ms:.0f} ms")
+    cells += [f"{s.integration} skipped" for s in report.skipped]
+    return cells or ["no target"]
+
+
+def step_label(report: StepReport) -> str:
+    return "cleanup" if report.cleanup else f"step {report.index}"
+
+
+def step_line(report: StepReport) -> str:
+    """One plain timeline line for a step (stderr when not a terminal)."""
+    mark = "ok" if report.passed else "FAILED"
+    line = f"{step_label(report):<8} {report.event:<26} {mark:<6} " + ", ".join(
+        target_cells(report)
+    )
+    if report.problems:
+        line += "  (" + "; ".join(report.problems) + ")"
+    return line
+
+
+def table_row(report: StepReport) -> tuple[str, str, str, str, str]:
+    """The live table's cells for a step: step, event, result, targets, problems."""
+    return (
+        "cleanup" if report.cleanup else str(report.index),
+        report.event,
+        "ok" if report.passed else "FAILED",
+        ", ".join(target_cells(report)),
+        "\n".join(report.problems),
+    )
+
+
+class Timeline(Consumer):
+    """Live table on a terminal (stderr); plain lines otherwise; JSON lines with --json.
+
+    A reader that goes away (`| head -1`) stops the timeline, never the run: the
+    remaining steps are sent and recorded, and the command exits with their outcome.
+    """
+
+    def __init__(self, json_output: bool) -> None:
+        self.json_output = json_output
+        self.live: Any = None
+        self.table_rows: list[tuple[str, ...]] = []
+        self.reader_gone = False
+        if not json_output and stderr_is_tty():
+            from rich.live import Live
+
+            self.live = Live(self._table(), console=ui.err(), refresh_per_second=8)
+            self.live.start()
+
+    def _table(self) -> Any:
+        from rich.table import Table
+
+        table = Table(title="replay", expand=False)
+        for column in ("step", "event", "result", "targets", "problems"):
+            table.add_column(column)
+        for row in self.table_rows:
+            table.add_row(*row)
+        return table
+
+    def step(self, report: StepReport) -> None:
+        if not self.reader_gone:
+            self.reader_gone = not ui.shown(lambda: self._show(report))
+
+    def say(self, message: str) -> None:
+        """A line of talk on stderr, unless the reader is gone."""
+        if not self.reader_gone:
+            self.reader_gone = not ui.shown(lambda: ui.say(message))
+
+    def _show(self, report: StepReport) -> None:
+        if self.json_output:
+            ui.emit_json_line(report.to_json())
+        elif self.live is not None:
+            self.table_rows.append(table_row(report))
+            self.live.update(self._table())
+        else:
+            ui.say(step_line(report))
+
+    def stop(self) -> None:
+        if self.live is not None:
+            with ui.reader_may_leave():
+                self.live.stop()
+            self.live = None
+
+
+class StormProgress(Consumer):
+    """The storm's progress bar on a terminal (stderr): incidents done of N."""
+
+    def __init__(self, title: str, total: int) -> None:
+        from rich.progress import Progress
+
+        self.bar = Progress(console=ui.err(), transient=False)
+        self.task = self.bar.add_task(title, total=total)
+        self.bar.start()
+
+    def incident_done(self, done: int) -> None:
+        self.bar.update(self.task, completed=done)
+
+    def stop(self) -> None:
+        with ui.reader_may_leave():
+            self.bar.stop()

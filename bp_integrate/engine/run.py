@@ -1,0 +1,557 @@
+"""The run engine: N test incidents through a scenario, C at a time, at most R events/s.
+
+One producer, many consumers: the engine sends, judges each step against the scenario's
+expectations, and hands a `StepReport` to its consumers (the replay timeline, JSON lines,
+the storm progress bar, the history recorder); none of them sends. send-test is a
+one-step scenario without cleanup; replay is N = 1; storm mode is N > 1 with compact
+records. Memory does not grow with N: C workers pull the next incident number from a
+counter (no list of N tasks), step reports are kept only when N = 1, and latencies go
+into a fixed-size histogram.
+
+While a run goes on, Ctrl-C (and SIGTERM, through `run_sync`) cancels the sends in
+flight; every test incident left open on a target (or maybe open: a send cut short) is
+then closed there, unless cleanup is off, and the report says so.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from bp_integrate.engine.outcome import failure_detail, verdict
+from bp_integrate.engine.pace import LatencyHistogram, RateLimiter
+from bp_integrate.engine.plan import BodySpec, IncidentPlan, Loaded, Target, skipped_json
+from bp_integrate.engine.send import SendResult, deliver
+from bp_integrate.errors import ExitCode
+from bp_integrate.http import AsyncSender, RetryPolicy, async_sender
+from bp_integrate.integrations.base import Skipped
+from bp_integrate.redact import Redactor
+from bp_integrate.scenarios import Scenario, ScenarioStep
+
+#: Events after which the test incident is open on a target that took them.
+OPENING_EVENTS = frozenset(
+    {"incident#new", "incident#updated", "incident#reopen", "incident#become-flapping"}
+)
+CLOSING_EVENTS = frozenset({"incident#closed"})
+#: How often consumers that buffer (the storm's history) are asked to flush (seconds).
+FLUSH_INTERVAL = 1.0
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    count: int = 1
+    concurrency: int = 1
+    rate: float | None = None
+    cleanup: bool = True
+    #: The incident id of a single-incident run (default: a new one).
+    incident_id: str | None = None
+    #: Storm mode: answers are not kept for good sends, reports are not kept in memory,
+    #: and the history gets compact lines.
+    storm: bool = False
+
+
+@dataclass
+class StepReport:
+    """What one step did: per request results, skips, and whether it met expectations."""
+
+    index: int
+    event: str
+    incident_id: str
+    results: list[SendResult]
+    skipped: list[Skipped]
+    problems: list[str]
+    cleanup: bool = False
+    seq: int = 0
+
+    @property
+    def passed(self) -> bool:
+        return not self.problems
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "type": "cleanup" if self.cleanup else "step",
+            "step": self.index,
+            "event": self.event,
+            "incident_id": self.incident_id,
+            "passed": self.passed,
+            "problems": self.problems,
+            "results": [r.to_json() for r in self.results],
+            "skipped": [skipped_json(s) for s in self.skipped],
+        }
+
+
+@dataclass
+class RunReport:
+    """The whole run: counts, latency, the steps (single incident), cleanup, outcome."""
+
+    scenario: str
+    count: int = 1
+    concurrency: int = 1
+    incident_id: str = ""
+    steps: list[StepReport] = field(default_factory=list)
+    cleanup: list[StepReport] = field(default_factory=list)
+    cleanup_note: str = ""
+    interrupted: bool = False
+    passed_units: int = 0
+    failed_units: int = 0
+    failure_kinds: set[str] = field(default_factory=set)
+    incidents_done: int = 0
+    events: int = 0
+    requests: int = 0
+    ok: int = 0
+    failed: int = 0
+    skipped: int = 0
+    failures: dict[str, int] = field(default_factory=dict)
+    elapsed_s: float = 0.0
+    latency: LatencyHistogram = field(default_factory=LatencyHistogram)
+
+    def outcome(self) -> tuple[str, ExitCode]:
+        return verdict(self.passed_units, self.failed_units, self.failure_kinds, self.interrupted)
+
+    @property
+    def events_per_s(self) -> float:
+        return self.events / self.elapsed_s if self.elapsed_s > 0 else 0.0
+
+    @property
+    def requests_per_s(self) -> float:
+        return self.requests / self.elapsed_s if self.elapsed_s > 0 else 0.0
+
+    def summary_json(self) -> dict[str, Any]:
+        """A single-incident run's closing JSON line."""
+        outcome, code = self.outcome()
+        return {
+            "type": "summary",
+            "scenario": self.scenario,
+            "incident_id": self.incident_id,
+            "outcome": outcome,
+            "exit_code": int(code),
+            "steps": len(self.steps),
+            "passed": self.passed_units,
+            "failed": self.failed_units,
+            "interrupted": self.interrupted,
+            "cleanup": self.cleanup_note,
+        }
+
+    def storm_json(self) -> dict[str, Any]:
+        """A storm's figures (its JSON document, and what its history's end line keeps)."""
+        return {
+            "scenario": self.scenario,
+            "count": self.count,
+            "concurrency": self.concurrency,
+            "incidents_done": self.incidents_done,
+            "events": self.events,
+            "requests": self.requests,
+            "ok": self.ok,
+            "failed": self.failed,
+            "skipped": self.skipped,
+            "failures": dict(self.failures),
+            "elapsed_s": round(self.elapsed_s, 3),
+            "events_per_s": round(self.events_per_s, 1),
+            "requests_per_s": round(self.requests_per_s, 1),
+            "latency": self.latency.to_json(),
+            "interrupted": self.interrupted,
+            "cleanup": self.cleanup_note,
+        }
+
+
+class Consumer:
+    """Something that watches a run (and never sends). Override what you need."""
+
+    #: Ask the engine to call `tick()` about once a second (a buffered writer).
+    wants_ticks = False
+
+    def started(self, seq: int, event: str, incident_id: str, body: dict[str, Any]) -> None:
+        """A step's body is about to be sent (it may be cut short)."""
+
+    def step(self, report: StepReport) -> None:
+        """A step (or a cleanup step) is done."""
+
+    def incident_done(self, done: int) -> None:
+        """`done` incidents have gone through the whole scenario."""
+
+    def tick(self) -> None:
+        """About once a second while the run goes on (only if `wants_ticks`)."""
+
+
+class HistoryConsumer(Consumer):
+    """Writes the run to its history file as it goes (redacted by the recorder).
+
+    A single incident's run keeps each body and each answer; a storm keeps compact send
+    lines, buffered and flushed about once a second (a killed storm keeps what it sent
+    a second ago).
+    """
+
+    def __init__(self, recorder: Any, compact: bool) -> None:
+        self.recorder = recorder
+        self.compact = compact
+        self.wants_ticks = compact
+        if compact:
+            recorder.flush_each_line = False
+
+    def started(self, seq: int, event: str, incident_id: str, body: dict[str, Any]) -> None:
+        if self.compact:
+            self.recorder.counts.events += 1
+        else:
+            self.recorder.event(seq, event, incident_id, body)
+
+    def step(self, report: StepReport) -> None:
+        recorder = self.recorder
+        for result in report.results:
+            if self.compact:
+                record: dict[str, Any] = {
+                    "integration": result.integration,
+                    "event": report.event,
+                    "incident_id": report.incident_id,
+                    "status": result.status,
+                    "outcome": result.outcome,
+                    "latency_ms": round(result.latency_ms, 2),
+                    "attempts": result.attempts,
+                }
+                if not result.ok:
+                    record["error"] = result.error
+                    record["response"] = result.response
+            else:
+                record = result.to_json()
+            if report.cleanup:
+                record["cleanup"] = True
+            recorder.send(report.seq, record, result.ok)
+        if self.compact:
+            recorder.counts.skipped += len(report.skipped)
+        elif not report.cleanup:
+            for skip in report.skipped:
+                recorder.skipped(report.seq, skip.integration, skip.event, skip.reason)
+
+    def tick(self) -> None:
+        self.recorder.flush()
+
+
+@dataclass
+class _Flight:
+    """One incident being worked on: its plan, and the targets where it may be open."""
+
+    plan: IncidentPlan
+    open: set[str] = field(default_factory=set)
+
+
+SenderFactory = Callable[[int], AsyncSender]
+
+
+class Engine:
+    """Drives `options.count` incidents through `scenario`, `options.concurrency` at a time."""
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        loaded: Loaded,
+        redactor: Redactor,
+        spec: BodySpec,
+        policy: RetryPolicy,
+        options: RunOptions,
+        consumers: Sequence[Consumer] = (),
+        sender_factory: SenderFactory = async_sender,
+    ) -> None:
+        self.scenario = scenario
+        self.targets: list[Target] = list(loaded.targets)
+        self.sources = loaded.sources
+        self.redactor = redactor
+        self.spec = spec
+        self.policy = policy
+        self.options = options
+        self.consumers = list(consumers)
+        self.sender_factory = sender_factory
+        self.report = RunReport(scenario.name, options.count, options.concurrency)
+        self._next = 0
+        self._seq = 0
+        self._limiter = RateLimiter(options.rate) if options.rate else None
+        #: At most `concurrency` entries: the incidents being worked on right now.
+        self.in_flight: dict[int, _Flight] = {}
+        #: The first incident is planned up front, so its id is known before a send.
+        self._first: IncidentPlan | None = IncidentPlan(scenario, spec, options.incident_id)
+        self.report.incident_id = self._first.incident_id
+        self._tally = _Tally()
+
+    @property
+    def incident_id(self) -> str:
+        return self.report.incident_id
+
+    async def run(self) -> RunReport:
+        options = self.options
+        sender = self.sender_factory(options.concurrency if options.storm else 100)
+        started = time.perf_counter()
+        ticker = None
+        if any(c.wants_ticks for c in self.consumers):
+            ticker = asyncio.create_task(self._tick())
+        try:
+            workers = [
+                asyncio.create_task(self._worker(sender, n))
+                for n in range(max(1, min(options.concurrency, options.count)))
+            ]
+            try:
+                await asyncio.gather(*workers)
+            except asyncio.CancelledError:
+                self.report.interrupted = True
+                for worker in workers:
+                    worker.cancel()
+                await asyncio.gather(*workers, return_exceptions=True)
+            self.report.elapsed_s = time.perf_counter() - started
+            await self._cleanup(sender)
+        finally:
+            if ticker is not None:
+                ticker.cancel()
+                await asyncio.gather(ticker, return_exceptions=True)
+            await sender.aclose()
+        return self.report
+
+    async def _tick(self) -> None:
+        while True:
+            await asyncio.sleep(FLUSH_INTERVAL)
+            for consumer in self.consumers:
+                if consumer.wants_ticks:
+                    consumer.tick()
+
+    def _new_plan(self) -> IncidentPlan:
+        first, self._first = self._first, None
+        return first or IncidentPlan(self.scenario, self.spec)
+
+    async def _worker(self, sender: AsyncSender, worker_id: int) -> None:
+        while self._next < self.options.count:
+            self._next += 1
+            flight = _Flight(self._new_plan())
+            self.in_flight[worker_id] = flight
+            for index, step in enumerate(self.scenario.steps, start=1):
+                if step.delay:
+                    await asyncio.sleep(step.delay)
+                if self._limiter is not None:
+                    await self._limiter.acquire()
+                await self._step(sender, flight, index, step)
+            del self.in_flight[worker_id]
+            await self._finish(sender, flight)
+            self.report.incidents_done += 1
+            for consumer in self.consumers:
+                consumer.incident_done(self.report.incidents_done)
+
+    async def _step(
+        self,
+        sender: AsyncSender,
+        flight: _Flight,
+        index: int,
+        step: ScenarioStep,
+        only: Sequence[Target] | None = None,
+    ) -> StepReport:
+        cleanup = only is not None
+        targets = only if only is not None else self.targets
+        planned = flight.plan.plan(step, targets, self.redactor, self.sources)
+        self._seq += 1
+        seq = self._seq
+        report = self.report
+        report.events += 1
+        for consumer in self.consumers:
+            consumer.started(seq, step.event, planned.incident_id, planned.body)
+        requests = planned.requests
+        opening = step.event in OPENING_EVENTS
+        try:
+            results = await deliver(
+                sender, requests, self.policy, self.redactor, keep_response=not self.options.storm
+            )
+        except asyncio.CancelledError:
+            if opening:  # sent or in flight: the target may have it open now
+                flight.open.update(r.integration for r in requests)
+            raise
+        for result in results:
+            if opening and (result.ok or result.maybe_received):
+                # A timed-out opening send may have been taken: clean it up as if open.
+                flight.open.add(result.integration)
+            elif step.event in CLOSING_EVENTS and result.ok:
+                flight.open.discard(result.integration)
+            report.requests += 1
+            report.latency.record(result.latency_ms)
+            if result.ok:
+                report.ok += 1
+            else:
+                report.failed += 1
+                key = result.error_kind or str(result.status)
+                report.failures[key] = report.failures.get(key, 0) + 1
+        skipped = planned.skipped
+        report.skipped += len(skipped)
+        if cleanup:
+            problems = [f"{r.integration}: {failure_detail(r)}" for r in results if not r.ok]
+        else:
+            problems = self._judge(step, targets, results, skipped)
+        step_report = StepReport(
+            index, step.event, planned.incident_id, results, skipped, problems, cleanup, seq
+        )
+        if not self.options.storm:
+            (report.cleanup if cleanup else report.steps).append(step_report)
+        for consumer in self.consumers:
+            consumer.step(step_report)
+        return step_report
+
+    def _judge(
+        self,
+        step: ScenarioStep,
+        targets: Sequence[Target],
+        results: Sequence[SendResult],
+        skipped: Sequence[Skipped],
+    ) -> list[str]:
+        """Each target's part of a step passes or fails (a unit); the problems in words."""
+        report = self.report
+        problems: list[str] = []
+        for target in targets:
+            name = target.name
+            mine = [r for r in results if r.integration == name]
+            skips = [s for s in skipped if s.integration == name]
+            if not mine and not skips:
+                continue
+            expectation = step.expectation_for(name)
+            if expectation is None:
+                bad = [r for r in mine if not r.ok]
+                for r in bad:
+                    problems.append(f"{name}: {failure_detail(r)}")
+                    report.failure_kinds.add(r.outcome)
+                if bad:
+                    report.failed_units += 1
+                elif mine:
+                    report.passed_units += 1
+                continue
+            checks = (
+                [expectation.check(skipped=True, status=None, outcome=None)]
+                if skips and not mine
+                else [
+                    expectation.check(skipped=False, status=r.status, outcome=r.outcome)
+                    for r in mine
+                ]
+            )
+            failures = [c for c in checks if c is not None]
+            if failures:
+                problems.extend(f"{name}: {c}" for c in failures)
+                report.failed_units += 1
+                kinds = {r.outcome for r in mine if not r.ok}
+                report.failure_kinds |= kinds or {"expectation"}
+            else:
+                report.passed_units += 1
+        return problems
+
+    # ---- cleanup
+
+    async def _finish(self, sender: AsyncSender, flight: _Flight) -> None:
+        """An incident done with its scenario (or interrupted): close it where it is
+        left open, unless cleanup is off."""
+        if not flight.open:
+            return
+        tally = self._tally
+        if not self.options.cleanup:
+            tally.leave(flight)
+            return
+        by_event: dict[str, list[Target]] = {}
+        for target in self.targets:
+            if target.name in flight.open:
+                by_event.setdefault(target.integration.close_event, []).append(target)
+        failed = False
+        tally.first_closed = tally.first_closed or flight.plan.incident_id
+        for event, group in by_event.items():
+            index = len(self.report.steps) + len(self.report.cleanup) + 1
+            step_report = await self._step(sender, flight, index, ScenarioStep(event), group)
+            bad = [r.integration for r in step_report.results if not r.ok]
+            bad += [s.integration for s in step_report.skipped]
+            # Target names, each once: bounded by the targets, whatever N is.
+            tally.closed_on += [
+                r.integration
+                for r in step_report.results
+                if r.ok and r.integration not in tally.closed_on
+            ]
+            tally.failed_on += [name for name in bad if name not in tally.failed_on]
+            failed = failed or bool(bad)
+        if failed:
+            tally.unclosed += 1
+        else:
+            tally.closed += 1
+
+    async def _cleanup(self, sender: AsyncSender) -> None:
+        """After the run (or its interruption): close what the interrupted incidents left
+        open, and say what was cleaned up."""
+        for flight in list(self.in_flight.values()):
+            await self._finish(sender, flight)
+        self.in_flight.clear()
+        self.report.cleanup_note = self._tally.note(self.options.count == 1, self.targets)
+
+
+@dataclass
+class _Tally:
+    """What cleanup did, for the report's one line."""
+
+    closed: int = 0
+    unclosed: int = 0
+    closed_on: list[str] = field(default_factory=list)
+    failed_on: list[str] = field(default_factory=list)
+    #: The id of the (first) incident cleanup closed, to name in a single run's note.
+    first_closed: str = ""
+    #: Incidents left open because cleanup is off (counted; the first one kept to name).
+    left: int = 0
+    first_left: _Flight | None = None
+
+    def leave(self, flight: _Flight) -> None:
+        self.left += 1
+        self.first_left = self.first_left or flight
+
+    def note(self, single: bool, targets: Sequence[Target]) -> str:
+        if self.first_left is not None:
+            if single:
+                flight = self.first_left
+                names = ", ".join(t.name for t in targets if t.name in flight.open)
+                return f"--no-cleanup: incident {flight.plan.incident_id} is left open on {names}"
+            return f"--no-cleanup: {self.left} test incident(s) are left open"
+        if not self.closed and not self.unclosed:
+            if single:
+                return "nothing to clean up: the test incident is not left open"
+            return "nothing to clean up: no test incident is left open"
+        if single:
+            parts = []
+            if self.closed_on:
+                incident = self.first_closed
+                parts.append(f"closed incident {incident} on {', '.join(self.closed_on)}")
+            if self.failed_on:
+                parts.append(
+                    f"could NOT close it on {', '.join(self.failed_on)}: close it there by hand"
+                )
+            return "cleanup: " + "; ".join(parts)
+        return f"cleanup: closed {self.closed} test incident(s) left open" + (
+            f"; {self.unclosed} could not be closed: close them by hand" if self.unclosed else ""
+        )
+
+
+@contextlib.contextmanager
+def sigterm_as_ctrl_c() -> Iterator[None]:
+    """While a run goes on, SIGTERM (`timeout`, `kill`, a CI job cancelled) does what
+    Ctrl-C does: the run stops, cleans up and is recorded as interrupted. The previous
+    handler is back afterwards. Only the main thread may set handlers; elsewhere, nothing.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def on_sigterm(signum: int, frame: Any) -> None:
+        # Whatever handles Ctrl-C right now: asyncio.Runner's (cancels the running task
+        # cleanly) while a run goes on, Python's KeyboardInterrupt otherwise.
+        handler = signal.getsignal(signal.SIGINT)
+        if callable(handler):
+            handler(signal.SIGINT, frame)
+        else:
+            raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, on_sigterm)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def run_sync(engine: Engine) -> RunReport:
+    """Run the engine on a new event loop; Ctrl-C and SIGTERM stop it and clean up."""
+    with sigterm_as_ctrl_c(), asyncio.Runner() as runner:
+        return runner.run(engine.run())
