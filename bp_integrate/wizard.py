@@ -364,13 +364,13 @@ def paste(
     if not show_secrets:
         hook = hook.masked()
     settings = dict(values) if show_secrets else masked_values(integration, values)
-    doc: dict[str, Any] = {
+    return {
         "integration": integration.name,
         "title": integration.title,
         "profile": profile,
+        "paste_into": integration.paste_target,
+        "paste": [item.to_json(show_secrets) for item in integration.paste(values)],
         "webhook": {"url": hook.url, "headers": hook.headers},
         "settings": settings,
         "notes": integration.final_notes(values),
     }
-    doc.update(integration.paste_extra(values, show_secrets))
-    return doc

@@ -132,3 +132,9 @@ def invoke(runner: CliRunner, *args: str, input: str | None = None, **env: str) 
     from bp_integrate.cli import app
 
     return runner.invoke(app, list(args), input=input, env=env or None, catch_exceptions=False)
+
+
+def pasted(doc: dict[str, Any], key: str) -> Any:
+    """The value of one paste item of a `show --json`/`install --json` document."""
+    [value] = [item["value"] for item in doc["paste"] if item["key"] == key]
+    return value

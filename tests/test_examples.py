@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 
 import pytest
-from helpers import PD_KEY, invoke
+from helpers import PD_KEY, invoke, pasted
 from typer.testing import CliRunner
 
 ANSWERS = Path(__file__).resolve().parent.parent / "examples" / "answers"
@@ -105,10 +105,9 @@ def test_example_installs_as_documented(
     if name == "pagerduty":
         assert doc["settings"]["integration_key"] == PD_KEY
     if name == "panopta":
-        clear = doc["panopta_clear_webhook"]
-        assert clear["postback_url"] == f"{CLEAR}?apiKey=clear-key"
-        assert clear["payload"]["event"] == "clear"
-        assert doc["panopta_outage_webhook"]["payload"]["target"] == ["Cloud Devops", "alice"]
+        assert pasted(doc, "clear.url") == f"{CLEAR}?apiKey=clear-key"
+        assert pasted(doc, "clear.payload")["event"] == "clear"
+        assert pasted(doc, "outage.payload")["target"] == ["Cloud Devops", "alice"]
 
     # Masked by default: no secret in plain `show`.
     masked = invoke(runner, "show", name, "--json").stdout

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import PD_KEY, XM_URL, MemoryKeyring, invoke
+from helpers import PD_KEY, XM_URL, MemoryKeyring, invoke, pasted
 from typer.testing import CliRunner
 
 from bp_integrate.emulator import EmulatorConfig, EmulatorServer
@@ -116,12 +116,17 @@ def test_xmatters_interactive_basic_auth_every_step_in_order(
     assert "Finish the step, then answer y" in err
     assert err.count("Done with 'Configure the webhook'?") == 1
     # the exact settings to paste, then the AutoShare reminder
-    assert paste_block(result.stdout)[:5] == [
+    # Each value alone on its line from column 0 (copy-ready); no Content-Type to paste.
+    assert paste_block(result.stdout)[:9] == [
         "xMatters (profile default): paste into BigPanda",
-        f"  Callback URL: {XM_URL}?recipients=jdoe,Cloud%20Devops",
-        "  Headers:",
-        "    Content-Type: application/json",
-        "    Authorization: Basic eG0tdXNlcjpwOnNzIHfDtnJk",
+        "",
+        "Callback URL:",
+        f"{XM_URL}?recipients=jdoe,Cloud%20Devops",
+        "",
+        "Header name:",
+        "Authorization",
+        "Header value:",
+        "Basic eG0tdXNlcjpwOnNzIHfDtnJk",
     ]
     assert "Reminder: Create an AutoShare rule for this integration in BigPanda" in err
     assert "incidents that already exist are not shared" in err
@@ -137,11 +142,11 @@ def test_interactive_paste_is_masked_without_a_terminal_and_says_how_to_see_it(
     result = invoke(runner, "install", "xmatters", input=answers, **TTY)
     assert result.exit_code == 0, result.stderr
     block = paste_block(result.stdout)
-    assert "    Authorization: Basic ****" in block
+    assert block[block.index("Header value:") + 1] == "Basic ****"
     assert "eG0tdXNlcjpwOnNzIHfDtnJk" not in result.stdout + result.stderr
-    assert "bp-integrate --profile default show xmatters --show-secrets" in result.stderr
+    assert "bp-integrate show xmatters --show-secrets" in result.stderr
     # The values are shown at the paste step, before "Done?", not only at the end.
-    shown = result.stderr.index("    Authorization: Basic ****")
+    shown = result.stderr.index("Header value:\nBasic ****")
     assert shown < result.stderr.index("Done with 'Configure the webhook'?")
 
 
@@ -152,7 +157,7 @@ def test_walkthrough_reveals_secrets_at_the_paste_step_only_when_asked(
     result = invoke(runner, "install", "xmatters", input=answers, **TTY)
     assert result.exit_code == 0, result.stderr
     assert "Show the secret values (****) so you can copy them? [y/N]" in result.stderr
-    revealed = result.stderr.index("    Authorization: Basic eG0tdXNlcjpwOnNzIHfDtnJk")
+    revealed = result.stderr.index("Header value:\nBasic eG0tdXNlcjpwOnNzIHfDtnJk")
     assert revealed < result.stderr.index("Done with 'Configure the webhook'?")
     # stdout (data, maybe logged) stays masked without --show-secrets
     assert "eG0tdXNlcjpwOnNzIHfDtnJk" not in result.stdout
@@ -168,11 +173,12 @@ def test_xmatters_url_auth_default_and_recipient_merge(
     )
     assert result.exit_code == 0, result.stderr
     assert "Authentication (url, basic or none) [url]" in result.stderr
-    assert paste_block(result.stdout)[:4] == [
+    assert paste_block(result.stdout)[:5] == [
         "xMatters (profile default): paste into BigPanda",
-        f"  Callback URL: {XM_URL}?apiKey=k&recipients=jdoe,Cloud%20Devops",
-        "  Headers:",
-        "    Content-Type: application/json",
+        "",
+        "Callback URL:",
+        f"{XM_URL}?apiKey=k&recipients=jdoe,Cloud%20Devops",
+        "",
     ]
     assert memory_keyring.entries == {
         (SERVICE, "default/xmatters/trigger_url.apiKey"): "k",
@@ -266,14 +272,27 @@ def test_pagerduty_interactive_headers(runner: CliRunner, memory_keyring: Memory
     assert "That is not a PagerDuty integration key (9 characters)." in err
     assert "'PD_Key' is not a BigPanda tag name" in err
     assert "'urgency' is not a PagerDuty Events v2 payload field." in err
-    assert paste_block(result.stdout)[:7] == [
+    # No "Events API URL": BigPanda's PagerDuty page has no such field.
+    assert paste_block(result.stdout)[:19] == [
         "PagerDuty (profile default): paste into BigPanda",
-        f"  Integration key: {PD_KEY}",
-        "  Events API URL: https://events.pagerduty.com/v2/enqueue",
-        "  Headers:",
-        "    x-bp-config-pdfield: pd_key",
-        "    x-bp-field-component: service",
-        "    x-bp-field-group: team",
+        "",
+        "Integration key:",
+        PD_KEY,
+        "",
+        "Header name:",
+        "x-bp-config-pdfield",
+        "Header value:",
+        "pd_key",
+        "",
+        "Header name:",
+        "x-bp-field-component",
+        "Header value:",
+        "service",
+        "",
+        "Header name:",
+        "x-bp-field-group",
+        "Header value:",
+        "team",
     ]
     assert memory_keyring.entries == {(SERVICE, "default/pagerduty/integration_key"): PD_KEY}
 
@@ -305,12 +324,16 @@ def test_incidentio_interactive_bearer_header(
     )
     assert result.exit_code == 0, result.stderr
     assert "The key contains spaces or line breaks." in result.stderr
-    assert paste_block(result.stdout)[:5] == [
+    assert paste_block(result.stdout)[:9] == [
         "incident.io (profile default): paste into BigPanda",
-        f"  Callback URL: {IO_URL}",
-        "  Headers:",
-        "    Content-Type: application/json",
-        "    Authorization: Bearer s3cr3t-value",
+        "",
+        "Callback URL:",
+        IO_URL,
+        "",
+        "Header name:",
+        "Authorization",
+        "Header value:",
+        "Bearer s3cr3t-value",
     ]
     assert "No BigPanda API key was given" in result.stderr
     assert "Create an AutoShare rule" in result.stderr
@@ -327,9 +350,9 @@ def test_panopta_interactive_target_list_and_payloads(
     )
     assert result.exit_code == 0, result.stderr
     out = "\n".join(paste_block(result.stdout))
-    assert f"    Postback URL: {outage}" in out
-    assert f"    Postback URL: {clear}" in out
-    assert '"target": [\n' in out
+    assert f"Postback URL:\n{outage}\n" in out
+    assert f"Postback URL:\n{clear}\n" in out
+    assert '  "target": [\n' in out
     assert memory_keyring.entries == {
         (SERVICE, "default/panopta/outage_url.apiKey"): "ok1",
         (SERVICE, "default/panopta/clear_url.apiKey"): "ck2",
@@ -383,11 +406,11 @@ def test_answers_file(runner: CliRunner, memory_keyring: MemoryKeyring, tmp_path
     )
     doc = install_json(runner, "panopta", "--answers", str(answers))
     assert doc["webhook"]["url"] == XM_URL
-    assert doc["panopta_outage_webhook"]["payload"]["target"] == ["ops", "dba"]
-    assert "panopta_clear_webhook" not in doc
+    assert pasted(doc, "outage.payload")["target"] == ["ops", "dba"]
+    assert not [i for i in doc["paste"] if i["key"].startswith("clear.")]
     # --set wins over the file
     doc = install_json(runner, "panopta", "--answers", str(answers), "--set", "target=ops")
-    assert doc["panopta_outage_webhook"]["payload"]["target"] == "ops"
+    assert pasted(doc, "outage.payload")["target"] == "ops"
 
 
 def test_secret_stdin_pipes_secrets_in_order(

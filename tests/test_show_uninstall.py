@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import PD_KEY, XM_URL, MemoryKeyring, invoke
+from helpers import PD_KEY, XM_URL, MemoryKeyring, invoke, pasted
 from typer.testing import CliRunner
 
 TTY = {"BP_INTEGRATE_ASSUME_TTY": "1"}
@@ -86,16 +86,32 @@ def test_show_secrets_gives_the_exact_values(runner: CliRunner, xmatters_basic: 
 def test_show_text_is_the_paste_block(runner: CliRunner, xmatters_basic: None) -> None:
     result = invoke(runner, "show", "xmatters")
     assert result.exit_code == 0
-    assert result.stdout.splitlines()[:5] == [
+    assert result.stdout.splitlines()[:9] == [
         "xMatters (profile default): paste into BigPanda",
-        f"  Callback URL: {XM_URL}?apiKey=****&recipients=jdoe,Cloud%20Devops",
-        "  Headers:",
-        "    Content-Type: application/json",
-        "    Authorization: Basic ****",
+        "",
+        "Callback URL:",
+        f"{XM_URL}?apiKey=****&recipients=jdoe,Cloud%20Devops",
+        "",
+        "Header name:",
+        "Authorization",
+        "Header value:",
+        "Basic ****",
     ]
     assert "Reminder: Create an AutoShare rule" in result.stderr
     result = invoke(runner, "show", "xmatters", "--show-secrets")
-    assert "    Authorization: Basic Sm9zw6k6cMOkc3N3b3Jk" in result.stdout.splitlines()
+    assert "Basic Sm9zw6k6cMOkc3N3b3Jk" in result.stdout.splitlines()
+
+
+def test_show_field_prints_one_value_alone(runner: CliRunner, xmatters_basic: None) -> None:
+    result = invoke(runner, "show", "xmatters", "--field", "header:Authorization", "--show-secrets")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == "Basic Sm9zw6k6cMOkc3N3b3Jk\n"
+    url = invoke(runner, "show", "xmatters", "--field", "url")
+    assert url.stdout == f"{XM_URL}?apiKey=****&recipients=jdoe,Cloud%20Devops\n"
+    assert "--show-secrets" in url.stderr  # it says how to see the masked key
+    assert invoke(runner, "show", "xmatters", "--field", "username").stdout == "José\n"
+    bad = invoke(runner, "show", "xmatters", "--field", "ulr")
+    assert bad.exit_code == 2 and "Did you mean 'url'?" in bad.stderr
 
 
 def test_show_pagerduty_and_incidentio(runner: CliRunner, memory_keyring: MemoryKeyring) -> None:
@@ -149,34 +165,26 @@ def test_show_panopta_raw_payloads(runner: CliRunner, memory_keyring: MemoryKeyr
         "services": "$services",
         "duration": "$duration",
     }
-    assert doc["panopta_outage_webhook"] == {
-        "method": "POST",
-        "postback_url": f"{XM_URL}?apiKey=****",
-        "headers": {},
-        "payload_type": "Raw",
-        "payload": {"event": "outage", **variables, "target": "Ops Team"},
-    }
-    assert doc["panopta_clear_webhook"] == {
-        "same_as_outage": False,
-        "method": "POST",
-        "postback_url": f"{CLEAR_URL}?apiKey=****",
-        "headers": {},
-        "payload_type": "Raw",
-        "payload": {"event": "clear", **variables, "target": "Ops Team"},
-    }
+    assert doc["paste_into"] == "Panopta"
+    assert pasted(doc, "outage.url") == f"{XM_URL}?apiKey=****"
+    assert pasted(doc, "outage.payload") == {"event": "outage", **variables, "target": "Ops Team"}
+    assert pasted(doc, "clear.url") == f"{CLEAR_URL}?apiKey=****"
+    assert pasted(doc, "clear.payload") == {"event": "clear", **variables, "target": "Ops Team"}
     full = show(runner, "panopta", "--show-secrets")
-    assert full["panopta_outage_webhook"]["postback_url"] == f"{XM_URL}?apiKey=ok"
-    assert full["panopta_clear_webhook"]["postback_url"] == f"{CLEAR_URL}?apiKey=ck"
+    assert pasted(full, "outage.url") == f"{XM_URL}?apiKey=ok"
+    assert pasted(full, "clear.url") == f"{CLEAR_URL}?apiKey=ck"
     # several targets -> an array
     install(runner, "panopta", "--set", "target=ops, dba")
-    payload = show(runner, "panopta")["panopta_outage_webhook"]["payload"]
+    payload = pasted(show(runner, "panopta"), "outage.payload")
     assert payload["target"] == ["ops", "dba"]
     text = invoke(runner, "show", "panopta").stdout
-    assert "  Outage webhook:\n" in text
-    assert "    Postback URL: " + f"{XM_URL}?apiKey=****" in text
-    assert "  Clear webhook (untick 'Same as Outage'):\n" in text
+    assert "\nOutage webhook (method POST, no headers, payload type Raw):\n" in text
+    assert f"Postback URL:\n{XM_URL}?apiKey=****\n" in text
+    assert "\nClear webhook (untick 'Same as Outage'; POST, Raw):\n" in text
     assert text.count(f"{XM_URL}?apiKey=****") == 2  # the webhook, and settings.outage_url
-    assert '        "event": "clear",' in text
+    assert '\n  "event": "clear",\n' in text
+    one = invoke(runner, "show", "panopta", "--field", "payload").stdout
+    assert json.loads(one) == payload
 
 
 def test_show_not_installed(runner: CliRunner, memory_keyring: MemoryKeyring) -> None:

@@ -21,7 +21,7 @@ from bp_integrate.commands.common import (
     store_kind_of,
 )
 from bp_integrate.commands.show import render_paste
-from bp_integrate.errors import BPError, UsageError
+from bp_integrate.errors import BPError, UsageError, command_for
 from bp_integrate.integrations import get
 from bp_integrate.integrations.base import Field, Integration, Step
 from bp_integrate.secrets import StoreKind
@@ -225,9 +225,9 @@ def install_command(
     if not reveal and _has_secrets(spec, plan.values):
         ui.say(
             "Secrets above are masked (****). To see the values to paste: "
-            f"bp-integrate --profile {profile} show {spec.name} --show-secrets"
+            f"{command_for(profile, f'show {spec.name} --show-secrets')}"
         )
-    ui.say(f"Test it: bp-integrate send-test incident#new --to {spec.name} --dry-run")
+    ui.say(f"Test it: {command_for(profile, f'send-test incident#new --to {spec.name} --dry-run')}")
 
 
 def _has_secrets(spec: Integration, values: Mapping[str, str]) -> bool:

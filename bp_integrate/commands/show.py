@@ -4,20 +4,32 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 
 from bp_integrate import config, ui
 from bp_integrate.commands.common import IntegrationArg, JsonOpt, ShowSecretsOpt
+from bp_integrate.errors import UsageError, command_for, nearest
 from bp_integrate.integrations import get
 from bp_integrate.store import load_values, require_installed
+from bp_integrate.urls import MASK
 from bp_integrate.wizard import paste
 
 
 def show_command(
     ctx: typer.Context,
     integration: IntegrationArg,
+    field: Annotated[
+        str | None,
+        typer.Option(
+            "--field",
+            metavar="KEY",
+            help="Print one value alone, for copying or scripts: url, header:Authorization, "
+            "integration_key, outage.payload, ... or any setting's name.",
+            show_default=False,
+        ),
+    ] = None,
     json_output: JsonOpt = False,
     show_secrets: ShowSecretsOpt = False,
 ) -> None:
@@ -29,50 +41,82 @@ def show_command(
     values = load_values(spec, item, profile, with_secrets=show_secrets)
     doc = paste(spec, values, profile, show_secrets)
     doc["secret_store"] = item.secret_store
+    if field is not None:
+        print_field(doc, field, spec.name, profile, show_secrets, json_output)
+        return
     if json_output:
         ui.emit_json(doc)
         return
     render_paste(doc)
 
 
+def print_field(
+    doc: dict[str, Any], key: str, name: str, profile: str, show_secrets: bool, json_output: bool
+) -> None:
+    """One paste item (or setting) alone on stdout: the value and a newline, nothing else."""
+    found = {item["key"]: item for item in doc["paste"]}
+    aliases: dict[str, dict[str, Any]] = {}
+    for i in doc["paste"]:  # `payload` is the first `*.payload` (Panopta's outage one)
+        aliases.setdefault(i["key"].rpartition(".")[2], i)
+    item = found.get(key) or found.get(key.lower()) or aliases.get(key)
+    if item is None and key.lower().startswith("header:"):
+        wanted = key.partition(":")[2].lower()
+        item = next((i for i in doc["paste"] if i["key"].lower() == f"header:{wanted}"), None)
+    if item is not None:
+        value, secret = item["value"], item["secret"]
+    elif key in doc["settings"]:
+        value, secret = doc["settings"][key], False
+    else:
+        choices = [*found, *doc["settings"]]
+        guess = nearest(key, choices)
+        raise UsageError(
+            f"{name} has no value {key!r} to show.",
+            (f"Did you mean {guess!r}? " if guess else "") + f"Keys: {', '.join(choices)}.",
+        )
+    if json_output:
+        ui.emit_json({"key": key, "value": value})
+    else:
+        ui.data(value if isinstance(value, str) else json.dumps(value, indent=2))
+    if (secret or value == MASK) and not show_secrets:
+        ui.say(
+            "(masked: add --show-secrets to print the value: "
+            f"{command_for(profile, f'show {name} --field {key} --show-secrets')})"
+        )
+
+
 def render_paste(doc: dict[str, Any], line: Callable[..., None] | None = None) -> None:
-    """The paste block: exact values, one per line, nothing decorative inside.
+    """The paste block: each label on its line, each value alone on the next, from column
+    0 and never wrapped, so a triple-click copies exactly the value.
 
     On stdout by default (it is the command's data); the walkthrough passes its own
     `line` to show the same block on stderr while the admin pastes.
     """
     out = line or ui.data
-    title = doc["title"]
-    target = "Panopta" if doc["integration"] == "panopta" else "BigPanda"
-    out(f"{title} (profile {doc['profile']}): paste into {target}", style="bold")
-    if doc["integration"] == "pagerduty":
-        out(f"  Integration key: {doc['settings'].get('integration_key', '')}")
-        out(f"  Events API URL: {doc['webhook']['url']}")
-    elif doc["integration"] != "panopta":  # Panopta's URLs are in its webhooks below
-        out(f"  Callback URL: {doc['webhook']['url']}")
-    headers = doc["webhook"]["headers"]
-    if headers:
-        out("  Headers:")
-        for name, value in headers.items():
-            out(f"    {name}: {value}")
-    for key, label in (
-        ("panopta_outage_webhook", "Outage webhook"),
-        ("panopta_clear_webhook", "Clear webhook (untick 'Same as Outage')"),
-    ):
-        if key in doc:
-            hook = doc[key]
-            out(f"  {label}:", style="bold")
-            out(f"    Method: {hook['method']}   Payload type: {hook['payload_type']}")
-            out(f"    Postback URL: {hook['postback_url']}")
-            out("    Headers: none")
-            out("    Raw payload:")
-            for text in json.dumps(hook["payload"], indent=2).splitlines():
-                out(f"      {text}")
+    out(f"{doc['title']} (profile {doc['profile']}): paste into {doc['paste_into']}", style="bold")
+    group = ""
+    for item in doc["paste"]:
+        if item["group"] and item["group"] != group:
+            group = item["group"]
+            out("")
+            out(f"{group}:", style="bold")
+        out("")
+        header = item["key"].partition("header:")[2]
+        if header:
+            out("Header name:")
+            out(header)
+            out("Header value:")
+        else:
+            out(f"{item['label']}:")
+        value = item["value"]
+        text = value if isinstance(value, str) else json.dumps(value, indent=2)
+        for part in text.splitlines() or [""]:
+            out(part)
     if line is not None:
         return
-    out("  Settings:")
+    out("")
+    out("Settings:")
     for name, value in doc["settings"].items():
         if value != "":
-            out(f"    {name}: {value}")
+            out(f"  {name}: {value}")
     for note in doc.get("notes", []):
         ui.say(f"Reminder: {note}", style="cyan")

@@ -14,7 +14,7 @@ from typing import Any, ClassVar, Literal
 
 from bp_integrate.errors import UsageError
 from bp_integrate.redact import mask_header_value
-from bp_integrate.urls import mask_url, split_url_secrets
+from bp_integrate.urls import MASK, has_masked_secret, mask_url, split_url_secrets
 
 Confidence = Literal["C", "S", "G"]
 Checker = Callable[[str, Mapping[str, str]], str]
@@ -87,6 +87,47 @@ class Step:
 
 
 @dataclass(frozen=True)
+class PasteItem:
+    """One value the admin pastes somewhere (BigPanda, or Panopta for Panopta).
+
+    `key` names it for `show INTEGRATION --field KEY` (`url`, `header:Authorization`,
+    `integration_key`, `outage.payload`...); `value` is text, or JSON data for a payload;
+    `group` is a heading it sits under (one Panopta webhook of two, say).
+    """
+
+    key: str
+    label: str
+    value: Any
+    secret: bool = False
+    group: str = ""
+
+    @property
+    def header(self) -> str | None:
+        """The header's name, for a header item."""
+        kind, sep, name = self.key.partition(":")
+        return name if sep and kind == "header" else None
+
+    def shown(self, show_secrets: bool) -> Any:
+        """The value as shown: masked (`Basic ****`, `...?apiKey=****`) unless asked."""
+        if show_secrets or not self.secret or not isinstance(self.value, str):
+            return self.value
+        if self.header is not None:
+            return mask_header_value(self.value)
+        if self.value.startswith(("http://", "https://")):
+            return mask_url(self.value)
+        return MASK
+
+    def to_json(self, show_secrets: bool) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "label": self.label,
+            "value": self.shown(show_secrets),
+            "secret": self.secret,
+            "group": self.group,
+        }
+
+
+@dataclass(frozen=True)
 class Webhook:
     """What to paste into BigPanda: the URL and every header."""
 
@@ -100,6 +141,19 @@ class Webhook:
             for name, value in self.headers.items()
         }
         return Webhook(mask_url(self.url), headers, self.secret_headers)
+
+
+def webhook_url_item(hook: Webhook, label: str = "Callback URL", key: str = "url") -> PasteItem:
+    secret = bool(split_url_secrets(hook.url)[1]) or has_masked_secret(hook.url)
+    return PasteItem(key, label, hook.url, secret=secret)
+
+
+def header_items(hook: Webhook, group: str = "") -> list[PasteItem]:
+    return [
+        PasteItem(f"header:{name}", name, value, name in hook.secret_headers, group)
+        for name, value in hook.headers.items()
+        if name.lower() != "content-type"
+    ]
 
 
 def basic_auth(username: str, password: str) -> str:
@@ -250,12 +304,17 @@ class Integration:
         return found if hook in found else [*found, hook]
 
     # -- what to paste --------------------------------------------------------------
+    #: Where the admin pastes (`show` says "paste into ...").
+    paste_target: ClassVar[str] = "BigPanda"
+
     def webhook(self, values: Mapping[str, str]) -> Webhook:
         raise NotImplementedError
 
-    def paste_extra(self, values: Mapping[str, str], show_secrets: bool) -> dict[str, Any]:
-        """More things to paste, beyond the webhook (Panopta's payloads, say)."""
-        return {}
+    def paste(self, values: Mapping[str, str]) -> list[PasteItem]:
+        """What the admin pastes, in order: by default the webhook's Callback URL and
+        each header BigPanda must send (not Content-Type: every request has it)."""
+        hook = self.webhook(values)
+        return [webhook_url_item(hook), *header_items(hook)]
 
     def final_notes(self, values: Mapping[str, str]) -> list[str]:
         return [AUTOSHARE_REMINDER]

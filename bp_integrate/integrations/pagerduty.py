@@ -13,12 +13,14 @@ from bp_integrate.integrations.base import (
     UNINSTALL_STOP_SENDING,
     Field,
     Integration,
+    PasteItem,
     Planned,
     PlannedRequest,
     SendOptions,
     Skipped,
     Step,
     Webhook,
+    header_items,
 )
 from bp_integrate.integrations.common import check_tag_name, check_token
 from bp_integrate.urls import check_url
@@ -235,6 +237,12 @@ class PagerDuty(Integration):
         for pd_field, tag in self.field_map(values).items():
             headers[fmt.replace("{field}", pd_field)] = tag
         return Webhook(values.get("events_url") or EVENTS_URL, headers)
+
+    def paste(self, values: Mapping[str, str]) -> list[PasteItem]:
+        """BigPanda's PagerDuty page takes the integration key, then custom headers (the
+        Events API URL is no field there: BigPanda knows it)."""
+        key = PasteItem("integration_key", "Integration key", values["integration_key"], True)
+        return [key, *header_items(self.webhook(values))]
 
     def event_secrets(self, incident: Mapping[str, Any], values: Mapping[str, str]) -> list[str]:
         """The override tag's value is another service's integration key: a secret in

@@ -15,6 +15,7 @@ from bp_integrate.errors import UsageError
 from bp_integrate.integrations.base import (
     Field,
     Integration,
+    PasteItem,
     Planned,
     PlannedRequest,
     SendOptions,
@@ -23,7 +24,7 @@ from bp_integrate.integrations.base import (
     Webhook,
 )
 from bp_integrate.integrations.xmatters import check_trigger_url, trigger_url_warnings
-from bp_integrate.urls import mask_url, parse_recipients
+from bp_integrate.urls import has_masked_secret, parse_recipients, split_url_secrets
 
 #: Panopta variables in the raw payload. timestamp, services, duration and fqdn are
 #: documented [C]; the other names are our reconstruction [G] (override: `payload`).
@@ -193,29 +194,22 @@ class Panopta(Integration):
     def webhook(self, values: Mapping[str, str]) -> Webhook:
         return Webhook(values["outage_url"], {})
 
-    def paste_extra(self, values: Mapping[str, str], show_secrets: bool) -> dict[str, Any]:
-        def shown(url: str) -> str:
-            return url if show_secrets else mask_url(url)
+    paste_target = "Panopta"
 
-        extra: dict[str, Any] = {
-            "panopta_outage_webhook": {
-                "method": "POST",
-                "postback_url": shown(values["outage_url"]),
-                "headers": {},
-                "payload_type": "Raw",
-                "payload": self.raw_payload(values, "outage"),
-            }
-        }
+    def paste(self, values: Mapping[str, str]) -> list[PasteItem]:
+        """Panopta's webhook form (Configuration -> Integrations -> Webhook): method POST,
+        no headers, payload type Raw; the Clear webhook unticks "Same as Outage"."""
+        items: list[PasteItem] = []
+        hooks = [("outage", "Outage webhook (method POST, no headers, payload type Raw)")]
         if values.get("clear_url"):
-            extra["panopta_clear_webhook"] = {
-                "same_as_outage": False,
-                "method": "POST",
-                "postback_url": shown(values["clear_url"]),
-                "headers": {},
-                "payload_type": "Raw",
-                "payload": self.raw_payload(values, "clear"),
-            }
-        return extra
+            hooks.append(("clear", "Clear webhook (untick 'Same as Outage'; POST, Raw)"))
+        for kind, group in hooks:
+            url = values[f"{kind}_url"]
+            secret = bool(split_url_secrets(url)[1]) or has_masked_secret(url)
+            items.append(PasteItem(f"{kind}.url", "Postback URL", url, secret, group))
+            payload = self.raw_payload(values, kind)
+            items.append(PasteItem(f"{kind}.payload", "Raw payload", payload, group=group))
+        return items
 
     def substituted(self, incident: Mapping[str, Any], kind: str, values: Mapping[str, str]) -> Any:
         """The raw payload as Panopta would fill it for this incident."""
