@@ -69,10 +69,54 @@ def load_command(name: str) -> Any:
     return typer.main.get_command(single)
 
 
+PROFILE_FLAGS = ("--profile", "-p")
+
+
+def hoist_profile(args: list[str]) -> list[str]:
+    """`bp-integrate show xmatters -p prod` -> `bp-integrate -p prod show xmatters`:
+    --profile is a global option, but people type it after the command too."""
+    command_at = next((i for i, a in enumerate(args) if a in COMMANDS), None)
+    if command_at is None:
+        return args
+    head, rest, hoisted = args[: command_at + 1], [], []
+    tail = args[command_at + 1 :]
+    i = 0
+    while i < len(tail):
+        arg = tail[i]
+        if arg == "--":
+            rest += tail[i:]
+            break
+        if arg in PROFILE_FLAGS and i + 1 < len(tail):
+            hoisted += [arg, tail[i + 1]]
+            i += 2
+            continue
+        if arg.startswith("--profile="):
+            hoisted.append(arg)
+        else:
+            rest.append(arg)
+        i += 1
+    if not hoisted:
+        return args
+    return head[:command_at] + hoisted + head[command_at:] + rest
+
+
+def complete_profile(incomplete: str) -> list[str]:
+    try:
+        from bp_integrate import config
+
+        names = list(config.load().data.get("profiles") or {})
+    except Exception:  # completion must never fail loudly
+        names = []
+    return [n for n in ["default", *names] if n.startswith(incomplete)]
+
+
 class Group(TyperGroup):
     """Loads commands on demand, and catches every expected error in one place."""
 
     _listing_help = False
+
+    def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:  # type: ignore[override]
+        return super().parse_args(ctx, hoist_profile(list(args)))
 
     def list_commands(self, ctx: typer.Context) -> list[str]:  # type: ignore[override]
         return list(COMMANDS)
@@ -176,7 +220,9 @@ def root(
             "--profile",
             "-p",
             envvar="BP_INTEGRATE_PROFILE",
-            help="Settings profile to use (config dir: $BP_INTEGRATE_CONFIG_DIR).",
+            help="Settings profile to use (config dir: $BP_INTEGRATE_CONFIG_DIR); also "
+            "accepted after the command.",
+            autocompletion=complete_profile,
         ),
     ] = "default",
     version: Annotated[
@@ -193,7 +239,9 @@ def root(
             "Use letters, digits, '-', '_' and '.', starting with a letter or digit "
             "(at most 64 characters).",
         )
-    ctx.obj = profile
+    from bp_integrate.app import App
+
+    ctx.obj = App(profile)
 
 
 def main() -> None:

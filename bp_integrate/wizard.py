@@ -152,7 +152,7 @@ def _scalar(value: Any, f: Field, path: Path) -> str:
     if isinstance(value, list | dict):
         raise UsageError(
             f"{path}: {f.name} must be a single value"
-            + (" or a list of names." if f.name in ("recipients", "target") else "."),
+            + (" or a list of names." if f.list_value else "."),
             "See examples/answers/ for the format.",
         )
     return str(value)

@@ -98,3 +98,26 @@ def test_a_group_without_its_subcommand_shows_help(runner: CliRunner) -> None:
     assert "basic-auth" in result.stdout + result.stderr
     assert "This is a bug" not in result.stderr
     assert result.exit_code in (0, 2)
+
+
+def test_profile_is_accepted_after_the_command() -> None:
+    from bp_integrate.cli import hoist_profile
+
+    assert hoist_profile(["show", "xmatters", "-p", "prod"]) == ["-p", "prod", "show", "xmatters"]
+    assert hoist_profile(["list", "--profile=prod"]) == ["--profile=prod", "list"]
+    # An earlier global one stays first; the later wins, as click takes the last.
+    assert hoist_profile(["-p", "a", "list", "-p", "b"]) == ["-p", "a", "-p", "b", "list"]
+    # After `--`, nothing is an option.
+    assert hoist_profile(["send-test", "new", "--", "-p", "x"]) == [
+        "send-test",
+        "new",
+        "--",
+        "-p",
+        "x",
+    ]
+
+
+def test_profile_after_the_command_acts_on_that_profile(runner: CliRunner) -> None:
+    result = invoke(runner, "show", "xmatters", "--profile", "prod")
+    assert result.exit_code == 3
+    assert "not installed in profile 'prod'" in result.stderr

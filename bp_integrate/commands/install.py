@@ -179,7 +179,7 @@ def install_command(
     json_output: JsonOpt = False,
 ) -> None:
     """Walk through setting up an integration, then print what to paste into BigPanda."""
-    profile: str = ctx.obj
+    profile = ctx.obj.profile
     spec = get(integration)
     cfg = config.load()
     sets = parse_sets(set_ or [], spec)

@@ -11,7 +11,7 @@ from bp_integrate.integrations import all_integrations
 
 def list_command(ctx: typer.Context, json_output: JsonOpt = False) -> None:
     """List the integrations and whether each is installed in the profile."""
-    profile: str = ctx.obj
+    profile = ctx.obj.profile
     cfg = config.load()
     installed = cfg.installed(profile)
     rows = [

@@ -62,7 +62,7 @@ def set_command(
     json_output: JsonOpt = False,
 ) -> None:
     """Set the profile's BigPanda region and, optionally, its User API key."""
-    profile: str = ctx.obj
+    profile = ctx.obj.profile
     cfg = config.load()
     settings = dict(cfg.bigpanda(profile))
     if region is not None:
@@ -135,7 +135,7 @@ def set_command(
 @app.command("show")
 def show_command(ctx: typer.Context, json_output: JsonOpt = False) -> None:
     """Show the profile's BigPanda settings and installed integrations."""
-    profile: str = ctx.obj
+    profile = ctx.obj.profile
     cfg = config.load()
     settings = dict(cfg.bigpanda(profile))
     settings.setdefault("region", "us")

@@ -150,7 +150,7 @@ def replay_command(
     from bp_integrate.history import RunRecorder
     from bp_integrate.http import check_proxies
 
-    profile: str = ctx.obj
+    profile = ctx.obj.profile
     if (scenario is None) == (from_run is None):
         raise UsageError(
             "Give a scenario or --from-run RUN_ID (one of them).",

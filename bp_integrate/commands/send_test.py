@@ -102,7 +102,7 @@ def send_test_command(
     )
     from bp_integrate.scenarios import Scenario, ScenarioStep
 
-    profile: str = ctx.obj
+    profile = ctx.obj.profile
     kind = payloads.resolve_event(event)
     settings = SendSettings.build(
         timeout=timeout,

@@ -34,7 +34,7 @@ def show_command(
     show_secrets: ShowSecretsOpt = False,
 ) -> None:
     """Show the settings to paste into BigPanda for an installed integration."""
-    profile: str = ctx.obj
+    profile = ctx.obj.profile
     spec = get(integration)
     cfg = config.load()
     item = require_installed(cfg, profile, spec.name)

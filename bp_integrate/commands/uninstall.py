@@ -23,7 +23,7 @@ def uninstall_command(
     json_output: JsonOpt = False,
 ) -> None:
     """Walk through removing an integration in the right order, then forget it locally."""
-    profile: str = ctx.obj
+    profile = ctx.obj.profile
     spec = get(integration)
     cfg = config.load()
     if cfg.get(profile, spec.name) is None:

@@ -39,6 +39,9 @@ class Field:
     bigpanda_key: bool = False
     #: May span lines (a JSON document); every other value is one line.
     multiline: bool = False
+    #: A comma-separated list of names (recipients): an answers file may give a YAML
+    #: list, and the value is stored normalised (`a, b`: no blanks, no empty names).
+    list_value: bool = False
     confidence: Confidence = "C"
 
     def applies(self, values: Mapping[str, str]) -> bool:

@@ -49,3 +49,9 @@ def check_token(value: str, _values: Mapping[str, str] | None = None) -> str:
             "Copy the key again, without surrounding text.",
         )
     return value
+
+
+def check_name_list(value: str, _values: Mapping[str, str] | None = None) -> str:
+    """A comma-separated list of names, normalised: `Cloud Devops, alice, ,` ->
+    `Cloud Devops, alice` (each name trimmed, empty ones dropped)."""
+    return ", ".join(name.strip() for name in value.split(",") if name.strip())

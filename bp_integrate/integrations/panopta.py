@@ -23,6 +23,7 @@ from bp_integrate.integrations.base import (
     Step,
     Webhook,
 )
+from bp_integrate.integrations.common import check_name_list
 from bp_integrate.integrations.xmatters import check_trigger_url, trigger_url_warnings
 from bp_integrate.urls import has_masked_secret, parse_recipients, split_url_secrets
 
@@ -90,6 +91,8 @@ class Panopta(Integration):
             "Sent as the payload's 'target'. With no recipient in the xMatters form and no "
             "target, xMatters creates no event.",
             required=False,
+            list_value=True,
+            check=check_name_list,
         ),
         Field(
             "payload",

@@ -17,7 +17,7 @@ from bp_integrate.integrations.base import (
     Webhook,
     basic_auth,
 )
-from bp_integrate.integrations.common import check_token
+from bp_integrate.integrations.common import check_name_list, check_token
 from bp_integrate.urls import (
     check_url,
     is_loopback_host,
@@ -131,6 +131,8 @@ class XMatters(Integration):
             "Recipients (comma-separated users or groups, optional)",
             "xMatters user or group names, e.g. 'Cloud Devops, alice'.",
             required=False,
+            list_value=True,
+            check=check_name_list,
         ),
     )
 

@@ -1,0 +1,46 @@
+"""The app context every command gets as `ctx.obj`: the profile it acts on, the
+settings file (read once, when first asked for), and the hints that name that profile.
+
+Commands parse their options, ask the context, call the core and render; none of them
+reads the config file or builds a hint's command line by itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from bp_integrate.errors import command_for
+
+if TYPE_CHECKING:
+    from bp_integrate.config import Config, Installed
+    from bp_integrate.engine.plan import Loaded
+
+
+@dataclass
+class App:
+    profile: str = "default"
+    _config: Config | None = field(default=None, repr=False)
+
+    @property
+    def config(self) -> Config:
+        """The settings file, read on first use (a command that needs none never loads
+        YAML)."""
+        if self._config is None:
+            from bp_integrate import config
+
+            self._config = config.load()
+        return self._config
+
+    def installed(self) -> dict[str, Installed]:
+        return self.config.installed(self.profile)
+
+    def load_targets(self, names: list[str] | None = None) -> Loaded:
+        """The profile's integrations to send to (named, or all), secrets loaded."""
+        from bp_integrate.engine.plan import load_targets
+
+        return load_targets(self.profile, names)
+
+    def hint(self, args: str) -> str:
+        """`bp-integrate [--profile P] ARGS`: a next step that acts on this profile."""
+        return command_for(self.profile, args)
