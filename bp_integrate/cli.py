@@ -198,7 +198,7 @@ app = typer.Typer(
     name="bp-integrate",
     cls=Group,
     help="Set up, tear down and test BigPanda outbound integrations "
-    "(xMatters, PagerDuty, incident.io, Panopta).",
+    "(bp-integrate list shows them).",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
     context_settings=CONTEXT_SETTINGS,

@@ -252,6 +252,8 @@ class Integration:
     install_steps: ClassVar[tuple[Step, ...]]
     uninstall_steps: ClassVar[tuple[Step, ...]]
     doc_page: ClassVar[str] = ""
+    #: Other spellings `get()` accepts (`incident.io`, `pd`).
+    aliases: ClassVar[tuple[str, ...]] = ()
 
     # -- fields -------------------------------------------------------------------
     def field(self, name: str) -> Field:

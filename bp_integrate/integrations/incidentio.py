@@ -30,6 +30,7 @@ class IncidentIO(Integration):
     title = "incident.io"
     summary = "Fire and resolve incident.io alerts from BigPanda's native webhook."
     doc_page = "docs/incidentio.md"
+    aliases = ("incident.io", "incident-io")
     response_id_key = "deduplication_key"
     request_label = "alert"
 

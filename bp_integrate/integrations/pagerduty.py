@@ -114,6 +114,7 @@ class PagerDuty(Integration):
     title = "PagerDuty"
     summary = "Create, update and resolve PagerDuty incidents through Events API v2."
     doc_page = "docs/pagerduty.md"
+    aliases = ("pd",)
 
     fields: ClassVar[tuple[Field, ...]] = (
         Field(

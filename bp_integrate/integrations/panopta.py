@@ -67,6 +67,7 @@ class Panopta(Integration):
     title = "Panopta -> xMatters"
     summary = "Send Panopta (FortiMonitor) outages and clears to xMatters inbound integrations."
     doc_page = "docs/panopta.md"
+    aliases = ("fortimonitor",)
 
     fields: ClassVar[tuple[Field, ...]] = (
         Field(
