@@ -45,7 +45,7 @@ def install_json(runner: CliRunner, *args: str, **env: str) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------------------ list
-def test_list_shows_the_four_integrations_and_installed_status(
+def test_list_shows_every_integration_and_installed_status(
     runner: CliRunner, memory_keyring: MemoryKeyring
 ) -> None:
     result = invoke(runner, "list", "--json")
@@ -57,6 +57,7 @@ def test_list_shows_the_four_integrations_and_installed_status(
         ("pagerduty", False),
         ("incidentio", False),
         ("panopta", False),
+        ("webhook", False),
     ]
     install_json(runner, "pagerduty", BP_INTEGRATE_PAGERDUTY_INTEGRATION_KEY=PD_KEY)
     doc = json.loads(invoke(runner, "list", "--json").stdout)
@@ -66,6 +67,7 @@ def test_list_shows_the_four_integrations_and_installed_status(
         "pagerduty": True,
         "incidentio": False,
         "panopta": False,
+        "webhook": False,
     }
     text = invoke(runner, "list")
     assert text.exit_code == 0
