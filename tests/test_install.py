@@ -72,7 +72,13 @@ def test_list_shows_every_integration_and_installed_status(
     text = invoke(runner, "list")
     assert text.exit_code == 0
     rows = {line.split()[0]: line.split()[1] for line in lines(text.stdout) if line}
-    assert rows == {"xmatters": "-", "pagerduty": "installed", "incidentio": "-", "panopta": "-"}
+    assert rows == {
+        "xmatters": "-",
+        "pagerduty": "installed",
+        "incidentio": "-",
+        "panopta": "-",
+        "webhook": "-",
+    }
     # another profile sees nothing installed
     other = json.loads(invoke(runner, "--profile", "prod", "list", "--json").stdout)
     assert not any(r["installed"] for r in other["integrations"])

@@ -51,6 +51,5 @@ def get(name: str) -> Integration:
 
 def all_integrations() -> list[Integration]:
     return [
-        importlib.import_module(f"bp_integrate.integrations.{name}").INTEGRATION
-        for name in NAMES
+        importlib.import_module(f"bp_integrate.integrations.{name}").INTEGRATION for name in NAMES
     ]
