@@ -27,6 +27,7 @@ EVENTS: tuple[str, ...] = (
     "default",
 )
 
+_EVENT_SET = frozenset(EVENTS)
 NEW, UPDATED, CLOSED, REOPEN, SNOOZED, COMMENTED, FLAPPING = EVENTS[:7]
 TAG_UPSERTED, TAG_REMOVED, MANUAL, DEFAULT = EVENTS[7:]
 
@@ -76,6 +77,8 @@ LIFECYCLE_ORDER: tuple[str, ...] = BUILTIN_SCENARIOS["lifecycle"]
 
 def resolve_event(name: str) -> str:
     """The canonical event for `name`: exact names, or forgiving forms (`new`, `Flapping`)."""
+    if name in _EVENT_SET:  # the common case, once per rendered body: no string work
+        return name
     key = re.sub(r"[\s_]+", "-", name.strip().lower())
     if key in EVENTS:
         return key

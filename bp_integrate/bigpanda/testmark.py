@@ -8,6 +8,7 @@ last to any body (simulated, edited with --set, or the user's own --payload). St
 from __future__ import annotations
 
 import hashlib
+from functools import lru_cache
 from typing import Any
 
 from bp_integrate.integrations.common import TEST_MARKER_TAG
@@ -30,6 +31,7 @@ def truncate(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 3].rstrip() + "..."
 
 
+@lru_cache(maxsize=1024)
 def incident_tag_id(name: str) -> str:
     """The `tag_id` of the incident tag named `name`: `itd-` and 10 hex digits [G].
 
