@@ -652,7 +652,7 @@ def test_payload_body_gets_the_test_marker_where_it_has_the_fields(
         "incident": {
             "id": "mine-2",
             "status": "critical",
-            "incident_tags": [{"tag_id": "bp_integrate_test", "tag_value": "true"}],
+            "incident_tags": [{"tag_id": "itd-1ffa10f350", "tag_value": "true"}],  # the marker's id
             "alerts": [
                 {
                     "description": "[TEST] Queue backed up",
