@@ -207,6 +207,13 @@ def _checked(path: str, key: str | int, old: Any, new: Any, raw: str) -> Any:
             f"{_kind(new)}; the body would break.",
             f"Set a value inside it ({fix}).",
         )
+    if isinstance(new, list | dict) and not isinstance(old, list | dict):
+        raise UsageError(
+            f"--set {_shown(path)}: {path} is {_kind(old)}, and {_shown(raw)!r} is "
+            f"{_kind(new)}; the body would break.",
+            f"Give {_kind(old)} (e.g. --set {path}={_short(json.dumps(old), 30)}), or send "
+            "a body of your own shape with --payload FILE.",
+        )
     objects = isinstance(old, list) and old and all(isinstance(i, dict) for i in old)
     if objects and not all(isinstance(i, dict) for i in new):
         raise UsageError(
@@ -273,9 +280,10 @@ def set_path(body: dict[str, Any], path: str, raw_value: str) -> None:
     parses as JSON (`true`, `3`, `null`, `"x"`, `{...}`), else the raw string; a text field
     keeps text (`=123` sets "123"). Refused, with a UsageError naming the path and the fix,
     and the body left unchanged: an index out of range, an index into an object, a step into
-    a scalar, a list or object replaced by something else, text or a boolean where a number
-    or boolean is, a unix time out of range (or not a number), a lone surrogate, an index of
-    more than 9 digits, a value nested more than 32 levels deep.
+    a scalar, a list or object replaced by something else (or a scalar by a list or object),
+    text or a boolean where a number or boolean is, a unix time out of range (or not a
+    number), a lone surrogate, an index of more than 9 digits, a value nested more than 32
+    levels deep.
     """
     steps = split_path(path)
     value = parse_value(raw_value, path)

@@ -71,6 +71,12 @@ def body() -> dict[str, Any]:
             "Give a number, e.g.",
         ),
         (
+            "incident.status",
+            '{"level": 1}',
+            "--set incident.status: incident.status is a string, and '{\"level\": 1}' is an object",
+            'e.g. --set incident.status="critical"',
+        ),
+        (
             "incident.alerts",
             "[1, 2]",
             "the items of incident.alerts are objects",
