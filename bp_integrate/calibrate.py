@@ -20,8 +20,15 @@ from typing import Any, Literal
 from bp_integrate import fs
 from bp_integrate.bigpanda.events import BUILTIN_SCENARIOS, EVENTS
 from bp_integrate.bigpanda.simulator import IncidentSimulator
-from bp_integrate.bigpanda.webhook import DEFAULT_ENVELOPE, envelope, event_of, is_wrapped
+from bp_integrate.bigpanda.webhook import (
+    DEFAULT_ENVELOPE,
+    envelope,
+    event_of,
+    is_wrapped,
+    read_user_file,
+)
 from bp_integrate.errors import ConfigError, UsageError
+from bp_integrate.jsonpath import json_kind
 from bp_integrate.urls import MASK, scrub_text
 
 __all__ = [
@@ -82,23 +89,7 @@ def load_capture(path: Path) -> list[dict[str, Any]]:
     is a `receiver --capture` record (`{"time", "method", "path", "query", "headers",
     "body"}`, its `body` taken when it is an object) or a body itself. A UsageError says
     what is wrong, with the line, when nothing usable is found."""
-    try:
-        size = path.stat().st_size
-        if size > CAPTURE_MAX_BYTES:
-            raise UsageError(
-                f"Capture file {path} is {size:,} bytes; calibrate reads up to "
-                f"{CAPTURE_MAX_BYTES:,}.",
-                "Keep a few captured requests: the shape of one share is enough.",
-            )
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise UsageError(f"Capture file {path} does not exist.", _CAPTURE_HINT) from None
-    except IsADirectoryError:
-        raise UsageError(f"Capture file {path} is a directory.", _CAPTURE_HINT) from None
-    except UnicodeDecodeError as exc:
-        raise UsageError(f"Capture file {path} is not UTF-8 text ({exc.reason}).") from None
-    except OSError as exc:
-        raise UsageError(f"Cannot read capture file {path}: {exc.strerror}.") from None
+    text = read_user_file(path, "Capture file", _CAPTURE_HINT, CAPTURE_MAX_BYTES)
     try:
         whole = _loads(text, str(path))
     except ValueError:
@@ -173,27 +164,13 @@ def mask_secrets(value: Any, key: str = "") -> Any:
 # --------------------------------------------------------------------------- shapes
 
 
-def _kind(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int | float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    return "object"
-
-
 def shape_of(*bodies: Any) -> dict[str, set[str]]:
     """Path → the JSON kinds seen there, over all `bodies` (list items merged under `[]`):
     `{"incident": {"object"}, "incident.alerts[]": {"object"}, ...}`."""
     shape: dict[str, set[str]] = {}
 
     def walk(value: Any, path: str) -> None:
-        shape.setdefault(path, set()).add(_kind(value))
+        shape.setdefault(path, set()).add(json_kind(value))
         if isinstance(value, dict):
             for key, item in value.items():
                 walk(item, f"{path}.{key}" if path else str(key))

@@ -21,6 +21,7 @@ __all__ = [
     "MAX_INDEX_DIGITS",
     "MAX_STEPS",
     "TIME_FIELDS",
+    "json_kind",
     "parse_assignment",
     "parse_value",
     "set_path",
@@ -167,18 +168,23 @@ def _check_value(value: Any, path: str, depth: int) -> None:
             _check_value(item, path, depth + 1)
 
 
-def _kind(value: Any) -> str:
+def json_kind(value: Any) -> str:
+    """The JSON kind of a parsed value: null, boolean, number, string, list or object."""
     if value is None:
         return "null"
     if isinstance(value, bool):
-        return "a boolean"
+        return "boolean"
     if isinstance(value, int | float):
-        return "a number"
+        return "number"
     if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "a list"
-    return "an object"
+        return "string"
+    return "list" if isinstance(value, list) else "object"
+
+
+def _kind(value: Any) -> str:
+    """`a number`, `an object`, `null`: a kind to put in a sentence."""
+    kind = json_kind(value)
+    return kind if kind == "null" else ("an " if kind == "object" else "a ") + kind
 
 
 def _describe_found(value: Any) -> str:

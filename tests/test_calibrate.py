@@ -208,3 +208,15 @@ def test_a_damaged_adopted_shape_names_the_fix() -> None:
     stored.write_text('{"version": 99, "template": {}}', encoding="utf-8")
     with pytest.raises(ConfigError, match="is damaged"):
         calibrate.adopted_shape("default")
+
+
+def test_a_capture_over_the_size_limit_is_refused_unread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = capture_file(tmp_path, real_body())
+    monkeypatch.setattr(calibrate, "CAPTURE_MAX_BYTES", 100)
+    result = cli("calibrate", str(path))
+    assert result.exit_code == 2
+    assert f"Capture file {path} is {path.stat().st_size:,} bytes; the limit is 100." in (
+        result.stderr
+    )
