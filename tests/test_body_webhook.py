@@ -14,6 +14,7 @@ import time
 from typing import Any
 
 import pytest
+from helpers import cli, install
 
 from bp_integrate.bigpanda.events import EVENTS, OPENING_EVENTS
 from bp_integrate.bigpanda.simulator import IncidentSimulator, generated_environment_id
@@ -27,6 +28,7 @@ from bp_integrate.bigpanda.webhook import (
     profile_environment_id,
     render_body,
 )
+from bp_integrate.emulator import EmulatorServer
 from bp_integrate.errors import UsageError
 
 START = 1_700_000_000
@@ -229,3 +231,23 @@ def test_rendering_is_cheap_enough_for_storms() -> None:
     for _ in range(5_000):
         render_body(sim, "updated", spec)
     assert time.perf_counter() - began < 2.0
+
+
+@pytest.mark.parametrize("event", EVENTS)
+def test_targets_that_get_the_webhook_body_get_a_readable_share(
+    event: str, emu: EmulatorServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What xMatters and incident.io are sent, as a receiver of real shares reads it."""
+    install(emu, "xmatters", monkeypatch)
+    install(emu, "incidentio", monkeypatch)
+    result = cli(
+        "send-test", event, "--envelope", "share", "--tag", f"host={HOST}", "--dry-run", "--json"
+    )
+    assert result.exit_code == 0, result.stderr
+    requests = json.loads(result.stdout)["requests"]
+    assert {r["integration"] for r in requests} == {"xmatters", "incidentio"}
+    for request in requests:
+        read = receiver_reads(json.dumps(request["body"]).encode())
+        assert read["alerts_on_host"] >= 1
+        assert read["resolved"] is (event == "incident#closed")
+        assert request["body"]["metadata"]["event"] == event
