@@ -52,6 +52,9 @@ COMMANDS: dict[str, Entry] = {
     ),
     "encode": Entry("encode", "app", "Encode values integrations need (Basic auth)."),
     "profile": Entry("profile", "app", "BigPanda region and API key of a profile."),
+    "calibrate": Entry(
+        "calibrate", "calibrate_command", "Compare a body captured from BigPanda; adopt its shape."
+    ),
 }
 
 

@@ -1,4 +1,8 @@
-"""Tests for bp_integrate.payloads: the simulated incident, envelopes, --set and --payload."""
+"""The BigPanda body's homes: events, the simulated incident, envelopes, --set and --payload.
+
+(bp_integrate.bigpanda.events / simulator / testmark / webhook and bp_integrate.jsonpath;
+bp_integrate.payloads only re-exports them until the lead removes it.)
+"""
 
 from __future__ import annotations
 
@@ -10,23 +14,19 @@ from typing import Any
 
 import pytest
 
-from bp_integrate.errors import ExitCode, UsageError
-from bp_integrate.payloads import (
+from bp_integrate.bigpanda.events import (
     BUILTIN_SCENARIOS,
     EVENTS,
     LIFECYCLE_ORDER,
-    TEST_MARKER_TAG,
-    IncidentSimulator,
-    envelope,
-    load_payload_file,
-    new_incident_id,
-    parse_assignment,
     resolve_event,
-    set_path,
     severity_to_pagerduty,
-    summary,
-    validate_tag_name,
 )
+from bp_integrate.bigpanda.simulator import IncidentSimulator, new_incident_id
+from bp_integrate.bigpanda.testmark import TEST_MARKER_TAG, incident_tag_id
+from bp_integrate.bigpanda.webhook import envelope, load_payload_file, summary
+from bp_integrate.errors import ExitCode, UsageError
+from bp_integrate.integrations.common import validate_tag_name
+from bp_integrate.jsonpath import parse_assignment, set_path
 
 RANK = {"ok": 0, "unknown": 1, "warning": 2, "critical": 3}
 START = 1_700_000_000
@@ -40,8 +40,14 @@ def alert_tags(alert: dict[str, Any]) -> dict[str, str]:
     return {t["name"]: t["value"] for t in alert["tags"]}
 
 
+_TAG_NAMES = {incident_tag_id(n): n for n in (TEST_MARKER_TAG, "owner", "priority")}
+
+
 def incident_tags(incident: dict[str, Any]) -> dict[str, str]:
-    return {t["tag_id"]: t["tag_value"] for t in incident["incident_tags"]}
+    """Incident tags by name (ids are `itd-` + 10 hex digits, one per name)."""
+    for tag in incident["incident_tags"]:
+        assert re.fullmatch(r"itd-[0-9a-f]{10}", tag["tag_id"])
+    return {_TAG_NAMES[t["tag_id"]]: t["tag_value"] for t in incident["incident_tags"]}
 
 
 def check_consistent(incident: dict[str, Any], highest_seen: str) -> None:
@@ -103,7 +109,9 @@ def test_lifecycle_event_by_event() -> None:
     assert updated["status"] == "critical"
     second = updated["alerts"][1]
     assert alert_tags(second)["host"] == alert_tags(updated["alerts"][0])["host"]
-    assert updated["correlation_matchers_log"][0]["alert_id"] == second["id"]
+    [[entry]] = updated["correlation_matchers_log"]  # one list of matchers per change
+    assert entry["alert_id"] == second["id"]
+    assert 1 <= entry["time_window"] <= 4320  # minutes
 
     closed = sim.apply("incident#closed")
     assert closed["status"] == "ok"
@@ -257,7 +265,7 @@ def test_manual_and_default_only_advance_updated_at(event: str) -> None:
     }
 
 
-def test_apply_returns_a_deep_copy() -> None:
+def test_apply_returns_fresh_objects() -> None:
     sim = make()
     first = sim.apply("new")
     first["alerts"][0]["status"] = "ok"
@@ -266,11 +274,19 @@ def test_apply_returns_a_deep_copy() -> None:
     assert second["alerts"][0]["status"] == "critical"
     assert incident_tags(second) == {TEST_MARKER_TAG: "true"}
     alert_id = second["alerts"][1]["id"]
-    second["correlation_matchers_log"][0]["alert_id"] = "changed"
-    second["correlation_matchers_log"][0]["tags"].append("check")
+    second["correlation_matchers_log"][0][0]["alert_id"] = "changed"
+    second["correlation_matchers_log"][0][0]["tags"].append("check")
+    second["correlation_matchers_log"][0][0]["matched_value"]["host"] = "elsewhere"
+    second["snooze"]["snoozed"] = True
+    second["environments"].append("x")
+    second["alerts"][0]["maintenance_plans"].append("x")
     third = sim.apply("manual")
-    assert third["correlation_matchers_log"][0]["alert_id"] == alert_id
-    assert third["correlation_matchers_log"][0]["tags"] == ["host"]
+    assert third["correlation_matchers_log"][0][0]["alert_id"] == alert_id
+    assert third["correlation_matchers_log"][0][0]["tags"] == ["host"]
+    assert third["correlation_matchers_log"][0][0]["matched_value"]["host"] != "elsewhere"
+    assert third["snooze"]["snoozed"] is False
+    assert third["environments"] == [sim.environment_id]
+    assert third["alerts"][0]["maintenance_plans"] == []
 
 
 def test_alert_fields_are_realistic() -> None:
@@ -279,6 +295,7 @@ def test_alert_fields_are_realistic() -> None:
         "id",
         "status",
         "active",
+        "resolved",
         "severity",
         "flapping",
         "snooze",
@@ -294,7 +311,26 @@ def test_alert_fields_are_realistic() -> None:
     }
     assert set(incident) == expected_keys
     assert incident["snooze"] == {"snoozed": False, "end_time": None, "autoCancel": False}
+    assert incident["resolved"] is False and incident["folders"] == ["active", "shared"]
     alert = incident["alerts"][0]
+    assert set(alert) == {
+        "id",
+        "status",
+        "start",
+        "end",
+        "changed_at",
+        "updated_at",
+        "last_event_at",
+        "active",
+        "primary_property",
+        "secondary_property",
+        "source_system",
+        "incident_key",
+        "description",
+        "maintenance_plans",
+        "tags",
+    }
+    assert alert["last_event_at"] == alert["start"] and alert["maintenance_plans"] == []
     assert alert["primary_property"] == "host"
     assert alert["secondary_property"] == "check"
     assert re.fullmatch(r"[a-z]+\.[a-z0-9_]+", alert["source_system"])
@@ -498,8 +534,23 @@ def test_tag_name_hint_offers_a_fixed_name() -> None:
 
 
 def test_envelope_shapes() -> None:
-    incident = make().apply("new")
-    assert envelope("incident#new", incident) == {
+    sim = make()
+    incident = sim.apply("new")
+    body = envelope("incident#new", incident)
+    assert body["incident"] is incident and set(body) == {"incident", "metadata"}
+    assert body["metadata"] == {
+        "environment_id": sim.environment_id,
+        "event": "incident#new",
+        "share_id": body["metadata"]["share_id"],
+        "shared_at": incident["updated_at"],
+    }
+    assert re.fullmatch(r"[0-9a-f]{24}", body["metadata"]["share_id"])
+    assert incident["environments"] == [sim.environment_id]
+    assert (
+        envelope("new", incident, "share", environment_id="env-1")["metadata"]["environment_id"]
+        == "env-1"
+    )
+    assert envelope("incident#new", incident, "event") == {
         "event_type": "incident#new",
         "incident": incident,
     }
@@ -510,8 +561,10 @@ def test_envelope_shapes() -> None:
 
 def test_envelope_comment() -> None:
     incident = make().apply("new")
-    body = envelope("incident#commented", incident, comment="On it")
+    body = envelope("incident#commented", incident, "event", comment="On it")
     assert body == {"event_type": "incident#commented", "incident": incident, "comment": "On it"}
+    share = envelope("incident#commented", incident, comment="On it")
+    assert share["comment"] == "On it" and share["metadata"]["event"] == "incident#commented"
     assert envelope("commented", incident, "incident", comment="x") == {
         "incident": incident,
         "comment": "x",

@@ -407,7 +407,7 @@ def test_loopback_sends_ignore_http_proxy(
     assert result.exit_code == 0, result.stdout
     assert [r["status"] for r in json.loads(result.stdout)["results"]] == [202, 202]
     assert cli("replay", "comment", "--retries", "0").exit_code == 0
-    from bp_integrate.bigpanda import check_key
+    from bp_integrate.bigpanda.api import check_key
 
     assert check_key(emu.base_url, CFG.bigpanda_api_key) == 2  # the sync client too
 
@@ -649,7 +649,7 @@ def test_payload_body_gets_the_test_marker_where_it_has_the_fields(
         "incident": {
             "id": "mine-2",
             "status": "critical",
-            "incident_tags": [{"tag_id": "bp_integrate_test", "tag_value": "true"}],
+            "incident_tags": [{"tag_id": "itd-1ffa10f350", "tag_value": "true"}],  # the marker's id
             "alerts": [
                 {
                     "description": "[TEST] Queue backed up",

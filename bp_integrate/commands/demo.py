@@ -74,7 +74,7 @@ def demo_answers(server: EmulatorServer, config: EmulatorConfig) -> dict[str, di
 def install_all(server: EmulatorServer, config: EmulatorConfig) -> list[dict[str, Any]]:
     """Install the four integrations through the same core the install command uses."""
     from bp_integrate import config as settings
-    from bp_integrate.bigpanda import key_checker
+    from bp_integrate.bigpanda.api import key_checker
     from bp_integrate.integrations import get
     from bp_integrate.store import save
     from bp_integrate.wizard import Sources, paste, run

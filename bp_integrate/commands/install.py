@@ -202,7 +202,7 @@ def install_command(
         ui.say(f"{verb} {spec.title} in profile {profile!r}. Ctrl-C at any point saves nothing.")
     verifier = None
     if not no_verify:
-        from bp_integrate.bigpanda import key_checker
+        from bp_integrate.bigpanda.api import key_checker
 
         verifier = key_checker(cfg.api_url(profile))
     plan = run(spec, current, sources, prompter, verifier)

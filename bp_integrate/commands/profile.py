@@ -100,7 +100,7 @@ def set_command(
             raise UsageError("The API key is empty.", "Pipe the key on one line of stdin.")
         check_token(key)
         if not no_verify:
-            from bp_integrate.bigpanda import check_key
+            from bp_integrate.bigpanda.api import check_key
 
             count = check_key(settings["api_url"], key)
             ui.say(f"The key works: it sees {count} environment(s).")

@@ -1,0 +1,222 @@
+"""`bp-integrate calibrate`: compare a captured body with ours, adopt its shape, reset.
+
+The capture is what `receiver --capture` writes (one JSON record per line: time, method,
+path, query, headers, body) or a single JSON body, as a user would save it by hand.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import stat
+from pathlib import Path
+from typing import Any
+
+import pytest
+from helpers import cli
+
+from bp_integrate import calibrate
+from bp_integrate.bigpanda.simulator import IncidentSimulator
+from bp_integrate.bigpanda.webhook import BodySpec, render_body
+from bp_integrate.errors import ConfigError
+
+SECRET = "s3cr3t-Zq81-never-stored"
+
+
+def real_body(event: str = "incident#new", **extra: Any) -> dict[str, Any]:
+    """A body as a tenant's BigPanda might send it: ours, plus fields we do not make."""
+    return {
+        "incident": {
+            "id": "65f0c0ffee0000000000aaaa",
+            "status": "critical",
+            "active": True,
+            "resolved": False,
+            "severity": "critical",
+            "flapping": False,
+            "start": "2024-03-12T10:00:00Z",  # a string where we send a number
+            "number": 4711,
+            "alerts": [
+                {
+                    "id": "a1",
+                    "status": "critical",
+                    "runbook": "https://wiki.example/rb",
+                    "tags": [{"name": "host", "value": "db-1"}],
+                },
+                {"id": "a2", "status": "warning", "owner": "dba"},
+            ],
+        },
+        "metadata": {"environment_id": "env-real", "trigger": event, **extra},
+    }
+
+
+def capture_file(tmp_path: Path, *bodies: Any) -> Path:
+    """A `receiver --capture` file: one request record per line (and a GET among them)."""
+    lines = [
+        {
+            "time": "2026-12-01T02:00:00Z",
+            "method": "GET",
+            "path": "/healthz",
+            "query": "",
+            "headers": {},
+            "body": None,
+        }
+    ]
+    for body in bodies:
+        lines.append(
+            {
+                "time": "2026-12-01T02:00:01Z",
+                "method": "POST",
+                "path": "/hook",
+                "query": "",
+                "headers": {"authorization": "****", "content-type": "application/json"},
+                "body": body,
+            }
+        )
+    path = tmp_path / "capture.jsonl"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
+    return path
+
+
+def test_compare_lists_each_difference(tmp_path: Path) -> None:
+    path = tmp_path / "body.json"
+    path.write_text(json.dumps(real_body()), encoding="utf-8")
+    result = cli("calibrate", str(path))
+    assert result.exit_code == 0, result.stderr
+    rows = {line.split()[0]: line for line in result.stdout.splitlines()[1:]}
+    assert result.stdout.splitlines()[0].split() == ["FIELD", "OURS", "CAPTURED", "VERDICT"]
+    assert rows["incident.number"].split()[1:] == ["-", "number", "only", "in", "the", "capture"]
+    assert rows["incident.alerts[].runbook"].endswith("only in the capture")
+    assert rows["metadata.trigger"].endswith("only in the capture")
+    assert rows["incident.start"].split()[1:3] == ["number", "string"]
+    assert rows["incident.start"].endswith("type differs")
+    assert rows["metadata.share_id"].endswith("only in ours")
+    assert "incident.resolved" not in rows and "metadata.environment_id" not in rows
+    assert "1 captured body(ies) (events: incident#new; envelope: share)" in result.stderr
+    assert "calibrate" in result.stderr and "--adopt" in result.stderr
+    assert not calibrate.is_calibrated("default")
+
+
+def test_compare_json_from_a_capture_file(tmp_path: Path) -> None:
+    path = capture_file(tmp_path, real_body(), real_body("incident#closed"), [1, 2])
+    result = cli("calibrate", str(path), "--json")
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["bodies"] == 2 and doc["events"] == ["incident#closed", "incident#new"]
+    assert doc["envelope"] == "share" and doc["matches"] is False and doc["adopted"] is None
+    fields = {f["path"]: f for f in doc["fields"]}
+    assert fields["incident.alerts[].owner"] == {
+        "path": "incident.alerts[].owner",
+        "ours": [],
+        "captured": ["string"],
+        "verdict": "only_captured",
+    }
+    assert fields["incident.resolved"]["verdict"] == "same"
+    assert doc["counts"]["same"] == len([f for f in doc["fields"] if f["verdict"] == "same"])
+    assert result.stderr == ""
+
+
+def test_a_body_like_ours_matches() -> None:
+    ours = calibrate.reconstruction(wrapped=True)
+    assert calibrate.compare(ours).matches
+
+
+def test_adopt_stores_the_shape_privately_with_secrets_masked(tmp_path: Path) -> None:
+    body = real_body(
+        token=SECRET, callback=f"https://hook.example/x?apiKey={SECRET}", note=f"Bearer {SECRET}"
+    )
+    path = capture_file(tmp_path, body)
+    result = cli("--profile", "prod", "calibrate", str(path), "--adopt")
+    assert result.exit_code == 0, result.stderr
+    stored = Path(os.environ["BP_INTEGRATE_CONFIG_DIR"]) / "shapes" / "prod.json"
+    assert calibrate.shape_path("prod") == stored
+    assert f"({stored})" in result.stderr and "calibrate --reset" in result.stderr
+    assert stat.S_IMODE(stored.stat().st_mode) == 0o600
+    text = stored.read_text(encoding="utf-8")
+    assert SECRET not in text
+    template = json.loads(text)["template"]
+    assert template["metadata"]["token"] == "****"
+    assert template["metadata"]["callback"] == "https://hook.example/x?apiKey=****"
+    assert template["metadata"]["note"] == "Bearer ****"
+    # the alerts' item merges every captured alert's fields
+    assert set(template["incident"]["alerts"][0]) == {"id", "status", "runbook", "tags", "owner"}
+    assert not list(stored.parent.glob("*.tmp"))
+    assert calibrate.is_calibrated("prod") and not calibrate.is_calibrated("default")
+
+    # What send-test and replay send from now on (the commands pass adopted_shape along).
+    shape = calibrate.adopted_shape("prod")
+    assert shape is not None
+    spec = BodySpec(calibrated=shape, environment_id="env-prod")
+    sim = IncidentSimulator(start=1_700_000_000, rng=random.Random(2))
+    sent, incident = render_body(sim, "incident#closed", spec)
+    assert set(sent) == {"incident", "metadata"}
+    assert set(sent["metadata"]) == {"environment_id", "trigger", "token", "callback", "note"}
+    assert sent["metadata"]["environment_id"] == "env-prod"
+    assert sent["metadata"]["trigger"] == "incident#closed"
+    assert incident["number"] == 4711 and incident["resolved"] is True
+    assert incident["id"] == sim.incident_id and incident["start"] == 1_700_000_000
+    assert incident["alerts"][0]["runbook"] == "https://wiki.example/rb"
+
+    json_doc = json.loads(cli("--profile", "prod", "calibrate", str(path), "--json").stdout)
+    assert json_doc["calibrated"] is True
+
+    reset = cli("--profile", "prod", "calibrate", "--reset")
+    assert reset.exit_code == 0 and "built-in body shape again" in reset.stderr
+    assert not stored.exists() and calibrate.adopted_shape("prod") is None
+    again = cli("--profile", "prod", "calibrate", "--reset", "--json")
+    assert json.loads(again.stdout) == {"profile": "prod", "reset": False, "calibrated": False}
+
+
+@pytest.mark.parametrize(
+    ("content", "says"),
+    [
+        (None, "does not exist"),
+        ("not json\n", "line 1, is not JSON"),
+        ('{"time": 1, "method": "GET", "path": "/", "body": null}\n', "holds no JSON object"),
+        ("[1, 2]", "holds a JSON list, not an object"),
+        ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
+        ('{"a":' * 80 + "1" + "}" * 80, "nested more than 64 levels"),
+    ],
+)
+def test_bad_captures_are_usage_errors(tmp_path: Path, content: str | None, says: str) -> None:
+    path = tmp_path / "capture.json"
+    if content is not None:
+        path.write_text(content, encoding="utf-8")
+    result = cli("calibrate", str(path), "--adopt")
+    assert result.exit_code == 2, result.stderr
+    assert says in result.stderr and "unexpected" not in result.stderr.lower()
+    assert not calibrate.is_calibrated("default")
+
+
+def test_invalid_utf8_and_option_mistakes(tmp_path: Path) -> None:
+    path = tmp_path / "capture.json"
+    path.write_bytes(b'{"incident": "\xff"}')
+    result = cli("calibrate", str(path))
+    assert result.exit_code == 2 and "is not UTF-8 text" in result.stderr
+    assert cli("calibrate").exit_code == 2
+    mixed = cli("calibrate", str(path), "--reset")
+    assert mixed.exit_code == 2 and "--reset takes no FILE" in mixed.stderr
+
+
+def test_a_damaged_adopted_shape_names_the_fix() -> None:
+    stored = calibrate.shape_path("default")
+    stored.parent.mkdir(parents=True)
+    stored.write_text("{", encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        calibrate.adopted_shape("default")
+    assert "calibrate --reset" in str(caught.value.hint)
+    stored.write_text('{"version": 99, "template": {}}', encoding="utf-8")
+    with pytest.raises(ConfigError, match="is damaged"):
+        calibrate.adopted_shape("default")
+
+
+def test_a_capture_over_the_size_limit_is_refused_unread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = capture_file(tmp_path, real_body())
+    monkeypatch.setattr(calibrate, "CAPTURE_MAX_BYTES", 100)
+    result = cli("calibrate", str(path))
+    assert result.exit_code == 2
+    assert f"Capture file {path} is {path.stat().st_size:,} bytes; the limit is 100." in (
+        result.stderr
+    )
