@@ -42,8 +42,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from bp_integrate import payloads
+from bp_integrate.bigpanda.events import BUILTIN_SCENARIOS, resolve_event
 from bp_integrate.errors import UsageError, nearest
+from bp_integrate.integrations.common import validate_tag_name
 
 _R = TypeVar("_R")
 
@@ -119,7 +120,7 @@ class Scenario:
 
 
 def builtin(name: str) -> Scenario | None:
-    events = payloads.BUILTIN_SCENARIOS.get(name)
+    events = BUILTIN_SCENARIOS.get(name)
     if events is None:
         return None
     return Scenario(name, tuple(ScenarioStep(e) for e in events))
@@ -139,7 +140,7 @@ def load(name_or_path: str) -> Scenario:
             + FORMAT_HINT,
         )
     if not path.is_file():
-        names = list(payloads.BUILTIN_SCENARIOS)
+        names = list(BUILTIN_SCENARIOS)
         guess = nearest(name_or_path, names) if not looks_like_file else None
         if looks_like_file:
             raise UsageError(f"Scenario file {path} does not exist.", FORMAT_HINT)
@@ -210,7 +211,7 @@ def _tags(raw: Any, where: str) -> dict[str, str]:
         raise UsageError(f"{where} must be a mapping of tag name to value.", FORMAT_HINT)
     tags: dict[str, str] = {}
     for name, value in raw.items():
-        tag = _located(where, payloads.validate_tag_name, str(name))
+        tag = _located(where, validate_tag_name, str(name))
         tags[tag] = "" if value is None else str(value)
     return tags
 
@@ -223,7 +224,7 @@ def _step(raw: Any, where: str) -> ScenarioStep:
     unknown = set(raw) - {"event", "delay", "set", "tags", "comment", "expect"}
     if unknown:
         raise UsageError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}.", FORMAT_HINT)
-    event = _located(where, payloads.resolve_event, str(raw["event"]))
+    event = _located(where, resolve_event, str(raw["event"]))
     delay = raw.get("delay", 0) or 0
     # NaN and infinity are YAML numbers too (.nan, .inf): refused here, before a send.
     if (

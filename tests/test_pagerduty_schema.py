@@ -13,7 +13,7 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT4
 
 import bp_integrate
-from bp_integrate.payloads import EVENTS
+from bp_integrate.bigpanda.events import EVENTS
 
 SCHEMA_FILE = Path(bp_integrate.__file__).parent / "emulator" / "pagerduty-events-v2.openapi.json"
 URI = "urn:pagerduty-events-v2"

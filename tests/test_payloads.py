@@ -775,7 +775,7 @@ def test_load_payload_file_errors(tmp_path: Path) -> None:
 
 
 def test_mark_as_test_marks_only_the_fields_a_body_has() -> None:
-    from bp_integrate.payloads import mark_as_test
+    from bp_integrate.bigpanda.testmark import mark_as_test
 
     body: dict[str, Any] = {
         "comment": "Looking",

@@ -48,7 +48,11 @@ def test_dry_run_json_exact_url_headers_and_basic_token(
         "Authorization": f"Basic {token}",
     }
     body = request["body"]
-    assert body["event_type"] == "incident#new"
+    # The share's shape: incident at the top, the event and environment in metadata.
+    assert "event_type" not in body
+    assert body["metadata"]["event"] == "incident#new"
+    assert body["metadata"]["environment_id"]
+    assert body["incident"]["resolved"] is False
     assert body["incident"]["id"] == doc["incident_id"]
     assert body["incident"]["alerts"][0]["description"].startswith("[TEST] ")
     assert sends(emu) == []  # a dry run sends nothing

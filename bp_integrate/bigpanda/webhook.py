@@ -241,10 +241,10 @@ class BodySpec:
     calibrated: dict[str, Any] | None = None
     environment_id: str | None = None
 
-    def send_options(self, comment: str | None = None) -> SendOptions:
+    def send_options(self) -> SendOptions:
         from bp_integrate.integrations.base import SendOptions
 
-        return SendOptions(envelope=self.envelope, test_marker=self.test_marker, comment=comment)
+        return SendOptions(test_marker=self.test_marker)
 
 
 def add_alert_tags(incident: dict[str, Any], tags: Mapping[str, str]) -> None:

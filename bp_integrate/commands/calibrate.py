@@ -45,7 +45,7 @@ def calibrate_command(
     """Compare a body captured from your BigPanda with ours; --adopt its shape, or --reset."""
     from bp_integrate import calibrate
 
-    profile: str = ctx.obj
+    profile = ctx.obj.profile
     if reset:
         if file is not None or adopt:
             raise UsageError(

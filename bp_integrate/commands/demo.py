@@ -138,9 +138,10 @@ def demo_command(
     shows what each emulated target ended with.
     """
     from bp_integrate import scenarios
+    from bp_integrate.bigpanda.webhook import BodySpec
     from bp_integrate.commands.sending import Timeline, plural
     from bp_integrate.emulator import EmulatorConfig, EmulatorServer
-    from bp_integrate.engine.plan import BodySpec, load_targets
+    from bp_integrate.engine.plan import load_targets
     from bp_integrate.engine.run import Engine, RunOptions, run_sync, sigterm_as_ctrl_c
     from bp_integrate.http import RetryPolicy
 

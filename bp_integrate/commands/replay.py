@@ -29,7 +29,8 @@ from bp_integrate.commands.sending import (
 from bp_integrate.errors import ExitCode, UsageError, command_for
 
 if TYPE_CHECKING:
-    from bp_integrate.engine.plan import BodySpec, Loaded
+    from bp_integrate.bigpanda.webhook import BodySpec
+    from bp_integrate.engine.plan import Loaded
     from bp_integrate.engine.run import RunReport
     from bp_integrate.redact import Redactor
     from bp_integrate.scenarios import Scenario
@@ -73,7 +74,7 @@ def check_storm_options(count: int | None, concurrency: int | None, rate: float 
 
 
 def complete_scenario(incomplete: str) -> list[str]:
-    from bp_integrate.payloads import BUILTIN_SCENARIOS
+    from bp_integrate.bigpanda.events import BUILTIN_SCENARIOS
 
     return [name for name in BUILTIN_SCENARIOS if name.startswith(incomplete)]
 
@@ -145,7 +146,7 @@ def replay_command(
 ) -> None:
     """Replay a scenario about one test incident (or N of them with --count), then clean up."""
     from bp_integrate import scenarios
-    from bp_integrate.engine.plan import load_targets, target_urls
+    from bp_integrate.engine.plan import check_plan, load_targets, target_urls
     from bp_integrate.engine.run import Engine, HistoryConsumer, RunOptions, run_sync
     from bp_integrate.history import RunRecorder
     from bp_integrate.http import check_proxies
@@ -171,6 +172,7 @@ def replay_command(
             "Drop --count to see what each step sends.",
         )
     settings = SendSettings.build(
+        app=ctx.obj,
         timeout=timeout,
         retries=retries,
         envelope=envelope,
@@ -203,6 +205,7 @@ def replay_command(
         show_plan(plan, loaded, redactor, spec, incident_id, as_curl, json_output)
         return
     check_proxies(target_urls(loaded.targets))  # a malformed HTTPS_PROXY: an error first
+    check_plan(plan, loaded, spec, incident_id)
     storm = count is not None
     options_run = RunOptions(
         count=count or 1,

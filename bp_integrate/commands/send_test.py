@@ -51,7 +51,7 @@ def print_result(result: SendResult) -> None:
 
 
 def complete_event(incomplete: str) -> list[str]:
-    from bp_integrate.payloads import EVENTS
+    from bp_integrate.bigpanda.events import EVENTS
 
     return [event for event in EVENTS if event.startswith(incomplete)]
 
@@ -92,7 +92,7 @@ def send_test_command(
     envelope: EnvelopeOpt = None,
 ) -> None:
     """Send a test BigPanda event to the installed integrations and show what they answered."""
-    from bp_integrate import payloads
+    from bp_integrate.bigpanda.events import resolve_event
     from bp_integrate.engine.plan import (
         as_curl_command,
         load_targets,
@@ -103,8 +103,9 @@ def send_test_command(
     from bp_integrate.scenarios import Scenario, ScenarioStep
 
     profile = ctx.obj.profile
-    kind = payloads.resolve_event(event)
+    kind = resolve_event(event)
     settings = SendSettings.build(
+        app=ctx.obj,
         timeout=timeout,
         retries=retries,
         envelope=envelope,
@@ -133,6 +134,7 @@ def send_test_command(
                 "profile": profile,
                 "requests": [shown_request(r, redactor) for r in step.requests],
                 "skipped": [skipped_json(s) for s in step.skipped],
+                "calibrated": settings.spec.calibrated is not None,
             }
             if as_curl:
                 doc["curl"] = [as_curl_command(r, redactor) for r in step.requests]
@@ -143,14 +145,16 @@ def send_test_command(
             ui.say("(dry run: nothing was sent; secrets shown as ****, --show-secrets shows them)")
         else:
             ui.say("(dry run: nothing was sent)")
+        ui.say(f"({settings.shape_note})")
         return
 
-    from bp_integrate.engine.plan import target_urls
+    from bp_integrate.engine.plan import check_plan, target_urls
     from bp_integrate.engine.run import Engine, HistoryConsumer, RunOptions, run_sync
     from bp_integrate.history import RunRecorder
     from bp_integrate.http import check_proxies
 
     check_proxies(target_urls(loaded.targets))  # a malformed HTTPS_PROXY: an error first
+    check_plan(scenario, loaded, settings.spec, incident_id)
     recorder = RunRecorder(
         command=f"send-test {kind}",
         profile=profile,
@@ -194,9 +198,9 @@ def _report(
     code: ExitCode,
     json_output: bool,
 ) -> None:
+    from bp_integrate.bigpanda.events import OPENING_EVENTS
     from bp_integrate.engine.outcome import first_failure_hint
     from bp_integrate.engine.plan import skipped_json
-    from bp_integrate.engine.run import OPENING_EVENTS
 
     step = report.steps[0] if report.steps else None
     results = step.results if step else []

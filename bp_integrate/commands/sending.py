@@ -22,7 +22,8 @@ from bp_integrate.engine.run import Consumer, StepReport
 from bp_integrate.errors import UsageError
 
 if TYPE_CHECKING:
-    from bp_integrate.engine.plan import BodySpec
+    from bp_integrate.app import App
+    from bp_integrate.bigpanda.webhook import BodySpec
     from bp_integrate.history import RunRecorder
     from bp_integrate.http import RetryPolicy
     from bp_integrate.integrations.base import PlannedRequest, Skipped
@@ -101,7 +102,7 @@ AsCurlOpt = Annotated[bool, typer.Option("--as-curl", help="Send nothing; print 
 
 
 def parse_tags(items: Sequence[str]) -> dict[str, str]:
-    from bp_integrate.payloads import validate_tag_name
+    from bp_integrate.integrations.common import validate_tag_name
 
     tags: dict[str, str] = {}
     for item in items:
@@ -113,11 +114,11 @@ def parse_tags(items: Sequence[str]) -> dict[str, str]:
 
 
 def check_envelope(shape: str | None) -> Any:
+    from bp_integrate.bigpanda.webhook import DEFAULT_ENVELOPE, ENVELOPE_SHAPES
     from bp_integrate.errors import nearest
-    from bp_integrate.payloads import ENVELOPE_SHAPES
 
     if shape is None:
-        return "event"
+        return DEFAULT_ENVELOPE
     if shape not in ENVELOPE_SHAPES:
         guess = nearest(shape, list(ENVELOPE_SHAPES))
         raise UsageError(
@@ -155,6 +156,7 @@ class SendSettings:
     def build(
         cls,
         *,
+        app: App,
         timeout: float,
         retries: int,
         envelope: str | None = None,
@@ -163,18 +165,34 @@ class SendSettings:
         tags: Sequence[str] = (),
         payload: Path | None = None,
     ) -> SendSettings:
-        from bp_integrate import payloads
-        from bp_integrate.engine.plan import BodySpec
+        from bp_integrate import calibrate
+        from bp_integrate.bigpanda.webhook import (
+            BodySpec,
+            load_payload_file,
+            profile_environment_id,
+        )
         from bp_integrate.http import RetryPolicy
+        from bp_integrate.jsonpath import parse_assignment
 
         check_numbers(timeout, retries)
         spec = BodySpec(
             envelope=check_envelope(envelope),
             test_marker=not no_test_marker,
-            sets=[payloads.parse_assignment(s) for s in sets],
-            payload=payloads.load_payload_file(payload) if payload else None,
+            sets=[parse_assignment(s) for s in sets],
+            payload=load_payload_file(payload) if payload else None,
+            environment_id=profile_environment_id(app.profile, app.config.bigpanda(app.profile)),
+            # The profile's adopted shape (bp-integrate calibrate), unless --envelope
+            # asks for a built-in one.
+            calibrated=calibrate.adopted_shape(app.profile) if envelope is None else None,
         )
         return cls(spec, RetryPolicy(retries=retries, timeout=timeout), parse_tags(tags))
+
+    @property
+    def shape_note(self) -> str:
+        """What shape the bodies have, for --dry-run to say."""
+        if self.spec.calibrated is not None:
+            return "bodies in the shape adopted from your BigPanda (bp-integrate calibrate)"
+        return f"bodies in the built-in '{self.spec.envelope}' shape"
 
 
 # --------------------------------------------------------------------------- showing plans

@@ -41,6 +41,9 @@ def show_command(
     values = load_values(spec, item, profile, with_secrets=show_secrets)
     doc = paste(spec, values, profile, show_secrets)
     doc["secret_store"] = item.secret_store
+    from bp_integrate import calibrate
+
+    doc["calibrated"] = calibrate.is_calibrated(profile)
     if field is not None:
         print_field(doc, field, spec.name, profile, show_secrets, json_output)
         return
@@ -120,3 +123,8 @@ def render_paste(doc: dict[str, Any], line: Callable[..., None] | None = None) -
             out(f"  {name}: {value}")
     for note in doc.get("notes", []):
         ui.say(f"Reminder: {note}", style="cyan")
+    if doc.get("calibrated"):
+        ui.say(
+            "Test sends use the body shape adopted from your BigPanda (bp-integrate calibrate; "
+            "--reset goes back to the built-in one)."
+        )

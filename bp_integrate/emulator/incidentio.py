@@ -17,6 +17,8 @@ from typing import Any
 
 from aiohttp import web
 
+from bp_integrate.bigpanda.webhook import event_of
+
 from .context import (
     BodyError,
     bearer_token,
@@ -81,8 +83,7 @@ async def handle_alert_event(request: web.Request) -> web.Response:
         )
     wrapped = isinstance(body.get("incident"), dict)
     incident: dict[str, Any] = body["incident"] if wrapped else body
-    raw_type = body.get("event_type")
-    event_type = raw_type if isinstance(raw_type, str) else None
+    event_type = event_of(body)
     oc.action = event_type
     raw_id = incident.get("id")
     if isinstance(raw_id, bool) or not isinstance(raw_id, (str, int)) or str(raw_id).strip() == "":

@@ -30,6 +30,8 @@ from typing import Any
 
 from aiohttp import web
 
+from bp_integrate.bigpanda.webhook import event_of
+
 from .context import (
     BodyError,
     config_of,
@@ -174,8 +176,7 @@ def _bigpanda(
     incident = body.get("incident") if isinstance(body.get("incident"), dict) else body
     assert isinstance(incident, dict)
     incident_id = incident.get("id")
-    event_type = body.get("event_type")
-    oc.action = event_type if isinstance(event_type, str) else None
+    oc.action = event_of(body)
     oc.key = str(incident_id) if isinstance(incident_id, (str, int)) and incident_id != "" else None
     if oc.key is None:
         oc.reject("incident.id is missing: the workflow cannot tell incidents apart")

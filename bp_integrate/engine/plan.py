@@ -13,11 +13,12 @@ from __future__ import annotations
 import copy
 import json
 import shlex
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from bp_integrate import payloads
+from bp_integrate.bigpanda.simulator import IncidentSimulator
+from bp_integrate.bigpanda.webhook import BodySpec, incident_of, render_body
 from bp_integrate.config import Installed
 from bp_integrate.errors import BPError, ConfigError
 from bp_integrate.integrations import get as get_integration
@@ -116,71 +117,6 @@ def target_urls(targets: Sequence[Target]) -> list[str]:
     return urls
 
 
-# --------------------------------------------------------------------------- bodies
-
-
-@dataclass
-class BodySpec:
-    """How a command shapes each webhook body (the same for every event of a run)."""
-
-    envelope: payloads.EnvelopeShape = "event"
-    test_marker: bool = True
-    sets: list[tuple[str, str]] = field(default_factory=list)
-    payload: dict[str, Any] | None = None  # --payload FILE: the user's own body
-
-    def send_options(self) -> SendOptions:
-        return SendOptions(test_marker=self.test_marker)
-
-
-def incident_of(body: dict[str, Any]) -> dict[str, Any]:
-    """The incident object inside a webhook body, whatever its envelope."""
-    inner = body.get("incident")
-    return inner if isinstance(inner, dict) else body
-
-
-def add_alert_tags(incident: dict[str, Any], tags: Mapping[str, str]) -> None:
-    """Set `tags` on every alert of a rendered incident (a scenario step's `tags`)."""
-    for alert in incident.get("alerts") or []:
-        if not isinstance(alert, dict):
-            continue
-        existing = [t for t in alert.get("tags") or [] if t.get("name") not in tags]
-        alert["tags"] = existing + [{"name": k, "value": str(v)} for k, v in tags.items()]
-
-
-def render_body(
-    simulator: payloads.IncidentSimulator,
-    event: str,
-    spec: BodySpec,
-    sets: Sequence[tuple[str, str]] = (),
-    tags: Mapping[str, str] | None = None,
-    comment: str | None = None,
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(body, incident) for `event`: simulated (or the --payload body), then the --set edits."""
-    if spec.payload is not None:
-        simulator.apply(event, comment=comment)
-        body = copy.deepcopy(spec.payload)
-    else:
-        incident = simulator.apply(event, comment=comment)
-        text = (
-            simulator.last_comment
-            if payloads.resolve_event(event) == "incident#commented"
-            else None
-        )
-        body = payloads.envelope(event, incident, spec.envelope, comment=text)
-    incident = incident_of(body)
-    if tags:
-        for name in tags:
-            payloads.validate_tag_name(name)
-        add_alert_tags(incident, tags)
-    for path, value in [*spec.sets, *sets]:
-        payloads.set_path(body, path, value)
-    if spec.test_marker:
-        # After the user's edits, so an edited description (or a --payload body) is
-        # still marked as a test.
-        payloads.mark_as_test(body)
-    return body, incident_of(body)
-
-
 # --------------------------------------------------------------------------- planning
 
 
@@ -245,7 +181,7 @@ class IncidentPlan:
             None,
         )
         self.spec = spec
-        self.simulator = payloads.IncidentSimulator(
+        self.simulator = IncidentSimulator(
             incident_id=incident_id or recorded_id,
             tags=scenario.tags,
             test_marker=spec.test_marker,
@@ -294,6 +230,15 @@ def plan_scenario(
     incident = IncidentPlan(scenario, spec, incident_id)
     for index, step in enumerate(scenario.steps, start=1):
         yield index, incident.plan(step, loaded.targets, redactor, loaded.sources)
+
+
+def check_plan(
+    scenario: Scenario, loaded: Loaded, spec: BodySpec, incident_id: str | None = None
+) -> None:
+    """Render and plan every step once, sending nothing: a bad `--set` edit or a step's
+    bad value is an error before the first send, not half-way through a run."""
+    for _ in plan_scenario(scenario, loaded, loaded.secrets, spec, incident_id):
+        pass
 
 
 # --------------------------------------------------------------------------- showing

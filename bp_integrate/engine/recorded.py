@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bp_integrate.engine.plan import incident_of
+from bp_integrate.bigpanda.webhook import incident_of
 from bp_integrate.errors import UsageError
 from bp_integrate.scenarios import Scenario
 

@@ -24,9 +24,11 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from bp_integrate.bigpanda.events import CLOSING_EVENTS, OPENING_EVENTS
+from bp_integrate.bigpanda.webhook import BodySpec
 from bp_integrate.engine.outcome import failure_detail, verdict
 from bp_integrate.engine.pace import LatencyHistogram, RateLimiter
-from bp_integrate.engine.plan import BodySpec, IncidentPlan, Loaded, Target, skipped_json
+from bp_integrate.engine.plan import IncidentPlan, Loaded, Target, skipped_json
 from bp_integrate.engine.send import SendResult, deliver
 from bp_integrate.errors import ExitCode
 from bp_integrate.http import AsyncSender, RetryPolicy, async_sender
@@ -34,11 +36,6 @@ from bp_integrate.integrations.base import Skipped
 from bp_integrate.redact import Redactor
 from bp_integrate.scenarios import Scenario, ScenarioStep
 
-#: Events after which the test incident is open on a target that took them.
-OPENING_EVENTS = frozenset(
-    {"incident#new", "incident#updated", "incident#reopen", "incident#become-flapping"}
-)
-CLOSING_EVENTS = frozenset({"incident#closed"})
 #: How often consumers that buffer (the storm's history) are asked to flush (seconds).
 FLUSH_INTERVAL = 1.0
 

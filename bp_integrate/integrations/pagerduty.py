@@ -6,7 +6,8 @@ import re
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from bp_integrate import payloads
+from bp_integrate.bigpanda.events import severity_to_pagerduty
+from bp_integrate.bigpanda.webhook import summary
 from bp_integrate.errors import UsageError
 from bp_integrate.integrations.base import (
     UNINSTALL_DELETE_IN_BIGPANDA,
@@ -307,9 +308,9 @@ class PagerDuty(Integration):
         tags = alert_tags(incident)
         status = str(incident.get("status") or "critical")
         payload: dict[str, Any] = {
-            "summary": payloads.summary(incident),
+            "summary": summary(incident),
             "source": tags.get("host") or str(incident.get("id", "bigpanda")),
-            "severity": payloads.severity_to_pagerduty(status),
+            "severity": severity_to_pagerduty(status),
             "custom_details": {
                 "bigpanda_incident_id": incident.get("id"),
                 "status": status,
