@@ -1,17 +1,21 @@
-"""Storm-mode benchmark: events/s and peak memory of `bp-integrate replay lifecycle --count N`.
+"""Storm-mode benchmark: events/s and peak memory of `bp-integrate replay lifecycle --count N`,
+side by side in one run with the ceiling (`hey -c 50` on the same server) and, with
+`--old REF`, the engine of an earlier commit.
 
 Runs storm mode (concurrency 50) against a fast loopback HTTP server: nginx (Debian's
 /usr/sbin/nginx, a generated config in a temp dir on 127.0.0.1 answering
 `return 202 '{"requestId":"x"}'` on the xMatters trigger path), or the embedded emulator
 when nginx is missing. The storm targets an xMatters integration installed in a
 throwaway profile (config and state dirs in a temp dir, secrets from the environment).
-Each storm runs in a child process, so its peak RSS is measured alone (os.wait4).
-For scale it also times `curl` in a shell loop (sequential requests) on the same server.
+Each storm runs in a child process, so its peak RSS is measured alone (os.wait4). `--old
+REF` exports that commit's bp_integrate (git archive) and runs it with this Python, so
+both engines meet the same server, interpreter and machine load.
 
-    python benchmarks/storm.py            # N = 1,000 and 100,000
-    python benchmarks/storm.py --quick    # N = 200 and 2,000
+    python benchmarks/storm.py                     # N = 1,000 and 100,000
+    python benchmarks/storm.py --quick             # N = 200 and 2,000
+    python benchmarks/storm.py --old 8ed573c       # also the engine of commit 8ed573c
 
-Prints figures; asserts nothing.
+Prints figures; asserts nothing. Needs Debian's nginx and hey for the full table.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -137,9 +142,18 @@ def install(base_url: str, env: dict[str, str]) -> None:
     )
 
 
-def storm(count: int, concurrency: int, client: str, env: dict[str, str], work: Path) -> dict:
-    """One storm in a child process: its JSON summary plus the child's peak RSS."""
-    out_path = work / f"storm-{count}-{client}.json"
+def storm(
+    count: int, concurrency: int, env: dict[str, str], work: Path, code: Path | None = None
+) -> dict:
+    """One storm in a child process: its JSON summary plus the child's peak RSS.
+
+    `code`: a folder holding another commit's bp_integrate, run instead of this one.
+    """
+    label = code.name if code else "this"
+    out_path = work / f"storm-{count}-{label}.json"
+    child_env = dict(env)
+    if code is not None:
+        child_env["PYTHONPATH"] = str(code)
     with out_path.open("wb") as out:
         proc = subprocess.Popen(
             [
@@ -152,13 +166,12 @@ def storm(count: int, concurrency: int, client: str, env: dict[str, str], work: 
                 str(count),
                 "--concurrency",
                 str(concurrency),
-                "--client",
-                client,
                 "--json",
                 "--retries",
                 "0",
             ],
-            env=env,
+            env=child_env,
+            cwd=str(code or work),
             stdout=out,
             stderr=subprocess.DEVNULL,
         )
@@ -172,6 +185,44 @@ def storm(count: int, concurrency: int, client: str, env: dict[str, str], work: 
     for path in runs.glob("*.jsonl"):
         path.unlink()  # keep the temp dir small between runs
     return doc
+
+
+def export_commit(ref: str, work: Path) -> Path:
+    """That commit's bp_integrate package in a folder of its own (git archive)."""
+    root = subprocess.run(
+        ["git", "rev-parse", "--show-toplevel"], check=True, capture_output=True, text=True
+    ).stdout.strip()
+    sha = subprocess.run(
+        ["git", "-C", root, "rev-parse", "--short", ref], check=True, capture_output=True, text=True
+    ).stdout.strip()
+    target = work / f"old-{sha}"
+    target.mkdir()
+    archive = subprocess.run(
+        ["git", "-C", root, "archive", sha, "bp_integrate"], check=True, capture_output=True
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
+    return target
+
+
+def hey(base_url: str, requests: int, concurrency: int, work: Path) -> dict | None:
+    """`hey -c C -n N` POSTing a lifecycle-sized body: requests/s and p50/p99 (ms)."""
+    if not shutil.which("hey"):
+        return None
+    body = work / "hey-body.json"
+    body.write_text(json.dumps({"incident": {"id": "x" * 24, "status": "critical"}}) * 1)
+    url = f"{base_url}{TRIGGER_PATH}?apiKey={API_KEY}"
+    out = subprocess.run(
+        ["hey", "-c", str(concurrency), "-n", str(requests), "-m", "POST",
+         "-T", "application/json", "-D", str(body), url],
+        check=True, capture_output=True, text=True,
+    ).stdout  # fmt: skip
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    pct = dict(re.findall(r"(\d+)% in ([\d.]+) secs", out))
+    return {
+        "rate": rate,
+        "p50_ms": float(pct.get("50", "nan")) * 1000,
+        "p99_ms": float(pct.get("99", "nan")) * 1000,
+    }
 
 
 def curl_loop(base_url: str, count: int, work: Path) -> float | None:
@@ -190,14 +241,17 @@ def curl_loop(base_url: str, count: int, work: Path) -> float | None:
     return count / (time.perf_counter() - started)
 
 
+def row(name: str, rate: float, ceiling: float | None, p50: float, p99: float, rss: str) -> str:
+    ratio = f"{rate / ceiling:.2f}x" if ceiling else "-"
+    return f"| {name} | {rate:,.0f} | {ratio} | {p50:.1f} ms | {p99:.1f} ms | {rss} |"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="N = 200 and 2,000 only.")
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument(
-        "--compare-httpx",
-        action="store_true",
-        help="Also run the smaller N through httpx over the aiohttp transport.",
+        "--old", metavar="REF", help="Also run the engine of this commit (e.g. 8ed573c)."
     )
     args = parser.parse_args()
     sizes = (200, 2_000) if args.quick else (1_000, 100_000)
@@ -209,26 +263,32 @@ def main() -> None:
             install(base_url, env)
             print(
                 f"server: {what} at {base_url}; concurrency {args.concurrency}; "
-                f"scenario lifecycle (5 events per incident); {os.cpu_count()} CPUs"
+                f"scenario lifecycle (5 events per incident); {os.cpu_count()} CPUs\n"
             )
-            clients = ["aiohttp"] + (["httpx"] if args.compare_httpx else [])
+            print("| run | events/s | x hey | p50 | p99 | peak RSS |")
+            print("|---|---|---|---|---|---|")
+            ceiling = hey(base_url, 50_000 if not args.quick else 10_000, args.concurrency, work)
+            top = ceiling["rate"] if ceiling else None
+            if ceiling:
+                print(row(f"hey -c {args.concurrency}", ceiling["rate"], top,
+                          ceiling["p50_ms"], ceiling["p99_ms"], "-"))  # fmt: skip
+            engines: list[tuple[str, Path | None]] = [("new engine", None)]
+            if args.old:
+                engines.insert(0, (f"old engine ({args.old})", export_commit(args.old, work)))
             for count in sizes:
-                for client in clients if count == sizes[0] else ["aiohttp"]:
-                    doc = storm(count, args.concurrency, client, env, work)
+                for name, code in engines:
+                    doc = storm(count, args.concurrency, env, work, code)
                     lat = doc["latency"]
                     print(
-                        f"N={count:>7,} incidents ({doc['events']:,} events, client {client}): "
-                        f"{doc['events_per_s']:>8,.0f} events/s  "
-                        f"p50 {lat['p50_ms']:.1f} ms  p95 {lat['p95_ms']:.1f} ms  "
-                        f"p99 {lat['p99_ms']:.1f} ms  peak RSS {doc['peak_rss_mb']:.1f} MB  "
-                        f"failed {doc['failed']}  history {doc['history_mb']:.1f} MB"
-                    )
+                        row(f"{name}, N = {count:,}", doc["events_per_s"], top,
+                            lat["p50_ms"], lat["p99_ms"], f"{doc['peak_rss_mb']:.1f} MB")
+                        + ("" if doc["failed"] == 0 else f" ({doc['failed']} failed)"),
+                        flush=True,
+                    )  # fmt: skip
             loops = 200 if args.quick else 1_000
             rate = curl_loop(base_url, loops, work)
             if rate is not None:
-                print(
-                    f"curl in a shell loop: {loops:,} sequential requests: {rate:,.0f} requests/s"
-                )
+                print(row(f"curl in a shell loop ({loops:,} requests)", rate, top, 0, 0, "-"))
         finally:
             server.terminate()
             server.wait(timeout=10)

@@ -66,9 +66,10 @@ EnvelopeOpt = Annotated[
     str | None,
     typer.Option(
         "--envelope",
-        help="Body shape: event = {event_type, incident} (default), incident = "
-        "{incident}, bare = the incident object. Our reconstruction; switch if your "
-        "receiver expects another.",
+        help="Body shape: share = {incident, metadata} (default; what receivers of real "
+        "shares read), event = {event_type, incident} (1.x's default), incident = "
+        "{incident}, bare = the incident object. Given, it also overrides a shape adopted "
+        "with bp-integrate calibrate.",
         show_default=False,
     ),
 ]
