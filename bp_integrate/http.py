@@ -319,8 +319,12 @@ class _AiohttpSender:
         # aiohttp's default TLS context is the system store, which OpenSSL points at
         # SSL_CERT_FILE / SSL_CERT_DIR when they are set. trust_env stays off: it would
         # also read ~/.netrc (an Authorization of its own) and cost a thread hop a request.
+        import ssl
+
+        # A context of our own, made now: aiohttp's default one is made once at import,
+        # so an SSL_CERT_FILE set later in a long-lived process would be ignored.
         self._session = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=max_connections),
+            connector=aiohttp.TCPConnector(limit=max_connections, ssl=ssl.create_default_context()),
             headers={"User-Agent": USER_AGENT},
             trust_env=False,
             auto_decompress=True,

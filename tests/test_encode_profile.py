@@ -166,7 +166,7 @@ def test_profile_set_network_failure_and_no_verify(
     result = set_key(runner, url, "some-key")
     assert result.exit_code == 5
     assert (
-        f"Cannot reach BigPanda at {url}: connection refused (nothing listens there)."
+        f"Cannot reach BigPanda at {url}: the connection was refused (nothing listens there)."
         in result.stderr
     )
     assert "or skip the check with --no-verify" in result.stderr

@@ -19,18 +19,8 @@ def check_key(api_url: str, key: str, timeout: float = 10.0) -> int:
     try:
         with sync_client(timeout) as client:
             response = client.get(url, headers={"Authorization": f"Bearer {key}"})
-    except httpx.TimeoutException:
-        raise NetworkError(
-            f"BigPanda ({api_url}) did not answer within {timeout:g} s.",
-            "Check the network and the region (bp-integrate profile set --region), "
-            "or skip the check with --no-verify.",
-        ) from None
-    except httpx.HTTPError as exc:
-        raise NetworkError(
-            f"Cannot reach BigPanda at {api_url}: {network_reason(exc)}.",
-            "Check the network, proxy and region (bp-integrate profile set --region us|eu|URL), "
-            "or skip the check with --no-verify.",
-        ) from None
+    except (httpx.HTTPError, OSError) as exc:
+        raise api_network_error(api_url, exc, timeout) from None
     status = response.status_code
     if status == 200:
         try:
@@ -64,22 +54,21 @@ def check_key(api_url: str, key: str, timeout: float = 10.0) -> int:
     raise BPError(message, hint, ExitCode.REJECTED)
 
 
-def network_reason(exc: Exception) -> str:
-    """A person's words for why a connection failed (not an exception class name)."""
-    import httpx
+def api_network_error(api_url: str, exc: BaseException, timeout: float) -> NetworkError:
+    """A NetworkError for a BigPanda API call that got no answer, in the one failure
+    vocabulary (bp_integrate.failures), naming the host and the fix."""
+    from bp_integrate.failures import FailureKind, classify
 
-    text = str(exc).lower()
-    if isinstance(exc, httpx.ConnectError):
-        if "refused" in text:
-            return "connection refused (nothing listens there)"
-        if "name or service" in text or "nodename" in text or "resolve" in text:
-            return "the host name does not resolve"
-        if "certificate" in text or "ssl" in text:
-            return "the TLS certificate was not accepted"
-        return "could not connect"
-    if isinstance(exc, httpx.TooManyRedirects):
-        return "too many redirects"
-    return "the connection failed"
+    failure = classify(exc)
+    if failure.kind is FailureKind.TIMEOUT:
+        message = f"BigPanda ({api_url}) did not answer within {timeout:g} s."
+    else:
+        message = f"Cannot reach BigPanda at {api_url}: {failure.message}."
+    return NetworkError(
+        message,
+        f"{failure.fix[0].upper()}{failure.fix[1:]}; check the region (bp-integrate profile set "
+        "--region us|eu|URL), or skip the check with --no-verify.",
+    )
 
 
 def key_checker(api_url: str) -> Callable[[str], None]:

@@ -114,7 +114,8 @@ def first_failure_hint(bad: list[SendResult], profile: str | None = None) -> str
     if first.outcome == "network":
         kind = _kind(first.error_kind)
         if kind is FailureKind.TLS:
-            return f"{first.integration}: {first.error}. {FIXES[kind].capitalize()}."
+            fix = FIXES[kind]
+            return f"{first.integration}: {first.error}. {fix[0].upper()}{fix[1:]}."
         return (
             f"{first.integration}: {first.error}. Check the URL with `{show}`, and that this "
             "machine can reach it."
