@@ -113,12 +113,21 @@ def complete_profile(incomplete: str) -> list[str]:
     return [n for n in ["default", *names] if n.startswith(incomplete)]
 
 
+def wants_json(ctx: typer.Context) -> bool:
+    """Whether the command line asked for --json (before any `--`)."""
+    args: list[str] = ctx.meta.get("bp_argv", [])
+    if "--" in args:
+        args = args[: args.index("--")]
+    return "--json" in args
+
+
 class Group(TyperGroup):
     """Loads commands on demand, and catches every expected error in one place."""
 
     _listing_help = False
 
     def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:  # type: ignore[override]
+        ctx.meta["bp_argv"] = list(args)
         return super().parse_args(ctx, hoist_profile(list(args)))
 
     def list_commands(self, ctx: typer.Context) -> list[str]:  # type: ignore[override]
@@ -162,6 +171,19 @@ class Group(TyperGroup):
             ui.err().print(f"Error: {error.message}", style="bold red")
             if error.hint:
                 ui.err().print(f"  {error.hint}")
+            if wants_json(ctx):
+                # A script reading stdout gets the error as data too.
+                with ui.reader_may_leave():
+                    ui.emit_json(
+                        {
+                            "error": {
+                                "code": int(error.code),
+                                "name": error.code.name.lower(),
+                                "message": error.message,
+                                "hint": error.hint,
+                            }
+                        }
+                    )
             raise typer.Exit(int(error.code)) from None
         except (KeyboardInterrupt, typer.Abort):
             from bp_integrate import ui

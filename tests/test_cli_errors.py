@@ -121,3 +121,21 @@ def test_profile_after_the_command_acts_on_that_profile(runner: CliRunner) -> No
     result = invoke(runner, "show", "xmatters", "--profile", "prod")
     assert result.exit_code == 3
     assert "not installed in profile 'prod'" in result.stderr
+
+
+def test_json_mode_errors_are_data_on_stdout(runner: CliRunner) -> None:
+    import json
+
+    result = invoke(runner, "show", "xmatters", "--json")
+    assert result.exit_code == 3
+    assert json.loads(result.stdout) == {
+        "error": {
+            "code": 3,
+            "name": "config",
+            "message": "xMatters is not installed in profile 'default'.",
+            "hint": "Run: bp-integrate --profile default install xmatters",
+        }
+    }
+    assert result.stderr.startswith("Error: xMatters is not installed")
+    plain = invoke(runner, "show", "xmatters")
+    assert plain.stdout == ""
