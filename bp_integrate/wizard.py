@@ -183,10 +183,14 @@ def run(
     values: dict[str, str] = {}
     warnings: list[str] = []
     plan = field_order(integration)
-    total = sum(1 for step, _ in plan if step is not None)
-    for number, (step, fields) in enumerate(plan, start=1):
+    number = 0
+    for index, (step, fields) in enumerate(plan):
+        if step is not None and not step.applies(values):
+            continue  # a step of another setup (Panopta's v1.1 or workflow)
+        number += 1
         if step is not None and prompter is not None:
-            prompter.step(number, total, step)
+            later = sum(1 for s, _ in plan[index + 1 :] if s is not None and s.applies(values))
+            prompter.step(number, number + later, step)
         for f in fields:
             if not f.applies(values):
                 continue
@@ -268,7 +272,9 @@ def _resolve(
         return _prompt(f, values, current, prompter, integration, sources.environ)
     if existing:
         return existing
-    default = f.default_for(values)
+    # A default may depend on values given for later fields (Panopta's setup follows
+    # from the URLs given): it sees what was given up front, too.
+    default = f.default_for({**current, **sources.answers, **sources.sets, **values})
     if default is not None:
         return f.validate(default, values)
     if not f.required:

@@ -268,6 +268,7 @@ def test_pagerduty_interactive_headers(runner: CliRunner, memory_keyring: Memory
         "pd_key",
         "component=service,urgency=prio",  # refused: urgency is not a payload field
         "component=service, group=team",
+        "",  # field map style: per-field (default)
         "",  # field header format: default
         "",  # events url: default
         "y",

@@ -152,3 +152,63 @@ def test_override_tag_routes_to_the_other_key(monkeypatch: pytest.MonkeyPatch) -
         ).stdout
     )
     assert shown["requests"][0]["body"]["routing_key"] == other
+
+
+# ------------------------------------------------------------------ issue 7: what PD gets
+
+
+def _install_pd(emu: Any, monkeypatch: pytest.MonkeyPatch, *sets: str) -> None:
+    from helpers import install
+
+    install(emu, "pagerduty", monkeypatch, override_tag="pd_key")
+    for item in sets:
+        result = cli("install", "pagerduty", "--no-input", "--no-verify", "--set", item)
+        assert result.exit_code == 0, result.stderr
+
+
+def test_a_dedup_key_over_255_characters_is_refused_before_sending(
+    emu: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from helpers import sends
+
+    _install_pd(emu, monkeypatch)
+    result = cli("send-test", "new", "--incident-id", "x" * 256)
+    assert result.exit_code == 2
+    assert "PagerDuty's dedup_key takes at most 255" in result.stderr
+    assert sends(emu) == []
+    assert cli("send-test", "new", "--incident-id", "x" * 255).exit_code == 0
+
+
+def test_the_override_key_is_never_a_custom_detail(
+    emu: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    other = "fedcba9876543210fedcba9876543210"
+    _install_pd(emu, monkeypatch)
+    result = cli("send-test", "new", "--tag", f"pd_key={other}", "--tag", "team=db",
+                 "--dry-run", "--json", "--show-secrets")  # fmt: skip
+    [request] = json.loads(result.stdout)["requests"]
+    assert request["body"]["routing_key"] == other  # it routes the event...
+    details = request["body"]["payload"]["custom_details"]
+    assert "pd_key" not in details["tags"] and details["tags"]["team"] == "db"  # ...only
+    assert other not in json.dumps(request["body"]["payload"])
+
+
+def test_field_map_style_mapping_header(emu: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    _install_pd(emu, monkeypatch, "field_map=component=service,group=team")
+    doc = json.loads(cli("show", "pagerduty", "--json").stdout)
+    assert doc["webhook"]["headers"] == {
+        "x-bp-config-pdfield": "pd_key",
+        "x-bp-field-component": "service",
+        "x-bp-field-group": "team",
+    }
+    result = cli("install", "pagerduty", "--no-input", "--no-verify",
+                 "--set", "field_map_style=mapping-header")  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(cli("show", "pagerduty", "--json").stdout)
+    assert doc["webhook"]["headers"] == {
+        "x-bp-config-pdfield": "pd_key",
+        "x-bp-mapping-fields": "service=component,team=group",
+    }
+    bad = cli("install", "pagerduty", "--no-input", "--no-verify",
+              "--set", "field_map_style=both")  # fmt: skip
+    assert bad.exit_code == 2 and "per-field, mapping-header" in bad.stderr

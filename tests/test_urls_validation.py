@@ -231,3 +231,19 @@ def test_xmatters_auth_rules() -> None:
         auth.validate("oauth", {"trigger_url": XM_URL})
     assert xm.field("username").applies({"auth": "basic"})
     assert not xm.field("password").applies({"auth": "url"})
+
+
+@pytest.mark.parametrize(
+    ("path", "warned"),
+    [
+        ("/v2/alert_events/big_panda/01HZX4Q7Y8", False),  # incident.io's own name [C]
+        ("/v2/alert_events/bigpanda/01HZX4Q7Y8", False),
+        ("/v2/alert_events/http/01HZX4Q7Y8", True),
+    ],
+)
+def test_incidentio_callback_paths(path: str, warned: bool) -> None:
+    from bp_integrate.integrations import get
+
+    spec = get("incidentio")
+    warnings = spec.warnings({"callback_url": f"https://api.incident.io{path}"})
+    assert bool(warnings) is warned

@@ -87,6 +87,11 @@ class Step:
     confidence: Confidence = "C"
     #: The step where the admin pastes: the walkthrough shows the values before "Done?".
     shows_paste: bool = False
+    #: Only for some settings (one of two setups, say); decided when the step comes up.
+    when: Callable[[Mapping[str, str]], bool] | None = None
+
+    def applies(self, values: Mapping[str, str]) -> bool:
+        return self.when is None or self.when(values)
 
 
 @dataclass(frozen=True)

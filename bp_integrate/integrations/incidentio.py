@@ -17,8 +17,10 @@ from bp_integrate.integrations.base import (
 from bp_integrate.integrations.common import check_token
 from bp_integrate.urls import check_url
 
-#: [S] for the family, [G] for `bigpanda` as this source's type.
-CALLBACK_PREFIX = "/v2/alert_events/bigpanda/"
+#: The URL family is [S]; incident.io names this source type `big_panda` (its SDK's
+#: AlertSourceV2SourceType and its Terraform provider's alert_source docs) [C]; `bigpanda`
+#: was our first reconstruction and is accepted too.
+CALLBACK_PREFIXES = ("/v2/alert_events/big_panda/", "/v2/alert_events/bigpanda/")
 
 
 def check_callback_url(value: str, _values: Mapping[str, str]) -> str:
@@ -124,11 +126,11 @@ class IncidentIO(Integration):
 
     def warnings(self, values: Mapping[str, str]) -> list[str]:
         path = urlsplit(values.get("callback_url", "")).path
-        if path and not path.startswith(CALLBACK_PREFIX):
+        if path and not path.startswith(CALLBACK_PREFIXES):
             return [
-                f"The Callback URL path {path!r} does not start with {CALLBACK_PREFIX} "
-                "(the usual shape; our reconstruction [G]): check you copied the BigPanda "
-                "source's URL."
+                f"The Callback URL path {path!r} does not start with {CALLBACK_PREFIXES[0]} "
+                "(the usual shape of a BigPanda alert source's URL): check you copied the "
+                "BigPanda source's Callback URL."
             ]
         return []
 

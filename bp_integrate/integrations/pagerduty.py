@@ -29,6 +29,11 @@ from bp_integrate.urls import check_url
 EVENTS_URL = "https://events.pagerduty.com/v2/enqueue"
 DEFAULT_FIELD_HEADER = "x-bp-field-{field}"
 OVERRIDE_HEADER = "x-bp-config-pdfield"
+#: BigPanda's custom-headers page: `x-bp-mapping-fields: bp_field1=field1,...` [C].
+MAPPING_HEADER = "x-bp-mapping-fields"
+FIELD_MAP_STYLES = ("per-field", "mapping-header")
+#: Events v2: dedup_key is at most 255 characters [C].
+DEDUP_KEY_MAX = 255
 #: Events v2 `payload` properties (PagerDuty's schema, components.schemas.Payload).
 PAYLOAD_FIELDS = ("summary", "timestamp", "severity", "source", "component", "group", "class")
 SEVERITIES = ("critical", "error", "warning", "info")
@@ -100,7 +105,8 @@ def check_events_url(value: str, _values: Mapping[str, str]) -> str:
 
 
 def alert_tags(incident: Mapping[str, Any]) -> dict[str, str]:
-    """Tags of the incident's alerts (first alert wins), then incident tags."""
+    """Tags of the incident's alerts (first alert wins), then incident tags (by their
+    `tag_id`, `itd-...`)."""
     tags: dict[str, str] = {}
     for alert in incident.get("alerts") or []:
         for tag in alert.get("tags") or []:
@@ -108,6 +114,14 @@ def alert_tags(incident: Mapping[str, Any]) -> dict[str, str]:
     for tag in incident.get("incident_tags") or []:
         tags.setdefault(str(tag.get("tag_id")), str(tag.get("tag_value")))
     return tags
+
+
+def tag_value(tags: Mapping[str, str], name: str) -> str | None:
+    """A tag by name: an alert tag, or an incident tag whose id is that name's."""
+    from bp_integrate.bigpanda.testmark import incident_tag_id
+
+    found = tags.get(name)
+    return found if found is not None else tags.get(incident_tag_id(name))
 
 
 class PagerDuty(Integration):
@@ -158,6 +172,18 @@ class PagerDuty(Integration):
             default=DEFAULT_FIELD_HEADER,
             check=check_field_header,
             confidence="G",
+            when=lambda values: values.get("field_map_style") != "mapping-header",
+        ),
+        Field(
+            "field_map_style",
+            "How field mappings are sent: per-field or mapping-header",
+            "BigPanda's custom-headers page reads two ways: per-field = one header per "
+            "mapping (x-bp-field-<pd_field>: <bp_tag>, our reconstruction [G]); "
+            "mapping-header = one header x-bp-mapping-fields: bp_tag=pd_field,... (the form "
+            "that page shows for ServiceNow [C]). Pick what your tenant accepts.",
+            default="per-field",
+            choices=FIELD_MAP_STYLES,
+            confidence="G",
         ),
         Field(
             "events_url",
@@ -191,7 +217,13 @@ class PagerDuty(Integration):
             "Custom headers on the integration: x-bp-config-pdfield names the alert tag that "
             "holds another integration key; one header per PagerDuty field you map from a "
             "BigPanda tag (header format is our reconstruction [G]).",
-            asks=("override_tag", "field_map", "field_header_format", "events_url"),
+            asks=(
+                "override_tag",
+                "field_map",
+                "field_map_style",
+                "field_header_format",
+                "events_url",
+            ),
             confidence="G",
         ),
         Step(
@@ -235,9 +267,14 @@ class PagerDuty(Integration):
         headers: dict[str, str] = {}
         if values.get("override_tag"):
             headers[OVERRIDE_HEADER] = values["override_tag"]
-        fmt = values.get("field_header_format") or DEFAULT_FIELD_HEADER
-        for pd_field, tag in self.field_map(values).items():
-            headers[fmt.replace("{field}", pd_field)] = tag
+        mapping = self.field_map(values)
+        if values.get("field_map_style") == "mapping-header":
+            if mapping:
+                headers[MAPPING_HEADER] = ",".join(f"{tag}={f}" for f, tag in mapping.items())
+        else:
+            fmt = values.get("field_header_format") or DEFAULT_FIELD_HEADER
+            for pd_field, tag in mapping.items():
+                headers[fmt.replace("{field}", pd_field)] = tag
         return Webhook(values.get("events_url") or EVENTS_URL, headers)
 
     def paste(self, values: Mapping[str, str]) -> list[PasteItem]:
@@ -271,6 +308,12 @@ class PagerDuty(Integration):
     ) -> list[Planned]:
         url = values.get("events_url") or EVENTS_URL
         dedup_key = str(incident.get("id", ""))
+        if len(dedup_key) > DEDUP_KEY_MAX:
+            raise UsageError(
+                f"The incident id is {len(dedup_key)} characters long: PagerDuty's dedup_key "
+                f"takes at most {DEDUP_KEY_MAX}, so PagerDuty would refuse every event.",
+                "Give a shorter --incident-id (BigPanda's own ids are 24 characters).",
+            )
         routing_key = self.routing_key(incident, values)
         if event == "incident#closed":
             event_body: dict[str, Any] = {
@@ -306,6 +349,9 @@ class PagerDuty(Integration):
         values: Mapping[str, str],
     ) -> dict[str, Any]:
         tags = alert_tags(incident)
+        override = values.get("override_tag")
+        # The override tag's value is another service's routing key: never a detail.
+        shown_tags = {k: v for k, v in tags.items() if k != override}
         status = str(incident.get("status") or "critical")
         payload: dict[str, Any] = {
             "summary": summary(incident),
@@ -315,7 +361,7 @@ class PagerDuty(Integration):
                 "bigpanda_incident_id": incident.get("id"),
                 "status": status,
                 "flapping": bool(incident.get("flapping")),
-                "tags": tags,
+                "tags": shown_tags,
             },
         }
         stamp = incident.get("updated_at") or incident.get("start")
@@ -324,12 +370,13 @@ class PagerDuty(Integration):
 
             payload["timestamp"] = datetime.fromtimestamp(stamp, UTC).isoformat()
         for pd_field, tag in self.field_map(values).items():
-            if tag not in tags:
+            value = tag_value(tags, tag)
+            if value is None or tag == override:
                 continue
             if pd_field.startswith("custom_details."):
-                payload["custom_details"][pd_field.split(".", 1)[1]] = tags[tag]
-            elif pd_field != "severity" or tags[tag] in SEVERITIES:
-                payload[pd_field] = tags[tag][:1024] if pd_field == "summary" else tags[tag]
+                payload["custom_details"][pd_field.split(".", 1)[1]] = value
+            elif pd_field != "severity" or value in SEVERITIES:
+                payload[pd_field] = value[:1024] if pd_field == "summary" else value
         return {
             "routing_key": routing_key,
             "event_action": "trigger",
