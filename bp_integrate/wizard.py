@@ -241,6 +241,23 @@ def _verified(
             values[f.name] = _prompt(f, values, {}, prompter, integration, sources.environ)
 
 
+def _given(integration: Integration, sources: Sources) -> dict[str, str]:
+    """Every value given up front, by field name (flags, answers, stdin, environment)."""
+    given: dict[str, str] = {}
+    for f in integration.fields:
+        variable = env_var(integration.name, f.name)
+        for found in (
+            sources.sets.get(f.name),
+            sources.answers.get(f.name),
+            sources.secrets.get(f.name),
+            sources.environ.get(variable),
+        ):
+            if found:
+                given[f.name] = found
+                break
+    return given
+
+
 def _resolve(
     integration: Integration,
     f: Field,
@@ -274,7 +291,7 @@ def _resolve(
         return existing
     # A default may depend on values given for later fields (Panopta's setup follows
     # from the URLs given): it sees what was given up front, too.
-    default = f.default_for({**current, **sources.answers, **sources.sets, **values})
+    default = f.default_for({**current, **_given(integration, sources), **values})
     if default is not None:
         return f.validate(default, values)
     if not f.required:

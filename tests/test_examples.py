@@ -22,17 +22,14 @@ EXPORT = re.compile(r"^#\s+export (BP_INTEGRATE_[A-Z0-9_]+)=.*$")
 XM_PASSWORD = "correct:horse battery"
 IO_SECRET = "io-source-secret-123"
 OUTAGE = "https://acme.xmatters.com/api/integration/1/functions/11111111-2222-4333-8444-555555555555/triggers"
-CLEAR = "https://acme.xmatters.com/api/integration/1/functions/66666666-7777-4888-9999-aaaaaaaaaaaa/triggers"
 
 #: The required secrets of each example, as the file's comment names them.
 ENV: dict[str, dict[str, str]] = {
     "xmatters": {"BP_INTEGRATE_XMATTERS_PASSWORD": XM_PASSWORD},
     "pagerduty": {"BP_INTEGRATE_PAGERDUTY_INTEGRATION_KEY": PD_KEY},
     "incidentio": {"BP_INTEGRATE_INCIDENTIO_SECRET": IO_SECRET},
-    "panopta": {
-        "BP_INTEGRATE_PANOPTA_OUTAGE_URL": f"{OUTAGE}?apiKey=outage-key",
-        "BP_INTEGRATE_PANOPTA_CLEAR_URL": f"{CLEAR}?apiKey=clear-key",
-    },
+    "panopta": {"BP_INTEGRATE_PANOPTA_TRIGGER_URL": f"{OUTAGE}?apiKey=outage-key"},
+    "webhook": {"BP_INTEGRATE_WEBHOOK_AUTH_HEADER": "Bearer wh-example-token"},
 }
 
 XM_TRIGGER = (
@@ -61,7 +58,16 @@ EXPECTED: dict[str, tuple[str, dict[str, str]]] = {
         "https://api.incident.io/v2/alert_events/bigpanda/01HZX4Q7Y8B2V3N5M6K7J8H9G0",
         {"Content-Type": "application/json", "Authorization": f"Bearer {IO_SECRET}"},
     ),
-    "panopta": (f"{OUTAGE}?apiKey=outage-key", {}),
+    "panopta": (f"{OUTAGE}?apiKey=outage-key&recipients=Cloud%20Devops,alice", {}),
+    "webhook": (
+        "https://eda.example.com/endpoint/bigpanda",
+        {
+            "Content-Type": "application/json",
+            "Authorization": "Bearer wh-example-token",
+            "X-Team": "ops",
+            "X-Source": "bigpanda",
+        },
+    ),
 }
 
 
@@ -105,9 +111,8 @@ def test_example_installs_as_documented(
     if name == "pagerduty":
         assert doc["settings"]["integration_key"] == PD_KEY
     if name == "panopta":
-        assert pasted(doc, "clear.url") == f"{CLEAR}?apiKey=clear-key"
-        assert pasted(doc, "clear.payload")["event"] == "clear"
-        assert pasted(doc, "outage.payload")["target"] == ["Cloud Devops", "alice"]
+        assert pasted(doc, "outage.payload")["fqdn"] == "$fqdn"
+        assert not [i for i in doc["paste"] if i["key"].startswith("clear.")]  # one webhook
 
     # Masked by default: no secret in plain `show`.
     masked = invoke(runner, "show", name, "--json").stdout

@@ -353,7 +353,7 @@ def test_panopta_interactive_target_list_and_payloads(
 ) -> None:
     outage = XM_URL + "?apiKey=ok1"
     clear = XM_URL.replace("0f6c8e8a", "1f6c8e8a") + "?apiKey=ck2"
-    answers = ["y", "y", outage, clear, "Ops Team, jdoe", "", "y", "y"]
+    answers = ["v1.1", "y", "y", outage, clear, "Ops Team, jdoe", "", "y", "y"]
     result = invoke(
         runner, "install", "panopta", "--show-secrets", input="\n".join(answers) + "\n", **TTY
     )
@@ -588,7 +588,8 @@ def test_bad_answers_files(
             "set BP_INTEGRATE_XMATTERS_PASSWORD or use --secret-stdin password",
         ),
         (("incidentio", "--set", f"callback_url={IO_URL}"), "BP_INTEGRATE_INCIDENTIO_SECRET"),
-        (("panopta",), "--set outage_url=VALUE"),
+        (("panopta",), "--set trigger_url=VALUE"),  # the workflow setup is the default
+        (("panopta", "--set", "setup=v1.1"), "--set outage_url=VALUE"),
     ],
 )
 def test_missing_required_value_under_no_input_names_the_flag(
@@ -886,3 +887,31 @@ def test_a_blank_secret_is_missing_not_malformed(
     )
     assert result.exit_code == 2
     assert "PagerDuty integration key is required." in result.stderr
+
+
+def test_panopta_workflow_setup_one_trigger_url_for_detection_and_close(
+    runner: CliRunner, memory_keyring: MemoryKeyring
+) -> None:
+    url = XM_URL + "?apiKey=wk1&recipients=jdoe"
+    answers = ["", url, "Ops Team", "", "y", "y"]  # Enter: workflow (the default)
+    result = invoke(
+        runner, "install", "panopta", "--show-secrets", input="\n".join(answers) + "\n", **TTY
+    )
+    assert result.exit_code == 0, result.stderr
+    steps = [line.strip() for line in lines(result.stderr) if line.startswith("Step ")]
+    assert steps == [
+        "Step 1/3 - xMatters: Choose the setup",
+        "Step 2/3 - xMatters: Install the Panopta workflow",
+        "Step 3/3 - Panopta: Configure the webhook",
+    ]
+    block = paste_block(result.stdout)
+    assert block[:5] == [
+        "Panopta -> xMatters (profile default): paste into Panopta",
+        "",
+        "Webhook (Incident Detection and Incident Close; POST, Raw):",
+        "",
+        "Postback URL:",
+    ]
+    assert block[5] == f"{XM_URL}?apiKey=wk1&recipients=jdoe,Ops%20Team"
+    assert "Clear webhook" not in "\n".join(block)
+    assert memory_keyring.entries == {(SERVICE, "default/panopta/trigger_url.apiKey"): "wk1"}

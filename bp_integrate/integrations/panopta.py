@@ -1,7 +1,10 @@
 """Panopta (FortiMonitor) -> xMatters: Panopta's outage and clear webhooks notify xMatters.
 
 The direction differs from the others (Panopta is the source), but the install has
-the same shape: values copied from xMatters, pasted into Panopta.
+the same shape: values copied from xMatters, pasted into Panopta. Two setups, as
+xMatters documents them: `workflow` (today's Panopta workflow template: one trigger URL
+with its recipients, for both detection and close) and `v1.1` (the legacy communication
+plan: two inbound integrations, Outage and Clear).
 """
 
 from __future__ import annotations
@@ -25,10 +28,17 @@ from bp_integrate.integrations.base import (
 )
 from bp_integrate.integrations.common import check_name_list
 from bp_integrate.integrations.xmatters import check_trigger_url, trigger_url_warnings
-from bp_integrate.urls import has_masked_secret, parse_recipients, split_url_secrets
+from bp_integrate.urls import (
+    has_masked_secret,
+    parse_recipients,
+    split_url_secrets,
+    with_recipients,
+)
 
-#: Panopta variables in the raw payload. timestamp, services, duration and fqdn are
-#: documented [C]; the other names are our reconstruction [G] (override: `payload`).
+#: Panopta variables in the raw payload. `$fqdn` is in FortiMonitor's current pages [C];
+#: `$timestamp`, `$services` and `$duration` are in xMatters' v1.1 article [C]; the other
+#: names are our reconstruction [G]. The workflow's own Configuration Payload, copied
+#: from xMatters, is what to paste (the `payload` setting), when it differs.
 DEFAULT_PAYLOAD: dict[str, str] = {
     "outage_id": "$outage_id",
     "fqdn": "$fqdn",
@@ -39,6 +49,27 @@ DEFAULT_PAYLOAD: dict[str, str] = {
     "duration": "$duration",
 }
 OUTAGE_EVENTS = frozenset({"incident#new", "incident#reopen"})
+SETUPS = ("workflow", "v1.1")
+
+
+def setup_of(values: Mapping[str, str]) -> str:
+    """The setup of these settings (an install from before `setup` existed is v1.1)."""
+    chosen = values.get("setup")
+    if chosen in SETUPS:
+        return chosen
+    return "v1.1" if values.get("outage_url") else "workflow"
+
+
+def is_workflow(values: Mapping[str, str]) -> bool:
+    return setup_of(values) == "workflow"
+
+
+def is_v11(values: Mapping[str, str]) -> bool:
+    return setup_of(values) == "v1.1"
+
+
+def default_setup(values: Mapping[str, str]) -> str:
+    return setup_of(values)
 
 
 def check_payload(value: str, _values: Mapping[str, str]) -> str:
@@ -71,12 +102,42 @@ class Panopta(Integration):
 
     fields: ClassVar[tuple[Field, ...]] = (
         Field(
+            "setup",
+            "xMatters setup: workflow (current) or v1.1 (legacy communication plan)",
+            "workflow: xMatters' Panopta workflow template, one trigger URL for detection "
+            "and close; v1.1: the older communication plan with two inbound integrations "
+            "(Outage, Clear).",
+            choices=SETUPS,
+            default_from=default_setup,
+        ),
+        Field(
+            "trigger_url",
+            "xMatters Panopta trigger URL",
+            "Workflows -> Workflow Templates -> Panopta -> install -> choose the "
+            "authentication -> copy the trigger URL (with URL authentication it ends in "
+            "?apiKey=...).",
+            check=check_trigger_url,
+            url_with_secrets=True,
+            when=is_workflow,
+        ),
+        Field(
+            "recipients",
+            "Recipients (comma-separated users or groups, optional)",
+            "Added to the trigger URL's 'recipients' parameter; the template's URL already "
+            "names the user who installed it.",
+            required=False,
+            list_value=True,
+            check=check_name_list,
+            when=is_workflow,
+        ),
+        Field(
             "outage_url",
             "xMatters 'Panopta Outage Event' inbound integration URL",
             "Log in to xMatters as the integration user -> Workflows -> the Panopta plan -> "
             "Flows/Integration Builder -> Panopta Outage Event -> copy the URL.",
             check=check_trigger_url,
             url_with_secrets=True,
+            when=is_v11,
         ),
         Field(
             "clear_url",
@@ -85,6 +146,7 @@ class Panopta(Integration):
             required=False,
             check=check_trigger_url,
             url_with_secrets=True,
+            when=is_v11,
         ),
         Field(
             "target",
@@ -94,12 +156,14 @@ class Panopta(Integration):
             required=False,
             list_value=True,
             check=check_name_list,
+            when=is_v11,
         ),
         Field(
             "payload",
             "Raw payload template (JSON)",
-            "Panopta variables per field; only $timestamp, $services, $duration and $fqdn "
-            "are confirmed, the rest is our reconstruction [G].",
+            "Panopta variables per field. With the workflow, paste the Configuration Payload "
+            "xMatters shows; the default names only $fqdn, $timestamp, $services and "
+            "$duration from vendor pages, the rest is our reconstruction [G].",
             default=json.dumps(DEFAULT_PAYLOAD, separators=(",", ":")),
             check=check_payload,
             multiline=True,
@@ -110,10 +174,39 @@ class Panopta(Integration):
     install_steps: ClassVar[tuple[Step, ...]] = (
         Step(
             "xMatters",
+            "Choose the setup",
+            "Current xMatters installs the Panopta workflow template (one trigger URL); "
+            "older instances use the v1.1 communication plan (two inbound integrations).",
+            asks=("setup",),
+        ),
+        Step(
+            "xMatters",
+            "Install the Panopta workflow",
+            "Workflows -> Workflow Templates -> Panopta tile -> name it -> Next -> choose "
+            "the authentication -> copy the trigger URL and the Configuration Payload. "
+            "Send a test signal from there if you like.",
+            asks=("trigger_url", "recipients", "payload"),
+            checkpoint=True,
+            when=is_workflow,
+        ),
+        Step(
+            "Panopta",
+            "Configure the webhook",
+            "Settings -> Integrations -> Webhook -> Configure. Title: xMatters; Trigger "
+            "Event: Incident Detection and Incident Close; Request Method: POST; Postback "
+            "URL and Raw payload as shown below; no headers. Then add it to a Notification "
+            "Schedule, and test it with Panopta's Outage Simulator.",
+            checkpoint=True,
+            shows_paste=True,
+            when=is_workflow,
+        ),
+        Step(
+            "xMatters",
             "Create the integration user",
             "Users -> Add: a user with the REST Web Service User role (the inbound "
             "integrations authenticate as this user).",
             checkpoint=True,
+            when=is_v11,
         ),
         Step(
             "xMatters",
@@ -122,6 +215,7 @@ class Panopta(Integration):
             "and sender permissions on both forms (Panopta Outage Event and Panopta Clear "
             "Event), and set the forms' recipients. Response callbacks are off by default.",
             checkpoint=True,
+            when=is_v11,
         ),
         Step(
             "xMatters",
@@ -129,23 +223,26 @@ class Panopta(Integration):
             "Log in as the integration user; open each inbound integration (Outage, Clear) "
             "and copy its URL (URL authentication is the plan's default).",
             asks=("outage_url", "clear_url", "target", "payload"),
+            when=is_v11,
         ),
         Step(
             "Panopta",
             "Install the webhook: outage",
             "Configuration -> Integrations -> Webhook -> Install. Label it; Outage webhook: "
-            "method POST, Postback URL = the outage URL below, no headers, payload type Raw, "
-            "and the raw JSON payload below.",
+            "method POST, Postback URL = the outage URL shown below, no headers, payload "
+            "type Raw, and the raw JSON payload shown below.",
             checkpoint=True,
             shows_paste=True,
+            when=is_v11,
         ),
         Step(
             "Panopta",
             "Install the webhook: clear",
-            "Untick 'Same as Outage' and repeat with the clear URL and clear payload below. "
-            "Then add the webhook to a Notification Schedule, and test it with Panopta's "
-            "Outage Simulator.",
+            "Untick 'Same as Outage' and repeat with the clear URL and clear payload shown "
+            "above. Then add the webhook to a Notification Schedule, and test it with "
+            "Panopta's Outage Simulator.",
             checkpoint=True,
+            when=is_v11,
         ),
     )
 
@@ -176,39 +273,54 @@ class Panopta(Integration):
         return self.uninstall_steps
 
     def warnings(self, values: Mapping[str, str]) -> list[str]:
-        found = trigger_url_warnings(values.get("outage_url", ""))
-        if values.get("clear_url"):
-            found += trigger_url_warnings(values["clear_url"])
+        found: list[str] = []
+        for name in ("trigger_url", "outage_url", "clear_url"):
+            if values.get(name):
+                found += trigger_url_warnings(values[name])
         return found
 
     def final_notes(self, values: Mapping[str, str]) -> list[str]:
         notes = ["Add the webhook to a Notification Schedule in Panopta, or nothing is sent."]
-        if not values.get("clear_url"):
+        if is_v11(values) and not values.get("clear_url"):
             notes.append("No clear URL: xMatters events will not end when Panopta clears.")
         return notes
 
     def raw_payload(self, values: Mapping[str, str], kind: str) -> dict[str, Any]:
         template: dict[str, Any] = json.loads(values.get("payload") or json.dumps(DEFAULT_PAYLOAD))
         body: dict[str, Any] = {"event": kind, **template}
-        target = target_value(values.get("target", ""))
+        target = target_value(values.get("target", "")) if is_v11(values) else None
         if target is not None:
             body["target"] = target
         return body
 
+    def postback_url(self, values: Mapping[str, str], kind: str) -> str | None:
+        """Where Panopta posts an outage or a clear (None: clears are not sent)."""
+        if is_workflow(values):
+            recipients = parse_recipients(values.get("recipients", ""))
+            return with_recipients(values["trigger_url"], recipients)
+        return values.get(f"{kind}_url") or None
+
     def webhook(self, values: Mapping[str, str]) -> Webhook:
-        return Webhook(values["outage_url"], {})
+        url = self.postback_url(values, "outage")
+        assert url is not None
+        return Webhook(url, {})
 
     paste_target = "Panopta"
 
     def paste(self, values: Mapping[str, str]) -> list[PasteItem]:
-        """Panopta's webhook form (Configuration -> Integrations -> Webhook): method POST,
-        no headers, payload type Raw; the Clear webhook unticks "Same as Outage"."""
+        """Panopta's webhook form (Settings -> Integrations -> Webhook): method POST, no
+        headers, payload type Raw. The workflow takes one webhook for detection and close;
+        v1.1 one each, the Clear one with "Same as Outage" unticked."""
+        if is_workflow(values):
+            hooks = [("outage", "Webhook (Incident Detection and Incident Close; POST, Raw)")]
+        else:
+            hooks = [("outage", "Outage webhook (method POST, no headers, payload type Raw)")]
+            if values.get("clear_url"):
+                hooks.append(("clear", "Clear webhook (untick 'Same as Outage'; POST, Raw)"))
         items: list[PasteItem] = []
-        hooks = [("outage", "Outage webhook (method POST, no headers, payload type Raw)")]
-        if values.get("clear_url"):
-            hooks.append(("clear", "Clear webhook (untick 'Same as Outage'; POST, Raw)"))
         for kind, group in hooks:
-            url = values[f"{kind}_url"]
+            url = self.postback_url(values, kind)
+            assert url is not None
             secret = bool(split_url_secrets(url)[1]) or has_masked_secret(url)
             items.append(PasteItem(f"{kind}.url", "Postback URL", url, secret, group))
             payload = self.raw_payload(values, kind)
@@ -253,13 +365,14 @@ class Panopta(Integration):
         options: SendOptions,
     ) -> list[Planned]:
         if event in OUTAGE_EVENTS:
-            kind, url = "outage", values["outage_url"]
+            kind = "outage"
         elif event == "incident#closed":
-            if not values.get("clear_url"):
-                return [Skipped(self.name, event, "no clear_url is set, so no clear is sent")]
-            kind, url = "clear", values["clear_url"]
+            kind = "clear"
         else:
             return [Skipped(self.name, event, "Panopta sends only outage (new, reopen) and clear")]
+        url = self.postback_url(values, kind)
+        if url is None:
+            return [Skipped(self.name, event, "no clear_url is set, so no clear is sent")]
         payload = self.substituted(incident, kind, values)
         if options.test_marker and isinstance(payload, dict):
             payload["name"] = f"[TEST] {payload.get('name', '')}".strip()
