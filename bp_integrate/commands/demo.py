@@ -8,7 +8,6 @@ never read or written, and no network beyond loopback is used.
 from __future__ import annotations
 
 import os
-import secrets as random_secrets
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -44,31 +43,19 @@ def throwaway_home() -> Iterator[str]:
 
 
 def demo_answers(server: EmulatorServer, config: EmulatorConfig) -> dict[str, dict[str, str]]:
-    """What an admin would type for each integration, pointed at the emulator."""
-    urls = server.urls
-    api_key = f"?apiKey={config.xmatters_api_key}"
-    return {
-        "xmatters": {
-            "trigger_url": urls["xmatters_trigger"] + api_key,
-            "recipients": "demo-team, Cloud Devops",
-        },
-        "pagerduty": {
-            # Any 32 hex characters: the emulator, like PagerDuty, checks the shape.
-            "integration_key": random_secrets.token_hex(16),
-            "events_url": urls["pagerduty_events"],
-            "field_map": "component=check",
-        },
-        "incidentio": {
-            "callback_url": urls["incidentio_callback"],
-            "secret": config.incidentio_secret,
-            "bigpanda_api_key": config.bigpanda_api_key,
-        },
-        "panopta": {
-            "outage_url": urls["panopta_outage"] + api_key,
-            "clear_url": urls["panopta_clear"] + api_key,
-            "target": "demo-team",
-        },
-    }
+    """What an admin would type for each integration, pointed at the emulator.
+
+    Every emulated target says what installs its integrations against it; the
+    integrations' own order (``bp-integrate list``) is kept, and values for an
+    integration this version does not have are left out.
+    """
+    from bp_integrate.emulator import targets
+    from bp_integrate.integrations import NAMES
+
+    values: dict[str, dict[str, str]] = {}
+    for target in targets():
+        values.update(target.install_values(server.base_url, config))
+    return {name: values[name] for name in NAMES if name in values}
 
 
 def install_all(server: EmulatorServer, config: EmulatorConfig) -> list[dict[str, Any]]:
@@ -103,23 +90,9 @@ def install_all(server: EmulatorServer, config: EmulatorConfig) -> list[dict[str
 
 def target_summary(snapshot: dict[str, Any]) -> list[str]:
     """One line per emulated target: what it ended with."""
-    lines = []
-    xm = snapshot["xmatters"]["events"]
-    lines.append(f"xMatters: {len(xm)} event(s) created by the BigPanda trigger")
-    pan = snapshot["panopta"]
-    lines.append(
-        f"Panopta -> xMatters: {len(pan['events'])} outage event(s), {len(pan['clears'])} clear(s)"
-    )
-    for alert in snapshot["pagerduty"]["alerts"]:
-        lines.append(
-            f"PagerDuty: alert {alert.get('dedup_key')} is {alert.get('status')} "
-            f"after {alert.get('event_count')} event(s)"
-        )
-    for alert in snapshot["incidentio"]["alerts"]:
-        lines.append(
-            f"incident.io: alert {alert.get('deduplication_key')} is {alert.get('status')}, "
-            f"fired {alert.get('fired_count')} time(s)"
-        )
+    from bp_integrate.emulator import targets
+
+    lines = [line for target in targets() for line in target.summary(snapshot)]
     lines.append(f"Requests received by the emulator: {snapshot['requests_received']}")
     return lines
 

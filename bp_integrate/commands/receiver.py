@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import os
+import shlex
 import threading
 from collections import deque
 from typing import TYPE_CHECKING, Annotated, Any
@@ -22,20 +23,30 @@ SHOWN_ROWS = 20
 
 def install_commands(server: EmulatorServer, config: EmulatorConfig) -> list[str]:
     """Commands that point each integration at this emulator (secrets via env vars)."""
-    urls = server.urls
-    return [
-        f"BP_INTEGRATE_XMATTERS_TRIGGER_URL='{urls['xmatters_trigger']}?apiKey="
-        f"{config.xmatters_api_key}' bp-integrate install xmatters --no-input "
-        "--set recipients=demo-team",
-        "BP_INTEGRATE_PAGERDUTY_INTEGRATION_KEY=<any 32 hex characters> "
-        f"bp-integrate install pagerduty --no-input --set events_url={urls['pagerduty_events']}",
-        f"BP_INTEGRATE_INCIDENTIO_SECRET={config.incidentio_secret} bp-integrate install "
-        f"incidentio --no-input --no-verify --set callback_url={urls['incidentio_callback']}",
-        f"BP_INTEGRATE_PANOPTA_OUTAGE_URL='{urls['panopta_outage']}?apiKey="
-        f"{config.xmatters_api_key}' BP_INTEGRATE_PANOPTA_CLEAR_URL='{urls['panopta_clear']}"
-        f"?apiKey={config.xmatters_api_key}' bp-integrate install panopta --no-input "
-        "--set target=demo-team",
-    ]
+    from bp_integrate.emulator import targets
+    from bp_integrate.integrations import NAMES, get
+
+    values: dict[str, dict[str, str]] = {}
+    for target in targets():
+        values.update(target.install_values(server.base_url, config))
+    lines = []
+    for name in [n for n in NAMES if n in values]:
+        spec = get(name)
+        secret_names = {f.name for f in spec.fields if f.secret or f.url_with_secrets}
+        checks_key = any(f.bigpanda_key for f in spec.fields)
+        env = " ".join(
+            f"BP_INTEGRATE_{name.upper()}_{key.upper()}={shlex.quote(value)}"
+            for key, value in values[name].items()
+            if key in secret_names
+        )
+        sets = " ".join(
+            f"--set {shlex.quote(f'{key}={value}')}"
+            for key, value in values[name].items()
+            if key not in secret_names
+        )
+        verify = " --no-verify" if checks_key else ""
+        lines.append(f"{env} bp-integrate install {name} --no-input{verify} {sets}".strip())
+    return lines
 
 
 def record_row(record: ReceivedRecord) -> list[str]:
@@ -94,29 +105,40 @@ def receiver_command(
             "use only on a trusted network.",
         ),
     ] = False,
-    pagerduty_rate_limit: Annotated[
+    rate_limit: Annotated[
         int | None,
         typer.Option(
+            "--rate-limit",
             "--pagerduty-rate-limit",
             metavar="N",
-            help="Answer 429 past N PagerDuty events per minute per key (PagerDuty: ~120).",
+            help="Answer 429 past N events per minute per key, on the targets that "
+            "throttle (the real limit is about 120).",
+        ),
+    ] = None,
+    capture: Annotated[
+        str | None,
+        typer.Option(
+            "--capture",
+            metavar="FILE",
+            help="Append every request (full body, secrets in headers and query masked) "
+            "to FILE as JSON lines, for calibrate.",
         ),
     ] = None,
     json_output: JsonOpt = False,
 ) -> None:
-    """Run the embedded emulator of every target (xMatters, PagerDuty, incident.io, BigPanda API).
+    """Run the embedded emulator of every target an integration can point at.
 
     It checks credentials and payloads as the real services do, shows what it received,
     and serves the same as JSON at GET /_received and what each target ended with at
     GET /_state. Ctrl-C stops it.
     """
-    from bp_integrate.emulator import EmulatorBindError, EmulatorConfig, serve_forever
+    from bp_integrate.emulator import EmulatorBindError, EmulatorConfig, serve_forever, targets
 
     if not 0 <= port <= 65535:
         raise UsageError(f"--port {port} is out of range.", "Use 0-65535 (0 picks a free port).")
-    if pagerduty_rate_limit is not None and pagerduty_rate_limit < 1:
-        raise UsageError("--pagerduty-rate-limit must be at least 1.")
-    config = EmulatorConfig(pagerduty_rate_limit=pagerduty_rate_limit)
+    if rate_limit is not None and rate_limit < 1:
+        raise UsageError("--rate-limit must be at least 1.")
+    config = EmulatorConfig(rate_limit=rate_limit)
     live_table = LiveTable() if ui.stdout_is_tty() and not json_output else None
 
     def on_record(record: ReceivedRecord) -> None:
@@ -134,14 +156,8 @@ def receiver_command(
         for name, url in server.urls.items():
             ui.say(f"  {name:<24} {url}")
         ui.say("Demo credentials it accepts (not secrets; fixed for every emulator):")
-        ui.say(
-            f"  xMatters apiKey {config.xmatters_api_key}; Basic user "
-            f"{config.xmatters_username} / {config.xmatters_password}"
-        )
-        ui.say(
-            f"  incident.io secret {config.incidentio_secret}; BigPanda API key "
-            f"{config.bigpanda_api_key}; PagerDuty: any 32-character key"
-        )
+        for target in targets():
+            ui.say(f"  {target.credentials(config.settings(target.name))}")
         ui.say("Point integrations at it, e.g.:")
         for line in install_commands(server, config):
             ui.say(f"  {line}")

@@ -1,11 +1,12 @@
 """The emulator's aiohttp application: routes, request log, faults, introspection.
 
-This module owns :func:`build_app`, which wires every emulated endpoint into one
-``aiohttp.web.Application``, and the middleware around them that reads and
-bounds the body (413 past ``max_body_bytes``), applies injected faults, turns
-404/405 into JSON, and appends one masked :class:`ReceivedRecord` per request to
-the state. It also owns the introspection endpoints, which are neither recorded
-nor subject to faults:
+This module owns :func:`build_app`, which wires the routes of every registered
+target (see :mod:`.target`) into one ``aiohttp.web.Application``, and the
+middleware around them that reads and bounds the body (413 past
+``max_body_bytes``), applies injected faults, turns 404/405 into JSON, and
+appends one masked :class:`ReceivedRecord` per request to the state. It also
+owns the introspection endpoints, which are neither recorded nor subject to
+faults:
 
 * ``GET /_received`` (``?since=<seq>``): the request log, oldest first (the newest
   ``EmulatorState.max_records`` requests; ``/_state`` counts them all);
@@ -24,7 +25,6 @@ from typing import Any
 
 from aiohttp import web
 
-from . import bigpanda, incidentio, pagerduty, xmatters
 from .config import EmulatorConfig
 from .context import (
     CONFIG_KEY,
@@ -38,60 +38,15 @@ from .context import (
     state_of,
 )
 from .records import body_preview, mask_headers, mask_query, scrub
-from .state import EmulatorState, Fault
+from .state import EmulatorState, Fault, FaultQueueFull
+from .target import Target, target_for_path, targets
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-BP_ENV = "/resources/v2.0/environments"
-ROUTES: tuple[tuple[str, str, str, Handler], ...] = (
-    (
-        "POST",
-        "/api/integration/1/functions/{function_id}/triggers",
-        "xmatters_trigger",
-        xmatters.handle_trigger,
-    ),
-    ("POST", "/v2/enqueue", "pagerduty_events", pagerduty.handle_enqueue),
-    ("POST", "/v2/change/enqueue", "pagerduty_change_events", pagerduty.handle_change_enqueue),
-    (
-        "POST",
-        "/v2/alert_events/bigpanda/{source_id}",
-        "incidentio_alert_event",
-        incidentio.handle_alert_event,
-    ),
-    ("GET", BP_ENV, "bigpanda_environments", bigpanda.handle_environments),
-    (
-        "POST",
-        BP_ENV + "/{env_id}/incidents/{incident_id}/resolve",
-        "bigpanda_resolve",
-        bigpanda.handle_resolve,
-    ),
-    (
-        "POST",
-        BP_ENV + "/{env_id}/incidents/{incident_id}/comments",
-        "bigpanda_comment",
-        bigpanda.handle_comment,
-    ),
-)
-
-_TARGET_PREFIXES = (
-    ("/api/integration/", "xmatters"),
-    ("/v2/enqueue", "pagerduty"),
-    ("/v2/change/", "pagerduty"),
-    ("/v2/alert_events/", "incidentio"),
-    ("/resources/", "bigpanda"),
-)
-
-
-def target_for_path(path: str) -> str:
-    """The emulated system a path belongs to (``unknown`` if none)."""
-    for prefix, target in _TARGET_PREFIXES:
-        if path.startswith(prefix):
-            return target
-    return "unknown"
+_ROUTE_OWNERS: dict[str, Target] = {}
 
 
 def _known_routes() -> list[str]:
-    return [f"{method} {path}" for method, path, _, _ in ROUTES]
+    return [f"{route.method} {route.path}" for target in targets() for route in target.routes]
 
 
 def _http_error(request: web.Request, exc: web.HTTPException) -> web.Response:
@@ -162,16 +117,11 @@ def _record(
 def _initial_outcome(request: web.Request) -> Outcome:
     route = request.match_info.route.name or "unknown"
     oc = Outcome(target=target_for_path(request.path), route=route)
-    if route == "xmatters_trigger":
-        config = config_of(request)
-        function_id = request.match_info.get("function_id")
-        if function_id in (config.panopta_outage_function_id, config.panopta_clear_function_id):
-            oc.target = "panopta"
-            oc.route = (
-                "panopta_outage"
-                if function_id == config.panopta_outage_function_id
-                else "panopta_clear"
-            )
+    owner = _ROUTE_OWNERS.get(route)
+    if owner is not None and owner.label is not None:
+        label = owner.label(request, config_of(request).settings(owner.name))
+        if label is not None:
+            oc.target, oc.route = label
     return oc
 
 
@@ -304,7 +254,10 @@ async def _add_fault(request: web.Request) -> web.Response:
             {"status": 400, "message": "invalid fault", "errors": errors}, status=400
         )
     path_prefix = kwargs.pop("path_prefix")
-    fault = state_of(request).add_fault(path_prefix, **kwargs)
+    try:
+        fault = state_of(request).add_fault(path_prefix, **kwargs)
+    except FaultQueueFull as exc:
+        return json_response({"status": 409, "message": str(exc)}, status=409)
     return json_response(fault.to_json(), status=201)
 
 
@@ -324,8 +277,10 @@ def build_app(
     app = web.Application(middlewares=[_emulator_middleware], client_max_size=cfg.max_body_bytes)
     app[CONFIG_KEY] = cfg
     app[STATE_KEY] = state if state is not None else EmulatorState()
-    for method, path, name, handler in ROUTES:
-        app.router.add_route(method, path, handler, name=name)
+    for target in targets():
+        for route in target.routes:
+            app.router.add_route(route.method, route.path, route.handler, name=route.name)
+            _ROUTE_OWNERS[route.name] = target
     app.router.add_get("/_received", _received)
     app.router.add_get("/_state", _state)
     app.router.add_post("/_reset", _reset)

@@ -2,7 +2,8 @@
 
 This module owns the typed aiohttp application keys (config, state), the
 per-request :class:`Outcome` a handler fills in so the recording middleware can
-log what happened, and small helpers for JSON answers, JSON bodies and
+log what happened, and small helpers for JSON answers, JSON bodies (parsed once
+per request, nesting bounded by ``EmulatorConfig.max_json_depth``) and
 constant-time credential checks.
 """
 
@@ -12,15 +13,19 @@ import contextvars
 import hmac
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from aiohttp import web
 
 from .config import EmulatorConfig
 from .state import EmulatorState
+from .target import TargetSettings, TargetState
 
 CONFIG_KEY = web.AppKey("bp_emulator_config", EmulatorConfig)
 STATE_KEY = web.AppKey("bp_emulator_state", EmulatorState)
+_PARSED_KEY: web.RequestKey[Any] = web.RequestKey("bp_emulator_json", object)
+_S = TypeVar("_S", bound=TargetState)
+_C = TypeVar("_C", bound=TargetSettings)
 _OUTCOME: contextvars.ContextVar[Outcome | None] = contextvars.ContextVar(
     "bp_emulator_outcome", default=None
 )
@@ -69,6 +74,16 @@ def state_of(request: web.Request) -> EmulatorState:
     return request.app[STATE_KEY]
 
 
+def target_state(request: web.Request, kind: type[_S]) -> _S:
+    """The state of the target whose state class is ``kind``."""
+    return request.app[STATE_KEY].target(kind)
+
+
+def settings_of(request: web.Request, kind: type[_C]) -> _C:
+    """The settings of the target whose settings class is ``kind``."""
+    return request.app[CONFIG_KEY].of(kind)
+
+
 def json_response(
     body: Any, status: int = 200, headers: dict[str, str] | None = None
 ) -> web.Response:
@@ -86,18 +101,61 @@ class BodyError(ValueError):
 
 
 async def read_json(request: web.Request) -> Any:
-    """The request body parsed as JSON; :class:`BodyError` with a human reason if not."""
-    raw = await request.read()
+    """The request body parsed as JSON; :class:`BodyError` with a human reason if not.
+
+    Parsed once per request (handlers and the request log share it). Nesting
+    deeper than the config's ``max_json_depth`` is a :class:`BodyError` too, so
+    a hostile body gets the target's own 400, never a 500.
+    """
+    if _PARSED_KEY in request:
+        cached = request[_PARSED_KEY]
+        if isinstance(cached, BodyError):
+            raise cached
+        return cached
+    try:
+        value = parse_json(await request.read(), request.app[CONFIG_KEY].max_json_depth)
+    except BodyError as exc:
+        request[_PARSED_KEY] = exc
+        raise
+    request[_PARSED_KEY] = value
+    return value
+
+
+def parse_json(raw: bytes, max_depth: int) -> Any:
+    """``raw`` parsed as JSON nested at most ``max_depth`` deep, or :class:`BodyError`."""
     if not raw.strip():
         raise BodyError("request body is empty; expected JSON")
     try:
-        return json.loads(raw.decode("utf-8"))
+        value = json.loads(raw.decode("utf-8"))
     except UnicodeDecodeError as exc:
         raise BodyError(f"request body is not UTF-8: {exc}") from exc
     except json.JSONDecodeError as exc:
         raise BodyError(
             f"request body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
         ) from exc
+    except RecursionError:
+        raise BodyError(f"request body is nested more than {max_depth} levels deep") from None
+    # Fewer brackets than the limit cannot nest deeper: skip the walk for ordinary bodies.
+    if raw.count(b"{") + raw.count(b"[") > max_depth and json_depth(value) > max_depth:
+        raise BodyError(f"request body is nested more than {max_depth} levels deep")
+    return value
+
+
+def json_depth(value: Any) -> int:
+    """How deep ``value`` nests (a scalar is 0, ``[]`` is 1), without recursion."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict):
+            children: Any = node.values()
+        elif isinstance(node, list):
+            children = node
+        else:
+            continue
+        deepest = max(deepest, depth + 1)
+        stack.extend((child, depth + 1) for child in children)
+    return deepest
 
 
 def same_secret(given: str | None, expected: str) -> bool:
