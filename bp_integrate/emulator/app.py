@@ -37,12 +37,14 @@ from .context import (
     set_outcome,
     state_of,
 )
-from .records import body_preview, mask_headers, mask_query, scrub
+from .records import body_preview, clean, mask_headers, mask_query, scrub
 from .state import EmulatorState, Fault, FaultQueueFull
 from .target import Target, target_for_path, targets
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _ROUTE_OWNERS: dict[str, Target] = {}
+#: Requests one fault may apply to.
+MAX_TIMES = 1_000_000
 
 
 def _known_routes() -> list[str]:
@@ -96,15 +98,15 @@ def _record(
     state_of(request).add_record(
         time=received,
         method=request.method,
-        path=scrub(request.path, secrets),
-        query=mask_query(request.query_string, secrets),
+        path=clean(scrub(request.path, secrets)),
+        query=clean(mask_query(request.query_string, secrets)),
         target=oc.target,
         route=oc.route,
         status=status,
         valid=oc.valid,
-        errors=tuple(scrub(e, secrets) for e in oc.errors),
-        note=scrub(oc.note, secrets),
-        key=scrub(oc.key, secrets) if oc.key is not None else None,
+        errors=tuple(clean(scrub(e, secrets)) for e in oc.errors),
+        note=clean(scrub(oc.note, secrets)),
+        key=clean(scrub(oc.key, secrets)) if oc.key is not None else None,
         action=oc.action,
         body_preview=body_preview(body, secrets),
         body_bytes=len(body) if body_bytes is None else body_bytes,
@@ -136,7 +138,16 @@ async def _emulator_middleware(request: web.Request, handler: Handler) -> web.St
     oc = _initial_outcome(request)
     set_outcome(request, oc)
     try:
-        body = await request.read()
+        body = await asyncio.wait_for(request.read(), config_of(request).body_timeout)
+    except TimeoutError:
+        timeout = config_of(request).body_timeout
+        oc.reject(f"request body not received within {timeout:g} s")
+        _record(request, oc, 408, b"", received, started, None, body_bytes=0)
+        return json_response(
+            {"status": 408, "message": f"Request body not received within {timeout:g} seconds"},
+            status=408,
+            headers={"Connection": "close"},
+        )
     except web.HTTPRequestEntityTooLarge:
         limit = config_of(request).max_body_bytes
         oc.reject(f"request body larger than {limit} bytes")
@@ -213,8 +224,8 @@ def parse_fault(spec: Any) -> tuple[dict[str, Any], list[str]]:
     ):
         errors.append("status must be an integer from 100 to 599, or null (delay only)")
     times = spec.get("times", 1)
-    if isinstance(times, bool) or not isinstance(times, int) or times < 1:
-        errors.append("times must be a positive integer")
+    if isinstance(times, bool) or not isinstance(times, int) or not 1 <= times <= MAX_TIMES:
+        errors.append(f"times must be an integer from 1 to {MAX_TIMES}")
     headers = spec.get("headers", {})
     if not isinstance(headers, dict) or not all(
         isinstance(k, str) and isinstance(v, str) for k, v in headers.items()

@@ -20,6 +20,11 @@ from .target import TargetSettings, targets
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 #: JSON nested deeper than this is refused as the target refuses malformed JSON.
 DEFAULT_MAX_JSON_DEPTH = 64
+#: A connection with no complete request for this long is closed: idle keep-alive
+#: connections and clients that trickle their headers alike.
+DEFAULT_IDLE_TIMEOUT = 15.0
+#: A request whose body does not arrive within this is answered 408.
+DEFAULT_BODY_TIMEOUT = 30.0
 
 _S = TypeVar("_S", bound=TargetSettings)
 
@@ -31,7 +36,10 @@ class EmulatorConfig:
     bound its own route further); ``max_json_depth`` bounds nesting (deeper → the
     target's own 400). ``rate_limit`` is accepted events per minute per key for
     the targets that throttle (``None``: off; a target's own setting wins).
-    Every other keyword is a field of one target's settings.
+    ``idle_timeout`` closes a connection with no complete request for that long
+    (idle keep-alive, or headers trickled in); ``body_timeout`` answers 408 to a
+    body that does not arrive in time. Every other keyword is a field of one
+    target's settings.
     """
 
     def __init__(
@@ -40,6 +48,8 @@ class EmulatorConfig:
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
         max_json_depth: int = DEFAULT_MAX_JSON_DEPTH,
         rate_limit: int | None = None,
+        idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
+        body_timeout: float = DEFAULT_BODY_TIMEOUT,
         **target_settings: Any,
     ) -> None:
         if max_body_bytes <= 0:
@@ -48,6 +58,10 @@ class EmulatorConfig:
             raise ValueError("max_json_depth must be at least 2")
         if rate_limit is not None and rate_limit < 1:
             raise ValueError("rate_limit must be at least 1 (or None for no limit)")
+        if not 0 < idle_timeout <= 3600 or not 0 < body_timeout <= 3600:
+            raise ValueError("idle_timeout and body_timeout must be from 0 to 3600 seconds")
+        self.idle_timeout = idle_timeout
+        self.body_timeout = body_timeout
         self.max_body_bytes = max_body_bytes
         self.max_json_depth = max_json_depth
         self.rate_limit = rate_limit

@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 from aiohttp import web
 
 from .config import EmulatorConfig
+from .records import json_depth
 from .state import EmulatorState
 from .target import TargetSettings, TargetState
 
@@ -87,11 +88,17 @@ def settings_of(request: web.Request, kind: type[_C]) -> _C:
 def json_response(
     body: Any, status: int = 200, headers: dict[str, str] | None = None
 ) -> web.Response:
-    """A JSON answer with a stable, compact encoding."""
+    """A JSON answer with a stable, compact encoding (never fails on a lone surrogate)."""
+    text = json.dumps(body, ensure_ascii=False)
+    try:
+        payload = text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate: JSON's \\u escapes carry it faithfully
+        payload = json.dumps(body).encode("ascii")
     return web.Response(
         status=status,
-        text=json.dumps(body, ensure_ascii=False),
+        body=payload,
         content_type="application/json",
+        charset="utf-8",
         headers=headers,
     )
 
@@ -139,23 +146,6 @@ def parse_json(raw: bytes, max_depth: int) -> Any:
     if raw.count(b"{") + raw.count(b"[") > max_depth and json_depth(value) > max_depth:
         raise BodyError(f"request body is nested more than {max_depth} levels deep")
     return value
-
-
-def json_depth(value: Any) -> int:
-    """How deep ``value`` nests (a scalar is 0, ``[]`` is 1), without recursion."""
-    deepest = 0
-    stack: list[tuple[Any, int]] = [(value, 0)]
-    while stack:
-        node, depth = stack.pop()
-        if isinstance(node, dict):
-            children: Any = node.values()
-        elif isinstance(node, list):
-            children = node
-        else:
-            continue
-        deepest = max(deepest, depth + 1)
-        stack.extend((child, depth + 1) for child in children)
-    return deepest
 
 
 def same_secret(given: str | None, expected: str) -> bool:

@@ -19,6 +19,8 @@ from urllib.parse import parse_qsl, urlencode
 
 MASK = "****"
 PREVIEW_CHARS = 300
+#: Bodies nested deeper than this are previewed as text, not walked.
+PREVIEW_MAX_DEPTH = 64
 
 _SENSITIVE_QUERY = re.compile(
     r"(?i)^(api[_-]?key|apikey|key|token|access[_-]?token|secret|password)$"
@@ -28,6 +30,36 @@ _SENSITIVE_FIELD = re.compile(
     r"(?i)^(routing_key|integration_key|service_key|api[_-]?key|apikey|password|secret|token"
     r"|access_token|authorization)$"
 )
+
+
+def clean(text: str) -> str:
+    """``text`` made encodable as UTF-8 (a lone surrogate becomes ``?``).
+
+    A JSON body may carry ``"\\ud800"``: kept as is, it would break every later
+    answer or line that includes it (``/_received``, the capture file).
+    """
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "replace").decode("utf-8")
+    return text
+
+
+def json_depth(value: Any) -> int:
+    """How deep ``value`` nests (a scalar is 0, ``[]`` is 1), without recursion."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict):
+            children: Any = node.values()
+        elif isinstance(node, list):
+            children = node
+        else:
+            continue
+        deepest = max(deepest, depth + 1)
+        stack.extend((child, depth + 1) for child in children)
+    return deepest
 
 
 def scrub(text: str, secrets: Iterable[str]) -> str:
@@ -52,7 +84,7 @@ def mask_headers(
     """Headers as pairs, with credential-like header values replaced by ``****``."""
     secret_list = list(secrets)
     return tuple(
-        (name, MASK if _SENSITIVE_HEADER.search(name) else scrub(value, secret_list))
+        (clean(name), MASK if _SENSITIVE_HEADER.search(name) else clean(scrub(value, secret_list)))
         for name, value in headers.items()
     )
 
@@ -82,11 +114,13 @@ def body_preview(body: bytes, secrets: Iterable[str] = (), limit: int = PREVIEW_
     text = body.decode("utf-8", errors="replace")
     try:
         parsed = json.loads(text)
-    except ValueError:
+        if json_depth(parsed) > PREVIEW_MAX_DEPTH:
+            raise ValueError("too deep to walk")
+    except (ValueError, RecursionError):
         flat = " ".join(text.split())
     else:
         flat = json.dumps(_mask_fields(parsed), separators=(",", ":"), ensure_ascii=False)
-    flat = scrub(flat, secrets)
+    flat = clean(scrub(flat, secrets))
     if len(flat) > limit:
         flat = flat[: limit - 1] + "…"
     return flat

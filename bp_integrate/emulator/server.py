@@ -193,7 +193,14 @@ class EmulatorServer:
     # ----------------------------------------------------------------- private
     async def _startup(self, sock: socket.socket) -> None:
         app = build_app(self.config, self.state)
-        runner = web.AppRunner(app, access_log=None, shutdown_timeout=SHUTDOWN_TIMEOUT)
+        runner = web.AppRunner(
+            app,
+            access_log=None,
+            shutdown_timeout=SHUTDOWN_TIMEOUT,
+            # Until a request is complete aiohttp's keep-alive timer runs: the idle
+            # timeout and the bounded wait for headers in one setting.
+            keepalive_timeout=self.config.idle_timeout,
+        )
         await runner.setup()
         self._runner = runner
         await web.SockSite(runner, sock).start()
