@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import httpx
 from helpers import invoke
@@ -72,3 +73,27 @@ def test_receiver_port_in_use_is_a_clear_error(runner: CliRunner) -> None:
     finally:
         proc.send_signal(signal.SIGINT)
         proc.communicate(timeout=10)
+
+
+def test_receiver_capture_writes_full_requests(tmp_path: Path) -> None:
+    capture = tmp_path / "capture.jsonl"
+    proc, urls = start_receiver("--capture", str(capture))
+    body = {"incident": {"id": "inc-1", "extra": {"nested": [1]}}, "metadata": {"x": 1}}
+    try:
+        answer = httpx.post(
+            urls["incidentio_callback"],
+            json=body,
+            headers={"Authorization": "Bearer demo-incidentio-secret"},
+        )
+        assert answer.status_code == 202
+        assert proc.stdout is not None
+        proc.stdout.readline()  # the request was answered and recorded
+    finally:
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=10)
+    assert proc.returncode == 0
+    assert f"Capturing every request, in full (secrets masked), to {capture}" in err
+    (entry,) = [json.loads(line) for line in capture.read_text().splitlines()]
+    assert entry["body"] == body
+    assert entry["headers"]["Authorization"] == "****"
+    assert "demo-incidentio-secret" not in capture.read_text()

@@ -158,6 +158,8 @@ def receiver_command(
         ui.say("Demo credentials it accepts (not secrets; fixed for every emulator):")
         for target in targets():
             ui.say(f"  {target.credentials(config.settings(target.name))}")
+        if capture is not None:
+            ui.say(f"Capturing every request, in full (secrets masked), to {capture} (0600).")
         ui.say("Point integrations at it, e.g.:")
         for line in install_commands(server, config):
             ui.say(f"  {line}")
@@ -170,7 +172,9 @@ def receiver_command(
             live_table.live.start()
 
     try:
-        serve_forever(host, port, config, allow_remote, on_record, on_ready=on_ready)
+        serve_forever(
+            host, port, config, allow_remote, on_record, on_ready=on_ready, capture=capture
+        )
     except ValueError:
         raise UsageError(
             f"Refusing to listen on {host}: the emulator accepts fixed demo credentials and "
@@ -186,6 +190,11 @@ def receiver_command(
             if in_use
             else "Choose another --host or --port.",
             ExitCode.ERROR,
+        ) from None
+    except OSError as exc:  # the capture file could not be opened
+        raise UsageError(
+            f"Cannot write the capture file {capture}: {exc.strerror or exc}.",
+            "Choose a file in a folder you can write (an existing symlink is refused).",
         ) from None
     finally:
         if live_table is not None and live_table.live is not None:

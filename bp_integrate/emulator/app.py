@@ -25,8 +25,10 @@ from typing import Any
 
 from aiohttp import web
 
+from .capture import CaptureFile
 from .config import EmulatorConfig
 from .context import (
+    CAPTURE_KEY,
     CONFIG_KEY,
     STATE_KEY,
     BodyError,
@@ -95,6 +97,20 @@ def _record(
     body_bytes: int | None = None,
 ) -> None:
     secrets = config_of(request).secrets()
+    capture = request.app.get(CAPTURE_KEY)
+    if capture is not None:
+        capture.write(
+            timestamp=received,
+            method=request.method,
+            path=request.path,
+            query_string=request.query_string,
+            headers=request.headers,
+            body=body,
+            target=oc.target,
+            route=oc.route,
+            status=status,
+            secrets=secrets,
+        )
     state_of(request).add_record(
         time=received,
         method=request.method,
@@ -281,13 +297,21 @@ async def _clear_faults(request: web.Request) -> web.Response:
 
 
 def build_app(
-    config: EmulatorConfig | None = None, state: EmulatorState | None = None
+    config: EmulatorConfig | None = None,
+    state: EmulatorState | None = None,
+    capture: CaptureFile | None = None,
 ) -> web.Application:
-    """The emulator as an aiohttp application (serve it however you like)."""
+    """The emulator as an aiohttp application (serve it however you like).
+
+    With ``capture``, every request a target received is also appended to it in
+    full (see :mod:`.capture`).
+    """
     cfg = config if config is not None else EmulatorConfig()
     app = web.Application(middlewares=[_emulator_middleware], client_max_size=cfg.max_body_bytes)
     app[CONFIG_KEY] = cfg
     app[STATE_KEY] = state if state is not None else EmulatorState()
+    if capture is not None:
+        app[CAPTURE_KEY] = capture
     for target in targets():
         for route in target.routes:
             app.router.add_route(route.method, route.path, route.handler, name=route.name)

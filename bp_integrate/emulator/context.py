@@ -17,12 +17,14 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
+from .capture import CaptureFile
 from .config import EmulatorConfig
 from .records import json_depth
 from .state import EmulatorState
 from .target import TargetSettings, TargetState
 
 CONFIG_KEY = web.AppKey("bp_emulator_config", EmulatorConfig)
+CAPTURE_KEY = web.AppKey("bp_emulator_capture", CaptureFile)
 STATE_KEY = web.AppKey("bp_emulator_state", EmulatorState)
 _PARSED_KEY: web.RequestKey[Any] = web.RequestKey("bp_emulator_json", object)
 _S = TypeVar("_S", bound=TargetState)

@@ -100,6 +100,11 @@ def _mask_fields(node: Any) -> Any:
     return node
 
 
+def mask_body(parsed: Any) -> Any:
+    """A parsed JSON body with credential-like fields (``routing_key``...) masked."""
+    return _mask_fields(parsed)
+
+
 def _mask_value(value: Any) -> Any:
     if isinstance(value, str) and len(value) > 8:
         # Keep the last 4 characters, as PagerDuty's own client does for keys.

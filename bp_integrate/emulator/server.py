@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import os
 import socket
 import threading
 from collections.abc import Callable
@@ -21,6 +22,7 @@ from aiohttp import web
 from bp_integrate.urls import is_loopback_host
 
 from .app import build_app
+from .capture import CaptureFile
 from .config import EmulatorConfig, endpoint_urls
 from .state import EmulatorState, RecordCallback
 
@@ -94,8 +96,11 @@ class EmulatorServer:
         allow_remote: bool = False,
         on_record: RecordCallback | None = None,
         state: EmulatorState | None = None,
+        capture: str | os.PathLike[str] | None = None,
     ) -> None:
         check_bind_host(host, allow_remote)
+        self.capture_path = capture
+        self._capture: CaptureFile | None = None
         self.host = host
         self.requested_port = port
         self.config = config if config is not None else EmulatorConfig()
@@ -133,7 +138,13 @@ class EmulatorServer:
         """Bind and start serving in a background thread; return once ready."""
         if self._thread is not None:
             raise RuntimeError("the emulator is already running")
-        sock = _bind(self.host, self.requested_port)
+        if self.capture_path is not None and self._capture is None:
+            self._capture = CaptureFile(self.capture_path)  # OSError names the file
+        try:
+            sock = _bind(self.host, self.requested_port)
+        except BaseException:
+            self._close_capture()
+            raise
         self._url_host, self._port = _url_host(sock)
         loop = asyncio.new_event_loop()
         ready = threading.Event()
@@ -165,8 +176,14 @@ class EmulatorServer:
             self._thread.join()
             self._thread = self._loop = None
             self._port = None
+            self._close_capture()
             raise failure[0]
         return self
+
+    def _close_capture(self) -> None:
+        if self._capture is not None:
+            self._capture.close()
+            self._capture = None
 
     def stop(self) -> None:
         """Stop serving and join the thread (idempotent)."""
@@ -178,6 +195,7 @@ class EmulatorServer:
         thread.join(timeout=SHUTDOWN_TIMEOUT + 5.0)
         self._thread = self._loop = None
         self._port = None
+        self._close_capture()
 
     def __enter__(self) -> EmulatorServer:
         return self.start()
@@ -192,7 +210,7 @@ class EmulatorServer:
 
     # ----------------------------------------------------------------- private
     async def _startup(self, sock: socket.socket) -> None:
-        app = build_app(self.config, self.state)
+        app = build_app(self.config, self.state, self._capture)
         runner = web.AppRunner(
             app,
             access_log=None,
@@ -220,14 +238,16 @@ def serve_forever(
     *,
     on_ready: Callable[[EmulatorServer], None] | None = None,
     stop: threading.Event | None = None,
+    capture: str | os.PathLike[str] | None = None,
 ) -> None:
     """Serve in the foreground until Ctrl-C (or ``stop`` is set), then return cleanly.
 
     ``on_ready`` is called once listening, with the running server (its
-    ``base_url`` tells which port ``port=0`` picked).
+    ``base_url`` tells which port ``port=0`` picked). ``capture``: a file every
+    received request is appended to (see :mod:`.capture`).
     """
     stop_event = stop if stop is not None else threading.Event()
-    with EmulatorServer(host, port, config, allow_remote, on_record) as server:
+    with EmulatorServer(host, port, config, allow_remote, on_record, capture=capture) as server:
         if on_ready is not None:
             on_ready(server)
         try:
