@@ -248,9 +248,10 @@ def serve_forever(
     """
     stop_event = stop if stop is not None else threading.Event()
     with EmulatorServer(host, port, config, allow_remote, on_record, capture=capture) as server:
-        if on_ready is not None:
-            on_ready(server)
         try:
+            # Ctrl-C while on_ready still prints is a stop like any other.
+            if on_ready is not None:
+                on_ready(server)
             while not stop_event.wait(0.2):
                 pass
         except KeyboardInterrupt:
