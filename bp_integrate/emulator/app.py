@@ -35,11 +35,12 @@ from .context import (
     Outcome,
     config_of,
     json_response,
+    parsed_body,
     read_json,
     set_outcome,
     state_of,
 )
-from .records import body_preview, clean, mask_headers, mask_query, scrub
+from .records import raw_request
 from .state import EmulatorState, Fault, FaultQueueFull
 from .target import Target, target_for_path, targets
 
@@ -114,28 +115,32 @@ def _record(
     state_of(request).add_record(
         time=received,
         method=request.method,
-        path=clean(scrub(request.path, secrets)),
-        query=clean(mask_query(request.query_string, secrets)),
         target=oc.target,
         route=oc.route,
         status=status,
         valid=oc.valid,
-        errors=tuple(clean(scrub(e, secrets)) for e in oc.errors),
-        note=clean(scrub(oc.note, secrets)),
-        key=clean(scrub(oc.key, secrets)) if oc.key is not None else None,
         action=oc.action,
-        body_preview=body_preview(body, secrets),
         body_bytes=len(body) if body_bytes is None else body_bytes,
-        headers=mask_headers(request.headers, secrets),
         fault=fault,
         duration_ms=(time.monotonic() - started) * 1000.0,
+        raw=raw_request(
+            path=request.path,
+            query=request.query_string,
+            headers=request.headers,
+            body=body,
+            parsed=parsed_body(request),
+            errors=oc.errors,
+            note=oc.note,
+            key=oc.key,
+            secrets=secrets,
+        ),
     )
 
 
 def _initial_outcome(request: web.Request) -> Outcome:
     route = request.match_info.route.name or "unknown"
-    oc = Outcome(target=target_for_path(request.path), route=route)
     owner = _ROUTE_OWNERS.get(route)
+    oc = Outcome(target=owner.name if owner else target_for_path(request.path), route=route)
     if owner is not None and owner.label is not None:
         label = owner.label(request, config_of(request).settings(owner.name))
         if label is not None:
@@ -154,7 +159,11 @@ async def _emulator_middleware(request: web.Request, handler: Handler) -> web.St
     oc = _initial_outcome(request)
     set_outcome(request, oc)
     try:
-        body = await asyncio.wait_for(request.read(), config_of(request).body_timeout)
+        if request.content.is_eof():  # the usual case: the whole body came with the headers
+            body = await request.read()
+        else:
+            async with asyncio.timeout(config_of(request).body_timeout):
+                body = await request.read()
     except TimeoutError:
         timeout = config_of(request).body_timeout
         oc.reject(f"request body not received within {timeout:g} s")

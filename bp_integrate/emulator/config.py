@@ -73,6 +73,8 @@ class EmulatorConfig:
             self._settings[target.name] = target.settings(**mine)
         if remaining:
             raise TypeError(f"unknown emulator setting(s): {', '.join(sorted(remaining))}")
+        # Asked on every request (to mask what is recorded): computed once.
+        self._secrets = tuple(s for value in self._settings.values() for s in value.secrets() if s)
 
     def settings(self, target_name: str) -> Any:
         """The settings object of the target called ``target_name``."""
@@ -96,7 +98,7 @@ class EmulatorConfig:
 
     def secrets(self) -> tuple[str, ...]:
         """Every secret value this config holds, to scrub from anything echoed back."""
-        return tuple(s for value in self._settings.values() for s in value.secrets() if s)
+        return self._secrets
 
     def __repr__(self) -> str:
         return (

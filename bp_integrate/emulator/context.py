@@ -19,7 +19,7 @@ from aiohttp import web
 
 from .capture import CaptureFile
 from .config import EmulatorConfig
-from .records import json_depth
+from .records import NOT_PARSED, json_depth
 from .state import EmulatorState
 from .target import TargetSettings, TargetState
 
@@ -128,6 +128,12 @@ async def read_json(request: web.Request) -> Any:
         raise
     request[_PARSED_KEY] = value
     return value
+
+
+def parsed_body(request: web.Request) -> Any:
+    """The JSON body a handler already parsed, or :data:`~.records.NOT_PARSED`."""
+    cached = request.get(_PARSED_KEY, NOT_PARSED)
+    return NOT_PARSED if isinstance(cached, BodyError) else cached
 
 
 def parse_json(raw: bytes, max_depth: int) -> Any:

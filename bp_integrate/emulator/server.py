@@ -29,6 +29,17 @@ from .state import EmulatorState, RecordCallback
 SHUTDOWN_TIMEOUT = 2.0
 
 
+def new_event_loop() -> asyncio.AbstractEventLoop:
+    """uvloop's loop when it is installed (the ``fast`` extra: about 1.4x the
+    requests per second under load), else asyncio's."""
+    try:
+        import uvloop  # type: ignore[import-not-found, unused-ignore]
+    except ImportError:
+        return asyncio.new_event_loop()
+    loop: asyncio.AbstractEventLoop = uvloop.new_event_loop()
+    return loop
+
+
 class EmulatorBindError(OSError):
     """The emulator could not listen on the requested address (e.g. port in use)."""
 
@@ -146,7 +157,7 @@ class EmulatorServer:
             self._close_capture()
             raise
         self._url_host, self._port = _url_host(sock)
-        loop = asyncio.new_event_loop()
+        loop = new_event_loop()
         ready = threading.Event()
         failure: list[BaseException] = []
 
