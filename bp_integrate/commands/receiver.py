@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import errno
+import logging
 import os
+import queue
 import shlex
 import threading
 from collections import deque
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -19,6 +22,7 @@ if TYPE_CHECKING:
     from bp_integrate.emulator import EmulatorConfig, EmulatorServer, ReceivedRecord
 
 SHOWN_ROWS = 20
+log = logging.getLogger(__name__)
 
 
 def install_commands(server: EmulatorServer, config: EmulatorConfig) -> list[str]:
@@ -61,6 +65,57 @@ def record_row(record: ReceivedRecord) -> list[str]:
         (record.key or "")[:32],
         record.note[:40],
     ]
+
+
+class RecordPrinter:
+    """Shows received records from a thread of its own, in order, in batches.
+
+    The emulator hands each record over (``put``, on its event loop) and goes on
+    serving: masking a record and printing it never hold up the next answer.
+    """
+
+    BATCH = 500
+
+    def __init__(self, show: Callable[[list[ReceivedRecord]], None]) -> None:
+        self.show = show
+        self.queue: queue.SimpleQueue[ReceivedRecord | None] = queue.SimpleQueue()
+        self.thread = threading.Thread(target=self._run, name="bp-receiver-output", daemon=True)
+
+    def put(self, record: ReceivedRecord) -> None:
+        self.queue.put(record)
+
+    def start(self) -> None:
+        if not self.thread.is_alive():
+            self.thread.start()
+
+    def stop(self) -> None:
+        """Show what is still queued, then end the thread."""
+        self.queue.put(None)
+        self.start()
+        self.thread.join(timeout=10)
+
+    def _run(self) -> None:
+        reader_gone = False
+        while True:
+            batch: list[ReceivedRecord] = []
+            item = self.queue.get()
+            while item is not None:
+                batch.append(item)
+                if len(batch) >= self.BATCH:
+                    break
+                try:
+                    item = self.queue.get_nowait()
+                except queue.Empty:
+                    break
+            if batch and not reader_gone:
+                try:
+                    self.show(batch)
+                except BrokenPipeError:
+                    reader_gone = True  # `| head`: the rest goes nowhere, serving goes on
+                except Exception:
+                    log.exception("showing received requests failed")
+            if item is None:
+                return
 
 
 class LiveTable:
@@ -141,13 +196,17 @@ def receiver_command(
     config = EmulatorConfig(rate_limit=rate_limit)
     live_table = LiveTable() if ui.stdout_is_tty() and not json_output else None
 
-    def on_record(record: ReceivedRecord) -> None:
+    def show(batch: list[ReceivedRecord]) -> None:
         if json_output:
-            ui.emit_json_line(record.to_json())
+            for record in batch:
+                ui.emit_json_line(record.to_json())
         elif live_table is not None:
-            live_table.add(record)
+            for record in batch:
+                live_table.add(record)
         else:
-            ui.data("  ".join(record_row(record)))
+            ui.data("\n".join("  ".join(record_row(record)) for record in batch))
+
+    printer = RecordPrinter(show)
 
     def on_ready(server: EmulatorServer) -> None:
         if json_output:
@@ -170,10 +229,11 @@ def receiver_command(
                 live_table.render(), console=ui.out(), refresh_per_second=4, transient=False
             )
             live_table.live.start()
+        printer.start()  # requests that came in meanwhile are shown now, in order
 
     try:
         serve_forever(
-            host, port, config, allow_remote, on_record, on_ready=on_ready, capture=capture
+            host, port, config, allow_remote, printer.put, on_ready=on_ready, capture=capture
         )
     except ValueError:
         raise UsageError(
@@ -197,6 +257,7 @@ def receiver_command(
             "Choose a file in a folder you can write (an existing symlink is refused).",
         ) from None
     finally:
+        printer.stop()
         if live_table is not None and live_table.live is not None:
             live_table.live.stop()
     ui.say("Emulator stopped.")
