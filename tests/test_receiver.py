@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -97,3 +98,21 @@ def test_receiver_capture_writes_full_requests(tmp_path: Path) -> None:
     assert entry["body"] == body
     assert entry["headers"]["Authorization"] == "****"
     assert "demo-incidentio-secret" not in capture.read_text()
+
+
+def test_a_malformed_request_prints_no_traceback() -> None:
+    proc, urls = start_receiver()
+    port = int(urls["bigpanda_api"].rsplit(":", 1)[1])
+    try:
+        for raw in (b"POST /webhook/\xff HTTP/1.1\r\nHost: x\r\n\r\n", b"\x16\x03\x01junk\r\n\r\n"):
+            with socket.create_connection(("127.0.0.1", port)) as sock:
+                sock.sendall(raw)
+                sock.settimeout(5)
+                assert sock.recv(100).startswith(b"HTTP/1.")
+        assert httpx.get(urls["received"]).status_code == 200
+    finally:
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=10)
+    assert proc.returncode == 0
+    assert "Traceback" not in err
+    assert "Error handling request" not in err

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import logging
 import os
 import socket
 import threading
@@ -27,6 +28,11 @@ from .config import EmulatorConfig, endpoint_urls
 from .state import EmulatorState, RecordCallback
 
 SHUTDOWN_TIMEOUT = 2.0
+#: aiohttp's errors about what clients sent (a malformed request line...) go here, not
+#: to stderr as tracebacks: a client must not be able to fill the receiver's terminal.
+#: Configured logging (the debug switch) still gets them through propagation.
+HTTP_LOG = logging.getLogger("bp_integrate.emulator.http")
+HTTP_LOG.addHandler(logging.NullHandler())
 
 
 def new_event_loop() -> asyncio.AbstractEventLoop:
@@ -229,6 +235,7 @@ class EmulatorServer:
             # Until a request is complete aiohttp's keep-alive timer runs: the idle
             # timeout and the bounded wait for headers in one setting.
             keepalive_timeout=self.config.idle_timeout,
+            logger=HTTP_LOG,
         )
         await runner.setup()
         self._runner = runner
