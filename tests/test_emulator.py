@@ -510,7 +510,7 @@ def test_incidentio_missing_id_is_422(client: httpx.Client) -> None:
     assert r.status_code == 422
     body = r.json()
     assert (body["type"], body["status"]) == ("validation_error", 422)
-    assert body["errors"][0]["source"] == {"field": "incident.id"}
+    assert body["errors"][0]["source"] == {"field": "incident.id", "pointer": "/incident/id"}
     assert client.post(IO_PATH, content=b"nope", headers=auth).status_code == 400
     other = IO_PATH.replace(INCIDENTIO_SOURCE_ID, "01OTHER")
     assert client.post(other, json=bp_incident(), headers=auth).status_code == 404

@@ -353,7 +353,7 @@ def test_from_run_refuses_a_body_that_held_a_secret(
         )
         assert (
             "].value, and history keeps secrets only as ****: sending that would not be the "
-            "same event (a PagerDuty override key of **** is refused with a 400).\n"
+            "same event (a routing key of **** is refused by the target).\n"
             "  Run the original command again with the secret (it was: bp-integrate "
             "send-test incident#new, with its --tag or --set), or pick another run from "
             "`bp-integrate history`.\n"

@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import httpx
 from helpers import invoke
@@ -72,3 +74,45 @@ def test_receiver_port_in_use_is_a_clear_error(runner: CliRunner) -> None:
     finally:
         proc.send_signal(signal.SIGINT)
         proc.communicate(timeout=10)
+
+
+def test_receiver_capture_writes_full_requests(tmp_path: Path) -> None:
+    capture = tmp_path / "capture.jsonl"
+    proc, urls = start_receiver("--capture", str(capture))
+    body = {"incident": {"id": "inc-1", "extra": {"nested": [1]}}, "metadata": {"x": 1}}
+    try:
+        answer = httpx.post(
+            urls["incidentio_callback"],
+            json=body,
+            headers={"Authorization": "Bearer demo-incidentio-secret"},
+        )
+        assert answer.status_code == 202
+        assert proc.stdout is not None
+        proc.stdout.readline()  # the request was answered and recorded
+    finally:
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=10)
+    assert proc.returncode == 0
+    assert f"Capturing every request, in full (secrets masked), to {capture}" in err
+    (entry,) = [json.loads(line) for line in capture.read_text().splitlines()]
+    assert entry["body"] == body
+    assert entry["headers"]["Authorization"] == "****"
+    assert "demo-incidentio-secret" not in capture.read_text()
+
+
+def test_a_malformed_request_prints_no_traceback() -> None:
+    proc, urls = start_receiver()
+    port = int(urls["bigpanda_api"].rsplit(":", 1)[1])
+    try:
+        for raw in (b"POST /webhook/\xff HTTP/1.1\r\nHost: x\r\n\r\n", b"\x16\x03\x01junk\r\n\r\n"):
+            with socket.create_connection(("127.0.0.1", port)) as sock:
+                sock.sendall(raw)
+                sock.settimeout(5)
+                assert sock.recv(100).startswith(b"HTTP/1.")
+        assert httpx.get(urls["received"]).status_code == 200
+    finally:
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=10)
+    assert proc.returncode == 0
+    assert "Traceback" not in err
+    assert "Error handling request" not in err

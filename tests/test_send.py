@@ -149,7 +149,7 @@ def test_unknown_event_suggests_the_nearest(
 def test_nothing_installed_names_the_fix() -> None:
     result = cli("send-test", "new")
     assert result.exit_code == 3
-    assert "bp-integrate --profile default install" in result.stderr
+    assert "Install one first: bp-integrate install <integration>" in result.stderr
 
 
 # ------------------------------------------------------------------------------ sending

@@ -8,7 +8,6 @@ never read or written, and no network beyond loopback is used.
 from __future__ import annotations
 
 import os
-import secrets as random_secrets
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -44,35 +43,23 @@ def throwaway_home() -> Iterator[str]:
 
 
 def demo_answers(server: EmulatorServer, config: EmulatorConfig) -> dict[str, dict[str, str]]:
-    """What an admin would type for each integration, pointed at the emulator."""
-    urls = server.urls
-    api_key = f"?apiKey={config.xmatters_api_key}"
-    return {
-        "xmatters": {
-            "trigger_url": urls["xmatters_trigger"] + api_key,
-            "recipients": "demo-team, Cloud Devops",
-        },
-        "pagerduty": {
-            # Any 32 hex characters: the emulator, like PagerDuty, checks the shape.
-            "integration_key": random_secrets.token_hex(16),
-            "events_url": urls["pagerduty_events"],
-            "field_map": "component=check",
-        },
-        "incidentio": {
-            "callback_url": urls["incidentio_callback"],
-            "secret": config.incidentio_secret,
-            "bigpanda_api_key": config.bigpanda_api_key,
-        },
-        "panopta": {
-            "outage_url": urls["panopta_outage"] + api_key,
-            "clear_url": urls["panopta_clear"] + api_key,
-            "target": "demo-team",
-        },
-    }
+    """What an admin would type for each integration, pointed at the emulator.
+
+    Every emulated target says what installs its integrations against it; the
+    integrations' own order (``bp-integrate list``) is kept, and values for an
+    integration this version does not have are left out.
+    """
+    from bp_integrate.emulator import targets
+    from bp_integrate.integrations import NAMES
+
+    values: dict[str, dict[str, str]] = {}
+    for target in targets():
+        values.update(target.install_values(server.base_url, config))
+    return {name: values[name] for name in NAMES if name in values}
 
 
 def install_all(server: EmulatorServer, config: EmulatorConfig) -> list[dict[str, Any]]:
-    """Install the four integrations through the same core the install command uses."""
+    """Install every integration through the same core the install command uses."""
     from bp_integrate import config as settings
     from bp_integrate.bigpanda.api import key_checker
     from bp_integrate.integrations import get
@@ -103,23 +90,9 @@ def install_all(server: EmulatorServer, config: EmulatorConfig) -> list[dict[str
 
 def target_summary(snapshot: dict[str, Any]) -> list[str]:
     """One line per emulated target: what it ended with."""
-    lines = []
-    xm = snapshot["xmatters"]["events"]
-    lines.append(f"xMatters: {len(xm)} event(s) created by the BigPanda trigger")
-    pan = snapshot["panopta"]
-    lines.append(
-        f"Panopta -> xMatters: {len(pan['events'])} outage event(s), {len(pan['clears'])} clear(s)"
-    )
-    for alert in snapshot["pagerduty"]["alerts"]:
-        lines.append(
-            f"PagerDuty: alert {alert.get('dedup_key')} is {alert.get('status')} "
-            f"after {alert.get('event_count')} event(s)"
-        )
-    for alert in snapshot["incidentio"]["alerts"]:
-        lines.append(
-            f"incident.io: alert {alert.get('deduplication_key')} is {alert.get('status')}, "
-            f"fired {alert.get('fired_count')} time(s)"
-        )
+    from bp_integrate.emulator import targets
+
+    lines = [line for target in targets() for line in target.summary(snapshot)]
     lines.append(f"Requests received by the emulator: {snapshot['requests_received']}")
     return lines
 
@@ -133,7 +106,7 @@ def demo_command(
 ) -> None:
     """Try everything against the emulator: no account, no network, nothing saved.
 
-    Starts the embedded emulator on a free loopback port, installs all four integrations
+    Starts the embedded emulator on a free loopback port, installs every integration
     against it in a throwaway profile, replays an incident lifecycle to all of them, and
     shows what each emulated target ended with.
     """
@@ -155,7 +128,7 @@ def demo_command(
     ):
         if not json_output:
             ui.say(f"Emulator listening on {server.base_url} (loopback only).", style="bold")
-            ui.say("Installing all four integrations against it in a throwaway profile...")
+            ui.say("Installing every integration against it in a throwaway profile...")
         installed = install_all(server, emulator_config)
         if not json_output:
             for doc in installed:
@@ -163,7 +136,7 @@ def demo_command(
                 for header, value in doc["webhook"]["headers"].items():
                     if header != "Content-Type":
                         ui.say(f"      {header}: {value}")
-            ui.say(f"Replaying {plan.name} ({plural(len(plan.steps), 'step')}) to all four...")
+            ui.say(f"Replaying {plan.name} ({plural(len(plan.steps), 'step')}) to all of them...")
         loaded = load_targets(DEMO_PROFILE, None)
         timeline = Timeline(json_output)
         engine = Engine(
@@ -198,6 +171,8 @@ def demo_command(
             "Nothing was written to your config or keyring.",
             style=style,
         )
-        ui.say("Next: bp-integrate install xmatters (or pagerduty, incidentio, panopta).")
+        from bp_integrate.integrations import NAMES
+
+        ui.say(f"Next: bp-integrate install {NAMES[0]} (or {', '.join(NAMES[1:])}).")
     if code != ExitCode.OK:
         raise typer.Exit(int(code))

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import errno
+import logging
 import os
+import queue
+import shlex
 import threading
 from collections import deque
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -18,24 +22,35 @@ if TYPE_CHECKING:
     from bp_integrate.emulator import EmulatorConfig, EmulatorServer, ReceivedRecord
 
 SHOWN_ROWS = 20
+log = logging.getLogger(__name__)
 
 
 def install_commands(server: EmulatorServer, config: EmulatorConfig) -> list[str]:
     """Commands that point each integration at this emulator (secrets via env vars)."""
-    urls = server.urls
-    return [
-        f"BP_INTEGRATE_XMATTERS_TRIGGER_URL='{urls['xmatters_trigger']}?apiKey="
-        f"{config.xmatters_api_key}' bp-integrate install xmatters --no-input "
-        "--set recipients=demo-team",
-        "BP_INTEGRATE_PAGERDUTY_INTEGRATION_KEY=<any 32 hex characters> "
-        f"bp-integrate install pagerduty --no-input --set events_url={urls['pagerduty_events']}",
-        f"BP_INTEGRATE_INCIDENTIO_SECRET={config.incidentio_secret} bp-integrate install "
-        f"incidentio --no-input --no-verify --set callback_url={urls['incidentio_callback']}",
-        f"BP_INTEGRATE_PANOPTA_OUTAGE_URL='{urls['panopta_outage']}?apiKey="
-        f"{config.xmatters_api_key}' BP_INTEGRATE_PANOPTA_CLEAR_URL='{urls['panopta_clear']}"
-        f"?apiKey={config.xmatters_api_key}' bp-integrate install panopta --no-input "
-        "--set target=demo-team",
-    ]
+    from bp_integrate.emulator import targets
+    from bp_integrate.integrations import NAMES, get
+
+    values: dict[str, dict[str, str]] = {}
+    for target in targets():
+        values.update(target.install_values(server.base_url, config))
+    lines = []
+    for name in [n for n in NAMES if n in values]:
+        spec = get(name)
+        secret_names = {f.name for f in spec.fields if f.secret or f.url_with_secrets}
+        checks_key = any(f.bigpanda_key for f in spec.fields)
+        env = " ".join(
+            f"BP_INTEGRATE_{name.upper()}_{key.upper()}={shlex.quote(value)}"
+            for key, value in values[name].items()
+            if key in secret_names
+        )
+        sets = " ".join(
+            f"--set {shlex.quote(f'{key}={value}')}"
+            for key, value in values[name].items()
+            if key not in secret_names
+        )
+        verify = " --no-verify" if checks_key else ""
+        lines.append(f"{env} bp-integrate install {name} --no-input{verify} {sets}".strip())
+    return lines
 
 
 def record_row(record: ReceivedRecord) -> list[str]:
@@ -50,6 +65,57 @@ def record_row(record: ReceivedRecord) -> list[str]:
         (record.key or "")[:32],
         record.note[:40],
     ]
+
+
+class RecordPrinter:
+    """Shows received records from a thread of its own, in order, in batches.
+
+    The emulator hands each record over (``put``, on its event loop) and goes on
+    serving: masking a record and printing it never hold up the next answer.
+    """
+
+    BATCH = 500
+
+    def __init__(self, show: Callable[[list[ReceivedRecord]], None]) -> None:
+        self.show = show
+        self.queue: queue.SimpleQueue[ReceivedRecord | None] = queue.SimpleQueue()
+        self.thread = threading.Thread(target=self._run, name="bp-receiver-output", daemon=True)
+
+    def put(self, record: ReceivedRecord) -> None:
+        self.queue.put(record)
+
+    def start(self) -> None:
+        if not self.thread.is_alive():
+            self.thread.start()
+
+    def stop(self) -> None:
+        """Show what is still queued, then end the thread."""
+        self.queue.put(None)
+        self.start()
+        self.thread.join(timeout=10)
+
+    def _run(self) -> None:
+        reader_gone = False
+        while True:
+            batch: list[ReceivedRecord] = []
+            item = self.queue.get()
+            while item is not None:
+                batch.append(item)
+                if len(batch) >= self.BATCH:
+                    break
+                try:
+                    item = self.queue.get_nowait()
+                except queue.Empty:
+                    break
+            if batch and not reader_gone:
+                try:
+                    self.show(batch)
+                except BrokenPipeError:
+                    reader_gone = True  # `| head`: the rest goes nowhere, serving goes on
+                except Exception:
+                    log.exception("showing received requests failed")
+            if item is None:
+                return
 
 
 class LiveTable:
@@ -94,38 +160,53 @@ def receiver_command(
             "use only on a trusted network.",
         ),
     ] = False,
-    pagerduty_rate_limit: Annotated[
+    rate_limit: Annotated[
         int | None,
         typer.Option(
+            "--rate-limit",
             "--pagerduty-rate-limit",
             metavar="N",
-            help="Answer 429 past N PagerDuty events per minute per key (PagerDuty: ~120).",
+            help="Answer 429 past N events per minute per key, on the targets that "
+            "throttle (the real limit is about 120).",
+        ),
+    ] = None,
+    capture: Annotated[
+        str | None,
+        typer.Option(
+            "--capture",
+            metavar="FILE",
+            help="Append every request (full body, secrets in headers and query masked) "
+            "to FILE as JSON lines, for calibrate.",
         ),
     ] = None,
     json_output: JsonOpt = False,
 ) -> None:
-    """Run the embedded emulator of every target (xMatters, PagerDuty, incident.io, BigPanda API).
+    """Run the embedded emulator of every target an integration can point at.
 
     It checks credentials and payloads as the real services do, shows what it received,
     and serves the same as JSON at GET /_received and what each target ended with at
     GET /_state. Ctrl-C stops it.
     """
-    from bp_integrate.emulator import EmulatorBindError, EmulatorConfig, serve_forever
+    from bp_integrate.emulator import EmulatorBindError, EmulatorConfig, serve_forever, targets
 
     if not 0 <= port <= 65535:
         raise UsageError(f"--port {port} is out of range.", "Use 0-65535 (0 picks a free port).")
-    if pagerduty_rate_limit is not None and pagerduty_rate_limit < 1:
-        raise UsageError("--pagerduty-rate-limit must be at least 1.")
-    config = EmulatorConfig(pagerduty_rate_limit=pagerduty_rate_limit)
+    if rate_limit is not None and rate_limit < 1:
+        raise UsageError("--rate-limit must be at least 1.")
+    config = EmulatorConfig(rate_limit=rate_limit)
     live_table = LiveTable() if ui.stdout_is_tty() and not json_output else None
 
-    def on_record(record: ReceivedRecord) -> None:
+    def show(batch: list[ReceivedRecord]) -> None:
         if json_output:
-            ui.emit_json_line(record.to_json())
+            for record in batch:
+                ui.emit_json_line(record.to_json())
         elif live_table is not None:
-            live_table.add(record)
+            for record in batch:
+                live_table.add(record)
         else:
-            ui.data("  ".join(record_row(record)))
+            ui.data("\n".join("  ".join(record_row(record)) for record in batch))
+
+    printer = RecordPrinter(show)
 
     def on_ready(server: EmulatorServer) -> None:
         if json_output:
@@ -134,14 +215,10 @@ def receiver_command(
         for name, url in server.urls.items():
             ui.say(f"  {name:<24} {url}")
         ui.say("Demo credentials it accepts (not secrets; fixed for every emulator):")
-        ui.say(
-            f"  xMatters apiKey {config.xmatters_api_key}; Basic user "
-            f"{config.xmatters_username} / {config.xmatters_password}"
-        )
-        ui.say(
-            f"  incident.io secret {config.incidentio_secret}; BigPanda API key "
-            f"{config.bigpanda_api_key}; PagerDuty: any 32-character key"
-        )
+        for target in targets():
+            ui.say(f"  {target.credentials(config.settings(target.name))}")
+        if capture is not None:
+            ui.say(f"Capturing every request, in full (secrets masked), to {capture} (0600).")
         ui.say("Point integrations at it, e.g.:")
         for line in install_commands(server, config):
             ui.say(f"  {line}")
@@ -152,9 +229,12 @@ def receiver_command(
                 live_table.render(), console=ui.out(), refresh_per_second=4, transient=False
             )
             live_table.live.start()
+        printer.start()  # requests that came in meanwhile are shown now, in order
 
     try:
-        serve_forever(host, port, config, allow_remote, on_record, on_ready=on_ready)
+        serve_forever(
+            host, port, config, allow_remote, printer.put, on_ready=on_ready, capture=capture
+        )
     except ValueError:
         raise UsageError(
             f"Refusing to listen on {host}: the emulator accepts fixed demo credentials and "
@@ -171,7 +251,13 @@ def receiver_command(
             else "Choose another --host or --port.",
             ExitCode.ERROR,
         ) from None
+    except OSError as exc:  # the capture file could not be opened
+        raise UsageError(
+            f"Cannot write the capture file {capture}: {exc.strerror or exc}.",
+            "Choose a file in a folder you can write (an existing symlink is refused).",
+        ) from None
     finally:
+        printer.stop()
         if live_table is not None and live_table.live is not None:
             live_table.live.stop()
     ui.say("Emulator stopped.")

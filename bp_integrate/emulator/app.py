@@ -1,11 +1,12 @@
 """The emulator's aiohttp application: routes, request log, faults, introspection.
 
-This module owns :func:`build_app`, which wires every emulated endpoint into one
-``aiohttp.web.Application``, and the middleware around them that reads and
-bounds the body (413 past ``max_body_bytes``), applies injected faults, turns
-404/405 into JSON, and appends one masked :class:`ReceivedRecord` per request to
-the state. It also owns the introspection endpoints, which are neither recorded
-nor subject to faults:
+This module owns :func:`build_app`, which wires the routes of every registered
+target (see :mod:`.target`) into one ``aiohttp.web.Application``, and the
+middleware around them that reads and bounds the body (413 past
+``max_body_bytes``), applies injected faults, turns 404/405 into JSON, and
+appends one masked :class:`ReceivedRecord` per request to the state. It also
+owns the introspection endpoints, which are neither recorded nor subject to
+faults:
 
 * ``GET /_received`` (``?since=<seq>``): the request log, oldest first (the newest
   ``EmulatorState.max_records`` requests; ``/_state`` counts them all);
@@ -24,74 +25,33 @@ from typing import Any
 
 from aiohttp import web
 
-from . import bigpanda, incidentio, pagerduty, xmatters
+from .capture import CaptureFile
 from .config import EmulatorConfig
 from .context import (
+    CAPTURE_KEY,
     CONFIG_KEY,
     STATE_KEY,
     BodyError,
     Outcome,
     config_of,
     json_response,
+    parsed_body,
     read_json,
     set_outcome,
     state_of,
 )
-from .records import body_preview, mask_headers, mask_query, scrub
-from .state import EmulatorState, Fault
+from .records import raw_request
+from .state import EmulatorState, Fault, FaultQueueFull
+from .target import Target, target_for_path, targets
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-BP_ENV = "/resources/v2.0/environments"
-ROUTES: tuple[tuple[str, str, str, Handler], ...] = (
-    (
-        "POST",
-        "/api/integration/1/functions/{function_id}/triggers",
-        "xmatters_trigger",
-        xmatters.handle_trigger,
-    ),
-    ("POST", "/v2/enqueue", "pagerduty_events", pagerduty.handle_enqueue),
-    ("POST", "/v2/change/enqueue", "pagerduty_change_events", pagerduty.handle_change_enqueue),
-    (
-        "POST",
-        "/v2/alert_events/bigpanda/{source_id}",
-        "incidentio_alert_event",
-        incidentio.handle_alert_event,
-    ),
-    ("GET", BP_ENV, "bigpanda_environments", bigpanda.handle_environments),
-    (
-        "POST",
-        BP_ENV + "/{env_id}/incidents/{incident_id}/resolve",
-        "bigpanda_resolve",
-        bigpanda.handle_resolve,
-    ),
-    (
-        "POST",
-        BP_ENV + "/{env_id}/incidents/{incident_id}/comments",
-        "bigpanda_comment",
-        bigpanda.handle_comment,
-    ),
-)
-
-_TARGET_PREFIXES = (
-    ("/api/integration/", "xmatters"),
-    ("/v2/enqueue", "pagerduty"),
-    ("/v2/change/", "pagerduty"),
-    ("/v2/alert_events/", "incidentio"),
-    ("/resources/", "bigpanda"),
-)
-
-
-def target_for_path(path: str) -> str:
-    """The emulated system a path belongs to (``unknown`` if none)."""
-    for prefix, target in _TARGET_PREFIXES:
-        if path.startswith(prefix):
-            return target
-    return "unknown"
+_ROUTE_OWNERS: dict[str, Target] = {}
+#: Requests one fault may apply to.
+MAX_TIMES = 1_000_000
 
 
 def _known_routes() -> list[str]:
-    return [f"{method} {path}" for method, path, _, _ in ROUTES]
+    return [f"{route.method} {route.path}" for target in targets() for route in target.routes]
 
 
 def _http_error(request: web.Request, exc: web.HTTPException) -> web.Response:
@@ -138,40 +98,53 @@ def _record(
     body_bytes: int | None = None,
 ) -> None:
     secrets = config_of(request).secrets()
+    capture = request.app.get(CAPTURE_KEY)
+    if capture is not None:
+        capture.write(
+            timestamp=received,
+            method=request.method,
+            path=request.path,
+            query_string=request.query_string,
+            headers=request.headers,
+            body=body,
+            target=oc.target,
+            route=oc.route,
+            status=status,
+            secrets=secrets,
+        )
     state_of(request).add_record(
         time=received,
         method=request.method,
-        path=scrub(request.path, secrets),
-        query=mask_query(request.query_string, secrets),
         target=oc.target,
         route=oc.route,
         status=status,
         valid=oc.valid,
-        errors=tuple(scrub(e, secrets) for e in oc.errors),
-        note=scrub(oc.note, secrets),
-        key=scrub(oc.key, secrets) if oc.key is not None else None,
         action=oc.action,
-        body_preview=body_preview(body, secrets),
         body_bytes=len(body) if body_bytes is None else body_bytes,
-        headers=mask_headers(request.headers, secrets),
         fault=fault,
         duration_ms=(time.monotonic() - started) * 1000.0,
+        raw=raw_request(
+            path=request.path,
+            query=request.query_string,
+            headers=request.headers,
+            body=body,
+            parsed=parsed_body(request),
+            errors=oc.errors,
+            note=oc.note,
+            key=oc.key,
+            secrets=secrets,
+        ),
     )
 
 
 def _initial_outcome(request: web.Request) -> Outcome:
     route = request.match_info.route.name or "unknown"
-    oc = Outcome(target=target_for_path(request.path), route=route)
-    if route == "xmatters_trigger":
-        config = config_of(request)
-        function_id = request.match_info.get("function_id")
-        if function_id in (config.panopta_outage_function_id, config.panopta_clear_function_id):
-            oc.target = "panopta"
-            oc.route = (
-                "panopta_outage"
-                if function_id == config.panopta_outage_function_id
-                else "panopta_clear"
-            )
+    owner = _ROUTE_OWNERS.get(route)
+    oc = Outcome(target=owner.name if owner else target_for_path(request.path), route=route)
+    if owner is not None and owner.label is not None:
+        label = owner.label(request, config_of(request).settings(owner.name))
+        if label is not None:
+            oc.target, oc.route = label
     return oc
 
 
@@ -186,7 +159,20 @@ async def _emulator_middleware(request: web.Request, handler: Handler) -> web.St
     oc = _initial_outcome(request)
     set_outcome(request, oc)
     try:
-        body = await request.read()
+        if request.content.is_eof():  # the usual case: the whole body came with the headers
+            body = await request.read()
+        else:
+            async with asyncio.timeout(config_of(request).body_timeout):
+                body = await request.read()
+    except TimeoutError:
+        timeout = config_of(request).body_timeout
+        oc.reject(f"request body not received within {timeout:g} s")
+        _record(request, oc, 408, b"", received, started, None, body_bytes=0)
+        return json_response(
+            {"status": 408, "message": f"Request body not received within {timeout:g} seconds"},
+            status=408,
+            headers={"Connection": "close"},
+        )
     except web.HTTPRequestEntityTooLarge:
         limit = config_of(request).max_body_bytes
         oc.reject(f"request body larger than {limit} bytes")
@@ -263,8 +249,8 @@ def parse_fault(spec: Any) -> tuple[dict[str, Any], list[str]]:
     ):
         errors.append("status must be an integer from 100 to 599, or null (delay only)")
     times = spec.get("times", 1)
-    if isinstance(times, bool) or not isinstance(times, int) or times < 1:
-        errors.append("times must be a positive integer")
+    if isinstance(times, bool) or not isinstance(times, int) or not 1 <= times <= MAX_TIMES:
+        errors.append(f"times must be an integer from 1 to {MAX_TIMES}")
     headers = spec.get("headers", {})
     if not isinstance(headers, dict) or not all(
         isinstance(k, str) and isinstance(v, str) for k, v in headers.items()
@@ -304,7 +290,10 @@ async def _add_fault(request: web.Request) -> web.Response:
             {"status": 400, "message": "invalid fault", "errors": errors}, status=400
         )
     path_prefix = kwargs.pop("path_prefix")
-    fault = state_of(request).add_fault(path_prefix, **kwargs)
+    try:
+        fault = state_of(request).add_fault(path_prefix, **kwargs)
+    except FaultQueueFull as exc:
+        return json_response({"status": 409, "message": str(exc)}, status=409)
     return json_response(fault.to_json(), status=201)
 
 
@@ -317,15 +306,25 @@ async def _clear_faults(request: web.Request) -> web.Response:
 
 
 def build_app(
-    config: EmulatorConfig | None = None, state: EmulatorState | None = None
+    config: EmulatorConfig | None = None,
+    state: EmulatorState | None = None,
+    capture: CaptureFile | None = None,
 ) -> web.Application:
-    """The emulator as an aiohttp application (serve it however you like)."""
+    """The emulator as an aiohttp application (serve it however you like).
+
+    With ``capture``, every request a target received is also appended to it in
+    full (see :mod:`.capture`).
+    """
     cfg = config if config is not None else EmulatorConfig()
     app = web.Application(middlewares=[_emulator_middleware], client_max_size=cfg.max_body_bytes)
     app[CONFIG_KEY] = cfg
     app[STATE_KEY] = state if state is not None else EmulatorState()
-    for method, path, name, handler in ROUTES:
-        app.router.add_route(method, path, handler, name=name)
+    if capture is not None:
+        app[CAPTURE_KEY] = capture
+    for target in targets():
+        for route in target.routes:
+            app.router.add_route(route.method, route.path, route.handler, name=route.name)
+            _ROUTE_OWNERS[route.name] = target
     app.router.add_get("/_received", _received)
     app.router.add_get("/_state", _state)
     app.router.add_post("/_reset", _reset)

@@ -1,134 +1,119 @@
-"""Emulator settings: the credentials and fixed ids the emulator accepts, and its URLs.
+"""Emulator settings: what the whole server enforces, plus each target's own settings.
 
-This module owns :class:`EmulatorConfig` (what the embedded emulator accepts),
-the fixed demo identifiers (xMatters function UUIDs, the incident.io alert source
-id, BigPanda environments) and :func:`endpoint_urls`, which turns a base URL into
-the ready-to-use URLs the CLI prints. Every value here is a demo value: none of
-them is a real credential for any real service.
+This module owns :class:`EmulatorConfig`: the limits every route shares (body
+size, JSON depth, a default rate limit) and one settings object per emulated
+target, built from the keyword arguments that target's settings declare
+(``EmulatorConfig(xmatters_api_key=...)`` reaches the xMatters target's
+settings; ``config.xmatters_api_key`` reads it back). It also owns
+:func:`endpoint_urls`, every target's ready-to-use URLs under a base URL.
+Every value is a demo value: none is a real credential for any real service.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
-from urllib.parse import quote
+import dataclasses
+from typing import Any, TypeVar
 
-#: Function UUID of the emulated xMatters "BigPanda" workflow HTTP trigger.
-XMATTERS_BIGPANDA_FUNCTION_ID = "6b7c1f0e-2d4a-4c8e-9f3b-0a1b2c3d4e5f"
-#: Function UUID of the emulated xMatters "Panopta Outage Event" inbound integration.
-PANOPTA_OUTAGE_FUNCTION_ID = "9e8d7c6b-5a4f-4e3d-8c2b-1a0f9e8d7c6b"
-#: Function UUID of the emulated xMatters "Panopta Clear Event" inbound integration.
-PANOPTA_CLEAR_FUNCTION_ID = "c1e4a7d0-3b6e-4f92-a5c8-0d3f6b9e2a51"
-#: Id of the emulated incident.io BigPanda alert source (a ULID, as incident.io uses).
-INCIDENTIO_SOURCE_ID = "01J0BPDEM0S0VRCE0000000000"
+from .target import TargetSettings, targets
 
-#: The BigPanda environments the emulated BigPanda API lists, as (id, name).
-DEMO_BIGPANDA_ENVIRONMENTS: tuple[tuple[str, str], ...] = (
-    ("64f0c0de0000000000000001", "Production"),
-    ("64f0c0de0000000000000002", "Staging"),
-)
+#: Every request body is bounded by this by default (larger → 413).
+DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+#: JSON nested deeper than this is refused as the target refuses malformed JSON.
+DEFAULT_MAX_JSON_DEPTH = 64
+#: A connection with no complete request for this long is closed: idle keep-alive
+#: connections and clients that trickle their headers alike.
+DEFAULT_IDLE_TIMEOUT = 15.0
+#: A request whose body does not arrive within this is answered 408.
+DEFAULT_BODY_TIMEOUT = 30.0
 
-#: PagerDuty's own body limit for Events API v2 (512 KB, taken as KiB).
-PAGERDUTY_MAX_EVENT_BYTES = 512 * 1024
+_S = TypeVar("_S", bound=TargetSettings)
 
 
-@dataclass(frozen=True)
 class EmulatorConfig:
     """What the emulator accepts. The defaults are fixed demo values, not secrets.
 
-    ``pagerduty_rate_limit`` is in accepted events per minute per routing key
-    (``None`` turns throttling off). ``max_body_bytes`` bounds every request body
-    (larger → 413); PagerDuty's own 512 KB limit applies on its route on top.
+    ``max_body_bytes`` bounds every request body (larger → 413; a target may
+    bound its own route further); ``max_json_depth`` bounds nesting (deeper → the
+    target's own 400). ``rate_limit`` is accepted events per minute per key for
+    the targets that throttle (``None``: off; a target's own setting wins).
+    ``idle_timeout`` closes a connection with no complete request for that long
+    (idle keep-alive, or headers trickled in); ``body_timeout`` answers 408 to a
+    body that does not arrive in time. Every other keyword is a field of one
+    target's settings.
     """
 
-    xmatters_api_key: str = "demo-xmatters-api-key"
-    xmatters_username: str = "bp-integration"
-    xmatters_password: str = "demo-xm-password"
-    incidentio_secret: str = "demo-incidentio-secret"
-    bigpanda_api_key: str = "demo-bigpanda-user-key"
-    pagerduty_rate_limit: int | None = None
-    max_body_bytes: int = 1024 * 1024
-    xmatters_function_id: str = XMATTERS_BIGPANDA_FUNCTION_ID
-    panopta_outage_function_id: str = PANOPTA_OUTAGE_FUNCTION_ID
-    panopta_clear_function_id: str = PANOPTA_CLEAR_FUNCTION_ID
-    incidentio_source_id: str = INCIDENTIO_SOURCE_ID
-    bigpanda_environments: tuple[tuple[str, str], ...] = DEMO_BIGPANDA_ENVIRONMENTS
-
-    def __post_init__(self) -> None:
-        if self.max_body_bytes <= 0:
+    def __init__(
+        self,
+        *,
+        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+        max_json_depth: int = DEFAULT_MAX_JSON_DEPTH,
+        rate_limit: int | None = None,
+        idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
+        body_timeout: float = DEFAULT_BODY_TIMEOUT,
+        **target_settings: Any,
+    ) -> None:
+        if max_body_bytes <= 0:
             raise ValueError("max_body_bytes must be positive")
-        if self.pagerduty_rate_limit is not None and self.pagerduty_rate_limit < 1:
-            raise ValueError("pagerduty_rate_limit must be at least 1 (or None for no limit)")
-        if ":" in self.xmatters_username:
-            raise ValueError("xmatters_username may not contain ':' (RFC 7617 Basic auth)")
-        for name in ("xmatters_api_key", "incidentio_secret", "bigpanda_api_key"):
-            if not getattr(self, name):
-                raise ValueError(f"{name} may not be empty")
+        if max_json_depth < 2:
+            raise ValueError("max_json_depth must be at least 2")
+        if rate_limit is not None and rate_limit < 1:
+            raise ValueError("rate_limit must be at least 1 (or None for no limit)")
+        if not 0 < idle_timeout <= 3600 or not 0 < body_timeout <= 3600:
+            raise ValueError("idle_timeout and body_timeout must be from 0 to 3600 seconds")
+        self.idle_timeout = idle_timeout
+        self.body_timeout = body_timeout
+        self.max_body_bytes = max_body_bytes
+        self.max_json_depth = max_json_depth
+        self.rate_limit = rate_limit
+        remaining = dict(target_settings)
+        self._settings: dict[str, TargetSettings] = {}
+        for target in targets():
+            names = {f.name for f in dataclasses.fields(target.settings)}  # type: ignore[arg-type]
+            mine = {name: remaining.pop(name) for name in list(remaining) if name in names}
+            self._settings[target.name] = target.settings(**mine)
+        if remaining:
+            raise TypeError(f"unknown emulator setting(s): {', '.join(sorted(remaining))}")
+        # Asked on every request (to mask what is recorded): computed once.
+        self._secrets = tuple(s for value in self._settings.values() for s in value.secrets() if s)
+
+    def settings(self, target_name: str) -> Any:
+        """The settings object of the target called ``target_name``."""
+        return self._settings[target_name]
+
+    def of(self, kind: type[_S]) -> _S:
+        """The settings object of type ``kind`` (typed access for a target's handlers)."""
+        for value in self._settings.values():
+            if isinstance(value, kind):
+                return value
+        raise LookupError(f"no emulated target has settings of type {kind.__name__}")
+
+    def __getattr__(self, name: str) -> Any:
+        # Compatibility: config.xmatters_api_key and the like read the target's settings.
+        if name.startswith("_"):
+            raise AttributeError(name)
+        for value in self.__dict__.get("_settings", {}).values():
+            if hasattr(value, name):
+                return getattr(value, name)
+        raise AttributeError(f"EmulatorConfig has no setting {name!r}")
 
     def secrets(self) -> tuple[str, ...]:
         """Every secret value this config holds, to scrub from anything echoed back."""
-        return tuple(
-            s
-            for s in (
-                self.xmatters_api_key,
-                self.xmatters_password,
-                self.incidentio_secret,
-                self.bigpanda_api_key,
-            )
-            if s
+        return self._secrets
+
+    def __repr__(self) -> str:
+        return (
+            f"EmulatorConfig(max_body_bytes={self.max_body_bytes}, "
+            f"max_json_depth={self.max_json_depth}, rate_limit={self.rate_limit})"
         )
-
-
-def demo_function_ids() -> dict[str, str]:
-    """The fixed demo ids: xMatters function UUIDs and the incident.io source id."""
-    return {
-        "xmatters_bigpanda": XMATTERS_BIGPANDA_FUNCTION_ID,
-        "panopta_outage": PANOPTA_OUTAGE_FUNCTION_ID,
-        "panopta_clear": PANOPTA_CLEAR_FUNCTION_ID,
-        "incidentio_source": INCIDENTIO_SOURCE_ID,
-    }
-
-
-def xmatters_trigger_path(function_id: str) -> str:
-    """Path of an xMatters HTTP trigger for ``function_id``."""
-    return f"/api/integration/1/functions/{function_id}/triggers"
-
-
-def xmatters_trigger_url(
-    base_url: str,
-    function_id: str,
-    *,
-    api_key: str | None = None,
-    recipients: Iterable[str] = (),
-) -> str:
-    """An xMatters trigger URL, optionally with ``apiKey`` (URL auth) and ``recipients``.
-
-    Recipient names are URL-encoded (``Cloud Devops`` → ``Cloud%20Devops``) and
-    joined by commas, as xMatters expects. The result carries a secret when
-    ``api_key`` is given: redact it before showing or storing it.
-    """
-    params: list[str] = []
-    if api_key is not None:
-        params.append("apiKey=" + quote(api_key, safe=""))
-    names = [r for r in recipients if r]
-    if names:
-        params.append("recipients=" + ",".join(quote(r, safe="") for r in names))
-    url = base_url.rstrip("/") + xmatters_trigger_path(function_id)
-    return url + ("?" + "&".join(params) if params else "")
 
 
 def endpoint_urls(base_url: str, config: EmulatorConfig | None = None) -> dict[str, str]:
     """Ready-to-use URLs of every emulated endpoint under ``base_url`` (no secrets in them)."""
     cfg = config if config is not None else EmulatorConfig()
     base = base_url.rstrip("/")
-    return {
-        "xmatters_trigger": base + xmatters_trigger_path(cfg.xmatters_function_id),
-        "panopta_outage": base + xmatters_trigger_path(cfg.panopta_outage_function_id),
-        "panopta_clear": base + xmatters_trigger_path(cfg.panopta_clear_function_id),
-        "pagerduty_events": base + "/v2/enqueue",
-        "pagerduty_change_events": base + "/v2/change/enqueue",
-        "incidentio_callback": base + f"/v2/alert_events/bigpanda/{cfg.incidentio_source_id}",
-        "bigpanda_api": base,
-        "received": base + "/_received",
-        "state": base + "/_state",
-    }
+    urls: dict[str, str] = {}
+    for target in targets():
+        urls.update(target.urls(base, cfg.settings(target.name)))
+    urls["received"] = base + "/_received"
+    urls["state"] = base + "/_state"
+    return urls

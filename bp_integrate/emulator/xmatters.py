@@ -18,36 +18,233 @@ or number; else ``fqdn`` (plus ``/name`` when a ``name`` is present); else none.
 xMatters answers 202 ``{"requestId": ...}`` to every authenticated request, even
 when the flow then fails, so problems with the body only show in the request
 log (``valid`` false, ``errors``), never in the answer.
+
+It also owns this target's settings (the demo apiKey, the integration user,
+the function UUIDs), its state (events and Panopta clears) and its ``TARGET``.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import copy
 import time
 import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 from aiohttp import web
 
-from bp_integrate.bigpanda.webhook import event_of
+from bp_integrate.bigpanda.webhook import event_of, incident_of
 
 from .context import (
     BodyError,
-    config_of,
     json_response,
     outcome,
     read_json,
     same_secret,
-    state_of,
+    settings_of,
+    target_state,
 )
-from .state import XMattersEvent
+from .target import Route, Target, TargetSettings, TargetState
 
 OUTAGE_ID_FIELDS = ("outage_id", "outageId", "incident_id", "id")
 
+#: Function UUID of the emulated xMatters "BigPanda" workflow HTTP trigger.
+XMATTERS_BIGPANDA_FUNCTION_ID = "6b7c1f0e-2d4a-4c8e-9f3b-0a1b2c3d4e5f"
+#: Function UUID of the emulated xMatters "Panopta Outage Event" inbound integration.
+PANOPTA_OUTAGE_FUNCTION_ID = "9e8d7c6b-5a4f-4e3d-8c2b-1a0f9e8d7c6b"
+#: Function UUID of the emulated xMatters "Panopta Clear Event" inbound integration.
+PANOPTA_CLEAR_FUNCTION_ID = "c1e4a7d0-3b6e-4f92-a5c8-0d3f6b9e2a51"
+TRIGGER_PATH = "/api/integration/1/functions/{function_id}/triggers"
+
+
+@dataclass(frozen=True)
+class XMattersSettings(TargetSettings):
+    """The credentials and function UUIDs the emulated xMatters accepts (demo values)."""
+
+    xmatters_api_key: str = "demo-xmatters-api-key"
+    xmatters_username: str = "bp-integration"
+    xmatters_password: str = "demo-xm-password"
+    xmatters_function_id: str = XMATTERS_BIGPANDA_FUNCTION_ID
+    panopta_outage_function_id: str = PANOPTA_OUTAGE_FUNCTION_ID
+    panopta_clear_function_id: str = PANOPTA_CLEAR_FUNCTION_ID
+
+    def __post_init__(self) -> None:
+        if ":" in self.xmatters_username:
+            raise ValueError("xmatters_username may not contain ':' (RFC 7617 Basic auth)")
+        if not self.xmatters_api_key:
+            raise ValueError("xmatters_api_key may not be empty")
+
+    def secrets(self) -> tuple[str, ...]:
+        return (self.xmatters_api_key, self.xmatters_password)
+
+    def functions(self) -> dict[str, tuple[str, str]]:
+        """Function UUID → (target, route) as logged."""
+        return {
+            self.xmatters_function_id: ("xmatters", "xmatters_trigger"),
+            self.panopta_outage_function_id: ("panopta", "panopta_outage"),
+            self.panopta_clear_function_id: ("panopta", "panopta_clear"),
+        }
+
+
+@dataclass
+class XMattersEvent:
+    """An event an xMatters trigger received (BigPanda workflow or Panopta Outage).
+
+    ``status`` is ``active``, ``terminated`` (a Panopta Clear ended it) or
+    ``not_created`` (xMatters answered 202 but created no event, e.g. no recipient).
+    ``key`` is the BigPanda incident id or the Panopta outage key.
+    """
+
+    request_id: str
+    function: str
+    function_id: str
+    received_at: float
+    recipients: list[str]
+    targets: list[str]
+    created: bool
+    status: str
+    key: str | None
+    event_type: str | None
+    note: str
+    terminated_by: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "request_id": self.request_id,
+            "function": self.function,
+            "function_id": self.function_id,
+            "received_at": self.received_at,
+            "recipients": list(self.recipients),
+            "targets": list(self.targets),
+            "created": self.created,
+            "status": self.status,
+            "key": self.key,
+            "event_type": self.event_type,
+            "note": self.note,
+            "terminated_by": self.terminated_by,
+        }
+
+
+@dataclass
+class PanoptaClear:
+    """A Panopta Clear Event: which outage it named and which events it terminated."""
+
+    request_id: str
+    received_at: float
+    key: str | None
+    terminated: list[str]
+    note: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "request_id": self.request_id,
+            "received_at": self.received_at,
+            "key": self.key,
+            "terminated": list(self.terminated),
+            "note": self.note,
+        }
+
+
+class XMattersState(TargetState):
+    """Events of every function (BigPanda workflow, Panopta Outage) and Panopta clears."""
+
+    def __init__(self, lock: Any) -> None:
+        super().__init__(lock)
+        self._events: list[XMattersEvent] = []
+        self._clears: list[PanoptaClear] = []
+
+    def _of(self, function: str) -> list[XMattersEvent]:
+        with self._lock:
+            return copy.deepcopy([e for e in self._events if e.function == function])
+
+    def xmatters_events(self) -> list[XMattersEvent]:
+        """Events of the xMatters BigPanda trigger."""
+        return self._of("bigpanda")
+
+    def panopta_events(self) -> list[XMattersEvent]:
+        """xMatters events created (or not) by the Panopta Outage trigger."""
+        return self._of("panopta_outage")
+
+    def panopta_clears(self) -> list[PanoptaClear]:
+        with self._lock:
+            return copy.deepcopy(self._clears)
+
+    def add_xmatters_event(self, event: XMattersEvent) -> None:
+        with self._lock:
+            self._events.append(event)
+
+    def panopta_clear(self, request_id: str, key: str | None, now: float) -> PanoptaClear:
+        """Terminate every active Panopta outage event with ``key``."""
+        with self._lock:
+            terminated: list[str] = []
+            if key is not None:
+                for ev in self._events:
+                    if ev.function == "panopta_outage" and ev.key == key and ev.status == "active":
+                        ev.status = "terminated"
+                        ev.terminated_by = request_id
+                        terminated.append(ev.request_id)
+            if key is None:
+                note = "cannot tell which outage to clear: nothing terminated"
+            elif terminated:
+                note = f"terminated {len(terminated)} event(s) for outage {key}"
+            else:
+                note = f"no active event for outage {key}: nothing terminated"
+            clear = PanoptaClear(request_id, now, key, terminated, note)
+            self._clears.append(clear)
+            return copy.deepcopy(clear)
+
+    def snapshot(self) -> dict[str, Any]:
+        with self._lock:
+            return {
+                "xmatters": {
+                    "events": [e.to_json() for e in self._events if e.function == "bigpanda"]
+                },
+                "panopta": {
+                    "events": [e.to_json() for e in self._events if e.function == "panopta_outage"],
+                    "clears": [c.to_json() for c in self._clears],
+                },
+            }
+
+    def reset(self) -> None:
+        with self._lock:
+            self._events.clear()
+            self._clears.clear()
+
+
+def xmatters_trigger_path(function_id: str) -> str:
+    """Path of an xMatters HTTP trigger for ``function_id``."""
+    return TRIGGER_PATH.format(function_id=function_id)
+
+
+def xmatters_trigger_url(
+    base_url: str,
+    function_id: str,
+    *,
+    api_key: str | None = None,
+    recipients: Iterable[str] = (),
+) -> str:
+    """An xMatters trigger URL, optionally with ``apiKey`` (URL auth) and ``recipients``.
+
+    Recipient names are URL-encoded (``Cloud Devops`` → ``Cloud%20Devops``) and
+    joined by commas, as xMatters expects. The result carries a secret when
+    ``api_key`` is given: redact it before showing or storing it.
+    """
+    params: list[str] = []
+    if api_key is not None:
+        params.append("apiKey=" + quote(api_key, safe=""))
+    names = [r for r in recipients if r]
+    if names:
+        params.append("recipients=" + ",".join(quote(r, safe="") for r in names))
+    url = base_url.rstrip("/") + xmatters_trigger_path(function_id)
+    return url + ("?" + "&".join(params) if params else "")
+
 
 def _authenticated(request: web.Request) -> bool:
-    config = config_of(request)
+    config = settings_of(request, XMattersSettings)
     api_key = request.query.get("apiKey")
     if api_key is not None and same_secret(api_key, config.xmatters_api_key):
         return True
@@ -107,13 +304,8 @@ def _targets(body: dict[str, Any]) -> tuple[list[str], str | None]:
 async def handle_trigger(request: web.Request) -> web.Response:
     """``POST /api/integration/1/functions/{uuid}/triggers``."""
     oc = outcome(request)
-    config = config_of(request)
     function_id = request.match_info["function_id"]
-    functions = {
-        config.xmatters_function_id: ("xmatters", "xmatters_trigger"),
-        config.panopta_outage_function_id: ("panopta", "panopta_outage"),
-        config.panopta_clear_function_id: ("panopta", "panopta_clear"),
-    }
+    functions = settings_of(request, XMattersSettings).functions()
     if function_id in functions:
         oc.target, oc.route = functions[function_id]
     if not _authenticated(request):
@@ -157,7 +349,7 @@ async def handle_trigger(request: web.Request) -> web.Response:
     else:
         oc.action = "clear"
         oc.key = outage_key(body)
-        clear = state_of(request).panopta_clear(request_id, oc.key, now)
+        clear = target_state(request, XMattersState).panopta_clear(request_id, oc.key, now)
         if oc.key is None:
             oc.reject("cannot identify the outage: no outage_id/id field and no fqdn")
         oc.note = clear.note
@@ -173,8 +365,7 @@ def _bigpanda(
     now: float,
 ) -> None:
     oc = outcome(request)
-    incident = body.get("incident") if isinstance(body.get("incident"), dict) else body
-    assert isinstance(incident, dict)
+    incident = incident_of(body)
     incident_id = incident.get("id")
     oc.action = event_of(body)
     oc.key = str(incident_id) if isinstance(incident_id, (str, int)) and incident_id != "" else None
@@ -183,7 +374,7 @@ def _bigpanda(
     created = bool(recipients)
     note = "event created" if created else "no event created: no recipients"
     oc.note = note
-    state_of(request).add_xmatters_event(
+    target_state(request, XMattersState).add_xmatters_event(
         XMattersEvent(
             request_id=request_id,
             function="bigpanda",
@@ -226,7 +417,7 @@ def _panopta_outage(
     else:
         note = "no event created: no recipient in the form and no target"
     oc.note = note
-    state_of(request).add_xmatters_event(
+    target_state(request, XMattersState).add_xmatters_event(
         XMattersEvent(
             request_id=request_id,
             function="panopta_outage",
@@ -241,3 +432,63 @@ def _panopta_outage(
             note=note,
         )
     )
+
+
+def _label(request: web.Request, settings: XMattersSettings) -> tuple[str, str] | None:
+    return settings.functions().get(request.match_info.get("function_id", ""))
+
+
+def _urls(base: str, settings: XMattersSettings) -> dict[str, str]:
+    return {
+        "xmatters_trigger": base + xmatters_trigger_path(settings.xmatters_function_id),
+        "panopta_outage": base + xmatters_trigger_path(settings.panopta_outage_function_id),
+        "panopta_clear": base + xmatters_trigger_path(settings.panopta_clear_function_id),
+    }
+
+
+def _install_values(base: str, config: Any) -> dict[str, dict[str, str]]:
+    settings = config.of(XMattersSettings)
+    urls = _urls(base, settings)
+    api_key = "?apiKey=" + quote(settings.xmatters_api_key, safe="")
+    return {
+        "xmatters": {
+            "trigger_url": urls["xmatters_trigger"] + api_key,
+            "recipients": "demo-team, Cloud Devops",
+        },
+        "panopta": {
+            "outage_url": urls["panopta_outage"] + api_key,
+            "clear_url": urls["panopta_clear"] + api_key,
+            "target": "demo-team",
+        },
+    }
+
+
+def _credentials(settings: XMattersSettings) -> str:
+    return (
+        f"xMatters apiKey {settings.xmatters_api_key}; Basic user "
+        f"{settings.xmatters_username} / {settings.xmatters_password}"
+    )
+
+
+def _summary(snapshot: dict[str, Any]) -> list[str]:
+    panopta = snapshot["panopta"]
+    return [
+        f"xMatters: {len(snapshot['xmatters']['events'])} event(s) created by the BigPanda trigger",
+        f"Panopta -> xMatters: {len(panopta['events'])} outage event(s), "
+        f"{len(panopta['clears'])} clear(s)",
+    ]
+
+
+TARGET = Target(
+    name="xmatters",
+    order=10,
+    routes=(Route("POST", TRIGGER_PATH, "xmatters_trigger", handle_trigger),),
+    path_prefixes=("/api/integration/",),
+    settings=XMattersSettings,
+    state=XMattersState,
+    urls=_urls,
+    install_values=_install_values,
+    credentials=_credentials,
+    summary=_summary,
+    label=_label,
+)

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from bp_integrate.bigpanda.simulator import IncidentSimulator
 from bp_integrate.bigpanda.webhook import BodySpec, incident_of, render_body
 from bp_integrate.config import Installed
-from bp_integrate.errors import BPError, ConfigError
+from bp_integrate.errors import BPError, ConfigError, command_for
 from bp_integrate.integrations import get as get_integration
 from bp_integrate.integrations.base import (
     Integration,
@@ -78,7 +78,7 @@ def load_targets(profile: str, names: Sequence[str] | None = None) -> Loaded:
         if not installed:
             raise ConfigError(
                 f"No integration is installed in profile {profile!r}: nothing to send to.",
-                f"Install one first: bp-integrate --profile {profile} install xmatters "
+                f"Install one first: {command_for(profile, 'install <integration>')} "
                 "(bp-integrate list shows them all).",
             )
         for name, item in installed.items():

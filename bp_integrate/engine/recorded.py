@@ -51,7 +51,7 @@ def load_recorded(
                     f"Run {path.stem} cannot be sent again: its step {len(steps) + 1} "
                     f"({record.get('event')}) held a secret at {', '.join(masked[:3])}, and "
                     "history keeps secrets only as ****: sending that would not be the "
-                    "same event (a PagerDuty override key of **** is refused with a 400).",
+                    "same event (a routing key of **** is refused by the target).",
                     "Run the original command again with the secret (it was: bp-integrate "
                     f"{command}, with its --tag or --set), or pick another run "
                     "from `bp-integrate history`.",

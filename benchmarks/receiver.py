@@ -1,0 +1,186 @@
+"""Emulator benchmark: `hey -c 50` against loopback nginx and against the emulator, side by side.
+
+Starts, on 127.0.0.1:
+* nginx (Debian's /usr/sbin/nginx, a generated config in a temp dir, one worker,
+  `return 202` with a PagerDuty-like JSON body): the ceiling of this machine;
+* the emulator as a library (`EmulatorServer` in a child process, nothing printed);
+* the emulator as users run it (`bp-integrate receiver --port P`, output to /dev/null).
+
+Each gets `hey -c 50 -z Ds -m POST` with the same PagerDuty Events v2 enqueue body
+(a valid trigger, so the emulator validates, records and answers 202). The servers
+take turns for R rounds and the median round of each is shown, so load from other
+processes on the machine skews all of them alike. Prints requests/s, the ratio to
+nginx, p50/p99 and how many answers were not 202; asserts nothing.
+
+    python benchmarks/receiver.py                 # 3 rounds of 5 s
+    python benchmarks/receiver.py --rounds 1 --duration 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+NGINX = "/usr/sbin/nginx"
+HEY = ("hey", "-c", "50", "-m", "POST")
+BODY = {
+    "routing_key": "0123456789abcdef0123456789abcdef",
+    "event_action": "trigger",
+    "dedup_key": "bench-incident-1",
+    "payload": {"summary": "CPU high on db-1", "source": "db-1", "severity": "critical"},
+}
+NGINX_CONF = """\
+worker_processes 1;
+error_log {dir}/error.log warn;
+pid {dir}/nginx.pid;
+daemon off;
+events {{ worker_connections 4096; }}
+http {{
+  access_log off;
+  client_body_temp_path {dir}/body;
+  proxy_temp_path {dir}/proxy;
+  fastcgi_temp_path {dir}/fastcgi;
+  uwsgi_temp_path {dir}/uwsgi;
+  scgi_temp_path {dir}/scgi;
+  keepalive_requests 10000000;
+  server {{
+    listen 127.0.0.1:{port};
+    location / {{
+      default_type application/json;
+      client_body_buffer_size 64k;
+      return 202 '{{"status":"success","message":"Event processed","dedup_key":"x"}}';
+    }}
+  }}
+}}
+"""
+EMULATOR = """\
+import sys, threading
+from bp_integrate.emulator import EmulatorServer
+with EmulatorServer(port=int(sys.argv[1])):
+    threading.Event().wait()
+"""
+
+
+@dataclass
+class Round:
+    requests_per_s: float
+    p50_ms: float
+    p99_ms: float
+    not_202: int
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_listening(port: int, proc: subprocess.Popen[bytes], timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"server on port {port} exited early ({proc.returncode})")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise SystemExit(f"nothing listens on port {port} after {timeout:g} s")
+
+
+def run_hey(url: str, body_file: Path, duration: float) -> Round:
+    out = subprocess.run(
+        [*HEY, "-z", f"{duration:g}s", "-T", "application/json", "-D", str(body_file), url],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    p50 = float(re.search(r"50% in ([\d.]+) secs", out).group(1))  # type: ignore[union-attr]
+    p99 = float(re.search(r"99% in ([\d.]+) secs", out).group(1))  # type: ignore[union-attr]
+    codes = {int(c): int(n) for c, n in re.findall(r"\[(\d{3})\]\s+(\d+) responses", out)}
+    return Round(rps, p50 * 1000, p99 * 1000, sum(n for c, n in codes.items() if c != 202))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--duration", type=float, default=5.0, help="seconds of hey per round")
+    args = parser.parse_args()
+    if shutil.which("hey") is None or not os.path.exists(NGINX):
+        raise SystemExit("needs hey and nginx: apt-get install -y hey nginx")
+    python = sys.executable
+    cli = str(Path(python).with_name("bp-integrate"))
+    procs: list[subprocess.Popen[bytes]] = []
+    with tempfile.TemporaryDirectory(prefix="bp-bench-receiver-") as tmp:
+        body_file = Path(tmp, "body.json")
+        body_file.write_text(json.dumps(BODY))
+        ports = {name: free_port() for name in ("nginx", "emulator", "receiver")}
+        Path(tmp, "nginx.conf").write_text(NGINX_CONF.format(dir=tmp, port=ports["nginx"]))
+        try:
+            procs.append(
+                subprocess.Popen([NGINX, "-c", f"{tmp}/nginx.conf"], stderr=subprocess.DEVNULL)
+            )
+            procs.append(subprocess.Popen([python, "-c", EMULATOR, str(ports["emulator"])]))
+            procs.append(
+                subprocess.Popen(
+                    [cli, "receiver", "--port", str(ports["receiver"])],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                    env={**os.environ, "NO_COLOR": "1"},
+                )
+            )
+            for name, proc in zip(ports, procs, strict=True):
+                wait_listening(ports[name], proc)
+            rounds: dict[str, list[Round]] = {name: [] for name in ports}
+            for _ in range(args.rounds):
+                for name, port in ports.items():
+                    url = f"http://127.0.0.1:{port}/v2/enqueue"
+                    rounds[name].append(run_hey(url, body_file, args.duration))
+        finally:
+            for proc in procs:
+                proc.terminate()
+            for proc in procs:
+                proc.wait(timeout=10)
+    loop = "uvloop" if _has_uvloop() else "asyncio"
+    print(
+        f"hey -c 50 -z {args.duration:g}s, PagerDuty enqueue body, median of "
+        f"{args.rounds} round(s); {os.cpu_count()} CPUs; emulator event loop: {loop}"
+    )
+    print(f"{'server':<36} {'requests/s':>11} {'x nginx':>8} {'p50':>9} {'p99':>9} {'not 202':>8}")
+    labels = {
+        "nginx": "nginx (1 worker, return 202)",
+        "emulator": "emulator (EmulatorServer)",
+        "receiver": "bp-integrate receiver (> /dev/null)",
+    }
+    ceiling = statistics.median(r.requests_per_s for r in rounds["nginx"])
+    for name, results in rounds.items():
+        mid = sorted(results, key=lambda r: r.requests_per_s)[len(results) // 2]
+        print(
+            f"{labels[name]:<36} {mid.requests_per_s:>11,.0f} "
+            f"{mid.requests_per_s / ceiling:>7.2f}x {mid.p50_ms:>7.1f}ms {mid.p99_ms:>7.1f}ms "
+            f"{sum(r.not_202 for r in results):>8}"
+        )
+
+
+def _has_uvloop() -> bool:
+    try:
+        import uvloop  # type: ignore[import-not-found, unused-ignore]  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+if __name__ == "__main__":
+    main()

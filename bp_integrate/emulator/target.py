@@ -1,0 +1,131 @@
+"""What an emulated target is, and the registry that finds them.
+
+This module owns :class:`Target` (what one emulated system declares: its routes,
+its settings, its state, its URLs, the values that install the matching
+integration against the emulator, and a summary of what it ended with),
+:class:`TargetState` (the base of each target's own state, guarded by the one
+lock the emulator shares), and :func:`targets`, which finds every module of
+this package that defines a ``TARGET``: adding an emulated system is adding one
+module, and nothing here or in :mod:`.app`, :mod:`.state` or :mod:`.config`
+names it. Bodies are unwrapped by `bp_integrate.bigpanda.webhook.incident_of`, the
+one place that unwraps BigPanda's webhook envelope.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import pkgutil
+import threading
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from aiohttp import web
+
+    Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+#: Modules of this package that are plumbing, not emulated systems.
+_PLUMBING = frozenset(
+    {"app", "capture", "config", "context", "records", "server", "state", "target"}
+)
+
+
+class TargetState:
+    """Base of a target's own state: what it ended with, under the shared lock.
+
+    Subclasses mutate only while holding ``self._lock`` (the emulator's one
+    re-entrant lock, so a reader on another thread sees a consistent picture)
+    and hand out copies.
+    """
+
+    def __init__(self, lock: threading.RLock) -> None:
+        self._lock = lock
+
+    def snapshot(self) -> dict[str, Any]:
+        """JSON-ready sections of ``/_state`` (a target may own more than one)."""
+        raise NotImplementedError
+
+    def reset(self) -> None:
+        """Forget everything this target received."""
+        raise NotImplementedError
+
+
+class TargetSettings:
+    """Base of a target's settings (a frozen dataclass with defaults for every field)."""
+
+    def secrets(self) -> tuple[str, ...]:
+        """Every secret value these settings hold, to scrub from anything echoed back."""
+        return ()
+
+
+@dataclass(frozen=True)
+class Route:
+    """One endpoint of an emulated target: ``name`` is the ``route`` in the request log."""
+
+    method: str
+    path: str
+    name: str
+    handler: Handler
+
+
+@dataclass(frozen=True)
+class Target:
+    """What one emulated system declares (one module-level ``TARGET`` per module).
+
+    * ``routes`` and ``path_prefixes`` (a request under one of these that matches
+      no route is still logged as this target's);
+    * ``settings``: a frozen dataclass type, its fields the keyword arguments
+      :class:`~.config.EmulatorConfig` accepts for this target;
+    * ``state``: builds the target's :class:`TargetState` from the shared lock;
+    * ``urls(base_url, settings)``: ready-to-use URLs, no secrets in them;
+    * ``install_values(base_url, config)``: per integration name, the settings
+      (secrets included) that install it against this emulator (the whole
+      :class:`~.config.EmulatorConfig`, as one integration may need values from
+      more than one target);
+    * ``credentials(settings)``: one line naming the demo credentials accepted;
+    * ``summary(snapshot)``: one line per thing worth telling from ``/_state``;
+    * ``label(request, settings)``: the (target, route) a matched request is
+      logged under, when the route alone does not tell (e.g. several
+      integrations behind one path); ``None`` keeps the defaults.
+    """
+
+    name: str
+    order: int
+    routes: tuple[Route, ...]
+    path_prefixes: tuple[str, ...]
+    settings: type[TargetSettings]
+    state: Callable[[threading.RLock], TargetState]
+    urls: Callable[[str, Any], dict[str, str]]
+    install_values: Callable[[str, Any], dict[str, dict[str, str]]]
+    credentials: Callable[[Any], str]
+    summary: Callable[[dict[str, Any]], list[str]]
+    label: Callable[[web.Request, Any], tuple[str, str] | None] | None = None
+
+
+@functools.cache
+def targets() -> tuple[Target, ...]:
+    """Every emulated target, found as a ``TARGET`` in a module of this package."""
+    found: list[Target] = []
+    for info in pkgutil.iter_modules(_package_path()):
+        if info.name in _PLUMBING or info.name.startswith("_"):
+            continue
+        module = importlib.import_module(f"{__package__}.{info.name}")
+        target = getattr(module, "TARGET", None)
+        if isinstance(target, Target):
+            found.append(target)
+    return tuple(sorted(found, key=lambda t: (t.order, t.name)))
+
+
+def _package_path() -> list[str]:
+    package = importlib.import_module(__package__ or "bp_integrate.emulator")
+    return list(package.__path__)
+
+
+def target_for_path(path: str) -> str:
+    """The emulated system a path belongs to (``unknown`` if none)."""
+    for target in targets():
+        if any(path.startswith(prefix) for prefix in target.path_prefixes):
+            return target.name
+    return "unknown"
