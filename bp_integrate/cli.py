@@ -46,9 +46,7 @@ COMMANDS: dict[str, Entry] = {
         "replay", "replay_command", "Replay an incident lifecycle scenario (or a storm of them)."
     ),
     "history": Entry("history", "history_command", "List recorded runs."),
-    "receiver": Entry(
-        "receiver", "receiver_command", "Run the embedded emulator of every target."
-    ),
+    "receiver": Entry("receiver", "receiver_command", "Run the embedded emulator of every target."),
     "demo": Entry(
         "demo", "demo_command", "Try everything against the emulator: no account, no network."
     ),
@@ -150,7 +148,6 @@ class Group(TyperGroup):
                 "the traceback (it may show secrets), and report it."
             )
             raise typer.Exit(int(ExitCode.ERROR)) from None
-
 
 
 app = typer.Typer(
