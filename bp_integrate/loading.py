@@ -201,6 +201,8 @@ def read_stdin_line(what: str, hint: str) -> str | None:
 
     stream = sys.stdin
     try:
+        if stream is None:  # started with stdin closed (`<&-`)
+            raise ValueError("closed")
         buffer = getattr(stream, "buffer", None)
         raw: str | bytes = buffer.readline() if buffer is not None else stream.readline()
     except (OSError, ValueError):
@@ -209,4 +211,11 @@ def read_stdin_line(what: str, hint: str) -> str | None:
         return raw or None
     if not raw:
         return None
-    return decode(raw, what, "(standard input)", UsageError, hint)
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:  # the byte itself is not shown: it may be a secret's
+        raise UsageError(
+            f"{what}: standard input is not UTF-8 text (a bad byte at offset {exc.start} "
+            "of the line). Nothing was stored.",
+            "Save or pipe it as UTF-8. " + hint,
+        ) from None
