@@ -228,8 +228,31 @@ def open_store(kind: StoreKind) -> SecretStore:
 
 
 def lookup(store: SecretStore, profile: str, integration: str, field: str) -> str | None:
-    """A secret for use: its environment variable wins, then the store."""
-    from_env = os.environ.get(env_var(integration, field))
+    """A secret for use: its environment variable wins, then the store.
+
+    A value from the environment is checked as install checks it (no CR/LF, only
+    what a header or URL can carry): the message names the variable, never the value.
+    """
+    variable = env_var(integration, field)
+    from_env = os.environ.get(variable)
     if from_env:
+        check_env_secret(variable, field, from_env)
         return from_env
     return store.get(entry_name(profile, integration, field))
+
+
+def check_env_secret(variable: str, field: str, value: str) -> None:
+    """SecretsError if the environment variable's value would break every send."""
+    from bp_integrate.integrations.base import wire_problem
+
+    name = field.rpartition(".")[2]
+    if any(ord(c) < 32 or ord(c) == 127 for c in value):
+        problem: str | None = "has a line break or another control character"
+    else:
+        problem = wire_problem(name, value, secret=True)
+    if problem:
+        raise SecretsError(
+            f"The environment variable {variable} {problem.rstrip('.')}.",
+            f'Set {variable} to the value alone (e.g. export {variable}="$(cat key.txt)" '
+            "strips the trailing newline).",
+        )
