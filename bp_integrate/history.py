@@ -108,9 +108,10 @@ class RunRecorder:
     def open(self) -> RunRecorder:
         keep = keep_runs()
         folder = runs_dir()
+        check_private(folder.parent, "the state folder")
+        check_private(folder, "the run history folder")  # before it is made 0700 below
         try:
             ensure_private_dir(folder)
-            check_private(folder, "the run history folder")
             self.path = folder / f"{self.run_id}.jsonl"
             self._handle = open_run_file(self.path)
         except OSError as exc:
