@@ -351,7 +351,10 @@ def _last_line(path: Path, limit: int = 65536) -> str:
 
 
 def _text(value: Any, default: str = "") -> str:
-    return value if isinstance(value, str) else default
+    """A string field for display; a lone surrogate (JSON allows `\\ud800`) becomes `?`."""
+    if not isinstance(value, str):
+        return default
+    return value.encode("utf-8", "replace").decode("utf-8")
 
 
 def summarize(path: Path) -> RunSummary | None:
@@ -385,7 +388,7 @@ def summarize(path: Path) -> RunSummary | None:
         started_at=_text(head.get("started_at")),
         command=_text(head.get("command")),
         profile=_text(head.get("profile")),
-        targets=list(targets),
+        targets=[_text(t) for t in targets],
         counts=dict(counts),
         outcome=_text(end.get("outcome"), "unknown") if ended else "incomplete",
         finished_at=_text(end.get("finished_at")) if ended else None,
@@ -441,15 +444,58 @@ def find_run(run_id: str) -> Path:
     raise BPError(f"No run {run_id!r} in {folder}.", hint, ExitCode.USAGE)
 
 
+#: The fields of each record type that readers rely on, and their types: a line
+#: whose fields have other types (hand-edited, damaged) is skipped like bad JSON.
+RECORD_FIELDS: dict[str, dict[str, type | tuple[type, ...]]] = {
+    "run": {"targets": list, "options": dict, "command": str, "profile": str, "id": str},
+    "event": {"event": str, "seq": int, "incident_id": str, "body": dict, "body_bytes": int},
+    "end": {"counts": dict, "outcome": str},
+}
+#: The same for the options a run line records (replay --from-run reuses them).
+OPTION_FIELDS: dict[str, type | tuple[type, ...]] = {
+    "envelope": str,
+    "test_marker": bool,
+    "scenario": str,
+    "count": int,
+    "concurrency": int,
+}
+
+
+def cleaned(record: Any) -> dict[str, Any] | None:
+    """A run-file record with each known field of the wrong type left out (readers then
+    use their defaults), or None for a line that is no record (or an event naming none)."""
+    if not isinstance(record, dict) or not isinstance(record.get("type"), str):
+        return None
+    if record["type"] == "event" and not isinstance(record.get("event"), str):
+        return None
+    out = dict(record)
+    for name, kind in RECORD_FIELDS.get(record["type"], {}).items():
+        if name in out and (not isinstance(out[name], kind) or isinstance(out[name], bool)):
+            del out[name]
+    if not all(isinstance(t, str) for t in out.get("targets", [])):
+        del out["targets"]
+    if isinstance(out.get("options"), dict):
+        out["options"] = {
+            k: v
+            for k, v in out["options"].items()
+            if k not in OPTION_FIELDS
+            or (
+                isinstance(v, OPTION_FIELDS[k])
+                and (OPTION_FIELDS[k] is bool or not isinstance(v, bool))
+            )
+        }
+    return out
+
+
 def read_records(path: Path) -> Iterator[dict[str, Any]]:
-    """Every line of a run file, streamed; damaged lines (bad JSON or UTF-8, too deep)
-    are skipped."""
+    """Every line of a run file, streamed; damaged lines (bad JSON or UTF-8, too deep,
+    fields of the wrong type) are skipped."""
     from bp_integrate.loading import json_line
 
     with path.open("rb") as handle:
         for line in handle:
-            record = json_line(line)
-            if isinstance(record, dict):
+            record = cleaned(json_line(line))
+            if record is not None:
                 yield record
 
 

@@ -158,6 +158,23 @@ def _shaped(data: Any, what: str, where: str, error: ErrorKind, hint: str) -> An
         raise error(f"The {what} {where} cannot be used: {exc}.", hint) from None
 
 
+def string_keys(data: Any, what: str, where: str, error: ErrorKind, hint: str) -> Any:
+    """`data` if every mapping key in it is a string (YAML allows `1:` or `[a]:` keys);
+    else `error` naming the key and where it is (`steps.2`). Call after `check_shape`."""
+    stack: list[tuple[Any, str]] = [(data, "")]
+    while stack:
+        value, at = stack.pop()
+        if isinstance(value, dict):
+            for key, child in value.items():
+                if not isinstance(key, str):
+                    place = f" (under {at})" if at else ""
+                    raise error(f"The {what} {where}: key {key!r}{place} is not a name.", hint)
+                stack.append((child, f"{at}.{key}" if at else key))
+        elif isinstance(value, list):
+            stack.extend((child, f"{at}.{i}" if at else str(i)) for i, child in enumerate(value))
+    return data
+
+
 def load_yaml(
     path: Path,
     what: str,

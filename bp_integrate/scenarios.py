@@ -176,6 +176,7 @@ def load_file(path: Path) -> Scenario:
     from bp_integrate import loading
 
     data = loading.load_yaml(path, "scenario file", FORMAT_HINT)
+    loading.string_keys(data, "scenario file", str(path), UsageError, FORMAT_HINT)
     return parse(data, str(path), default_name=path.stem)
 
 

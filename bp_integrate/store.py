@@ -96,6 +96,16 @@ def load_values(
             values[name] = secret
     for url_field, secrets in url_secrets.items():
         values[url_field] = join_url_secrets(values.get(url_field, ""), secrets)
+    if strict:
+        # A hand-edited `secrets:` list may leave out one the integration needs.
+        for f in integration.fields:
+            if f.secret and f.required and f.applies(values) and not values.get(f.name):
+                raise ConfigError(
+                    f"The config file lists no secret {f.name!r} for {integration.title} "
+                    f"in profile {profile!r}, and it needs one.",
+                    f"Run bp-integrate --profile {profile} install {integration.name} again "
+                    "(it asks for the secret), or restore the 'secrets' list in the config file.",
+                )
     if not strict:
         # A URL whose key is gone is not a usable current value: ask for it again.
         for f in integration.fields:
