@@ -313,3 +313,57 @@ def test_closed_stdout_and_stdin(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert "--secret-stdin integration_key: standard input is closed" in done.stderr
     assert "unexpected" not in done.stderr
+
+
+# --- found by the fuzz suite ------------------------------------------------------------
+
+
+def test_a_config_whose_secrets_list_leaves_out_a_required_secret(
+    isolated: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    isolated.mkdir(parents=True)
+    (isolated / "config.yaml").write_text(
+        "version: 1\nprofiles:\n  default:\n    integrations:\n      pagerduty:\n"
+        "        settings: {events_url: 'https://events.pagerduty.com/v2/enqueue'}\n"
+        "        secret_store: env\n        secrets: []\n",
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("BP_INTEGRATE_PAGERDUTY_INTEGRATION_KEY", PD_KEY)
+    stderr = clean(cli("send-test", "new", "--dry-run"), 3)
+    assert (
+        "The config file lists no secret 'integration_key' for PagerDuty in profile "
+        "'default', and it needs one." in stderr
+    )
+
+
+def test_a_scenario_with_a_key_that_is_not_a_name(tmp_path: Path) -> None:
+    path = tmp_path / "s.yaml"
+    path.write_text("steps:\n  - event: incident#new\n1: x\n", encoding="utf-8")
+    stderr = clean(cli("replay", str(path), "--dry-run"), 2)
+    assert f"The scenario file {path}: key 1 is not a name." in stderr
+    path.write_text("steps:\n  - event: incident#new\n    tags: {2: b}\n", encoding="utf-8")
+    stderr = clean(cli("replay", str(path), "--dry-run"), 2)
+    assert "key 2 (under steps.0.tags) is not a name." in stderr
+
+
+def test_run_files_with_wrongly_typed_fields_replay_and_list(
+    emu: EmulatorServer, monkeypatch: pytest.MonkeyPatch, memory_keyring: MemoryKeyring
+) -> None:
+    install(emu, "pagerduty", monkeypatch)
+    runs = state_dir() / "runs"
+    runs.mkdir(parents=True)
+    run_id = "20240501T101502123Z-3fa1c2"
+    lines = [
+        {"type": "run", "id": run_id, "command": "send-test \ud800", "targets": -885,
+         "options": {"envelope": True, "test_marker": "yes"}},
+        {"type": "event", "seq": 1, "eventX": "incident#new", "body": {}},
+        {"type": "event", "seq": "one", "event": "incident#new",
+         "body": {"incident": {"id": "abc", "status": "critical", "alerts": []}}},
+        {"type": "end", "outcome": {}, "counts": [1]},
+    ]  # fmt: skip
+    (runs / f"{run_id}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in lines))
+    stderr = clean(cli("replay", "--from-run", run_id, "--dry-run"), 0)
+    assert "unexpected" not in stderr
+    result = cli("history")
+    clean(result, 0)
+    assert f"{run_id}  " in result.stdout and "send-test ?" in result.stdout
