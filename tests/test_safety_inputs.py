@@ -367,3 +367,15 @@ def test_run_files_with_wrongly_typed_fields_replay_and_list(
     result = cli("history")
     clean(result, 0)
     assert f"{run_id}  " in result.stdout and "send-test ?" in result.stdout
+
+
+def test_a_url_with_a_broken_ipv6_host_is_a_usage_error(
+    monkeypatch: pytest.MonkeyPatch, memory_keyring: MemoryKeyring
+) -> None:
+    args = ["install", "xmatters", "--no-input", "--secret-store", "env", "--set", "auth=url"]
+    stderr = clean(cli(*args, "--set", "trigger_url=https://[abc/x?apiKey=****"), 2)
+    assert "A URL is not valid: Invalid IPv6 URL" in stderr
+    monkeypatch.setenv("BP_INTEGRATE_XMATTERS_TRIGGER_URL", "https://[abc/x?apiKey=sekrit-1")
+    stderr = clean(cli(*args, "--set", "recipients=a"), 2)
+    assert "A URL is not valid: Invalid IPv6 URL" in stderr
+    assert "sekrit-1" not in stderr

@@ -71,7 +71,13 @@ class Field:
                 f"{self.name} must be one of {', '.join(self.choices)}, not {value!r}.",
                 self.help,
             )
-        return self.check(value, values) if self.check else value
+        if self.check is None:
+            return value
+        try:
+            return self.check(value, values)
+        except ValueError as exc:  # e.g. urlsplit: "Invalid IPv6 URL" for "https://[x/"
+            detail = "" if self.secret else f": {exc}"
+            raise UsageError(f"{self.label} is not valid{detail}.", self.help) from None
 
 
 #: The longest single-line value accepted: values end up in URLs and headers, and
