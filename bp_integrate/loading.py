@@ -127,7 +127,7 @@ def parse_yaml(text: str, what: str, where: str, error: ErrorKind, hint: str) ->
         raise error(f"The {what} {where} is nested too deeply to read.", hint) from None
     except (ValueError, OverflowError, TypeError) as exc:  # e.g. a date out of range
         raise error(f"The {what} {where} holds a value YAML cannot read: {exc}.", hint) from None
-    return _shaped(data, what, where, error, hint)
+    return shaped(data, what, where, error, hint)
 
 
 def parse_json(text: str | bytes, what: str, where: str, error: ErrorKind, hint: str) -> Any:
@@ -148,10 +148,11 @@ def parse_json(text: str | bytes, what: str, where: str, error: ErrorKind, hint:
         raise error(f"The {what} {where} is nested too deeply to read.", hint) from None
     except ValueError as exc:  # NaN, or an integer with too many digits
         raise error(f"The {what} {where} is not valid JSON: {exc}.", hint) from None
-    return _shaped(data, what, where, error, hint)
+    return shaped(data, what, where, error, hint)
 
 
-def _shaped(data: Any, what: str, where: str, error: ErrorKind, hint: str) -> Any:
+def shaped(data: Any, what: str, where: str, error: ErrorKind, hint: str) -> Any:
+    """`check_shape` for parsed input, its ShapeError as `error` naming the input."""
     try:
         return check_shape(data)
     except ShapeError as exc:

@@ -822,6 +822,11 @@ def load_payload_file(path: Path) -> dict[str, Any]:
             f"at line {exc.lineno}, column {exc.colno}.",
             hint,
         ) from None
+    except (RecursionError, ValueError) as exc:  # too deep; an integer of 5,000 digits
+        raise UsageError(f"Payload file {path} cannot be read: {exc}.", hint) from None
+    from bp_integrate import loading  # depth and size bounds, as for every input
+
+    loading.shaped(data, "payload file", str(path), UsageError, hint)
     if not isinstance(data, dict):
         raise UsageError(
             f"Payload file {path} holds a JSON {type(data).__name__}, not an object.", hint

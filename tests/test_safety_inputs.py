@@ -379,3 +379,17 @@ def test_a_url_with_a_broken_ipv6_host_is_a_usage_error(
     stderr = clean(cli(*args, "--set", "recipients=a"), 2)
     assert "A URL is not valid: Invalid IPv6 URL" in stderr
     assert "sekrit-1" not in stderr
+
+
+def test_a_payload_file_nested_too_deeply(
+    tmp_path: Path,
+    emu: EmulatorServer,
+    monkeypatch: pytest.MonkeyPatch,
+    memory_keyring: MemoryKeyring,
+) -> None:
+    install(emu, "pagerduty", monkeypatch)
+    path = tmp_path / "p.json"
+    for depth, expected in ((5000, "cannot be read: maximum recursion depth"), (100, "64 levels")):
+        path.write_text('{"a":' * depth + "1" + "}" * depth, encoding="utf-8")
+        stderr = clean(cli("send-test", "new", "--dry-run", "--payload", str(path)), 2)
+        assert expected in stderr
