@@ -286,23 +286,37 @@ def _leading_comments(text: str | None) -> str:
 _MISSING: Any = object()
 
 
-def _merge(base: Any, mine: Any, theirs: Any) -> Any:
+def _mergeable(path: tuple[Any, ...]) -> bool:
+    """Mappings merged key by key: the file, `profiles`, a profile, its `integrations`.
+
+    Below that a value is one unit (an integration's entry, a profile's `bigpanda`): two
+    installs of the same integration never blend into a mix of both.
+    """
+    return len(path) <= 2 or (len(path) == 3 and path[2] == "integrations")
+
+
+def _merge(base: Any, mine: Any, theirs: Any, path: tuple[Any, ...] = ()) -> Any:
     """Three-way merge: what changed from `base` to `mine`, applied on top of `theirs`.
 
-    Mappings merge key by key (so different profiles and integrations never clash);
-    anything else changed on both sides is won by `mine` (the last writer).
+    Different profiles and integrations never clash; one unit changed on both sides
+    is won by `mine` (the last writer).
     """
     if mine == base:
         return theirs
     if theirs == base:
         return mine
-    if base is _MISSING and isinstance(mine, dict) and isinstance(theirs, dict):
-        base = {}  # both created it: merge what each put in
-    if not (isinstance(base, dict) and isinstance(mine, dict) and isinstance(theirs, dict)):
+    if not (isinstance(mine, dict) and isinstance(theirs, dict) and _mergeable(path)):
         return mine
+    if not isinstance(base, dict):
+        base = {}  # both created it (or it was not a mapping): merge what each put in
     out: dict[Any, Any] = {}
     for key in [*theirs, *(k for k in mine if k not in theirs)]:
-        value = _merge(base.get(key, _MISSING), mine.get(key, _MISSING), theirs.get(key, _MISSING))
+        value = _merge(
+            base.get(key, _MISSING),
+            mine.get(key, _MISSING),
+            theirs.get(key, _MISSING),
+            (*path, key),
+        )
         if value is not _MISSING:
             out[key] = value
     return out

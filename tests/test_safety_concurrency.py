@@ -133,3 +133,16 @@ def test_locked_is_reentrant_in_one_process(isolated: Path) -> None:
     with fs.locked(path, "x"), fs.locked(path, "x"):
         assert cli("profile", "set", "--region", "eu").exit_code == 0
     assert "eu-api.bigpanda.io" in path.read_text()
+
+
+def test_two_saves_of_one_integration_never_blend(isolated: Path) -> None:
+    """An integration's entry is one unit: the last writer's, whole."""
+    from bp_integrate import config
+    from bp_integrate.config import Installed
+
+    first, second = config.load(), config.load()
+    first.put("default", Installed("xmatters", {"auth": "basic", "username": "bp"}))
+    first.save()
+    second.put("default", Installed("xmatters", {"auth": "url"}))
+    second.save()
+    assert config.load().get("default", "xmatters").values == {"auth": "url"}  # type: ignore[union-attr]
