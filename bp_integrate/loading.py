@@ -176,30 +176,25 @@ def string_keys(data: Any, what: str, where: str, error: ErrorKind, hint: str) -
     return data
 
 
+def read_text(
+    path: Path, what: str, hint: str, error: ErrorKind = UsageError, max_bytes: int = MAX_BYTES
+) -> str:
+    """A file's UTF-8 text within `max_bytes`; `what` names it in messages ("scenario file")."""
+    return decode(read_bytes(path, what, error, hint, max_bytes), what, str(path), error, hint)
+
+
 def load_yaml(
-    path: Path,
-    what: str,
-    hint: str,
-    error: ErrorKind = UsageError,
-    max_bytes: int = MAX_BYTES,
+    path: Path, what: str, hint: str, error: ErrorKind = UsageError, max_bytes: int = MAX_BYTES
 ) -> Any:
-    """Read and parse a YAML file; `what` names it in messages ("scenario file")."""
-    data = read_bytes(path, what, error, hint, max_bytes)
-    text = decode(data, what, str(path), error, hint)
-    return parse_yaml(text, what, str(path), error, hint)
+    """Read and parse a YAML file (config, answers, scenario)."""
+    return parse_yaml(read_text(path, what, hint, error, max_bytes), what, str(path), error, hint)
 
 
 def load_json(
-    path: Path,
-    what: str,
-    hint: str,
-    error: ErrorKind = UsageError,
-    max_bytes: int = MAX_BYTES,
+    path: Path, what: str, hint: str, error: ErrorKind = UsageError, max_bytes: int = MAX_BYTES
 ) -> Any:
     """Read and parse a JSON file (a `--payload` file, the file secret store)."""
-    data = read_bytes(path, what, error, hint, max_bytes)
-    text = decode(data, what, str(path), error, hint)
-    return parse_json(text, what, str(path), error, hint)
+    return parse_json(read_text(path, what, hint, error, max_bytes), what, str(path), error, hint)
 
 
 def json_line(line: str | bytes) -> Any | None:
