@@ -25,7 +25,6 @@ from bp_integrate.bigpanda.webhook import (
     envelope,
     event_of,
     is_wrapped,
-    read_user_file,
 )
 from bp_integrate.errors import ConfigError, UsageError
 from bp_integrate.jsonpath import json_kind
@@ -89,7 +88,9 @@ def load_capture(path: Path) -> list[dict[str, Any]]:
     is a `receiver --capture` record (`{"time", "method", "path", "query", "headers",
     "body"}`, its `body` taken when it is an object) or a body itself. A UsageError says
     what is wrong, with the line, when nothing usable is found."""
-    text = read_user_file(path, "Capture file", _CAPTURE_HINT, CAPTURE_MAX_BYTES)
+    from bp_integrate import loading
+
+    text = loading.read_text(path, "capture file", _CAPTURE_HINT, max_bytes=CAPTURE_MAX_BYTES)
     try:
         whole = _loads(text, str(path))
     except ValueError:

@@ -6,6 +6,7 @@ importing any command module, and running a command imports only its own module.
 
 from __future__ import annotations
 
+import errno
 import importlib
 import os
 import re
@@ -164,6 +165,13 @@ class Group(TyperGroup):
 
     def invoke(self, ctx: typer.Context) -> Any:  # type: ignore[override]
         try:
+            if sys.stdout is None or sys.stdout.closed:
+                # Started with stdout closed (`>&-`): the next file opened would take its
+                # place, and output would land in it. Refuse before anything is opened.
+                raise BPError(
+                    "Standard output is closed, so bp-integrate cannot print its results.",
+                    "Run it with stdout open (redirect to /dev/null to discard the output).",
+                )
             return super().invoke(ctx)
         except BPError as error:
             from bp_integrate import ui
@@ -202,6 +210,17 @@ class Group(TyperGroup):
             raise typer.Exit(int(ExitCode.BROKEN_PIPE)) from None
         except (typer.Exit, typer.TyperException):
             raise  # exits and usage errors (unknown option, missing argument): typer's own
+        except OSError as error:
+            known = _os_error(error)
+            if known is None or os.environ.get("BP_INTEGRATE_DEBUG"):
+                raise
+            from bp_integrate import ui
+
+            if error.errno in (errno.ENOSPC, errno.EDQUOT):
+                ui.silence(sys.stdout)  # the final flush would fail the same way
+            ui.err().print(f"Error: {known.message}", style="bold red")
+            ui.err().print(f"  {known.hint}")
+            raise typer.Exit(int(known.code)) from None
         except Exception as error:
             if os.environ.get("BP_INTEGRATE_DEBUG"):
                 raise
@@ -217,6 +236,29 @@ class Group(TyperGroup):
                 "the traceback (it may show secrets), and report it."
             )
             raise typer.Exit(int(ExitCode.ERROR)) from None
+
+
+def _os_error(error: OSError) -> BPError | None:
+    """The user-caused OS failures (full disk, name too long, closed stream) as BPErrors."""
+    name = f" ({error.filename})" if error.filename else ""
+    if error.errno in (errno.ENOSPC, errno.EDQUOT):
+        return BPError(
+            f"No space left on the device{name or ' (writing the output)'}.",
+            "Free some space (or send the output elsewhere), then run the command again.",
+        )
+    if error.errno == errno.ENAMETOOLONG:
+        shown = str(error.filename or "")[:60]
+        return BPError(
+            f"A file name is too long for the file system ({shown}...).",
+            "Use a shorter name or path (most file systems allow 255 bytes a name).",
+            ExitCode.USAGE,
+        )
+    if error.errno == errno.EBADF:
+        return BPError(
+            "A standard stream (stdin or stdout) is closed.",
+            "Run bp-integrate with stdin and stdout open (use /dev/null to discard output).",
+        )
+    return None
 
 
 app = typer.Typer(

@@ -2,6 +2,14 @@
 
 Only settings live here. Secrets are in the keyring (see `secrets`); a URL that
 carries a key is stored with the key masked as `****`.
+
+Writers lose nothing: `save()` takes the file's lock, re-reads it, and applies only
+what this process changed (a three-way merge), so two installs of different
+integrations at once both land. The file is read through `loading` (bounded,
+located errors, exit 3), its types are checked with their place, and a folder or
+file others could have written is refused (`fs.check_private`). Comments: PyYAML
+drops them, so the leading comment block of the file is kept on every write
+(ruamel.yaml would keep all of them, but is a new dependency and slower to import).
 """
 
 from __future__ import annotations
@@ -13,7 +21,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from bp_integrate.errors import ConfigError
-from bp_integrate.fs import atomic_write, config_dir
+from bp_integrate.fs import atomic_write, check_private, config_dir, locked, write_target
 from bp_integrate.secrets import STORE_KINDS, StoreKind
 
 CONFIG_FILE = "config.yaml"
@@ -50,20 +58,47 @@ class Installed:
         }
 
     @classmethod
-    def from_yaml(cls, name: str, raw: object, where: str) -> Installed:
+    def from_yaml(cls, name: object, raw: object, where: str) -> Installed:
+        """One integration's entry, every type checked and any fault located."""
+        if not isinstance(name, str):
+            raise ConfigError(
+                f"{where}: integration key {name!r} is not an integration name.", _fix_hint()
+            )
+        at = f"{where}: integration {name!r}"
         if not isinstance(raw, dict):
-            raise ConfigError(f"{where}: integration {name!r} is not a mapping.", _fix_hint())
+            raise ConfigError(f"{at} is not a mapping.", _fix_hint())
         settings = raw.get("settings") or {}
         store = raw.get("secret_store", "keyring")
-        if not isinstance(settings, dict) or store not in STORE_KINDS:
-            raise ConfigError(f"{where}: integration {name!r} is malformed.", _fix_hint())
+        if not isinstance(settings, dict):
+            raise ConfigError(f"{at}: 'settings' is not a mapping.", _fix_hint())
+        if store not in STORE_KINDS:
+            raise ConfigError(
+                f"{at}: secret_store {store!r} is not one of {', '.join(STORE_KINDS)}.",
+                _fix_hint(),
+            )
+        values: dict[str, str] = {}
+        for key, value in settings.items():
+            if not isinstance(key, str) or isinstance(value, dict | list):
+                raise ConfigError(
+                    f"{at}: setting {key!r} must be a name with a single value.", _fix_hint()
+                )
+            values[key] = "" if value is None else str(value)
+        secrets = raw.get("secrets") or []
+        if not isinstance(secrets, list) or not all(isinstance(s, str) for s in secrets):
+            raise ConfigError(
+                f"{at}: 'secrets' must be a list of field names, not {secrets!r}.", _fix_hint()
+            )
+        stamps = {k: raw.get(k, "") for k in ("installed_at", "updated_at")}
+        for key, stamp in stamps.items():
+            if isinstance(stamp, dict | list):
+                raise ConfigError(f"{at}: {key!r} must be a time stamp.", _fix_hint())
         return cls(
             name=name,
-            values={str(k): "" if v is None else str(v) for k, v in settings.items()},
-            secret_fields=[str(s) for s in raw.get("secrets") or []],
+            values=values,
+            secret_fields=list(secrets),
             secret_store=cast(StoreKind, store),
-            installed_at=str(raw.get("installed_at", "")),
-            updated_at=str(raw.get("updated_at", "")),
+            installed_at=str(stamps["installed_at"] or ""),
+            updated_at=str(stamps["updated_at"] or ""),
         )
 
 
@@ -154,12 +189,28 @@ class Config:
         return self.data != self._original
 
     def save(self) -> None:
+        """Write this process's changes over whatever the file holds now, under its lock.
+
+        Another process may have saved since this one loaded: the file is re-read
+        and only the parts changed here replace theirs, so nothing of theirs is lost.
+        """
         import yaml
 
-        self.data.setdefault("version", 1)
-        body = yaml.safe_dump(self.data, sort_keys=False, default_flow_style=False)
-        atomic_write(self.path, HEADER + body)
-        self._original = copy.deepcopy(self.data)
+        class Dumper(yaml.SafeDumper):
+            def ignore_aliases(self, data: Any) -> bool:
+                return True  # never write anchors: the loader bounds them
+
+        with locked(self.path, f"the config file {self.path}"):
+            on_disk = _read(self.path)
+            theirs = {} if on_disk is None else _parse(on_disk, self.path)
+            merged = _merge(self._original, self.data, theirs)
+            if not isinstance(merged, dict):
+                merged = self.data
+            merged.setdefault("version", 1)
+            body = yaml.dump(merged, Dumper=Dumper, sort_keys=False, default_flow_style=False)
+            atomic_write(self.path, _leading_comments(on_disk) + body)
+        self.data = merged
+        self._original = copy.deepcopy(merged)
 
 
 def config_path() -> Path:
@@ -169,35 +220,42 @@ def config_path() -> Path:
 def load(path: Path | None = None) -> Config:
     """Read the settings file; a missing file is an empty config, a corrupt one an error."""
     path = path or config_path()
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
+    check_private(path.parent, "the config folder")
+    text = _read(path)
+    if text is None:
         return Config(path, {"version": 1, "profiles": {}})
-    except NotADirectoryError:
-        raise ConfigError(
-            f"The config folder {path.parent} is not a folder.",
-            "Point BP_INTEGRATE_CONFIG_DIR at a folder (it is created if missing).",
-        ) from None
-    except OSError as exc:
-        raise ConfigError(f"Cannot read {path}: {exc.strerror}.", _fix_hint(path)) from None
-    except UnicodeDecodeError as exc:
-        raise ConfigError(
-            f"The config file {path} is not UTF-8 text (byte {exc.start}). Nothing was changed.",
-            _fix_hint(path),
-        ) from None
-    import yaml
+    check_private(write_target(path), "the config file")
+    config = Config(path, _parse(text, path))
+    for name in config._profiles():
+        if not isinstance(name, str):
+            raise ConfigError(
+                f"{path}: profile key {name!r} is not a profile name.", _fix_hint(path)
+            )
+        config._profile(name)
+    return config
 
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    try:
-        data = yaml.load(text, Loader=loader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
-        problem = getattr(exc, "problem", None) or "not valid YAML"
-        raise ConfigError(
-            f"The config file is not valid YAML at {where}: {problem}. Nothing was changed.",
-            _fix_hint(path),
-        ) from None
+
+def _read(path: Path) -> str | None:
+    """The file's text, None if there is none yet; ConfigError if it cannot be read."""
+    from bp_integrate import loading
+
+    if not path.exists() and not path.is_symlink():
+        if path.parent.exists() and not path.parent.is_dir():
+            raise ConfigError(
+                f"The config folder {path.parent} is not a folder.",
+                "Point BP_INTEGRATE_CONFIG_DIR at a folder (it is created if missing).",
+            )
+        return None
+    hint = _fix_hint(path) + " Nothing was changed."
+    data = loading.read_bytes(path, "config file", ConfigError, hint, loading.MAX_BYTES)
+    return loading.decode(data, "config file", str(path), ConfigError, hint)
+
+
+def _parse(text: str, path: Path) -> dict[str, Any]:
+    from bp_integrate import loading
+
+    hint = _fix_hint(path) + " Nothing was changed."
+    data = loading.parse_yaml(text, "config file", str(path), ConfigError, hint)
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -208,6 +266,57 @@ def load(path: Path | None = None) -> Config:
             f"{path} is a version {version!r} config file; this bp-integrate reads version 1.",
             "Use the bp-integrate that wrote it, or move the file aside and install again.",
         )
-    config = Config(path, data)
-    config._profiles()
-    return config
+    return data
+
+
+def _leading_comments(text: str | None) -> str:
+    """The comment block the file starts with (the user's notes), else our HEADER."""
+    if not text:
+        return HEADER
+    lines = []
+    for line in text.splitlines(keepends=True):
+        if line.lstrip().startswith("#") or not line.strip():
+            lines.append(line)
+            continue
+        break
+    block = "".join(lines).rstrip("\n")
+    return block + "\n" if block.strip() else HEADER
+
+
+_MISSING: Any = object()
+
+
+def _mergeable(path: tuple[Any, ...]) -> bool:
+    """Mappings merged key by key: the file, `profiles`, a profile, its `integrations`.
+
+    Below that a value is one unit (an integration's entry, a profile's `bigpanda`): two
+    installs of the same integration never blend into a mix of both.
+    """
+    return len(path) <= 2 or (len(path) == 3 and path[2] == "integrations")
+
+
+def _merge(base: Any, mine: Any, theirs: Any, path: tuple[Any, ...] = ()) -> Any:
+    """Three-way merge: what changed from `base` to `mine`, applied on top of `theirs`.
+
+    Different profiles and integrations never clash; one unit changed on both sides
+    is won by `mine` (the last writer).
+    """
+    if mine == base:
+        return theirs
+    if theirs == base:
+        return mine
+    if not (isinstance(mine, dict) and isinstance(theirs, dict) and _mergeable(path)):
+        return mine
+    if not isinstance(base, dict):
+        base = {}  # both created it (or it was not a mapping): merge what each put in
+    out: dict[Any, Any] = {}
+    for key in [*theirs, *(k for k in mine if k not in theirs)]:
+        value = _merge(
+            base.get(key, _MISSING),
+            mine.get(key, _MISSING),
+            theirs.get(key, _MISSING),
+            (*path, key),
+        )
+        if value is not _MISSING:
+            out[key] = value
+    return out

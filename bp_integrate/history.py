@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from bp_integrate.errors import BPError, ConfigError, ExitCode
-from bp_integrate.fs import ensure_private_dir, state_dir
+from bp_integrate.fs import check_private, ensure_private_dir, state_dir
 from bp_integrate.redact import Redactor
 
 RUNS_DIR = "runs"
@@ -108,6 +108,8 @@ class RunRecorder:
     def open(self) -> RunRecorder:
         keep = keep_runs()
         folder = runs_dir()
+        check_private(folder.parent, "the state folder")
+        check_private(folder, "the run history folder")  # before it is made 0700 below
         try:
             ensure_private_dir(folder)
             self.path = folder / f"{self.run_id}.jsonl"
@@ -348,41 +350,65 @@ def _last_line(path: Path, limit: int = 65536) -> str:
     return tail.rsplit(b"\n", 1)[-1].decode("utf-8", errors="replace")
 
 
+def _text(value: Any, default: str = "") -> str:
+    """A string field for display; a lone surrogate (JSON allows `\\ud800`) becomes `?`."""
+    if not isinstance(value, str):
+        return default
+    return value.encode("utf-8", "replace").decode("utf-8")
+
+
 def summarize(path: Path) -> RunSummary | None:
-    """What `history` shows for one run file (None if it is not a run file)."""
+    """What `history` shows for one run file (None if it is damaged or not a run file).
+
+    Every field is type-checked: a hand-edited or half-written file is skipped,
+    never an error that hides every other run.
+    """
+    from bp_integrate.loading import json_line
+
     try:
-        with path.open(encoding="utf-8") as handle:
-            head = json.loads(handle.readline())
-        tail = json.loads(_last_line(path))
-    except (OSError, ValueError):
+        with path.open("rb") as handle:
+            head = json_line(handle.readline(BODY_MAX * 4))
+        tail = json_line(_last_line(path))
+    except OSError:
         return None
     if not isinstance(head, dict) or head.get("type") != "run":
         return None
+    targets = head.get("targets")
+    if not isinstance(targets, list) or not all(isinstance(t, str) for t in targets):
+        targets = []
     ended = isinstance(tail, dict) and tail.get("type") == "end"
+    counts = tail.get("counts") if ended and isinstance(tail, dict) else None
+    if not isinstance(counts, dict) or not all(
+        isinstance(k, str) and isinstance(v, int) for k, v in counts.items()
+    ):
+        counts = {}
+    end = tail if ended and isinstance(tail, dict) else {}
     return RunSummary(
-        id=str(head.get("id", path.stem)),
-        started_at=str(head.get("started_at", "")),
-        command=str(head.get("command", "")),
-        profile=str(head.get("profile", "")),
-        targets=[str(t) for t in head.get("targets") or []],
-        counts=dict(tail.get("counts") or {}) if ended else {},
-        outcome=str(tail.get("outcome")) if ended else "incomplete",
-        finished_at=str(tail.get("finished_at")) if ended else None,
+        id=_text(head.get("id"), path.stem),
+        started_at=_text(head.get("started_at")),
+        command=_text(head.get("command")),
+        profile=_text(head.get("profile")),
+        targets=[_text(t) for t in targets],
+        counts=dict(counts),
+        outcome=_text(end.get("outcome"), "unknown") if ended else "incomplete",
+        finished_at=_text(end.get("finished_at")) if ended else None,
         path=path,
     )
 
 
-def list_runs(limit: int | None = None) -> list[RunSummary]:
-    """Runs, newest first."""
+def list_runs(limit: int | None = None, damaged: list[Path] | None = None) -> list[RunSummary]:
+    """Runs, newest first; a run file that cannot be read is left out (and added to
+    `damaged`, for the caller to warn about)."""
     folder = runs_dir()
     if not folder.is_dir():
         return []
-    paths = sorted(folder.glob("*.jsonl"), reverse=True)
     found: list[RunSummary] = []
-    for path in paths:
+    for path in sorted(folder.glob("*.jsonl"), reverse=True):
         summary = summarize(path)
         if summary is not None:
             found.append(summary)
+        elif damaged is not None:
+            damaged.append(path)
         if limit is not None and len(found) >= limit:
             break
     return found
@@ -402,6 +428,7 @@ def find_run(run_id: str) -> Path:
             hint,
             ExitCode.USAGE,
         )
+    check_private(folder, "the run history folder")
     matches = [p for p in run_files() if p.stem.startswith(run_id)]
     exact = [p for p in matches if p.stem == run_id]
     if exact:
@@ -417,14 +444,59 @@ def find_run(run_id: str) -> Path:
     raise BPError(f"No run {run_id!r} in {folder}.", hint, ExitCode.USAGE)
 
 
+#: The fields of each record type that readers rely on, and their types: a line
+#: whose fields have other types (hand-edited, damaged) is skipped like bad JSON.
+RECORD_FIELDS: dict[str, dict[str, type | tuple[type, ...]]] = {
+    "run": {"targets": list, "options": dict, "command": str, "profile": str, "id": str},
+    "event": {"event": str, "seq": int, "incident_id": str, "body": dict, "body_bytes": int},
+    "end": {"counts": dict, "outcome": str},
+}
+#: The same for the options a run line records (replay --from-run reuses them).
+OPTION_FIELDS: dict[str, type | tuple[type, ...]] = {
+    "envelope": str,
+    "test_marker": bool,
+    "scenario": str,
+    "count": int,
+    "concurrency": int,
+}
+
+
+def cleaned(record: Any) -> dict[str, Any] | None:
+    """A run-file record with each known field of the wrong type left out (readers then
+    use their defaults), or None for a line that is no record (or an event naming none)."""
+    if not isinstance(record, dict) or not isinstance(record.get("type"), str):
+        return None
+    if record["type"] == "event" and not isinstance(record.get("event"), str):
+        return None
+    out = dict(record)
+    for name, kind in RECORD_FIELDS.get(record["type"], {}).items():
+        if name in out and (not isinstance(out[name], kind) or isinstance(out[name], bool)):
+            del out[name]
+    if not all(isinstance(t, str) for t in out.get("targets", [])):
+        del out["targets"]
+    if isinstance(out.get("options"), dict):
+        out["options"] = {
+            k: v
+            for k, v in out["options"].items()
+            if k not in OPTION_FIELDS
+            or (
+                isinstance(v, OPTION_FIELDS[k])
+                and (OPTION_FIELDS[k] is bool or not isinstance(v, bool))
+            )
+        }
+    return out
+
+
 def read_records(path: Path) -> Iterator[dict[str, Any]]:
-    """Every line of a run file, streamed."""
-    with path.open(encoding="utf-8") as handle:
+    """Every line of a run file, streamed; damaged lines (bad JSON or UTF-8, too deep,
+    fields of the wrong type) are skipped."""
+    from bp_integrate.loading import json_line
+
+    with path.open("rb") as handle:
         for line in handle:
-            with contextlib.suppress(ValueError):
-                record = json.loads(line)
-                if isinstance(record, dict):
-                    yield record
+            record = cleaned(json_line(line))
+            if record is not None:
+                yield record
 
 
 def count_lines(path: Path, kind: str) -> int:

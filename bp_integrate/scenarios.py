@@ -153,24 +153,11 @@ def load(name_or_path: str) -> Scenario:
 
 
 def load_file(path: Path) -> Scenario:
-    import yaml
+    """A scenario file through the one bounded loader (errors exit 2, naming the place)."""
+    from bp_integrate import loading
 
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise UsageError(
-            f"Cannot read scenario file {path}: {exc.strerror}.", FORMAT_HINT
-        ) from None
-    except UnicodeDecodeError as exc:
-        raise UsageError(
-            f"Scenario file {path} is not UTF-8 text (byte 0x{exc.object[exc.start]:02x} "
-            f"at offset {exc.start}).",
-            "Save it as UTF-8 YAML. " + FORMAT_HINT,
-        ) from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark else str(path)
-        raise UsageError(f"Scenario file {where} is not valid YAML.", FORMAT_HINT) from None
+    data = loading.load_yaml(path, "scenario file", FORMAT_HINT)
+    loading.string_keys(data, "scenario file", str(path), UsageError, FORMAT_HINT)
     return parse(data, str(path), default_name=path.stem)
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Literal, Protocol, TypeVar
 
 from bp_integrate.errors import SecretsError
-from bp_integrate.fs import atomic_write, config_dir
+from bp_integrate.fs import atomic_write, check_private, config_dir, locked
 
 SERVICE = "bp-integrate"
 INSECURE_FILE = "INSECURE-plaintext-secrets.json"
@@ -162,17 +162,21 @@ class FileStore:
         self.path = path or config_dir() / INSECURE_FILE
 
     def _load(self) -> dict[str, str]:
-        try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
+        from bp_integrate import loading
+
+        if not self.path.exists():
             return {}
-        except (OSError, ValueError) as exc:
-            raise SecretsError(
-                f"Cannot read {self.path}: {exc}",
-                "Fix or delete the file, then run the install again.",
-            ) from None
+        check_private(self.path, "the secrets file")
+        hint = "Fix or delete the file, then run the install again."
+        data = loading.load_json(self.path, "secrets file", hint, _secrets_error(self.path))
         secrets = data.get("secrets", {}) if isinstance(data, dict) else {}
+        if not isinstance(secrets, dict):
+            raise SecretsError(f"Cannot read {self.path}: 'secrets' is not a mapping.", hint)
         return {str(k): str(v) for k, v in secrets.items()}
+
+    def _locked(self) -> Any:
+        """The lock of the store's folder: every read-modify-write holds it."""
+        return locked(self.path, f"the secrets file {self.path}")
 
     def _save(self, secrets: dict[str, str]) -> None:
         doc = {
@@ -186,20 +190,33 @@ class FileStore:
         return self._load().get(key)
 
     def set(self, key: str, value: str) -> None:
-        secrets = self._load()
-        secrets[key] = value
-        self._save(secrets)
+        with self._locked():
+            secrets = self._load()
+            secrets[key] = value
+            self._save(secrets)
 
     def delete(self, key: str) -> bool:
-        secrets = self._load()
-        if key not in secrets:
-            return False
-        del secrets[key]
-        self._save(secrets)
-        return True
+        with self._locked():
+            secrets = self._load()
+            if key not in secrets:
+                return False
+            del secrets[key]
+            self._save(secrets)
+            return True
 
     def check(self) -> None:
         self._load()
+
+
+def _secrets_error(path: Path) -> Callable[[str, str | None], SecretsError]:
+    """A `loading.ErrorKind` for the secrets file: exit 4, "Cannot read <file>: ..."."""
+
+    def make(message: str, hint: str | None = None) -> SecretsError:
+        if not message.startswith("Cannot read"):
+            message = f"Cannot read {path}: {message[:1].lower()}{message[1:]}"
+        return SecretsError(message, hint)
+
+    return make
 
 
 def open_store(kind: StoreKind) -> SecretStore:
@@ -211,8 +228,31 @@ def open_store(kind: StoreKind) -> SecretStore:
 
 
 def lookup(store: SecretStore, profile: str, integration: str, field: str) -> str | None:
-    """A secret for use: its environment variable wins, then the store."""
-    from_env = os.environ.get(env_var(integration, field))
+    """A secret for use: its environment variable wins, then the store.
+
+    A value from the environment is checked as install checks it (no CR/LF, only
+    what a header or URL can carry): the message names the variable, never the value.
+    """
+    variable = env_var(integration, field)
+    from_env = os.environ.get(variable)
     if from_env:
+        check_env_secret(variable, field, from_env)
         return from_env
     return store.get(entry_name(profile, integration, field))
+
+
+def check_env_secret(variable: str, field: str, value: str) -> None:
+    """SecretsError if the environment variable's value would break every send."""
+    from bp_integrate.integrations.base import wire_problem
+
+    name = field.rpartition(".")[2]
+    if any(ord(c) < 32 or ord(c) == 127 for c in value):
+        problem: str | None = "has a line break or another control character"
+    else:
+        problem = wire_problem(name, value, secret=True)
+    if problem:
+        raise SecretsError(
+            f"The environment variable {variable} {problem.rstrip('.')}.",
+            f'Set {variable} to the value alone (e.g. export {variable}="$(cat key.txt)" '
+            "strips the trailing newline).",
+        )

@@ -2,6 +2,10 @@
 
 This is where a URL's `apiKey` is split off into the keyring on the way in and put
 back on the way out, so nothing above this layer handles stored secrets by hand.
+
+`save` and `remove` hold the config folder's lock across both writes (secrets, then
+settings; settings, then secrets), so concurrent installs never leave settings that
+name a secret another process removed, or lose each other's entries.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from contextlib import contextmanager, suppress
 
 from bp_integrate.config import Config, Installed, now_iso
 from bp_integrate.errors import ConfigError, SecretsError, UsageError
+from bp_integrate.fs import locked
 from bp_integrate.integrations import get as get_integration
 from bp_integrate.integrations.base import Integration
 from bp_integrate.secrets import (
@@ -91,6 +96,16 @@ def load_values(
             values[name] = secret
     for url_field, secrets in url_secrets.items():
         values[url_field] = join_url_secrets(values.get(url_field, ""), secrets)
+    if strict:
+        # A hand-edited `secrets:` list may leave out one the integration needs.
+        for f in integration.fields:
+            if f.secret and f.required and f.applies(values) and not values.get(f.name):
+                raise ConfigError(
+                    f"The config file lists no secret {f.name!r} for {integration.title} "
+                    f"in profile {profile!r}, and it needs one.",
+                    f"Run bp-integrate --profile {profile} install {integration.name} again "
+                    "(it asks for the secret), or restore the 'secrets' list in the config file.",
+                )
     if not strict:
         # A URL whose key is gone is not a usable current value: ask for it again.
         for f in integration.fields:
@@ -173,7 +188,21 @@ def save(
     values: Mapping[str, str],
     store_kind: StoreKind,
 ) -> Installed:
-    """Store secrets, then the YAML; on any failure both are as they were."""
+    """Store secrets, then the YAML; on any failure both are as they were.
+
+    Under the config lock, so another install or uninstall waits for both writes.
+    """
+    with locked(config.path, f"the config file {config.path}"):
+        return _save(config, integration, profile, values, store_kind)
+
+
+def _save(
+    config: Config,
+    integration: Integration,
+    profile: str,
+    values: Mapping[str, str],
+    store_kind: StoreKind,
+) -> Installed:
     settings, secrets = split_secrets(integration, values)
     old = config.get(profile, integration.name)
     store = open_store(store_kind)
@@ -206,6 +235,11 @@ def save(
 
 def remove(config: Config, integration: Integration, profile: str) -> tuple[list[str], list[str]]:
     """Delete local settings and stored secrets: (what was removed, what was left and why)."""
+    with locked(config.path, f"the config file {config.path}"):
+        return _remove(config, integration, profile)
+
+
+def _remove(config: Config, integration: Integration, profile: str) -> tuple[list[str], list[str]]:
     item = config.get(profile, integration.name)
     if item is None:
         return [], []

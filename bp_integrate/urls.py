@@ -4,13 +4,26 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from urllib.parse import SplitResult, parse_qsl, quote, unquote, urlsplit, urlunsplit
+from urllib.parse import SplitResult, parse_qsl, quote, unquote, urlunsplit
+from urllib.parse import urlsplit as _urlsplit
 
 from bp_integrate.errors import UsageError
 
 #: Query parameters whose value is a credential (compared case-insensitively).
 SECRET_PARAMS = frozenset({"apikey", "api_key", "token", "access_token"})
 MASK = "****"
+
+
+def urlsplit(url: str) -> SplitResult:
+    """urllib's urlsplit, its ValueError ("Invalid IPv6 URL") a UsageError (the URL is
+    not shown: it may carry a key)."""
+    try:
+        return _urlsplit(url)
+    except ValueError as exc:
+        raise UsageError(
+            f"A URL is not valid: {exc} (a '[' in the host must enclose an IPv6 address).",
+            "Check the URL that was given or stored, and copy it again.",
+        ) from None
 
 
 def is_loopback_host(host: str | None) -> bool:

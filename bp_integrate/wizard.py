@@ -96,23 +96,13 @@ def _refuse_url_secrets(integration: Integration, f: Field, value: str, where: s
 
 def load_answers(path: Path, integration: Integration) -> dict[str, str]:
     """An answers file: YAML mapping of field -> value (no secrets)."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise UsageError(
-            f"Cannot read answers file {path}: {exc.strerror}.",
-            "Check the path; examples/answers/ has one answers file per integration.",
-        ) from None
-    import yaml
+    from bp_integrate import loading
 
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark else str(path)
-        raise UsageError(
-            f"The answers file is not valid YAML at {where}.", "See examples/ for the format."
-        ) from None
+    data = loading.load_yaml(
+        path,
+        "answers file",
+        "Check the path and format; examples/answers/ has one answers file per integration.",
+    )
     if (
         isinstance(data, dict)
         and integration.name in data

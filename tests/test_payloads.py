@@ -754,15 +754,15 @@ def test_load_payload_file_reports_line_and_column(tmp_path: Path) -> None:
     with pytest.raises(UsageError) as caught:
         load_payload_file(path)
     assert caught.value.message == (
-        f"Payload file {path} is not valid JSON: Expecting property name enclosed in double "
-        "quotes at line 4, column 3."
+        f"The payload file is not valid JSON at {path}:4:3: Expecting property name enclosed "
+        "in double quotes."
     )
 
 
 def test_load_payload_file_errors(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="does not exist"):
         load_payload_file(tmp_path / "missing.json")
-    with pytest.raises(UsageError, match="is a directory"):
+    with pytest.raises(UsageError, match="is a folder, not a file"):
         load_payload_file(tmp_path)
     listing = tmp_path / "list.json"
     listing.write_text("[1, 2]", encoding="utf-8")

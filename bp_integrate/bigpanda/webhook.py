@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import copy
 import hashlib
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,7 +40,6 @@ __all__ = [
     "load_payload_file",
     "metadata",
     "profile_environment_id",
-    "read_user_file",
     "render_body",
     "summary",
 ]
@@ -338,37 +336,13 @@ def summary(incident: Mapping[str, Any]) -> str:
     return truncate(" ".join(text.split()), SUMMARY_MAX)
 
 
-def read_user_file(path: Path, what: str, hint: str, max_bytes: int | None = None) -> str:
-    """The UTF-8 text of a file the user named (`what`: "Payload file"), or a UsageError
-    saying what is wrong with it (missing, a folder, too big, not UTF-8, unreadable)."""
-    try:
-        if max_bytes is not None and (size := path.stat().st_size) > max_bytes:
-            raise UsageError(f"{what} {path} is {size:,} bytes; the limit is {max_bytes:,}.", hint)
-        return path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise UsageError(f"{what} {path} does not exist.", hint) from None
-    except IsADirectoryError:
-        raise UsageError(f"{what} {path} is a directory.", hint) from None
-    except UnicodeDecodeError as exc:
-        raise UsageError(f"{what} {path} is not UTF-8 text ({exc.reason}).", hint) from None
-    except OSError as exc:
-        raise UsageError(f"Cannot read {what.lower()} {path}: {exc.strerror}.", hint) from None
-
-
 def load_payload_file(path: Path) -> dict[str, Any]:
-    """The JSON object in `path` (for `--payload FILE`), or a UsageError saying what is wrong."""
+    """The JSON object in `path` (for `--payload FILE`), or a UsageError saying what is wrong
+    (read through bp_integrate.loading: bounded in size and depth, errors located)."""
+    from bp_integrate import loading
+
     hint = "Give --payload a JSON file holding one object (the webhook body)."
-    text = read_user_file(path, "Payload file", hint)
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise UsageError(
-            f"Payload file {path} is not valid JSON: {exc.msg} "
-            f"at line {exc.lineno}, column {exc.colno}.",
-            hint,
-        ) from None
-    except RecursionError:
-        raise UsageError(f"Payload file {path} is nested too deeply to read.", hint) from None
+    data = loading.load_json(path, "payload file", hint)
     if not isinstance(data, dict):
         raise UsageError(
             f"Payload file {path} holds a JSON {type(data).__name__}, not an object.", hint

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Annotated
 
 import typer
@@ -27,7 +26,12 @@ def basic_auth_command(
     if ":" in username:
         basic_auth(username, "")  # raises the explained refusal
     if password_stdin:
-        line = sys.stdin.readline()
+        from bp_integrate.loading import read_stdin_line
+
+        line = read_stdin_line(
+            "--password-stdin",
+            "Pipe the password on one UTF-8 line, e.g. printf '%s\\n' \"$PASSWORD\" | ...",
+        )
         if not line:
             raise UsageError(
                 "--password-stdin: standard input is empty.",

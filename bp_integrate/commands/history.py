@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -41,7 +42,10 @@ def history_command(
     if prune:
         prune_runs(keep, json_output)
         return
-    runs = history.list_runs(limit or None)
+    damaged: list[Path] = []
+    runs = history.list_runs(limit or None, damaged)
+    for path in damaged:
+        ui.warn(f"skipped {path}: it is damaged or not a run file (move it aside to hide this)")
     if json_output:
         ui.emit_json({"runs_dir": str(history.runs_dir()), "runs": [r.to_json() for r in runs]})
         return

@@ -112,6 +112,8 @@ def read_secret_stdin(fields: list[str], integration: Integration) -> dict[str, 
     A URL that carries its key (the xMatters trigger URL) counts as a secret here.
     On a real terminal the line is read without echo.
     """
+    from bp_integrate.loading import read_stdin_line
+
     secrets: dict[str, str] = {}
     on_terminal = _real_tty()
     for name in fields:
@@ -123,7 +125,10 @@ def read_secret_stdin(fields: list[str], integration: Integration) -> dict[str, 
         if on_terminal:
             secrets[name] = typer.prompt(f"{f.label}", hide_input=True, err=True)
             continue
-        line = sys.stdin.readline()
+        line = read_stdin_line(
+            f"--secret-stdin {name}",
+            "Pipe one UTF-8 line per --secret-stdin field, e.g. printf '%s\\n' \"$KEY\" | ...",
+        )
         if not line:
             raise UsageError(
                 f"--secret-stdin {name}: standard input ended before the value.",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from contextlib import suppress
 from typing import Annotated
 
@@ -93,7 +92,10 @@ def set_command(
         store = open_store(store_kind)
         store.check()  # before the key is typed or checked: no point if it cannot be kept
         if api_key_stdin:
-            key = sys.stdin.readline().strip()
+            from bp_integrate.loading import read_stdin_line
+
+            hint = "Pipe the key on one line of stdin, e.g. printf '%s\\n' \"$KEY\" | ..."
+            key = (read_stdin_line("--api-key-stdin", hint) or "").strip()
         else:
             key = str(typer.prompt("BigPanda User API key", hide_input=True, err=True)).strip()
         if not key:

@@ -63,6 +63,9 @@ class Field:
                 f"{self.label} contains a line break or another control character.",
                 "Paste the value on one line (a stray newline usually means a bad copy).",
             )
+        problem = wire_problem(self.name, value, self.secret, self.multiline)
+        if problem:
+            raise UsageError(f"{self.label} {problem}", "Check that the whole value was copied.")
         if not value:
             if self.required:
                 raise UsageError(f"{self.label} is required.", self.help)
@@ -72,7 +75,42 @@ class Field:
                 f"{self.name} must be one of {', '.join(self.choices)}, not {value!r}.",
                 self.help,
             )
-        return self.check(value, values) if self.check else value
+        if self.check is None:
+            return value
+        try:
+            return self.check(value, values)
+        except ValueError as exc:  # e.g. urlsplit: "Invalid IPv6 URL" for "https://[x/"
+            detail = "" if self.secret else f": {exc}"
+            raise UsageError(f"{self.label} is not valid{detail}.", self.help) from None
+
+
+#: The longest single-line value accepted: values end up in URLs and headers, and
+#: servers commonly refuse a request line or header over 8 KiB (nginx's
+#: large_client_header_buffers, Apache's LimitRequestLine and LimitRequestFieldSize).
+WIRE_MAX = 8 * 1024
+
+
+def wire_problem(name: str, value: str, secret: bool, multiline: bool = False) -> str | None:
+    """Why `value` cannot travel in a URL or header, or None. Never quotes the value.
+
+    A secret goes into a header or URL verbatim, so it may hold only what an HTTP
+    field value carries (RFC 9110 5.5: visible ASCII, space, tab). A `password` is
+    the exception: it only ever travels inside Basic auth, base64 of its UTF-8
+    (RFC 7617), so any character is fine.
+    """
+    if not multiline and len(value.encode("utf-8")) > WIRE_MAX:
+        return (
+            f"is {len(value.encode('utf-8'))} bytes long; at most {WIRE_MAX} fit in a URL "
+            "or header (servers refuse longer request lines)."
+        )
+    if secret and name != "password":
+        for position, char in enumerate(value, start=1):
+            if not (char in " \t" or 33 <= ord(char) <= 126):
+                return (
+                    f"has a character HTTP cannot carry in a header or URL (position "
+                    f"{position}: only visible ASCII, space and tab are allowed)."
+                )
+    return None
 
 
 @dataclass(frozen=True)

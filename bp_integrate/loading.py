@@ -1,0 +1,236 @@
+"""The one way YAML and JSON come in: bounded in size, depth and expansion, errors located.
+
+Every file or stream a user hands bp-integrate (config.yaml, answers files, scenario
+files, `--payload` files, run history lines, stdin) is read here. What it guards
+against, and why each bound:
+
+- size: a file over `max_bytes` is refused before it is parsed;
+- text: invalid UTF-8 is reported with the file, line, column and byte offset;
+- aliases: YAML anchors may be reused, but the document *as expanded* may hold at
+  most `MAX_NODES` values (a 720-byte "billion laughs" expands to billions), and an
+  anchor that contains itself (a circular document) is refused;
+- depth: at most `MAX_DEPTH` levels of nesting (deeper input used to end in a
+  RecursionError somewhere far from the file);
+- errors are the caller's kind: a `UsageError` (exit 2) for inputs, a `ConfigError`
+  (exit 3) for the config file, always naming the file and place.
+
+yaml is imported lazily (inside the functions) so `--help` stays fast.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from bp_integrate.errors import BPError, UsageError
+
+#: The deepest nesting any input may have (our own files nest 5 levels at most).
+MAX_DEPTH = 64
+#: The most values one document may hold once YAML aliases are expanded.
+MAX_NODES = 200_000
+#: The largest settings-like file (config, answers, scenario) read: 4 MiB.
+MAX_BYTES = 4 * 1024 * 1024
+
+#: Builds the error for one input: (message, hint) -> UsageError / ConfigError.
+ErrorKind = Callable[[str, str | None], BPError]
+
+
+class ShapeError(ValueError):
+    """The parsed data is too deep, too big once expanded, or refers to itself."""
+
+
+def read_bytes(path: Path, what: str, error: ErrorKind, hint: str, max_bytes: int) -> bytes:
+    """The bytes of `path`, or `error` naming why they cannot be read (never OSError).
+
+    `what` names the file in messages, without an article: "scenario file".
+    """
+    try:
+        with path.open("rb") as handle:
+            data = handle.read(max_bytes + 1)
+    except OSError as exc:
+        if exc.errno == errno.ENAMETOOLONG:
+            raise error(
+                f"Cannot read {what} {str(path)[:80]}...: the file name is too long.", hint
+            ) from None
+        reason = exc.strerror or str(exc)
+        if isinstance(exc, IsADirectoryError):
+            reason = "it is a folder, not a file"
+        elif isinstance(exc, FileNotFoundError):
+            reason = "it does not exist"
+        raise error(f"Cannot read {what} {path}: {reason}.", hint) from None
+    if len(data) > max_bytes:
+        raise error(f"The {what} {path} is over the limit of {max_bytes:,} bytes.", hint)
+    return data
+
+
+def decode(data: bytes, what: str, where: str, error: ErrorKind, hint: str) -> str:
+    """UTF-8 text, or `error` naming the byte, its offset, line and column."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise error(
+            f"{what[:1].upper()}{what[1:]} {where} is not UTF-8 text (byte "
+            f"0x{data[exc.start]:02x} at offset {exc.start}). The bad byte is on line "
+            f"{line}, column {column}.",
+            "Save it as UTF-8. " + hint,
+        ) from None
+
+
+def check_shape(data: Any, max_depth: int = MAX_DEPTH, max_nodes: int = MAX_NODES) -> Any:
+    """`data` if it is a finite tree within the bounds; else ShapeError saying which.
+
+    Iterative (no recursion of its own), so it is safe on any input; a value seen
+    again on the path from the root is a cycle (a YAML anchor inside itself).
+    """
+    nodes = 0
+    # (value, depth, exiting?) ; `on_path` holds the ids of containers being walked.
+    stack: list[tuple[Any, int, bool]] = [(data, 1, False)]
+    on_path: set[int] = set()
+    while stack:
+        value, depth, exiting = stack.pop()
+        if exiting:
+            on_path.discard(id(value))
+            continue
+        nodes += 1
+        if nodes > max_nodes:
+            raise ShapeError(f"it holds more than {max_nodes} values once its aliases are expanded")
+        if not isinstance(value, dict | list):
+            continue
+        if depth > max_depth:
+            raise ShapeError(f"it is nested more than {max_depth} levels deep")
+        if id(value) in on_path:
+            raise ShapeError("an anchor refers to itself (a circular alias)")
+        on_path.add(id(value))
+        stack.append((value, depth, True))
+        children = [c for kv in value.items() for c in kv] if isinstance(value, dict) else value
+        stack.extend((child, depth + 1, False) for child in children)
+    return data
+
+
+def parse_yaml(text: str, what: str, where: str, error: ErrorKind, hint: str) -> Any:
+    """One YAML document (safe loader, shape-checked), or `error` naming the place."""
+    import yaml
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    try:
+        data = yaml.load(text, Loader=loader)  # a safe loader (C or Python)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+        place = f"{where}:{mark.line + 1}:{mark.column + 1}" if mark else where
+        problem = getattr(exc, "problem", None) or getattr(exc, "reason", None)
+        detail = f": {problem}" if problem else ""
+        raise error(f"The {what} is not valid YAML at {place}{detail}.", hint) from None
+    except RecursionError:
+        raise error(f"The {what} {where} is nested too deeply to read.", hint) from None
+    except (ValueError, OverflowError, TypeError) as exc:  # e.g. a date out of range
+        raise error(f"The {what} {where} holds a value YAML cannot read: {exc}.", hint) from None
+    return shaped(data, what, where, error, hint)
+
+
+def parse_json(text: str | bytes, what: str, where: str, error: ErrorKind, hint: str) -> Any:
+    """One JSON document (NaN/Infinity refused, shape-checked), or `error` naming the place."""
+
+    def refuse(name: str) -> Any:
+        raise ValueError(f"{name} is not JSON")
+
+    try:
+        data = json.loads(text, parse_constant=refuse)
+    except json.JSONDecodeError as exc:
+        raise error(
+            f"The {what} is not valid JSON at {where}:{exc.lineno}:{exc.colno}: {exc.msg}.", hint
+        ) from None
+    except UnicodeDecodeError as exc:
+        raise error(f"The {what} {where} is not UTF-8 text (offset {exc.start}).", hint) from None
+    except RecursionError:
+        raise error(f"The {what} {where} is nested too deeply to read.", hint) from None
+    except ValueError as exc:  # NaN, or an integer with too many digits
+        raise error(f"The {what} {where} is not valid JSON: {exc}.", hint) from None
+    return shaped(data, what, where, error, hint)
+
+
+def shaped(data: Any, what: str, where: str, error: ErrorKind, hint: str) -> Any:
+    """`check_shape` for parsed input, its ShapeError as `error` naming the input."""
+    try:
+        return check_shape(data)
+    except ShapeError as exc:
+        raise error(f"The {what} {where} cannot be used: {exc}.", hint) from None
+
+
+def string_keys(data: Any, what: str, where: str, error: ErrorKind, hint: str) -> Any:
+    """`data` if every mapping key in it is a string (YAML allows `1:` or `[a]:` keys);
+    else `error` naming the key and where it is (`steps.2`). Call after `check_shape`."""
+    stack: list[tuple[Any, str]] = [(data, "")]
+    while stack:
+        value, at = stack.pop()
+        if isinstance(value, dict):
+            for key, child in value.items():
+                if not isinstance(key, str):
+                    place = f" (under {at})" if at else ""
+                    raise error(f"The {what} {where}: key {key!r}{place} is not a name.", hint)
+                stack.append((child, f"{at}.{key}" if at else key))
+        elif isinstance(value, list):
+            stack.extend((child, f"{at}.{i}" if at else str(i)) for i, child in enumerate(value))
+    return data
+
+
+def read_text(
+    path: Path, what: str, hint: str, error: ErrorKind = UsageError, max_bytes: int = MAX_BYTES
+) -> str:
+    """A file's UTF-8 text within `max_bytes`; `what` names it in messages ("scenario file")."""
+    return decode(read_bytes(path, what, error, hint, max_bytes), what, str(path), error, hint)
+
+
+def load_yaml(
+    path: Path, what: str, hint: str, error: ErrorKind = UsageError, max_bytes: int = MAX_BYTES
+) -> Any:
+    """Read and parse a YAML file (config, answers, scenario)."""
+    return parse_yaml(read_text(path, what, hint, error, max_bytes), what, str(path), error, hint)
+
+
+def load_json(
+    path: Path, what: str, hint: str, error: ErrorKind = UsageError, max_bytes: int = MAX_BYTES
+) -> Any:
+    """Read and parse a JSON file (a `--payload` file, the file secret store)."""
+    return parse_json(read_text(path, what, hint, error, max_bytes), what, str(path), error, hint)
+
+
+def json_line(line: str | bytes) -> Any | None:
+    """One JSON-lines record, or None if it is damaged (history skips such lines)."""
+    try:
+        return check_shape(json.loads(line))
+    except (ValueError, RecursionError):
+        return None
+
+
+def read_stdin_line(what: str, hint: str) -> str | None:
+    """One line of stdin as strict UTF-8 (None at end of input), or a UsageError.
+
+    Closed or unreadable stdin is an error naming `what`, never a traceback.
+    """
+    import sys
+
+    stream = sys.stdin
+    try:
+        if stream is None:  # started with stdin closed (`<&-`)
+            raise ValueError("closed")
+        buffer = getattr(stream, "buffer", None)
+        raw: str | bytes = buffer.readline() if buffer is not None else stream.readline()
+    except (OSError, ValueError):
+        raise UsageError(f"{what}: standard input is closed or cannot be read.", hint) from None
+    if isinstance(raw, str):
+        return raw or None
+    if not raw:
+        return None
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:  # the byte itself is not shown: it may be a secret's
+        raise UsageError(
+            f"{what}: standard input is not UTF-8 text (a bad byte at offset {exc.start} "
+            "of the line). Nothing was stored.",
+            "Save or pipe it as UTF-8. " + hint,
+        ) from None
