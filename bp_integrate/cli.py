@@ -312,4 +312,7 @@ def root(
 
 
 def main() -> None:
-    app()
+    from bp_integrate.signals import sigterm_as_ctrl_c
+
+    with sigterm_as_ctrl_c():
+        app()
