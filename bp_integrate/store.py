@@ -63,6 +63,7 @@ def load_values(
     values = dict(item.values)
     if strict:
         check_stored(integration, values, profile)
+        _check_secrets_listed(integration, item, values, profile)
     if not with_secrets:
         for name in item.secret_fields:
             if "." not in name:
@@ -96,22 +97,27 @@ def load_values(
             values[name] = secret
     for url_field, secrets in url_secrets.items():
         values[url_field] = join_url_secrets(values.get(url_field, ""), secrets)
-    if strict:
-        # A hand-edited `secrets:` list may leave out one the integration needs.
-        for f in integration.fields:
-            if f.secret and f.required and f.applies(values) and not values.get(f.name):
-                raise ConfigError(
-                    f"The config file lists no secret {f.name!r} for {integration.title} "
-                    f"in profile {profile!r}, and it needs one.",
-                    f"Run bp-integrate --profile {profile} install {integration.name} again "
-                    "(it asks for the secret), or restore the 'secrets' list in the config file.",
-                )
     if not strict:
         # A URL whose key is gone is not a usable current value: ask for it again.
         for f in integration.fields:
             if f.url_with_secrets and has_masked_secret(values.get(f.name, "")):
                 del values[f.name]
     return values
+
+
+def _check_secrets_listed(
+    integration: Integration, item: Installed, values: Mapping[str, str], profile: str
+) -> None:
+    """A hand-edited `secrets:` list may leave out one the integration needs: an error
+    naming the fix, whether or not the secrets are loaded (show masks them)."""
+    for f in integration.fields:
+        if f.secret and f.required and f.applies(values) and f.name not in item.secret_fields:
+            raise ConfigError(
+                f"The config file lists no secret {f.name!r} for {integration.title} "
+                f"in profile {profile!r}, and it needs one.",
+                f"Run bp-integrate --profile {profile} install {integration.name} again "
+                "(it asks for the secret), or restore the 'secrets' list in the config file.",
+            )
 
 
 def check_stored(integration: Integration, values: Mapping[str, str], profile: str) -> None:

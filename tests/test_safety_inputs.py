@@ -393,3 +393,18 @@ def test_a_payload_file_nested_too_deeply(
         path.write_text('{"a":' * depth + "1" + "}" * depth, encoding="utf-8")
         stderr = clean(cli("send-test", "new", "--dry-run", "--payload", str(path)), 2)
         assert expected in stderr
+
+
+def test_a_config_that_lost_its_secrets_list_names_the_fix_even_for_show(
+    runner: CliRunner, isolated: Path
+) -> None:
+    """Found by the fuzzer: `show` (secrets masked) crashed with KeyError."""
+    isolated.mkdir(parents=True, exist_ok=True)
+    (isolated / "config.yaml").write_text(
+        "version: 1\nprofiles:\n  default:\n    integrations:\n      pagerduty:\n"
+        "        secret_store: env\n        settings:\n"
+        "          events_url: https://events.pagerduty.com/v2/enqueue\n"
+    )
+    result = invoke(runner, "show", "pagerduty")
+    assert result.exit_code == 3
+    assert "lists no secret 'integration_key'" in result.stderr
