@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from bp_integrate.readback import TargetReader
 
 CANARY_TAG = "bp_integrate_canary"
-CANARY_CHECK = "bp-integrate canary"
+CANARY_CHECK = "bp-integrate-canary"
 ORG_TOKEN_FIELD = "org_token"
 API_KEY_FIELD = "api_key"
 #: Per hop, seconds: AutoShare can take minutes to share a new incident.
@@ -66,8 +66,10 @@ def load_settings(
     store = open_store(kind if kind in STORE_KINDS else "keyring")
 
     def secret(field_name: str, what: str, flag: str) -> str:
+        # The User API key lives where `profile set` put it; the org token in the keyring.
+        where = store if field_name == API_KEY_FIELD else open_store("keyring")
         try:
-            value = lookup(store, profile, "bigpanda", field_name)
+            value = lookup(where, profile, "bigpanda", field_name)
         except SecretsError:
             value = None
         if not value:

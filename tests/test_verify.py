@@ -247,3 +247,40 @@ def test_junit_report_has_one_case_per_hop_and_validates(
     failed = [c for c in cases if c.find("failure") is not None]
     assert [c.get("name") for c in failed] == ["shared: BigPanda shared it with PagerDuty"]
     assert root.find("testsuite").get("failures") == "1"
+
+
+def test_profile_set_stores_what_verify_needs(
+    emu: EmulatorServer, monkeypatch: pytest.MonkeyPatch, memory_keyring: MemoryKeyring
+) -> None:
+    from helpers import invoke
+    from typer.testing import CliRunner
+
+    setup(emu, monkeypatch, names=("pagerduty",), readback=False)
+    monkeypatch.delenv("BP_INTEGRATE_BIGPANDA_ORG_TOKEN")
+    runner = CliRunner()
+    result = invoke(
+        runner,
+        "profile",
+        "set",
+        "--org-token-stdin",
+        "--canary-app-key",
+        CFG.bigpanda_app_key,
+        "--environment",
+        ENV,
+        input=CFG.bigpanda_org_token + "\n",
+    )
+    assert result.exit_code == 0, result.stderr
+    result = invoke(
+        runner, "profile", "set", "--readback", "pagerduty", input=CFG.pagerduty_rest_api_key + "\n"
+    )
+    assert result.exit_code == 0, result.stderr
+    # Secrets in the keyring, never in the settings file.
+    assert CFG.bigpanda_org_token in memory_keyring.entries.values()
+    assert CFG.pagerduty_rest_api_key in memory_keyring.entries.values()
+    from bp_integrate.config import config_path
+
+    text = config_path().read_text("utf-8")
+    assert CFG.bigpanda_org_token not in text and CFG.pagerduty_rest_api_key not in text
+    result = cli("verify", "--json", *FAST)
+    assert result.exit_code == 0, result.stdout + result.stderr
+    assert ("landed", "pagerduty", "passed") in hops(result)

@@ -105,9 +105,8 @@ def verify_command(
         return
     settings = load_settings(app.profile, bigpanda, app_key, environment)
     loaded = app.load_targets(integrations or None)
-    store_kind = str(bigpanda.get("api_key_store") or "keyring")
     targets = [
-        VerifyTarget(t.integration, t.values, load_creds(t.integration, app.profile, store_kind))
+        VerifyTarget(t.integration, t.values, load_creds(t.integration, app.profile))
         for t in loaded.targets
         # Only what BigPanda shares to: an integration pasted elsewhere is not in the chain.
         if t.integration.paste_target == "BigPanda"

@@ -331,4 +331,7 @@ TARGET = Target(
     install_values=_install_values,
     credentials=lambda settings: f"incident.io secret {settings.incidentio_secret}",
     summary=_summary,
+    readback_values=lambda settings: {
+        "incidentio": {"readback_api_key": settings.incidentio_api_key}
+    },
 )

@@ -523,4 +523,7 @@ TARGET = Target(
         f"PagerDuty: any 32-character routing key; REST API key {settings.pagerduty_rest_api_key}"
     ),
     summary=_summary,
+    readback_values=lambda settings: {
+        "pagerduty": {"readback_api_key": settings.pagerduty_rest_api_key}
+    },
 )

@@ -587,4 +587,10 @@ TARGET = Target(
     credentials=_credentials,
     summary=_summary,
     label=_label,
+    readback_values=lambda settings: {
+        "xmatters": {
+            "readback_username": settings.xmatters_rest_username,
+            "readback_password": settings.xmatters_rest_password,
+        }
+    },
 )

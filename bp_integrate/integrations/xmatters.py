@@ -249,7 +249,7 @@ class XMatters(Integration):
             TargetRecord(
                 str(e.get("id", "")),
                 "resolved" if closed or e.get("status") == "TERMINATED" else "open",
-                str(e.get("status", "")),
+                str(e.get("status", "")) + (" (close received)" if closed else ""),
             )
             for e in events
         ]
