@@ -169,3 +169,147 @@ class TargetReader:
 
 def missing_hint_all(integration: Integration) -> str:
     return ", ".join(readback_env_var(integration, f.name) for f in integration.readback_fields)
+
+
+# --------------------------------------------------------------- direct sends (--verify)
+
+
+@dataclass
+class ReadBackResult:
+    """Whether one step's send landed at one target, and in which state."""
+
+    step: int
+    event: str
+    integration: str
+    status: str  # passed | failed | not_checked
+    detail: str
+    seconds: float = 0.0
+    records: list[dict[str, str]] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "step": self.step,
+            "event": self.event,
+            "integration": self.integration,
+            "status": self.status,
+            "detail": self.detail,
+            "seconds": round(self.seconds, 3),
+            "records": list(self.records),
+        }
+
+
+def wanted_state(event: str, expected: str | None) -> str | None:
+    """The state a target should show after `event` (the scenario's word wins)."""
+    from bp_integrate.bigpanda.events import CLOSED, OPENING_EVENTS
+
+    if expected:
+        return expected
+    if event in OPENING_EVENTS:
+        return "open"
+    if event == CLOSED:
+        return "resolved"
+    return None
+
+
+@dataclass(frozen=True)
+class ReadTarget:
+    """One target of a run, with its read-back credentials (may be empty)."""
+
+    integration: Integration
+    values: Mapping[str, str]
+    creds: Mapping[str, str]
+
+
+class ReadBackWatch:
+    """After each step of a run (send-test --verify, replay --verify), finds the send at
+    every target that can be read back: it waits (up to `timeout`) for the record in the
+    state the event (or the step's `expect`) asks for. Never sends to the target."""
+
+    def __init__(
+        self,
+        targets: list[ReadTarget],
+        expectation: Any,
+        timeout: float = 30.0,
+        reader: TargetReader | None = None,
+    ) -> None:
+        self.targets = {t.integration.name: t for t in targets}
+        self.expectation = expectation
+        self.timeout = timeout
+        self.reader = reader or TargetReader()
+        self.results: list[ReadBackResult] = []
+
+    @property
+    def failed(self) -> list[ReadBackResult]:
+        return [r for r in self.results if r.status == "failed"]
+
+    def check(self, step: int, event: str, incident_id: str, sent_ok: list[str]) -> None:
+        """Read back every target the step reached (blocking; run it in a thread)."""
+        import time
+
+        for name in sent_ok:
+            target = self.targets.get(name)
+            if target is None:
+                continue
+            integration = target.integration
+            expected = self.expectation(step, name)
+            want = wanted_state(event, expected)
+            started = time.monotonic()
+            if integration.readback_query(incident_id, target.values, target.creds) is None:
+                hint = missing_hint(integration, target.creds)
+                detail = "not checked: " + (hint or f"{integration.title} has no read API")
+                self.results.append(ReadBackResult(step, event, name, "not_checked", detail))
+                continue
+            records: list[TargetRecord] = []
+            error: str | None = None
+            deadline = started + self.timeout
+            while True:
+                try:
+                    records = (
+                        self.reader.records(integration, incident_id, target.values, target.creds)
+                        or []
+                    )
+                except BPError as exc:
+                    error = exc.message
+                    break
+                if records and (want is None or _matches(records, want)):
+                    break
+                if time.monotonic() + 0.5 > deadline:
+                    break
+                time.sleep(0.5)
+            shown = [{"id": r.id, "state": r.state, "status": r.status} for r in records]
+            seconds = time.monotonic() - started
+            if error is not None:
+                status, detail = "failed", error
+            elif not records:
+                status, detail = "failed", f"{integration.title} shows nothing for {incident_id}"
+            elif want is not None and not _matches(records, want):
+                states = ", ".join(f"{r.status}" for r in records)
+                status, detail = "failed", f"expected {want}, {integration.title} shows {states}"
+            else:
+                states = ", ".join(f"{r.id} {r.status}" for r in records)
+                status, detail = "passed", f"landed: {states}"
+            self.results.append(ReadBackResult(step, event, name, status, detail, seconds, shown))
+
+
+def _matches(records: list[TargetRecord], want: str) -> bool:
+    return any(want in (r.state, r.status.split(" ")[0].lower(), r.status) for r in records)
+
+
+def readback_consumer(watch: ReadBackWatch) -> Any:
+    """A run-engine consumer that reads each (non-cleanup) step back through `watch`."""
+    import asyncio
+
+    from bp_integrate.engine.run import Consumer, StepReport
+
+    class ReadBackConsumer(Consumer):
+        awaits_steps = True
+
+        async def after_step(self, report: StepReport) -> None:
+            if report.cleanup:
+                return
+            sent = [r.integration for r in report.results if r.ok]
+            await asyncio.to_thread(
+                watch.check, report.index, report.event, report.incident_id, sent
+            )
+
+    return ReadBackConsumer()

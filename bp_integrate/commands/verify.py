@@ -15,7 +15,11 @@ from bp_integrate import ui
 from bp_integrate.commands.common import JsonOpt
 
 if TYPE_CHECKING:
+    from bp_integrate.engine.plan import Loaded
+    from bp_integrate.engine.run import RunReport
     from bp_integrate.junit import Case, CaseStatus
+    from bp_integrate.readback import ReadBackWatch
+    from bp_integrate.scenarios import Scenario
     from bp_integrate.verify import Hop, VerifyReport
 
 
@@ -159,3 +163,105 @@ def verify_command(
         render(report)
     if not report.ok:
         raise typer.Exit(int(report.exit_code))
+
+
+# ------------------------------------------- send-test --verify, replay --verify/--junit
+VerifyOpt = Annotated[
+    bool,
+    typer.Option(
+        "--verify",
+        help="After each send, read it back at the target (needs read-back credentials: "
+        "docs/verify.md) and fail if it did not land in the expected state.",
+    ),
+]
+
+
+VerifyTimeoutOpt = Annotated[
+    float,
+    typer.Option(
+        "--verify-timeout",
+        min=0.5,
+        help="With --verify: seconds to wait for each send to show at the target.",
+    ),
+]
+
+
+def readback_watch(
+    profile: str, loaded: Loaded, scenario: Scenario, timeout: float = 30.0
+) -> ReadBackWatch:
+    """A read-back watch over the run's targets, judged by the scenario's `expect`."""
+    from bp_integrate.readback import ReadBackWatch, ReadTarget, load_creds
+
+    targets = [
+        ReadTarget(t.integration, t.values, load_creds(t.integration, profile))
+        for t in loaded.targets
+    ]
+    for target in targets:
+        loaded.secrets.add(*target.integration.readback_secrets(target.creds))
+
+    def expected(step: int, integration: str) -> str | None:
+        if not 1 <= step <= len(scenario.steps):
+            return None
+        found = scenario.steps[step - 1].expectation_for(integration)
+        return found.target_state if found is not None else None
+
+    return ReadBackWatch(targets, expected, timeout)
+
+
+def print_readback(watch: ReadBackWatch, json_output: bool) -> None:
+    """What each target showed (data: stdout; JSON lines of type `readback`)."""
+    from bp_integrate.verify import MARKS
+
+    for result in watch.results:
+        if json_output:
+            ui.emit_json_line({"type": "readback", **result.to_json()})
+        else:
+            mark = MARKS.get(result.status, "?")
+            ui.data(
+                f"{mark} step {result.step} {result.event:<22} {result.integration:<10} "
+                f"{result.detail}"
+            )
+
+
+def run_junit_cases(report: RunReport, watch: ReadBackWatch | None) -> list[Case]:
+    """One case per request of each step (and per read-back), for `replay --junit`."""
+    from bp_integrate.junit import Case
+
+    cases: list[Case] = []
+    for step in report.steps:
+        for result in step.results:
+            mine = [p for p in step.problems if p.startswith(f"{result.integration}:")]
+            failed = bool(mine)
+            cases.append(
+                Case(
+                    f"replay.{result.integration}",
+                    f"step {step.index}: {step.event}",
+                    result.elapsed_ms / 1000.0,
+                    "failed" if failed else "passed",
+                    "; ".join(mine) or (f"HTTP {result.status}" if failed else ""),
+                )
+            )
+        for skip in step.skipped:
+            cases.append(
+                Case(
+                    f"replay.{skip.integration}",
+                    f"step {step.index}: {step.event}",
+                    0.0,
+                    "skipped",
+                    skip.reason,
+                )
+            )
+    for rb in watch.results if watch is not None else []:
+        status: CaseStatus = (
+            "passed" if rb.status == "passed" else "failed" if rb.status == "failed" else "skipped"
+        )
+        cases.append(
+            Case(
+                f"replay.{rb.integration}",
+                f"step {rb.step}: {rb.event}: read back",
+                rb.seconds,
+                status,
+                rb.detail,
+            )
+        )
+    return cases
