@@ -284,3 +284,36 @@ def test_profile_set_stores_what_verify_needs(
     result = cli("verify", "--json", *FAST)
     assert result.exit_code == 0, result.stdout + result.stderr
     assert ("landed", "pagerduty", "passed") in hops(result)
+
+
+def test_ctrl_c_cleans_up_the_canary(
+    emu: EmulatorServer, monkeypatch: pytest.MonkeyPatch, memory_keyring: MemoryKeyring
+) -> None:
+    setup(emu, monkeypatch, names=("pagerduty",))
+
+    def interrupted(*args: Any, **kwargs: Any) -> Any:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("bp_integrate.bigpanda.api.BigPandaClient.activities", interrupted)
+    result = verify(*FAST)
+    assert result.exit_code == 130
+    assert "cleanup: canary alert on bp-integrate-canary-" in result.stderr
+    [incident] = incidents(emu)
+    assert incident["active"] is False  # the canary was resolved, so BigPanda closed it
+
+
+def test_no_secret_reaches_the_output(
+    emu: EmulatorServer, monkeypatch: pytest.MonkeyPatch, memory_keyring: MemoryKeyring
+) -> None:
+    setup(emu, monkeypatch)
+    result = verify("--json", *FAST)
+    assert result.exit_code == 0
+    shown = result.stdout + result.stderr
+    for secret in (
+        CFG.bigpanda_api_key,
+        CFG.bigpanda_org_token,
+        CFG.pagerduty_rest_api_key,
+        CFG.incidentio_api_key,
+        CFG.xmatters_rest_password,
+    ):
+        assert secret not in shown
