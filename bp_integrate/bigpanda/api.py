@@ -97,6 +97,15 @@ def key_checker(api_url: str) -> Callable[[str], None]:
     return verify
 
 
+def items_of(body: Any, *keys: str) -> list[dict[str, Any]]:
+    """The objects of a list answer: a bare list, or the first of `keys` that holds one
+    (BigPanda's v2 lists say `items`; older pages name the resource)."""
+    found: Any = body
+    if isinstance(body, dict):
+        found = next((body[k] for k in keys if isinstance(body.get(k), list)), None)
+    return [i for i in found if isinstance(i, dict)] if isinstance(found, list) else []
+
+
 class APIError(BPError):
     """BigPanda (or a target's API) answered a call with an error status."""
 
@@ -229,9 +238,7 @@ class BigPandaClient:
         response = self._call("GET", ENVIRONMENTS_PATH, self._user_key, what)
         if response.status_code != 200:
             raise self._refused(response, what, "User API key")
-        body = self._json(response)
-        items = body.get("items", body) if isinstance(body, dict) else body
-        return [i for i in items if isinstance(i, dict)] if isinstance(items, list) else []
+        return items_of(self._json(response), "items", "environments")
 
     def send_alert(self, alert: Mapping[str, Any]) -> int:
         """POST one alert; the status (201/202, or 204 for an exact duplicate)."""
@@ -274,9 +281,7 @@ class BigPandaClient:
             )
         if response.status_code != 200:
             raise self._refused(response, what, "User API key")
-        body = self._json(response)
-        items = body.get("items") if isinstance(body, dict) else None
-        return [i for i in items if isinstance(i, dict)] if isinstance(items, list) else []
+        return items_of(self._json(response), "items", "incidents")
 
     def incident(self, environment_id: str, incident_id: str) -> dict[str, Any]:
         what = f"Reading incident {incident_id}"
@@ -293,6 +298,4 @@ class BigPandaClient:
         response = self._call("GET", path, self._user_key, what, params={"types": types})
         if response.status_code != 200:
             raise self._refused(response, what, "User API key")
-        body = self._json(response)
-        items = body.get("items") if isinstance(body, dict) else None
-        return [i for i in items if isinstance(i, dict)] if isinstance(items, list) else []
+        return items_of(self._json(response), "items", "activities")
