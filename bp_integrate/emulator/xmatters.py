@@ -256,23 +256,28 @@ def xmatters_trigger_url(
     return url + ("?" + "&".join(params) if params else "")
 
 
+def basic_credentials(request: web.Request) -> tuple[str, str] | None:
+    """(user, password) of an ``Authorization: Basic`` header, or None."""
+    scheme, _, encoded = request.headers.get("Authorization", "").strip().partition(" ")
+    if scheme.lower() != "basic" or not encoded:
+        return None
+    try:
+        decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    user, sep, password = decoded.partition(":")
+    return (user, password) if sep else None
+
+
 def _authenticated(request: web.Request) -> bool:
     config = settings_of(request, XMattersSettings)
     api_key = request.query.get("apiKey")
     if api_key is not None and same_secret(api_key, config.xmatters_api_key):
         return True
-    header = request.headers.get("Authorization", "")
-    scheme, _, encoded = header.strip().partition(" ")
-    if scheme.lower() != "basic" or not encoded:
-        return False
-    try:
-        decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
-        return False
-    user, sep, password = decoded.partition(":")
-    return bool(sep) and (
-        same_secret(user, config.xmatters_username)
-        & same_secret(password, config.xmatters_password)
+    given = basic_credentials(request)
+    return given is not None and (
+        same_secret(given[0], config.xmatters_username)
+        & same_secret(given[1], config.xmatters_password)
     )
 
 
@@ -449,18 +454,10 @@ def _panopta_outage(
 
 def _rest_user(request: web.Request) -> bool:
     settings = settings_of(request, XMattersSettings)
-    scheme, _, encoded = request.headers.get("Authorization", "").strip().partition(" ")
-    if scheme.lower() != "basic" or not encoded:
-        return False
-    try:
-        decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
-        return False
-    user, sep, password = decoded.partition(":")
-    return (
-        bool(sep)
-        and user == settings.xmatters_rest_username
-        and same_secret(password, settings.xmatters_rest_password)
+    given = basic_credentials(request)
+    return given is not None and (
+        same_secret(given[0], settings.xmatters_rest_username)
+        & same_secret(given[1], settings.xmatters_rest_password)
     )
 
 

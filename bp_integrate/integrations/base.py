@@ -271,6 +271,21 @@ class TargetRecord:
     status: str
 
 
+def records_of(answer: Any, key: str, resolved: str) -> list[TargetRecord]:
+    """The records listed under `key` of a JSON answer, `resolved` being the target's
+    word for a resolved one (read-back answers of the REST APIs that list objects)."""
+    items = answer.get(key) if isinstance(answer, dict) else None
+    return [
+        TargetRecord(
+            str(item.get("id", "")),
+            "resolved" if item.get("status") == resolved else "open",
+            str(item.get("status", "")),
+        )
+        for item in items or []
+        if isinstance(item, dict)
+    ]
+
+
 def origin_of(url: str) -> str:
     """``scheme://host[:port]`` of a URL (the target's API lives on the same host)."""
     from urllib.parse import urlsplit

@@ -16,6 +16,7 @@ from bp_integrate.integrations.base import (
     TargetRecord,
     Webhook,
     origin_of,
+    records_of,
 )
 from bp_integrate.integrations.common import check_token
 from bp_integrate.urls import check_url
@@ -179,16 +180,7 @@ class IncidentIO(Integration):
         )
 
     def readback_records(self, answer: Any) -> list[TargetRecord]:
-        items = answer.get("alerts") if isinstance(answer, dict) else None
-        return [
-            TargetRecord(
-                str(item.get("id", "")),
-                "resolved" if item.get("status") == "resolved" else "open",
-                str(item.get("status", "")),
-            )
-            for item in items or []
-            if isinstance(item, dict)
-        ]
+        return records_of(answer, "alerts", "resolved")
 
 
 INTEGRATION = IncidentIO()

@@ -25,6 +25,7 @@ from bp_integrate.integrations.base import (
     Webhook,
     header_items,
     origin_of,
+    records_of,
 )
 from bp_integrate.integrations.common import check_tag_name, check_token
 from bp_integrate.urls import check_url
@@ -417,16 +418,7 @@ class PagerDuty(Integration):
         )
 
     def readback_records(self, answer: Any) -> list[TargetRecord]:
-        items = answer.get("incidents") if isinstance(answer, dict) else None
-        return [
-            TargetRecord(
-                str(item.get("id", "")),
-                "resolved" if item.get("status") == "resolved" else "open",
-                str(item.get("status", "")),
-            )
-            for item in items or []
-            if isinstance(item, dict)
-        ]
+        return records_of(answer, "incidents", "resolved")
 
 
 INTEGRATION = PagerDuty()
