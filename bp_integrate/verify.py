@@ -185,9 +185,9 @@ def autoshare_rule_hint(integration: Integration, environment_id: str, env_name:
     return (
         f"Create the AutoShare rule in BigPanda: Settings -> AutoShare -> New rule; "
         f"Environment: {env_name} ({environment_id}); Share with: {integration.title}. "
-        f"So the rule never shares real incidents, give it an environment whose condition "
-        f"is `{CANARY_TAG} = true` (Settings -> Environments -> New: filter on the canary "
-        "tag). AutoShare shares only new incidents: run verify again once the rule exists."
+        f"So it never shares a real incident, make {env_name} a canary-only environment "
+        f"(Settings -> Environments: condition `{CANARY_TAG} = true`). AutoShare shares "
+        "only new incidents: run verify again once the rule exists."
     )
 
 

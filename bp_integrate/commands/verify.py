@@ -132,7 +132,8 @@ def verify_command(
             spinner.update(text)
 
     def on_hop(hop: Hop) -> None:
-        if not json_output:
+        # Live progress on a terminal only: the report (stdout) says it all at the end.
+        if spinner is not None:
             ui.say(f"{hop.title}: {hop.status.replace('_', ' ')}")
 
     client = BigPandaClient(settings.api_url, settings.user_key, settings.org_token)
