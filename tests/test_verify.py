@@ -317,3 +317,17 @@ def test_no_secret_reaches_the_output(
         CFG.xmatters_rest_password,
     ):
         assert secret not in shown
+
+
+def test_demo_ends_with_a_verify_of_every_shared_integration() -> None:
+    result = cli("demo", "--json")
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout.strip().splitlines()[-1])
+    verified = doc["verify"]
+    assert verified["ok"] is True
+    got = {(h["hop"], h["integration"], h["status"]) for h in verified["hops"]}
+    for name in SHARED:
+        for hop in ("shared", "landed", "resolved"):
+            assert (hop, name, "passed") in got
+    # Panopta is pasted into Panopta, not shared by BigPanda: not part of the chain.
+    assert not any(h["integration"] == "panopta" for h in verified["hops"])
