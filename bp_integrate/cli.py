@@ -46,6 +46,9 @@ COMMANDS: dict[str, Entry] = {
     "replay": Entry(
         "replay", "replay_command", "Replay an incident lifecycle scenario (or a storm of them)."
     ),
+    "verify": Entry(
+        "verify", "verify_command", "Send a canary through BigPanda; read it back hop by hop."
+    ),
     "history": Entry("history", "history_command", "List recorded runs."),
     "receiver": Entry("receiver", "receiver_command", "Run the embedded emulator of every target."),
     "demo": Entry(

@@ -29,8 +29,10 @@ A scenario file is YAML (examples in examples/scenarios/)::
       - event: closed
 
 `expect` is `skipped` (the target must skip the event), `{status: 202}` or
-`{status: [200, 202]}` (the answer's status), `{outcome: ok|rejected|network}`, or a
-mapping from integration name to one of those. Without `expect` a step passes when
+`{status: [200, 202]}` (the answer's status), `{outcome: ok|rejected|network}`, a
+target-side state read back under --verify (`{incident: resolved}`, `{event: open}`,
+`{alert: firing}`: ours, open/resolved, or the target's own word), or a mapping from
+integration name to one of those. Without `expect` a step passes when
 every target answers 2xx or skips the event for a documented reason.
 """
 
@@ -49,6 +51,9 @@ from bp_integrate.integrations.common import validate_tag_name
 _R = TypeVar("_R")
 
 FORMAT_HINT = "The format is in docs/replay.md (examples: examples/scenarios/*.yaml)."
+#: What a target's record is called in `expect` (target side, checked by --verify).
+TARGET_NOUNS = ("incident", "event", "alert")
+EXPECT_KEYS = frozenset({"status", "outcome", *TARGET_NOUNS})
 #: The longest wait a step may ask for before it is sent (an hour).
 DELAY_MAX = 3600.0
 
@@ -60,6 +65,9 @@ class Expectation:
     skipped: bool = False
     statuses: tuple[int, ...] = ()
     outcome: str | None = None
+    #: Target side (read back with --verify): the state the target must show, in its
+    #: own word (`triggered`, `firing`...) or ours (`open`, `resolved`).
+    target_state: str | None = None
 
     def check(self, *, skipped: bool, status: int | None, outcome: str | None) -> str | None:
         """None if met, else what differed (in words)."""
@@ -72,6 +80,8 @@ class Expectation:
             return f"expected status {wanted}, got {_got(status, outcome)}"
         if self.outcome and outcome != self.outcome:
             return f"expected {self.outcome}, got {_got(status, outcome)}"
+        if self.target_state and not self.statuses and not self.outcome and outcome != "ok":
+            return f"expected a send the target accepts, got {_got(status, outcome)}"
         return None
 
     def to_json(self) -> Any:
@@ -82,6 +92,8 @@ class Expectation:
             data["status"] = list(self.statuses)
         if self.outcome:
             data["outcome"] = self.outcome
+        if self.target_state:
+            data["target_state"] = self.target_state
         return data
 
 
@@ -248,7 +260,7 @@ def _one_expectation(raw: Any, where: str) -> Expectation:
         return Expectation(skipped=True)
     if isinstance(raw, int) and not isinstance(raw, bool):
         return Expectation(statuses=(raw,))
-    if isinstance(raw, dict) and set(raw) <= {"status", "outcome"} and raw:
+    if isinstance(raw, dict) and set(raw) <= EXPECT_KEYS and raw:
         status = raw.get("status")
         statuses: tuple[int, ...] = ()
         if isinstance(status, int) and not isinstance(status, bool):
@@ -262,7 +274,15 @@ def _one_expectation(raw: Any, where: str) -> Expectation:
         outcome = raw.get("outcome")
         if outcome is not None and outcome not in ("ok", "rejected", "network"):
             raise UsageError(f"{where}: expect.outcome is ok, rejected or network.", FORMAT_HINT)
-        return Expectation(statuses=statuses, outcome=outcome)
+        nouns = [k for k in TARGET_NOUNS if k in raw]
+        if len(nouns) > 1:
+            raise UsageError(f"{where}: expect names the target's record once.", FORMAT_HINT)
+        state = raw.get(nouns[0]) if nouns else None
+        if state is not None and (not isinstance(state, str) or not state.strip()):
+            raise UsageError(
+                f"{where}: expect.{nouns[0]} is a state such as open or resolved.", FORMAT_HINT
+            )
+        return Expectation(statuses=statuses, outcome=outcome, target_state=state)
     raise UsageError(
         f"{where}: expect must be 'skipped', {{status: N}} or per-target mappings.", FORMAT_HINT
     )
@@ -271,7 +291,7 @@ def _one_expectation(raw: Any, where: str) -> Expectation:
 def _expect(raw: Any, where: str) -> tuple[Expectation | None, tuple[tuple[str, Expectation], ...]]:
     if raw is None:
         return None, ()
-    if isinstance(raw, Mapping) and raw and not set(raw) <= {"status", "outcome"}:
+    if isinstance(raw, Mapping) and raw and not set(raw) <= EXPECT_KEYS:
         from bp_integrate.integrations import get as get_integration
 
         pairs = []

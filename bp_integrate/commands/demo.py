@@ -21,6 +21,8 @@ from bp_integrate.errors import ExitCode
 
 if TYPE_CHECKING:
     from bp_integrate.emulator import EmulatorConfig, EmulatorServer
+    from bp_integrate.engine.plan import Loaded
+    from bp_integrate.verify import VerifyReport
 
 DEMO_PROFILE = "demo"
 
@@ -97,6 +99,56 @@ def target_summary(snapshot: dict[str, Any]) -> list[str]:
     return lines
 
 
+def verify_against(server: EmulatorServer, config: EmulatorConfig, loaded: Loaded) -> VerifyReport:
+    """`verify` of every installed integration BigPanda shares to, against the emulator:
+    the AutoShare rules an admin would create (through the emulator-only endpoint that
+    stands in for BigPanda's UI), then one canary through the emulated BigPanda."""
+    import httpx
+
+    from bp_integrate.bigpanda.api import BigPandaClient
+    from bp_integrate.emulator import targets
+    from bp_integrate.emulator.bigpanda import BigPandaSettings
+    from bp_integrate.readback import TargetReader
+    from bp_integrate.verify import CANARY_TAG, Verifier, VerifySettings, VerifyTarget
+
+    bigpanda = config.of(BigPandaSettings)
+    environment = bigpanda.bigpanda_environments[0][0]
+    creds: dict[str, dict[str, str]] = {}
+    for target in targets():
+        if target.readback_values is not None:
+            creds.update(target.readback_values(config.settings(target.name)))
+    chosen = [
+        VerifyTarget(t.integration, t.values, creds.get(t.name, {}))
+        for t in loaded.targets
+        if t.integration.paste_target == "BigPanda"
+    ]
+    for t in chosen:
+        rule = {
+            "environment_id": environment,
+            "integration": t.integration.name,
+            "values": t.values,
+            "tag": CANARY_TAG,
+        }
+        httpx.post(
+            server.base_url + "/_bigpanda/autoshare", json=rule, timeout=10
+        ).raise_for_status()
+    settings = VerifySettings(
+        server.base_url,
+        bigpanda.bigpanda_api_key,
+        bigpanda.bigpanda_org_token,
+        bigpanda.bigpanda_app_key,
+        environment,
+    )
+    client = BigPandaClient(server.base_url, settings.user_key, settings.org_token)
+    reader = TargetReader()
+    timeouts = dict.fromkeys(("incident", "shared", "landed", "closed", "resolved"), 10.0)
+    try:
+        return Verifier(settings, chosen, client, reader, timeouts).run()
+    finally:
+        client.close()
+        reader.close()
+
+
 def demo_command(
     scenario: Annotated[
         str,
@@ -107,8 +159,9 @@ def demo_command(
     """Try everything against the emulator: no account, no network, nothing saved.
 
     Starts the embedded emulator on a free loopback port, installs every integration
-    against it in a throwaway profile, replays an incident lifecycle to all of them, and
-    shows what each emulated target ended with.
+    against it in a throwaway profile, replays an incident lifecycle to all of them,
+    shows what each emulated target ended with, and ends with a `verify`: a canary
+    through the emulated BigPanda, read back at each target.
     """
     from bp_integrate import scenarios
     from bp_integrate.bigpanda.webhook import BodySpec
@@ -148,6 +201,9 @@ def demo_command(
         finally:
             timeline.stop()
         snapshot = server.state.snapshot()
+        if not json_output:
+            ui.say("Verifying: a canary through the emulated BigPanda, read back hop by hop...")
+        verified = verify_against(server, emulator_config, loaded)
         base_url = server.base_url
     outcome, code = report.outcome()
     if json_output:
@@ -159,6 +215,7 @@ def demo_command(
                 "scenario": report.summary_json(),
                 "steps": [step.to_json() for step in report.steps],
                 "targets": snapshot,
+                "verify": verified.to_json(),
             }
         )
     else:
@@ -166,6 +223,10 @@ def demo_command(
         ui.say("What each emulated target ended with:", style="bold")
         for line in target_summary(snapshot):
             ui.data(f"  {line}")
+        from bp_integrate.commands.verify import render
+
+        ui.say("Verify (canary through the emulated BigPanda):", style="bold")
+        render(verified)
         style = "green" if code == ExitCode.OK else "red"
         ui.say(
             f"Demo {outcome}: {report.passed_units} passed, {report.failed_units} failed. "
@@ -175,5 +236,7 @@ def demo_command(
         from bp_integrate.integrations import NAMES
 
         ui.say(f"Next: bp-integrate install {NAMES[0]} (or {', '.join(NAMES[1:])}).")
+    if code == ExitCode.OK and not verified.ok:
+        code = verified.exit_code
     if code != ExitCode.OK:
         raise typer.Exit(int(code))

@@ -59,11 +59,40 @@ def set_command(
     secret_store: SecretStoreOpt = None,
     insecure_storage: InsecureStorageOpt = False,
     json_output: JsonOpt = False,
+    org_token_stdin: Annotated[
+        bool,
+        typer.Option(
+            "--org-token-stdin",
+            help="verify: read the BigPanda org token (Alerts API) from stdin.",
+        ),
+    ] = False,
+    canary_app_key: Annotated[
+        str | None,
+        typer.Option(
+            "--canary-app-key",
+            help="verify: App Key of the Alerts REST API integration canaries go through.",
+        ),
+    ] = None,
+    environment: Annotated[
+        str | None,
+        typer.Option("--environment", help="verify: the BigPanda environment id to search."),
+    ] = None,
+    readback: Annotated[
+        str | None,
+        typer.Option(
+            "--readback",
+            help="verify: store INTEGRATION's read-back credentials (one per stdin line, "
+            "or asked on a terminal).",
+        ),
+    ] = None,
 ) -> None:
     """Set the profile's BigPanda region and, optionally, its User API key."""
     profile = ctx.obj.profile
     cfg = config.load()
     settings = dict(cfg.bigpanda(profile))
+    verify_notes = _verify_settings(
+        profile, settings, org_token_stdin, canary_app_key, environment, readback
+    )
     if region is not None:
         settings["region"] = region if region in config.REGIONS else "custom"
         new_url = region_url(region)
@@ -128,10 +157,70 @@ def set_command(
         )
     cfg.set_bigpanda(profile, settings)
     cfg.save()
+    for note in verify_notes:
+        ui.say(note)
     if json_output:
         ui.emit_json({"profile": profile, "bigpanda": settings})
     else:
         ui.success(f"Profile {profile!r}: BigPanda API {settings['api_url']}")
+
+
+def _verify_settings(
+    profile: str,
+    settings: dict[str, object],
+    org_token_stdin: bool,
+    canary_app_key: str | None,
+    environment: str | None,
+    readback: str | None,
+) -> list[str]:
+    """The settings only `verify` uses (asked only when the admin opts in to verify).
+
+    Secrets (org token, read-back credentials) go to the secret store, the rest to
+    the profile's `bigpanda` section. Returns what was set, to say so.
+    """
+    from bp_integrate.loading import read_stdin_line
+
+    notes: list[str] = []
+    if canary_app_key is not None:
+        check_token(canary_app_key.strip())
+        settings["canary_app_key"] = canary_app_key.strip()
+        notes.append("Canary app key set.")
+    if environment is not None:
+        settings["environment_id"] = environment.strip()
+        notes.append(f"verify searches environment {environment.strip()}.")
+    if org_token_stdin and readback:
+        raise UsageError(
+            "--org-token-stdin and --readback both read stdin.", "Run them one by one."
+        )
+    if org_token_stdin:
+        hint = "Pipe the org token on one line of stdin (Integrations -> any REST integration)."
+        token = (read_stdin_line("--org-token-stdin", hint) or "").strip()
+        if not token:
+            raise UsageError("The org token is empty.", hint)
+        check_token(token)
+        open_store("keyring").set(entry_name(profile, "bigpanda", "org_token"), token)
+        notes.append("Org token stored in the keyring.")
+    if readback:
+        from bp_integrate.integrations import get as get_integration
+
+        integration = get_integration(readback)
+        if not integration.readback_fields:
+            raise UsageError(
+                f"{integration.title} has no read-back: verify cannot read it back.",
+                "Read-back exists for the targets whose API can find a shared incident.",
+            )
+        store = open_store("keyring")
+        store.check()
+        for f in integration.readback_fields:
+            if ui.stdin_is_tty():
+                value = str(typer.prompt(f.label, hide_input=f.secret, err=True))
+            else:
+                value = read_stdin_line(f"--readback {integration.name}", f.help) or ""
+            value = f.validate(value, {})
+            if value:
+                store.set(entry_name(profile, integration.name, f.name), value)
+        notes.append(f"{integration.title} read-back credentials stored in the keyring.")
+    return notes
 
 
 @app.command("show")

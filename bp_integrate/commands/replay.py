@@ -5,6 +5,7 @@ one engine (bp_integrate.engine); this module parses options and shows the resul
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -26,6 +27,7 @@ from bp_integrate.commands.sending import (
     stderr_is_tty,
     warn_if_unrecorded,
 )
+from bp_integrate.commands.verify import VerifyOpt, VerifyTimeoutOpt
 from bp_integrate.errors import ExitCode, UsageError, command_for
 
 if TYPE_CHECKING:
@@ -143,6 +145,12 @@ def replay_command(
     show_secrets: ShowSecretsOpt = False,
     no_test_marker: NoTestMarkerOpt = False,
     envelope: EnvelopeOpt = None,
+    verify: VerifyOpt = False,
+    verify_timeout: VerifyTimeoutOpt = 30.0,
+    junit: Annotated[
+        Path | None,
+        typer.Option("--junit", metavar="FILE", help="Also write a JUnit XML report for CI."),
+    ] = None,
 ) -> None:
     """Replay a scenario about one test incident (or N of them with --count), then clean up."""
     from bp_integrate import scenarios
@@ -181,6 +189,11 @@ def replay_command(
         tags=tag or [],
     )
     check_storm_options(count, concurrency, rate)
+    if count is not None and (verify or junit is not None):
+        raise UsageError(
+            "--verify and --junit report one scenario, not a storm.",
+            "Drop --count, or drop --verify/--junit.",
+        )
     spec = settings.spec
     recorded_targets: list[str] = []
     if from_run is not None:
@@ -256,6 +269,13 @@ def replay_command(
                 f"Replaying {plan.name} ({plural(len(plan.steps), 'step')}) to "
                 f"{', '.join(t.name for t in loaded.targets)} (profile {profile!r})...",
             )
+    watch = None
+    if verify:
+        from bp_integrate.commands.verify import readback_watch
+        from bp_integrate.readback import readback_consumer
+
+        watch = readback_watch(profile, loaded, plan, verify_timeout)
+        consumers.append(readback_consumer(watch))
     engine = Engine(plan, loaded, redactor, spec, settings.policy, options_run, consumers)
     try:
         try:
@@ -273,11 +293,22 @@ def replay_command(
     finally:
         recorder.close("interrupted")  # does nothing unless an exception skipped the close
     with ui.reader_may_leave():
+        if watch is not None:
+            from bp_integrate.commands.verify import print_readback
+
+            print_readback(watch, json_output)
         if storm:
             _storm_summary(report, recorder.run_id, json_output)
         else:
             finish_scenario(report, recorder.run_id, json_output, profile)
+    if junit is not None:
+        from bp_integrate import junit as junit_xml
+        from bp_integrate.commands.verify import run_junit_cases
+
+        junit_xml.write(junit, f"bp-integrate replay {plan.name}", run_junit_cases(report, watch))
     warn_if_unrecorded(recorder)
+    if code == ExitCode.OK and watch is not None and watch.failed:
+        code = ExitCode.ERROR  # every send was accepted, but one did not land as expected
     if code != ExitCode.OK:
         raise typer.Exit(int(code))
 

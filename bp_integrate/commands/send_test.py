@@ -27,6 +27,7 @@ from bp_integrate.commands.sending import (
     print_planned,
     warn_if_unrecorded,
 )
+from bp_integrate.commands.verify import VerifyOpt, VerifyTimeoutOpt
 from bp_integrate.errors import ExitCode, command_for
 
 if TYPE_CHECKING:
@@ -90,6 +91,8 @@ def send_test_command(
     show_secrets: ShowSecretsOpt = False,
     no_test_marker: NoTestMarkerOpt = False,
     envelope: EnvelopeOpt = None,
+    verify: VerifyOpt = False,
+    verify_timeout: VerifyTimeoutOpt = 30.0,
 ) -> None:
     """Send a test BigPanda event to the installed integrations and show what they answered."""
     from bp_integrate.bigpanda.events import resolve_event
@@ -162,14 +165,23 @@ def send_test_command(
         targets=[t.name for t in loaded.targets],
         options={"envelope": settings.spec.envelope, "test_marker": settings.spec.test_marker},
     )
+    consumers: list[Any] = [HistoryConsumer(recorder, compact=False)]
+    watch = None
+    if verify:
+        from bp_integrate.commands.verify import readback_watch
+        from bp_integrate.readback import readback_consumer
+
+        watch = readback_watch(profile, loaded, scenario, verify_timeout)
+        consumers.append(readback_consumer(watch))
     engine = Engine(
         scenario,
         loaded,
         redactor,
         settings.spec,
         settings.policy,
-        RunOptions(cleanup=False, incident_id=incident_id),
-        consumers=[HistoryConsumer(recorder, compact=False)],
+        # --verify checks it landed, then closes what it opened (nothing left behind).
+        RunOptions(cleanup=verify, incident_id=incident_id),
+        consumers=consumers,
     )
     with recorder:
         if not json_output:
@@ -183,8 +195,15 @@ def send_test_command(
             outcome = "nothing sent"
         recorder.close(outcome)
     with ui.reader_may_leave():
-        _report(profile, kind, report, recorder, outcome, code, json_output)
+        if watch is not None and not json_output:
+            from bp_integrate.commands.verify import print_readback
+
+            print_readback(watch, json_output)
+        readback = [r.to_json() for r in watch.results] if watch is not None else None
+        _report(profile, kind, report, recorder, outcome, code, json_output, readback)
     warn_if_unrecorded(recorder)
+    if code == ExitCode.OK and watch is not None and watch.failed:
+        code = ExitCode.ERROR  # accepted, but it did not land as expected
     if code != ExitCode.OK:
         raise typer.Exit(int(code))
 
@@ -197,6 +216,7 @@ def _report(
     outcome: str,
     code: ExitCode,
     json_output: bool,
+    readback: list[dict[str, Any]] | None = None,
 ) -> None:
     from bp_integrate.bigpanda.events import OPENING_EVENTS
     from bp_integrate.engine.outcome import first_failure_hint
@@ -218,6 +238,7 @@ def _report(
                 "skipped": [skipped_json(s) for s in skipped],
                 "outcome": outcome,
                 "exit_code": int(code),
+                **({"readback": readback} if readback is not None else {}),
             }
         )
         return
@@ -230,7 +251,9 @@ def _report(
     if step is not None and not results:
         ui.warn("nothing was sent: every target skipped this event.")
     ui.say(f"{outcome}: {good} of {len(results)} request(s) accepted (run {recorder.run_id}).")
-    if kind in OPENING_EVENTS and good:
+    if report.cleanup:
+        ui.say(report.cleanup_note)
+    elif kind in OPENING_EVENTS and good:
         close = command_for(
             profile, f"send-test incident#closed --incident-id {report.incident_id}"
         )

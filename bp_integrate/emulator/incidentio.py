@@ -60,13 +60,15 @@ class IncidentIoSettings(TargetSettings):
 
     incidentio_secret: str = "demo-incidentio-secret"
     incidentio_source_id: str = INCIDENTIO_SOURCE_ID
+    #: The API key read-back uses (``GET /v2/alerts``, Bearer).
+    incidentio_api_key: str = "demo-incidentio-api-key"
 
     def __post_init__(self) -> None:
         if not self.incidentio_secret:
             raise ValueError("incidentio_secret may not be empty")
 
     def secrets(self) -> tuple[str, ...]:
-        return (self.incidentio_secret,)
+        return (self.incidentio_secret, self.incidentio_api_key)
 
 
 @dataclass
@@ -263,6 +265,31 @@ async def handle_alert_event(request: web.Request) -> web.Response:
     )
 
 
+async def handle_list_alerts(request: web.Request) -> web.Response:
+    """``GET /v2/alerts?deduplication_key[is]=...`` (read-back; Bearer API key)."""
+    oc = outcome(request)
+    if not same_secret(
+        bearer_token(request), settings_of(request, IncidentIoSettings).incidentio_api_key
+    ):
+        oc.reject("not authenticated: missing or wrong 'Authorization: Bearer <API key>'")
+        return _error(401, "authentication_error", "unauthenticated", "Invalid API key")
+    key = request.query.get("deduplication_key[is]")
+    alerts = target_state(request, IncidentIoState).incidentio_alerts()
+    if key is not None:
+        alerts = [a for a in alerts if a.deduplication_key == key]
+    oc.key, oc.note = key, f"{len(alerts)} alert(s)"
+    items = [
+        {
+            "id": uuid.uuid5(uuid.NAMESPACE_URL, a.deduplication_key).hex,
+            "deduplication_key": a.deduplication_key,
+            "status": a.status,
+            "alert_source_id": settings_of(request, IncidentIoSettings).incidentio_source_id,
+        }
+        for a in alerts
+    ]
+    return json_response({"alerts": items, "pagination_meta": {"page_size": 25}})
+
+
 def _callback(base: str, settings: IncidentIoSettings) -> str:
     return base + EVENT_PATH.format(
         source_type=URL_SOURCE_TYPE, source_id=settings.incidentio_source_id
@@ -293,12 +320,18 @@ def _install_values(base: str, config: Any) -> dict[str, dict[str, str]]:
 TARGET = Target(
     name="incidentio",
     order=30,
-    routes=(Route("POST", EVENT_PATH, "incidentio_alert_event", handle_alert_event),),
-    path_prefixes=("/v2/alert_events/",),
+    routes=(
+        Route("POST", EVENT_PATH, "incidentio_alert_event", handle_alert_event),
+        Route("GET", "/v2/alerts", "incidentio_alerts", handle_list_alerts),
+    ),
+    path_prefixes=("/v2/alert_events/", "/v2/alerts"),
     settings=IncidentIoSettings,
     state=IncidentIoState,
     urls=lambda base, settings: {"incidentio_callback": _callback(base, settings)},
     install_values=_install_values,
     credentials=lambda settings: f"incident.io secret {settings.incidentio_secret}",
     summary=_summary,
+    readback_values=lambda settings: {
+        "incidentio": {"readback_api_key": settings.incidentio_api_key}
+    },
 )

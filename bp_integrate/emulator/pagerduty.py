@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import hashlib
 import importlib.resources
 import json
 import secrets
@@ -36,6 +37,7 @@ from .context import (
     json_response,
     outcome,
     read_json,
+    same_secret,
     settings_of,
     state_of,
     target_state,
@@ -74,10 +76,15 @@ class PagerDutySettings(TargetSettings):
     """
 
     pagerduty_rate_limit: int | None = None
+    #: The REST API key read-back uses (``Authorization: Token token=...``).
+    pagerduty_rest_api_key: str = "demo-pagerduty-rest-key"
 
     def __post_init__(self) -> None:
         if self.pagerduty_rate_limit is not None and self.pagerduty_rate_limit < 1:
             raise ValueError("pagerduty_rate_limit must be at least 1 (or None for no limit)")
+
+    def secrets(self) -> tuple[str, ...]:
+        return (self.pagerduty_rest_api_key,)
 
 
 @dataclass
@@ -148,6 +155,11 @@ class PagerDutyState(TargetState):
     def pagerduty_alert(self, routing_key: str, dedup_key: str) -> PagerDutyAlert | None:
         with self._lock:
             return copy.deepcopy(self._alerts.get((routing_key, dedup_key)))
+
+    def pagerduty_by_incident_key(self, incident_key: str) -> list[PagerDutyAlert]:
+        """Every alert whose dedup_key is ``incident_key`` (the REST API's incident_key)."""
+        with self._lock:
+            return copy.deepcopy([a for a in self._alerts.values() if a.dedup_key == incident_key])
 
     def pagerduty_change_events(self) -> list[PagerDutyChangeEvent]:
         with self._lock:
@@ -437,6 +449,40 @@ async def handle_change_enqueue(request: web.Request) -> web.Response:
     return json_response({"status": "success", "message": "Change event processed"}, status=202)
 
 
+async def handle_list_incidents(request: web.Request) -> web.Response:
+    """``GET /incidents?incident_key=...`` of PagerDuty's REST API (read-back), with
+    ``Authorization: Token token=<REST API key>``."""
+    oc = outcome(request)
+    header = request.headers.get("Authorization", "").strip()
+    prefix = "token token="
+    token = header[len(prefix) :] if header.lower().startswith(prefix) else None
+    if not same_secret(token, settings_of(request, PagerDutySettings).pagerduty_rest_api_key):
+        oc.reject("not authenticated: missing or wrong 'Authorization: Token token=<key>'")
+        return json_response({"error": {"message": "Unauthorized", "code": 2006}}, status=401)
+    key = request.query.get("incident_key")
+    alerts = (
+        target_state(request, PagerDutyState).pagerduty_by_incident_key(key)
+        if key
+        else target_state(request, PagerDutyState).pagerduty_alerts()
+    )
+    oc.key, oc.note = key, f"{len(alerts)} incident(s)"
+    incidents = [
+        {
+            "id": "P"
+            + hashlib.sha1(f"{a.routing_key}/{a.dedup_key}".encode()).hexdigest()[:6].upper(),
+            "type": "incident",
+            "incident_key": a.dedup_key,
+            "status": a.status,
+            "title": a.summary,
+            "urgency": "high" if a.severity in ("critical", "error") else "low",
+        }
+        for a in alerts
+    ]
+    return json_response(
+        {"incidents": incidents, "limit": 25, "offset": 0, "more": False, "total": None}
+    )
+
+
 def _urls(base: str, settings: PagerDutySettings) -> dict[str, str]:
     return {"pagerduty_events": base + ENQUEUE_PATH, "pagerduty_change_events": base + CHANGE_PATH}
 
@@ -466,12 +512,18 @@ TARGET = Target(
     routes=(
         Route("POST", ENQUEUE_PATH, "pagerduty_events", handle_enqueue),
         Route("POST", CHANGE_PATH, "pagerduty_change_events", handle_change_enqueue),
+        Route("GET", "/incidents", "pagerduty_incidents", handle_list_incidents),
     ),
-    path_prefixes=(ENQUEUE_PATH, "/v2/change/"),
+    path_prefixes=(ENQUEUE_PATH, "/v2/change/", "/incidents"),
     settings=PagerDutySettings,
     state=PagerDutyState,
     urls=_urls,
     install_values=_install_values,
-    credentials=lambda settings: "PagerDuty: any 32-character routing key",
+    credentials=lambda settings: (
+        f"PagerDuty: any 32-character routing key; REST API key {settings.pagerduty_rest_api_key}"
+    ),
     summary=_summary,
+    readback_values=lambda settings: {
+        "pagerduty": {"readback_api_key": settings.pagerduty_rest_api_key}
+    },
 )

@@ -102,6 +102,9 @@ class Target:
     credentials: Callable[[Any], str]
     summary: Callable[[dict[str, Any]], list[str]]
     label: Callable[[web.Request, Any], tuple[str, str] | None] | None = None
+    #: Per integration name, the read-back credentials this emulated target accepts
+    #: (``verify`` in the demo reads the target back with them).
+    readback_values: Callable[[Any], dict[str, dict[str, str]]] | None = None
 
 
 @functools.cache

@@ -71,6 +71,9 @@ class XMattersSettings(TargetSettings):
     xmatters_function_id: str = XMATTERS_BIGPANDA_FUNCTION_ID
     panopta_outage_function_id: str = PANOPTA_OUTAGE_FUNCTION_ID
     panopta_clear_function_id: str = PANOPTA_CLEAR_FUNCTION_ID
+    #: The REST user read-back uses (``GET /api/xm/1/events``, Basic auth).
+    xmatters_rest_username: str = "bp-verify"
+    xmatters_rest_password: str = "demo-xm-rest-password"
 
     def __post_init__(self) -> None:
         if ":" in self.xmatters_username:
@@ -79,7 +82,7 @@ class XMattersSettings(TargetSettings):
             raise ValueError("xmatters_api_key may not be empty")
 
     def secrets(self) -> tuple[str, ...]:
-        return (self.xmatters_api_key, self.xmatters_password)
+        return (self.xmatters_api_key, self.xmatters_password, self.xmatters_rest_password)
 
     def functions(self) -> dict[str, tuple[str, str]]:
         """Function UUID → (target, route) as logged."""
@@ -177,6 +180,16 @@ class XMattersState(TargetState):
         with self._lock:
             self._events.append(event)
 
+    def terminate(self, request_id: str, by: str) -> bool:
+        """Terminate the BigPanda trigger's event ``request_id`` (REST ``status: TERMINATED``)."""
+        with self._lock:
+            for ev in self._events:
+                if ev.function == "bigpanda" and ev.request_id == request_id:
+                    if ev.status == "active":
+                        ev.status, ev.terminated_by = "terminated", by
+                    return True
+            return False
+
     def panopta_clear(self, request_id: str, key: str | None, now: float) -> PanoptaClear:
         """Terminate every active Panopta outage event with ``key``."""
         with self._lock:
@@ -243,23 +256,28 @@ def xmatters_trigger_url(
     return url + ("?" + "&".join(params) if params else "")
 
 
+def basic_credentials(request: web.Request) -> tuple[str, str] | None:
+    """(user, password) of an ``Authorization: Basic`` header, or None."""
+    scheme, _, encoded = request.headers.get("Authorization", "").strip().partition(" ")
+    if scheme.lower() != "basic" or not encoded:
+        return None
+    try:
+        decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    user, sep, password = decoded.partition(":")
+    return (user, password) if sep else None
+
+
 def _authenticated(request: web.Request) -> bool:
     config = settings_of(request, XMattersSettings)
     api_key = request.query.get("apiKey")
     if api_key is not None and same_secret(api_key, config.xmatters_api_key):
         return True
-    header = request.headers.get("Authorization", "")
-    scheme, _, encoded = header.strip().partition(" ")
-    if scheme.lower() != "basic" or not encoded:
-        return False
-    try:
-        decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
-        return False
-    user, sep, password = decoded.partition(":")
-    return bool(sep) and (
-        same_secret(user, config.xmatters_username)
-        & same_secret(password, config.xmatters_password)
+    given = basic_credentials(request)
+    return given is not None and (
+        same_secret(given[0], config.xmatters_username)
+        & same_secret(given[1], config.xmatters_password)
     )
 
 
@@ -434,6 +452,77 @@ def _panopta_outage(
     )
 
 
+def _rest_user(request: web.Request) -> bool:
+    settings = settings_of(request, XMattersSettings)
+    given = basic_credentials(request)
+    return given is not None and (
+        same_secret(given[0], settings.xmatters_rest_username)
+        & same_secret(given[1], settings.xmatters_rest_password)
+    )
+
+
+def _event_json(ev: XMattersEvent) -> dict[str, Any]:
+    status = {"active": "ACTIVE", "terminated": "TERMINATED"}.get(ev.status, "NOT_CREATED")
+    return {
+        "id": ev.request_id,
+        "requestId": ev.request_id,
+        "status": status,
+        "properties": {"incident_id": ev.key, "event_type": ev.event_type},
+        "recipients": {"count": len(ev.recipients)},
+    }
+
+
+def _unauthorized() -> web.Response:
+    return json_response(
+        {"code": 401, "reason": "Unauthorized", "message": "Basic auth of a REST user required"},
+        status=401,
+    )
+
+
+async def handle_list_events(request: web.Request) -> web.Response:
+    """``GET /api/xm/1/events`` (``propertyName``/``propertyValue``, ``requestId``)."""
+    oc = outcome(request)
+    if not _rest_user(request):
+        oc.reject("not authenticated: Basic auth of the REST user expected")
+        return _unauthorized()
+    events = target_state(request, XMattersState).xmatters_events()
+    name, value = request.query.get("propertyName"), request.query.get("propertyValue")
+    if name is not None:
+        events = [e for e in events if _event_json(e)["properties"].get(name) == value]
+    request_id = request.query.get("requestId")
+    if request_id is not None:
+        events = [e for e in events if e.request_id == request_id]
+    oc.key, oc.note = value or request_id, f"{len(events)} event(s)"
+    data = [_event_json(e) for e in events if e.created]
+    return json_response({"count": len(data), "total": len(data), "data": data})
+
+
+async def handle_change_event(request: web.Request) -> web.Response:
+    """``POST /api/xm/1/events`` ``{"id": ..., "status": "TERMINATED"}``."""
+    oc = outcome(request)
+    if not _rest_user(request):
+        oc.reject("not authenticated: Basic auth of the REST user expected")
+        return _unauthorized()
+    try:
+        body = await read_json(request)
+    except BodyError as exc:
+        oc.reject(str(exc))
+        return json_response({"code": 400, "reason": "Bad Request", "message": str(exc)}, 400)
+    if not isinstance(body, dict) or body.get("status") != "TERMINATED":
+        oc.reject('body must be {"id": ..., "status": "TERMINATED"}')
+        return json_response(
+            {"code": 400, "reason": "Bad Request", "message": "status must be TERMINATED"}, 400
+        )
+    event_id = str(body.get("id", ""))
+    oc.action, oc.key = "terminate", event_id
+    if not target_state(request, XMattersState).terminate(event_id, "rest"):
+        oc.reject("no such event")
+        return json_response(
+            {"code": 404, "reason": "Not Found", "message": f"No event {event_id}"}, 404
+        )
+    return json_response({"id": event_id, "status": "TERMINATED"}, status=202)
+
+
 def _label(request: web.Request, settings: XMattersSettings) -> tuple[str, str] | None:
     return settings.functions().get(request.match_info.get("function_id", ""))
 
@@ -482,8 +571,12 @@ def _summary(snapshot: dict[str, Any]) -> list[str]:
 TARGET = Target(
     name="xmatters",
     order=10,
-    routes=(Route("POST", TRIGGER_PATH, "xmatters_trigger", handle_trigger),),
-    path_prefixes=("/api/integration/",),
+    routes=(
+        Route("POST", TRIGGER_PATH, "xmatters_trigger", handle_trigger),
+        Route("GET", "/api/xm/1/events", "xmatters_events", handle_list_events),
+        Route("POST", "/api/xm/1/events", "xmatters_change_event", handle_change_event),
+    ),
+    path_prefixes=("/api/integration/", "/api/xm/"),
     settings=XMattersSettings,
     state=XMattersState,
     urls=_urls,
@@ -491,4 +584,10 @@ TARGET = Target(
     credentials=_credentials,
     summary=_summary,
     label=_label,
+    readback_values=lambda settings: {
+        "xmatters": {
+            "readback_username": settings.xmatters_rest_username,
+            "readback_password": settings.xmatters_rest_password,
+        }
+    },
 )

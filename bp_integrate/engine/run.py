@@ -160,12 +160,18 @@ class Consumer:
 
     #: Ask the engine to call `tick()` about once a second (a buffered writer).
     wants_ticks = False
+    #: Ask the engine to await `after_step()` before the next step (read-back).
+    awaits_steps = False
 
     def started(self, seq: int, event: str, incident_id: str, body: dict[str, Any]) -> None:
         """A step's body is about to be sent (it may be cut short)."""
 
     def step(self, report: StepReport) -> None:
         """A step (or a cleanup step) is done."""
+
+    async def after_step(self, report: StepReport) -> None:
+        """Awaited after `step()` when `awaits_steps`: the next step waits for it (it may
+        read the targets back; it never sends to them)."""
 
     def incident_done(self, done: int) -> None:
         """`done` incidents have gone through the whole scenario."""
@@ -385,6 +391,8 @@ class Engine:
             (report.cleanup if cleanup else report.steps).append(step_report)
         for consumer in self.consumers:
             consumer.step(step_report)
+            if consumer.awaits_steps:
+                await consumer.after_step(step_report)
         return step_report
 
     def _judge(

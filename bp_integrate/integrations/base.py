@@ -250,6 +250,50 @@ class Skipped:
 Planned = PlannedRequest | Skipped
 
 
+@dataclass(frozen=True)
+class ReadQuery:
+    """One read-back (or clean-up) request to a target's own API, exactly as sent."""
+
+    method: str
+    url: str
+    headers: dict[str, str]
+    params: dict[str, str] = field(default_factory=dict)
+    body: Any = None
+
+
+@dataclass(frozen=True)
+class TargetRecord:
+    """What a target holds for one BigPanda incident: its id there and its state
+    (``open`` or ``resolved``), and the target's own word for it (``triggered``...)."""
+
+    id: str
+    state: Literal["open", "resolved"]
+    status: str
+
+
+def records_of(answer: Any, key: str, resolved: str) -> list[TargetRecord]:
+    """The records listed under `key` of a JSON answer, `resolved` being the target's
+    word for a resolved one (read-back answers of the REST APIs that list objects)."""
+    items = answer.get(key) if isinstance(answer, dict) else None
+    return [
+        TargetRecord(
+            str(item.get("id", "")),
+            "resolved" if item.get("status") == resolved else "open",
+            str(item.get("status", "")),
+        )
+        for item in items or []
+        if isinstance(item, dict)
+    ]
+
+
+def origin_of(url: str) -> str:
+    """``scheme://host[:port]`` of a URL (the target's API lives on the same host)."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
 AUTOSHARE_REMINDER = (
     "Create an AutoShare rule for this integration in BigPanda (Settings -> AutoShare), "
     "one per Environment whose incidents it should receive. A new rule shares only new "
@@ -406,3 +450,31 @@ class Integration:
 
     #: The event that closes a test incident on this target (replay cleanup).
     close_event: ClassVar[str] = "incident#closed"
+
+    # -- read-back (verify, send-test --verify) -----------------------------------------
+    #: Optional credentials of the target's own API that let bp-integrate read back what
+    #: a share created there. Kept in the profile's secret store, asked only when the
+    #: admin opts in to verify; never part of `fields` (install does not need them).
+    readback_fields: ClassVar[tuple[Field, ...]] = ()
+
+    def readback_query(
+        self, incident_id: str, values: Mapping[str, str], creds: Mapping[str, str]
+    ) -> ReadQuery | None:
+        """The request that finds what this target made of BigPanda incident
+        `incident_id` (None: this target cannot be read back)."""
+        return None
+
+    def readback_records(self, answer: Any) -> list[TargetRecord]:
+        """The records in the target's JSON answer to `readback_query`."""
+        return []
+
+    def terminate_query(
+        self, record: TargetRecord, values: Mapping[str, str], creds: Mapping[str, str]
+    ) -> ReadQuery | None:
+        """A request that ends an open record at the target, when its API has one."""
+        return None
+
+    def readback_secrets(self, creds: Mapping[str, str]) -> list[str]:
+        """The read-back secrets in the forms they travel in (for the redactor)."""
+        found = [creds[f.name] for f in self.readback_fields if f.secret and creds.get(f.name)]
+        return found

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import ClassVar
+from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 from bp_integrate.integrations.base import (
@@ -11,8 +11,12 @@ from bp_integrate.integrations.base import (
     UNINSTALL_STOP_SENDING,
     Field,
     Integration,
+    ReadQuery,
     Step,
+    TargetRecord,
     Webhook,
+    origin_of,
+    records_of,
 )
 from bp_integrate.integrations.common import check_token
 from bp_integrate.urls import check_url
@@ -149,6 +153,34 @@ class IncidentIO(Integration):
             {"Content-Type": "application/json", "Authorization": f"Bearer {values['secret']}"},
             frozenset({"Authorization"}),
         )
+
+    # -- read-back -------------------------------------------------------------------
+    readback_fields: ClassVar[tuple[Field, ...]] = (
+        Field(
+            "readback_api_key",
+            "incident.io API key (can view alerts)",
+            "incident.io: Settings -> API keys -> Add new (View data). Lets verify find "
+            "the alert by its deduplication key (the BigPanda incident id).",
+            secret=True,
+            required=False,
+        ),
+    )
+
+    def readback_query(
+        self, incident_id: str, values: Mapping[str, str], creds: Mapping[str, str]
+    ) -> ReadQuery | None:
+        key = creds.get("readback_api_key")
+        if not key:
+            return None
+        return ReadQuery(
+            "GET",
+            origin_of(values["callback_url"]) + "/v2/alerts",
+            {"Authorization": f"Bearer {key}", "Accept": "application/json"},
+            {"deduplication_key[is]": incident_id},
+        )
+
+    def readback_records(self, answer: Any) -> list[TargetRecord]:
+        return records_of(answer, "alerts", "resolved")
 
 
 INTEGRATION = IncidentIO()

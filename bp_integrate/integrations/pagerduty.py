@@ -17,11 +17,15 @@ from bp_integrate.integrations.base import (
     PasteItem,
     Planned,
     PlannedRequest,
+    ReadQuery,
     SendOptions,
     Skipped,
     Step,
+    TargetRecord,
     Webhook,
     header_items,
+    origin_of,
+    records_of,
 )
 from bp_integrate.integrations.common import check_tag_name, check_token
 from bp_integrate.urls import check_url
@@ -389,6 +393,37 @@ class PagerDuty(Integration):
             "payload": payload,
             "client": "BigPanda",
         }
+
+    # -- read-back -------------------------------------------------------------------
+    readback_fields: ClassVar[tuple[Field, ...]] = (
+        Field(
+            "readback_api_key",
+            "PagerDuty REST API key (read-only is enough)",
+            "PagerDuty: Integrations -> API Access Keys -> Create New API Key (read-only). "
+            "Lets verify find the incident by its incident_key.",
+            secret=True,
+            required=False,
+        ),
+    )
+
+    def readback_query(
+        self, incident_id: str, values: Mapping[str, str], creds: Mapping[str, str]
+    ) -> ReadQuery | None:
+        key = creds.get("readback_api_key")
+        if not key:
+            return None
+        # The REST API sits beside the Events API: events[.eu].pagerduty.com -> api[.eu]...
+        origin = origin_of(values.get("events_url") or EVENTS_URL)
+        origin = origin.replace("://events.", "://api.", 1)
+        return ReadQuery(
+            "GET",
+            origin + "/incidents",
+            {"Authorization": f"Token token={key}", "Accept": "application/json"},
+            {"incident_key": incident_id},
+        )
+
+    def readback_records(self, answer: Any) -> list[TargetRecord]:
+        return records_of(answer, "incidents", "resolved")
 
 
 INTEGRATION = PagerDuty()

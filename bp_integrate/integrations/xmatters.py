@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import ClassVar
+from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 from bp_integrate.errors import UsageError
@@ -13,9 +13,12 @@ from bp_integrate.integrations.base import (
     UNINSTALL_STOP_SENDING,
     Field,
     Integration,
+    ReadQuery,
     Step,
+    TargetRecord,
     Webhook,
     basic_auth,
+    origin_of,
 )
 from bp_integrate.integrations.common import check_name_list, check_token
 from bp_integrate.urls import (
@@ -195,6 +198,74 @@ class XMatters(Integration):
             headers["Authorization"] = basic_auth(values["username"], values["password"])
             secret = frozenset({"Authorization"})
         return Webhook(url, headers, secret)
+
+    # -- read-back -------------------------------------------------------------------
+    readback_fields: ClassVar[tuple[Field, ...]] = (
+        Field(
+            "readback_username",
+            "xMatters REST user",
+            "xMatters: Users -> Add a user with the REST Web Service User role. Lets verify "
+            "find the event (GET /api/xm/1/events) and terminate it when cleaning up.",
+            required=False,
+        ),
+        Field(
+            "readback_password",
+            "xMatters REST user's password",
+            "The password of that REST user.",
+            secret=True,
+            required=False,
+        ),
+    )
+
+    def _rest_auth(self, creds: Mapping[str, str]) -> dict[str, str] | None:
+        user, password = creds.get("readback_username"), creds.get("readback_password")
+        if not user or not password:
+            return None
+        return {"Authorization": basic_auth(user, password), "Accept": "application/json"}
+
+    def readback_query(
+        self, incident_id: str, values: Mapping[str, str], creds: Mapping[str, str]
+    ) -> ReadQuery | None:
+        headers = self._rest_auth(creds)
+        if headers is None:
+            return None
+        return ReadQuery(
+            "GET",
+            origin_of(values["trigger_url"]) + "/api/xm/1/events",
+            headers,
+            {"propertyName": "incident_id", "propertyValue": incident_id},
+        )
+
+    def readback_records(self, answer: Any) -> list[TargetRecord]:
+        items = answer.get("data") if isinstance(answer, dict) else None
+        events = [i for i in items or [] if isinstance(i, dict)]
+        # The workflow answers a close with an event of its own: once one came, the
+        # incident is closed at xMatters even where the first event is still active.
+        closed = any(
+            str((e.get("properties") or {}).get("event_type", "")).endswith("closed")
+            for e in events
+        )
+        return [
+            TargetRecord(
+                str(e.get("id", "")),
+                "resolved" if closed or e.get("status") == "TERMINATED" else "open",
+                str(e.get("status", "")) + (" (close received)" if closed else ""),
+            )
+            for e in events
+        ]
+
+    def terminate_query(
+        self, record: TargetRecord, values: Mapping[str, str], creds: Mapping[str, str]
+    ) -> ReadQuery | None:
+        headers = self._rest_auth(creds)
+        if headers is None or record.state != "open":
+            return None
+        return ReadQuery(
+            "POST",
+            origin_of(values["trigger_url"]) + "/api/xm/1/events",
+            {**headers, "Content-Type": "application/json"},
+            body={"id": record.id, "status": "TERMINATED"},
+        )
 
 
 INTEGRATION = XMatters()

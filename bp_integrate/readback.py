@@ -1,0 +1,315 @@
+"""Read-back at the targets: finding what a share (or a direct send) created there.
+
+This module owns the read-back credentials of a profile (each integration declares
+them as `readback_fields`; they live in the secret store under the integration's
+name, or in `BP_INTEGRATE_<INTEGRATION>_<FIELD>`), and the one function that asks a
+target's own API what it holds for a BigPanda incident, paced per target (PagerDuty
+REST: 960 requests/min; incident.io: 1,200/min; xMatters: kept at BigPanda's 5/s)
+and patient with 429. What the request is and what the answer means belong to the
+integration (`readback_query`, `readback_records`, `terminate_query`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from bp_integrate.bigpanda.api import APIError, Pacer
+from bp_integrate.errors import BPError, NetworkError
+
+if TYPE_CHECKING:
+    import httpx
+
+    from bp_integrate.integrations.base import Integration, ReadQuery, TargetRecord
+
+#: Seconds between two calls to one target's API (its documented limit, with room).
+TARGET_INTERVAL = 0.25
+
+
+def readback_env_var(integration: Integration, field_name: str) -> str:
+    from bp_integrate.secrets import env_var
+
+    return env_var(integration.name, field_name)
+
+
+def load_creds(
+    integration: Integration, profile: str, store_kind: str = "keyring"
+) -> dict[str, str]:
+    """The integration's read-back credentials that are set (environment, then store).
+
+    A store that cannot be opened is the same as no credentials: read-back is optional.
+    """
+    from bp_integrate.secrets import STORE_KINDS, lookup, open_store
+
+    creds: dict[str, str] = {}
+    if not integration.readback_fields:
+        return creds
+    try:
+        store = open_store(store_kind if store_kind in STORE_KINDS else "keyring")
+    except BPError:
+        store = None
+    for f in integration.readback_fields:
+        try:
+            value = lookup(store, profile, integration.name, f.name) if store else None
+        except BPError:
+            value = None
+        if value is None and store is None:
+            import os
+
+            value = os.environ.get(readback_env_var(integration, f.name))
+        if value:
+            creds[f.name] = value
+    return creds
+
+
+def missing_hint(integration: Integration, creds: Mapping[str, str]) -> str | None:
+    """What would let verify read this target back (None: nothing is missing)."""
+    if not integration.readback_fields:
+        return None
+    missing = [f for f in integration.readback_fields if not creds.get(f.name)]
+    if not missing:
+        return None
+    names = ", ".join(readback_env_var(integration, f.name) for f in missing)
+    labels = "; ".join(f"{f.label}: {f.help}" for f in missing)
+    store = f"bp-integrate profile set --readback {integration.name}"
+    return f"set {names} (or store it: {store}). {labels}"
+
+
+@dataclass
+class TargetReader:
+    """Reads targets back over one HTTP client, each target's API paced on its own."""
+
+    timeout: float = 15.0
+    pacers: dict[str, Pacer] = field(default_factory=dict)
+    _client: httpx.Client | None = None
+
+    def _http(self) -> httpx.Client:
+        if self._client is None:
+            from bp_integrate.http import sync_client
+
+            self._client = sync_client(self.timeout)
+        return self._client
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+
+    def send(self, integration: Integration, query: ReadQuery, what: str) -> Any:
+        """Send one read-back query; the JSON answer, or APIError/NetworkError."""
+        import httpx
+
+        pacer = self.pacers.setdefault(integration.name, Pacer(interval=TARGET_INTERVAL))
+
+        def call() -> httpx.Response:
+            return self._http().request(
+                query.method,
+                query.url,
+                params=dict(query.params),
+                headers=dict(query.headers),
+                json=query.body,
+            )
+
+        try:
+            response = pacer.call(call, what, f"{integration.title}'s API is rate limited.")
+        except (httpx.HTTPError, OSError) as exc:
+            from bp_integrate.failures import classify
+
+            failure = classify(exc)
+            raise NetworkError(
+                f"{what}: {integration.title} did not answer ({failure.message}).",
+                failure.fix[0].upper() + failure.fix[1:],
+            ) from None
+        if response.status_code in (401, 403):
+            raise APIError(
+                f"{what}: {integration.title} refused the read-back credentials "
+                f"({response.status_code}).",
+                "Check them: " + (missing_hint_all(integration) or "see docs/verify.md."),
+                response.status_code,
+            )
+        if response.status_code >= 400:
+            raise APIError(
+                f"{what}: {integration.title} answered {response.status_code}.",
+                "Try again later; docs/verify.md says what each hop needs.",
+                response.status_code,
+            )
+        try:
+            return response.json()
+        except ValueError:
+            return None
+
+    def records(
+        self,
+        integration: Integration,
+        incident_id: str,
+        values: Mapping[str, str],
+        creds: Mapping[str, str],
+    ) -> list[TargetRecord] | None:
+        """What the target holds for the incident (None: it cannot be read back)."""
+        query = integration.readback_query(incident_id, values, creds)
+        if query is None:
+            return None
+        answer = self.send(integration, query, f"Reading back {integration.title}")
+        return integration.readback_records(answer)
+
+    def terminate(
+        self,
+        integration: Integration,
+        record: TargetRecord,
+        values: Mapping[str, str],
+        creds: Mapping[str, str],
+    ) -> bool:
+        """End an open record where the target's API allows it; whether it was sent."""
+        query = integration.terminate_query(record, values, creds)
+        if query is None:
+            return False
+        self.send(integration, query, f"Cleaning up at {integration.title}")
+        return True
+
+
+def missing_hint_all(integration: Integration) -> str:
+    return ", ".join(readback_env_var(integration, f.name) for f in integration.readback_fields)
+
+
+# --------------------------------------------------------------- direct sends (--verify)
+
+
+@dataclass
+class ReadBackResult:
+    """Whether one step's send landed at one target, and in which state."""
+
+    step: int
+    event: str
+    integration: str
+    status: str  # passed | failed | not_checked
+    detail: str
+    seconds: float = 0.0
+    records: list[dict[str, str]] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "step": self.step,
+            "event": self.event,
+            "integration": self.integration,
+            "status": self.status,
+            "detail": self.detail,
+            "seconds": round(self.seconds, 3),
+            "records": list(self.records),
+        }
+
+
+def wanted_state(event: str, expected: str | None) -> str | None:
+    """The state a target should show after `event` (the scenario's word wins)."""
+    from bp_integrate.bigpanda.events import CLOSED, OPENING_EVENTS
+
+    if expected:
+        return expected
+    if event in OPENING_EVENTS:
+        return "open"
+    if event == CLOSED:
+        return "resolved"
+    return None
+
+
+@dataclass(frozen=True)
+class ReadTarget:
+    """One target of a run, with its read-back credentials (may be empty)."""
+
+    integration: Integration
+    values: Mapping[str, str]
+    creds: Mapping[str, str]
+
+
+class ReadBackWatch:
+    """After each step of a run (send-test --verify, replay --verify), finds the send at
+    every target that can be read back: it waits (up to `timeout`) for the record in the
+    state the event (or the step's `expect`) asks for. Never sends to the target."""
+
+    def __init__(
+        self,
+        targets: list[ReadTarget],
+        expectation: Any,
+        timeout: float = 30.0,
+        reader: TargetReader | None = None,
+    ) -> None:
+        self.targets = {t.integration.name: t for t in targets}
+        self.expectation = expectation
+        self.timeout = timeout
+        self.reader = reader or TargetReader()
+        self.results: list[ReadBackResult] = []
+
+    @property
+    def failed(self) -> list[ReadBackResult]:
+        return [r for r in self.results if r.status == "failed"]
+
+    def check(self, step: int, event: str, incident_id: str, sent_ok: list[str]) -> None:
+        """Read back every target the step reached (blocking; run it in a thread)."""
+        import time
+
+        for name in sent_ok:
+            target = self.targets.get(name)
+            if target is None:
+                continue
+            integration = target.integration
+            expected = self.expectation(step, name)
+            want = wanted_state(event, expected)
+            started = time.monotonic()
+            if integration.readback_query(incident_id, target.values, target.creds) is None:
+                hint = missing_hint(integration, target.creds)
+                detail = "not checked: " + (hint or f"{integration.title} has no read API")
+                self.results.append(ReadBackResult(step, event, name, "not_checked", detail))
+                continue
+            records: list[TargetRecord] = []
+            error: str | None = None
+            deadline = started + self.timeout
+            while True:
+                try:
+                    records = (
+                        self.reader.records(integration, incident_id, target.values, target.creds)
+                        or []
+                    )
+                except BPError as exc:
+                    error = exc.message
+                    break
+                if records and (want is None or _matches(records, want)):
+                    break
+                if time.monotonic() + 0.5 > deadline:
+                    break
+                time.sleep(0.5)
+            shown = [{"id": r.id, "state": r.state, "status": r.status} for r in records]
+            seconds = time.monotonic() - started
+            if error is not None:
+                status, detail = "failed", error
+            elif not records:
+                status, detail = "failed", f"{integration.title} shows nothing for {incident_id}"
+            elif want is not None and not _matches(records, want):
+                states = ", ".join(f"{r.status}" for r in records)
+                status, detail = "failed", f"expected {want}, {integration.title} shows {states}"
+            else:
+                states = ", ".join(f"{r.id} {r.status}" for r in records)
+                status, detail = "passed", f"landed: {states}"
+            self.results.append(ReadBackResult(step, event, name, status, detail, seconds, shown))
+
+
+def _matches(records: list[TargetRecord], want: str) -> bool:
+    return any(want in (r.state, r.status.split(" ")[0].lower(), r.status) for r in records)
+
+
+def readback_consumer(watch: ReadBackWatch) -> Any:
+    """A run-engine consumer that reads each (non-cleanup) step back through `watch`."""
+    import asyncio
+
+    from bp_integrate.engine.run import Consumer, StepReport
+
+    class ReadBackConsumer(Consumer):
+        awaits_steps = True
+
+        async def after_step(self, report: StepReport) -> None:
+            if report.cleanup:
+                return
+            sent = [r.integration for r in report.results if r.ok]
+            await asyncio.to_thread(
+                watch.check, report.index, report.event, report.incident_id, sent
+            )
+
+    return ReadBackConsumer()
