@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Annotated
 
@@ -26,31 +26,42 @@ from bp_integrate.integrations import get
 from bp_integrate.integrations.base import Field, Integration, Step
 from bp_integrate.secrets import StoreKind
 from bp_integrate.store import load_values, save, split_secrets
-from bp_integrate.urls import mask_url
-from bp_integrate.wizard import Sources, load_answers, parse_sets, paste, run
+from bp_integrate.urls import MASK, mask_url
+from bp_integrate.wizard import BACK, Sources, load_answers, parse_sets, paste, run
 
 
 class TerminalPrompter:
-    """Asks on the terminal (stderr), re-asking until a value is valid."""
+    """Asks on the terminal (stderr), re-asking until a value is valid.
+
+    Each hint line is printed once per step: re-asking after an empty or bad value
+    repeats only the error.
+    """
 
     def __init__(self, profile: str, show_secrets: bool) -> None:
         self.profile = profile
         self.show_secrets = show_secrets
+        self._hinted: set[str] = set()
+
+    def _hint(self, text: str | None, style: str | None = "dim") -> None:
+        if text and text not in self._hinted:
+            self._hinted.add(text)
+            ui.prose(text, indent=2, style=style)
 
     def step(self, number: int, total: int, step: Step) -> None:
+        self._hinted.clear()
         con = ui.err()
         con.print()
         con.print(f"Step {number}/{total} - {step.system}: {step.title}", style="bold cyan")
-        con.print(f"  {step.text}")
+        ui.prose(step.text, indent=2)
         if step.confidence == "G":
-            con.print("  (Part of this step is our reconstruction; see the docs.)", style="dim")
+            ui.prose("(Part of this step is our reconstruction; see the docs.)", 2, "dim")
 
     def ask(self, field: Field, default: str | None) -> str:
-        ui.err().print(f"  {field.help}", style="dim")
+        self._hint(field.help)
         if field.url_with_secrets:
             # The URL may carry its apiKey: read it without echo, then show it masked.
             answer: str = typer.prompt(
-                f"  {field.label} (hidden; paste and press Enter)",
+                f"  {field.label} (hidden input: paste and press Enter)",
                 default=default or "",
                 show_default=bool(default),
                 hide_input=True,
@@ -80,12 +91,16 @@ class TerminalPrompter:
         ):
             render_paste(paste(integration, values, self.profile, show_secrets=True), line)
 
-    def ask_secret(self, field: Field, has_current: bool) -> str:
-        ui.err().print(f"  {field.help}", style="dim")
-        suffix = " (Enter keeps the stored one)" if has_current else ""
-        optional = " (Enter to skip)" if not field.required and not has_current else ""
+    def ask_secret(self, field: Field, has_current: bool, stored: str = "") -> str:
+        self._hint(field.help)
+        if has_current:
+            how = f"hidden input; Enter keeps the stored one ({stored or MASK})"
+        elif not field.required:
+            how = "hidden input; Enter to skip"
+        else:
+            how = "hidden input"
         answer: str = typer.prompt(
-            f"  {field.label}{suffix}{optional}",
+            f"  {field.label} [{how}]",
             default="",
             hide_input=True,
             show_default=False,
@@ -93,17 +108,41 @@ class TerminalPrompter:
         )
         return answer
 
-    def checkpoint(self, step: Step) -> None:
-        while not typer.confirm(f"  Done with '{step.title}'?", default=True, err=True):
-            ui.say("  Finish the step, then answer y (Ctrl-C stops, saving nothing).")
+    def checkpoint(self, step: Step, can_go_back: bool = False) -> bool:
+        choices = "Y/n/back" if can_go_back else "Y/n"
+        while True:
+            answer = (
+                typer.prompt(
+                    f"  Done with '{step.title}'? [{choices}]",
+                    default="y",
+                    show_default=False,
+                    err=True,
+                )
+                .strip()
+                .lower()
+            )
+            if answer in ("y", "yes"):
+                return True
+            if can_go_back and answer in ("n", "no", BACK):
+                ui.say("  Again, then: Enter keeps each value as you gave it.")
+                return False
+            if answer in ("n", "no"):
+                ui.say("  Finish the step, then answer y (Ctrl-C stops, saving nothing).")
+                continue
+            ui.say(
+                "  Answer y when the step is done"
+                + (", or n (or back) to enter its values again." if can_go_back else ".")
+            )
 
     def warn(self, message: str) -> None:
         ui.warn(message)
 
     def invalid(self, error: BPError) -> None:
-        ui.err().print(f"  {error.message}", style="red")
-        if error.hint:
-            ui.err().print(f"  {error.hint}")
+        ui.prose(error.message, indent=2, style="red")
+        self._hint(error.hint, style=None)
+
+    def note(self, message: str) -> None:
+        self._hint(message, style=None)
 
 
 def read_secret_stdin(fields: list[str], integration: Integration) -> dict[str, str]:
@@ -205,11 +244,15 @@ def install_command(
     if interactive:
         verb = "Updating" if existing else "Installing"
         ui.say(f"{verb} {spec.title} in profile {profile!r}. Ctrl-C at any point saves nothing.")
-    verifier = None
+    verifier: Callable[[str], int] | None = None
     if not no_verify:
-        from bp_integrate.bigpanda.api import key_checker
+        from bp_integrate.bigpanda.api import check_key
 
-        verifier = key_checker(cfg.api_url(profile))
+        api_url = cfg.api_url(profile)
+
+        def verifier(key: str) -> int:
+            return check_key(api_url, key)  # how many environments the key sees
+
     plan = run(spec, current, sources, prompter, verifier)
     if not interactive:
         for message in plan.warnings:
