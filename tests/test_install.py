@@ -418,14 +418,16 @@ def test_json_install_masks_by_default(runner: CliRunner, memory_keyring: Memory
 def test_answers_file(runner: CliRunner, memory_keyring: MemoryKeyring, tmp_path: Path) -> None:
     answers = tmp_path / "panopta.yaml"
     answers.write_text(
-        f"panopta:\n  outage_url: {XM_URL}\n  target: [ops, dba]\n", encoding="utf-8"
+        f"panopta:\n  outage_url: {XM_URL}?apiKey=****\n  target: [ops, dba]\n",
+        encoding="utf-8",
     )
-    doc = install_json(runner, "panopta", "--answers", str(answers))
-    assert doc["webhook"]["url"] == XM_URL
+    key = {"BP_INTEGRATE_PANOPTA_OUTAGE_URL_APIKEY": "outage-key"}
+    doc = install_json(runner, "panopta", "--answers", str(answers), **key)
+    assert doc["webhook"]["url"] == XM_URL + "?apiKey=****"
     assert pasted(doc, "outage.payload")["target"] == ["ops", "dba"]
     assert not [i for i in doc["paste"] if i["key"].startswith("clear.")]
     # --set wins over the file
-    doc = install_json(runner, "panopta", "--answers", str(answers), "--set", "target=ops")
+    doc = install_json(runner, "panopta", "--answers", str(answers), "--set", "target=ops", **key)
     assert pasted(doc, "outage.payload")["target"] == "ops"
 
 

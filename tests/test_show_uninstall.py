@@ -288,7 +288,7 @@ def test_uninstall_yes_json_lists_steps_and_removals(
         "BP_INTEGRATE_PAGERDUTY_INTEGRATION_KEY": PD_KEY,
         "BP_INTEGRATE_INCIDENTIO_SECRET": "s",
         "BP_INTEGRATE_INCIDENTIO_CALLBACK_URL": IO_URL,
-        "BP_INTEGRATE_PANOPTA_OUTAGE_URL": XM_URL,
+        "BP_INTEGRATE_PANOPTA_OUTAGE_URL": XM_URL + "?apiKey=outage-key",
     }
     install(runner, name, "--no-verify", **env)
     result = invoke(runner, "uninstall", name, "--yes", "--json")

@@ -244,6 +244,12 @@ def install_command(
     if interactive:
         verb = "Updating" if existing else "Installing"
         ui.say(f"{verb} {spec.title} in profile {profile!r}. Ctrl-C at any point saves nothing.")
+        if store_kind == "env":
+            ui.prose(
+                "--secret-store env: secrets are read from environment variables when used, "
+                "never stored. What you type is checked, then not kept: the variables to "
+                "export are listed at the end."
+            )
     verifier: Callable[[str], int] | None = None
     if not no_verify:
         from bp_integrate.bigpanda.api import check_key
@@ -257,25 +263,93 @@ def install_command(
     if not interactive:
         for message in plan.warnings:
             ui.warn(message)
+    # Paste items to compare before `save`: an update says what BigPanda needs again.
+    before = _paste_values(spec, current) if existing else None
     save(cfg, spec, profile, plan.values, store_kind)
+    unexported = _not_exported(spec, plan.values) if store_kind == "env" else []
     # Secrets stay masked unless asked for by flag: a terminal may be shared or recorded.
     reveal = show_secrets
     doc = paste(spec, plan.values, profile, show_secrets=reveal)
     doc["changed"] = plan.changed
     doc["warnings"] = plan.warnings
     doc["secret_store"] = store_kind
+    doc["not_exported"] = [variable for variable, _ in unexported]
+    again = _paste_again(spec, before, plan.values) if before is not None else None
+    if again is not None:
+        doc["paste_again"] = again
     if json_output:
         ui.emit_json(doc)
         return
     verb = "Updated" if existing else "Installed"
     ui.success(f"\n{verb} {spec.title} in profile {profile!r} (secrets: {store_kind}).")
     render_paste(doc)
+    if again is not None:
+        labels = {item.key: item.label for item in spec.paste(plan.values)}
+        if again:
+            names = ", ".join(labels.get(key, key) for key in again)
+            ui.say(f"Changed, paste again into {spec.paste_target}: {names}.", style="bold")
+        else:
+            ui.say(f"Nothing to paste again into {spec.paste_target}: what it has still works.")
+    if unexported:
+        _say_exports(unexported)
     if not reveal and _has_secrets(spec, plan.values):
         ui.say(
             "Secrets above are masked (****). To see the values to paste: "
             f"{command_for(profile, f'show {spec.name} --show-secrets')}"
         )
     ui.say(f"Test it: {command_for(profile, f'send-test incident#new --to {spec.name} --dry-run')}")
+
+
+def _paste_values(spec: Integration, values: Mapping[str, str]) -> dict[str, object] | None:
+    """Each paste item's real value by key, or None when the values are incomplete."""
+    try:
+        return {item.key: item.value for item in spec.paste(values)}
+    except (KeyError, ValueError, BPError):
+        return None
+
+
+def _paste_again(
+    spec: Integration, before: dict[str, object] | None, values: Mapping[str, str]
+) -> list[str] | None:
+    """The paste items an update changed (new or different), by key; None if unknown."""
+    after = _paste_values(spec, values)
+    if before is None or after is None:
+        return None
+    return [key for key, value in after.items() if before.get(key) != value]
+
+
+def _not_exported(spec: Integration, values: Mapping[str, str]) -> list[tuple[str, str]]:
+    """(variable, value) of each secret the environment does not hold as given: under
+    --secret-store env nothing else keeps it."""
+    from bp_integrate.secrets import env_var
+    from bp_integrate.urls import query_value
+
+    out: list[tuple[str, str]] = []
+    for entry, value in split_secrets(spec, values)[1].items():
+        variable = env_var(spec.name, entry)
+        if os.environ.get(variable) == value:
+            continue
+        url_field, dot, param = entry.partition(".")
+        whole_url = os.environ.get(env_var(spec.name, url_field), "")
+        if dot and query_value(whole_url, param) == value:
+            continue
+        out.append((variable, value))
+    return out
+
+
+def _say_exports(unexported: list[tuple[str, str]]) -> None:
+    from bp_integrate.wizard import masked_tail
+
+    ui.warn(
+        "--secret-store env stores no secret: what was given is not kept. Export these "
+        "where bp-integrate runs, with the values you gave (masked here):"
+    )
+    for variable, value in unexported:
+        ui.say(f"  export {variable}='{masked_tail(value)}'")
+    first = unexported[0][0]
+    ui.prose(
+        f"To set one without it reaching your shell history: read -rs {first} && export {first}"
+    )
 
 
 def _has_secrets(spec: Integration, values: Mapping[str, str]) -> bool:

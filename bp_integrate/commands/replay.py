@@ -25,6 +25,7 @@ from bp_integrate.commands.sending import (
     print_planned,
     stderr_is_tty,
     warn_if_unrecorded,
+    warn_missing,
 )
 from bp_integrate.errors import ExitCode, UsageError, command_for
 
@@ -197,7 +198,10 @@ def replay_command(
         plan = scenarios.Scenario(
             plan.name, plan.steps, plan.description, {**plan.tags, **settings.tags}, plan.source
         )
-    loaded = load_targets(profile, to or recorded_targets or None)
+    # A dry run needs no secret values: an unset one is shown as **** (and said so).
+    missing: list[str] | None = [] if dry_run or as_curl else None
+    loaded = load_targets(profile, to or recorded_targets or None, missing)
+    warn_missing(missing)
     # What is printed is masked unless --show-secrets; the history always is (it masks
     # with its own view of the same secrets).
     redactor = loaded.secrets.view(enabled=not show_secrets)

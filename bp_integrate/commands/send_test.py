@@ -26,6 +26,7 @@ from bp_integrate.commands.sending import (
     ToOpt,
     print_planned,
     warn_if_unrecorded,
+    warn_missing,
 )
 from bp_integrate.errors import ExitCode, command_for
 
@@ -119,7 +120,10 @@ def send_test_command(
     scenario = Scenario(
         f"send-test {kind}", (ScenarioStep(kind, tags=step_tags),), tags=settings.tags
     )
-    loaded = load_targets(profile, to)
+    # A dry run needs no secret values: an unset one is shown as **** (and said so).
+    missing: list[str] | None = [] if dry_run or as_curl else None
+    loaded = load_targets(profile, to, missing)
+    warn_missing(missing)
     # One set of secrets, two views: `redactor` masks what is printed (off under
     # --show-secrets); the run history masks with its own view, always on.
     redactor = loaded.secrets.view(enabled=not show_secrets)
