@@ -201,7 +201,12 @@ def install_command(
     integration: IntegrationArg,
     set_: Annotated[
         list[str] | None,
-        typer.Option("--set", metavar="FIELD=VALUE", help="Give a setting (not a secret)."),
+        typer.Option(
+            "--set",
+            metavar="FIELD=VALUE",
+            help="Give a setting of the integration (not a secret). Here --set is a "
+            "setting; on send-test and replay it edits the event body.",
+        ),
     ] = None,
     answers: Annotated[
         Path | None,
@@ -222,7 +227,21 @@ def install_command(
     show_secrets: ShowSecretsOpt = False,
     json_output: JsonOpt = False,
 ) -> None:
-    """Walk through setting up an integration, then print what to paste into BigPanda."""
+    """Walk through setting up an integration, then print what to paste into BigPanda.
+
+    --set FIELD=VALUE here gives a setting of the integration (on send-test and replay,
+    --set edits the event body instead).
+
+    Examples:
+
+    bp-integrate install xmatters
+
+    bp-integrate -p prod install pagerduty --secret-store env --no-input
+
+    bp-integrate install xmatters --set auth=basic --set username=bp --secret-stdin password
+
+    bp-integrate install panopta --answers examples/answers/panopta.yaml --json
+    """
     profile = ctx.obj.profile
     spec = get(integration)
     cfg = config.load()

@@ -145,7 +145,16 @@ def replay_command(
     no_test_marker: NoTestMarkerOpt = False,
     envelope: EnvelopeOpt = None,
 ) -> None:
-    """Replay a scenario about one test incident (or N of them with --count), then clean up."""
+    """Replay a scenario about one test incident (or N of them with --count), then clean up.
+
+    Examples:
+
+    bp-integrate replay lifecycle --to xmatters --dry-run
+
+    bp-integrate replay lifecycle --to pagerduty
+
+    bp-integrate replay --from-run RUN_ID --dry-run
+    """
     from bp_integrate import scenarios
     from bp_integrate.engine.plan import check_plan, load_targets, target_urls
     from bp_integrate.engine.run import Engine, HistoryConsumer, RunOptions, run_sync

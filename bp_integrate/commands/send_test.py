@@ -92,7 +92,16 @@ def send_test_command(
     no_test_marker: NoTestMarkerOpt = False,
     envelope: EnvelopeOpt = None,
 ) -> None:
-    """Send a test BigPanda event to the installed integrations and show what they answered."""
+    """Send a test BigPanda event to the installed integrations and show what they answered.
+
+    Examples:
+
+    bp-integrate send-test incident#new --to xmatters --dry-run
+
+    bp-integrate send-test incident#new --to pagerduty --tag service=db
+
+    bp-integrate send-test incident#closed --to xmatters --as-curl
+    """
     from bp_integrate.bigpanda.events import resolve_event
     from bp_integrate.engine.plan import (
         as_curl_command,

@@ -33,7 +33,16 @@ def show_command(
     json_output: JsonOpt = False,
     show_secrets: ShowSecretsOpt = False,
 ) -> None:
-    """Show the settings to paste into BigPanda for an installed integration."""
+    """Show the settings to paste into BigPanda for an installed integration.
+
+    Examples:
+
+    bp-integrate show xmatters
+
+    bp-integrate show xmatters --field url --show-secrets | pbcopy
+
+    bp-integrate -p prod show pagerduty --json
+    """
     profile = ctx.obj.profile
     spec = get(integration)
     cfg = config.load()

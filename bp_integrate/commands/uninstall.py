@@ -35,6 +35,14 @@ def uninstall_command(
     """Walk through removing an integration in the right order, then forget it locally.
 
     Every question defaults to No: Enter alone never removes anything.
+
+    Examples:
+
+    bp-integrate uninstall xmatters
+
+    bp-integrate -p prod uninstall pagerduty --no-input   (prints the steps)
+
+    bp-integrate uninstall pagerduty --yes   (once every step is done)
     """
     profile = ctx.obj.profile
     spec = get(integration)
