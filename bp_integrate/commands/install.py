@@ -21,7 +21,7 @@ from bp_integrate.commands.common import (
     store_kind_of,
 )
 from bp_integrate.commands.show import render_paste
-from bp_integrate.errors import BPError, UsageError, command_for
+from bp_integrate.errors import BPError, ExitCode, UsageError, command_for
 from bp_integrate.integrations import get
 from bp_integrate.integrations.base import Field, Integration, Step
 from bp_integrate.secrets import StoreKind
@@ -317,6 +317,34 @@ def install_command(
             f"{command_for(profile, f'show {spec.name} --show-secrets')}"
         )
     ui.say(f"Test it: {command_for(profile, f'send-test incident#new --to {spec.name} --dry-run')}")
+    if interactive and not unexported:
+        offer_test_send(ctx, spec)
+
+
+def offer_test_send(ctx: typer.Context, spec: Integration) -> None:
+    """One real test event (default No), sent exactly as `send-test` sends it.
+
+    The install is saved by now: Ctrl-C or end of input here is a No, not an
+    "Interrupted: nothing was changed"."""
+    try:
+        wanted = typer.confirm(
+            f"\nSend one test event (incident#new) to {spec.title} now? It reaches the real "
+            "service and may notify people.",
+            default=False,
+            err=True,
+        )
+    except (typer.Abort, KeyboardInterrupt, EOFError):
+        ui.say("\nNo test sent; the install is saved.")
+        return
+    if not wanted:
+        return
+    from bp_integrate.commands.send_test import send_test_command
+
+    try:
+        send_test_command(ctx, "incident#new", to=[spec.name])
+    except KeyboardInterrupt:
+        ui.say("\nInterrupted the test send; the install is saved.", style="yellow")
+        raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
 
 
 def _paste_values(spec: Integration, values: Mapping[str, str]) -> dict[str, object] | None:
