@@ -47,6 +47,14 @@ class TerminalPrompter:
             self._hinted.add(text)
             ui.prose(text, indent=2, style=style)
 
+    def _label(self, text: str) -> str:
+        """A prompt's text, wrapped at words like prose (the answer follows its end)."""
+        con = ui.err()
+        if not con.is_terminal:
+            return f"  {text}"
+        # Room for the default and the answer: a wrapped label ends well before the edge.
+        return ui.wrapped(text, con.width - 12, indent=2)
+
     def step(self, number: int, total: int, step: Step) -> None:
         self._hinted.clear()
         con = ui.err()
@@ -61,7 +69,7 @@ class TerminalPrompter:
         if field.url_with_secrets:
             # The URL may carry its apiKey: read it without echo, then show it masked.
             answer: str = typer.prompt(
-                f"  {field.label} (hidden input: paste and press Enter)",
+                self._label(f"{field.label} (hidden input: paste and press Enter)"),
                 default=default or "",
                 show_default=bool(default),
                 hide_input=True,
@@ -71,7 +79,7 @@ class TerminalPrompter:
                 ui.err().print(f"  -> {mask_url(answer.strip())}", style="dim")
             return answer
         answer = typer.prompt(
-            f"  {field.label}", default=default or "", show_default=bool(default), err=True
+            self._label(field.label), default=default or "", show_default=bool(default), err=True
         )
         return answer
 
@@ -100,7 +108,7 @@ class TerminalPrompter:
         else:
             how = "hidden input"
         answer: str = typer.prompt(
-            f"  {field.label} [{how}]",
+            self._label(f"{field.label} [{how}]"),
             default="",
             hide_input=True,
             show_default=False,
@@ -113,7 +121,7 @@ class TerminalPrompter:
         while True:
             answer = (
                 typer.prompt(
-                    f"  Done with '{step.title}'? [{choices}]",
+                    self._label(f"Done with '{step.title}'? [{choices}]"),
                     default="y",
                     show_default=False,
                     err=True,
@@ -326,12 +334,14 @@ def offer_test_send(ctx: typer.Context, spec: Integration) -> None:
 
     The install is saved by now: Ctrl-C or end of input here is a No, not an
     "Interrupted: nothing was changed"."""
+    ui.say("")
+    ui.prose(
+        f"A test event (incident#new) reaches the real {spec.title} and may notify people; "
+        "it is marked [TEST] and recorded in the history, like send-test."
+    )
     try:
         wanted = typer.confirm(
-            f"\nSend one test event (incident#new) to {spec.title} now? It reaches the real "
-            "service and may notify people.",
-            default=False,
-            err=True,
+            f"Send one test event (incident#new) to {spec.title} now?", default=False, err=True
         )
     except (typer.Abort, KeyboardInterrupt, EOFError):
         ui.say("\nNo test sent; the install is saved.")
