@@ -131,9 +131,9 @@ def render_paste(doc: dict[str, Any], line: Callable[..., None] | None = None) -
         if value != "":
             out(f"  {name}: {value}")
     for note in doc.get("notes", []):
-        ui.say(f"Reminder: {note}", style="cyan")
+        ui.prose(f"Reminder: {note}", style="cyan")
     if doc.get("calibrated"):
-        ui.say(
+        ui.prose(
             "Test sends use the body shape adopted from your BigPanda (bp-integrate calibrate; "
             "--reset goes back to the built-in one)."
         )
