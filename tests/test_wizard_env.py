@@ -10,6 +10,19 @@ from typer.testing import CliRunner
 
 TTY = {"BP_INTEGRATE_ASSUME_TTY": "1"}
 PASSWORD = "typed-password-9876"
+#: xMatters with basic auth, secrets in the environment only.
+ENV_BASIC = (
+    "install",
+    "xmatters",
+    "--secret-store",
+    "env",
+    "--set",
+    f"trigger_url={XM_URL}",
+    "--set",
+    "auth=basic",
+    "--set",
+    "username=xm-user",
+)
 
 
 def test_env_store_names_the_variables_to_export_masked(
@@ -36,21 +49,7 @@ def test_env_store_names_the_variables_to_export_masked(
 
 def test_env_store_json_lists_what_is_not_exported(runner: CliRunner) -> None:
     result = invoke(
-        runner,
-        "install",
-        "xmatters",
-        "--json",
-        "--secret-store",
-        "env",
-        "--set",
-        f"trigger_url={XM_URL}",
-        "--set",
-        "auth=basic",
-        "--set",
-        "username=xm-user",
-        "--secret-stdin",
-        "password",
-        input=PASSWORD + "\n",
+        runner, *ENV_BASIC, "--json", "--secret-stdin", "password", input=PASSWORD + "\n"
     )
     assert result.exit_code == 0, result.stderr
     assert json.loads(result.stdout)["not_exported"] == ["BP_INTEGRATE_XMATTERS_PASSWORD"]
@@ -67,21 +66,7 @@ def test_env_store_json_lists_what_is_not_exported(runner: CliRunner) -> None:
 
 
 def env_install(runner: CliRunner) -> None:
-    result = invoke(
-        runner,
-        "install",
-        "xmatters",
-        "--no-input",
-        "--secret-store",
-        "env",
-        "--set",
-        f"trigger_url={XM_URL}",
-        "--set",
-        "auth=basic",
-        "--set",
-        "username=xm-user",
-        BP_INTEGRATE_XMATTERS_PASSWORD=PASSWORD,
-    )
+    result = invoke(runner, *ENV_BASIC, "--no-input", BP_INTEGRATE_XMATTERS_PASSWORD=PASSWORD)
     assert result.exit_code == 0, result.stderr
 
 
