@@ -54,11 +54,14 @@ def load_values(
     with_secrets: bool,
     store: SecretStore | None = None,
     strict: bool = True,
+    missing: list[str] | None = None,
 ) -> dict[str, str]:
     """Every value of the integration; secrets real, or `****` without `with_secrets`.
 
     `strict=False` leaves out a secret its store no longer has (an update asks for it
-    again) instead of failing.
+    again) instead of failing. Given a `missing` list, a secret that is not set (an
+    unset variable of the env store, say) is `****` and its variable is appended to
+    the list: a dry run shows the requests without the secret values.
     """
     values = dict(item.values)
     if strict:
@@ -77,6 +80,9 @@ def load_values(
         if secret is None and dot:
             # The whole URL in its variable (as installed) carries the key too.
             secret = query_value(os.environ.get(env_var(integration.name, url_field), ""), param)
+        if secret is None and missing is not None:
+            missing.append(env_var(integration.name, name))
+            secret = MASK
         if secret is None:
             if not strict:
                 continue

@@ -61,7 +61,50 @@ def say(message: str, style: str | None = None) -> None:
 
 
 def warn(message: str) -> None:
-    err().print(f"warning: {message}", style="yellow")
+    prose(f"warning: {message}", style="yellow")
+
+
+#: Auth schemes whose value (`Basic dXNl...`) must stay on one line with its scheme.
+_SCHEMES = ("Basic ", "Bearer ", "Token ")
+_KEEP = "\u00a0"  # a no-break space: textwrap does not split at it
+
+
+def wrapped(text: str, width: int, indent: int = 0) -> str:
+    """`text` wrapped at spaces to `width` columns, each line indented by `indent`.
+
+    A word longer than a line (a URL, a key, `Basic <token>`) is never cut: it gets a
+    line of its own and may run past the width, so what is copied from it still works.
+    Line breaks in `text` are kept.
+    """
+    import textwrap
+
+    pad = " " * indent
+    out: list[str] = []
+    for paragraph in text.split("\n"):
+        kept = paragraph
+        for scheme in _SCHEMES:
+            kept = kept.replace(scheme, scheme[:-1] + _KEEP)
+        lines = textwrap.wrap(
+            kept,
+            width=max(width, indent + 20),
+            initial_indent=pad,
+            subsequent_indent=pad,
+            break_long_words=False,
+            break_on_hyphens=False,
+        ) or [pad.rstrip()]
+        out += [line.replace(_KEEP, " ") for line in lines]
+    return "\n".join(out)
+
+
+def prose(text: str, indent: int = 0, style: str | None = None) -> None:
+    """Prose on stderr, wrapped at word boundaries to the terminal's width (a terminal
+    wraps where the line ends, often mid-word); not wrapped when not a terminal."""
+    con = err()
+    if con.is_terminal:
+        # One column spare: a character in the last column makes some terminals wrap.
+        con.print(wrapped(text, con.width - 1, indent), style=style)
+    else:
+        con.print(" " * indent + text, style=style)
 
 
 def success(message: str) -> None:

@@ -23,15 +23,37 @@ from bp_integrate.urls import (
     split_url_secrets,
 )
 
+#: Typed at a prompt (or a checkpoint): enter the current step's values again.
+BACK = "back"
+
+
+class GoBack(Exception):
+    """The admin asked to enter the current step's values again."""
+
 
 class Prompter(Protocol):
     def step(self, number: int, total: int, step: Step) -> None: ...
     def ask(self, field: Field, default: str | None) -> str: ...
-    def ask_secret(self, field: Field, has_current: bool) -> str: ...
-    def checkpoint(self, step: Step) -> None: ...
+    def ask_secret(self, field: Field, has_current: bool, stored: str = "") -> str:
+        """A hidden answer; `stored` is the kept secret shown masked (`****ABCD`)."""
+        ...
+
+    def checkpoint(self, step: Step, can_go_back: bool = False) -> bool:
+        """True when the step is done; False to enter its values again."""
+        ...
+
     def show_paste(self, integration: Integration, values: Mapping[str, str]) -> None: ...
     def warn(self, message: str) -> None: ...
     def invalid(self, error: BPError) -> None: ...
+    def note(self, message: str) -> None:
+        """Something the admin should know (a key check's result, how to go back)."""
+        ...
+
+
+def masked_tail(secret: str) -> str:
+    """`****` plus the last four characters, enough to recognise a key by (as the AWS
+    CLI shows them); a short secret is only `****` (four would be most of it)."""
+    return MASK + secret[-4:] if len(secret) >= 12 else MASK
 
 
 @dataclass
@@ -167,12 +189,17 @@ def run(
     current: Mapping[str, str],
     sources: Sources,
     prompter: Prompter | None,
-    verify_key: Callable[[str], None] | None = None,
+    verify_key: Callable[[str], object] | None = None,
 ) -> InstallPlan:
-    """Walk the steps, resolve every field, check everything; store nothing."""
+    """Walk the steps, resolve every field, check everything; store nothing.
+
+    Interactive, `back` at a prompt or a checkpoint asks the step's values again, with
+    what was entered offered as the defaults.
+    """
     values: dict[str, str] = {}
     warnings: list[str] = []
     plan = field_order(integration)
+    given = _given(integration, sources)
     number = 0
     for index, (step, fields) in enumerate(plan):
         if step is not None and not step.applies(values):
@@ -181,25 +208,27 @@ def run(
         if step is not None and prompter is not None:
             later = sum(1 for s, _ in plan[index + 1 :] if s is not None and s.applies(values))
             prompter.step(number, number + later, step)
-        for f in fields:
-            if not f.applies(values):
+        base: Mapping[str, str] = current
+        while True:
+            try:
+                _resolve_step(integration, fields, values, base, sources, prompter, verify_key)
+            except GoBack:
+                base = _entered_again(fields, values, base)
                 continue
-            values[f.name] = _resolve(integration, f, values, current, sources, prompter)
-            if (
-                f.bigpanda_key
-                and values[f.name]
-                and verify_key is not None
-                and values[f.name] != current.get(f.name)
-            ):
-                _verified(verify_key, f, integration, values, sources, prompter)
-        if step is not None and step.checkpoint and prompter is not None:
+            if step is None or not step.checkpoint or prompter is None:
+                break
             for message in integration.warnings(values):
                 if message not in warnings:
                     warnings.append(message)
                     prompter.warn(message)
             if step.shows_paste:
                 prompter.show_paste(integration, values)
-            prompter.checkpoint(step)
+            asked = sources.interactive and any(
+                f.name not in given and f.applies(values) for f in fields
+            )
+            if prompter.checkpoint(step, can_go_back=asked):
+                break
+            base = _entered_again(fields, values, base)
     for message in integration.warnings(values):
         if message not in warnings:
             warnings.append(message)
@@ -212,8 +241,43 @@ def run(
     return InstallPlan(values, changed, warnings)
 
 
+def _entered_again(
+    fields: list[Field], values: dict[str, str], base: Mapping[str, str]
+) -> dict[str, str]:
+    """Forget a step's values before asking them again; what was entered becomes the
+    default (a field that no longer applies, say basic auth's user, is dropped)."""
+    entered = {f.name: values.pop(f.name) for f in fields if values.get(f.name)}
+    return {**base, **entered}
+
+
+def _resolve_step(
+    integration: Integration,
+    fields: list[Field],
+    values: dict[str, str],
+    current: Mapping[str, str],
+    sources: Sources,
+    prompter: Prompter | None,
+    verify_key: Callable[[str], object] | None,
+) -> None:
+    first = True
+    for f in fields:
+        if not f.applies(values):
+            continue
+        values[f.name] = _resolve(
+            integration, f, values, current, sources, prompter, back_ok=not first
+        )
+        first = False
+        if (
+            f.bigpanda_key
+            and values[f.name]
+            and verify_key is not None
+            and values[f.name] != current.get(f.name)
+        ):
+            _verified(verify_key, f, integration, values, sources, prompter)
+
+
 def _verified(
-    verify_key: Callable[[str], None],
+    verify_key: Callable[[str], object],
     f: Field,
     integration: Integration,
     values: dict[str, str],
@@ -222,13 +286,17 @@ def _verified(
 ) -> None:
     while True:
         try:
-            verify_key(values[f.name])
-            return
+            found = verify_key(values[f.name])
         except BPError as error:
             if not sources.interactive or prompter is None:
                 raise
             prompter.invalid(error)
             values[f.name] = _prompt(f, values, {}, prompter, integration, sources.environ)
+            continue
+        if prompter is not None and isinstance(found, int) and not isinstance(found, bool):
+            plural = "environment" if found == 1 else "environments"
+            prompter.note(f"{f.label}: the key works (it sees {found} {plural}).")
+        return
 
 
 def _given(integration: Integration, sources: Sources) -> dict[str, str]:
@@ -255,6 +323,7 @@ def _resolve(
     current: Mapping[str, str],
     sources: Sources,
     prompter: Prompter | None,
+    back_ok: bool = False,
 ) -> str:
     given: tuple[str, str] | None = None
     variable = env_var(integration.name, f.name)
@@ -276,7 +345,7 @@ def _resolve(
             raise
     existing = current.get(f.name)
     if sources.interactive and prompter is not None:
-        return _prompt(f, values, current, prompter, integration, sources.environ)
+        return _prompt(f, values, current, prompter, integration, sources.environ, back_ok)
     if existing:
         return existing
     # A default may depend on values given for later fields (Panopta's setup follows
@@ -334,24 +403,31 @@ def _prompt(
     prompter: Prompter,
     integration: Integration | None = None,
     environ: Mapping[str, str] | None = None,
+    back_ok: bool = False,
 ) -> str:
+    """Ask until the value is valid. `back` (not at a secret's prompt: it could be the
+    secret) raises GoBack when an earlier value of the step may be the problem."""
     existing = current.get(f.name)
     while True:
         if f.secret:
-            raw = prompter.ask_secret(f, bool(existing))
-            if not raw and existing:
+            raw = prompter.ask_secret(f, bool(existing), masked_tail(existing or ""))
+            if not raw.strip() and existing:
                 return existing
         else:
             shown = existing or f.default_for(values)
             display = mask_url(shown) if shown and f.url_with_secrets else shown
             raw = prompter.ask(f, display)
+            if back_ok and raw.strip().lower() == BACK:
+                raise GoBack
         try:
             if integration is not None:
                 # Accepting (or editing) the masked default keeps the real key.
-                raw = fill_url_secrets(integration, f, raw, current, environ or {})
+                raw = fill_url_secrets(integration, f, raw.strip(), current, environ or {})
             return f.validate(raw, values)
         except UsageError as error:
             prompter.invalid(error)
+            if back_ok:
+                prompter.note(f"Type {BACK} to enter this step's values again.")
 
 
 def masked_values(integration: Integration, values: Mapping[str, str]) -> dict[str, str]:

@@ -94,7 +94,11 @@ XM_BASIC_INPUT = "\n".join(
         "xm:user",  # refused: ':' in a Basic user-id
         "xm-user",
         "p:ss wörd",  # password (hidden)
-        "n",  # checkpoint: not done yet -> asked again
+        "n",  # checkpoint: back to this step's values, each offered as the default
+        "",  # the URL as given
+        "",  # auth as given
+        "",  # the user as given
+        "",  # the password: Enter keeps the one given
         "y",
         "Cloud Devops, jdoe",  # recipients
         "y",  # checkpoint: configured the webhook
@@ -121,7 +125,7 @@ def test_xmatters_interactive_basic_auth_every_step_in_order(
     assert "The xMatters trigger URL must use https, not http (acme.xmatters.com)." in err
     assert "contains ':', which Basic auth cannot carry" in err
     assert err.count("Done with 'Install the BigPanda workflow'?") == 2
-    assert "Finish the step, then answer y" in err
+    assert "Again, then: Enter keeps each value as you gave it." in err
     assert err.count("Done with 'Configure the webhook'?") == 1
     # the exact settings to paste, then the AutoShare reminder
     # Each value alone on its line from column 0 (copy-ready); no Content-Type to paste.
@@ -217,9 +221,12 @@ def test_rerun_offers_current_values_keeps_secret_and_masked_url_key(
     assert result.exit_code == 0, result.stderr
     err = result.stderr
     assert "Updating xMatters in profile 'default'" in err
-    assert "(Enter keeps the stored one)" in err
+    # the hidden prompt says so, and shows enough of the stored secret to recognise it
+    assert "[hidden input; Enter keeps the stored one (****)]" in err  # "app-1": too short
     # masked default; a URL that may carry a key is typed without echo
-    assert f"xMatters trigger URL (hidden; paste and press Enter) [{XM_URL}?apiKey=****]" in err
+    assert (
+        f"xMatters trigger URL (hidden input: paste and press Enter) [{XM_URL}?apiKey=****]" in err
+    )
     assert "real-key" not in err + result.stdout
     assert "Recipients (comma-separated users or groups, optional) [ops]" in err
     assert memory_keyring.entries == {
@@ -411,14 +418,16 @@ def test_json_install_masks_by_default(runner: CliRunner, memory_keyring: Memory
 def test_answers_file(runner: CliRunner, memory_keyring: MemoryKeyring, tmp_path: Path) -> None:
     answers = tmp_path / "panopta.yaml"
     answers.write_text(
-        f"panopta:\n  outage_url: {XM_URL}\n  target: [ops, dba]\n", encoding="utf-8"
+        f"panopta:\n  outage_url: {XM_URL}?apiKey=****\n  target: [ops, dba]\n",
+        encoding="utf-8",
     )
-    doc = install_json(runner, "panopta", "--answers", str(answers))
-    assert doc["webhook"]["url"] == XM_URL
+    key = {"BP_INTEGRATE_PANOPTA_OUTAGE_URL_APIKEY": "outage-key"}
+    doc = install_json(runner, "panopta", "--answers", str(answers), **key)
+    assert doc["webhook"]["url"] == XM_URL + "?apiKey=****"
     assert pasted(doc, "outage.payload")["target"] == ["ops", "dba"]
     assert not [i for i in doc["paste"] if i["key"].startswith("clear.")]
     # --set wins over the file
-    doc = install_json(runner, "panopta", "--answers", str(answers), "--set", "target=ops")
+    doc = install_json(runner, "panopta", "--answers", str(answers), "--set", "target=ops", **key)
     assert pasted(doc, "outage.payload")["target"] == "ops"
 
 

@@ -227,11 +227,14 @@ def steps(stderr: str) -> list[str]:
 def test_uninstall_interactive_checklist_in_order(
     runner: CliRunner, xmatters_basic: None, memory_keyring: MemoryKeyring, isolated: Path
 ) -> None:
-    result = invoke(runner, "uninstall", "xmatters", input="y\nn\ny\ny\ny\n", **TTY)
+    result = invoke(runner, "uninstall", "xmatters", input="y\ny\ny\ny\ny\n", **TTY)
     assert result.exit_code == 0, result.stderr
+    assert result.stderr.startswith("Uninstalling xMatters from profile 'default'.\n")
     assert steps(result.stderr) == XM_UNINSTALL
-    assert result.stderr.count("Done?") == 5  # one "n" asked again
-    assert "Finish the step first" in result.stderr
+    assert result.stderr.count("Done? [y/N]") == 4
+    assert "Remove xMatters's settings and stored secrets from profile 'default'? [y/N]" in (
+        result.stderr
+    )
     assert [line for line in result.stdout.splitlines() if line.startswith("  - ")] == [
         f"  - settings of xmatters in profile 'default' ({isolated / 'config.yaml'})",
         "  - keyring entry default/xmatters/app_key (service bp-integrate)",
@@ -254,7 +257,6 @@ def test_uninstall_interactive_checklist_in_order(
                 "PagerDuty: Resolve open incidents from the integration",
                 "BigPanda: Stop sending",
                 "PagerDuty: Delete the BigPanda integration on the service",
-                "PagerDuty: Delete the API key made for BigPanda, if any",
                 "BigPanda: Delete the integration in BigPanda",
             ],
         ),
@@ -264,6 +266,7 @@ def test_uninstall_interactive_checklist_in_order(
                 "BigPanda: Replacing it? Configure the new integration first",
                 "BigPanda: Stop sending",
                 "incident.io: Remove the BigPanda alert source",
+                "incident.io: Disconnect BigPanda",
                 "BigPanda: Revoke the service account's API key",
                 "BigPanda: Delete the integration in BigPanda",
             ],
@@ -285,7 +288,7 @@ def test_uninstall_yes_json_lists_steps_and_removals(
         "BP_INTEGRATE_PAGERDUTY_INTEGRATION_KEY": PD_KEY,
         "BP_INTEGRATE_INCIDENTIO_SECRET": "s",
         "BP_INTEGRATE_INCIDENTIO_CALLBACK_URL": IO_URL,
-        "BP_INTEGRATE_PANOPTA_OUTAGE_URL": XM_URL,
+        "BP_INTEGRATE_PANOPTA_OUTAGE_URL": XM_URL + "?apiKey=outage-key",
     }
     install(runner, name, "--no-verify", **env)
     result = invoke(runner, "uninstall", name, "--yes", "--json")

@@ -149,6 +149,24 @@ def verify_against(server: EmulatorServer, config: EmulatorConfig, loaded: Loade
         reader.close()
 
 
+def next_install(names: list[str] | tuple[str, ...]) -> str:
+    """The install to try next; with no working keyring (a headless box), the one that
+    works there: secrets from environment variables."""
+    from bp_integrate.errors import SecretsError
+    from bp_integrate.secrets import open_store
+
+    try:
+        open_store("keyring").check()
+        store = ""
+    except SecretsError:
+        store = " --secret-store env"
+    others = ", ".join(names[1:])
+    line = f"bp-integrate install {names[0]}{store} (or {others})."
+    if store:
+        line += " No keyring answers here: secrets are read from BP_INTEGRATE_* variables."
+    return line
+
+
 def demo_command(
     scenario: Annotated[
         str,
@@ -235,7 +253,7 @@ def demo_command(
         )
         from bp_integrate.integrations import NAMES
 
-        ui.say(f"Next: bp-integrate install {NAMES[0]} (or {', '.join(NAMES[1:])}).")
+        ui.say(f"Next: {next_install(NAMES)}")
     if code == ExitCode.OK and not verified.ok:
         code = verified.exit_code
     if code != ExitCode.OK:

@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from bp_integrate import ui
+from bp_integrate.commands.common import JsonOpt
 from bp_integrate.errors import UsageError
 from bp_integrate.integrations.base import basic_auth
 
@@ -15,14 +16,24 @@ app = typer.Typer(
 )
 
 
-@app.command("basic-auth")
+@app.command(
+    "basic-auth",
+    epilog="Examples:\n\n"
+    "  printf '%s\\n' \"$PASSWORD\" | bp-integrate encode basic-auth -u xm-user "
+    "--password-stdin\n\n"
+    "  bp-integrate encode basic-auth -u xm-user --json   (asks for the password)",
+)
 def basic_auth_command(
     username: Annotated[str, typer.Option("--username", "-u", help="The user-id (no ':').")],
     password_stdin: Annotated[
         bool, typer.Option("--password-stdin", help="Read the password from stdin.")
     ] = False,
+    json_output: JsonOpt = False,
 ) -> None:
-    """Print 'Basic <base64(user:password)>' for an Authorization header."""
+    """Print 'Basic <base64(user:password)>' for an Authorization header.
+
+    With --json: {"header": "Authorization", "value": "Basic ..."} on stdout.
+    """
     if ":" in username:
         basic_auth(username, "")  # raises the explained refusal
     if password_stdin:
@@ -45,4 +56,8 @@ def basic_auth_command(
             "No password: stdin is not a terminal.",
             "Pipe it in with --password-stdin (never put it on the command line).",
         )
-    ui.data(basic_auth(username, password))
+    value = basic_auth(username, password)
+    if json_output:
+        ui.emit_json({"header": "Authorization", "value": value})
+        return
+    ui.data(value)

@@ -26,6 +26,7 @@ from bp_integrate.commands.sending import (
     print_planned,
     stderr_is_tty,
     warn_if_unrecorded,
+    warn_missing,
 )
 from bp_integrate.commands.verify import VerifyOpt, VerifyTimeoutOpt
 from bp_integrate.errors import ExitCode, UsageError, command_for
@@ -152,7 +153,16 @@ def replay_command(
         typer.Option("--junit", metavar="FILE", help="Also write a JUnit XML report for CI."),
     ] = None,
 ) -> None:
-    """Replay a scenario about one test incident (or N of them with --count), then clean up."""
+    """Replay a scenario about one test incident (or N of them with --count), then clean up.
+
+    Examples:
+
+    bp-integrate replay lifecycle --to xmatters --dry-run
+
+    bp-integrate replay lifecycle --to pagerduty
+
+    bp-integrate replay --from-run RUN_ID --dry-run
+    """
     from bp_integrate import scenarios
     from bp_integrate.engine.plan import check_plan, load_targets, target_urls
     from bp_integrate.engine.run import Engine, HistoryConsumer, RunOptions, run_sync
@@ -210,7 +220,10 @@ def replay_command(
         plan = scenarios.Scenario(
             plan.name, plan.steps, plan.description, {**plan.tags, **settings.tags}, plan.source
         )
-    loaded = load_targets(profile, to or recorded_targets or None)
+    # A dry run needs no secret values: an unset one is shown as **** (and said so).
+    missing: list[str] | None = [] if dry_run or as_curl else None
+    loaded = load_targets(profile, to or recorded_targets or None, missing)
+    warn_missing(missing)
     # What is printed is masked unless --show-secrets; the history always is (it masks
     # with its own view of the same secrets).
     redactor = loaded.secrets.view(enabled=not show_secrets)

@@ -26,6 +26,7 @@ from bp_integrate.commands.sending import (
     ToOpt,
     print_planned,
     warn_if_unrecorded,
+    warn_missing,
 )
 from bp_integrate.commands.verify import VerifyOpt, VerifyTimeoutOpt
 from bp_integrate.errors import ExitCode, command_for
@@ -94,7 +95,16 @@ def send_test_command(
     verify: VerifyOpt = False,
     verify_timeout: VerifyTimeoutOpt = 30.0,
 ) -> None:
-    """Send a test BigPanda event to the installed integrations and show what they answered."""
+    """Send a test BigPanda event to the installed integrations and show what they answered.
+
+    Examples:
+
+    bp-integrate send-test incident#new --to xmatters --dry-run
+
+    bp-integrate send-test incident#new --to pagerduty --tag service=db
+
+    bp-integrate send-test incident#closed --to xmatters --as-curl
+    """
     from bp_integrate.bigpanda.events import resolve_event
     from bp_integrate.engine.plan import (
         as_curl_command,
@@ -122,7 +132,10 @@ def send_test_command(
     scenario = Scenario(
         f"send-test {kind}", (ScenarioStep(kind, tags=step_tags),), tags=settings.tags
     )
-    loaded = load_targets(profile, to)
+    # A dry run needs no secret values: an unset one is shown as **** (and said so).
+    missing: list[str] | None = [] if dry_run or as_curl else None
+    loaded = load_targets(profile, to, missing)
+    warn_missing(missing)
     # One set of secrets, two views: `redactor` masks what is printed (off under
     # --show-secrets); the run history masks with its own view, always on.
     redactor = loaded.secrets.view(enabled=not show_secrets)

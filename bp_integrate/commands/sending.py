@@ -199,6 +199,16 @@ class SendSettings:
 # --------------------------------------------------------------------------- showing plans
 
 
+def warn_missing(missing: Sequence[str] | None) -> None:
+    """A dry run's secrets that are not set: shown as ****, and said so."""
+    if missing:
+        them = "it" if len(missing) == 1 else "them"
+        ui.warn(
+            f"not set: {', '.join(missing)}. The dry run shows {them} as ****; a real send "
+            f"needs {them} exported (or the integration installed with another --secret-store)."
+        )
+
+
 def print_planned(
     requests: Sequence[PlannedRequest],
     skipped: Sequence[Skipped],

@@ -33,7 +33,16 @@ def show_command(
     json_output: JsonOpt = False,
     show_secrets: ShowSecretsOpt = False,
 ) -> None:
-    """Show the settings to paste into BigPanda for an installed integration."""
+    """Show the settings to paste into BigPanda for an installed integration.
+
+    Examples:
+
+    bp-integrate show xmatters
+
+    bp-integrate show xmatters --field url --show-secrets | pbcopy
+
+    bp-integrate -p prod show pagerduty --json
+    """
     profile = ctx.obj.profile
     spec = get(integration)
     cfg = config.load()
@@ -122,9 +131,9 @@ def render_paste(doc: dict[str, Any], line: Callable[..., None] | None = None) -
         if value != "":
             out(f"  {name}: {value}")
     for note in doc.get("notes", []):
-        ui.say(f"Reminder: {note}", style="cyan")
+        ui.prose(f"Reminder: {note}", style="cyan")
     if doc.get("calibrated"):
-        ui.say(
+        ui.prose(
             "Test sends use the body shape adopted from your BigPanda (bp-integrate calibrate; "
             "--reset goes back to the built-in one)."
         )

@@ -1,4 +1,8 @@
-"""`bp-integrate uninstall`: the ordered teardown checklist, then local removal."""
+"""`bp-integrate uninstall`: the ordered teardown checklist, then local removal.
+
+Nothing is removed on Enter alone: every checkpoint and the final confirmation default
+to No, and a No stops with nothing removed.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +11,15 @@ from typing import Annotated
 import typer
 
 from bp_integrate import config, ui
-from bp_integrate.commands.common import IntegrationArg, JsonOpt, NoInputOpt
-from bp_integrate.errors import UsageError
+from bp_integrate.commands.common import IntegrationArg, JsonOpt, NoInputOpt, ShowSecretsOpt
+from bp_integrate.config import Config, Installed
+from bp_integrate.errors import BPError, ExitCode, UsageError, command_for
 from bp_integrate.integrations import get
-from bp_integrate.store import remove
+from bp_integrate.integrations.base import Integration, Step
+from bp_integrate.store import load_values, remove
+
+#: The field that records the BigPanda App Key identifying the integration to delete.
+APP_KEY = "app_key"
 
 
 def uninstall_command(
@@ -20,13 +29,26 @@ def uninstall_command(
         bool, typer.Option("--yes", "-y", help="Confirm every step (for scripts).")
     ] = False,
     no_input: NoInputOpt = False,
+    show_secrets: ShowSecretsOpt = False,
     json_output: JsonOpt = False,
 ) -> None:
-    """Walk through removing an integration in the right order, then forget it locally."""
+    """Walk through removing an integration in the right order, then forget it locally.
+
+    Every question defaults to No: Enter alone never removes anything.
+
+    Examples:
+
+    bp-integrate uninstall xmatters
+
+    bp-integrate -p prod uninstall pagerduty --no-input   (prints the steps)
+
+    bp-integrate uninstall pagerduty --yes   (once every step is done)
+    """
     profile = ctx.obj.profile
     spec = get(integration)
     cfg = config.load()
-    if cfg.get(profile, spec.name) is None:
+    item = cfg.get(profile, spec.name)
+    if item is None:
         message = f"{spec.title} is not installed in profile {profile!r}: nothing to do."
         if json_output:
             ui.emit_json(
@@ -35,25 +57,34 @@ def uninstall_command(
         else:
             ui.say(message)
         return
-    steps = spec.full_uninstall_steps()
+    steps = uninstall_steps(spec, item, profile)
     interactive = not yes and not no_input and not json_output and ui.stdin_is_tty()
+    again = command_for(profile, f"uninstall {spec.name}")
+    if not json_output:
+        ui.say(f"Uninstalling {spec.title} from profile {profile!r}.", style="bold")
+        app_key_line(spec, cfg, item, profile, show_secrets)
+        for number, step in enumerate(steps, start=1):
+            show_step(number, len(steps), step)
+            if interactive and step.checkpoint and not done(step):
+                ui.say(
+                    f"\nStopped before '{step.title}' was done: nothing was removed. "
+                    f"When it is, run: {again}"
+                )
+                raise typer.Exit(ExitCode.ERROR)
     if not yes and not interactive:
+        where = "above" if not json_output else "listed by this command without --json"
         raise UsageError(
             f"Uninstalling {spec.title} needs each step confirmed.",
             "Run it in a terminal to confirm step by step, or add --yes once the steps "
-            f"below are done: bp-integrate uninstall {spec.name} --yes",
+            f"{where} are done: {again} --yes",
         )
-    done: list[str] = []
-    for number, step in enumerate(steps, start=1):
-        if not json_output:
-            ui.err().print(
-                f"\nStep {number}/{len(steps)} - {step.system}: {step.title}", style="bold cyan"
-            )
-            ui.err().print(f"  {step.text}")
-        if interactive and step.checkpoint:
-            while not typer.confirm("  Done?", default=True, err=True):
-                ui.say("  Finish the step first (Ctrl-C stops; nothing local is removed).")
-        done.append(f"{step.system}: {step.title}")
+    if interactive and not typer.confirm(
+        f"\nRemove {spec.title}'s settings and stored secrets from profile {profile!r}?",
+        default=False,
+        err=True,
+    ):
+        ui.say("Nothing was removed.")
+        raise typer.Exit(ExitCode.ERROR)
     removed, left = remove(cfg, spec, profile)
     if json_output:
         ui.emit_json(
@@ -61,7 +92,7 @@ def uninstall_command(
                 "integration": spec.name,
                 "profile": profile,
                 "installed": True,
-                "steps": done,
+                "steps": [f"{step.system}: {step.title}" for step in steps],
                 "removed": removed,
                 "not_removed": left,
             }
@@ -72,3 +103,43 @@ def uninstall_command(
         ui.data(f"  - {line}")
     for line in left:
         ui.warn(f"not removed: {line}")
+
+
+def uninstall_steps(spec: Integration, item: Installed, profile: str) -> list[Step]:
+    """The steps that apply to what was installed (a step may depend on a setting)."""
+    values = load_values(spec, item, profile, with_secrets=False, strict=False)
+    return [step for step in spec.full_uninstall_steps() if step.applies(values)]
+
+
+def show_step(number: int, total: int, step: Step) -> None:
+    ui.err().print(f"\nStep {number}/{total} - {step.system}: {step.title}", style="bold cyan")
+    ui.prose(step.text, indent=2)
+
+
+def done(step: Step) -> bool:
+    return typer.confirm("  Done?", default=False, err=True)
+
+
+def app_key_line(
+    spec: Integration, cfg: Config, item: Installed, profile: str, show_secrets: bool
+) -> None:
+    """The recorded App Key: it tells which integration in BigPanda is this one."""
+    if not any(f.name == APP_KEY for f in spec.fields):
+        return
+    if APP_KEY not in item.secret_fields:
+        ui.prose(
+            "No BigPanda App Key was recorded at install: find the integration to delete in "
+            "BigPanda (Integrations) by its name."
+        )
+        return
+    try:
+        key = load_values(spec, item, profile, with_secrets=True, strict=False).get(APP_KEY, "")
+    except BPError as error:
+        ui.warn(f"the recorded App Key cannot be read: {error.message}")
+        return
+    if not key:
+        return
+    from bp_integrate.wizard import masked_tail
+
+    shown = key if show_secrets else masked_tail(key)
+    ui.say(f"The integration to delete in BigPanda has the App Key {shown} (recorded at install).")

@@ -59,8 +59,12 @@ class Loaded:
     sources: list[Target]
 
 
-def load_targets(profile: str, names: Sequence[str] | None = None) -> Loaded:
-    """The named integrations (or every installed one) of `profile`, secrets loaded."""
+def load_targets(
+    profile: str, names: Sequence[str] | None = None, missing: list[str] | None = None
+) -> Loaded:
+    """The named integrations (or every installed one) of `profile`, secrets loaded.
+
+    Given a `missing` list (a dry run), an unset secret is `****` and named there."""
     from bp_integrate import config
     from bp_integrate.store import load_values, require_installed
 
@@ -73,7 +77,9 @@ def load_targets(profile: str, names: Sequence[str] | None = None) -> Loaded:
             if any(t.name == spec.name for t in chosen):
                 continue
             item = require_installed(cfg, profile, spec.name)
-            chosen.append(Target(spec, load_values(spec, item, profile, True), item))
+            chosen.append(
+                Target(spec, load_values(spec, item, profile, True, missing=missing), item)
+            )
     else:
         if not installed:
             raise ConfigError(
@@ -83,7 +89,9 @@ def load_targets(profile: str, names: Sequence[str] | None = None) -> Loaded:
             )
         for name, item in installed.items():
             spec = get_integration(name)
-            chosen.append(Target(spec, load_values(spec, item, profile, True), item))
+            chosen.append(
+                Target(spec, load_values(spec, item, profile, True, missing=missing), item)
+            )
     sources = list(chosen)
     for name, item in installed.items():
         if any(t.name == name for t in chosen):

@@ -55,9 +55,9 @@ class Field:
         return self.default
 
     def validate(self, raw: str, values: Mapping[str, str]) -> str:
-        value = raw.strip() if not self.secret else raw.strip("\r\n")
-        if self.secret and not value.strip():
-            value = ""  # only blanks: nothing was pasted
+        # Surrounding blanks are never part of a value (a pasted secret often brings a
+        # space or a newline with it); blanks inside are kept (and checked).
+        value = raw.strip()
         if not self.multiline and any(ord(c) < 32 or ord(c) == 127 for c in value):
             raise UsageError(
                 f"{self.label} contains a line break or another control character.",
@@ -71,9 +71,12 @@ class Field:
                 raise UsageError(f"{self.label} is required.", self.help)
             return ""
         if self.choices and value not in self.choices:
+            from bp_integrate.errors import nearest
+
+            guess = nearest(value, list(self.choices))
             raise UsageError(
                 f"{self.name} must be one of {', '.join(self.choices)}, not {value!r}.",
-                self.help,
+                (f"Did you mean {guess!r}? " if guess else "") + self.help,
             )
         if self.check is None:
             return value

@@ -114,8 +114,14 @@ class IncidentIO(Integration):
         Step(
             "incident.io",
             "Remove the BigPanda alert source",
-            "Alerts -> Sources -> the BigPanda source -> Delete. If nothing else uses it, "
-            "Settings -> Integrations -> BigPanda -> Remove.",
+            "Alerts -> Sources -> the BigPanda source -> Delete.",
+            checkpoint=True,
+        ),
+        Step(
+            "incident.io",
+            "Disconnect BigPanda",
+            "Undoes 'Connect BigPanda': Settings -> Integrations -> BigPanda -> Remove, "
+            "unless another alert source still uses it.",
             checkpoint=True,
         ),
         Step(

@@ -260,12 +260,6 @@ class PagerDuty(Integration):
             "integration -> Delete Integration.",
             checkpoint=True,
         ),
-        Step(
-            "PagerDuty",
-            "Delete the API key made for BigPanda, if any",
-            "Configuration -> API Access -> the key created for BigPanda -> Remove.",
-            checkpoint=True,
-        ),
         UNINSTALL_DELETE_IN_BIGPANDA,
     )
 

@@ -13,6 +13,7 @@ import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, ClassVar
+from urllib.parse import urlsplit
 
 from bp_integrate.errors import UsageError
 from bp_integrate.integrations.base import (
@@ -31,6 +32,7 @@ from bp_integrate.integrations.xmatters import check_trigger_url, trigger_url_wa
 from bp_integrate.urls import (
     has_masked_secret,
     parse_recipients,
+    query_value,
     split_url_secrets,
     with_recipients,
 )
@@ -85,6 +87,37 @@ def check_payload(value: str, _values: Mapping[str, str]) -> str:
     return json.dumps(parsed, separators=(",", ":"))
 
 
+def check_outage_url(value: str, values: Mapping[str, str]) -> str:
+    """A v1.1 inbound integration URL: Panopta's webhook sends no headers, so URL
+    authentication (its `apiKey`) is the only way xMatters accepts it."""
+    url = check_trigger_url(value, values)
+    if not query_value(url, "apiKey"):
+        raise UsageError(
+            "The inbound integration URL carries no apiKey parameter, and Panopta's webhook "
+            "sends no Authorization header: xMatters would answer 401 to every outage.",
+            "In xMatters, open the inbound integration with URL authentication chosen and "
+            "copy the whole URL (it ends in ?apiKey=...).",
+        )
+    return url
+
+
+def check_clear_url(value: str, values: Mapping[str, str]) -> str:
+    """The Clear Event URL: its own key, and not the Outage Event URL again."""
+    url = check_outage_url(value, values)
+    outage = values.get("outage_url", "")
+    if outage and _endpoint(url) == _endpoint(outage):
+        raise UsageError(
+            "The clear URL is the outage URL again: clears would open new outages in xMatters.",
+            "Copy the URL of the other inbound integration, 'Panopta Clear Event'.",
+        )
+    return url
+
+
+def _endpoint(url: str) -> tuple[str, str]:
+    parts = urlsplit(url)
+    return (parts.netloc.lower(), parts.path.rstrip("/"))
+
+
 def target_value(text: str) -> str | list[str] | None:
     """One name -> a string; several comma-separated -> an array; none -> None."""
     names = parse_recipients(text)
@@ -134,8 +167,9 @@ class Panopta(Integration):
             "outage_url",
             "xMatters 'Panopta Outage Event' inbound integration URL",
             "Log in to xMatters as the integration user -> Workflows -> the Panopta plan -> "
-            "Flows/Integration Builder -> Panopta Outage Event -> copy the URL.",
-            check=check_trigger_url,
+            "Flows/Integration Builder -> Panopta Outage Event -> copy the URL (it ends in "
+            "?apiKey=...).",
+            check=check_outage_url,
             url_with_secrets=True,
             when=is_v11,
         ),
@@ -144,7 +178,7 @@ class Panopta(Integration):
             "xMatters 'Panopta Clear Event' inbound integration URL (optional)",
             "Same place, the Panopta Clear Event integration. Without it, clears are not sent.",
             required=False,
-            check=check_trigger_url,
+            check=check_clear_url,
             url_with_secrets=True,
             when=is_v11,
         ),
