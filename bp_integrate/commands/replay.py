@@ -15,6 +15,7 @@ from bp_integrate.commands.sending import (
     EnvelopeOpt,
     IncidentIdOpt,
     NoTestMarkerOpt,
+    RealTargetsOpt,
     RetriesOpt,
     SendSettings,
     SetOpt,
@@ -121,9 +122,13 @@ def replay_command(
     rate: Annotated[
         float | None,
         typer.Option(
-            "--rate", metavar="R", help="Storm mode: at most R events per second (at least 0.01)."
+            "--rate",
+            metavar="R",
+            help="Storm mode: at most R events per second (at least 0.01; default: no "
+            "limit on loopback, 2 with --real-targets).",
         ),
     ] = None,
+    real_targets: RealTargetsOpt = False,
     dry_run: Annotated[
         bool,
         typer.Option("--dry-run", help="Send nothing; print every step's exact requests."),
@@ -207,6 +212,18 @@ def replay_command(
     check_proxies(target_urls(loaded.targets))  # a malformed HTTPS_PROXY: an error first
     check_plan(plan, loaded, spec, incident_id)
     storm = count is not None
+    if storm:
+        from bp_integrate.rails import storm_rate
+
+        asked = rate
+        rate = storm_rate(target_urls(loaded.targets), rate, real_targets)
+        if asked is None and rate is not None and not json_output:
+            ui.say(f"Real services: at most {rate:g} events/s (--rate changes it).")
+    elif real_targets:
+        raise UsageError(
+            "--real-targets applies only to storm mode: add --count N.",
+            "A single replay needs no flag to reach real services.",
+        )
     options_run = RunOptions(
         count=count or 1,
         concurrency=(concurrency or DEFAULT_CONCURRENCY) if storm else 1,

@@ -13,6 +13,7 @@ import typer
 from bp_integrate import ui
 from bp_integrate.commands.common import JsonOpt, ShowSecretsOpt
 from bp_integrate.commands.sending import (
+    AllOpt,
     AsCurlOpt,
     DryRunOpt,
     EnvelopeOpt,
@@ -30,6 +31,7 @@ from bp_integrate.commands.sending import (
 from bp_integrate.errors import ExitCode, command_for
 
 if TYPE_CHECKING:
+    from bp_integrate.engine.plan import Loaded
     from bp_integrate.engine.run import RunReport
     from bp_integrate.engine.send import SendResult
     from bp_integrate.history import RunRecorder
@@ -48,6 +50,22 @@ def print_result(result: SendResult) -> None:
         ui.data(f"{'':<10} response: {result.response}")
     if result.error and result.outcome == "network":
         ui.data(f"{'':<10} error: {result.error}")
+
+
+def confirm_real_targets(loaded: Loaded, chose: bool, json_output: bool) -> None:
+    """More than one real service and no --to/--all: ask on a terminal (default No),
+    else refuse (bp_integrate.rails decides)."""
+    from bp_integrate.commands.sending import target_url_map
+    from bp_integrate.rails import check_send_all
+
+    interactive = ui.stdin_is_tty() and not json_output
+    real = check_send_all(target_url_map(loaded), chose, interactive)
+    if not real:
+        return
+    question = f"Send to {len(real)} real services ({', '.join(real)})? Each may page its on-call"
+    if not typer.confirm(question, default=False, err=True):
+        ui.say("Nothing was sent. Pick targets with --to INTEGRATION (repeat), or --all.")
+        raise typer.Exit(int(ExitCode.ERROR))
 
 
 def complete_event(incomplete: str) -> list[str]:
@@ -70,6 +88,7 @@ def send_test_command(
         ),
     ],
     to: ToOpt = None,
+    all_targets: AllOpt = False,
     incident_id: IncidentIdOpt = None,
     set_: SetOpt = None,
     tag: TagOpt = None,
@@ -155,6 +174,7 @@ def send_test_command(
 
     check_proxies(target_urls(loaded.targets))  # a malformed HTTPS_PROXY: an error first
     check_plan(scenario, loaded, settings.spec, incident_id)
+    confirm_real_targets(loaded, bool(to) or all_targets, json_output)
     recorder = RunRecorder(
         command=f"send-test {kind}",
         profile=profile,

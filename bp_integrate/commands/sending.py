@@ -24,6 +24,7 @@ from bp_integrate.errors import UsageError
 if TYPE_CHECKING:
     from bp_integrate.app import App
     from bp_integrate.bigpanda.webhook import BodySpec
+    from bp_integrate.engine.plan import Loaded
     from bp_integrate.history import RunRecorder
     from bp_integrate.http import RetryPolicy
     from bp_integrate.integrations.base import PlannedRequest, Skipped
@@ -100,6 +101,22 @@ DryRunOpt = Annotated[
     bool, typer.Option("--dry-run", help="Send nothing; print the exact requests.")
 ]
 AsCurlOpt = Annotated[bool, typer.Option("--as-curl", help="Send nothing; print curl commands.")]
+AllOpt = Annotated[
+    bool,
+    typer.Option(
+        "--all",
+        help="Send to every installed integration without asking (needed without a "
+        "terminal when more than one is a real service; --to picks some).",
+    ),
+]
+RealTargetsOpt = Annotated[
+    bool,
+    typer.Option(
+        "--real-targets",
+        help="Storm mode: allow sending to real (non-loopback) services; the default "
+        "--rate is then 2 events/s (PagerDuty allows about 120 events a minute per key).",
+    ),
+]
 
 
 def parse_tags(items: Sequence[str]) -> dict[str, str]:
@@ -222,6 +239,11 @@ def print_planned(
         ui.data()
     for skip in skipped:
         ui.say(f"{skip.integration}: skipped {skip.event}: {skip.reason}")
+
+
+def target_url_map(loaded: Loaded) -> dict[str, list[str]]:
+    """{target: every URL it may send to}, what bp_integrate.rails decides on."""
+    return {t.name: list(t.integration.urls(t.values)) for t in loaded.targets}
 
 
 def warn_if_unrecorded(recorder: RunRecorder) -> None:
