@@ -114,7 +114,7 @@ RealTargetsOpt = Annotated[
     typer.Option(
         "--real-targets",
         help="Storm mode: allow sending to real (non-loopback) services; the default "
-        "--rate is then 2 events/s (PagerDuty allows about 120 events a minute per key).",
+        "--rate is then 2 events/s, within the vendors' documented limits.",
     ),
 ]
 

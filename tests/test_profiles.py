@@ -1,0 +1,171 @@
+"""Profiles that can be managed (issue 9 point 2): an unknown profile is an error naming
+the nearest one; install and profile set create one and say so; profile list, delete,
+rename and copy, with the secrets each one stored following (or not) as documented."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from helpers import PD_KEY, MemoryKeyring, cli
+
+from bp_integrate.secrets import SERVICE
+
+PD_URL = "https://events.pagerduty.com/v2/enqueue"
+API_KEY = "bp-user-key-0123456789"
+
+
+def install_pd(profile: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """PagerDuty in `profile`, its key in the (memory) keyring."""
+    monkeypatch.setenv("BP_INTEGRATE_PAGERDUTY_INTEGRATION_KEY", PD_KEY)
+    result = cli(
+        "-p", profile, "install", "pagerduty", "--no-input", "--no-verify",
+        "--set", f"events_url={PD_URL}",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    monkeypatch.delenv("BP_INTEGRATE_PAGERDUTY_INTEGRATION_KEY")
+
+
+def set_key(profile: str) -> None:
+    from typer.testing import CliRunner
+
+    from bp_integrate.cli import app
+
+    result = CliRunner().invoke(
+        app,
+        ["-p", profile, "profile", "set", "--region", "eu", "--api-key-stdin", "--no-verify"],
+        input=API_KEY + "\n",
+    )
+    assert result.exit_code == 0, result.stderr
+
+
+def entries(keyring: MemoryKeyring) -> dict[str, str]:
+    return {user: value for (service, user), value in keyring.entries.items() if service == SERVICE}
+
+
+def test_an_unknown_profile_names_the_nearest(
+    memory_keyring: MemoryKeyring, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    install_pd("prod", monkeypatch)
+    for args in (["-p", "prdo", "profile", "show"], ["show", "pagerduty", "--profile", "prdo"]):
+        result = cli(*args)
+        assert result.exit_code == 3, args
+        assert "There is no profile 'prdo'" in result.stderr
+        assert "Did you mean 'prod'?" in result.stderr
+    assert cli("-p", "prdo", "send-test", "new").exit_code == 3
+    # Nothing was created by the mistake.
+    assert json.loads(cli("profile", "list", "--json").stdout)["profiles"][0]["name"] == "prod"
+    assert len(json.loads(cli("profile", "list", "--json").stdout)["profiles"]) == 1
+
+
+def test_the_default_profile_and_profile_free_commands_need_no_profile(
+    memory_keyring: MemoryKeyring,
+) -> None:
+    assert cli("list").exit_code == 0
+    assert cli("-p", "nosuch", "history").exit_code == 0
+    assert cli("-p", "nosuch", "encode", "--help").exit_code == 0
+
+
+def test_install_into_a_new_profile_says_it_creates_it(
+    memory_keyring: MemoryKeyring, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BP_INTEGRATE_PAGERDUTY_INTEGRATION_KEY", PD_KEY)
+    result = cli(
+        "install", "pagerduty", "-p", "staging", "--no-input", "--no-verify",
+        "--set", f"events_url={PD_URL}",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    assert "Profile 'staging' is new: this creates it" in result.stderr
+    again = cli("-p", "staging", "profile", "show")
+    assert again.exit_code == 0 and "is new" not in again.stderr
+
+
+def test_profile_list(memory_keyring: MemoryKeyring, monkeypatch: pytest.MonkeyPatch) -> None:
+    install_pd("prod", monkeypatch)
+    set_key("prod")
+    install_pd("default", monkeypatch)
+    doc = json.loads(cli("profile", "list", "--json").stdout)
+    assert doc["profiles"] == [
+        {
+            "name": "default",
+            "region": "us",
+            "api_url": "https://api.bigpanda.io",
+            "integrations": ["pagerduty"],
+            "current": True,
+        },
+        {
+            "name": "prod",
+            "region": "eu",
+            "api_url": "https://eu-api.bigpanda.io",
+            "integrations": ["pagerduty"],
+            "current": False,
+        },
+    ]
+    text = cli("profile", "list").stdout.splitlines()
+    assert text == [
+        "* default  us      https://api.bigpanda.io  pagerduty",
+        "  prod     eu      https://eu-api.bigpanda.io  pagerduty",
+    ]
+
+
+def test_delete_removes_settings_and_keyring_secrets(
+    memory_keyring: MemoryKeyring, monkeypatch: pytest.MonkeyPatch, isolated: Path
+) -> None:
+    install_pd("prod", monkeypatch)
+    set_key("prod")
+    install_pd("default", monkeypatch)
+    assert set(entries(memory_keyring)) == {
+        "prod/pagerduty/integration_key",
+        "prod/bigpanda/api_key",
+        "default/pagerduty/integration_key",
+    }
+    refused = cli("profile", "delete", "prod")
+    assert refused.exit_code == 2 and "--yes" in refused.stderr
+    result = cli("profile", "delete", "prod", "--yes")
+    assert result.exit_code == 0, result.stderr
+    assert "Deleted profile 'prod' (2 stored secret(s) removed)." in result.stderr
+    assert set(entries(memory_keyring)) == {"default/pagerduty/integration_key"}
+    assert "prod" not in (isolated / "config.yaml").read_text()
+    assert cli("-p", "prod", "profile", "show").exit_code == 3
+    missing = cli("profile", "delete", "prdo", "--yes")
+    assert missing.exit_code == 3 and "Did you mean 'default'?" not in missing.stderr
+
+
+def test_rename_moves_the_secrets(
+    memory_keyring: MemoryKeyring, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    install_pd("prod", monkeypatch)
+    set_key("prod")
+    result = cli("profile", "rename", "prod", "production")
+    assert result.exit_code == 0, result.stderr
+    assert "Renamed profile 'prod' to 'production' (2 stored secret(s) moved)." in result.stderr
+    assert entries(memory_keyring) == {
+        "production/pagerduty/integration_key": PD_KEY,
+        "production/bigpanda/api_key": API_KEY,
+    }
+    shown = cli("-p", "production", "send-test", "new", "--dry-run", "--show-secrets")
+    assert shown.exit_code == 0, shown.stderr
+    assert PD_KEY in shown.stdout
+    taken = cli("profile", "rename", "production", "production")
+    assert taken.exit_code == 3 and "already exists" in taken.stderr
+    bad = cli("profile", "rename", "production", "-bad name")
+    assert bad.exit_code == 2
+
+
+def test_copy_leaves_secrets_behind_unless_asked(
+    memory_keyring: MemoryKeyring, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    install_pd("prod", monkeypatch)
+    result = cli("profile", "copy", "prod", "stage")
+    assert result.exit_code == 0, result.stderr
+    assert "no secrets copied" in result.stderr
+    assert set(entries(memory_keyring)) == {"prod/pagerduty/integration_key"}
+    # The copy's settings are there; its secret must be given again.
+    sent = cli("-p", "stage", "send-test", "new", "--dry-run")
+    assert sent.exit_code == 3
+    assert "install pagerduty again" in sent.stderr
+    with_secrets = cli("profile", "copy", "prod", "qa", "--with-secrets")
+    assert with_secrets.exit_code == 0, with_secrets.stderr
+    assert entries(memory_keyring)["qa/pagerduty/integration_key"] == PD_KEY
+    assert entries(memory_keyring)["prod/pagerduty/integration_key"] == PD_KEY
