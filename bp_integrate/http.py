@@ -96,6 +96,48 @@ class Response:
     headers: Mapping[str, str]
     body: bytes
     body_error: Failure | None = None
+    timings: Timings | None = None
+
+
+@dataclass(frozen=True)
+class Timings:
+    """Where a request's time went, as `curl -w` splits it: `connect_ms` from the start
+    of the request to a usable connection (pool wait, DNS, TCP, TLS; None when a pooled
+    connection was reused), `response_ms` from there to the status line (sending the
+    request and the target's own time)."""
+
+    connect_ms: float | None
+    response_ms: float
+
+
+def _trace_config() -> Any:
+    """aiohttp hooks that stamp each request's dict (its `trace_request_ctx`) with
+    perf_counter() times: start, connected (or reused) and the status line."""
+    import aiohttp
+
+    def stamp(key: str) -> Callable[..., Awaitable[None]]:
+        async def hook(_session: Any, context: Any, _params: Any) -> None:
+            marks = context.trace_request_ctx
+            if isinstance(marks, dict):
+                marks[key] = time.perf_counter()
+
+        return hook
+
+    config = aiohttp.TraceConfig()
+    config.on_request_start.append(stamp("start"))
+    config.on_connection_create_end.append(stamp("connected"))
+    config.on_connection_reuseconn.append(stamp("reused"))
+    config.on_request_end.append(stamp("answered"))
+    return config
+
+
+def _timings(marks: Mapping[str, float]) -> Timings | None:
+    start, answered = marks.get("start"), marks.get("answered")
+    ready = marks.get("connected", marks.get("reused"))
+    if start is None or answered is None or ready is None:
+        return None
+    connect = (ready - start) * 1000.0 if "connected" in marks else None
+    return Timings(connect, (answered - ready) * 1000.0)
 
 
 class NetworkFailure(Exception):
@@ -328,6 +370,7 @@ class _AiohttpSender:
             headers={"User-Agent": USER_AGENT},
             trust_env=False,
             auto_decompress=True,
+            trace_configs=[_trace_config()],
         )
 
     async def request(
@@ -339,6 +382,7 @@ class _AiohttpSender:
         status: int | None = None
         answer_headers: dict[str, str] = {}
         chunks: list[bytes] = []
+        marks: dict[str, float] = {}
         try:
             async with (
                 asyncio.timeout(timeout),
@@ -351,6 +395,7 @@ class _AiohttpSender:
                     timeout=aiohttp.ClientTimeout(total=timeout),
                     proxy=self._proxy_url,
                     proxy_headers=self.proxy_headers or None,
+                    trace_request_ctx=marks,
                 ) as answer,
             ):
                 status = answer.status
@@ -368,8 +413,10 @@ class _AiohttpSender:
             if status is None:
                 raise NetworkFailure(failure) from exc
             # The status line arrived: the target answered, whatever became of the body.
-            return Response(status, answer_headers, b"".join(chunks), body_error=failure)
-        return Response(status, answer_headers, b"".join(chunks))
+            return Response(
+                status, answer_headers, b"".join(chunks), failure, timings=_timings(marks)
+            )
+        return Response(status, answer_headers, b"".join(chunks), timings=_timings(marks))
 
     async def aclose(self) -> None:
         await self._session.close()

@@ -8,8 +8,9 @@ import json
 from pathlib import Path
 
 import pytest
-from helpers import PD_KEY, MemoryKeyring, cli
+from helpers import PD_KEY, MemoryKeyring, cli, install, sends
 
+from bp_integrate.emulator import EmulatorServer
 from bp_integrate.secrets import SERVICE
 
 PD_URL = "https://events.pagerduty.com/v2/enqueue"
@@ -169,3 +170,45 @@ def test_copy_leaves_secrets_behind_unless_asked(
     assert with_secrets.exit_code == 0, with_secrets.stderr
     assert entries(memory_keyring)["qa/pagerduty/integration_key"] == PD_KEY
     assert entries(memory_keyring)["prod/pagerduty/integration_key"] == PD_KEY
+
+
+# ------------------------------------------------- history and --from-run follow profiles
+
+
+def test_history_shows_profile_and_targets_and_from_run_uses_the_runs_profile(
+    emu: EmulatorServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bp_integrate import history
+
+    monkeypatch.setenv("BP_INTEGRATE_PROFILE", "lab")
+    install(emu, "pagerduty", monkeypatch)
+    install(emu, "incidentio", monkeypatch)
+    monkeypatch.delenv("BP_INTEGRATE_PROFILE")
+    assert cli("-p", "lab", "send-test", "new", "--to", "pagerduty").exit_code == 0
+    [run] = history.list_runs()
+    listing = cli("history")
+    lines = listing.stderr.splitlines()[:1] + listing.stdout.splitlines()
+    assert lines[0].split() == [
+        "run", "started", "(UTC)", "profile", "targets", "outcome", "counts", "command",
+    ]  # fmt: skip
+    assert lines[1].startswith(f"{run.id}  {run.started_at.replace('T', ' ')[:19]}  lab    ")
+    assert "  pagerduty  success " in lines[1]
+    # The run was made in `lab`; replaying it from `default` sends with `lab`.
+    before = len(sends(emu, "/v2/enqueue"))
+    result = cli("replay", "--from-run", run.id, "--no-cleanup")
+    assert result.exit_code == 0, result.stderr
+    assert f"Run {run.id} was made in profile 'lab': sending with it." in result.stderr
+    assert "bp-integrate --profile lab replay --from-run " in result.stderr
+    assert len(sends(emu, "/v2/enqueue")) == before + 1
+    # An explicit --profile wins: `default` has nothing installed.
+    other = cli("-p", "default", "replay", "--from-run", run.id)
+    assert other.exit_code == 3
+    assert "profile 'default'" in other.stderr
+
+
+def test_prune_prints_sizes_readably() -> None:
+    from bp_integrate.history import human_size
+
+    assert [human_size(n) for n in (0, 1023, 1024, 1536, 90 * 1024 * 1024, 3 * 1024**4)] == [
+        "0 B", "1023 B", "1.0 KiB", "1.5 KiB", "90.0 MiB", "3072.0 GiB",
+    ]  # fmt: skip

@@ -132,3 +132,59 @@ def test_send_test_asks_on_a_terminal_and_no_sends_nothing(
     child.expect(pexpect.EOF)
     child.close()
     assert child.exitstatus == 1
+
+
+# ------------------------------------------- what a single send shows (issue 9 point 7)
+
+
+def test_as_curl_references_the_environment_variables_and_runs(
+    emu: EmulatorServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shutil
+    import subprocess
+
+    from helpers import CFG, PD_KEY
+
+    install(emu, "pagerduty", monkeypatch)
+    install(emu, "xmatters", monkeypatch)
+    result = cli("send-test", "new", "--as-curl")
+    assert result.exit_code == 0, result.stderr
+    pd, xm = result.stdout.splitlines()
+    assert """'{"routing_key":"'"${BP_INTEGRATE_PAGERDUTY_INTEGRATION_KEY}"'","event""" in pd
+    assert "apiKey='\"${BP_INTEGRATE_XMATTERS_TRIGGER_URL_APIKEY}\"'&" in xm
+    assert PD_KEY not in result.stdout and CFG.xmatters_api_key not in result.stdout
+    assert "****" not in result.stdout
+    assert "export them first" in result.stderr
+    if not shutil.which("curl"):
+        pytest.skip("curl is needed to run the printed commands")
+    # Copied into a shell with the variables set, each command is accepted as is.
+    for line in (pd, xm):
+        ran = subprocess.run(
+            ["sh", "-c", line], capture_output=True, text=True, timeout=20, env=dict(os.environ)
+        )
+        assert ran.returncode == 0, ran.stderr
+    assert len(sends(emu, "/v2/enqueue")) == 1
+    assert len(sends(emu, "/api/integration/1/functions/")) == 1
+    shown = cli("send-test", "new", "--as-curl", "--show-secrets")
+    assert PD_KEY in shown.stdout and "BP_INTEGRATE_" not in shown.stdout
+
+
+def test_a_single_send_shows_connect_and_response_times_apart(
+    emu: EmulatorServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+    import re
+
+    install(emu, "pagerduty", monkeypatch)
+    result = cli("send-test", "new")
+    assert result.exit_code == 0, result.stderr
+    found = re.search(
+        r"  202  connect (\d+\.\d) ms, response (\d+\.\d) ms, total (\d+) ms  id=", result.stdout
+    )
+    assert found, result.stdout
+    connect, response, total = (float(n) for n in found.groups())
+    assert connect + response <= total + 1
+    doc = json.loads(cli("send-test", "new", "--json").stdout)
+    [res] = doc["results"]
+    assert res["connect_ms"] > 0 and res["response_ms"] > 0
+    assert res["connect_ms"] + res["response_ms"] <= res["latency_ms"] + 0.1

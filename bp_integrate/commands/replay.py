@@ -30,6 +30,7 @@ from bp_integrate.commands.sending import (
 from bp_integrate.errors import ExitCode, UsageError, command_for
 
 if TYPE_CHECKING:
+    from bp_integrate.app import App
     from bp_integrate.bigpanda.webhook import BodySpec
     from bp_integrate.engine.plan import Loaded
     from bp_integrate.engine.run import RunReport
@@ -164,6 +165,7 @@ def replay_command(
             "(ids: bp-integrate history).",
         )
     if from_run is not None:
+        profile = recorded_profile(ctx.obj, from_run)
         refuse_body_options_with_from_run(
             count=count is not None,
             sets=bool(set_),
@@ -309,8 +311,10 @@ def show_plan(
     json_output: bool,
 ) -> None:
     """--dry-run: every step's requests, as the run would send them; nothing is sent."""
+    from bp_integrate.commands.sending import env_references
     from bp_integrate.engine.plan import as_curl_command, plan_scenario, shown_request, skipped_json
 
+    refs = env_references(loaded) if as_curl else {}
     for index, step in plan_scenario(plan, loaded, redactor, spec, incident_id):
         if json_output:
             line: dict[str, Any] = {
@@ -323,16 +327,30 @@ def show_plan(
                 "skipped": [skipped_json(s) for s in step.skipped],
             }
             if as_curl:
-                line["curl"] = [as_curl_command(r, redactor) for r in step.requests]
+                line["curl"] = [as_curl_command(r, redactor, refs) for r in step.requests]
             ui.emit_json_line(line)
             continue
         ui.data(f"## step {index}: {step.event} (incident {step.incident_id})", style="bold")
-        print_planned(step.requests, step.skipped, redactor, as_curl)
+        print_planned(step.requests, step.skipped, redactor, as_curl, refs)
     if not json_output:
         ui.say(
             f"(dry run of {plan.name}: nothing was sent; secrets shown as **** unless "
             "--show-secrets)"
         )
+
+
+def recorded_profile(app: App, run_id: str) -> str:
+    """The profile `--from-run` acts on: the run's own, unless --profile chose one (the
+    app context then follows it, so hints and settings name the same profile)."""
+    from bp_integrate import history
+
+    if app.profile_given:
+        return app.profile
+    summary = history.summarize(history.find_run(run_id))
+    if summary is not None and summary.profile and summary.profile != app.profile:
+        app.profile = summary.profile
+        ui.say(f"Run {summary.id} was made in profile {summary.profile!r}: sending with it.")
+    return app.profile
 
 
 def refuse_body_options_with_from_run(
