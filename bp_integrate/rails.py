@@ -49,7 +49,8 @@ def storm_rate(urls: Iterable[str], rate: float | None, allow_real: bool) -> flo
         shown = ", ".join(hosts[:5]) + (f" and {len(hosts) - 5} more" if len(hosts) > 5 else "")
         raise UsageError(
             f"Storm mode would send to real services ({shown}): every incident may page "
-            "someone, and vendors rate-limit (PagerDuty: about 120 events a minute per key).",
+            "someone, and vendors rate-limit (the tightest documented limit is about 120 "
+            "events a minute per key).",
             f"Add {REAL_TARGETS_FLAG} if that is what you want (the default rate is then "
             f"{REAL_TARGET_RATE:g} events/s; --rate changes it), or storm the emulator: "
             "bp-integrate demo.",

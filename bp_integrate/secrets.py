@@ -219,6 +219,15 @@ def _secrets_error(path: Path) -> Callable[[str, str | None], SecretsError]:
     return make
 
 
+def keyring_backend() -> str:
+    """The keyring backend in use (`module.Class`), once it has answered a read within
+    the time limit; SecretsError if it is missing, locked or hangs (for `doctor`)."""
+    store = KeyringStore()
+    store.check()
+    backend = type(_bounded(lambda: store._keyring().get_keyring(), "name the backend"))
+    return f"{backend.__module__}.{backend.__qualname__}"
+
+
 def open_store(kind: StoreKind) -> SecretStore:
     if kind == "keyring":
         return KeyringStore()

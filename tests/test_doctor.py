@@ -195,3 +195,24 @@ def test_a_target_host_gets_a_tls_handshake_and_a_self_signed_cert_fails(
     assert host["detail"].startswith(
         "resolves to 127.0.0.1; TLS ok (TLSv1.3, certificate valid until "
     )
+
+
+def test_a_host_reached_through_a_proxy_is_not_checked_directly(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("BP_INTEGRATE_INCIDENTIO_SECRET", CFG.incidentio_secret)
+    result = cli(
+        "install", "incidentio", "--no-input", "--no-verify", "--secret-store", "env",
+        "--set", "callback_url=https://api.incident.io/v2/alert_events/bigpanda/x",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    monkeypatch.setenv("HTTPS_PROXY", "http://user:pw@proxy.corp.invalid:3128")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    _, doc = doctor()
+    host = check(doc, "incidentio", "host api.incident.io:443")
+    assert host["status"] == "skip"
+    assert host["detail"] == (
+        "sent through proxy http://****@proxy.corp.invalid:3128 (HTTPS_PROXY): direct DNS "
+        "and TLS not checked"
+    )

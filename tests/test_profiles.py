@@ -212,3 +212,20 @@ def test_prune_prints_sizes_readably() -> None:
     assert [human_size(n) for n in (0, 1023, 1024, 1536, 90 * 1024 * 1024, 3 * 1024**4)] == [
         "0 B", "1023 B", "1.0 KiB", "1.5 KiB", "90.0 MiB", "3072.0 GiB",
     ]  # fmt: skip
+
+
+def test_an_adopted_body_shape_follows_its_profile(
+    memory_keyring: MemoryKeyring, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bp_integrate import calibrate
+    from bp_integrate.fs import atomic_write
+
+    install_pd("prod", monkeypatch)
+    atomic_write(calibrate.shape_path("prod"), '{"shape": 1}\n')
+    assert cli("profile", "copy", "prod", "qa").exit_code == 0
+    assert calibrate.shape_path("qa").read_text() == '{"shape": 1}\n'
+    assert cli("profile", "rename", "prod", "live").exit_code == 0
+    assert not calibrate.shape_path("prod").exists()
+    assert calibrate.shape_path("live").read_text() == '{"shape": 1}\n'
+    assert cli("profile", "delete", "live", "--yes").exit_code == 0
+    assert not calibrate.shape_path("live").exists()

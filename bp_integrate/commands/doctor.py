@@ -184,7 +184,7 @@ class Doctor:
         )
 
     def keyring(self, cfg: Config) -> None:
-        from bp_integrate.secrets import KeyringStore
+        from bp_integrate.secrets import keyring_backend
 
         uses = any(
             item.secret_store == "keyring" for item in cfg.installed(self.profile).values()
@@ -193,11 +193,7 @@ class Doctor:
             and cfg.bigpanda(self.profile).get("api_key_store", "keyring") == "keyring"
         )
         try:
-            import keyring
-
-            backend = type(keyring.get_keyring())
-            name = f"{backend.__module__}.{backend.__qualname__}"
-            KeyringStore().check()
+            name = keyring_backend()
         except BPError as error:
             status: Status = "fail" if uses else "warn"
             self.add(
@@ -290,6 +286,17 @@ class Doctor:
             return
         if not self.network:
             self.add(section, label, "skip", "DNS and TLS not checked (--no-network)")
+            return
+        from bp_integrate.http import proxy_note
+
+        via = proxy_note(url)
+        if via is not None:
+            self.add(
+                section,
+                label,
+                "skip",
+                f"sent through proxy {via[0]} ({via[1]}): direct DNS and TLS not checked",
+            )
             return
         if parts.scheme != "https":
             note = "plain http on a loopback host: TLS check skipped"

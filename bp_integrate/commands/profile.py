@@ -257,6 +257,10 @@ def delete_command(
         cfg.delete_profile(name)
         cfg.save()  # settings first: a secret left behind is harmless, settings without one not
         removed, left = delete_entries(entries)
+        from bp_integrate import calibrate
+
+        if calibrate.reset(name):
+            removed.append(f"adopted body shape {calibrate.shape_path(name)}")
     if json_output:
         ui.emit_json(
             {
@@ -300,6 +304,20 @@ def copy_command(
     _move(source, target, move=False, with_secrets=with_secrets, json_output=json_output)
 
 
+def _carry_shape(source: str, target: str, move: bool) -> None:
+    """The body shape adopted with `calibrate --adopt` belongs to the profile: it moves
+    with a rename and is copied with a copy (it holds no secrets)."""
+    from bp_integrate import calibrate
+    from bp_integrate.fs import atomic_write
+
+    path = calibrate.shape_path(source)
+    if not path.is_file():
+        return
+    atomic_write(calibrate.shape_path(target), path.read_text("utf-8"))
+    if move:
+        path.unlink()
+
+
 def _move(source: str, target: str, *, move: bool, with_secrets: bool, json_output: bool) -> None:
     """Rename (move) or copy a profile: secrets first, then the settings; on any failure
     the secrets written are taken back, so the old profile stays as it was."""
@@ -329,6 +347,7 @@ def _move(source: str, target: str, *, move: bool, with_secrets: bool, json_outp
         if move:
             stored = [(k, key) for k, key in profile_entries(entries, source) if k != "env"]
             _, left = delete_entries(stored)
+        _carry_shape(source, target, move)
     verb = "Renamed" if move else "Copied"
     if json_output:
         ui.emit_json(
