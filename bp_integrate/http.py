@@ -19,6 +19,7 @@ ended). Failures are classified once, by `bp_integrate.failures.classify`.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import email.utils
 import functools
 import os
@@ -102,42 +103,43 @@ class Response:
 @dataclass(frozen=True)
 class Timings:
     """Where a request's time went, as `curl -w` splits it: `connect_ms` from the start
-    of the request to a usable connection (pool wait, DNS, TCP, TLS; None when a pooled
-    connection was reused), `response_ms` from there to the status line (sending the
-    request and the target's own time)."""
+    of the request to a usable connection (pool wait, DNS, TCP, TLS; about 0 for a pooled
+    one, as curl's time_connect), `response_ms` from there to the status line (sending
+    the request and the target's own time)."""
 
-    connect_ms: float | None
+    connect_ms: float
     response_ms: float
 
 
-def _trace_config() -> Any:
-    """aiohttp hooks that stamp each request's dict (its `trace_request_ctx`) with
-    perf_counter() times: start, connected (or reused) and the status line."""
+#: The current request's time marks (perf_counter()), set by `_AiohttpSender.request`
+#: and stamped by `_timed_connector` in the same task. Not aiohttp's trace hooks: with
+#: any TraceConfig every request event becomes awaited calls, which cost a loopback
+#: storm about 15% of its requests/s here.
+_MARKS: contextvars.ContextVar[dict[str, float] | None] = contextvars.ContextVar(
+    "bp_integrate_marks", default=None
+)
+
+
+def _timed_connector(limit: int, ssl_context: Any) -> Any:
+    """A TCPConnector that stamps when a request got its connection (new or pooled)."""
     import aiohttp
 
-    def stamp(key: str) -> Callable[..., Awaitable[None]]:
-        async def hook(_session: Any, context: Any, _params: Any) -> None:
-            marks = context.trace_request_ctx
-            if isinstance(marks, dict):
-                marks[key] = time.perf_counter()
+    class TimedConnector(aiohttp.TCPConnector):
+        async def connect(self, req: Any, traces: Any, timeout: Any) -> Any:
+            connection = await super().connect(req, traces, timeout)
+            marks = _MARKS.get()
+            if marks is not None:
+                marks["connected"] = time.perf_counter()
+            return connection
 
-        return hook
-
-    config = aiohttp.TraceConfig()
-    config.on_request_start.append(stamp("start"))
-    config.on_connection_create_end.append(stamp("connected"))
-    config.on_connection_reuseconn.append(stamp("reused"))
-    config.on_request_end.append(stamp("answered"))
-    return config
+    return TimedConnector(limit=limit, ssl=ssl_context)
 
 
 def _timings(marks: Mapping[str, float]) -> Timings | None:
-    start, answered = marks.get("start"), marks.get("answered")
-    ready = marks.get("connected", marks.get("reused"))
+    start, ready, answered = marks.get("start"), marks.get("connected"), marks.get("answered")
     if start is None or answered is None or ready is None:
         return None
-    connect = (ready - start) * 1000.0 if "connected" in marks else None
-    return Timings(connect, (answered - ready) * 1000.0)
+    return Timings((ready - start) * 1000.0, (answered - ready) * 1000.0)
 
 
 class NetworkFailure(Exception):
@@ -366,11 +368,10 @@ class _AiohttpSender:
         # A context of our own, made now: aiohttp's default one is made once at import,
         # so an SSL_CERT_FILE set later in a long-lived process would be ignored.
         self._session = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=max_connections, ssl=ssl.create_default_context()),
+            connector=_timed_connector(max_connections, ssl.create_default_context()),
             headers={"User-Agent": USER_AGENT},
             trust_env=False,
             auto_decompress=True,
-            trace_configs=[_trace_config()],
         )
 
     async def request(
@@ -382,7 +383,8 @@ class _AiohttpSender:
         status: int | None = None
         answer_headers: dict[str, str] = {}
         chunks: list[bytes] = []
-        marks: dict[str, float] = {}
+        marks: dict[str, float] = {"start": time.perf_counter()}
+        _MARKS.set(marks)  # this task's own context: concurrent sends never share it
         try:
             async with (
                 asyncio.timeout(timeout),
@@ -395,9 +397,9 @@ class _AiohttpSender:
                     timeout=aiohttp.ClientTimeout(total=timeout),
                     proxy=self._proxy_url,
                     proxy_headers=self.proxy_headers or None,
-                    trace_request_ctx=marks,
                 ) as answer,
             ):
+                marks["answered"] = time.perf_counter()  # the status line and headers are in
                 status = answer.status
                 answer_headers = {k.lower(): v for k, v in answer.headers.items()}
                 # Read at most RESPONSE_CAP bytes; the rest is dropped with the connection.

@@ -39,12 +39,13 @@ if TYPE_CHECKING:
 
 def timing(result: SendResult) -> str:
     """`connect 0.4 ms, response 1.1 ms, total 3 ms`, as curl -w splits it (the total
-    also counts the client's own start-up); a reused connection has no connect time."""
+    also counts the client's own start-up)."""
     total = f"{result.latency_ms:.0f} ms"
-    if result.response_ms is None:
+    if result.response_ms is None or result.connect_ms is None:
         return total
-    connect = "reused" if result.connect_ms is None else f"{result.connect_ms:.1f} ms"
-    return f"connect {connect}, response {result.response_ms:.1f} ms, total {total}"
+    return (
+        f"connect {result.connect_ms:.1f} ms, response {result.response_ms:.1f} ms, total {total}"
+    )
 
 
 def print_result(result: SendResult) -> None:

@@ -43,8 +43,8 @@ class SendResult:
     #: The proxy the request went through (credentials masked) and the variable naming it.
     proxy: str | None = None
     proxy_variable: str | None = None
-    #: The last attempt's time to a connection (None: a pooled one was reused) and from
-    #: there to the answer's status line (bp_integrate.http.Timings).
+    #: The last attempt's time to a connection and from there to the answer's status
+    #: line (bp_integrate.http.Timings); None when no answer came.
     connect_ms: float | None = None
     response_ms: float | None = None
 
