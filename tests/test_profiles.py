@@ -229,3 +229,39 @@ def test_an_adopted_body_shape_follows_its_profile(
     assert calibrate.shape_path("live").read_text() == '{"shape": 1}\n'
     assert cli("profile", "delete", "live", "--yes").exit_code == 0
     assert not calibrate.shape_path("live").exists()
+
+
+def test_delete_asks_on_a_terminal_and_enter_keeps_the_profile(
+    memory_keyring: MemoryKeyring, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+    import sys
+
+    import pexpect
+
+    monkeypatch.setenv("BP_INTEGRATE_PAGERDUTY_INTEGRATION_KEY", PD_KEY)
+    result = cli(
+        "-p", "prod", "install", "pagerduty", "--no-input", "--no-verify",
+        "--secret-store", "env", "--set", f"events_url={PD_URL}",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+
+    def delete(answer: str) -> int:
+        child = pexpect.spawn(
+            sys.executable,
+            ["-m", "bp_integrate", "profile", "delete", "prod"],
+            env={**os.environ, "COLUMNS": "200"},
+            encoding="utf-8",
+            timeout=20,
+        )
+        child.expect(r"Delete profile 'prod' \(pagerduty\) and its stored secrets\?")
+        child.expect(r"\[y/N\]")
+        child.sendline(answer)
+        child.expect(pexpect.EOF)
+        child.close()
+        return int(child.exitstatus or 0)
+
+    assert delete("") == 1  # Enter is No
+    assert cli("-p", "prod", "profile", "show").exit_code == 0
+    assert delete("y") == 0
+    assert cli("-p", "prod", "profile", "show").exit_code == 3

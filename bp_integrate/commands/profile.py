@@ -201,6 +201,12 @@ def list_command(ctx: typer.Context, json_output: JsonOpt = False) -> None:
         )
 
 
+def complete_profile(incomplete: str) -> list[str]:
+    from bp_integrate.cli import complete_profile as names
+
+    return names(incomplete)
+
+
 YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
 
 
@@ -226,7 +232,12 @@ def _new_name(name: str) -> None:
 
 @app.command("delete")
 def delete_command(
-    name: Annotated[str, typer.Argument(help="The profile to delete.", show_default=False)],
+    name: Annotated[
+        str,
+        typer.Argument(
+            help="The profile to delete.", show_default=False, autocompletion=complete_profile
+        ),
+    ],
     yes: YesOpt = False,
     json_output: JsonOpt = False,
 ) -> None:
@@ -278,7 +289,12 @@ def delete_command(
 
 @app.command("rename")
 def rename_command(
-    old: Annotated[str, typer.Argument(help="The profile's name now.", show_default=False)],
+    old: Annotated[
+        str,
+        typer.Argument(
+            help="The profile's name now.", show_default=False, autocompletion=complete_profile
+        ),
+    ],
     new: Annotated[str, typer.Argument(help="Its new name.", show_default=False)],
     json_output: JsonOpt = False,
 ) -> None:
@@ -288,7 +304,12 @@ def rename_command(
 
 @app.command("copy")
 def copy_command(
-    source: Annotated[str, typer.Argument(help="The profile to copy.", show_default=False)],
+    source: Annotated[
+        str,
+        typer.Argument(
+            help="The profile to copy.", show_default=False, autocompletion=complete_profile
+        ),
+    ],
     target: Annotated[str, typer.Argument(help="The new profile.", show_default=False)],
     with_secrets: Annotated[
         bool,
