@@ -367,4 +367,7 @@ def check_profile(ctx: typer.Context, profile: str) -> None:
 
 
 def main() -> None:
-    app()
+    from bp_integrate.signals import sigterm_as_ctrl_c
+
+    with sigterm_as_ctrl_c():
+        app()

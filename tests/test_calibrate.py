@@ -219,3 +219,78 @@ def test_a_capture_over_the_size_limit_is_refused_unread(
     result = cli("calibrate", str(path))
     assert result.exit_code == 2
     assert f"The capture file {path} is over the limit of 100 bytes." in (result.stderr)
+
+
+def test_capture_adopt_replay_and_reset_end_to_end(
+    tmp_path: Path, emu: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A 'real' BigPanda share (a client posting a body with fields we do not make) is
+    captured by `bp-integrate receiver --capture`, adopted, and replay then sends bodies
+    of that shape; --reset goes back to the built-in one."""
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    capture = tmp_path / "capture.jsonl"
+    receiver = subprocess.Popen(
+        [sys.executable, "-m", "bp_integrate", "receiver", "--port", str(port),
+         "--capture", str(capture)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ},
+    )  # fmt: skip
+    try:
+        url = f"http://127.0.0.1:{port}/webhook/demo"
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                answer = httpx.post(
+                    url, json=real_body(), headers={"Authorization": "Bearer demo-webhook-token"}
+                )
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, "the receiver did not start"
+                time.sleep(0.1)
+        assert answer.status_code < 300
+    finally:
+        receiver.send_signal(signal.SIGINT)
+        receiver.wait(timeout=15)
+    assert "number" in capture.read_text()
+
+    adopted = cli("calibrate", str(capture), "--adopt")
+    assert adopted.exit_code == 0, adopted.stderr
+    monkeypatch.setenv("BP_INTEGRATE_WEBHOOK_AUTH_HEADER", "Bearer demo-webhook-token")
+    installed = cli(
+        "install", "webhook", "--no-input", "--secret-store", "env",
+        "--set", f"url={emu.base_url}/webhook/demo",
+    )  # fmt: skip
+    assert installed.exit_code == 0, installed.stderr
+    assert json.loads(cli("show", "webhook", "--json").stdout)["calibrated"] is True
+    dry = cli("send-test", "new", "--to", "webhook", "--dry-run")
+    assert "shape adopted from your BigPanda" in dry.stderr
+
+    result = cli("replay", "lifecycle", "--to", "webhook", "--json")
+    assert result.exit_code == 0, result.stdout + result.stderr
+    from bp_integrate.emulator.webhook import WebhookState
+
+    bodies = emu.state.target(WebhookState).webhook_bodies("demo")
+    assert len(bodies) == 5
+    ids = {b["incident"]["id"] for b in bodies}
+    assert len(ids) == 1 and ids != {"65f0c0ffee0000000000aaaa"}  # the simulator's id
+    for body in bodies:
+        assert set(body) == {"incident", "metadata"}
+        assert "number" in body["incident"]  # their extra field, kept
+        assert "runbook" in body["incident"]["alerts"][0]
+        assert "trigger" in body["metadata"]
+    assert [b["incident"]["resolved"] for b in bodies] == [False, False, True, False, True]
+
+    assert cli("calibrate", "--reset").exit_code == 0
+    emu.state.reset()
+    assert cli("send-test", "new", "--to", "webhook").exit_code == 0
+    [body] = emu.state.target(WebhookState).webhook_bodies("demo")
+    assert "number" not in body["incident"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from helpers import invoke
 from typer.testing import CliRunner
@@ -140,3 +142,33 @@ def test_json_mode_errors_are_data_on_stdout(runner: CliRunner) -> None:
     assert result.stderr.startswith("Error: xMatters is not installed")
     plain = invoke(runner, "show", "xmatters")
     assert plain.stdout == ""
+
+
+def test_sigterm_at_a_prompt_is_ctrl_c_nothing_changed(tmp_path: Path) -> None:
+    """SIGTERM (timeout, kill, a cancelled CI job) does what Ctrl-C does in every command."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("BP_INTEGRATE_")},
+        "BP_INTEGRATE_CONFIG_DIR": str(tmp_path / "config"),
+        "BP_INTEGRATE_STATE_DIR": str(tmp_path / "state"),
+        "BP_INTEGRATE_ASSUME_TTY": "1",
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bp_integrate", "install", "xmatters", "--secret-store", "env"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+    )  # fmt: skip
+    assert proc.stderr is not None
+    seen = b""
+    deadline = time.monotonic() + 20
+    while b"App Key" not in seen and time.monotonic() < deadline:
+        seen += os.read(proc.stderr.fileno(), 4096)
+    proc.send_signal(signal.SIGTERM)
+    _out, err = proc.communicate(timeout=20)
+    assert proc.returncode == 130, (seen + err).decode()
+    assert b"Interrupted: nothing was changed." in seen + err
+    assert not (tmp_path / "config" / "config.yaml").exists()

@@ -212,3 +212,21 @@ def test_field_map_style_mapping_header(emu: Any, monkeypatch: pytest.MonkeyPatc
     bad = cli("install", "pagerduty", "--no-input", "--no-verify",
               "--set", "field_map_style=both")  # fmt: skip
     assert bad.exit_code == 2 and "per-field, mapping-header" in bad.stderr
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{"incident": "x"}, {"incident": {"id": "a", "alerts": ["x", 5]}}, {"alerts": [{"tags": [1]}]}],
+)
+def test_a_hand_edited_payload_of_any_shape_is_planned_not_crashed(
+    body: dict[str, Any], tmp_path: Path, emu: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from helpers import install
+
+    install(emu, "pagerduty", monkeypatch)
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps(body))
+    result = cli("send-test", "new", "--payload", str(path), "--dry-run", "--json")
+    assert result.exit_code == 0, result.stderr
+    [request] = json.loads(result.stdout)["requests"]
+    assert request["body"]["event_action"] == "trigger"

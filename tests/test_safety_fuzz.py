@@ -28,7 +28,7 @@ def test_no_unexpected_error_and_no_hang(family: str) -> None:
     def one(case: fuzz.Case) -> None:
         outcome = fuzz.run_case(case, limit=10.0)
         assert not outcome.hang, f"hang: {case.argv!r}"
-        assert outcome.unexpected is None or outcome.known, (outcome.unexpected, case)
+        assert outcome.unexpected is None, (outcome.unexpected, case)
 
     one()
 
@@ -40,7 +40,6 @@ def test_the_runner_sees_an_unexpected_error() -> None:
     with mock.patch("bp_integrate.config.load", side_effect=ZeroDivisionError("boom")):
         outcome = fuzz.run_case(fuzz.Case("config", ["list"]))
     assert outcome.unexpected == "Error: unexpected ZeroDivisionError: boom"
-    assert not outcome.known
 
 
 def test_the_runner_sees_a_hang() -> None:
@@ -50,9 +49,3 @@ def test_the_runner_sees_a_hang() -> None:
     with mock.patch("bp_integrate.config.load", side_effect=lambda *a: time.sleep(30)):
         outcome = fuzz.run_case(fuzz.Case("config", ["list"]), limit=0.3)
     assert outcome.hang
-
-
-def test_known_set_bugs_are_counted_apart_only_for_their_families() -> None:
-    line = "Error: unexpected TypeError: 'int' object is not iterable"
-    assert fuzz.Outcome("set", [], 1, line, False, 0.0).known
-    assert not fuzz.Outcome("config", [], 1, line, False, 0.0).known

@@ -115,8 +115,9 @@ def demo_command(
     from bp_integrate.commands.sending import Timeline, plural
     from bp_integrate.emulator import EmulatorConfig, EmulatorServer
     from bp_integrate.engine.plan import load_targets
-    from bp_integrate.engine.run import Engine, RunOptions, run_sync, sigterm_as_ctrl_c
+    from bp_integrate.engine.run import Engine, RunOptions, run_sync
     from bp_integrate.http import RetryPolicy
+    from bp_integrate.signals import sigterm_as_ctrl_c
 
     plan = scenarios.load(scenario)
     emulator_config = EmulatorConfig()

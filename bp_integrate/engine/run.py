@@ -16,11 +16,8 @@ then closed there, unless cleanup is off, and the report says so.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import signal
-import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,6 +32,7 @@ from bp_integrate.http import AsyncSender, RetryPolicy, async_sender
 from bp_integrate.integrations.base import Skipped
 from bp_integrate.redact import Redactor
 from bp_integrate.scenarios import Scenario, ScenarioStep
+from bp_integrate.signals import sigterm_as_ctrl_c
 
 #: How often consumers that buffer (the storm's history) are asked to flush (seconds).
 FLUSH_INTERVAL = 1.0
@@ -520,32 +518,6 @@ class _Tally:
         return f"cleanup: closed {self.closed} test incident(s) left open" + (
             f"; {self.unclosed} could not be closed: close them by hand" if self.unclosed else ""
         )
-
-
-@contextlib.contextmanager
-def sigterm_as_ctrl_c() -> Iterator[None]:
-    """While a run goes on, SIGTERM (`timeout`, `kill`, a CI job cancelled) does what
-    Ctrl-C does: the run stops, cleans up and is recorded as interrupted. The previous
-    handler is back afterwards. Only the main thread may set handlers; elsewhere, nothing.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def on_sigterm(signum: int, frame: Any) -> None:
-        # Whatever handles Ctrl-C right now: asyncio.Runner's (cancels the running task
-        # cleanly) while a run goes on, Python's KeyboardInterrupt otherwise.
-        handler = signal.getsignal(signal.SIGINT)
-        if callable(handler):
-            handler(signal.SIGINT, frame)
-        else:
-            raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, on_sigterm)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def run_sync(engine: Engine) -> RunReport:

@@ -108,12 +108,17 @@ def alert_tags(incident: Mapping[str, Any]) -> dict[str, str]:
     """Tags of the incident's alerts (first alert wins), then incident tags (by their
     `tag_id`, `itd-...`)."""
     tags: dict[str, str] = {}
-    for alert in incident.get("alerts") or []:
-        for tag in alert.get("tags") or []:
+    # A hand-edited --payload body may hold anything: what is not an object is skipped.
+    for alert in _objects(incident.get("alerts")):
+        for tag in _objects(alert.get("tags")):
             tags.setdefault(str(tag.get("name")), str(tag.get("value")))
-    for tag in incident.get("incident_tags") or []:
+    for tag in _objects(incident.get("incident_tags")):
         tags.setdefault(str(tag.get("tag_id")), str(tag.get("tag_value")))
     return tags
+
+
+def _objects(value: Any) -> list[dict[str, Any]]:
+    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
 
 
 def tag_value(tags: Mapping[str, str], name: str) -> str | None:
