@@ -348,7 +348,7 @@ def check_profile(ctx: typer.Context, profile: str) -> None:
     after = args[args.index(command) + 1 :] if command in args else []
     words = [a for a in after if not a.startswith("-")]
     key = (command, words[0]) if command == "profile" and words else (command,)
-    if key in NEEDS_NO_PROFILE:
+    if key in NEEDS_NO_PROFILE or key == ("profile",):  # `profile` alone: its help
         return
     from bp_integrate import config
 
