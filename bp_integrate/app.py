@@ -20,6 +20,9 @@ if TYPE_CHECKING:
 @dataclass
 class App:
     profile: str = "default"
+    #: Whether --profile (or BP_INTEGRATE_PROFILE) chose it, rather than the default:
+    #: `replay --from-run` follows the run's own profile unless one was chosen.
+    profile_given: bool = False
     _config: Config | None = field(default=None, repr=False)
 
     @property

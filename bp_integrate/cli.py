@@ -56,6 +56,9 @@ COMMANDS: dict[str, Entry] = {
     ),
     "encode": Entry("encode", "app", "Encode values integrations need (Basic auth)."),
     "profile": Entry("profile", "app", "BigPanda region and API key of a profile."),
+    "doctor": Entry(
+        "doctor", "doctor_command", "Check settings, keyring, secrets and hosts of a profile."
+    ),
     "calibrate": Entry(
         "calibrate", "calibrate_command", "Compare a body captured from BigPanda; adopt its shape."
     ),
@@ -311,7 +314,59 @@ def root(
         )
     from bp_integrate.app import App
 
-    ctx.obj = App(profile)
+    source = ctx.get_parameter_source("profile")
+    given = source is not None and source.name != "DEFAULT"
+    ctx.obj = App(profile, profile_given=given)
+    check_profile(ctx, profile)
+
+
+#: Commands that need no existing profile: they create one (install, profile set; `list`
+#: is what one looks at before installing: it says the profile is new), make their own
+#: (demo), take profile names as arguments (profile list/delete/rename/copy), or use none
+#: (receiver, encode, history: runs of every profile).
+CREATES_PROFILE = {("install",), ("profile", "set"), ("list",)}
+NEEDS_NO_PROFILE = {
+    ("demo",),
+    ("receiver",),
+    ("encode",),
+    ("history",),
+    ("profile", "list"),
+    ("profile", "delete"),
+    ("profile", "rename"),
+    ("profile", "copy"),
+}
+
+
+def check_profile(ctx: typer.Context, profile: str) -> None:
+    """A mistyped --profile is an error naming the nearest one (exit 3), never a silent
+    new empty profile; `install` and `profile set` create it and say so."""
+    if profile == "default":
+        return  # always there: and a default run reads no YAML before it needs to
+    args = hoist_profile(list(ctx.meta.get("bp_argv", [])))
+    if "--" in args:
+        args = args[: args.index("--")]
+    if any(a in ("--help", "-h") for a in args):
+        return
+    command = ctx.invoked_subcommand or ""
+    after = args[args.index(command) + 1 :] if command in args else []
+    words = [a for a in after if not a.startswith("-")]
+    key = (command, words[0]) if command == "profile" and words else (command,)
+    if key in NEEDS_NO_PROFILE or key == ("profile",):  # `profile` alone: its help
+        return
+    from bp_integrate import config
+
+    cfg = ctx.obj.config
+    if cfg.has_profile(profile):
+        return
+    if key in CREATES_PROFILE:
+        from bp_integrate import ui
+
+        if key == ("list",):
+            ui.say(f"Profile {profile!r} does not exist yet (install creates it).")
+        else:
+            ui.say(f"Profile {profile!r} is new: this creates it in {config.config_path()}.")
+        return
+    cfg.require_profile(profile)
 
 
 def main() -> None:

@@ -30,6 +30,7 @@ HEADER = (
     "# Secrets are never in this file (see secret_store and secrets per integration).\n"
 )
 
+DEFAULT_PROFILE = "default"
 REGIONS = {"us": "https://api.bigpanda.io", "eu": "https://eu-api.bigpanda.io"}
 
 
@@ -124,6 +125,68 @@ class Config:
 
     def profile_names(self) -> list[str]:
         return sorted(self._profiles())
+
+    def has_profile(self, profile: str) -> bool:
+        """`default` always exists (it is what a fresh install writes to); others once
+        something created them (install, profile set, copy, rename)."""
+        return profile == DEFAULT_PROFILE or profile in self._profiles()
+
+    def require_profile(self, profile: str) -> None:
+        """ConfigError naming the nearest profile if `profile` does not exist."""
+        if self.has_profile(profile):
+            return
+        from bp_integrate.errors import nearest
+
+        names = sorted({DEFAULT_PROFILE, *self._profiles()})
+        guess = nearest(profile, names)
+        raise ConfigError(
+            f"There is no profile {profile!r} in {self.path}.",
+            (f"Did you mean {guess!r}? " if guess else "")
+            + f"Profiles: {', '.join(names)} (bp-integrate profile list). "
+            f"bp-integrate --profile {profile} install <integration> or profile set creates it.",
+        )
+
+    def delete_profile(self, profile: str) -> bool:
+        """Forget a profile's settings (its secrets are the caller's: `secret_entries`)."""
+        return self._profiles().pop(profile, None) is not None
+
+    def copy_profile(self, source: str, target: str, with_secrets: bool = False) -> None:
+        """`target` gets `source`'s settings. Without `with_secrets` the copy lists no
+        stored secrets: each integration's secrets are asked for again by its install."""
+        self._require_new(target)
+        raw = copy.deepcopy(self._profile(source) or {})
+        if not with_secrets:
+            for entry in (raw.get("integrations") or {}).values():
+                if isinstance(entry, dict) and entry.get("secret_store") != "env":
+                    entry["secrets"] = []
+            bp = raw.get("bigpanda")
+            if isinstance(bp, dict) and bp.get("api_key_store") != "env":
+                bp["api_key_stored"] = False
+        self._profiles()[target] = raw
+
+    def rename_profile(self, old: str, new: str) -> None:
+        self._require_new(new)
+        profiles = self._profiles()
+        profiles[new] = profiles.pop(old, None) or {}
+
+    def _require_new(self, name: str) -> None:
+        if name in self._profiles():
+            raise ConfigError(
+                f"Profile {name!r} already exists.",
+                f"Choose another name, or delete it first: bp-integrate profile delete {name}",
+            )
+
+    def secret_entries(self, profile: str) -> list[tuple[StoreKind, str, str]]:
+        """(store, integration, field) of every secret the profile keeps in a store:
+        its integrations' and its BigPanda API key."""
+        found: list[tuple[StoreKind, str, str]] = []
+        for name, item in self.installed(profile).items():
+            found += [(item.secret_store, name, field) for field in item.secret_fields]
+        bp = self.bigpanda(profile)
+        kind = bp.get("api_key_store", "keyring")
+        if bp.get("api_key_stored") and kind in STORE_KINDS:
+            found.append((cast(StoreKind, kind), "bigpanda", "api_key"))
+        return found
 
     def _profile(self, profile: str, create: bool = False) -> dict[str, Any] | None:
         profiles = self._profiles()

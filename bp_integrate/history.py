@@ -285,6 +285,16 @@ class Pruned:
         return {"id": self.id, "path": str(self.path), "bytes": self.bytes}
 
 
+def human_size(size: int) -> str:
+    """1536 -> `1.5 KiB` (binary units, as `ls -h` and `du -h` count)."""
+    value = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{size} B" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    raise AssertionError("unreachable")
+
+
 def run_files() -> list[Path]:
     """The run files, newest first (only names bp-integrate writes)."""
     folder = runs_dir()

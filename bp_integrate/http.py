@@ -19,6 +19,7 @@ ended). Failures are classified once, by `bp_integrate.failures.classify`.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import email.utils
 import functools
 import os
@@ -96,6 +97,49 @@ class Response:
     headers: Mapping[str, str]
     body: bytes
     body_error: Failure | None = None
+    timings: Timings | None = None
+
+
+@dataclass(frozen=True)
+class Timings:
+    """Where a request's time went, as `curl -w` splits it: `connect_ms` from the start
+    of the request to a usable connection (pool wait, DNS, TCP, TLS; about 0 for a pooled
+    one, as curl's time_connect), `response_ms` from there to the status line (sending
+    the request and the target's own time)."""
+
+    connect_ms: float
+    response_ms: float
+
+
+#: The current request's time marks (perf_counter()), set by `_AiohttpSender.request`
+#: and stamped by `_timed_connector` in the same task. Not aiohttp's trace hooks: with
+#: any TraceConfig every request event becomes awaited calls, which cost a loopback
+#: storm about 15% of its requests/s here.
+_MARKS: contextvars.ContextVar[dict[str, float] | None] = contextvars.ContextVar(
+    "bp_integrate_marks", default=None
+)
+
+
+def _timed_connector(limit: int, ssl_context: Any) -> Any:
+    """A TCPConnector that stamps when a request got its connection (new or pooled)."""
+    import aiohttp
+
+    class TimedConnector(aiohttp.TCPConnector):
+        async def connect(self, req: Any, traces: Any, timeout: Any) -> Any:
+            connection = await super().connect(req, traces, timeout)
+            marks = _MARKS.get()
+            if marks is not None:
+                marks["connected"] = time.perf_counter()
+            return connection
+
+    return TimedConnector(limit=limit, ssl=ssl_context)
+
+
+def _timings(marks: Mapping[str, float]) -> Timings | None:
+    start, ready, answered = marks.get("start"), marks.get("connected"), marks.get("answered")
+    if start is None or answered is None or ready is None:
+        return None
+    return Timings((ready - start) * 1000.0, (answered - ready) * 1000.0)
 
 
 class NetworkFailure(Exception):
@@ -324,7 +368,7 @@ class _AiohttpSender:
         # A context of our own, made now: aiohttp's default one is made once at import,
         # so an SSL_CERT_FILE set later in a long-lived process would be ignored.
         self._session = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=max_connections, ssl=ssl.create_default_context()),
+            connector=_timed_connector(max_connections, ssl.create_default_context()),
             headers={"User-Agent": USER_AGENT},
             trust_env=False,
             auto_decompress=True,
@@ -339,6 +383,8 @@ class _AiohttpSender:
         status: int | None = None
         answer_headers: dict[str, str] = {}
         chunks: list[bytes] = []
+        marks: dict[str, float] = {"start": time.perf_counter()}
+        _MARKS.set(marks)  # this task's own context: concurrent sends never share it
         try:
             async with (
                 asyncio.timeout(timeout),
@@ -353,6 +399,7 @@ class _AiohttpSender:
                     proxy_headers=self.proxy_headers or None,
                 ) as answer,
             ):
+                marks["answered"] = time.perf_counter()  # the status line and headers are in
                 status = answer.status
                 answer_headers = {k.lower(): v for k, v in answer.headers.items()}
                 # Read at most RESPONSE_CAP bytes; the rest is dropped with the connection.
@@ -368,8 +415,10 @@ class _AiohttpSender:
             if status is None:
                 raise NetworkFailure(failure) from exc
             # The status line arrived: the target answered, whatever became of the body.
-            return Response(status, answer_headers, b"".join(chunks), body_error=failure)
-        return Response(status, answer_headers, b"".join(chunks))
+            return Response(
+                status, answer_headers, b"".join(chunks), failure, timings=_timings(marks)
+            )
+        return Response(status, answer_headers, b"".join(chunks), timings=_timings(marks))
 
     async def aclose(self) -> None:
         await self._session.close()

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Literal, Protocol, TypeVar
 
@@ -219,6 +219,15 @@ def _secrets_error(path: Path) -> Callable[[str, str | None], SecretsError]:
     return make
 
 
+def keyring_backend() -> str:
+    """The keyring backend in use (`module.Class`), once it has answered a read within
+    the time limit; SecretsError if it is missing, locked or hangs (for `doctor`)."""
+    store = KeyringStore()
+    store.check()
+    backend = type(_bounded(lambda: store._keyring().get_keyring(), "name the backend"))
+    return f"{backend.__module__}.{backend.__qualname__}"
+
+
 def open_store(kind: StoreKind) -> SecretStore:
     if kind == "keyring":
         return KeyringStore()
@@ -256,3 +265,55 @@ def check_env_secret(variable: str, field: str, value: str) -> None:
             f'Set {variable} to the value alone (e.g. export {variable}="$(cat key.txt)" '
             "strips the trailing newline).",
         )
+
+
+def copy_entries(
+    entries: list[tuple[StoreKind, str, str]], source: str, target: str
+) -> list[tuple[StoreKind, str]]:
+    """Copy a profile's stored secrets to another profile's entries; return what was
+    written, for `delete_entries` to undo or to finish a move. An entry the source
+    store no longer has is skipped (its install asks again). Environment variables
+    are not per profile: nothing to copy."""
+    written: list[tuple[StoreKind, str]] = []
+    try:
+        for kind, integration, field in entries:
+            if kind == "env":
+                continue
+            store = open_store(kind)
+            value = store.get(entry_name(source, integration, field))
+            if value is None:
+                continue
+            key = entry_name(target, integration, field)
+            store.set(key, value)
+            written.append((kind, key))
+    except BaseException:
+        delete_entries(written)  # all or nothing: an interrupted copy leaves no half
+        raise
+    return written
+
+
+def delete_entries(entries: Sequence[tuple[StoreKind, str]]) -> tuple[list[str], list[str]]:
+    """Delete store entries: (removed, left with the reason). Never raises SecretsError."""
+    removed: list[str] = []
+    left: list[str] = []
+    for kind, key in entries:
+        if kind == "env":
+            _, integration, field = key.split("/", 2)
+            left.append(
+                f"{env_var(integration, field)} (an environment variable, shared by every "
+                "profile: unset it yourself if no other profile uses it)"
+            )
+            continue
+        try:
+            if open_store(kind).delete(key):
+                removed.append(f"{kind} entry {key}")
+        except SecretsError as error:
+            left.append(f"{kind} entry {key}: {error.message}")
+    return removed, left
+
+
+def profile_entries(
+    entries: list[tuple[StoreKind, str, str]], profile: str
+) -> list[tuple[StoreKind, str]]:
+    """(store, entry name) of `entries` (as `Config.secret_entries` lists them)."""
+    return [(kind, entry_name(profile, integration, field)) for kind, integration, field in entries]

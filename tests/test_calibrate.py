@@ -126,6 +126,7 @@ def test_adopt_stores_the_shape_privately_with_secrets_masked(tmp_path: Path) ->
         token=SECRET, callback=f"https://hook.example/x?apiKey={SECRET}", note=f"Bearer {SECRET}"
     )
     path = capture_file(tmp_path, body)
+    assert cli("--profile", "prod", "profile", "set").exit_code == 0  # profiles must exist
     result = cli("--profile", "prod", "calibrate", str(path), "--adopt")
     assert result.exit_code == 0, result.stderr
     stored = Path(os.environ["BP_INTEGRATE_CONFIG_DIR"]) / "shapes" / "prod.json"

@@ -120,6 +120,7 @@ def test_profile_is_accepted_after_the_command() -> None:
 
 
 def test_profile_after_the_command_acts_on_that_profile(runner: CliRunner) -> None:
+    assert invoke(runner, "profile", "set", "--profile", "prod").exit_code == 0
     result = invoke(runner, "show", "xmatters", "--profile", "prod")
     assert result.exit_code == 3
     assert "not installed in profile 'prod'" in result.stderr

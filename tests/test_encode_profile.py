@@ -187,6 +187,7 @@ def test_profile_set_regions(runner: CliRunner, memory_keyring: MemoryKeyring) -
     result = invoke(runner, "profile", "set", "--region", "asia")
     assert result.exit_code == 2
     assert "'asia' is not a BigPanda region." in result.stderr
+    assert invoke(runner, "--profile", "prod", "profile", "set").exit_code == 0
     doc = json.loads(invoke(runner, "--profile", "prod", "profile", "show", "--json").stdout)
     assert doc["bigpanda"] == {"region": "us", "api_url": "https://api.bigpanda.io"}
 

@@ -230,7 +230,7 @@ def test_history_prune_reports_what_it_removed(monkeypatch: pytest.MonkeyPatch) 
     result = cli("history", "--prune", "--keep", "2")
     assert result.exit_code == 0, result.stderr
     assert result.stdout == f"removed {ids[1]}\nremoved {ids[0]}\n"
-    assert f"Removed 2 runs ({sizes[ids[0]] + sizes[ids[1]]} bytes); kept the newest 2." in (
+    assert f"Removed 2 runs ({sizes[ids[0]] + sizes[ids[1]]} B); kept the newest 2." in (
         result.stderr
     )
     assert [r.id for r in history.list_runs()] == [ids[3], ids[2]]

@@ -88,7 +88,8 @@ def test_as_curl_masks_unless_show_secrets(
     install(emu, "incidentio", monkeypatch)
     masked = cli("send-test", "new", "--as-curl")
     assert masked.stdout.startswith("curl -sS -X POST ")
-    assert "'Authorization: Bearer ****'" in masked.stdout
+    # Secrets are referenced by their environment variable (issue 9 point 7).
+    assert "'Authorization: Bearer '\"${BP_INTEGRATE_INCIDENTIO_SECRET}\"" in masked.stdout
     assert CFG.incidentio_secret not in masked.stdout + masked.stderr
     shown = cli("send-test", "new", "--as-curl", "--show-secrets")
     assert f"'Authorization: Bearer {CFG.incidentio_secret}'" in shown.stdout

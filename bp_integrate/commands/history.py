@@ -32,7 +32,8 @@ def history_command(
         typer.Option("--keep", metavar="N", help="With --prune: how many runs to keep."),
     ] = None,
 ) -> None:
-    """List recorded runs (id, when, command, counts, outcome); replay one with --from-run."""
+    """List recorded runs (id, when, profile, targets, outcome, counts, command); replay
+    one with --from-run."""
     from bp_integrate import history
 
     if limit < 0:
@@ -55,6 +56,14 @@ def history_command(
             "bp-integrate send-test or replay records one."
         )
         return
+    profile_width = max(len("profile"), *(len(r.profile or "-") for r in runs))
+    targets_of = {r.id: ",".join(r.targets) or "-" for r in runs}
+    targets_width = max(len("targets"), *(len(t) for t in targets_of.values()))
+    # The header is talk (stderr): stdout stays one line per run, for `head` and `wc -l`.
+    ui.say(
+        f"{'run':<{len(runs[0].id)}}  {'started (UTC)':<19}  {'profile':<{profile_width}}  "
+        f"{'targets':<{targets_width}}  {'outcome':<11}  counts  command"
+    )
     for run in runs:
         c = run.counts
         counts = (
@@ -64,7 +73,10 @@ def history_command(
             else "-"
         )
         when = run.started_at.replace("T", " ")[:19]
-        ui.data(f"{run.id}  {when}  {run.outcome:<11}  {counts}  {run.command}")
+        ui.data(
+            f"{run.id}  {when:<19}  {run.profile or '-':<{profile_width}}  "
+            f"{targets_of[run.id]:<{targets_width}}  {run.outcome:<11}  {counts}  {run.command}"
+        )
     ui.say("Send a run again: bp-integrate replay --from-run <id>")
 
 
@@ -99,4 +111,4 @@ def prune_runs(keep: int | None, json_output: bool) -> None:
     for item in removed:
         ui.data(f"removed {item.id}")
     freed = sum(r.bytes for r in removed)
-    ui.say(f"Removed {len(removed)} runs ({freed} bytes); kept the newest {count}.")
+    ui.say(f"Removed {len(removed)} runs ({history.human_size(freed)}); kept the newest {count}.")

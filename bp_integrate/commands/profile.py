@@ -1,4 +1,5 @@
-"""`bp-integrate profile`: BigPanda region and User API key of a profile."""
+"""`bp-integrate profile`: a profile's BigPanda region and User API key, and the
+profiles themselves (list, delete, rename, copy; secrets follow or are left out)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from bp_integrate.commands.common import (
     SecretStoreOpt,
     store_kind_of,
 )
-from bp_integrate.errors import SecretsError, UsageError
+from bp_integrate.errors import ConfigError, ExitCode, SecretsError, UsageError
 from bp_integrate.integrations.common import check_token
 from bp_integrate.secrets import STORE_KINDS, entry_name, env_var, open_store
 from bp_integrate.store import store_label
@@ -249,3 +250,229 @@ def show_command(ctx: typer.Context, json_output: JsonOpt = False) -> None:
         stored = f"no: read from {env_var('bigpanda', API_KEY_FIELD)}"
     ui.data(f"User API key stored: {stored}")
     ui.data(f"integrations: {', '.join(doc['integrations']) or '-'}")
+
+
+def _region_of(settings: dict[str, object]) -> tuple[str, str]:
+    return str(settings.get("region") or "us"), str(settings.get("api_url") or config.REGIONS["us"])
+
+
+@app.command("list")
+def list_command(ctx: typer.Context, json_output: JsonOpt = False) -> None:
+    """List the profiles: region, API host and installed integrations of each."""
+    cfg = config.load()
+    rows = []
+    for name in cfg.profile_names():
+        region, api_url = _region_of(cfg.bigpanda(name))
+        rows.append(
+            {
+                "name": name,
+                "region": region,
+                "api_url": api_url,
+                "integrations": sorted(cfg.installed(name)),
+                "current": name == ctx.obj.profile,
+            }
+        )
+    if json_output:
+        ui.emit_json({"config_file": str(cfg.path), "profiles": rows})
+        return
+    if not rows:
+        ui.say(
+            f"No profiles yet ({cfg.path} has none): bp-integrate install <integration> "
+            "creates 'default'."
+        )
+        return
+    width = max(len(str(r["name"])) for r in rows)
+    for row in rows:
+        mark = "*" if row["current"] else " "
+        integrations = ", ".join(row["integrations"]) or "-"
+        ui.data(
+            f"{mark} {row['name']:<{width}}  {row['region']:<6}  {row['api_url']}  {integrations}"
+        )
+
+
+def complete_profile(incomplete: str) -> list[str]:
+    from bp_integrate.cli import complete_profile as names
+
+    return names(incomplete)
+
+
+YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
+
+
+def _existing(cfg: config.Config, name: str) -> None:
+    if name not in cfg.profile_names():
+        cfg.require_profile(name)  # names the nearest one
+        raise ConfigError(  # `default` with nothing in it
+            f"Profile {name!r} has no settings: nothing to do.",
+            "bp-integrate profile list shows the profiles.",
+        )
+
+
+def _new_name(name: str) -> None:
+    from bp_integrate.cli import PROFILE_NAME
+
+    if not PROFILE_NAME.fullmatch(name):
+        raise UsageError(
+            f"{name!r} is not a profile name.",
+            "Use letters, digits, '-', '_' and '.', starting with a letter or digit "
+            "(at most 64 characters).",
+        )
+
+
+@app.command("delete")
+def delete_command(
+    name: Annotated[
+        str,
+        typer.Argument(
+            help="The profile to delete.", show_default=False, autocompletion=complete_profile
+        ),
+    ],
+    yes: YesOpt = False,
+    json_output: JsonOpt = False,
+) -> None:
+    """Delete a profile: its settings and the secrets it stored (keyring or file)."""
+    from bp_integrate.fs import locked
+    from bp_integrate.secrets import delete_entries, profile_entries
+
+    cfg = config.load()
+    _existing(cfg, name)
+    integrations = sorted(cfg.installed(name))
+    if not yes:
+        if not ui.stdin_is_tty():
+            raise UsageError(
+                f"Deleting profile {name!r} needs a confirmation, and stdin is not a terminal.",
+                f"Add --yes: bp-integrate profile delete {name} --yes",
+            )
+        what = ", ".join(integrations) or "no integrations"
+        question = (
+            f"Delete profile {name!r} ({what}) and its stored secrets? The integrations "
+            "stay set up in BigPanda and the vendors' tools"
+        )
+        if not typer.confirm(question, default=False, err=True):
+            ui.say("Nothing was deleted.")
+            raise typer.Exit(int(ExitCode.ERROR))
+    with locked(cfg.path, f"the config file {cfg.path}"):
+        cfg = config.load()
+        entries = profile_entries(cfg.secret_entries(name), name)
+        cfg.delete_profile(name)
+        cfg.save()  # settings first: a secret left behind is harmless, settings without one not
+        removed, left = delete_entries(entries)
+        from bp_integrate import calibrate
+
+        if calibrate.reset(name):
+            removed.append(f"adopted body shape {calibrate.shape_path(name)}")
+    if json_output:
+        ui.emit_json(
+            {
+                "deleted": name,
+                "integrations": integrations,
+                "secrets_removed": removed,
+                "left": left,
+            }
+        )
+        return
+    ui.success(f"Deleted profile {name!r} ({len(removed)} stored secret(s) removed).")
+    for item in left:
+        ui.warn(f"left: {item}")
+
+
+@app.command("rename")
+def rename_command(
+    old: Annotated[
+        str,
+        typer.Argument(
+            help="The profile's name now.", show_default=False, autocompletion=complete_profile
+        ),
+    ],
+    new: Annotated[str, typer.Argument(help="Its new name.", show_default=False)],
+    json_output: JsonOpt = False,
+) -> None:
+    """Rename a profile; its stored secrets move with it."""
+    _move(old, new, move=True, with_secrets=True, json_output=json_output)
+
+
+@app.command("copy")
+def copy_command(
+    source: Annotated[
+        str,
+        typer.Argument(
+            help="The profile to copy.", show_default=False, autocompletion=complete_profile
+        ),
+    ],
+    target: Annotated[str, typer.Argument(help="The new profile.", show_default=False)],
+    with_secrets: Annotated[
+        bool,
+        typer.Option(
+            "--with-secrets",
+            help="Copy the stored secrets too (without it, each integration's install asks "
+            "for them again).",
+        ),
+    ] = False,
+    json_output: JsonOpt = False,
+) -> None:
+    """Copy a profile's settings to a new profile (secrets only with --with-secrets)."""
+    _move(source, target, move=False, with_secrets=with_secrets, json_output=json_output)
+
+
+def _carry_shape(source: str, target: str, move: bool) -> None:
+    """The body shape adopted with `calibrate --adopt` belongs to the profile: it moves
+    with a rename and is copied with a copy (it holds no secrets)."""
+    from bp_integrate import calibrate
+    from bp_integrate.fs import atomic_write
+
+    path = calibrate.shape_path(source)
+    if not path.is_file():
+        return
+    atomic_write(calibrate.shape_path(target), path.read_text("utf-8"))
+    if move:
+        path.unlink()
+
+
+def _move(source: str, target: str, *, move: bool, with_secrets: bool, json_output: bool) -> None:
+    """Rename (move) or copy a profile: secrets first, then the settings; on any failure
+    the secrets written are taken back, so the old profile stays as it was."""
+    from bp_integrate.fs import locked
+    from bp_integrate.secrets import copy_entries, delete_entries, profile_entries
+
+    _new_name(target)
+    cfg = config.load()
+    _existing(cfg, source)
+    with locked(cfg.path, f"the config file {cfg.path}"):
+        cfg = config.load()
+        _existing(cfg, source)
+        entries = cfg.secret_entries(source)
+        if target in cfg.profile_names():
+            cfg.copy_profile(source, target)  # raises: it exists
+        written = copy_entries(entries, source, target) if with_secrets else []
+        try:
+            if move:
+                cfg.rename_profile(source, target)
+            else:
+                cfg.copy_profile(source, target, with_secrets=with_secrets)
+            cfg.save()
+        except BaseException:
+            delete_entries(written)
+            raise
+        left: list[str] = []
+        if move:
+            stored = [(k, key) for k, key in profile_entries(entries, source) if k != "env"]
+            _, left = delete_entries(stored)
+        _carry_shape(source, target, move)
+    verb = "Renamed" if move else "Copied"
+    if json_output:
+        ui.emit_json(
+            {
+                "from": source,
+                "to": target,
+                "moved" if move else "copied": True,
+                "secrets": len(written),
+                "left": left,
+            }
+        )
+        return
+    note = f"{len(written)} stored secret(s) {'moved' if move else 'copied'}"
+    if not move and not with_secrets:
+        note = "no secrets copied: install each integration again in it to give them"
+    ui.success(f"{verb} profile {source!r} to {target!r} ({note}).")
+    for item in left:
+        ui.warn(f"left: {item}")

@@ -16,6 +16,7 @@ from bp_integrate.commands.sending import (
     EnvelopeOpt,
     IncidentIdOpt,
     NoTestMarkerOpt,
+    RealTargetsOpt,
     RetriesOpt,
     SendSettings,
     SetOpt,
@@ -32,6 +33,7 @@ from bp_integrate.commands.verify import VerifyOpt, VerifyTimeoutOpt
 from bp_integrate.errors import ExitCode, UsageError, command_for
 
 if TYPE_CHECKING:
+    from bp_integrate.app import App
     from bp_integrate.bigpanda.webhook import BodySpec
     from bp_integrate.engine.plan import Loaded
     from bp_integrate.engine.run import RunReport
@@ -124,9 +126,13 @@ def replay_command(
     rate: Annotated[
         float | None,
         typer.Option(
-            "--rate", metavar="R", help="Storm mode: at most R events per second (at least 0.01)."
+            "--rate",
+            metavar="R",
+            help="Storm mode: at most R events per second (at least 0.01; default: no "
+            "limit on loopback, 2 with --real-targets).",
         ),
     ] = None,
+    real_targets: RealTargetsOpt = False,
     dry_run: Annotated[
         bool,
         typer.Option("--dry-run", help="Send nothing; print every step's exact requests."),
@@ -177,6 +183,7 @@ def replay_command(
             "(ids: bp-integrate history).",
         )
     if from_run is not None:
+        profile = recorded_profile(ctx.obj, from_run)
         refuse_body_options_with_from_run(
             count=count is not None,
             sets=bool(set_),
@@ -233,6 +240,18 @@ def replay_command(
     check_proxies(target_urls(loaded.targets))  # a malformed HTTPS_PROXY: an error first
     check_plan(plan, loaded, spec, incident_id)
     storm = count is not None
+    if storm:
+        from bp_integrate.rails import storm_rate
+
+        asked = rate
+        rate = storm_rate(target_urls(loaded.targets), rate, real_targets)
+        if asked is None and rate is not None and not json_output:
+            ui.say(f"Real services: at most {rate:g} events/s (--rate changes it).")
+    elif real_targets:
+        raise UsageError(
+            "--real-targets applies only to storm mode: add --count N.",
+            "A single replay needs no flag to reach real services.",
+        )
     options_run = RunOptions(
         count=count or 1,
         concurrency=(concurrency or DEFAULT_CONCURRENCY) if storm else 1,
@@ -336,8 +355,10 @@ def show_plan(
     json_output: bool,
 ) -> None:
     """--dry-run: every step's requests, as the run would send them; nothing is sent."""
+    from bp_integrate.commands.sending import env_references
     from bp_integrate.engine.plan import as_curl_command, plan_scenario, shown_request, skipped_json
 
+    refs = env_references(loaded) if as_curl else {}
     for index, step in plan_scenario(plan, loaded, redactor, spec, incident_id):
         if json_output:
             line: dict[str, Any] = {
@@ -350,16 +371,30 @@ def show_plan(
                 "skipped": [skipped_json(s) for s in step.skipped],
             }
             if as_curl:
-                line["curl"] = [as_curl_command(r, redactor) for r in step.requests]
+                line["curl"] = [as_curl_command(r, redactor, refs) for r in step.requests]
             ui.emit_json_line(line)
             continue
         ui.data(f"## step {index}: {step.event} (incident {step.incident_id})", style="bold")
-        print_planned(step.requests, step.skipped, redactor, as_curl)
+        print_planned(step.requests, step.skipped, redactor, as_curl, refs)
     if not json_output:
         ui.say(
             f"(dry run of {plan.name}: nothing was sent; secrets shown as **** unless "
             "--show-secrets)"
         )
+
+
+def recorded_profile(app: App, run_id: str) -> str:
+    """The profile `--from-run` acts on: the run's own, unless --profile chose one (the
+    app context then follows it, so hints and settings name the same profile)."""
+    from bp_integrate import history
+
+    if app.profile_given:
+        return app.profile
+    summary = history.summarize(history.find_run(run_id))
+    if summary is not None and summary.profile and summary.profile != app.profile:
+        app.profile = summary.profile
+        ui.say(f"Run {summary.id} was made in profile {summary.profile!r}: sending with it.")
+    return app.profile
 
 
 def refuse_body_options_with_from_run(

@@ -24,6 +24,7 @@ from bp_integrate.errors import UsageError
 if TYPE_CHECKING:
     from bp_integrate.app import App
     from bp_integrate.bigpanda.webhook import BodySpec
+    from bp_integrate.engine.plan import Loaded
     from bp_integrate.history import RunRecorder
     from bp_integrate.http import RetryPolicy
     from bp_integrate.integrations.base import PlannedRequest, Skipped
@@ -100,6 +101,22 @@ DryRunOpt = Annotated[
     bool, typer.Option("--dry-run", help="Send nothing; print the exact requests.")
 ]
 AsCurlOpt = Annotated[bool, typer.Option("--as-curl", help="Send nothing; print curl commands.")]
+AllOpt = Annotated[
+    bool,
+    typer.Option(
+        "--all",
+        help="Send to every installed integration without asking (needed without a "
+        "terminal when more than one is a real service; --to picks some).",
+    ),
+]
+RealTargetsOpt = Annotated[
+    bool,
+    typer.Option(
+        "--real-targets",
+        help="Storm mode: allow sending to real (non-loopback) services; the default "
+        "--rate is then 2 events/s, within the vendors' documented limits.",
+    ),
+]
 
 
 def parse_tags(items: Sequence[str]) -> dict[str, str]:
@@ -214,13 +231,14 @@ def print_planned(
     skipped: Sequence[Skipped],
     redactor: Redactor,
     as_curl: bool,
+    env_refs: dict[str, str] | None = None,
 ) -> None:
     """The exact requests, as text (or curl commands) on stdout; skips on stderr."""
     from bp_integrate.engine.plan import as_curl_command, shown_request
 
     for request in requests:
         if as_curl:
-            ui.data(as_curl_command(request, redactor))
+            ui.data(as_curl_command(request, redactor, env_refs))
             continue
         shown = shown_request(request, redactor)
         ui.data(f"# {request.integration} ({request.label or request.event})", style="bold")
@@ -232,6 +250,31 @@ def print_planned(
         ui.data()
     for skip in skipped:
         ui.say(f"{skip.integration}: skipped {skip.event}: {skip.reason}")
+
+
+def env_references(loaded: Loaded) -> dict[str, str]:
+    """{secret: the environment variable that supplies it}, for --as-curl to write
+    `"${VARIABLE}"` where a secret goes instead of `****` (bp_integrate.secrets names the
+    variables: a variable set there also overrides the store when bp-integrate sends)."""
+    from bp_integrate.secrets import env_var
+    from bp_integrate.urls import split_url_secrets
+
+    refs: dict[str, str] = {}
+    for target in loaded.sources:
+        for f in target.integration.fields:
+            value = target.values.get(f.name) or ""
+            if f.secret and len(value) >= 4:
+                refs.setdefault(value, env_var(target.name, f.name))
+            elif f.url_with_secrets and value:
+                for param, secret in split_url_secrets(value)[1].items():
+                    if len(secret) >= 4:
+                        refs.setdefault(secret, env_var(target.name, f"{f.name}.{param}"))
+    return refs
+
+
+def target_url_map(loaded: Loaded) -> dict[str, list[str]]:
+    """{target: every URL it may send to}, what bp_integrate.rails decides on."""
+    return {t.name: list(t.integration.urls(t.values)) for t in loaded.targets}
 
 
 def warn_if_unrecorded(recorder: RunRecorder) -> None:

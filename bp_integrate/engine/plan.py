@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import shlex
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -269,14 +270,50 @@ def shown_request(request: PlannedRequest, redactor: Redactor) -> dict[str, Any]
     }
 
 
-def as_curl_command(request: PlannedRequest, redactor: Redactor) -> str:
-    """The request as a curl command (masked unless the redactor is off)."""
+def as_curl_command(
+    request: PlannedRequest, redactor: Redactor, env_refs: Mapping[str, str] | None = None
+) -> str:
+    """The request as a curl command (masked unless the redactor is off).
+
+    With `env_refs` ({secret: variable}) a masked secret that has a variable of its own
+    is written as `"${VARIABLE}"`, so the command works once the variable is exported;
+    secrets without one (a Basic token built from two values) stay `****`.
+    """
     shown = shown_request(request, redactor)
-    parts = ["curl", "-sS", "-X", request.method, shlex.quote(shown["url"])]
+    raw = shown_request(request, redactor.view(enabled=False)) if redactor.enabled else shown
+    refs = dict(env_refs or {}) if redactor.enabled else {}
+
+    def arg(masked: str, unmasked: str) -> str:
+        return _shell_with_refs(masked, unmasked, refs, redactor)
+
+    parts = ["curl", "-sS", "-X", request.method, arg(shown["url"], raw["url"])]
     for name, value in shown["headers"].items():
-        parts += ["-H", shlex.quote(f"{name}: {value}")]
-    parts += ["--data-raw", shlex.quote(json.dumps(shown["body"], separators=(",", ":")))]
+        parts += ["-H", arg(f"{name}: {value}", f"{name}: {raw['headers'][name]}")]
+    body, raw_body = (json.dumps(s["body"], separators=(",", ":")) for s in (shown, raw))
+    parts += ["--data-raw", arg(body, raw_body)]
     return " ".join(parts)
+
+
+def _shell_with_refs(
+    masked: str, unmasked: str, refs: Mapping[str, str], redactor: Redactor
+) -> str:
+    """One shell word: `masked` quoted, or, when `unmasked` holds secrets that have a
+    variable, the unmasked text with each such secret as "${VAR}" (the rest redacted)."""
+    found = [s for s in sorted(refs, key=len, reverse=True) if s and s in unmasked]
+    if not found:
+        return shlex.quote(masked)
+    pattern = re.compile("|".join(re.escape(s) for s in found))
+    out: list[str] = []
+    last = 0
+    for match in pattern.finditer(unmasked):
+        literal = redactor.text(unmasked[last : match.start()])
+        if literal:
+            out.append(shlex.quote(literal))
+        out.append(f'"${{{refs[match.group(0)]}}}"')
+        last = match.end()
+    if unmasked[last:]:
+        out.append(shlex.quote(redactor.text(unmasked[last:])))
+    return "".join(out)
 
 
 def skipped_json(item: Skipped) -> dict[str, str]:

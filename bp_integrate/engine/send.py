@@ -43,6 +43,10 @@ class SendResult:
     #: The proxy the request went through (credentials masked) and the variable naming it.
     proxy: str | None = None
     proxy_variable: str | None = None
+    #: The last attempt's time to a connection and from there to the answer's status
+    #: line (bp_integrate.http.Timings); None when no answer came.
+    connect_ms: float | None = None
+    response_ms: float | None = None
 
     @property
     def ok(self) -> bool:
@@ -66,6 +70,8 @@ class SendResult:
             "error_kind": self.error_kind,
             "notes": self.notes,
             "proxy": self.proxy,
+            "connect_ms": None if self.connect_ms is None else round(self.connect_ms, 2),
+            "response_ms": None if self.response_ms is None else round(self.response_ms, 2),
         }
 
 
@@ -147,8 +153,11 @@ async def send_one(
                 f": redirected{where} (bp-integrate does not follow redirects: install the "
                 "integration with the final URL)"
             )
+    timings = answer.timings
     return SendResult(
         **common,
+        connect_ms=timings.connect_ms if timings else None,
+        response_ms=timings.response_ms if timings else None,
         outcome="ok" if ok else "rejected",
         status=answer.status,
         response_id=redactor.text(response_id(answer.body, request.response_id_key) or "") or None,
