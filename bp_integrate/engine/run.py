@@ -51,6 +51,10 @@ class RunOptions:
     #: Storm mode: answers are not kept for good sends, reports are not kept in memory,
     #: and the history gets compact lines.
     storm: bool = False
+    #: Storm mode on W processes (engine.workers): this engine is worker `worker` of
+    #: `workers`, so its `seq` numbers are worker+1, worker+1+W, ... (none shared).
+    worker: int = 0
+    workers: int = 1
 
 
 @dataclass
@@ -107,6 +111,21 @@ class RunReport:
     failures: dict[str, int] = field(default_factory=dict)
     elapsed_s: float = 0.0
     latency: LatencyHistogram = field(default_factory=LatencyHistogram)
+    #: Processes the storm ran on (engine.workers); 1: this process.
+    workers: int = 1
+
+    def merge(self, other: RunReport) -> None:
+        """Add a storm worker's report: counts summed, latency merged exactly (the whole
+        run's percentiles, not an average of workers')."""
+        for name in ("incidents_done", "events", "requests", "ok", "failed", "skipped"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.passed_units += other.passed_units
+        self.failed_units += other.failed_units
+        self.failure_kinds |= other.failure_kinds
+        for key, n in other.failures.items():
+            self.failures[key] = self.failures.get(key, 0) + n
+        self.latency.merge(other.latency)
+        self.interrupted = self.interrupted or other.interrupted
 
     def outcome(self) -> tuple[str, ExitCode]:
         return verdict(self.passed_units, self.failed_units, self.failure_kinds, self.interrupted)
@@ -141,6 +160,7 @@ class RunReport:
             "scenario": self.scenario,
             "count": self.count,
             "concurrency": self.concurrency,
+            "workers": self.workers,
             "incidents_done": self.incidents_done,
             "events": self.events,
             "requests": self.requests,
@@ -271,7 +291,7 @@ class Engine:
         #: The first incident is planned up front, so its id is known before a send.
         self._first: IncidentPlan | None = IncidentPlan(scenario, spec, options.incident_id)
         self.report.incident_id = self._first.incident_id
-        self._tally = _Tally()
+        self.tally = CleanupTally()
 
     @property
     def incident_id(self) -> str:
@@ -345,7 +365,7 @@ class Engine:
         targets = only if only is not None else self.targets
         planned = flight.plan.plan(step, targets, self.redactor, self.sources)
         self._seq += 1
-        seq = self._seq
+        seq = (self._seq - 1) * self.options.workers + self.options.worker + 1
         report = self.report
         report.events += 1
         for consumer in self.consumers:
@@ -441,7 +461,7 @@ class Engine:
         left open, unless cleanup is off."""
         if not flight.open:
             return
-        tally = self._tally
+        tally = self.tally
         if not self.options.cleanup:
             tally.leave(flight)
             return
@@ -475,11 +495,11 @@ class Engine:
         for flight in list(self.in_flight.values()):
             await self._finish(sender, flight)
         self.in_flight.clear()
-        self.report.cleanup_note = self._tally.note(self.options.count == 1, self.targets)
+        self.report.cleanup_note = self.tally.note(self.options.count == 1, self.targets)
 
 
 @dataclass
-class _Tally:
+class CleanupTally:
     """What cleanup did, for the report's one line."""
 
     closed: int = 0
@@ -491,6 +511,16 @@ class _Tally:
     #: Incidents left open because cleanup is off (counted; the first one kept to name).
     left: int = 0
     first_left: _Flight | None = None
+
+    def merge(self, other: CleanupTally) -> None:
+        """Add a storm worker's cleanup (a storm's note counts; it names no incident)."""
+        self.closed += other.closed
+        self.unclosed += other.unclosed
+        self.left += other.left
+        self.first_left = self.first_left or other.first_left
+        self.closed_on += [n for n in other.closed_on if n not in self.closed_on]
+        self.failed_on += [n for n in other.failed_on if n not in self.failed_on]
+        self.first_closed = self.first_closed or other.first_closed
 
     def leave(self, flight: _Flight) -> None:
         self.left += 1
