@@ -51,6 +51,7 @@ from bp_integrate.engine.run import (
     HistoryConsumer,
     RunOptions,
     RunReport,
+    new_event_loop,
 )
 from bp_integrate.history import Counts, RunRecorder
 from bp_integrate.http import RetryPolicy
@@ -162,16 +163,6 @@ class _Watch(Consumer):
         self.done = done
 
 
-def _new_loop() -> asyncio.AbstractEventLoop:
-    """uvloop's loop when installed (the `fast` extra), else asyncio's."""
-    try:
-        import uvloop  # type: ignore[import-not-found, unused-ignore]
-    except ImportError:
-        return asyncio.new_event_loop()
-    loop: asyncio.AbstractEventLoop = uvloop.new_event_loop()
-    return loop
-
-
 def _send(conn: Connection, message: tuple[str, Any]) -> bool:
     """False when the parent is gone."""
     try:
@@ -181,7 +172,7 @@ def _send(conn: Connection, message: tuple[str, Any]) -> bool:
     return True
 
 
-async def _work(job: Job, conn: Connection) -> None:
+async def _work(job: Job, conn: Connection, stopped_early: list[int]) -> None:
     recorder = RunRecorder("", "", job.loaded.secrets).in_memory()
     watch = _Watch()
     engine = Engine(
@@ -211,6 +202,8 @@ async def _work(job: Job, conn: Connection) -> None:
     run = asyncio.ensure_future(engine.run())
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, run.cancel)
+    if stopped_early:  # SIGTERM came while this worker was starting: stop at once
+        run.cancel()
 
     async def keep_reporting() -> None:
         while True:
@@ -232,10 +225,12 @@ async def _work(job: Job, conn: Connection) -> None:
 def worker_main(fd: int) -> None:
     """A worker process: read the job from stdin, run it, report on `fd`."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
+    stopped_early: list[int] = []
+    signal.signal(signal.SIGTERM, lambda signum, frame: stopped_early.append(signum))
     job: Job = pickle.load(sys.stdin.buffer)
     conn = Connection(fd, readable=False)
-    with asyncio.Runner(loop_factory=_new_loop) as runner:
-        runner.run(_work(job, conn))
+    with asyncio.Runner(loop_factory=new_event_loop) as runner:
+        runner.run(_work(job, conn, stopped_early))
     conn.close()
 
 
