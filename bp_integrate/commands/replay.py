@@ -308,7 +308,8 @@ def replay_command(
                     options_run,
                     processes,
                     recorder,
-                    consumers[1:],  # the recorder gets the workers' lines itself
+                    # The recorder gets the workers' lines itself.
+                    [c for c in consumers if not isinstance(c, HistoryConsumer)],
                 )
             else:
                 report = run_sync(engine)

@@ -229,6 +229,10 @@ def worker_main(fd: int) -> None:
     signal.signal(signal.SIGTERM, lambda signum, frame: stopped_early.append(signum))
     job: Job = pickle.load(sys.stdin.buffer)
     conn = Connection(fd, readable=False)
+    # Ready (imports done): every worker starts its run at the same moment, on the
+    # parent's word (a byte, or stdin closed when the storm is stopped before it began).
+    _send(conn, ("ready", None))
+    sys.stdin.buffer.read(1)
     with asyncio.Runner(loop_factory=new_event_loop) as runner:
         runner.run(_work(job, conn, stopped_early))
     conn.close()
@@ -245,6 +249,7 @@ class _Worker:
     stderr: IO[bytes]
     progress: Progress = field(default_factory=Progress)
     finished: Finished | None = None
+    ready: bool = False
     gone: bool = False
 
 
@@ -265,10 +270,21 @@ def _start(index: int, job: Job) -> _Worker:
     assert proc.stdin is not None
     try:
         proc.stdin.write(pickle.dumps(job, protocol=pickle.HIGHEST_PROTOCOL))
-        proc.stdin.close()
+        proc.stdin.flush()
     except OSError:
         pass  # it died at once: seen as EOF on its pipe
     return _Worker(index, proc, Connection(read_fd, writable=False), stderr)
+
+
+def _release(worker: _Worker, go: bool) -> None:
+    """Let a ready worker start (`go`), or stop one that has not (stdin closed)."""
+    stdin = worker.proc.stdin
+    if stdin is None or stdin.closed:
+        return
+    with suppress(OSError):
+        if go:
+            stdin.write(b"g")
+        stdin.close()
 
 
 @contextmanager
@@ -325,6 +341,7 @@ def run_workers(
             if worker.proc.poll() is None:
                 with suppress(OSError):
                     worker.proc.send_signal(signal.SIGTERM)
+            _release(worker, go=False)
 
     with _forwarding(stop):
         for index in range(workers):
@@ -336,7 +353,12 @@ def run_workers(
                 stop()
         shown = 0
         flushed = time.monotonic()
+        released = False
         while not all(w.gone for w in pool):
+            if not released and all(w.ready or w.gone for w in pool):
+                released = True
+                for worker in pool:
+                    _release(worker, go=not stopping)
             ready = wait([w.conn for w in pool if not w.gone], timeout=REPORT_INTERVAL * 2)
             for worker in pool:
                 if worker.gone or worker.conn not in ready:
@@ -346,7 +368,9 @@ def run_workers(
                 except (EOFError, OSError):
                     worker.gone = True
                     continue
-                if kind == "progress":
+                if kind == "ready":
+                    worker.ready = True
+                elif kind == "progress":
                     worker.progress, lines = body
                     if recorder is not None:
                         recorder.write_lines(lines)
@@ -364,6 +388,7 @@ def run_workers(
     died: list[str] = []
     starts, ends = [], []
     for worker in pool:
+        _release(worker, go=False)
         code = worker.proc.wait()
         worker.conn.close()
         if worker.finished is not None:
@@ -373,7 +398,8 @@ def run_workers(
             ends.append(worker.finished.ended)
         else:
             _count_lost(report, worker.progress)
-            why = _last_line(worker.stderr)
+            # Its last words (an exception's message may quote a URL): masked.
+            why = loaded.secrets.view(enabled=True).response(_last_line(worker.stderr))
             died.append(
                 f"worker {worker.index + 1} of {workers} stopped (exit code {code}"
                 + (f": {why}" if why else "")
