@@ -206,3 +206,30 @@ def test_a_worker_that_dies_is_reported_not_waited_for(
     # the dead one's stay as it left them (the note says so).
     actions = sorted(a.actions for a in emu.state.pagerduty_alerts())
     assert actions == [["trigger"]] * 2 + [["trigger", "trigger", "resolve"]] * 2
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux /proc")
+def test_a_storm_stopped_while_workers_start_leaves_nothing_open(
+    emu: EmulatorServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    install(emu, "pagerduty", monkeypatch)
+    path = tmp_path / "slow.yaml"
+    path.write_text(SLOW.format(delay=60))
+    storm = ["--count", "4", "--concurrency", "4", "--workers", "2", "--json"]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bp_integrate", "replay", str(path), *storm],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 20
+    while len(_children(process.pid)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.005)
+    process.send_signal(signal.SIGTERM)  # the workers are still importing
+    out, err = process.communicate(timeout=30)
+    assert process.returncode == 130, err
+    doc = json.loads(out)
+    assert doc["interrupted"] is True and doc["failures"] == {}
+    assert "Traceback" not in err
+    # Whatever was opened before the stop reached a worker was closed again.
+    assert all(a.status == "resolved" for a in emu.state.pagerduty_alerts())

@@ -215,6 +215,10 @@ async def _work(job: Job, conn: Connection, stopped_early: list[int]) -> None:
     reporter = asyncio.create_task(keep_reporting())
     try:
         await run
+    except asyncio.CancelledError:
+        # Stopped before the engine could catch it (before its first send, or a second
+        # stop during its cleanup): what it did is in its report, marked interrupted.
+        report.interrupted = True
     finally:
         reporter.cancel()
         await asyncio.gather(reporter, return_exceptions=True)
@@ -232,7 +236,8 @@ def worker_main(fd: int) -> None:
     # Ready (imports done): every worker starts its run at the same moment, on the
     # parent's word (a byte, or stdin closed when the storm is stopped before it began).
     _send(conn, ("ready", None))
-    sys.stdin.buffer.read(1)
+    if not sys.stdin.buffer.read(1):
+        stopped_early.append(0)
     with asyncio.Runner(loop_factory=new_event_loop) as runner:
         runner.run(_work(job, conn, stopped_early))
     conn.close()
@@ -333,15 +338,19 @@ def run_workers(
         recorder.flush_each_line = False
     pool: list[_Worker] = []
     stopping = False
+    released = False
 
     def stop() -> None:
+        """Stop every worker: one that runs by SIGTERM, one that has not started yet
+        (still importing: a signal would kill it) by closing its stdin."""
         nonlocal stopping
         stopping = True
         for worker in pool:
-            if worker.proc.poll() is None:
+            if not released:
+                _release(worker, go=False)
+            elif worker.proc.poll() is None:
                 with suppress(OSError):
                     worker.proc.send_signal(signal.SIGTERM)
-            _release(worker, go=False)
 
     with _forwarding(stop):
         for index in range(workers):
@@ -353,7 +362,6 @@ def run_workers(
                 stop()
         shown = 0
         flushed = time.monotonic()
-        released = False
         while not all(w.gone for w in pool):
             if not released and all(w.ready or w.gone for w in pool):
                 released = True
