@@ -60,12 +60,13 @@ from bp_integrate.scenarios import Scenario
 
 #: How often a worker reports its progress and hands over its history lines (seconds).
 REPORT_INTERVAL = 0.1
-#: Events/s one worker sustains with room to spare (measured: 3,000-4,000 against a
-#: loopback nginx on this project's 2-core machine); `--rate` below it needs no more.
+#: Events/s one worker keeps up with (measured against a loopback nginx on this project's
+#: 2-core machine: 2,400-2,750 while others ran tests, about 3,800 quiet): a `--rate`
+#: below it needs no second process.
 PER_WORKER_RATE = 2_000.0
-#: Below this many events a storm stays in this process: starting a worker (a fresh
-#: interpreter, about 0.3 s of imports) would cost more than it saves.
-MIN_EVENTS_FOR_WORKERS = 4_000
+#: Below this many events a storm stays in this process: measured here, 5,000 events
+#: (N = 1,000 lifecycles) ran slower on 2 workers than on 1, 50,000 faster.
+MIN_EVENTS_FOR_WORKERS = 20_000
 #: The most worker processes `--workers` takes.
 WORKERS_MAX = 64
 
