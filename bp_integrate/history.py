@@ -488,6 +488,7 @@ OPTION_FIELDS: dict[str, type | tuple[type, ...]] = {
     "scenario": str,
     "count": int,
     "concurrency": int,
+    "workers": int,
 }
 
 
