@@ -137,18 +137,23 @@ def test_reports_merge_exactly() -> None:
 SLOW = "name: slow\nsteps:\n  - new\n  - event: updated\n    delay: {delay}\n"
 
 
-def _start_storm(tmp_path: Path, emu: EmulatorServer, delay: int, count: int) -> Any:
-    """A storm of `count` incidents on 2 workers, once every incident#new reached
-    PagerDuty (each then waits `delay` seconds before its next step)."""
+def _popen_storm(tmp_path: Path, delay: int, count: int) -> Any:
+    """`bp-integrate replay slow.yaml --count N --workers 2 --json` in a subprocess:
+    each incident's incident#new, then `delay` seconds, then incident#updated."""
     path = tmp_path / "slow.yaml"
     path.write_text(SLOW.format(delay=delay))
     storm = ["--count", str(count), "--concurrency", str(count), "--workers", "2", "--json"]
-    process = subprocess.Popen(
+    return subprocess.Popen(
         [sys.executable, "-m", "bp_integrate", "replay", str(path), *storm],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
+
+
+def _start_storm(tmp_path: Path, emu: EmulatorServer, delay: int, count: int) -> Any:
+    """`_popen_storm`, once every incident#new reached PagerDuty."""
+    process = _popen_storm(tmp_path, delay, count)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if len(emu.state.pagerduty_alerts()) == count:
@@ -213,15 +218,7 @@ def test_a_storm_stopped_while_workers_start_leaves_nothing_open(
     emu: EmulatorServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     install(emu, "pagerduty", monkeypatch)
-    path = tmp_path / "slow.yaml"
-    path.write_text(SLOW.format(delay=60))
-    storm = ["--count", "4", "--concurrency", "4", "--workers", "2", "--json"]
-    process = subprocess.Popen(
-        [sys.executable, "-m", "bp_integrate", "replay", str(path), *storm],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    process = _popen_storm(tmp_path, delay=60, count=4)
     deadline = time.monotonic() + 20
     while len(_children(process.pid)) < 2 and time.monotonic() < deadline:
         time.sleep(0.005)

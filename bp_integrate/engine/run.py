@@ -22,7 +22,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from bp_integrate.bigpanda.events import CLOSING_EVENTS, OPENING_EVENTS
 from bp_integrate.bigpanda.webhook import BodySpec
@@ -114,11 +114,22 @@ class RunReport:
     #: Processes the storm ran on (engine.workers); 1: this process.
     workers: int = 1
 
+    #: The plain counts of a run, which a storm's workers add up.
+    COUNTERS: ClassVar[tuple[str, ...]] = (
+        "incidents_done", "events", "requests", "ok", "failed", "skipped"
+    )  # fmt: skip
+
+    def counters(self) -> dict[str, int]:
+        return {name: getattr(self, name) for name in self.COUNTERS}
+
+    def add_counters(self, counters: dict[str, int]) -> None:
+        for name, n in counters.items():
+            setattr(self, name, getattr(self, name) + n)
+
     def merge(self, other: RunReport) -> None:
         """Add a storm worker's report: counts summed, latency merged exactly (the whole
         run's percentiles, not an average of workers')."""
-        for name in ("incidents_done", "events", "requests", "ok", "failed", "skipped"):
-            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.add_counters(other.counters())
         self.passed_units += other.passed_units
         self.failed_units += other.failed_units
         self.failure_kinds |= other.failure_kinds

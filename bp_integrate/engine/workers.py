@@ -132,12 +132,9 @@ class Job:
 class Progress:
     """A worker's running totals, sent about every 100 ms."""
 
-    incidents_done: int = 0
-    events: int = 0
-    requests: int = 0
-    ok: int = 0
-    failed: int = 0
-    skipped: int = 0
+    #: RunReport.counters(): incidents done, events, requests, ok, failed, skipped.
+    counters: dict[str, int] = field(default_factory=dict)
+    #: What its history lines counted (the run file's end line adds them up).
     counts: Counts = field(default_factory=Counts)
 
 
@@ -154,16 +151,6 @@ class Finished:
 # --------------------------------------------------------------------------- the worker
 
 
-class _Watch(Consumer):
-    """Counts the incidents done (the engine's report holds the rest)."""
-
-    def __init__(self) -> None:
-        self.done = 0
-
-    def incident_done(self, done: int) -> None:
-        self.done = done
-
-
 def _send(conn: Connection, message: tuple[str, Any]) -> bool:
     """False when the parent is gone."""
     try:
@@ -175,7 +162,6 @@ def _send(conn: Connection, message: tuple[str, Any]) -> bool:
 
 async def _work(job: Job, conn: Connection, stopped_early: list[int]) -> None:
     recorder = RunRecorder("", "", job.loaded.secrets).in_memory()
-    watch = _Watch()
     engine = Engine(
         job.scenario,
         job.loaded,
@@ -183,20 +169,12 @@ async def _work(job: Job, conn: Connection, stopped_early: list[int]) -> None:
         job.spec,
         job.policy,
         job.options,
-        [HistoryConsumer(recorder, compact=True), watch],
+        [HistoryConsumer(recorder, compact=True)],
     )
     report = engine.report
 
     def progress() -> tuple[str, Any]:
-        snapshot = Progress(
-            watch.done,
-            report.events,
-            report.requests,
-            report.ok,
-            report.failed,
-            report.skipped,
-            recorder.counts,
-        )
+        snapshot = Progress(report.counters(), recorder.counts)
         return ("progress", (snapshot, recorder.take()))
 
     started = time.monotonic()
@@ -385,7 +363,7 @@ def run_workers(
                         recorder.write_lines(lines)
                 else:
                     worker.finished = body
-            done = sum(w.progress.incidents_done for w in pool)
+            done = sum(w.progress.counters.get("incidents_done", 0) for w in pool)
             if done != shown:
                 shown = done
                 for consumer in consumers:
@@ -428,8 +406,7 @@ def run_workers(
 def _count_lost(report: RunReport, progress: Progress) -> None:
     """A worker that died without its report: what it said it had done still counts,
     and its death is a failure of the run."""
-    for name in ("incidents_done", "events", "requests", "ok", "failed", "skipped"):
-        setattr(report, name, getattr(report, name) + getattr(progress, name))
+    report.add_counters(progress.counters)
     report.failures["worker died"] = report.failures.get("worker died", 0) + 1
     report.failed_units += 1
     report.failure_kinds.add("worker")
