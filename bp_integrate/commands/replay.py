@@ -297,15 +297,10 @@ def replay_command(
     try:
         try:
             if processes > 1:
-                from bp_integrate.engine.workers import run_workers
+                from bp_integrate.engine.workers import Job, run_workers
 
                 report = run_workers(
-                    plan,
-                    loaded,
-                    redactor,
-                    spec,
-                    settings.policy,
-                    options_run,
+                    Job(plan, loaded, redactor, spec, settings.policy, options_run),
                     processes,
                     recorder,
                     # The recorder gets the workers' lines itself.

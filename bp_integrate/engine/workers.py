@@ -117,8 +117,9 @@ def worker_options(options: RunOptions, worker: int, workers: int) -> RunOptions
 
 @dataclass
 class Job:
-    """What a worker needs to run its share (pickled to its stdin, in one piece, so the
-    redactor and its views keep sharing what they have learnt)."""
+    """A storm, as an `Engine` takes it; a worker gets one with its share's options
+    (pickled to its stdin, in one piece, so the redactor and its views keep sharing what
+    they have learnt)."""
 
     scenario: Scenario
     loaded: Loaded
@@ -296,22 +297,19 @@ def _last_line(stream: IO[bytes]) -> str:
 
 
 def run_workers(
-    scenario: Scenario,
-    loaded: Loaded,
-    redactor: Redactor,
-    spec: BodySpec,
-    policy: RetryPolicy,
-    options: RunOptions,
+    storm: Job,
     workers: int,
     recorder: RunRecorder | None = None,
     consumers: Sequence[Consumer] = (),
 ) -> RunReport:
-    """A storm on `workers` processes: one report, one history, one progress count.
+    """The storm `storm` (what an `Engine` takes) on `workers` processes: one report,
+    one history, one progress count.
 
     `recorder` gets every worker's history lines and counts; `consumers` are told how
     many incidents are done (they see no step reports: those stay in the workers).
     """
-    report = RunReport(scenario.name, options.count, options.concurrency)
+    options, loaded = storm.options, storm.loaded
+    report = RunReport(storm.scenario.name, options.count, options.concurrency)
     report.workers = workers
     if recorder is not None:
         recorder.flush_each_line = False
@@ -333,9 +331,7 @@ def run_workers(
 
     with _forwarding(stop):
         for index in range(workers):
-            job = Job(
-                scenario, loaded, redactor, spec, policy, worker_options(options, index, workers)
-            )
+            job = replace(storm, options=worker_options(options, index, workers))
             pool.append(_start(index, job))
             if stopping:
                 stop()
