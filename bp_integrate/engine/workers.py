@@ -16,7 +16,12 @@ worker's memory stays flat and the parent only appends text: one run file, as wi
 process); at the end its `RunReport` and cleanup tally, merged exactly in the parent
 (latency histograms bucket by bucket).
 
-Stopping: the parent catches Ctrl-C and SIGTERM and sends SIGTERM to each worker, which
+Starting: each worker says it is ready (imports done, job read) and waits for the
+parent's word, so all runs start together and the storm's time (first start to last end)
+leaves out interpreter start-up, as one process's does.
+
+Stopping: the parent catches Ctrl-C and SIGTERM and sends SIGTERM to each worker (one
+not started yet gets its stdin closed instead: a signal mid-import would kill it), which
 cancels its run, so its engine closes the test incidents it left open (the same cleanup
 as one process), reports, and exits. Workers run in their own session: a terminal's
 Ctrl-C reaches the parent only. A worker whose parent is gone (its pipe breaks) stops and
