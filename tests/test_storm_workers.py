@@ -230,3 +230,15 @@ def test_a_storm_stopped_while_workers_start_leaves_nothing_open(
     assert "Traceback" not in err
     # Whatever was opened before the stop reached a worker was closed again.
     assert all(a.status == "resolved" for a in emu.state.pagerduty_alerts())
+
+
+def test_two_workers_human_summary(emu: EmulatorServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    install(emu, "xmatters", monkeypatch)
+    result = cli("replay", "lifecycle", "--count", "10", "--concurrency", "4", "--workers", "2")
+    assert result.exit_code == 0, result.stdout + result.stderr
+    assert "10 incidents x lifecycle (5 events each), 4 at a time from 2 processes, to " in (
+        " ".join(result.stderr.split())
+    )
+    assert result.stdout.startswith("10 incidents, 50 events, 50 requests in ")
+    assert "ok 50, failed 0, skipped 0\n" in result.stdout
+    assert "nothing to clean up: no test incident is left open" in result.stdout
