@@ -17,6 +17,7 @@ storm mode buffers and flushes about once a second.
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
 import re
@@ -140,6 +141,35 @@ class RunRecorder:
         line = json.dumps(self.redactor.value(record), separators=(",", ":"), default=str)
         try:
             self._handle.write(self.redactor.text(line) + "\n")
+            if self.flush_each_line:
+                self._handle.flush()
+        except OSError as exc:
+            self._give_up(exc)
+
+    def in_memory(self) -> RunRecorder:
+        """Gather lines in memory, not in a file: a storm worker's part of the run, which
+        `take()` hands to the parent's recorder (`write_lines`) every 100 ms or so."""
+        self._handle = io.StringIO()
+        self.flush_each_line = False
+        return self
+
+    def take(self) -> str:
+        """The lines gathered in memory since the last take (then forgotten)."""
+        handle = self._handle
+        if not isinstance(handle, io.StringIO):
+            return ""
+        text = handle.getvalue()
+        handle.seek(0)
+        handle.truncate()
+        return text
+
+    def write_lines(self, text: str) -> None:
+        """Append whole lines another recorder wrote (a storm worker's `take()`): already
+        redacted there, and masked again here with every secret this recorder knows."""
+        if self._handle is None or not text:
+            return
+        try:
+            self._handle.write(self.redactor.text(text))
             if self.flush_each_line:
                 self._handle.flush()
         except OSError as exc:
@@ -468,6 +498,7 @@ OPTION_FIELDS: dict[str, type | tuple[type, ...]] = {
     "scenario": str,
     "count": int,
     "concurrency": int,
+    "workers": int,
 }
 
 

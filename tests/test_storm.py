@@ -235,3 +235,38 @@ def test_storm_history_reaches_the_file_within_a_second(
     [snapshot] = seen_on_disk
     assert snapshot.count('"type":"send"') == 2 and snapshot.startswith('{"type":"run"')
     assert recorder.flush_each_line is False  # storm mode buffers between flushes
+
+
+def test_storm_makes_no_deep_copy_per_event(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Bodies are rendered fresh from the simulator's state: nothing is deep-copied."""
+    import copy
+
+    def no_deepcopy(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("a storm event was deep-copied")
+
+    monkeypatch.setattr(copy, "deepcopy", no_deepcopy)
+    report, fake, _ = _storm(monkeypatch, count=40, concurrency=5, rate=None)
+    assert report.ok == fake.calls == 200
+
+
+def test_worker_recorder_hands_over_redacted_lines() -> None:
+    """A storm worker's recorder gathers lines in memory until taken (flat memory); the
+    parent's recorder appends them, masking again what it knows."""
+    from bp_integrate.redact import Redactor
+
+    secret = "s3cr3t-api-key-123"
+    worker = history.RunRecorder("", "", Redactor([secret])).in_memory()
+    worker.send(1, {"integration": "x", "response": f"echo {secret}"}, False)
+    worker.send(3, {"integration": "x", "url": "http://h/p?apiKey=other-key-456"}, True)
+    text = worker.take()
+    assert worker.take() == "" and worker.counts.sent == 2 and worker.counts.failed == 1
+    lines = [json.loads(line) for line in text.splitlines()]
+    assert [line["seq"] for line in lines] == [1, 3]
+    assert lines[0]["response"] == "echo ****" and "other-key-456" not in text
+    parent = history.RunRecorder("replay lifecycle --count 2", "default", Redactor([secret]))
+    parent.open()
+    parent.write_lines(text + json.dumps({"type": "note", "leak": secret}) + "\n")
+    parent.close("success")
+    assert parent.path is not None
+    written = parent.path.read_text()
+    assert secret not in written and written.count('"type":"send"') == 2

@@ -46,13 +46,22 @@ CONCURRENCY_MAX = 1000
 RATE_MIN = 0.01
 RATE_MAX = 1_000_000.0
 DEFAULT_CONCURRENCY = 10
+#: The most worker processes --workers takes (engine.workers.WORKERS_MAX, not imported
+#: here: the CLI starts without the engine).
+WORKERS_MAX = 64
 
 
-def check_storm_options(count: int | None, concurrency: int | None, rate: float | None) -> None:
+def check_storm_options(
+    count: int | None, concurrency: int | None, rate: float | None, workers: int | None = None
+) -> None:
     """Storm options only with --count, each within bounds; before anything is sent."""
     given = [
         flag
-        for flag, value in (("--concurrency", concurrency), ("--rate", rate))
+        for flag, value in (
+            ("--concurrency", concurrency),
+            ("--rate", rate),
+            ("--workers", workers),
+        )
         if value is not None
     ]
     if count is None:
@@ -75,6 +84,11 @@ def check_storm_options(count: int | None, concurrency: int | None, rate: float 
             f"--rate must be a number of events per second from {RATE_MIN} to "
             f"{RATE_MAX:,.0f}, got {rate!r}.",
             "e.g. --rate 50 (leave it out for no limit)",
+        )
+    if workers is not None and not 1 <= workers <= WORKERS_MAX:
+        raise UsageError(
+            f"--workers must be between 1 and {WORKERS_MAX}, got {workers}.",
+            "e.g. --workers 2 (leave it out for one per core)",
         )
 
 
@@ -133,6 +147,16 @@ def replay_command(
         ),
     ] = None,
     real_targets: RealTargetsOpt = False,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            "--workers",
+            metavar="W",
+            help="Storm mode: processes to send from (default: one per core; one when "
+            "--rate or --count is small).",
+            show_default=False,
+        ),
+    ] = None,
     dry_run: Annotated[
         bool,
         typer.Option("--dry-run", help="Send nothing; print every step's exact requests."),
@@ -205,7 +229,7 @@ def replay_command(
         sets=set_ or [],
         tags=tag or [],
     )
-    check_storm_options(count, concurrency, rate)
+    check_storm_options(count, concurrency, rate, workers)
     if count is not None and (verify or junit is not None):
         raise UsageError(
             "--verify and --junit report one scenario, not a storm.",
@@ -260,6 +284,13 @@ def replay_command(
         incident_id=incident_id,
         storm=storm,
     )
+    processes = 1
+    if storm:
+        from bp_integrate.engine.workers import choose_workers
+
+        processes = choose_workers(
+            workers, options_run.count, options_run.concurrency, rate, len(plan.steps)
+        )
     command = f"replay --from-run {from_run}" if from_run else f"replay {plan.name}"
     if storm:
         command += f" --count {count}"
@@ -272,7 +303,11 @@ def replay_command(
             "envelope": spec.envelope,
             "test_marker": spec.test_marker,
             "scenario": plan.name,
-            **({"count": count, "concurrency": options_run.concurrency} if storm else {}),
+            **(
+                {"count": count, "concurrency": options_run.concurrency, "workers": processes}
+                if storm
+                else {}
+            ),
         },
     )
     recorder.open()  # a state folder we cannot write to fails here, before a send
@@ -288,7 +323,9 @@ def replay_command(
             ui.say(
                 f"Storm: {plural(options_run.count, 'incident')} x {plan.name} "
                 f"({plural(len(plan.steps), 'event')} each), "
-                f"{options_run.concurrency} at a time, to "
+                f"{options_run.concurrency} at a time"
+                + (f" from {processes} processes" if processes > 1 else "")
+                + ", to "
                 f"{', '.join(t.name for t in loaded.targets)}..."
             )
     else:
@@ -311,7 +348,18 @@ def replay_command(
     engine = Engine(plan, loaded, redactor, spec, settings.policy, options_run, consumers)
     try:
         try:
-            report = run_sync(engine)
+            if processes > 1:
+                from bp_integrate.engine.workers import Job, run_workers
+
+                report = run_workers(
+                    Job(plan, loaded, redactor, spec, settings.policy, options_run),
+                    processes,
+                    recorder,
+                    # The recorder gets the workers' lines itself.
+                    [c for c in consumers if not isinstance(c, HistoryConsumer)],
+                )
+            else:
+                report = run_sync(engine)
         finally:
             if shown is not None:
                 shown.stop()

@@ -6,5 +6,6 @@
 - `run`: N incidents x a scenario at concurrency C and rate R; yields step reports to
   consumers, tracks open test incidents and cleans them up;
 - `outcome`: the one mapping from results to an outcome and an exit code, and the hints;
-- `pace`: the rate limiter and the fixed-size latency histogram.
+- `pace`: the rate limiter and the fixed-size latency histogram;
+- `workers`: storm mode on W processes, each its own engine; one merged report.
 """

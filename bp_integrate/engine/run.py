@@ -19,7 +19,7 @@ import asyncio
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from bp_integrate.bigpanda.events import CLOSING_EVENTS, OPENING_EVENTS
 from bp_integrate.bigpanda.webhook import BodySpec
@@ -30,6 +30,7 @@ from bp_integrate.engine.send import SendResult, deliver
 from bp_integrate.errors import ExitCode
 from bp_integrate.http import AsyncSender, RetryPolicy, async_sender
 from bp_integrate.integrations.base import Skipped
+from bp_integrate.loop import new_event_loop
 from bp_integrate.redact import Redactor
 from bp_integrate.scenarios import Scenario, ScenarioStep
 from bp_integrate.signals import sigterm_as_ctrl_c
@@ -49,6 +50,10 @@ class RunOptions:
     #: Storm mode: answers are not kept for good sends, reports are not kept in memory,
     #: and the history gets compact lines.
     storm: bool = False
+    #: Storm mode on W processes (engine.workers): this engine is worker `worker` of
+    #: `workers`, so its `seq` numbers are worker+1, worker+1+W, ... (none shared).
+    worker: int = 0
+    workers: int = 1
 
 
 @dataclass
@@ -105,6 +110,32 @@ class RunReport:
     failures: dict[str, int] = field(default_factory=dict)
     elapsed_s: float = 0.0
     latency: LatencyHistogram = field(default_factory=LatencyHistogram)
+    #: Processes the storm ran on (engine.workers); 1: this process.
+    workers: int = 1
+
+    #: The plain counts of a run, which a storm's workers add up.
+    COUNTERS: ClassVar[tuple[str, ...]] = (
+        "incidents_done", "events", "requests", "ok", "failed", "skipped"
+    )  # fmt: skip
+
+    def counters(self) -> dict[str, int]:
+        return {name: getattr(self, name) for name in self.COUNTERS}
+
+    def add_counters(self, counters: dict[str, int]) -> None:
+        for name, n in counters.items():
+            setattr(self, name, getattr(self, name) + n)
+
+    def merge(self, other: RunReport) -> None:
+        """Add a storm worker's report: counts summed, latency merged exactly (the whole
+        run's percentiles, not an average of workers')."""
+        self.add_counters(other.counters())
+        self.passed_units += other.passed_units
+        self.failed_units += other.failed_units
+        self.failure_kinds |= other.failure_kinds
+        for key, n in other.failures.items():
+            self.failures[key] = self.failures.get(key, 0) + n
+        self.latency.merge(other.latency)
+        self.interrupted = self.interrupted or other.interrupted
 
     def outcome(self) -> tuple[str, ExitCode]:
         return verdict(self.passed_units, self.failed_units, self.failure_kinds, self.interrupted)
@@ -139,6 +170,7 @@ class RunReport:
             "scenario": self.scenario,
             "count": self.count,
             "concurrency": self.concurrency,
+            "workers": self.workers,
             "incidents_done": self.incidents_done,
             "events": self.events,
             "requests": self.requests,
@@ -275,7 +307,7 @@ class Engine:
         #: The first incident is planned up front, so its id is known before a send.
         self._first: IncidentPlan | None = IncidentPlan(scenario, spec, options.incident_id)
         self.report.incident_id = self._first.incident_id
-        self._tally = _Tally()
+        self.tally = CleanupTally()
 
     @property
     def incident_id(self) -> str:
@@ -349,7 +381,7 @@ class Engine:
         targets = only if only is not None else self.targets
         planned = flight.plan.plan(step, targets, self.redactor, self.sources)
         self._seq += 1
-        seq = self._seq
+        seq = (self._seq - 1) * self.options.workers + self.options.worker + 1
         report = self.report
         report.events += 1
         for consumer in self.consumers:
@@ -447,7 +479,7 @@ class Engine:
         left open, unless cleanup is off."""
         if not flight.open:
             return
-        tally = self._tally
+        tally = self.tally
         if not self.options.cleanup:
             tally.leave(flight)
             return
@@ -481,11 +513,11 @@ class Engine:
         for flight in list(self.in_flight.values()):
             await self._finish(sender, flight)
         self.in_flight.clear()
-        self.report.cleanup_note = self._tally.note(self.options.count == 1, self.targets)
+        self.report.cleanup_note = self.tally.note(self.options.count == 1, self.targets)
 
 
 @dataclass
-class _Tally:
+class CleanupTally:
     """What cleanup did, for the report's one line."""
 
     closed: int = 0
@@ -497,6 +529,16 @@ class _Tally:
     #: Incidents left open because cleanup is off (counted; the first one kept to name).
     left: int = 0
     first_left: _Flight | None = None
+
+    def merge(self, other: CleanupTally) -> None:
+        """Add a storm worker's cleanup (a storm's note counts; it names no incident)."""
+        self.closed += other.closed
+        self.unclosed += other.unclosed
+        self.left += other.left
+        self.first_left = self.first_left or other.first_left
+        self.closed_on += [n for n in other.closed_on if n not in self.closed_on]
+        self.failed_on += [n for n in other.failed_on if n not in self.failed_on]
+        self.first_closed = self.first_closed or other.first_closed
 
     def leave(self, flight: _Flight) -> None:
         self.left += 1
@@ -530,5 +572,5 @@ class _Tally:
 
 def run_sync(engine: Engine) -> RunReport:
     """Run the engine on a new event loop; Ctrl-C and SIGTERM stop it and clean up."""
-    with sigterm_as_ctrl_c(), asyncio.Runner() as runner:
+    with sigterm_as_ctrl_c(), asyncio.Runner(loop_factory=new_event_loop) as runner:
         return runner.run(engine.run())
