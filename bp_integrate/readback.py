@@ -33,6 +33,23 @@ def readback_env_var(integration: Integration, field_name: str) -> str:
     return env_var(integration.name, field_name)
 
 
+def store_creds(integration: Integration, profile: str, answers: Mapping[str, str]) -> list[str]:
+    """Check and keep read-back credentials in the keyring (each `readback_fields` value
+    given a non-empty answer); the names stored. Used by `install` (when the admin opts
+    in to verify) and `profile set --readback`; `load_creds` reads them back."""
+    from bp_integrate.secrets import entry_name, open_store
+
+    checked = {f.name: f.validate(answers.get(f.name, ""), {}) for f in integration.readback_fields}
+    store = open_store("keyring")
+    store.check()
+    stored = []
+    for name, value in checked.items():
+        if value:
+            store.set(entry_name(profile, integration.name, name), value)
+            stored.append(name)
+    return stored
+
+
 def load_creds(
     integration: Integration, profile: str, store_kind: str = "keyring"
 ) -> dict[str, str]:

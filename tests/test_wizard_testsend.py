@@ -48,3 +48,22 @@ def test_end_of_input_at_the_offer_keeps_the_install(
     assert "No test sent; the install is saved." in result.stderr
     assert "Interrupted" not in result.stderr
     assert invoke(runner, "show", "xmatters").exit_code == 0
+
+
+def test_opting_in_to_verify_keeps_the_read_back_key(
+    runner: CliRunner, memory_keyring: MemoryKeyring, emu: EmulatorServer
+) -> None:
+    """install asks for verify's read-back credentials only when the admin opts in."""
+    key = "readback-key-0123456789"
+    result = invoke(runner, "install", "xmatters", input=answers(emu, "") + "y\nrb-user\n"
+                    + key + "\n", **TTY)  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    assert "can find events in xMatters?" in result.stderr
+    stored = {k[1]: v for k, v in memory_keyring.entries.items()}
+    assert key in stored.values()
+    assert key not in result.stdout + result.stderr
+    # No at the question: nothing asked, nothing kept
+    memory_keyring.entries.clear()
+    result = invoke(runner, "install", "xmatters", input=answers(emu, "") + "n\n", **TTY)
+    assert result.exit_code == 0
+    assert key not in {v for v in memory_keyring.entries.values()}

@@ -327,6 +327,43 @@ def install_command(
     ui.say(f"Test it: {command_for(profile, f'send-test incident#new --to {spec.name} --dry-run')}")
     if interactive and not unexported:
         offer_test_send(ctx, spec)
+    if spec.readback_fields:
+        # Read-back credentials live in the keyring (or BP_INTEGRATE_* variables), as
+        # `profile set --readback` keeps them.
+        if interactive and store_kind == "keyring":
+            offer_readback(profile, spec)
+        else:
+            ui.say(
+                "For bp-integrate verify to read events back at the target: "
+                f"{command_for(profile, f'profile set --readback {spec.name}')}"
+            )
+
+
+def offer_readback(profile: str, spec: Integration) -> None:
+    """Opt in to `verify`'s read-back (default No): the target API credentials that let
+    verify find what BigPanda shared, kept in the keyring."""
+    from bp_integrate.readback import store_creds
+
+    try:
+        wanted = typer.confirm(
+            f"Set up read-back so `bp-integrate verify` can find events in {spec.title}?",
+            default=False,
+            err=True,
+        )
+        if not wanted:
+            return
+        answers = {}
+        for f in spec.readback_fields:
+            ui.say(f"  {f.help}", style="dim")
+            answers[f.name] = str(
+                typer.prompt(f"  {f.label} (hidden input)", hide_input=f.secret, err=True)
+            )
+    except (typer.Abort, KeyboardInterrupt, EOFError):
+        ui.say("\nNo read-back set up; the install is saved.")
+        return
+    stored = store_creds(spec, profile, answers)
+    if stored:
+        ui.success(f"Read-back credentials kept in the keyring ({', '.join(stored)}).")
 
 
 def offer_test_send(ctx: typer.Context, spec: Integration) -> None:

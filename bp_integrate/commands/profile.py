@@ -210,16 +210,15 @@ def _verify_settings(
                 f"{integration.title} has no read-back: verify cannot read it back.",
                 "Read-back exists for the targets whose API can find a shared incident.",
             )
-        store = open_store("keyring")
-        store.check()
+        from bp_integrate.readback import store_creds
+
+        answers: dict[str, str] = {}
         for f in integration.readback_fields:
             if ui.stdin_is_tty():
-                value = str(typer.prompt(f.label, hide_input=f.secret, err=True))
+                answers[f.name] = str(typer.prompt(f.label, hide_input=f.secret, err=True))
             else:
-                value = read_stdin_line(f"--readback {integration.name}", f.help) or ""
-            value = f.validate(value, {})
-            if value:
-                store.set(entry_name(profile, integration.name, f.name), value)
+                answers[f.name] = read_stdin_line(f"--readback {integration.name}", f.help) or ""
+        store_creds(integration, profile, answers)
         notes.append(f"{integration.title} read-back credentials stored in the keyring.")
     return notes
 
