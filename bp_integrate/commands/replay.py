@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from bp_integrate.app import App
     from bp_integrate.bigpanda.webhook import BodySpec
     from bp_integrate.engine.plan import Loaded
-    from bp_integrate.engine.run import RunReport
+    from bp_integrate.engine.run import RunOptions, RunReport
     from bp_integrate.redact import Redactor
     from bp_integrate.scenarios import Scenario
 
@@ -193,7 +193,6 @@ def replay_command(
 
     bp-integrate replay --from-run RUN_ID --dry-run
     """
-    from bp_integrate import scenarios
     from bp_integrate.engine.plan import check_plan, load_targets, target_urls
     from bp_integrate.engine.run import Engine, HistoryConsumer, RunOptions, run_sync
     from bp_integrate.history import RunRecorder
@@ -236,21 +235,7 @@ def replay_command(
             "Drop --count, or drop --verify/--junit.",
         )
     spec = settings.spec
-    recorded_targets: list[str] = []
-    if from_run is not None:
-        from bp_integrate.engine.recorded import load_recorded
-
-        plan, recorded_targets, options = load_recorded(from_run, incident_id)
-        # The cleanup (the only body made now) is shaped like the recorded ones.
-        spec.envelope = options.get("envelope", spec.envelope)
-        spec.test_marker = bool(options.get("test_marker", spec.test_marker))
-    else:
-        assert scenario is not None
-        plan = scenarios.load(scenario)
-    if settings.tags:
-        plan = scenarios.Scenario(
-            plan.name, plan.steps, plan.description, {**plan.tags, **settings.tags}, plan.source
-        )
+    plan, recorded_targets = load_plan(scenario, from_run, incident_id, settings)
     # A dry run needs no secret values: an unset one is shown as **** (and said so).
     missing: list[str] | None = [] if dry_run or as_curl else None
     loaded = load_targets(profile, to or recorded_targets or None, missing)
@@ -311,33 +296,10 @@ def replay_command(
         },
     )
     recorder.open()  # a state folder we cannot write to fails here, before a send
+    shown = watcher(plan, loaded, options_run, processes, profile, json_output)
     consumers: list[Any] = [HistoryConsumer(recorder, compact=storm)]
-    shown: Any = None
-    if storm:
-        if not json_output and stderr_is_tty():
-            from bp_integrate.commands.sending import StormProgress
-
-            shown = StormProgress(f"storm: {plan.name}", options_run.count)
-            consumers.append(shown)
-        elif not json_output:
-            ui.say(
-                f"Storm: {plural(options_run.count, 'incident')} x {plan.name} "
-                f"({plural(len(plan.steps), 'event')} each), "
-                f"{options_run.concurrency} at a time"
-                + (f" from {processes} processes" if processes > 1 else "")
-                + ", to "
-                f"{', '.join(t.name for t in loaded.targets)}..."
-            )
-    else:
-        from bp_integrate.commands.sending import Timeline
-
-        shown = Timeline(json_output)
+    if shown is not None:
         consumers.append(shown)
-        if not json_output:
-            shown.say(
-                f"Replaying {plan.name} ({plural(len(plan.steps), 'step')}) to "
-                f"{', '.join(t.name for t in loaded.targets)} (profile {profile!r})...",
-            )
     watch = None
     if verify:
         from bp_integrate.commands.verify import readback_watch
@@ -391,6 +353,68 @@ def replay_command(
         code = ExitCode.ERROR  # every send was accepted, but one did not land as expected
     if code != ExitCode.OK:
         raise typer.Exit(int(code))
+
+
+def load_plan(
+    scenario: str | None, from_run: str | None, incident_id: str | None, settings: SendSettings
+) -> tuple[Scenario, list[str]]:
+    """The scenario to replay (built-in, a file, or a recorded run) with the --tag tags,
+    and the targets a recorded run had."""
+    from bp_integrate import scenarios
+
+    spec = settings.spec
+    recorded_targets: list[str] = []
+    if from_run is not None:
+        from bp_integrate.engine.recorded import load_recorded
+
+        plan, recorded_targets, options = load_recorded(from_run, incident_id)
+        # The cleanup (the only body made now) is shaped like the recorded ones.
+        spec.envelope = options.get("envelope", spec.envelope)
+        spec.test_marker = bool(options.get("test_marker", spec.test_marker))
+    else:
+        assert scenario is not None
+        plan = scenarios.load(scenario)
+    if settings.tags:
+        plan = scenarios.Scenario(
+            plan.name, plan.steps, plan.description, {**plan.tags, **settings.tags}, plan.source
+        )
+    return plan, recorded_targets
+
+
+def watcher(
+    plan: Scenario,
+    loaded: Loaded,
+    options: RunOptions,
+    processes: int,
+    profile: str,
+    json_output: bool,
+) -> Any:
+    """What shows the run as it goes (a consumer with `stop()`), after saying what starts:
+    the timeline of a scenario, the progress bar of a storm on a terminal, or nothing."""
+    names = ", ".join(t.name for t in loaded.targets)
+    if not options.storm:
+        from bp_integrate.commands.sending import Timeline
+
+        timeline = Timeline(json_output)
+        if not json_output:
+            timeline.say(
+                f"Replaying {plan.name} ({plural(len(plan.steps), 'step')}) to {names} "
+                f"(profile {profile!r})...",
+            )
+        return timeline
+    if json_output:
+        return None
+    if stderr_is_tty():
+        from bp_integrate.commands.sending import StormProgress
+
+        return StormProgress(f"storm: {plan.name}", options.count)
+    ui.say(
+        f"Storm: {plural(options.count, 'incident')} x {plan.name} "
+        f"({plural(len(plan.steps), 'event')} each), {options.concurrency} at a time"
+        + (f" from {processes} processes" if processes > 1 else "")
+        + f", to {names}..."
+    )
+    return None
 
 
 def show_plan(
