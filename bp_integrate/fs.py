@@ -99,16 +99,19 @@ def clean_stale_tmp(path: Path, older_than: float = STALE_TMP_SECONDS) -> list[P
     return removed
 
 
-def atomic_write(path: Path, text: str, mode: int = 0o600) -> None:
+def atomic_write(path: Path, text: str, mode: int = 0o600, private_dir: bool = True) -> None:
     """Write `text` to `path` so readers see the old file or the new one, never half.
 
     A temp file in the same folder, fsync, then `os.replace`; 0600 from the start,
     so a secret-bearing file is never readable by others even for a moment. A
-    symlinked `path` keeps its link: the target is what gets replaced.
+    symlinked `path` keeps its link: the target is what gets replaced. Our own folders
+    are made private (0700); `private_dir=False` writes into a folder of the user's
+    (a JUnit report where CI wants it) without touching it.
     """
     path = write_target(path)
-    ensure_private_dir(path.parent)
-    clean_stale_tmp(path)
+    if private_dir:
+        ensure_private_dir(path.parent)
+        clean_stale_tmp(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         os.fchmod(fd, mode)

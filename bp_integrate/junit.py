@@ -74,28 +74,17 @@ def write(path: Path, suite: str, cases: Sequence[Case]) -> None:
     folders), and a report goes wherever CI wants it, folder untouched. A missing
     folder or a read-only one is a UsageError naming the path.
     """
-    import contextlib
-    import os
-    import tempfile
 
     from bp_integrate.errors import UsageError
 
     text = render(suite, cases)
+    from bp_integrate.fs import atomic_write
+
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        # Readable by CI's report collectors; the folder is the user's, left as it is.
+        atomic_write(path, text, mode=0o644, private_dir=False)
     except OSError as exc:
         raise UsageError(
             f"Cannot write the JUnit report {path}: {exc.strerror or exc}.",
             "Give --junit a path in a folder that exists and is writable.",
         ) from None
-    try:
-        os.fchmod(fd, 0o644)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
