@@ -23,16 +23,16 @@ import json
 import os
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
-NGINX = "/usr/sbin/nginx"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from loopback import NGINX, free_port, nginx_conf, wait_listening
+
 HEY = ("hey", "-c", "50", "-m", "POST")
 BODY = {
     "routing_key": "0123456789abcdef0123456789abcdef",
@@ -40,30 +40,6 @@ BODY = {
     "dedup_key": "bench-incident-1",
     "payload": {"summary": "CPU high on db-1", "source": "db-1", "severity": "critical"},
 }
-NGINX_CONF = """\
-worker_processes 1;
-error_log {dir}/error.log warn;
-pid {dir}/nginx.pid;
-daemon off;
-events {{ worker_connections 4096; }}
-http {{
-  access_log off;
-  client_body_temp_path {dir}/body;
-  proxy_temp_path {dir}/proxy;
-  fastcgi_temp_path {dir}/fastcgi;
-  uwsgi_temp_path {dir}/uwsgi;
-  scgi_temp_path {dir}/scgi;
-  keepalive_requests 10000000;
-  server {{
-    listen 127.0.0.1:{port};
-    location / {{
-      default_type application/json;
-      client_body_buffer_size 64k;
-      return 202 '{{"status":"success","message":"Event processed","dedup_key":"x"}}';
-    }}
-  }}
-}}
-"""
 EMULATOR = """\
 import sys, threading
 from bp_integrate.emulator import EmulatorServer
@@ -78,25 +54,6 @@ class Round:
     p50_ms: float
     p99_ms: float
     not_202: int
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_listening(port: int, proc: subprocess.Popen[bytes], timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"server on port {port} exited early ({proc.returncode})")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise SystemExit(f"nothing listens on port {port} after {timeout:g} s")
 
 
 def run_hey(url: str, body_file: Path, duration: float) -> Round:
@@ -127,7 +84,12 @@ def main() -> None:
         body_file = Path(tmp, "body.json")
         body_file.write_text(json.dumps(BODY))
         ports = {name: free_port() for name in ("nginx", "emulator", "receiver")}
-        Path(tmp, "nginx.conf").write_text(NGINX_CONF.format(dir=tmp, port=ports["nginx"]))
+        nginx_conf(
+            Path(tmp),
+            ports["nginx"],
+            "/",
+            '{"status":"success","message":"Event processed","dedup_key":"x"}',
+        )
         try:
             procs.append(
                 subprocess.Popen([NGINX, "-c", f"{tmp}/nginx.conf"], stderr=subprocess.DEVNULL)

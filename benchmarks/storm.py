@@ -28,59 +28,18 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from loopback import NGINX, free_port, start_nginx, wait_listening
+
 FUNCTION_ID = "6b7c1f0e-2d4a-4c8e-9f3b-0a1b2c3d4e5f"
 TRIGGER_PATH = f"/api/integration/1/functions/{FUNCTION_ID}/triggers"
 API_KEY = "bench-api-key"
-NGINX = "/usr/sbin/nginx"
-
-NGINX_CONF = """\
-worker_processes 1;
-error_log {dir}/error.log warn;
-pid {dir}/nginx.pid;
-daemon off;
-events {{ worker_connections 4096; }}
-http {{
-  access_log off;
-  client_body_temp_path {dir}/body;
-  proxy_temp_path {dir}/proxy;
-  fastcgi_temp_path {dir}/fastcgi;
-  uwsgi_temp_path {dir}/uwsgi;
-  scgi_temp_path {dir}/scgi;
-  keepalive_requests 10000000;
-  server {{
-    listen 127.0.0.1:{port};
-    location /api/integration/1/functions/ {{
-      default_type application/json;
-      client_body_buffer_size 64k;
-      return 202 '{{"requestId":"x"}}';
-    }}
-  }}
-}}
-"""
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_listening(port: int, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise SystemExit(f"the server on port {port} did not start")
 
 
 def start_server(work: Path, kind: str) -> tuple[subprocess.Popen[bytes], str, str]:
@@ -89,12 +48,7 @@ def start_server(work: Path, kind: str) -> tuple[subprocess.Popen[bytes], str, s
     if kind == "nginx":
         ngx = work / "nginx"
         ngx.mkdir()
-        (ngx / "nginx.conf").write_text(NGINX_CONF.format(dir=ngx, port=port))
-        proc = subprocess.Popen(
-            [NGINX, "-c", str(ngx / "nginx.conf"), "-p", str(ngx)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        proc = start_nginx(ngx, port, "/api/integration/1/functions/", '{"requestId":"x"}')
         what = "nginx (return 202, 1 worker)"
     else:
         code = (
