@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,6 +12,12 @@ from helpers import MemoryKeyring
 from typer.testing import CliRunner
 
 from bp_integrate.emulator import EmulatorServer
+
+# Ctrl-C tests need SIGINT to be Ctrl-C. A suite started as a background job of a
+# non-interactive shell (`pytest &` in a script) inherits SIGINT *ignored*, which Python
+# keeps, and which would pass on to every child it starts: make it the default again
+# (children then start with it too, since a handler resets to the default on exec).
+signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(autouse=True)
