@@ -7,6 +7,7 @@ import logging
 import os
 import queue
 import shlex
+import sys
 import threading
 from collections import deque
 from collections.abc import Callable
@@ -204,7 +205,10 @@ def receiver_command(
             for record in batch:
                 live_table.add(record)
         else:
-            ui.data("\n".join("  ".join(record_row(record)) for record in batch))
+            # Plain lines, not a terminal: written as they are (no rich rendering per
+            # line under a load test), one flush a batch so a pipe still sees them live.
+            sys.stdout.write("".join("  ".join(record_row(r)) + "\n" for r in batch))
+            sys.stdout.flush()
 
     printer = RecordPrinter(show)
 
