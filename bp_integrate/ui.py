@@ -14,19 +14,29 @@ if TYPE_CHECKING:
     from rich.console import Console
 
 
-@cache
-def err() -> Console:
-    """The console for messages (stderr). markup=False: user data is never markup."""
+def _console(stderr: bool) -> Console:
+    """markup=False: user data is never markup. A reader that goes away (`| head`) is a
+    BrokenPipeError for our handlers (exit 141, as Unix tools do), not rich's own
+    `SystemExit(1)`."""
     from rich.console import Console
 
-    return Console(stderr=True, markup=False, highlight=False, soft_wrap=True)
+    class _Console(Console):
+        def on_broken_pipe(self) -> None:
+            raise BrokenPipeError
+
+    return _Console(stderr=stderr, markup=False, highlight=False, soft_wrap=True)
+
+
+@cache
+def err() -> Console:
+    """The console for messages (stderr)."""
+    return _console(stderr=True)
 
 
 @cache
 def out() -> Console:
-    from rich.console import Console
-
-    return Console(markup=False, highlight=False, soft_wrap=True)
+    """The console for data (stdout)."""
+    return _console(stderr=False)
 
 
 def stdin_is_tty() -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from helpers import invoke
@@ -172,3 +173,28 @@ def test_sigterm_at_a_prompt_is_ctrl_c_nothing_changed(tmp_path: Path) -> None:
     assert proc.returncode == 130, (seen + err).decode()
     assert b"Interrupted: nothing was changed." in seen + err
     assert not (tmp_path / "config" / "config.yaml").exists()
+
+
+@pytest.mark.parametrize(
+    "args", [("send-test", "new", "--dry-run"), ("replay", "lifecycle", "--dry-run")]
+)
+def test_a_reader_that_goes_away_is_exit_141(
+    args: tuple[str, ...], emu: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`... --dry-run | head -2`: the documented 141, not rich's own exit 1."""
+    import os
+    import subprocess
+    import sys
+
+    from helpers import install
+
+    install(emu, "pagerduty", monkeypatch)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bp_integrate", *args],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=dict(os.environ),
+    )  # fmt: skip
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.readline()
+    proc.stdout.close()  # the reader goes away after one line
+    assert proc.wait(timeout=30) == 141
+    assert b"Traceback" not in proc.stderr.read()
