@@ -924,3 +924,15 @@ def test_panopta_workflow_setup_one_trigger_url_for_detection_and_close(
     assert block[5] == f"{XM_URL}?apiKey=wk1&recipients=jdoe,Ops%20Team"
     assert "Clear webhook" not in "\n".join(block)
     assert memory_keyring.entries == {(SERVICE, "default/panopta/trigger_url.apiKey"): "wk1"}
+
+
+def test_pagerduty_without_headers_has_no_step_about_headers(
+    runner: CliRunner, memory_keyring: MemoryKeyring
+) -> None:
+    """No override tag and no field map: no "add each header shown below" about nothing."""
+    answers = [PD_KEY, "y", "", "", "", "", "", ""]
+    result = invoke(runner, "install", "pagerduty", input="\n".join(answers) + "\n", **TTY)
+    assert result.exit_code == 0, result.stderr
+    steps = [line.strip() for line in lines(result.stderr) if line.startswith("Step ")]
+    assert steps[-1].startswith("Step 3/3") and "custom headers" not in result.stderr
+    assert "shown below" not in result.stderr

@@ -241,6 +241,8 @@ class PagerDuty(Integration):
             "Add each header shown below to the PagerDuty integration, then save.",
             checkpoint=True,
             shows_paste=True,
+            # With no override tag and no field map there is no header to add.
+            when=lambda values: bool(values.get("override_tag") or values.get("field_map")),
         ),
     )
 
