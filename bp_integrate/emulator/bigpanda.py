@@ -345,6 +345,21 @@ def _error(status: int, message: str) -> web.Response:
     return json_response({"status": status, "message": message}, status=status)
 
 
+async def _json_object(request: web.Request, oc: Any = None) -> dict[str, Any] | web.Response:
+    """The request's JSON object, or the 400 BigPanda answers (the reason noted in `oc`)."""
+    try:
+        body = await read_json(request)
+    except BodyError as exc:
+        if oc is not None:
+            oc.reject(str(exc))
+        return _error(400, str(exc))
+    if not isinstance(body, dict):
+        if oc is not None:
+            oc.reject("request body must be a JSON object")
+        return _error(400, "Request body must be a JSON object")
+    return body
+
+
 def _wrong_region(request: web.Request) -> web.Response | None:
     if not target_state(request, BigPandaState).wrong_region:
         return None
@@ -392,14 +407,9 @@ async def handle_resolve(request: web.Request) -> web.Response:
     oc.key = request.match_info["incident_id"]
     comments: str | None = None
     if (await request.read()).strip():
-        try:
-            body = await read_json(request)
-        except BodyError as exc:
-            oc.reject(str(exc))
-            return _error(400, str(exc))
-        if not isinstance(body, dict):
-            oc.reject("request body must be a JSON object")
-            return _error(400, "Request body must be a JSON object")
+        body = await _json_object(request, oc)
+        if isinstance(body, web.Response):
+            return body
         raw = body.get("comments")
         if raw is not None and not isinstance(raw, str):
             oc.reject("comments must be a string")
@@ -447,14 +457,9 @@ async def handle_alert(request: web.Request) -> web.Response:
     if not same_secret(bearer_token(request), settings.bigpanda_org_token):
         oc.reject("not authenticated: missing or wrong 'Authorization: Bearer <org token>'")
         return _error(401, "Unauthorized")
-    try:
-        body = await read_json(request)
-    except BodyError as exc:
-        oc.reject(str(exc))
-        return _error(400, str(exc))
-    if not isinstance(body, dict):
-        oc.reject("request body must be a JSON object")
-        return _error(400, "Request body must be a JSON object")
+    body = await _json_object(request, oc)
+    if isinstance(body, web.Response):
+        return body
     app_key = body.get("app_key")
     if not isinstance(app_key, str) or not same_secret(app_key, settings.bigpanda_app_key):
         oc.reject("app_key is missing or names no integration")
@@ -645,12 +650,9 @@ async def handle_add_rule(request: web.Request) -> web.Response:
     from bp_integrate.errors import BPError
     from bp_integrate.integrations import get as get_integration
 
-    try:
-        body = await read_json(request)
-    except BodyError as exc:
-        return _error(400, str(exc))
-    if not isinstance(body, dict):
-        return _error(400, "Request body must be a JSON object")
+    body = await _json_object(request)
+    if isinstance(body, web.Response):
+        return body
     values = body.get("values")
     env = body.get("environment_id")
     if not isinstance(env, str) or not env:
