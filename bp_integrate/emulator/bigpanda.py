@@ -32,8 +32,6 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiohttp import web
-
 from .context import (
     BodyError,
     bearer_token,
@@ -45,6 +43,7 @@ from .context import (
     target_state,
 )
 from .target import Route, Target, TargetSettings, TargetState
+from .wire import Request, Response
 
 #: The BigPanda environments the emulated BigPanda API lists, as (id, name).
 DEMO_BIGPANDA_ENVIRONMENTS: tuple[tuple[str, str], ...] = (
@@ -341,14 +340,14 @@ def _alert_fields(alert: dict[str, Any]) -> tuple[Any, ...]:
     return (alert["status"], alert["description"], sorted(alert["tags"].items()))
 
 
-def _error(status: int, message: str) -> web.Response:
+def _error(status: int, message: str) -> Response:
     return json_response({"status": status, "message": message}, status=status)
 
 
-async def _json_object(request: web.Request, oc: Any = None) -> dict[str, Any] | web.Response:
+def _json_object(request: Request, oc: Any = None) -> dict[str, Any] | Response:
     """The request's JSON object, or the 400 BigPanda answers (the reason noted in `oc`)."""
     try:
-        body = await read_json(request)
+        body = read_json(request)
     except BodyError as exc:
         if oc is not None:
             oc.reject(str(exc))
@@ -360,14 +359,14 @@ async def _json_object(request: web.Request, oc: Any = None) -> dict[str, Any] |
     return body
 
 
-def _wrong_region(request: web.Request) -> web.Response | None:
+def _wrong_region(request: Request) -> Response | None:
     if not target_state(request, BigPandaState).wrong_region:
         return None
     outcome(request).reject("the key belongs to the other BigPanda region (injected fault)")
     return _error(401, "Unauthorized")
 
 
-def _check(request: web.Request) -> web.Response | None:
+def _check(request: Request) -> Response | None:
     """The refusal to answer when the request's key or environment is wrong, else None."""
     oc = outcome(request)
     refused = _wrong_region(request)
@@ -385,7 +384,7 @@ def _check(request: web.Request) -> web.Response | None:
     return None
 
 
-async def handle_environments(request: web.Request) -> web.Response:
+def handle_environments(request: Request) -> Response:
     """``GET /resources/v2.0/environments``."""
     refused = _check(request)
     if refused is not None:
@@ -397,7 +396,7 @@ async def handle_environments(request: web.Request) -> web.Response:
     return json_response({"items": items})
 
 
-async def handle_resolve(request: web.Request) -> web.Response:
+def handle_resolve(request: Request) -> Response:
     """``POST /resources/v2.0/environments/{env_id}/incidents/{incident_id}/resolve``."""
     refused = _check(request)
     if refused is not None:
@@ -406,9 +405,9 @@ async def handle_resolve(request: web.Request) -> web.Response:
     oc.action = "resolve"
     oc.key = request.match_info["incident_id"]
     comments: str | None = None
-    if (await request.read()).strip():
-        body = await _json_object(request, oc)
-        if isinstance(body, web.Response):
+    if request.body.strip():
+        body = _json_object(request, oc)
+        if isinstance(body, Response):
             return body
         raw = body.get("comments")
         if raw is not None and not isinstance(raw, str):
@@ -419,10 +418,10 @@ async def handle_resolve(request: web.Request) -> web.Response:
         request.match_info["env_id"], oc.key, comments, time.time()
     )
     oc.note = "incident resolved"
-    return web.Response(status=202)
+    return Response(202)
 
 
-async def handle_comment(request: web.Request) -> web.Response:
+def handle_comment(request: Request) -> Response:
     """``POST /resources/v2.0/environments/{env_id}/incidents/{incident_id}/comments``."""
     refused = _check(request)
     if refused is not None:
@@ -431,7 +430,7 @@ async def handle_comment(request: web.Request) -> web.Response:
     oc.action = "comment"
     oc.key = request.match_info["incident_id"]
     try:
-        body = await read_json(request)
+        body = read_json(request)
     except BodyError as exc:
         oc.reject(str(exc))
         return _error(400, str(exc))
@@ -443,11 +442,11 @@ async def handle_comment(request: web.Request) -> web.Response:
         request.match_info["env_id"], oc.key, comment, time.time()
     )
     oc.note = "comment added"
-    return web.Response(status=204)
+    return Response(204)
 
 
 # ------------------------------------------------------------------ the core
-async def handle_alert(request: web.Request) -> web.Response:
+def handle_alert(request: Request) -> Response:
     """``POST /data/v2/alerts``: one alert (org token, ``app_key`` in the body)."""
     oc = outcome(request)
     refused = _wrong_region(request)
@@ -457,8 +456,8 @@ async def handle_alert(request: web.Request) -> web.Response:
     if not same_secret(bearer_token(request), settings.bigpanda_org_token):
         oc.reject("not authenticated: missing or wrong 'Authorization: Bearer <org token>'")
         return _error(401, "Unauthorized")
-    body = await _json_object(request, oc)
-    if isinstance(body, web.Response):
+    body = _json_object(request, oc)
+    if isinstance(body, Response):
         return body
     app_key = body.get("app_key")
     if not isinstance(app_key, str) or not same_secret(app_key, settings.bigpanda_app_key):
@@ -487,14 +486,14 @@ async def handle_alert(request: web.Request) -> web.Response:
         what, f"alert accepted ({event or 'incident updated'})"
     )
     if what == "duplicate":
-        return web.Response(status=204)
+        return Response(204)
     if incident is not None and event is not None:
         _schedule_shares(request, state, incident, event)
     return json_response({"status": "created"}, status=201)
 
 
 def _schedule_shares(
-    request: web.Request, state: BigPandaState, incident: CoreIncident, event: str
+    request: Request, state: BigPandaState, incident: CoreIncident, event: str
 ) -> None:
     for rule in state.rules():
         if event == "incident#new" and rule.tag and rule.tag not in incident.tags:
@@ -592,7 +591,7 @@ def _matches(incident: CoreIncident, terms: list[tuple[str, str]]) -> bool:
     return all(fields.get(name, incident.tags.get(name)) == value for name, value in terms)
 
 
-async def handle_search(request: web.Request) -> web.Response:
+def handle_search(request: Request) -> Response:
     """``GET /resources/v2.0/environments/{env_id}/incidents?query=<BPQL>``."""
     refused = _check(request)
     if refused is not None:
@@ -618,7 +617,7 @@ async def handle_search(request: web.Request) -> web.Response:
     return json_response({"items": found[: max(1, min(page_size, 100))], "total": len(found)})
 
 
-async def handle_get_incident(request: web.Request) -> web.Response:
+def handle_get_incident(request: Request) -> Response:
     """``GET /resources/v2.0/environments/{env_id}/incidents/{incident_id}``."""
     refused = _check(request)
     if refused is not None:
@@ -630,7 +629,7 @@ async def handle_get_incident(request: web.Request) -> web.Response:
     return json_response(incident.to_json())
 
 
-async def handle_activities(request: web.Request) -> web.Response:
+def handle_activities(request: Request) -> Response:
     """``GET /resources/v2.0/incidents/{incident_id}/activities?types=a,b``."""
     refused = _check(request)
     if refused is not None:
@@ -645,13 +644,13 @@ async def handle_activities(request: web.Request) -> web.Response:
 
 
 # ------------------------------------------------------- emulator-only endpoints
-async def handle_add_rule(request: web.Request) -> web.Response:
+def handle_add_rule(request: Request) -> Response:
     """``POST /_bigpanda/autoshare``: what an admin does in BigPanda's AutoShare screen."""
     from bp_integrate.errors import BPError
     from bp_integrate.integrations import get as get_integration
 
-    body = await _json_object(request)
-    if isinstance(body, web.Response):
+    body = _json_object(request)
+    if isinstance(body, Response):
         return body
     values = body.get("values")
     env = body.get("environment_id")
@@ -681,10 +680,10 @@ async def handle_add_rule(request: web.Request) -> web.Response:
     return json_response(rule.to_json(), status=201)
 
 
-async def handle_add_environment(request: web.Request) -> web.Response:
+def handle_add_environment(request: Request) -> Response:
     """``POST /_bigpanda/environments``: ``{"id", "name", "incident_tags": bool}``."""
     try:
-        body = await read_json(request)
+        body = read_json(request)
     except BodyError as exc:
         return _error(400, str(exc))
     if not isinstance(body, dict) or not isinstance(body.get("id"), str):
@@ -695,10 +694,10 @@ async def handle_add_environment(request: web.Request) -> web.Response:
     return json_response({"id": body["id"]}, status=201)
 
 
-async def handle_region(request: web.Request) -> web.Response:
+def handle_region(request: Request) -> Response:
     """``POST /_bigpanda/region`` ``{"wrong": true}``: keys now belong to the other region."""
     try:
-        body = await read_json(request)
+        body = read_json(request)
     except BodyError as exc:
         return _error(400, str(exc))
     wrong = bool(body.get("wrong")) if isinstance(body, dict) else False

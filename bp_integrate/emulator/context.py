@@ -1,37 +1,27 @@
 """Plumbing shared by the emulator's route handlers.
 
-This module owns the typed aiohttp application keys (config, state), the
-per-request :class:`Outcome` a handler fills in so the recording middleware can
-log what happened, and small helpers for JSON answers, JSON bodies (parsed once
-per request, nesting bounded by ``EmulatorConfig.max_json_depth``) and
-constant-time credential checks.
+This module owns the per-request :class:`Outcome` a handler fills in so the
+recording step can log what happened, typed access to the emulator's config,
+state and per-target settings from a request, and small helpers for JSON
+answers, JSON bodies (parsed once per request, nesting bounded by
+``EmulatorConfig.max_json_depth``) and constant-time credential checks.
 """
 
 from __future__ import annotations
 
-import contextvars
 import hmac
 import json
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from aiohttp import web
-
-from .capture import CaptureFile
 from .config import EmulatorConfig
 from .records import NOT_PARSED, json_depth
 from .state import EmulatorState
 from .target import TargetSettings, TargetState
+from .wire import UNSET, Request, Response
 
-CONFIG_KEY = web.AppKey("bp_emulator_config", EmulatorConfig)
-CAPTURE_KEY = web.AppKey("bp_emulator_capture", CaptureFile)
-STATE_KEY = web.AppKey("bp_emulator_state", EmulatorState)
-_PARSED_KEY: web.RequestKey[Any] = web.RequestKey("bp_emulator_json", object)
 _S = TypeVar("_S", bound=TargetState)
 _C = TypeVar("_C", bound=TargetSettings)
-_OUTCOME: contextvars.ContextVar[Outcome | None] = contextvars.ContextVar(
-    "bp_emulator_outcome", default=None
-)
 
 
 @dataclass
@@ -51,89 +41,80 @@ class Outcome:
         self.errors.extend(errors)
 
 
-def outcome(request: web.Request) -> Outcome:
-    """The current request's :class:`Outcome` (created if the middleware did not).
-
-    Kept in a context variable: the middleware and the handler run in the same
-    task, so each request sees its own.
-    """
-    found = _OUTCOME.get()
+def outcome(request: Request) -> Outcome:
+    """The request's :class:`Outcome` (created if the recording step did not)."""
+    found = request.outcome
     if found is None:
-        found = Outcome(target="unknown", route="unknown")
-        _OUTCOME.set(found)
+        found = request.outcome = Outcome(target="unknown", route="unknown")
     return found
 
 
-def set_outcome(request: web.Request, value: Outcome) -> None:
-    """Make ``value`` the current request's :class:`Outcome`."""
-    _OUTCOME.set(value)
+def set_outcome(request: Request, value: Outcome) -> None:
+    """Make ``value`` the request's :class:`Outcome`."""
+    request.outcome = value
 
 
-def config_of(request: web.Request) -> EmulatorConfig:
-    return request.app[CONFIG_KEY]
+def config_of(request: Request) -> EmulatorConfig:
+    return request.app.config
 
 
-def state_of(request: web.Request) -> EmulatorState:
-    return request.app[STATE_KEY]
+def state_of(request: Request) -> EmulatorState:
+    return request.app.state
 
 
-def target_state(request: web.Request, kind: type[_S]) -> _S:
+def target_state(request: Request, kind: type[_S]) -> _S:
     """The state of the target whose state class is ``kind``."""
-    return request.app[STATE_KEY].target(kind)
+    return request.app.state.target(kind)
 
 
-def settings_of(request: web.Request, kind: type[_C]) -> _C:
+def settings_of(request: Request, kind: type[_C]) -> _C:
     """The settings of the target whose settings class is ``kind``."""
-    return request.app[CONFIG_KEY].of(kind)
+    return request.app.config.of(kind)
 
 
-def json_response(
-    body: Any, status: int = 200, headers: dict[str, str] | None = None
-) -> web.Response:
+#: The content type of every JSON answer.
+JSON_TYPE = "application/json; charset=utf-8"
+
+
+def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     """A JSON answer with a stable, compact encoding (never fails on a lone surrogate)."""
     text = json.dumps(body, ensure_ascii=False)
     try:
         payload = text.encode("utf-8")
     except UnicodeEncodeError:  # a lone surrogate: JSON's \\u escapes carry it faithfully
         payload = json.dumps(body).encode("ascii")
-    return web.Response(
-        status=status,
-        body=payload,
-        content_type="application/json",
-        charset="utf-8",
-        headers=headers,
-    )
+    return Response(status, payload, headers, JSON_TYPE)
 
 
 class BodyError(ValueError):
     """The request body is not the JSON that was expected."""
 
 
-async def read_json(request: web.Request) -> Any:
+def read_json(request: Request) -> Any:
     """The request body parsed as JSON; :class:`BodyError` with a human reason if not.
 
     Parsed once per request (handlers and the request log share it). Nesting
     deeper than the config's ``max_json_depth`` is a :class:`BodyError` too, so
     a hostile body gets the target's own 400, never a 500.
     """
-    if _PARSED_KEY in request:
-        cached = request[_PARSED_KEY]
+    cached = request.parsed
+    if cached is not UNSET:
         if isinstance(cached, BodyError):
             raise cached
         return cached
     try:
-        value = parse_json(await request.read(), request.app[CONFIG_KEY].max_json_depth)
+        value = parse_json(request.body, request.app.config.max_json_depth)
     except BodyError as exc:
-        request[_PARSED_KEY] = exc
+        request.parsed = exc
         raise
-    request[_PARSED_KEY] = value
+    request.parsed = value
     return value
 
 
-def parsed_body(request: web.Request) -> Any:
+def parsed_body(request: Request) -> Any:
     """The JSON body a handler already parsed, or :data:`~.records.NOT_PARSED`."""
-    cached = request.get(_PARSED_KEY, NOT_PARSED)
-    return NOT_PARSED if isinstance(cached, BodyError) else cached
+    cached = request.parsed
+    return NOT_PARSED if cached is UNSET or isinstance(cached, BodyError) else cached
 
 
 def parse_json(raw: bytes, max_depth: int) -> Any:
@@ -163,7 +144,7 @@ def same_secret(given: str | None, expected: str) -> bool:
     return hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8"))
 
 
-def bearer_token(request: web.Request) -> str | None:
+def bearer_token(request: Request) -> str | None:
     """The token of an ``Authorization: Bearer <token>`` header, if there is one."""
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.strip().partition(" ")

@@ -28,8 +28,6 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiohttp import web
-
 from bp_integrate.bigpanda.webhook import event_of, incident_of
 
 from .context import (
@@ -43,6 +41,7 @@ from .context import (
     target_state,
 )
 from .target import Route, Target, TargetSettings, TargetState
+from .wire import Request, Response
 
 CLOSED_EVENT = "incident#closed"
 #: Id of the emulated incident.io BigPanda alert source (a ULID, as incident.io uses).
@@ -169,13 +168,11 @@ def error_body(
     return {"type": kind, "status": status, "request_id": str(uuid.uuid4()), "errors": [error]}
 
 
-def _error(
-    status: int, kind: str, code: str, message: str, field: str | None = None
-) -> web.Response:
+def _error(status: int, kind: str, code: str, message: str, field: str | None = None) -> Response:
     return json_response(error_body(status, kind, code, message, field), status=status)
 
 
-def presented_secret(request: web.Request) -> str | None:
+def presented_secret(request: Request) -> str | None:
     """The secret as incident.io takes it: Bearer, Basic password, or ``?token=``."""
     token = bearer_token(request)
     if token is not None:
@@ -201,7 +198,7 @@ def is_firing(event_type: str | None, incident: dict[str, Any]) -> bool:
     return not (isinstance(status, str) and status.lower() == "ok")
 
 
-async def handle_alert_event(request: web.Request) -> web.Response:
+def handle_alert_event(request: Request) -> Response:
     """``POST /v2/alert_events/{big_panda|bigpanda}/{source_id}``."""
     oc = outcome(request)
     settings = settings_of(request, IncidentIoSettings)
@@ -227,7 +224,7 @@ async def handle_alert_event(request: web.Request) -> web.Response:
         oc.reject(f"no alert source with id {source_id}")
         return _error(404, "not_found", "not_found", f"No alert source with id {source_id}.")
     try:
-        body = await read_json(request)
+        body = read_json(request)
     except BodyError as exc:
         oc.reject(str(exc))
         return _error(400, "invalid_request_error", "invalid_json", str(exc))
@@ -265,7 +262,7 @@ async def handle_alert_event(request: web.Request) -> web.Response:
     )
 
 
-async def handle_list_alerts(request: web.Request) -> web.Response:
+def handle_list_alerts(request: Request) -> Response:
     """``GET /v2/alerts?deduplication_key[is]=...`` (read-back; Bearer API key)."""
     oc = outcome(request)
     if not same_secret(

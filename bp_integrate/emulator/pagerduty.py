@@ -25,7 +25,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import fastjsonschema  # type: ignore[import-untyped, unused-ignore]
-from aiohttp import web
 from fastjsonschema import JsonSchemaException  # type: ignore[import-untyped, unused-ignore]
 from jsonschema import Draft4Validator  # type: ignore[import-untyped, unused-ignore]
 from referencing import Registry, Resource
@@ -44,6 +43,7 @@ from .context import (
 )
 from .records import mask_key
 from .target import Route, Target, TargetSettings, TargetState
+from .wire import Request, Response
 
 #: PagerDuty's own body limit for Events API v2 (512 KB, taken as KiB).
 PAGERDUTY_MAX_EVENT_BYTES = 512 * 1024
@@ -373,29 +373,29 @@ def events_schema() -> EventsSchema:
     return EventsSchema(load_openapi_document())
 
 
-def _invalid(errors: list[str]) -> web.Response:
+def _invalid(errors: list[str]) -> Response:
     return json_response(
         {"status": INVALID_STATUS, "message": INVALID_MESSAGE, "errors": errors}, status=400
     )
 
 
-async def _read_event(request: web.Request) -> tuple[Any, list[str]]:
-    raw = await request.read()
+def _read_event(request: Request) -> tuple[Any, list[str]]:
+    raw = request.body
     if len(raw) > PAGERDUTY_MAX_EVENT_BYTES:
         return None, [
             f"request body is {len(raw)} bytes; the limit is {PAGERDUTY_MAX_EVENT_BYTES} "
             "bytes (512 KB)"
         ]
     try:
-        return await read_json(request), []
+        return read_json(request), []
     except BodyError as exc:
         return None, [str(exc)]
 
 
-async def handle_enqueue(request: web.Request) -> web.Response:
+def handle_enqueue(request: Request) -> Response:
     """``POST /v2/enqueue``: trigger, acknowledge or resolve an alert."""
     oc = outcome(request)
-    event, errors = await _read_event(request)
+    event, errors = _read_event(request)
     if not errors:
         errors = events_schema().enqueue_errors(event)
     if isinstance(event, dict):
@@ -429,11 +429,11 @@ async def handle_enqueue(request: web.Request) -> web.Response:
     )
 
 
-async def handle_change_enqueue(request: web.Request) -> web.Response:
+def handle_change_enqueue(request: Request) -> Response:
     """``POST /v2/change/enqueue``: an informational change event (opens nothing)."""
     oc = outcome(request)
     oc.action = "change"
-    event, errors = await _read_event(request)
+    event, errors = _read_event(request)
     if not errors:
         errors = events_schema().change_errors(event)
     if errors:
@@ -449,7 +449,7 @@ async def handle_change_enqueue(request: web.Request) -> web.Response:
     return json_response({"status": "success", "message": "Change event processed"}, status=202)
 
 
-async def handle_list_incidents(request: web.Request) -> web.Response:
+def handle_list_incidents(request: Request) -> Response:
     """``GET /incidents?incident_key=...`` of PagerDuty's REST API (read-back), with
     ``Authorization: Token token=<REST API key>``."""
     oc = outcome(request)

@@ -18,19 +18,18 @@ import threading
 from collections.abc import Callable
 from types import TracebackType
 
-from aiohttp import web
-
 from bp_integrate.loop import new_event_loop
 from bp_integrate.urls import is_loopback_host
 
-from .app import build_app
+from .app import Emulator
 from .capture import CaptureFile
 from .config import EmulatorConfig, endpoint_urls
+from .protocol import HttpProtocol
 from .state import EmulatorState, RecordCallback
 
 SHUTDOWN_TIMEOUT = 2.0
-#: aiohttp's errors about what clients sent (a malformed request line...) go here, not
-#: to stderr as tracebacks: a client must not be able to fill the receiver's terminal.
+#: Errors about what clients sent (a malformed request line...) go here, not to
+#: stderr as tracebacks: a client must not be able to fill the receiver's terminal.
 #: Configured logging (the debug switch) still gets them through propagation.
 HTTP_LOG = logging.getLogger("bp_integrate.emulator.http")
 HTTP_LOG.addHandler(logging.NullHandler())
@@ -115,7 +114,8 @@ class EmulatorServer:
         if on_record is not None:
             self.state.on_record = on_record
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._runner: web.AppRunner | None = None
+        self._server: asyncio.Server | None = None
+        self._connections: set[HttpProtocol] = set()
         self._thread: threading.Thread | None = None
         self._port: int | None = None
         self._url_host: str | None = None
@@ -217,24 +217,28 @@ class EmulatorServer:
 
     # ----------------------------------------------------------------- private
     async def _startup(self, sock: socket.socket) -> None:
-        app = build_app(self.config, self.state, self._capture)
-        runner = web.AppRunner(
-            app,
-            access_log=None,
-            shutdown_timeout=SHUTDOWN_TIMEOUT,
-            # Until a request is complete aiohttp's keep-alive timer runs: the idle
-            # timeout and the bounded wait for headers in one setting.
-            keepalive_timeout=self.config.idle_timeout,
-            logger=HTTP_LOG,
+        emulator = Emulator(self.config, self.state, self._capture)
+        connections = self._connections
+        self._server = await asyncio.get_running_loop().create_server(
+            lambda: HttpProtocol(emulator, connections), sock=sock, backlog=1024
         )
-        await runner.setup()
-        self._runner = runner
-        await web.SockSite(runner, sock).start()
 
     async def _cleanup(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+        server, self._server = self._server, None
+        if server is None:
+            return
+        server.close()
+        for connection in list(self._connections):
+            connection.close()
+        # Answers on their way (an injected delay) and AutoShare sends get a moment to end.
+        others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        if others:
+            _, late = await asyncio.wait(others, timeout=SHUTDOWN_TIMEOUT)
+            for task in late:
+                task.cancel()
+            if late:
+                await asyncio.wait(late, timeout=SHUTDOWN_TIMEOUT)
+        await server.wait_closed()
 
 
 def serve_forever(

@@ -17,18 +17,27 @@ import functools
 import importlib
 import pkgutil
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from aiohttp import web
-
-    Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+    from .wire import Handler, Request
 
 #: Modules of this package that are plumbing, not emulated systems.
 _PLUMBING = frozenset(
-    {"app", "capture", "config", "context", "records", "server", "state", "target"}
+    {
+        "app",
+        "capture",
+        "config",
+        "context",
+        "protocol",
+        "records",
+        "server",
+        "state",
+        "target",
+        "wire",
+    }
 )
 
 
@@ -101,7 +110,7 @@ class Target:
     install_values: Callable[[str, Any], dict[str, dict[str, str]]]
     credentials: Callable[[Any], str]
     summary: Callable[[dict[str, Any]], list[str]]
-    label: Callable[[web.Request, Any], tuple[str, str] | None] | None = None
+    label: Callable[[Request, Any], tuple[str, str] | None] | None = None
     #: Per integration name, the read-back credentials this emulated target accepts
     #: (``verify`` in the demo reads the target back with them).
     readback_values: Callable[[Any], dict[str, dict[str, str]]] | None = None

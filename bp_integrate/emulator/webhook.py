@@ -19,8 +19,6 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
-from aiohttp import web
-
 from bp_integrate.bigpanda.webhook import incident_of
 
 from .context import (
@@ -33,6 +31,7 @@ from .context import (
     target_state,
 )
 from .target import Route, Target, TargetSettings, TargetState
+from .wire import Request, Response
 
 RECEIVE_PATH = "/webhook/{receiver_id}"
 #: Bodies kept per receiver (older ones are counted, not kept).
@@ -100,7 +99,7 @@ class WebhookState(TargetState):
             self._receivers.clear()
 
 
-async def handle_receive(request: web.Request) -> web.Response:
+def handle_receive(request: Request) -> Response:
     """``POST /webhook/{receiver_id}``: accept any JSON body."""
     oc = outcome(request)
     expected = settings_of(request, WebhookSettings).webhook_auth_header
@@ -108,7 +107,7 @@ async def handle_receive(request: web.Request) -> web.Response:
         oc.reject("not authenticated: missing or wrong Authorization header")
         return json_response({"status": "error", "message": "Unauthorized"}, status=401)
     try:
-        body = await read_json(request)
+        body = read_json(request)
     except BodyError as exc:
         oc.reject(str(exc))
         return json_response({"status": "error", "message": str(exc)}, status=400)

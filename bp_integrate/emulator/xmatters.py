@@ -35,8 +35,6 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-from aiohttp import web
-
 from bp_integrate.bigpanda.webhook import event_of, incident_of
 
 from .context import (
@@ -49,6 +47,7 @@ from .context import (
     target_state,
 )
 from .target import Route, Target, TargetSettings, TargetState
+from .wire import Request, Response
 
 OUTAGE_ID_FIELDS = ("outage_id", "outageId", "incident_id", "id")
 
@@ -256,7 +255,7 @@ def xmatters_trigger_url(
     return url + ("?" + "&".join(params) if params else "")
 
 
-def basic_credentials(request: web.Request) -> tuple[str, str] | None:
+def basic_credentials(request: Request) -> tuple[str, str] | None:
     """(user, password) of an ``Authorization: Basic`` header, or None."""
     scheme, _, encoded = request.headers.get("Authorization", "").strip().partition(" ")
     if scheme.lower() != "basic" or not encoded:
@@ -269,7 +268,7 @@ def basic_credentials(request: web.Request) -> tuple[str, str] | None:
     return (user, password) if sep else None
 
 
-def _authenticated(request: web.Request) -> bool:
+def _authenticated(request: Request) -> bool:
     config = settings_of(request, XMattersSettings)
     api_key = request.query.get("apiKey")
     if api_key is not None and same_secret(api_key, config.xmatters_api_key):
@@ -281,7 +280,7 @@ def _authenticated(request: web.Request) -> bool:
     )
 
 
-def parse_recipients(request: web.Request) -> list[str]:
+def parse_recipients(request: Request) -> list[str]:
     """The ``recipients`` query values, URL-decoded, split on commas."""
     names: list[str] = []
     for value in request.query.getall("recipients", []):
@@ -319,7 +318,7 @@ def _targets(body: dict[str, Any]) -> tuple[list[str], str | None]:
     return [], "target must be a string or an array of strings"
 
 
-async def handle_trigger(request: web.Request) -> web.Response:
+def handle_trigger(request: Request) -> Response:
     """``POST /api/integration/1/functions/{uuid}/triggers``."""
     oc = outcome(request)
     function_id = request.match_info["function_id"]
@@ -351,7 +350,7 @@ async def handle_trigger(request: web.Request) -> web.Response:
     recipients = parse_recipients(request)
     now = time.time()
     try:
-        body = await read_json(request)
+        body = read_json(request)
     except BodyError as exc:
         body = None
         oc.reject(str(exc))
@@ -375,7 +374,7 @@ async def handle_trigger(request: web.Request) -> web.Response:
 
 
 def _bigpanda(
-    request: web.Request,
+    request: Request,
     body: dict[str, Any],
     request_id: str,
     function_id: str,
@@ -410,7 +409,7 @@ def _bigpanda(
 
 
 def _panopta_outage(
-    request: web.Request,
+    request: Request,
     body: dict[str, Any],
     request_id: str,
     function_id: str,
@@ -452,7 +451,7 @@ def _panopta_outage(
     )
 
 
-def _rest_user(request: web.Request) -> bool:
+def _rest_user(request: Request) -> bool:
     settings = settings_of(request, XMattersSettings)
     given = basic_credentials(request)
     return given is not None and (
@@ -472,14 +471,14 @@ def _event_json(ev: XMattersEvent) -> dict[str, Any]:
     }
 
 
-def _unauthorized() -> web.Response:
+def _unauthorized() -> Response:
     return json_response(
         {"code": 401, "reason": "Unauthorized", "message": "Basic auth of a REST user required"},
         status=401,
     )
 
 
-async def handle_list_events(request: web.Request) -> web.Response:
+def handle_list_events(request: Request) -> Response:
     """``GET /api/xm/1/events`` (``propertyName``/``propertyValue``, ``requestId``)."""
     oc = outcome(request)
     if not _rest_user(request):
@@ -497,14 +496,14 @@ async def handle_list_events(request: web.Request) -> web.Response:
     return json_response({"count": len(data), "total": len(data), "data": data})
 
 
-async def handle_change_event(request: web.Request) -> web.Response:
+def handle_change_event(request: Request) -> Response:
     """``POST /api/xm/1/events`` ``{"id": ..., "status": "TERMINATED"}``."""
     oc = outcome(request)
     if not _rest_user(request):
         oc.reject("not authenticated: Basic auth of the REST user expected")
         return _unauthorized()
     try:
-        body = await read_json(request)
+        body = read_json(request)
     except BodyError as exc:
         oc.reject(str(exc))
         return json_response({"code": 400, "reason": "Bad Request", "message": str(exc)}, 400)
@@ -523,7 +522,7 @@ async def handle_change_event(request: web.Request) -> web.Response:
     return json_response({"id": event_id, "status": "TERMINATED"}, status=202)
 
 
-def _label(request: web.Request, settings: XMattersSettings) -> tuple[str, str] | None:
+def _label(request: Request, settings: XMattersSettings) -> tuple[str, str] | None:
     return settings.functions().get(request.match_info.get("function_id", ""))
 
 
