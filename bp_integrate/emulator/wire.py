@@ -214,7 +214,7 @@ def _compile(path: str) -> re.Pattern[str]:
     end = 0
     for placeholder in _PLACEHOLDER.finditer(path):
         parts.append(re.escape(path[end : placeholder.start()]))
-        parts.append(f"(?P<{placeholder.group(1)}>[^/]+)")
+        parts.append(f"(?P<{placeholder.group(1)}>[^{{}}/]+)")  # aiohttp's default
         end = placeholder.end()
     parts.append(re.escape(path[end:]))
     return re.compile("".join(parts))

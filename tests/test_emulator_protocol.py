@@ -1,0 +1,380 @@
+"""The emulator's HTTP/1.1 layer (emulator/protocol.py) as clients use it, byte for byte.
+
+Raw sockets, because what is checked is what an HTTP client library hides: answers
+to pipelined requests in order, `100 Continue`, a 413 before the body is sent, the
+limits on the request line and headers, `Connection: close`, HEAD, and that no
+byte sequence can break the server for the next client. Answers are read back with
+llhttp's own response parser (httptools).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import socket
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import httptools
+import httpx
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bp_integrate.emulator import EmulatorConfig, EmulatorServer, build_app, targets
+from bp_integrate.emulator.app import Emulator
+from bp_integrate.emulator.pagerduty import EventsSchema
+from bp_integrate.emulator.wire import Router
+
+KEY = "0123456789abcdef0123456789abcdef"
+
+
+def event(dedup: str) -> bytes:
+    body = {
+        "routing_key": KEY,
+        "event_action": "trigger",
+        "dedup_key": dedup,
+        "payload": {"summary": "disk full", "source": "db-1", "severity": "critical"},
+    }
+    return json.dumps(body).encode()
+
+
+def post(path: str, body: bytes, *extra: str) -> bytes:
+    head = [f"POST {path} HTTP/1.1", "Host: x", "Content-Type: application/json"]
+    head += [f"Content-Length: {len(body)}", *extra]
+    return ("\r\n".join(head) + "\r\n\r\n").encode() + body
+
+
+@dataclass
+class Answer:
+    status: int = 0
+    headers: dict[str, str] = field(default_factory=dict)
+    body: bytes = b""
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+class _Answers:
+    """Feeds bytes to llhttp's response parser and collects whole answers."""
+
+    def __init__(self) -> None:
+        self.done: list[Answer] = []
+        self._current = Answer()
+        self._parser = httptools.HttpResponseParser(self)
+
+    def feed(self, data: bytes) -> None:
+        self._parser.feed_data(data)
+
+    def on_message_begin(self) -> None:
+        self._current = Answer()
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._current.headers[name.decode().lower()] = value.decode()
+
+    def on_headers_complete(self) -> None:
+        self._current.status = self._parser.get_status_code()
+
+    def on_body(self, body: bytes) -> None:
+        self._current.body += body
+
+    def on_message_complete(self) -> None:
+        self.done.append(self._current)
+
+
+def talk(port: int, data: bytes, answers: int, timeout: float = 5.0) -> tuple[list[Answer], bool]:
+    """Send `data`, read until `answers` whole answers came (or the server closed);
+    also tell whether the server then closed the connection."""
+    parser = _Answers()
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+        sock.sendall(data)
+        closed = False
+        while len(parser.done) < answers:
+            chunk = sock.recv(65536)
+            if not chunk:
+                closed = True
+                break
+            parser.feed(chunk)
+        if not closed:
+            sock.settimeout(0.3)
+            try:
+                closed = sock.recv(1) == b""
+            except TimeoutError:
+                closed = False
+            except ConnectionResetError:
+                closed = True
+    return parser.done, closed
+
+
+def test_pipelined_requests_are_answered_in_order_even_behind_a_delay(
+    emu: EmulatorServer,
+) -> None:
+    httpx.post(
+        f"{emu.base_url}/_faults", json={"path_prefix": "/v2/", "status": None, "delay": 0.3}
+    )
+    data = (
+        post("/v2/enqueue", event("first"))
+        + b"GET /_state HTTP/1.1\r\nHost: x\r\n\r\n"
+        + post("/v2/enqueue", event("second"))
+    )
+    (first, state, second), closed = talk(emu.port, data, 3)
+    assert (first.status, first.json()["dedup_key"]) == (202, "first")
+    assert state.status == 200 and state.json()["requests_received"] == 1  # after the delay
+    assert (second.status, second.json()["dedup_key"]) == (202, "second")
+    assert not closed  # keep-alive throughout
+    assert [r.fault for r in emu.state.records()] == ["delay 0.3s", None]
+
+
+def test_expect_100_continue_is_answered_before_the_body_is_sent(emu: EmulatorServer) -> None:
+    body = event("continue")
+    head = post("/v2/enqueue", b"", "Expect: 100-continue").replace(
+        b"Content-Length: 0", f"Content-Length: {len(body)}".encode()
+    )
+    with socket.create_connection(("127.0.0.1", emu.port), timeout=5) as sock:
+        sock.sendall(head)
+        assert sock.recv(4096) == b"HTTP/1.1 100 Continue\r\n\r\n"
+        sock.sendall(body)
+        parser = _Answers()
+        while not parser.done:
+            parser.feed(sock.recv(4096))
+    assert parser.done[0].status == 202
+
+
+def test_a_body_declared_too_large_is_413_at_once_and_recorded() -> None:
+    with EmulatorServer(config=EmulatorConfig(max_body_bytes=1000)) as emu:
+        head = post("/v2/enqueue", b"").replace(b"Content-Length: 0", b"Content-Length: 5000")
+        (answer,), closed = talk(emu.port, head, 1)  # the body is never sent
+        assert answer.status == 413
+        assert answer.json() == {
+            "status": 413,
+            "message": "Request body too large: the limit is 1000 bytes",
+        }
+        assert closed
+        (record,) = emu.state.records()
+        assert (record.status, record.body_bytes, record.target) == (413, 5000, "pagerduty")
+        assert record.errors == ("request body larger than 1000 bytes",)
+
+
+def chunked(path: str, body: bytes, size: int = 7) -> bytes:
+    parts = [body[i : i + size] for i in range(0, len(body), size)]
+    chunks = b"".join(b"%x\r\n%s\r\n" % (len(p), p) for p in parts) + b"0\r\n\r\n"
+    return (f"POST {path} HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n").encode() + (
+        chunks
+    )
+
+
+def test_chunked_bodies_are_read_whole_and_bounded() -> None:
+    with EmulatorServer(config=EmulatorConfig(max_body_bytes=1000)) as emu:
+        (answer,), closed = talk(emu.port, chunked("/v2/enqueue", event("chunked")), 1)
+        assert (answer.status, answer.json()["dedup_key"], closed) == (202, "chunked", False)
+        (answer,), closed = talk(emu.port, chunked("/v2/enqueue", b"x" * 3000, 500), 1)
+        assert (answer.status, closed) == (413, True)
+        assert [r.status for r in emu.state.records()] == [202, 413]
+
+
+@pytest.mark.parametrize(
+    ("data", "status"),
+    [
+        (b"GARBAGE\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: nope\r\n\r\n", 400),
+        (b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 414),
+        (b"GET / HTTP/1.1\r\n" + b"X-Many: 1\r\n" * 200 + b"\r\n", 431),
+        (b"GET / HTTP/1.1\r\nX-Big: " + b"v" * 70_000 + b"\r\n\r\n", 431),
+    ],
+    ids=["garbage", "bad-length", "long-target", "many-headers", "huge-header"],
+)
+def test_a_request_that_cannot_be_parsed_is_refused_then_closed(
+    emu: EmulatorServer, data: bytes, status: int
+) -> None:
+    (answer,), closed = talk(emu.port, data, 1)
+    assert answer.status == status
+    assert answer.json()["status"] == status
+    assert answer.headers["connection"] == "close"
+    assert closed
+    assert emu.state.records() == ()  # nothing an emulated target received
+    r = httpx.post(f"{emu.base_url}/v2/enqueue", content=event("after"))
+    assert r.status_code == 202  # the next client is served
+
+
+def test_connection_close_http_1_0_and_head(emu: EmulatorServer) -> None:
+    (answer,), closed = talk(emu.port, post("/v2/enqueue", event("c"), "Connection: close"), 1)
+    assert (answer.status, answer.headers["connection"], closed) == (202, "close", True)
+    (answer,), closed = talk(emu.port, post("/v2/enqueue", event("d")).replace(b"1.1", b"1.0"), 1)
+    assert (answer.status, closed) == (202, True)
+    with socket.create_connection(("127.0.0.1", emu.port), timeout=5) as sock:
+        sock.sendall(b"HEAD /incidents HTTP/1.1\r\nHost: x\r\n\r\n")
+        head = sock.recv(65536)
+    status_line, _, rest = head.partition(b"\r\n")
+    assert status_line == b"HTTP/1.1 405 Method Not Allowed"
+    assert rest.endswith(b"\r\n\r\n")  # headers only: no body follows a HEAD
+    assert b"Allow: GET" in rest and b"Content-Length: " in rest
+
+
+def test_a_bug_in_a_handler_is_a_500_and_the_server_goes_on(
+    emu: EmulatorServer, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(self: EventsSchema, event: Any) -> list[str]:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(EventsSchema, "enqueue_errors", broken)
+    with caplog.at_level(logging.ERROR, logger="bp_integrate.emulator.http"):
+        (answer,), closed = talk(emu.port, post("/v2/enqueue", event("bug")), 1)
+    assert answer.status == 500 and not closed
+    assert "a bug" in caplog.text
+    monkeypatch.undo()
+    assert httpx.post(f"{emu.base_url}/v2/enqueue", content=event("ok")).status_code == 202
+
+
+# -------------------------------------------------------------- the router
+SEGMENTS = st.one_of(
+    st.sampled_from(["", "v2", "enqueue", "incidents", "resources", "v2.0", "environments"]),
+    st.text(alphabet="abcXYZ019-_.~{}", min_size=1, max_size=6),
+)
+
+
+def _aiohttp_router() -> Any:
+    from aiohttp import web
+
+    async def handler(request: web.Request) -> web.Response:
+        return web.Response()
+
+    app = web.Application()
+    for target in targets():
+        for route in target.routes:
+            app.router.add_route(route.method, route.path, handler, name=route.name)
+    return app
+
+
+def _templates() -> list[str]:
+    return [route.path for target in targets() for route in target.routes]
+
+
+@st.composite
+def paths(draw: st.DrawFn) -> str:
+    if draw(st.booleans()):  # a route's own path, its placeholders filled in
+        template = draw(st.sampled_from(_templates()))
+        parts = template.split("/")
+        filled = [draw(SEGMENTS) if p.startswith("{") else p for p in parts]
+        return "/".join(filled)
+    path = "/" + "/".join(draw(st.lists(SEGMENTS, max_size=6)))
+    # "//x" would be read as a host by make_mocked_request, not as a request line's path.
+    return path if not path.startswith("//") else "/" + path.lstrip("/")
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(method=st.sampled_from(["GET", "POST", "PUT", "DELETE"]), path=paths())
+def test_the_router_resolves_as_aiohttps_did(method: str, path: str) -> None:
+    from aiohttp.test_utils import make_mocked_request
+
+    ours = Router()
+    for target in targets():
+        for route in target.routes:
+            ours.add(route.method, route.path, route.name, route.handler)
+    app = _aiohttp_router()
+    request = make_mocked_request(method, path, app=app)
+    theirs = asyncio.run(app.router.resolve(request))
+    found = ours.resolve(method, path)
+    error = theirs.http_exception
+    if error is None:
+        assert (found.name, found.match_info) == (theirs.route.name, dict(theirs))
+    elif error.status == 405:
+        assert found.handler is None
+        assert set(found.allowed) == set(error.headers["Allow"].split(","))
+    else:
+        assert (found.handler, found.allowed) == (None, ())
+
+
+# ------------------------------------------------------------- hostile bytes
+_BYTES = st.one_of(
+    st.binary(max_size=300),
+    st.builds(
+        lambda head, junk: head + junk,
+        st.sampled_from(
+            [b"POST /v2/enqueue HTTP/1.1\r\n", b"GET /_state HTTP/1.1\r\nHost: x\r\n", b"GET "]
+        ),
+        st.binary(max_size=200),
+    ),
+)
+
+
+@pytest.fixture(scope="module")
+def shared_emulator() -> Iterator[EmulatorServer]:
+    with EmulatorServer(config=EmulatorConfig(idle_timeout=1.0, body_timeout=1.0)) as server:
+        yield server
+
+
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(data=_BYTES)
+def test_no_bytes_break_the_server_for_the_next_client(
+    shared_emulator: EmulatorServer, data: bytes
+) -> None:
+    with socket.create_connection(("127.0.0.1", shared_emulator.port), timeout=5) as sock:
+        try:
+            sock.sendall(data)
+            sock.shutdown(socket.SHUT_WR)
+            sock.settimeout(3)
+            while sock.recv(65536):
+                pass
+        except (ConnectionResetError, BrokenPipeError, TimeoutError):
+            pass
+    r = httpx.post(f"{shared_emulator.base_url}/v2/enqueue", content=event("next"), timeout=5)
+    assert r.status_code == 202
+
+
+# ---------------------------------------------------- the aiohttp application
+def test_build_app_answers_as_the_server_does(emu: EmulatorServer) -> None:
+    """`build_app` (for embedding in aiohttp) and `EmulatorServer` give the same answers."""
+    from aiohttp import web
+
+    requests: list[tuple[str, str, bytes]] = [
+        ("POST", "/v2/enqueue", event("same")),
+        ("POST", "/v2/enqueue", b"{not json"),
+        ("GET", "/v2/enqueue", b""),
+        ("GET", "/nowhere", b""),
+        ("GET", "/_faults", b""),
+    ]
+    ready = threading.Event()
+    stop = threading.Event()
+    port: list[int] = []
+
+    async def serve() -> None:
+        runner = web.AppRunner(build_app())
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port.append(runner.addresses[0][1])
+        ready.set()
+        while not stop.is_set():
+            await asyncio.sleep(0.02)
+        await runner.cleanup()
+
+    thread = threading.Thread(target=asyncio.run, args=(serve(),))
+    thread.start()
+    try:
+        assert ready.wait(5)
+        for method, path, body in requests:
+            ours = httpx.request(method, emu.base_url + path, content=body)
+            theirs = httpx.request(method, f"http://127.0.0.1:{port[0]}{path}", content=body)
+            assert (theirs.status_code, theirs.json()) == (ours.status_code, ours.json())
+            assert theirs.headers["content-type"] == ours.headers["content-type"]
+    finally:
+        stop.set()
+        thread.join(5)
+
+
+def test_an_emulator_is_usable_without_a_server() -> None:
+    """`Emulator.handle` is a plain function of a request: no loop, no socket."""
+    from multidict import CIMultiDict
+
+    from bp_integrate.emulator.wire import Request
+
+    emulator = Emulator()
+    answer = emulator.handle(
+        Request("POST", "/v2/enqueue", "", CIMultiDict(), event("plain"), emulator)
+    )
+    assert answer is not None and not asyncio.iscoroutine(answer)
+    assert (answer.status, json.loads(answer.body)["dedup_key"]) == (202, "plain")  # type: ignore[union-attr]
+    assert emulator.state.records()[0].route == "pagerduty_events"
