@@ -3,7 +3,9 @@
 Starts, on 127.0.0.1:
 * nginx (Debian's /usr/sbin/nginx, a generated config in a temp dir, one worker,
   `return 202` with a PagerDuty-like JSON body): the ceiling of this machine;
-* the emulator as a library (`EmulatorServer` in a child process, nothing printed);
+* the emulator as a library (`EmulatorServer` in a child process, nothing printed), on
+  uvloop when it is installed, and again on asyncio's own loop (uvloop hidden), which is
+  what a plain `pip install bp-integrate` runs;
 * the emulator as users run it (`bp-integrate receiver --port P`, output to /dev/null).
 
 Each gets `hey -c 50 -z Ds -m POST` with the same PagerDuty Events v2 enqueue body
@@ -42,6 +44,8 @@ BODY = {
 }
 EMULATOR = """\
 import sys, threading
+if sys.argv[2] == "asyncio":
+    sys.modules["uvloop"] = None  # as if the `fast` extra were not installed
 from bp_integrate.emulator import EmulatorServer
 with EmulatorServer(port=int(sys.argv[1])):
     threading.Event().wait()
@@ -77,13 +81,17 @@ def main() -> None:
     args = parser.parse_args()
     if shutil.which("hey") is None or not os.path.exists(NGINX):
         raise SystemExit("needs hey and nginx: apt-get install -y hey nginx")
+    load_before = os.getloadavg()[0]
     python = sys.executable
     cli = str(Path(python).with_name("bp-integrate"))
     procs: list[subprocess.Popen[bytes]] = []
     with tempfile.TemporaryDirectory(prefix="bp-bench-receiver-") as tmp:
         body_file = Path(tmp, "body.json")
         body_file.write_text(json.dumps(BODY))
-        ports = {name: free_port() for name in ("nginx", "emulator", "receiver")}
+        names = ["nginx", "emulator", "receiver"]
+        if _has_uvloop():
+            names.insert(2, "emulator-asyncio")
+        ports = {name: free_port() for name in names}
         nginx_conf(
             Path(tmp),
             ports["nginx"],
@@ -94,7 +102,15 @@ def main() -> None:
             procs.append(
                 subprocess.Popen([NGINX, "-c", f"{tmp}/nginx.conf"], stderr=subprocess.DEVNULL)
             )
-            procs.append(subprocess.Popen([python, "-c", EMULATOR, str(ports["emulator"])]))
+            procs.append(
+                subprocess.Popen([python, "-c", EMULATOR, str(ports["emulator"]), "default"])
+            )
+            if "emulator-asyncio" in ports:
+                procs.append(
+                    subprocess.Popen(
+                        [python, "-c", EMULATOR, str(ports["emulator-asyncio"]), "asyncio"]
+                    )
+                )
             procs.append(
                 subprocess.Popen(
                     [cli, "receiver", "--port", str(ports["receiver"])],
@@ -118,12 +134,14 @@ def main() -> None:
     loop = "uvloop" if _has_uvloop() else "asyncio"
     print(
         f"hey -c 50 -z {args.duration:g}s, PagerDuty enqueue body, median of "
-        f"{args.rounds} round(s); {os.cpu_count()} CPUs; emulator event loop: {loop}"
+        f"{args.rounds} round(s); {os.cpu_count()} CPUs; load average {load_before:.2f} "
+        f"before, {os.getloadavg()[0]:.2f} after"
     )
     print(f"{'server':<36} {'requests/s':>11} {'x nginx':>8} {'p50':>9} {'p99':>9} {'not 202':>8}")
     labels = {
         "nginx": "nginx (1 worker, return 202)",
-        "emulator": "emulator (EmulatorServer)",
+        "emulator": f"emulator (EmulatorServer, {loop})",
+        "emulator-asyncio": "emulator (EmulatorServer, asyncio)",
         "receiver": "bp-integrate receiver (> /dev/null)",
     }
     ceiling = statistics.median(r.requests_per_s for r in rounds["nginx"])

@@ -5,7 +5,9 @@ Emulates, on one local HTTP server, every target registered in :mod:`.target`
 Events API v2, incident.io's BigPanda alert source, the BigPanda API calls the
 CLI makes, a generic webhook receiver); plus introspection (``/_received``,
 ``/_state``, ``/_reset``) and fault injection (``/_faults``). See :mod:`.app`
-for the server side and :mod:`.config` for settings. This package is plain
+for what answers (:class:`Emulator`: a plain function of a request to an answer),
+:mod:`.protocol` for HTTP, :mod:`.server` for running it, and :mod:`.config` for
+settings. This package is plain
 core: no CLI or terminal UI imports. The names below are re-exported for
 callers and tests.
 """
@@ -14,7 +16,7 @@ from __future__ import annotations
 
 from bp_integrate.urls import is_loopback_host
 
-from .app import build_app
+from .app import Emulator, build_app
 from .bigpanda import DEMO_BIGPANDA_ENVIRONMENTS, BigPandaComment, BigPandaResolution
 from .config import EmulatorConfig, endpoint_urls
 from .incidentio import INCIDENTIO_SOURCE_ID, IncidentIoAlert
@@ -64,6 +66,7 @@ __all__ = [
     "XMATTERS_BIGPANDA_FUNCTION_ID",
     "BigPandaComment",
     "BigPandaResolution",
+    "Emulator",
     "EmulatorBindError",
     "EmulatorConfig",
     "EmulatorServer",
