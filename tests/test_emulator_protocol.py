@@ -14,8 +14,10 @@ import json
 import logging
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httptools
@@ -24,7 +26,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bp_integrate.emulator import EmulatorConfig, EmulatorServer, build_app, targets
+from bp_integrate.emulator import (
+    INCIDENTIO_SOURCE_ID,
+    XMATTERS_BIGPANDA_FUNCTION_ID,
+    EmulatorConfig,
+    EmulatorServer,
+    build_app,
+    targets,
+)
 from bp_integrate.emulator.app import Emulator
 from bp_integrate.emulator.pagerduty import EventsSchema
 from bp_integrate.emulator.wire import Router
@@ -204,13 +213,21 @@ def test_connection_close_http_1_0_and_head(emu: EmulatorServer) -> None:
     assert (answer.status, answer.headers["connection"], closed) == (202, "close", True)
     (answer,), closed = talk(emu.port, post("/v2/enqueue", event("d")).replace(b"1.1", b"1.0"), 1)
     assert (answer.status, closed) == (202, True)
-    with socket.create_connection(("127.0.0.1", emu.port), timeout=5) as sock:
-        sock.sendall(b"HEAD /incidents HTTP/1.1\r\nHost: x\r\n\r\n")
-        head = sock.recv(65536)
-    status_line, _, rest = head.partition(b"\r\n")
-    assert status_line == b"HTTP/1.1 405 Method Not Allowed"
-    assert rest.endswith(b"\r\n\r\n")  # headers only: no body follows a HEAD
-    assert b"Allow: GET" in rest and b"Content-Length: " in rest
+    keep = post("/v2/enqueue", event("e"), "Connection: keep-alive").replace(b"1.1", b"1.0")
+    (answer,), closed = talk(emu.port, keep, 1)
+    assert (answer.status, answer.headers["connection"], closed) == (202, "keep-alive", False)
+    for request, status_line in [
+        (b"HEAD /_state HTTP/1.1\r\nHost: x\r\n\r\n", b"HTTP/1.1 200 OK"),  # a GET route
+        (b"HEAD /v2/enqueue HTTP/1.1\r\nHost: x\r\n\r\n", b"HTTP/1.1 405 Method Not Allowed"),
+    ]:
+        with socket.create_connection(("127.0.0.1", emu.port), timeout=5) as sock:
+            sock.sendall(request)
+            head = sock.recv(65536)
+        line, _, rest = head.partition(b"\r\n")
+        assert line == status_line
+        assert rest.endswith(b"\r\n\r\n")  # headers only: no body follows a HEAD
+        assert b"Content-Length: " in rest and b"Content-Length: 0" not in rest
+    assert b"Allow: POST" in rest
 
 
 def test_a_bug_in_a_handler_is_a_500_and_the_server_goes_on(
@@ -244,7 +261,10 @@ def _aiohttp_router() -> Any:
     app = web.Application()
     for target in targets():
         for route in target.routes:
-            app.router.add_route(route.method, route.path, handler, name=route.name)
+            if route.method == "GET":  # add_get: HEAD too, as ours does
+                app.router.add_get(route.path, handler, name=route.name)
+            else:
+                app.router.add_route(route.method, route.path, handler, name=route.name)
     return app
 
 
@@ -378,3 +398,154 @@ def test_an_emulator_is_usable_without_a_server() -> None:
     assert answer is not None and not asyncio.iscoroutine(answer)
     assert (answer.status, json.loads(answer.body)["dedup_key"]) == (202, "plain")  # type: ignore[union-attr]
     assert emulator.state.records()[0].route == "pagerduty_events"
+
+
+# ------------------------------------------------------ clients that misbehave
+@pytest.mark.parametrize("count", [500, 3000], ids=["under-the-cap", "over-the-cap"])
+def test_a_client_that_pipelines_without_reading_cannot_hold_the_server(count: int) -> None:
+    config = EmulatorConfig(idle_timeout=1.0)
+    with EmulatorServer(config=config) as emu, httpx.Client(base_url=emu.base_url) as c:
+        for n in range(200):  # a request log worth ~100 KB an answer
+            c.post("/v2/enqueue", content=event(f"fill-{n}"))
+        before = _rss_mb()
+        greedy = socket.create_connection(("127.0.0.1", emu.port))
+        try:
+            greedy.sendall(b"GET /_received HTTP/1.1\r\nHost: x\r\n\r\n" * count)  # never read
+            started = time.monotonic()
+            assert c.get("/_state", timeout=5).status_code == 200  # others are served
+            assert time.monotonic() - started < 2
+            assert _rss_mb() - before < 50  # answers wait unwritten, not in a buffer
+            deadline = time.monotonic() + 5
+            while emu._connections and time.monotonic() < deadline:
+                time.sleep(0.05)
+            # Dropped once it has not read for idle_timeout (or past MAX_PENDING owed).
+            assert len(emu._connections) == 0
+            assert time.monotonic() - started < 3.0
+        finally:
+            greedy.close()
+
+
+def _rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def test_an_endless_header_line_is_431_once_past_the_limit(emu: EmulatorServer) -> None:
+    """llhttp hands over a header only once its line ends: the bytes are counted before."""
+    with socket.create_connection(("127.0.0.1", emu.port), timeout=5) as sock:
+        sock.sendall(b"GET /_state HTTP/1.1\r\nX-Endless: " + b"v" * 100_000)  # no line end
+        started = time.monotonic()
+        answer = sock.recv(65536)
+    assert answer.startswith(b"HTTP/1.1 431 ")
+    assert time.monotonic() - started < 5  # the size refused it, not the 15 s idle timeout
+
+
+def test_nothing_after_a_dropped_request_is_processed(emu: EmulatorServer) -> None:
+    httpx.post(f"{emu.base_url}/_faults", json={"path_prefix": "/v2/", "drop": True})
+    data = b"".join(post("/v2/enqueue", event(f"after-drop-{n}")) for n in range(50))
+    answers, closed = talk(emu.port, data, 50)
+    assert (answers, closed) == ([], True)
+    assert [(r.status, r.fault) for r in emu.state.records()] == [(None, "drop")]
+    assert emu.state.snapshot()["pagerduty"]["alerts"] == []
+
+
+def test_a_bad_request_behind_a_delayed_answer_comes_after_the_answers_owed(
+    emu: EmulatorServer,
+) -> None:
+    httpx.post(
+        f"{emu.base_url}/_faults", json={"path_prefix": "/v2/", "status": None, "delay": 0.3}
+    )
+    data = (
+        post("/v2/enqueue", event("one")) + post("/v2/enqueue", event("two")) + b"GARBAGE\r\n\r\n"
+    )
+    answers, closed = talk(emu.port, data, 3)
+    assert [a.status for a in answers] == [202, 202, 400]
+    assert closed
+    assert [r.status for r in emu.state.records()] == [202, 202]
+
+
+def test_expect_100_continue_waits_its_turn_and_is_for_http_1_1_only(emu: EmulatorServer) -> None:
+    httpx.post(
+        f"{emu.base_url}/_faults", json={"path_prefix": "/v2/", "status": None, "delay": 0.3}
+    )
+    body = event("late")
+    second = post("/v2/enqueue", b"", "Expect: 100-continue").replace(
+        b"Content-Length: 0", f"Content-Length: {len(body)}".encode()
+    )
+    with socket.create_connection(("127.0.0.1", emu.port), timeout=5) as sock:
+        sock.sendall(post("/v2/enqueue", event("first")) + second)
+        first = sock.recv(65536)  # the delayed answer, not a 100 for the second request
+        assert first.startswith(b"HTTP/1.1 202 ")
+        sock.sendall(body)
+        parser = _Answers()
+        parser.feed(first)
+        while len(parser.done) < 2:
+            parser.feed(sock.recv(65536))
+    assert [a.status for a in parser.done] == [202, 202]
+    old = post("/v2/enqueue", event("old"), "Expect: 100-continue").replace(b"1.1", b"1.0")
+    (answer,), _ = talk(emu.port, old, 1)
+    assert answer.status == 202  # no 100 sent to an HTTP/1.0 client
+
+
+@pytest.mark.parametrize(
+    ("fault", "error"),
+    [
+        ({"status": 100}, "status must be an integer from 200 to 599"),
+        ({"headers": {"X A": "1"}}, "header name 'X A' is not an HTTP token"),
+        ({"headers": {"X-U": "\ud800"}}, "the value must be printable Latin-1 text"),
+        ({"headers": {"X-CR": "a\r\nSet-Cookie: x"}}, "the value must be printable Latin-1"),
+    ],
+)
+def test_faults_that_would_break_the_answer_are_refused(
+    emu: EmulatorServer, fault: dict[str, Any], error: str
+) -> None:
+    spec = json.dumps({"path_prefix": "/v2/", **fault})  # \ud800 escaped, as a client may send
+    r = httpx.post(f"{emu.base_url}/_faults", content=spec)
+    assert r.status_code == 400
+    assert any(e.startswith(error) or error in e for e in r.json()["errors"])
+
+
+@pytest.mark.parametrize(
+    ("path", "authorization"),
+    [
+        ("/resources/v2.0/environments", b"Bearer \xff\xfe"),
+        ("/incidents", b"Token token=\xff"),
+        (
+            f"/api/integration/1/functions/{XMATTERS_BIGPANDA_FUNCTION_ID}/triggers",
+            "Basic é".encode(),
+        ),
+        (f"/v2/alert_events/big_panda/{INCIDENTIO_SOURCE_ID}", "Basic é".encode()),
+        ("/webhook/demo", b"Bearer \xff"),
+    ],
+)
+def test_credentials_in_odd_bytes_are_refused_not_a_500(
+    emu: EmulatorServer, path: str, authorization: bytes
+) -> None:
+    method = b"GET" if path in ("/resources/v2.0/environments", "/incidents") else b"POST"
+    body = b"{}" if method == b"POST" else b""
+    data = (
+        method + b" " + path.encode() + b" HTTP/1.1\r\nHost: x\r\nAuthorization: "
+        + authorization + b"\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body
+    )  # fmt: skip
+    (answer,), _ = talk(emu.port, data, 1)
+    assert answer.status in (400, 401, 403)
+
+
+@pytest.mark.parametrize(
+    "line", [b"CONNECT x:80 HTTP/1.1", b"GET http://[::1/_state HTTP/1.1"], ids=["connect", "bad"]
+)
+def test_targets_that_are_not_paths_are_400(emu: EmulatorServer, line: bytes) -> None:
+    (answer,), closed = talk(emu.port, line + b"\r\nHost: x\r\n\r\n", 1)
+    assert (answer.status, closed) == (400, True)
+
+
+def test_an_encoded_slash_stays_in_its_segment(emu: EmulatorServer) -> None:
+    auth = {"Authorization": "Bearer demo-webhook-token"}
+    r = httpx.post(f"{emu.base_url}/webhook%2Fdemo", json={"incident": {"id": "i"}}, headers=auth)
+    assert r.status_code == 404
+    r = httpx.post(f"{emu.base_url}/webhook/a%2Fb", json={"incident": {"id": "i"}}, headers=auth)
+    assert r.status_code == 202
+    (receiver,) = emu.state.snapshot()["webhook"]["receivers"]
+    assert receiver["receiver_id"] == "a/b"

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any
@@ -29,13 +30,16 @@ from .context import BodyError, Outcome, json_response, parsed_body, read_json
 from .records import raw_request
 from .state import EmulatorState, Fault, FaultQueueFull
 from .target import Target, target_for_path, targets
-from .wire import Match, Request, Response, Router
+from .wire import Match, Request, Response, Router, decoded_path
 
 if TYPE_CHECKING:
     from aiohttp import web
 
 #: Requests one fault may apply to.
 MAX_TIMES = 1_000_000
+#: A header name (RFC 9110 token) and value (visible Latin-1, spaces and tabs) a fault may set.
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_FIELD_VALUE = re.compile(r"[\t\x20-\x7e\x80-\xff]*")
 #: What :meth:`Emulator.handle` gives back: an answer, ``None`` for a connection
 #: dropped on purpose, or (for an injected delay) something to await for either.
 Answer = Response | None | Awaitable[Response | None]
@@ -112,7 +116,7 @@ class Emulator:
 
     def handle(self, request: Request) -> Answer:
         """Answer ``request`` (its body read whole) and record it."""
-        match = self.router.resolve(request.method, request.path)
+        match = self.router.resolve(request.method, request.routed)
         request.route, request.match_info = match.name, match.match_info
         if request.path.startswith("/_"):
             return _no_route(request, match)[0] if match.handler is None else match.handler(request)
@@ -126,7 +130,7 @@ class Emulator:
     def refuse_body(self, request: Request, status: int, body_bytes: int = 0) -> Response:
         """The 408 (body not received in time) or 413 (body too large) for ``request``,
         recorded like any other answer (``request.body`` is empty)."""
-        match = self.router.resolve(request.method, request.path)
+        match = self.router.resolve(request.method, request.routed)
         request.route, request.match_info = match.name, match.match_info
         if status == 408:
             timeout = self.config.body_timeout
@@ -286,9 +290,10 @@ def parse_fault(spec: Any) -> tuple[dict[str, Any], list[str]]:
         errors.append("path_prefix must be a string starting with '/'")
     status = spec.get("status", 500)
     if status is not None and (
-        isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 599
+        isinstance(status, bool) or not isinstance(status, int) or not 200 <= status <= 599
     ):
-        errors.append("status must be an integer from 100 to 599, or null (delay only)")
+        # 1xx are interim answers: sent alone they leave the client waiting for the real one.
+        errors.append("status must be an integer from 200 to 599, or null (delay only)")
     times = spec.get("times", 1)
     if isinstance(times, bool) or not isinstance(times, int) or not 1 <= times <= MAX_TIMES:
         errors.append(f"times must be an integer from 1 to {MAX_TIMES}")
@@ -297,6 +302,15 @@ def parse_fault(spec: Any) -> tuple[dict[str, Any], list[str]]:
         isinstance(k, str) and isinstance(v, str) for k, v in headers.items()
     ):
         errors.append("headers must be an object of strings")
+    else:
+        errors.extend(
+            f"header name {k!r} is not an HTTP token" for k in headers if not _TOKEN.fullmatch(k)
+        )
+        errors.extend(
+            f"header {k!r}: the value must be printable Latin-1 text"
+            for k, v in headers.items()
+            if not _FIELD_VALUE.fullmatch(v)
+        )
     delay = spec.get("delay", 0.0)
     if isinstance(delay, bool) or not isinstance(delay, (int, float)) or not 0 <= delay <= 60:
         errors.append("delay must be a number of seconds from 0 to 60")
@@ -365,14 +379,16 @@ def build_app(
 
     async def serve(request: web.Request) -> web.StreamResponse:
         transport = request.transport
+        path, routed = decoded_path(request.rel_url.raw_path)
         whole = Request(
             request.method,
-            request.path,
-            request.query_string,
+            path,
+            request.rel_url.raw_query_string,
             request.headers,
             b"",
             emulator,
             abort=transport.abort if transport is not None else None,
+            routed=routed,
         )
         try:
             if request.content.is_eof():

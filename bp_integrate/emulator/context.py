@@ -9,6 +9,7 @@ answers, JSON bodies (parsed once per request, nesting bounded by
 
 from __future__ import annotations
 
+import base64
 import hmac
 import json
 from dataclasses import dataclass, field
@@ -141,7 +142,24 @@ def same_secret(given: str | None, expected: str) -> bool:
     """Constant-time comparison of a presented credential with the expected one."""
     if given is None:
         return False
-    return hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8"))
+    # surrogateescape: a header's bytes that are not UTF-8 arrive as lone surrogates.
+    return hmac.compare_digest(
+        given.encode("utf-8", "surrogateescape"), expected.encode("utf-8", "surrogateescape")
+    )
+
+
+def basic_credentials(request: Request) -> tuple[str, str] | None:
+    """(user, password) of an ``Authorization: Basic`` header, or None (also when the
+    header is not base64 of UTF-8)."""
+    scheme, _, encoded = request.headers.get("Authorization", "").strip().partition(" ")
+    if scheme.lower() != "basic" or not encoded.strip():
+        return None
+    try:
+        decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
+    except ValueError:  # binascii.Error, UnicodeDecodeError, and non-ASCII text alike
+        return None
+    user, sep, password = decoded.partition(":")
+    return (user, password) if sep else None
 
 
 def bearer_token(request: Request) -> str | None:

@@ -20,8 +20,6 @@ this target's settings, state and ``TARGET``:
 
 from __future__ import annotations
 
-import base64
-import binascii
 import copy
 import time
 import uuid
@@ -32,6 +30,7 @@ from bp_integrate.bigpanda.webhook import event_of, incident_of
 
 from .context import (
     BodyError,
+    basic_credentials,
     bearer_token,
     json_response,
     outcome,
@@ -177,14 +176,10 @@ def presented_secret(request: Request) -> str | None:
     token = bearer_token(request)
     if token is not None:
         return token
-    scheme, _, encoded = request.headers.get("Authorization", "").strip().partition(" ")
-    if scheme.lower() == "basic" and encoded.strip():
-        try:
-            decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
-        except (binascii.Error, UnicodeDecodeError):
-            return None
-        _, sep, password = decoded.partition(":")
-        return password if sep else None
+    scheme = request.headers.get("Authorization", "").strip().partition(" ")[0]
+    if scheme.lower() == "basic":
+        credentials = basic_credentials(request)
+        return credentials[1] if credentials is not None else None
     return request.query.get("token")
 
 

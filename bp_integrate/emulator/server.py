@@ -230,7 +230,8 @@ class EmulatorServer:
         server.close()
         for connection in list(self._connections):
             connection.close()
-        # Answers on their way (an injected delay) and AutoShare sends get a moment to end.
+        # Closing a connection cancels an answer still on its way (an injected delay);
+        # AutoShare sends, which need no client, get a moment to end.
         others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
         if others:
             _, late = await asyncio.wait(others, timeout=SHUTDOWN_TIMEOUT)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NamedTuple
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, unquote
 
 from multidict import CIMultiDict, CIMultiDictProxy, MultiDict, MultiDictProxy
 
@@ -107,6 +107,7 @@ class Request:
         "path",
         "query_string",
         "route",
+        "routed",
     )
 
     def __init__(
@@ -118,9 +119,12 @@ class Request:
         body: bytes,
         app: Emulator,
         abort: Callable[[], None] | None = None,
+        routed: str | None = None,
     ) -> None:
         self.method = method
         self.path = path
+        #: The path routes match: ``path`` with any ``%2F`` kept (see :func:`decoded_path`).
+        self.routed = path if routed is None else routed
         self.query_string = query_string
         self.headers = headers
         self.body = body
@@ -142,10 +146,6 @@ class Request:
             self._query = MultiDictProxy(MultiDict(pairs))
         return self._query
 
-    @property
-    def content_length(self) -> int:
-        return len(self.body)
-
     def __repr__(self) -> str:
         return f"<Request {self.method} {self.path}>"
 
@@ -155,6 +155,21 @@ _UNSET: Any = object()
 UNSET = _UNSET
 
 Handler = Callable[[Request], Response]
+_SLASH = re.compile("%2[fF]")
+
+
+def decoded_path(raw: str) -> tuple[str, str]:
+    """A raw request path percent-decoded, and the path to route on: decoded too, but
+    for ``%2F``, which stays a character of its segment (aiohttp routes the same way,
+    so ``/webhook%2Fx`` is not ``/webhook/x``)."""
+    if "%" not in raw:
+        return raw, raw
+    if _SLASH.search(raw) is None:
+        path = unquote(raw)
+        return path, path
+    return unquote(raw), "%2F".join(unquote(part) for part in _SLASH.split(raw))
+
+
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
@@ -180,7 +195,13 @@ class Router:
         self.routes: list[tuple[str, str, str]] = []
 
     def add(self, method: str, path: str, name: str, handler: Handler) -> None:
+        """Route ``method`` on ``path`` to ``handler``; a GET route answers HEAD too."""
         self.routes.append((method, path, name))
+        if method == "GET":
+            self._add("HEAD", path, name, handler)
+        self._add(method, path, name, handler)
+
+    def _add(self, method: str, path: str, name: str, handler: Handler) -> None:
         if "{" not in path:
             self._fixed.setdefault(path, {})[method] = (name, handler)
             return
@@ -204,7 +225,10 @@ class Router:
                 continue
             found = methods.get(method)
             if found is not None:
-                return Match(found[0], found[1], matched.groupdict())
+                values = matched.groupdict()
+                if "%" in path:  # a %2F kept for routing is a "/" of the value
+                    values = {k: unquote(v) for k, v in values.items()}
+                return Match(found[0], found[1], values)
             allowed.extend(methods)
         return Match("", None, {}, tuple(sorted(set(allowed))))
 

@@ -25,8 +25,6 @@ the function UUIDs), its state (events and Panopta clears) and its ``TARGET``.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import copy
 import time
 import uuid
@@ -39,6 +37,7 @@ from bp_integrate.bigpanda.webhook import event_of, incident_of
 
 from .context import (
     BodyError,
+    basic_credentials,
     json_response,
     outcome,
     read_json,
@@ -253,19 +252,6 @@ def xmatters_trigger_url(
         params.append("recipients=" + ",".join(quote(r, safe="") for r in names))
     url = base_url.rstrip("/") + xmatters_trigger_path(function_id)
     return url + ("?" + "&".join(params) if params else "")
-
-
-def basic_credentials(request: Request) -> tuple[str, str] | None:
-    """(user, password) of an ``Authorization: Basic`` header, or None."""
-    scheme, _, encoded = request.headers.get("Authorization", "").strip().partition(" ")
-    if scheme.lower() != "basic" or not encoded:
-        return None
-    try:
-        decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
-        return None
-    user, sep, password = decoded.partition(":")
-    return (user, password) if sep else None
 
 
 def _authenticated(request: Request) -> bool:
