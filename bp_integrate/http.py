@@ -1,15 +1,18 @@
 """The one place HTTP clients are made: timeouts, user agent, proxies, retries.
 
-Two clients, each for what it does best, chosen here and nowhere else:
-- **Webhook sends** (send-test, replay, storm: the firehose) go through aiohttp's
-  `ClientSession` (`async_sender`). Measured on this project's 2-core machine against
-  loopback nginx at concurrency 50: aiohttp directly did 3,500-3,900 requests/s, httpx
-  over the aiohttp transport 1,980-2,070, httpx's own async pool about 230
+The clients, each for what it does best, chosen here and nowhere else:
+- **Webhook sends** (send-test, replay, storm: the firehose) go through `async_sender`,
+  which picks per target: `bp_integrate.h1.DirectSender` (keep-alive HTTP/1.1 on
+  httptools, http and https) when no proxy is in the way, aiohttp's `ClientSession`
+  through a proxy. Measured on this project's 2-core machine against loopback nginx at
+  concurrency 50: a storm event cost about 500 us of CPU through aiohttp (320 us of it
+  aiohttp's) and about 210 us through DirectSender; earlier, httpx over the aiohttp
+  transport did half of aiohttp's requests/s and httpx's own async pool about 230/s
   (encode/httpx#3215); see benchmarks/README.md.
 - **API calls** (the BigPanda API, and the targets' read APIs) use httpx (`sync_client`):
   a few calls, where httpx's API and its documented exceptions serve best.
 
-httpx and aiohttp are imported only when a command actually sends, so `--help` and the
+httpx, aiohttp and httptools are imported only when a command actually sends, so `--help` and the
 wizards stay fast. Above this module, sends see an `AsyncSender` and `send_with_retries`,
 which applies the retry policy (network errors but TLS, 429 honouring Retry-After, 5xx;
 never other 4xx; never a second send once a 2xx status line arrived, however its body
@@ -328,7 +331,11 @@ class _RoutedSender:
             proxy = proxy_for(url)
             client = self._clients.get(proxy)
             if client is None:
-                client = self._clients[proxy] = _AiohttpSender(self._max_connections, proxy)
+                client = self._clients[proxy] = (
+                    _direct_sender(self._max_connections)
+                    if proxy is None
+                    else _AiohttpSender(self._max_connections, proxy)
+                )
             # Plain http through a proxy has no CONNECT to carry the proxy's credentials:
             # they ride on the request itself (for https they go on the CONNECT only).
             extra = _split_proxy(proxy)[1] if proxy and url.startswith("http://") else {}
@@ -347,6 +354,12 @@ class _RoutedSender:
         clients, self._clients, self._routes = list(self._clients.values()), {}, {}
         for client in clients:
             await client.aclose()
+
+
+def _direct_sender(max_connections: int) -> AsyncSender:
+    from bp_integrate.h1 import DirectSender
+
+    return DirectSender(max_connections)
 
 
 class _AiohttpSender:
