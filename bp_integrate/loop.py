@@ -1,6 +1,6 @@
 """The event loop every async part runs on (the run engine, storm workers, the emulator):
 uvloop's when it is installed (the `fast` extra), else asyncio's. Measured: a storm
-sends 0-10 % more per second on it, the emulator answers about 1.4x the requests per
+sends 0-10 % more per second on it, the emulator answers 0-25 % more requests per
 second under load (benchmarks/README.md)."""
 
 from __future__ import annotations
