@@ -29,6 +29,14 @@ import httptools  # type: ignore[import-untyped, unused-ignore]
 from bp_integrate.failures import classify
 from bp_integrate.http import RESPONSE_CAP, USER_AGENT, NetworkFailure, Response, Timings
 
+#: A pooled connection idle longer than this is closed, not reused: servers close theirs
+#: (Node.js after 5 s), and a request written as one closes is lost in a reset.
+IDLE_EXPIRY = 4.0
+
+
+class _Unexpected(Exception):
+    """Bytes where no answer was awaited: the connection is not used again."""
+
 
 class _Connection(asyncio.Protocol):
     """One keep-alive connection: one request at a time, its answer parsed as it comes."""
@@ -37,15 +45,26 @@ class _Connection(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.parser = httptools.HttpResponseParser(self)
         self.done: asyncio.Future[None] | None = None
+        self.head_only = False
         self.status = 0
+        self.interim = False
         self.headers: dict[str, str] = {}
         self.body: list[bytes] = []
         self.size = 0
         self.complete = False
-        self.got_bytes = False
         self.headers_at = 0.0
         self.closed = False
         self.keep_alive = False
+        self.idle_since = 0.0
+
+    def expect(self, head_only: bool) -> asyncio.Future[None]:
+        """Get ready for the answer to a request about to be written."""
+        self.status, self.interim, self.headers, self.body, self.size = 0, False, {}, [], 0
+        self.complete = self.keep_alive = False
+        self.headers_at = 0.0
+        self.head_only = head_only
+        self.done = asyncio.get_running_loop().create_future()
+        return self.done
 
     # -- asyncio
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -53,7 +72,7 @@ class _Connection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
-        if self.status and not self.complete and self.headers_at and self._ends_at_eof():
+        if self.status and not self.complete and self._ends_at_eof():
             self.complete = True  # an answer without a length ends when the connection does
         self._finish(exc if exc is not None else ConnectionResetError("connection closed"))
 
@@ -67,16 +86,26 @@ class _Connection(asyncio.Protocol):
         return None  # let the transport close
 
     def data_received(self, data: bytes) -> None:
-        self.got_bytes = True
         try:
             self.parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            self._fail(ConnectionResetError("the target switched protocols (101)"))
         except httptools.HttpParserError as exc:
-            self._finish(ConnectionResetError(f"malformed answer: {exc}"))
-            self.abort()
+            unexpected = isinstance(exc.__context__, _Unexpected)
+            self._fail(
+                ConnectionResetError(
+                    "bytes after the answer" if unexpected else f"malformed answer: {exc}"
+                )
+            )
+
+    def _fail(self, error: BaseException) -> None:
+        self._finish(error)
+        self.abort()
 
     # -- httptools
     def on_message_begin(self) -> None:
-        self.status, self.headers, self.body, self.size = 0, {}, [], 0
+        if self.complete or self.done is None:
+            raise _Unexpected  # the answer is whole (or none was asked for): these are extra
 
     def on_header(self, name: bytes, value: bytes) -> None:
         key = name.decode("latin-1").lower()
@@ -84,8 +113,16 @@ class _Connection(asyncio.Protocol):
         self.headers[key] = f"{self.headers[key]}, {text}" if key in self.headers else text
 
     def on_headers_complete(self) -> None:
-        self.status = self.parser.get_status_code()
+        status = self.parser.get_status_code()
+        if status < 200:  # an interim answer (100, 103): the real one follows
+            self.interim, self.headers = True, {}
+            return
+        self.status = status
         self.headers_at = time.perf_counter()
+        if self.head_only:  # no body follows an answer to HEAD; llhttp cannot be told
+            self.complete = True
+            self._finish(None)
+            self.abort()
 
     def on_body(self, chunk: bytes) -> None:
         if self.size < RESPONSE_CAP:
@@ -97,7 +134,8 @@ class _Connection(asyncio.Protocol):
             self.abort()
 
     def on_message_complete(self) -> None:
-        if 100 <= self.status < 200:  # an interim answer: the real one follows
+        if self.interim:
+            self.interim = False
             return
         self.complete = True
         self.keep_alive = self.parser.should_keep_alive()  # llhttp forgets it right after
@@ -113,11 +151,13 @@ class _Connection(asyncio.Protocol):
                 done.set_exception(error)
 
     def reusable(self) -> bool:
+        transport = self.transport
         return (
-            not self.closed
-            and self.transport is not None
-            and not self.transport.is_closing()
-            and self.keep_alive
+            self.keep_alive
+            and not self.closed
+            and transport is not None
+            and not transport.is_closing()
+            and not transport.get_write_buffer_size()  # answered before reading it all
         )
 
     def abort(self) -> None:
@@ -134,7 +174,7 @@ class DirectSender:
         self._open = 0
         self._waiters: deque[asyncio.Future[None]] = deque()
         self._idle: dict[tuple[str, str, int], list[_Connection]] = {}
-        self._targets: dict[str, tuple[tuple[str, str, int], bytes, str]] = {}
+        self._targets: dict[str, tuple[tuple[str, str, int], str, str]] = {}
         self._ssl: ssl.SSLContext | None = None
 
     async def request(
@@ -153,20 +193,14 @@ class DirectSender:
         connection: _Connection | None = None
         try:
             async with asyncio.timeout(timeout):
-                for attempt in (1, 2):
-                    connection, reused = await self._connection(origin)
-                    ready = time.perf_counter()
-                    try:
-                        await self._exchange(connection, data)
-                    except ConnectionResetError:
-                        # A pooled connection the target had closed as we wrote: once more,
-                        # on a new one (the request was not received: no byte came back).
-                        if reused and attempt == 1 and not connection.got_bytes:
-                            self._release(origin, connection, keep=False)
-                            connection = None
-                            continue
-                        raise
-                    break
+                connection = await self._connection(origin)
+                ready = time.perf_counter()
+                transport = connection.transport
+                if transport is None or connection.closed:
+                    raise ConnectionResetError("connection closed")
+                done = connection.expect(head_only=method == "HEAD")
+                transport.write(data)
+                await done
         except (OSError, TimeoutError, ssl.SSLError, asyncio.CancelledError) as exc:
             if connection is not None:
                 status = connection.status
@@ -198,7 +232,7 @@ class DirectSender:
         """(origin, request target as planned, Host header) of ``url`` (cached per URL)."""
         found = self._targets.get(url)
         if found is not None:
-            return found[0], found[2], found[1].decode("latin-1")
+            return found
         parts = urlsplit(url)
         scheme = parts.scheme.lower()
         if scheme not in ("http", "https") or not parts.hostname:
@@ -213,17 +247,17 @@ class DirectSender:
             target += "?" + parts.query
         origin = (scheme, hostname, port)
         if len(self._targets) < 1024:
-            self._targets[url] = (origin, host.encode("latin-1", "replace"), target)
+            self._targets[url] = (origin, target, host)
         return origin, target, host
 
-    async def _connection(self, origin: tuple[str, str, int]) -> tuple[_Connection, bool]:
-        """A pooled connection to ``origin`` (True) or a new one (False), within the limit."""
+    async def _connection(self, origin: tuple[str, str, int]) -> _Connection:
+        """A pooled connection to ``origin``, or a new one within the limit."""
         while True:
             idle = self._idle.get(origin)
             while idle:
                 connection = idle.pop()
-                if connection.reusable():
-                    return connection, True
+                if connection.reusable() and time.monotonic() - connection.idle_since < IDLE_EXPIRY:
+                    return connection
                 self._drop(connection)
             if self._open < self._limit or self._evict():
                 break
@@ -231,6 +265,10 @@ class DirectSender:
             self._waiters.append(waiter)
             try:
                 await waiter
+            except asyncio.CancelledError:
+                if waiter.done() and not waiter.cancelled():
+                    self._wake()  # woken, then cancelled: the next one in line gets it
+                raise
             finally:
                 if waiter in self._waiters:
                     self._waiters.remove(waiter)
@@ -254,7 +292,7 @@ class DirectSender:
             self._open -= 1
             self._wake()
             raise
-        return connection, False
+        return connection
 
     def _evict(self) -> bool:
         """Close an idle connection to another origin to make room; False if none."""
@@ -264,22 +302,10 @@ class DirectSender:
                 return True
         return False
 
-    async def _exchange(self, connection: _Connection, data: bytes) -> None:
-        transport = connection.transport
-        if transport is None or connection.closed:
-            raise ConnectionResetError("connection closed")
-        connection.complete = False
-        connection.keep_alive = False
-        connection.got_bytes = False
-        connection.status = 0
-        connection.headers_at = 0.0
-        done = connection.done = asyncio.get_running_loop().create_future()
-        transport.write(data)
-        await done
-
     def _release(self, origin: tuple[str, str, int], connection: _Connection, keep: bool) -> None:
         connection.done = None
         if keep:
+            connection.idle_since = time.monotonic()
             self._idle.setdefault(origin, []).append(connection)
         else:
             self._drop(connection)
@@ -307,8 +333,9 @@ def _decoded(body: bytes, headers: Mapping[str, str]) -> bytes:
     encoding = headers.get("content-encoding", "").strip().lower()
     if not body or encoding not in ("gzip", "deflate"):
         return body
-    try:
-        inflater = zlib.decompressobj(31 if encoding == "gzip" else 15)
-        return inflater.decompress(body, RESPONSE_CAP)
-    except zlib.error:
-        return body
+    for wbits in (31,) if encoding == "gzip" else (15, -15):  # deflate: zlib, else raw
+        try:
+            return zlib.decompressobj(wbits).decompress(body, RESPONSE_CAP)
+        except zlib.error:
+            continue
+    return body

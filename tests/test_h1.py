@@ -202,3 +202,73 @@ def test_a_target_that_never_answers_is_a_timeout() -> None:
         listening.close()
 
     asyncio.run(main())
+
+
+def test_bytes_after_a_whole_answer_never_replace_it_and_end_the_connection() -> None:
+    extra = b"HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\n\r\n"
+    server = Server(lambda _: ok()(b"") + extra)
+
+    async def test(url: str) -> None:
+        sender = DirectSender(10)
+        for _ in range(3):
+            answer = await sender.request("POST", url, {}, b"{}", 5)
+            assert (answer.status, answer.body) == (202, b'{"requestId":"r-1"}')
+            await asyncio.sleep(0.02)
+        await sender.aclose()
+
+    asyncio.run(serving(server, test))
+    assert server.connections == 3  # each connection that said more than asked is dropped
+
+
+def test_interim_answers_are_not_the_answer() -> None:
+    server = Server(
+        lambda _: b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\n\r\n" + ok()(b"")
+    )
+
+    async def test(url: str) -> None:
+        sender = DirectSender(10)
+        answer = await sender.request("POST", url, {}, b"{}", 5)
+        assert (answer.status, answer.body) == (202, b'{"requestId":"r-1"}')
+        await sender.aclose()
+
+    asyncio.run(serving(server, test))
+    only_interim = Server(lambda _: b"HTTP/1.1 103 Early Hints\r\nLink: </x>\r\n\r\n")
+
+    async def test2(url: str) -> None:
+        sender = DirectSender(10)
+        with pytest.raises(NetworkFailure) as failed:
+            await sender.request("POST", url, {}, b"{}", 0.3)
+        assert failed.value.kind is FailureKind.TIMEOUT  # no status line: may be retried
+        await sender.aclose()
+
+    asyncio.run(serving(only_interim, test2))
+
+
+def test_a_request_the_target_took_then_dropped_is_never_resent_by_the_sender() -> None:
+    server = Server(lambda _: b"", close_after=True)  # reads the request, answers nothing
+
+    async def test(url: str) -> None:
+        sender = DirectSender(10)
+        with pytest.raises(NetworkFailure) as failed:
+            await sender.request("POST", url, {}, b'{"once":1}', 5)
+        assert failed.value.kind is FailureKind.RESET
+        await sender.aclose()
+
+    asyncio.run(serving(server, test))
+    assert len(server.requests) == 1  # whether to send again is the retry policy's call
+
+
+def test_raw_deflate_is_inflated_like_zlib_deflate() -> None:
+    import zlib
+
+    data = b'{"requestId":"deflated"}'
+    raw = zlib.compressobj(wbits=-15)
+    packed = raw.compress(data) + raw.flush()
+    server = Server(ok(packed, b"Content-Encoding: deflate\r\n"))
+
+    async def test(url: str) -> None:
+        sender = DirectSender(10)
+        assert (await sender.request("POST", url, {}, b"{}", 5)).body == data
+        await sender.aclose()
+
+    asyncio.run(serving(server, test))
