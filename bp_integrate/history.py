@@ -59,6 +59,10 @@ def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
+#: One encoder for every line (json.dumps with options builds one per call).
+_LINE_ENCODER = json.JSONEncoder(separators=(",", ":"), default=str)
+
+
 @dataclass
 class Counts:
     events: int = 0
@@ -138,7 +142,7 @@ class RunRecorder:
     def write(self, record: dict[str, Any]) -> None:
         if self._handle is None:
             return
-        line = json.dumps(self.redactor.value(record), separators=(",", ":"), default=str)
+        line = _LINE_ENCODER.encode(self.redactor.value(record))
         try:
             self._handle.write(self.redactor.text(line) + "\n")
             if self.flush_each_line:

@@ -73,13 +73,15 @@ def settings_of(request: Request, kind: type[_C]) -> _C:
     return request.app.config.of(kind)
 
 
+#: One encoder for every answer (json.dumps with options builds one per call).
+_ANSWER_ENCODER = json.JSONEncoder(ensure_ascii=False)
 #: The content type of every JSON answer.
 JSON_TYPE = "application/json; charset=utf-8"
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     """A JSON answer with a stable, compact encoding (never fails on a lone surrogate)."""
-    text = json.dumps(body, ensure_ascii=False)
+    text = _ANSWER_ENCODER.encode(body)
     try:
         payload = text.encode("utf-8")
     except UnicodeEncodeError:  # a lone surrogate: JSON's \\u escapes carry it faithfully
