@@ -135,19 +135,14 @@ class Emulator:
         if status == 408:
             timeout = self.config.body_timeout
             reason = f"request body not received within {timeout:g} s"
-            answer = json_response(
-                {"status": 408, "message": f"Request body not received within {timeout:g} seconds"},
-                status=408,
-                headers={"Connection": "close"},
-            )
+            message = f"Request body not received within {timeout:g} seconds"
         else:
             limit = self.config.max_body_bytes
             reason = f"request body larger than {limit} bytes"
-            answer = json_response(
-                {"status": 413, "message": f"Request body too large: the limit is {limit} bytes"},
-                status=413,
-                headers={"Connection": "close"},
-            )
+            message = f"Request body too large: the limit is {limit} bytes"
+        answer = json_response(
+            {"status": status, "message": message}, status=status, headers={"Connection": "close"}
+        )
         if request.path.startswith("/_"):
             return answer
         received, started = time.time(), time.monotonic()
