@@ -617,8 +617,8 @@ def handle_search(request: Request) -> Response:
     return json_response({"items": found[: max(1, min(page_size, 100))], "total": len(found)})
 
 
-def handle_get_incident(request: Request) -> Response:
-    """``GET /resources/v2.0/environments/{env_id}/incidents/{incident_id}``."""
+def _incident(request: Request) -> CoreIncident | Response:
+    """The incident the path names, or BigPanda's answer when there is none to give."""
     refused = _check(request)
     if refused is not None:
         return refused
@@ -626,18 +626,20 @@ def handle_get_incident(request: Request) -> Response:
     if incident is None:
         outcome(request).reject("no such incident")
         return _error(404, "Incident not found")
-    return json_response(incident.to_json())
+    return incident
+
+
+def handle_get_incident(request: Request) -> Response:
+    """``GET /resources/v2.0/environments/{env_id}/incidents/{incident_id}``."""
+    incident = _incident(request)
+    return incident if isinstance(incident, Response) else json_response(incident.to_json())
 
 
 def handle_activities(request: Request) -> Response:
     """``GET /resources/v2.0/incidents/{incident_id}/activities?types=a,b``."""
-    refused = _check(request)
-    if refused is not None:
-        return refused
-    incident = target_state(request, BigPandaState).incident(request.match_info["incident_id"])
-    if incident is None:
-        outcome(request).reject("no such incident")
-        return _error(404, "Incident not found")
+    incident = _incident(request)
+    if isinstance(incident, Response):
+        return incident
     wanted = {t for t in request.query.get("types", "").split(",") if t}
     items = [a for a in incident.activities if not wanted or a["type"] in wanted]
     return json_response({"items": items, "total": len(items)})

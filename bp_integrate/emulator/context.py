@@ -19,7 +19,7 @@ from .config import EmulatorConfig
 from .records import NOT_PARSED, json_depth
 from .state import EmulatorState
 from .target import TargetSettings, TargetState
-from .wire import UNSET, Request, Response
+from .wire import Request, Response
 
 _S = TypeVar("_S", bound=TargetState)
 _C = TypeVar("_C", bound=TargetSettings)
@@ -101,7 +101,7 @@ def read_json(request: Request) -> Any:
     a hostile body gets the target's own 400, never a 500.
     """
     cached = request.parsed
-    if cached is not UNSET:
+    if cached is not NOT_PARSED:
         if isinstance(cached, BodyError):
             raise cached
         return cached
@@ -117,7 +117,7 @@ def read_json(request: Request) -> Any:
 def parsed_body(request: Request) -> Any:
     """The JSON body a handler already parsed, or :data:`~.records.NOT_PARSED`."""
     cached = request.parsed
-    return NOT_PARSED if cached is UNSET or isinstance(cached, BodyError) else cached
+    return NOT_PARSED if isinstance(cached, BodyError) else cached
 
 
 def parse_json(raw: bytes, max_depth: int) -> Any:

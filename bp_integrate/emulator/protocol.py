@@ -38,7 +38,11 @@ from .wire import REASONS, Request, Response, decoded_path
 if TYPE_CHECKING:
     from .app import Emulator
 
+#: Errors about what clients sent (a malformed request line...) go here, not to
+#: stderr as tracebacks: a client must not be able to fill the receiver's terminal.
+#: Configured logging (the debug switch) still gets them through propagation.
 log = logging.getLogger("bp_integrate.emulator.http")
+log.addHandler(logging.NullHandler())
 
 #: The longest request line target accepted (aiohttp's default too): longer → 414.
 MAX_URL_BYTES = 8190

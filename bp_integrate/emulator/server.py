@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import errno
-import logging
 import os
 import socket
 import threading
@@ -28,11 +27,6 @@ from .protocol import HttpProtocol
 from .state import EmulatorState, RecordCallback
 
 SHUTDOWN_TIMEOUT = 2.0
-#: Errors about what clients sent (a malformed request line...) go here, not to
-#: stderr as tracebacks: a client must not be able to fill the receiver's terminal.
-#: Configured logging (the debug switch) still gets them through propagation.
-HTTP_LOG = logging.getLogger("bp_integrate.emulator.http")
-HTTP_LOG.addHandler(logging.NullHandler())
 
 
 class EmulatorBindError(OSError):

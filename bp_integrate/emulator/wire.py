@@ -22,6 +22,8 @@ from urllib.parse import parse_qsl, unquote
 
 from multidict import CIMultiDict, CIMultiDictProxy, MultiDict, MultiDictProxy
 
+from .records import NOT_PARSED
+
 if TYPE_CHECKING:
     from .app import Emulator
     from .context import Outcome
@@ -133,7 +135,7 @@ class Request:
         self.match_info: dict[str, str] = {}
         self.route = ""
         #: The body parsed as JSON by :func:`.context.read_json` (or the error it gave).
-        self.parsed: Any = _UNSET
+        self.parsed: Any = NOT_PARSED
         self.outcome: Outcome | None = None
         self._query: MultiDictProxy[str] | None = None
 
@@ -149,10 +151,6 @@ class Request:
     def __repr__(self) -> str:
         return f"<Request {self.method} {self.path}>"
 
-
-#: ``Request.parsed`` before anything parsed the body.
-_UNSET: Any = object()
-UNSET = _UNSET
 
 Handler = Callable[[Request], Response]
 _SLASH = re.compile("%2[fF]")
