@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import asyncio
 import copy
-import json
 import re
 import secrets
 import time
@@ -510,6 +509,10 @@ def _schedule_shares(
         task.add_done_callback(state.tasks.discard)
 
 
+#: How long the emulated BigPanda waits for a target to answer a share (seconds).
+SHARE_TIMEOUT = 10.0
+
+
 async def _share(state: BigPandaState, incident_id: str, event: str, rule: AutoShareRule) -> None:
     """Share ``event`` to the rule's integration as BigPanda would: the body and the
     requests come from the integration itself (the run engine's planning)."""
@@ -517,21 +520,23 @@ async def _share(state: BigPandaState, incident_id: str, event: str, rule: AutoS
         await asyncio.sleep(rule.delay)
     if rule.drop:
         return
-    import aiohttp
+    from bp_integrate.engine.plan import encode_body
+    from bp_integrate.http import NetworkFailure, async_sender
 
     requests = _planned(state, incident_id, event, rule)
     answers: list[int | str] = []
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session:
+    sender = async_sender()  # the tool's own send path: the same bytes, client and failures
+    try:
         for item in requests:
             try:
-                data = json.dumps(item.body).encode("utf-8")
-                async with session.request(
-                    item.method, item.url, data=data, headers=item.headers
-                ) as answer:
-                    await answer.read()
-                    answers.append(answer.status)
-            except (aiohttp.ClientError, TimeoutError) as exc:
-                answers.append(type(exc).__name__)
+                answer = await sender.request(
+                    item.method, item.url, item.headers, encode_body(item.body), SHARE_TIMEOUT
+                )
+                answers.append(answer.status)
+            except NetworkFailure as exc:
+                answers.append(exc.kind.value)
+    finally:
+        await sender.aclose()
     kind = "incident_shared" if event == "incident#new" else "incident_share_updated"
     state.add_activity(
         incident_id,
