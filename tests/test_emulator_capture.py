@@ -101,3 +101,25 @@ def test_receiver_reports_a_capture_file_it_cannot_write(runner: CliRunner, tmp_
     assert result.exit_code == 2
     assert "Cannot write the capture file" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_configured_secrets_inside_json_values_and_the_app_key_are_masked(tmp_path: Path) -> None:
+    path = tmp_path / "capture.jsonl"
+    with EmulatorServer(capture=path) as emu:
+        httpx.post(
+            f"{emu.base_url}/webhook/demo",
+            json={"incident": {"id": "i", "note": "token demo-webhook-token pasted"}},
+            headers={"Authorization": "Bearer demo-webhook-token"},
+        )
+        httpx.post(
+            f"{emu.base_url}/data/v2/alerts",
+            json={"app_key": "demo-canary-app-key", "host": "h", "status": "critical"},
+            headers={"Authorization": "Bearer demo-bigpanda-org-token"},
+        )
+        received = httpx.get(f"{emu.base_url}/_received").text
+    text = path.read_text()
+    for secret in ("demo-webhook-token", "demo-canary-app-key", "demo-bigpanda-org-token"):
+        assert secret not in text
+        assert secret not in received
+    first = read_capture(path)[0]
+    assert first["body"] == {"incident": {"id": "i", "note": "token **** pasted"}}

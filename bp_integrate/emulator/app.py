@@ -229,6 +229,7 @@ class Emulator:
                 route=oc.route,
                 status=status,
                 secrets=secrets,
+                parsed=parsed_body(request),
             )
         self.state.add_record(
             time=received,

@@ -75,7 +75,7 @@ class BigPandaSettings(TargetSettings):
             raise ValueError("bigpanda_org_token and bigpanda_app_key may not be empty")
 
     def secrets(self) -> tuple[str, ...]:
-        return (self.bigpanda_api_key, self.bigpanda_org_token)
+        return (self.bigpanda_api_key, self.bigpanda_org_token, self.bigpanda_app_key)
 
 
 @dataclass

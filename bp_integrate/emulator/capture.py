@@ -35,13 +35,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from .records import clean, json_depth, mask_body, mask_headers, mask_query, scrub
+from .records import NOT_PARSED, clean, mask_headers, mask_query, masked_body, scrub
 
 log = logging.getLogger(__name__)
 
 FORMAT = "bp-integrate-capture/1"
-#: Bodies nested deeper than this are kept as text (the reader must not recurse forever).
-MAX_DEPTH = 64
 
 
 class CaptureFile:
@@ -73,20 +71,17 @@ class CaptureFile:
         route: str,
         status: int | None,
         secrets: Iterable[str],
+        parsed: Any = NOT_PARSED,
     ) -> None:
-        """Append one request; a write failure is logged once and later ones are skipped."""
+        """Append one request (``parsed``: its body as a handler parsed it, if one did); a
+        write failure is logged once and later ones are skipped."""
         secret_list = [s for s in secrets if s]
-        parsed: Any = None
+        shown: Any = None
         text: str | None = None
         if body:
-            try:
-                parsed = json.loads(body.decode("utf-8"))
-                if json_depth(parsed) > MAX_DEPTH:
-                    raise ValueError("too deep")
-                parsed = mask_body(parsed)
-            except (ValueError, RecursionError):
-                parsed = None
-                text = clean(scrub(body.decode("utf-8", errors="replace"), secret_list))
+            shown, text = masked_body(body, secret_list, parsed)
+            if text is not None:
+                shown = None
         entry = {
             "format": FORMAT,
             "time": datetime.fromtimestamp(timestamp, tz=UTC).isoformat(),
@@ -95,7 +90,7 @@ class CaptureFile:
             "path": clean(scrub(path, secret_list)),
             "query": clean(mask_query(query_string, secret_list)),
             "headers": dict(mask_headers(headers, secret_list)),
-            "body": parsed,
+            "body": shown,
             "body_text": text,
             "body_bytes": len(body),
             "target": target,

@@ -30,8 +30,8 @@ _SENSITIVE_QUERY = re.compile(
 )
 _SENSITIVE_HEADER = re.compile(r"(?i)(auth|cookie|token|secret|password|api[_-]?key|signature)")
 _SENSITIVE_FIELD = re.compile(
-    r"(?i)^(routing_key|integration_key|service_key|api[_-]?key|apikey|password|secret|token"
-    r"|access_token|authorization)$"
+    r"(?i)^(routing_key|integration_key|service_key|app_key|api[_-]?key|apikey|password"
+    r"|secret|token|access_token|authorization)$"
 )
 
 
@@ -109,16 +109,43 @@ def _mask_fields(node: Any) -> Any:
     return node
 
 
-def mask_body(parsed: Any) -> Any:
-    """A parsed JSON body with credential-like fields (``routing_key``...) masked."""
-    return _mask_fields(parsed)
-
-
 def _mask_value(value: Any) -> Any:
     if isinstance(value, str) and len(value) > 8:
         # Keep the last 4 characters, as PagerDuty's own client does for keys.
         return MASK + value[-4:]
     return MASK
+
+
+def masked_body(
+    body: bytes, secrets: Iterable[str] = (), parsed: Any = NOT_PARSED
+) -> tuple[Any, str | None]:
+    """A body as it may be shown: (its JSON with credential-like fields masked and every
+    configured secret scrubbed from its strings, None) or, when it is not JSON (or nests
+    past PREVIEW_MAX_DEPTH), (NOT_PARSED, its text scrubbed).
+
+    ``parsed``: the body already parsed (and depth-checked) by a handler, if it was.
+    """
+    pattern = _secret_pattern(tuple(secrets))
+    if parsed is NOT_PARSED:
+        text = body.decode("utf-8", errors="replace")
+        try:
+            parsed = json.loads(text)
+            if json_depth(parsed) > PREVIEW_MAX_DEPTH:
+                raise ValueError("too deep to walk")
+        except (ValueError, RecursionError):
+            return NOT_PARSED, clean(text if pattern is None else pattern.sub(MASK, text))
+    masked = _mask_fields(parsed)
+    return (masked if pattern is None else _scrub_strings(masked, pattern)), None
+
+
+def _scrub_strings(node: Any, pattern: re.Pattern[str]) -> Any:
+    if isinstance(node, str):
+        return pattern.sub(MASK, node)  # a lone surrogate stays: JSON's escapes carry it
+    if isinstance(node, dict):
+        return {k: _scrub_strings(v, pattern) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_scrub_strings(v, pattern) for v in node]
+    return node
 
 
 def body_preview(
@@ -127,24 +154,14 @@ def body_preview(
     limit: int = PREVIEW_CHARS,
     parsed: Any = NOT_PARSED,
 ) -> str:
-    """A short, masked, single-line preview of a request body.
-
-    ``parsed``: the body already parsed (and depth-checked) by a handler, if it was.
-    """
+    """A short, masked, single-line preview of a request body (see :func:`masked_body`)."""
     if not body:
         return ""
-    if parsed is NOT_PARSED:
-        text = body.decode("utf-8", errors="replace")
-        try:
-            parsed = json.loads(text)
-            if json_depth(parsed) > PREVIEW_MAX_DEPTH:
-                raise ValueError("too deep to walk")
-        except (ValueError, RecursionError):
-            parsed = NOT_PARSED
-            flat = " ".join(text.split())
-    if parsed is not NOT_PARSED:
-        flat = json.dumps(_mask_fields(parsed), separators=(",", ":"), ensure_ascii=False)
-    flat = clean(scrub(flat, secrets))
+    masked, text = masked_body(body, secrets, parsed)
+    if text is not None:
+        flat = " ".join(text.split())
+    else:
+        flat = clean(json.dumps(masked, separators=(",", ":"), ensure_ascii=False))
     if len(flat) > limit:
         flat = flat[: limit - 1] + "…"
     return flat
