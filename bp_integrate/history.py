@@ -144,7 +144,9 @@ class RunRecorder:
             return
         line = _LINE_ENCODER.encode(self.redactor.value(record))
         try:
-            self._handle.write(self.redactor.text(line) + "\n")
+            # response(): also keys and tokens no one declared (a target echoing a URL),
+            # which the printed output shows under --show-secrets but a run file never does.
+            self._handle.write(self.redactor.response(line) + "\n")
             if self.flush_each_line:
                 self._handle.flush()
         except OSError as exc:

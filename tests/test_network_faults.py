@@ -308,3 +308,28 @@ def test_an_override_key_is_masked_where_pagerduty_plans_nothing(
     assert other_team not in seen + history_text(state_dir())
     assert PD_KEY not in seen
     assert "****" in seen
+
+
+def test_show_secrets_shows_an_echoed_undeclared_token_but_the_run_file_never_keeps_it(
+    raw: Callable[[Handler], RawServer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    token = "Bearer eyJhbGciOiJIUzI1NiJ9.echoed.Zm9v"  # no one declared it a secret
+
+    def echo(conn: socket.socket, head: bytes) -> None:
+        body = json.dumps({"error": f"rejected {token}"}).encode()
+        conn.sendall(
+            b"HTTP/1.1 401 Unauthorized\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+        )
+
+    server = raw(echo)
+    path = "/api/integration/1/functions/0f6c8e8a-1b2c-4d3e-8f9a-0123456789ab/triggers"
+    monkeypatch.setenv("BP_INTEGRATE_XMATTERS_TRIGGER_URL_APIKEY", KEY)
+    result = cli(
+        "install", "xmatters", "--no-input", "--secret-store", "env",
+        "--set", f"trigger_url=http://127.0.0.1:{server.port}{path}?apiKey=****",
+        "--set", "auth=url",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    shown = cli("send-test", "new", "--json", "--show-secrets", "--retries", "0")
+    assert "eyJhbGciOiJIUzI1NiJ9" in shown.stdout  # asked for: shown
+    assert "eyJhbGciOiJIUzI1NiJ9" not in history_text(state_dir())  # never kept
