@@ -160,8 +160,11 @@ class Config:
                 if isinstance(entry, dict) and entry.get("secret_store") != "env":
                     entry["secrets"] = []
             bp = raw.get("bigpanda")
-            if isinstance(bp, dict) and bp.get("api_key_store") != "env":
-                bp["api_key_stored"] = False
+            if isinstance(bp, dict):
+                if bp.get("api_key_store") != "env":
+                    bp["api_key_stored"] = False
+                bp.pop("org_token_stored", None)
+                bp.pop("readback_stored", None)
         self._profiles()[target] = raw
 
     def rename_profile(self, old: str, new: str) -> None:
@@ -178,7 +181,8 @@ class Config:
 
     def secret_entries(self, profile: str) -> list[tuple[StoreKind, str, str]]:
         """(store, integration, field) of every secret the profile keeps in a store:
-        its integrations' and its BigPanda API key."""
+        its integrations', its BigPanda API key, and verify's org token and read-back
+        credentials (in the keyring)."""
         found: list[tuple[StoreKind, str, str]] = []
         for name, item in self.installed(profile).items():
             found += [(item.secret_store, name, field) for field in item.secret_fields]
@@ -186,7 +190,33 @@ class Config:
         kind = bp.get("api_key_store", "keyring")
         if bp.get("api_key_stored") and kind in STORE_KINDS:
             found.append((cast(StoreKind, kind), "bigpanda", "api_key"))
+        if bp.get("org_token_stored") is True:
+            found.append(("keyring", "bigpanda", "org_token"))
+        found += [("keyring", name, field) for name, field in self.readback_stored(profile)]
         return found
+
+    def readback_stored(
+        self, profile: str, integration: str | None = None
+    ) -> list[tuple[str, str]]:
+        """(integration, field) of the read-back credentials the profile keeps."""
+        stored = self.bigpanda(profile).get("readback_stored")
+        if not isinstance(stored, dict):
+            return []
+        return [
+            (name, field)
+            for name, fields in stored.items()
+            if isinstance(name, str)
+            and isinstance(fields, list)
+            and (integration is None or name == integration)
+            for field in fields
+            if isinstance(field, str)
+        ]
+
+    def set_readback_stored(self, profile: str, integration: str, fields: list[str]) -> None:
+        """Record (or, with no fields, forget) an integration's stored read-back fields."""
+        settings = dict(self.bigpanda(profile))
+        record_readback(settings, integration, fields)
+        self.set_bigpanda(profile, settings)
 
     def _profile(self, profile: str, create: bool = False) -> dict[str, Any] | None:
         profiles = self._profiles()
@@ -383,3 +413,18 @@ def _merge(base: Any, mine: Any, theirs: Any, path: tuple[Any, ...] = ()) -> Any
         if value is not _MISSING:
             out[key] = value
     return out
+
+
+def record_readback(settings: dict[str, Any], integration: str, fields: list[str]) -> None:
+    """In a profile's `bigpanda` settings, record (or, with no fields, forget) which
+    read-back credentials of `integration` are stored (`Config.secret_entries` lists them)."""
+    stored = settings.get("readback_stored")
+    stored = dict(stored) if isinstance(stored, dict) else {}
+    if fields:
+        stored[integration] = list(fields)
+    else:
+        stored.pop(integration, None)
+    if stored:
+        settings["readback_stored"] = stored
+    else:
+        settings.pop("readback_stored", None)

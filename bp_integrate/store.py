@@ -23,6 +23,7 @@ from bp_integrate.secrets import (
     SERVICE,
     SecretStore,
     StoreKind,
+    delete_entries,
     entry_name,
     env_var,
     lookup,
@@ -257,10 +258,16 @@ def _remove(config: Config, integration: Integration, profile: str) -> tuple[lis
         return [], []
     # Settings first: a secret left behind by an interruption is harmless and is
     # overwritten by the next install, while settings pointing at no secret are not.
+    readback = config.readback_stored(profile, integration.name)
     config.remove(profile, integration.name)
+    config.set_readback_stored(profile, integration.name, [])
     config.save()
     removed = [f"settings of {integration.name} in profile {profile!r} ({config.path})"]
-    left: list[str] = []
+    # verify's read-back credentials for this integration (kept in the keyring).
+    readback_removed, left = delete_entries(
+        [("keyring", entry_name(profile, name, field)) for name, field in readback]
+    )
+    removed += readback_removed
     store = open_store(item.secret_store)
     for field_name in item.secret_fields:
         key = entry_name(profile, integration.name, field_name)

@@ -265,3 +265,54 @@ def test_delete_asks_on_a_terminal_and_enter_keeps_the_profile(
     assert cli("-p", "prod", "profile", "show").exit_code == 0
     assert delete("y") == 0
     assert cli("-p", "prod", "profile", "show").exit_code == 3
+
+
+def _verify_secrets(profile: str) -> None:
+    """verify's org token and PagerDuty read-back key for `profile`, through `profile set`."""
+    from typer.testing import CliRunner
+
+    from bp_integrate.cli import app
+
+    for args, given in (
+        (["--org-token-stdin"], "org-token-0123456789\n"),
+        (["--readback", "pagerduty"], "readback-key-0123456789\n"),
+    ):
+        result = CliRunner().invoke(app, ["-p", profile, "profile", "set", *args], input=given)
+        assert result.exit_code == 0, result.stderr
+
+
+def test_verify_secrets_go_with_the_profile_and_the_install(
+    memory_keyring: MemoryKeyring, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    install_pd("prod", monkeypatch)
+    _verify_secrets("prod")
+    assert set(entries(memory_keyring)) == {
+        "prod/pagerduty/integration_key",
+        "prod/bigpanda/org_token",
+        "prod/pagerduty/readback_api_key",
+    }
+    result = cli("profile", "rename", "prod", "production")
+    assert result.exit_code == 0, result.stderr
+    assert set(entries(memory_keyring)) == {
+        "production/pagerduty/integration_key",
+        "production/bigpanda/org_token",
+        "production/pagerduty/readback_api_key",
+    }
+    removed = cli("-p", "production", "uninstall", "pagerduty", "--yes", "--no-input")
+    assert removed.exit_code == 0, removed.stderr
+    assert set(entries(memory_keyring)) == {"production/bigpanda/org_token"}
+    result = cli("profile", "delete", "production", "--yes")
+    assert result.exit_code == 0, result.stderr
+    assert entries(memory_keyring) == {}
+
+
+def test_a_refused_profile_set_stores_no_secret(memory_keyring: MemoryKeyring) -> None:
+    from typer.testing import CliRunner
+
+    from bp_integrate.cli import app
+
+    result = CliRunner().invoke(
+        app, ["profile", "set", "--org-token-stdin", "--region", "bogus"], input="tok-0123456789\n"
+    )
+    assert result.exit_code == 2
+    assert entries(memory_keyring) == {}

@@ -363,6 +363,13 @@ def offer_readback(profile: str, spec: Integration) -> None:
         return
     stored = store_creds(spec, profile, answers)
     if stored:
+        from bp_integrate.fs import locked
+
+        cfg = config.load()
+        with locked(cfg.path, f"the config file {cfg.path}"):
+            cfg = config.load()
+            cfg.set_readback_stored(profile, spec.name, stored)  # removed with the install
+            cfg.save()
         ui.success(f"Read-back credentials kept in the keyring ({', '.join(stored)}).")
 
 

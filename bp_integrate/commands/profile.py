@@ -89,6 +89,10 @@ def set_command(
 ) -> None:
     """Set the profile's BigPanda region and, optionally, its User API key."""
     profile = ctx.obj.profile
+    # Every option is checked before any secret is stored: a refused command keeps nothing.
+    new_url = region_url(region) if region is not None else None
+    if api_key_stdin and prompt_api_key:
+        raise UsageError("--api-key-stdin and --api-key both ask for the key.", "Choose one.")
     cfg = config.load()
     settings = dict(cfg.bigpanda(profile))
     verify_notes = _verify_settings(
@@ -96,7 +100,6 @@ def set_command(
     )
     if region is not None:
         settings["region"] = region if region in config.REGIONS else "custom"
-        new_url = region_url(region)
         moved = settings.get("api_key_stored") and settings.get("api_url") != new_url
         if moved and not (api_key_stdin or prompt_api_key):
             ui.warn(
@@ -106,8 +109,6 @@ def set_command(
         settings["api_url"] = new_url
     settings.setdefault("region", "us")
     settings.setdefault("api_url", config.REGIONS["us"])
-    if api_key_stdin and prompt_api_key:
-        raise UsageError("--api-key-stdin and --api-key both ask for the key.", "Choose one.")
     key: str | None = None
     old_kind = settings.get("api_key_store")
     store_kind = store_kind_of(
@@ -200,6 +201,9 @@ def _verify_settings(
             raise UsageError("The org token is empty.", hint)
         check_token(token)
         open_store("keyring").set(entry_name(profile, "bigpanda", "org_token"), token)
+        settings["org_token_stored"] = (
+            True  # listed by Config.secret_entries: removed with the profile
+        )
         notes.append("Org token stored in the keyring.")
     if readback:
         from bp_integrate.integrations import get as get_integration
@@ -218,7 +222,9 @@ def _verify_settings(
                 answers[f.name] = str(typer.prompt(f.label, hide_input=f.secret, err=True))
             else:
                 answers[f.name] = read_stdin_line(f"--readback {integration.name}", f.help) or ""
-        store_creds(integration, profile, answers)
+        config.record_readback(
+            settings, integration.name, store_creds(integration, profile, answers)
+        )
         notes.append(f"{integration.title} read-back credentials stored in the keyring.")
     return notes
 
