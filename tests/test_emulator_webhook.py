@@ -70,3 +70,13 @@ def test_no_header_required_when_configured_so() -> None:
     ):
         assert c.post("/webhook/any-id", json=BODY).status_code == 202
         assert emu.state.target(WebhookState).webhook_bodies("any-id") == [BODY]
+
+
+def test_the_event_is_read_from_any_envelope(emu: EmulatorServer, client: httpx.Client) -> None:
+    shares = [
+        {"metadata": {"event": "incident#new"}, "incident": {"id": "i-1"}},  # the default share
+        {"event_type": "incident#closed", "incident": {"id": "i-1"}},
+    ]
+    for body in shares:
+        client.post("/webhook/demo", json=body, headers={"Authorization": TOKEN})
+    assert [r.action for r in emu.state.records()] == ["incident#new", "incident#closed"]

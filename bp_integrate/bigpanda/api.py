@@ -149,13 +149,12 @@ class Pacer:
 
 
 def retry_after(header: str | None, default: float) -> float:
-    """Seconds from a Retry-After header (delta seconds), bounded to 60; else `default`."""
-    if header:
-        try:
-            return max(0.0, min(float(header), 60.0))
-        except ValueError:
-            pass
-    return default
+    """Seconds from a Retry-After header (delta seconds or an HTTP date, read by the one
+    parser the sends use), bounded to 60; else `default`."""
+    from bp_integrate.http import retry_after_seconds
+
+    seconds = retry_after_seconds(header)
+    return default if seconds is None else min(seconds, 60.0)
 
 
 class BigPandaClient:

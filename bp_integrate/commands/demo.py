@@ -103,13 +103,18 @@ def verify_against(server: EmulatorServer, config: EmulatorConfig, loaded: Loade
     """`verify` of every installed integration BigPanda shares to, against the emulator:
     the AutoShare rules an admin would create (through the emulator-only endpoint that
     stands in for BigPanda's UI), then one canary through the emulated BigPanda."""
-    import httpx
-
     from bp_integrate.bigpanda.api import BigPandaClient
     from bp_integrate.emulator import targets
     from bp_integrate.emulator.bigpanda import BigPandaSettings
+    from bp_integrate.http import sync_client
     from bp_integrate.readback import TargetReader
-    from bp_integrate.verify import CANARY_TAG, Verifier, VerifySettings, VerifyTarget
+    from bp_integrate.verify import (
+        CANARY_TAG,
+        DEFAULT_TIMEOUTS,
+        Verifier,
+        VerifySettings,
+        VerifyTarget,
+    )
 
     bigpanda = config.of(BigPandaSettings)
     environment = bigpanda.bigpanda_environments[0][0]
@@ -122,16 +127,15 @@ def verify_against(server: EmulatorServer, config: EmulatorConfig, loaded: Loade
         for t in loaded.targets
         if t.integration.paste_target == "BigPanda"
     ]
-    for t in chosen:
-        rule = {
-            "environment_id": environment,
-            "integration": t.integration.name,
-            "values": t.values,
-            "tag": CANARY_TAG,
-        }
-        httpx.post(
-            server.base_url + "/_bigpanda/autoshare", json=rule, timeout=10
-        ).raise_for_status()
+    with sync_client(10.0) as http:  # loopback: never through a proxy
+        for t in chosen:
+            rule = {
+                "environment_id": environment,
+                "integration": t.integration.name,
+                "values": t.values,
+                "tag": CANARY_TAG,
+            }
+            http.post(server.base_url + "/_bigpanda/autoshare", json=rule).raise_for_status()
     settings = VerifySettings(
         server.base_url,
         bigpanda.bigpanda_api_key,
@@ -141,7 +145,7 @@ def verify_against(server: EmulatorServer, config: EmulatorConfig, loaded: Loade
     )
     client = BigPandaClient(server.base_url, settings.user_key, settings.org_token)
     reader = TargetReader()
-    timeouts = dict.fromkeys(("incident", "shared", "landed", "closed", "resolved"), 10.0)
+    timeouts = dict.fromkeys(DEFAULT_TIMEOUTS, 10.0)
     try:
         return Verifier(settings, chosen, client, reader, timeouts).run()
     finally:

@@ -147,15 +147,22 @@ def check_envelope(shape: str | None) -> Any:
     return shape
 
 
+def check_seconds(option: str, value: float, maximum: float, example: str) -> None:
+    """A number of seconds above 0 and at most `maximum` (not inf, not nan), or a
+    UsageError naming `option`. Typer's own ranges are not used: a float range lets
+    `nan` through (every comparison with NaN is false) and has no upper bound here."""
+    if not (math.isfinite(value) and 0 < value <= maximum):
+        raise UsageError(
+            f"{option} must be a number of seconds above 0 and at most {maximum:.0f}, "
+            f"got {value!r}.",
+            f"e.g. {option} {example}",
+        )
+
+
 def check_numbers(timeout: float, retries: int) -> None:
     """--timeout and --retries within bounds, before anything is sent. Typer's own ranges
     are not used: a float range lets `nan` through (every comparison with NaN is false)."""
-    if not (math.isfinite(timeout) and 0 < timeout <= TIMEOUT_MAX):
-        raise UsageError(
-            f"--timeout must be a number of seconds above 0 and at most {TIMEOUT_MAX:.0f}, "
-            f"got {timeout!r}.",
-            "e.g. --timeout 10",
-        )
+    check_seconds("--timeout", timeout, TIMEOUT_MAX, "10")
     if not 0 <= retries <= RETRIES_MAX:
         raise UsageError(
             f"--retries must be between 0 and {RETRIES_MAX}, got {retries}.", "e.g. --retries 2"

@@ -67,7 +67,6 @@ def verify_command(
         float | None,
         typer.Option(
             "--timeout",
-            min=0.1,
             help="Seconds to wait at each hop (default: 2-5 minutes, per hop).",
         ),
     ] = None,
@@ -89,9 +88,12 @@ def verify_command(
 ) -> None:
     """Send a canary alert through BigPanda and check each hop to the targets."""
     from bp_integrate.bigpanda.api import BigPandaClient
+    from bp_integrate.commands.sending import check_seconds
     from bp_integrate.readback import TargetReader, load_creds
-    from bp_integrate.verify import Verifier, VerifyTarget, load_settings
+    from bp_integrate.verify import DEFAULT_TIMEOUTS, Verifier, VerifyTarget, load_settings
 
+    if timeout is not None:
+        check_seconds("--timeout", timeout, VERIFY_TIMEOUT_MAX, "300")
     app = ctx.obj
     bigpanda = app.config.bigpanda(app.profile)
     if list_environments:
@@ -124,7 +126,7 @@ def verify_command(
         )
     timeouts = None
     if timeout is not None:
-        timeouts = dict.fromkeys(("incident", "shared", "landed", "closed", "resolved"), timeout)
+        timeouts = dict.fromkeys(DEFAULT_TIMEOUTS, timeout)
     spinner = ui.err().status("") if ui.err().is_terminal and not json_output else None
 
     def on_wait(text: str) -> None:
@@ -177,11 +179,13 @@ VerifyOpt = Annotated[
 ]
 
 
+#: The longest wait verify (and --verify) takes per hop or send: an hour.
+VERIFY_TIMEOUT_MAX = 3600.0
+
 VerifyTimeoutOpt = Annotated[
     float,
     typer.Option(
         "--verify-timeout",
-        min=0.5,
         help="With --verify: seconds to wait for each send to show at the target.",
     ),
 ]
@@ -191,8 +195,10 @@ def readback_watch(
     profile: str, loaded: Loaded, scenario: Scenario, timeout: float = 30.0
 ) -> ReadBackWatch:
     """A read-back watch over the run's targets, judged by the scenario's `expect`."""
+    from bp_integrate.commands.sending import check_seconds
     from bp_integrate.readback import ReadBackWatch, ReadTarget, load_creds
 
+    check_seconds("--verify-timeout", timeout, VERIFY_TIMEOUT_MAX, "60")
     targets = [
         ReadTarget(t.integration, t.values, load_creds(t.integration, profile))
         for t in loaded.targets

@@ -19,7 +19,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
-from bp_integrate.bigpanda.webhook import incident_of
+from bp_integrate.bigpanda.webhook import event_of, incident_of
 
 from .context import (
     BodyError,
@@ -116,8 +116,7 @@ def handle_receive(request: Request) -> Response:
         incident = incident_of(body)
         raw_id = incident.get("id")
         oc.key = str(raw_id) if isinstance(raw_id, (str, int)) else None
-        event = body.get("event_type", body.get("event"))
-        oc.action = event if isinstance(event, str) else None
+        oc.action = event_of(body)
     count = target_state(request, WebhookState).webhook_received(receiver_id, body, time.time())
     oc.note = f"accepted by receiver {receiver_id} ({count} so far)"
     return json_response(
