@@ -549,3 +549,18 @@ def test_an_encoded_slash_stays_in_its_segment(emu: EmulatorServer) -> None:
     assert r.status_code == 202
     (receiver,) = emu.state.snapshot()["webhook"]["receivers"]
     assert receiver["receiver_id"] == "a/b"
+
+
+def test_a_text_fault_with_a_lone_surrogate_is_answered_and_recorded(emu: EmulatorServer) -> None:
+    spec = json.dumps({"path_prefix": "/v2/", "status": 503, "body": "busy \ud800"})
+    assert httpx.post(f"{emu.base_url}/_faults", content=spec).status_code == 201
+    r = httpx.post(f"{emu.base_url}/v2/enqueue", content=event("f"))
+    assert (r.status_code, r.text) == (503, "busy ?")
+    assert [x.status for x in emu.state.records()] == [503]
+
+
+def test_an_autoshare_rule_that_could_not_be_planned_is_refused(emu: EmulatorServer) -> None:
+    rule = {"environment_id": "e", "integration": "pagerduty", "values": {}}
+    r = httpx.post(f"{emu.base_url}/_bigpanda/autoshare", json=rule)
+    assert r.status_code == 400
+    assert "integration_key" in r.json()["message"]

@@ -18,7 +18,6 @@ recorded nor subject to faults:
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 import time
 from collections.abc import Awaitable
@@ -27,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from .capture import CaptureFile
 from .config import EmulatorConfig
 from .context import BodyError, Outcome, json_response, parsed_body, read_json
-from .records import raw_request
+from .records import clean, raw_request
 from .state import EmulatorState, Fault, FaultQueueFull
 from .target import Target, target_for_path, targets
 from .wire import Match, Request, Response, Router, decoded_path
@@ -63,21 +62,17 @@ def _no_route(request: Request, match: Match) -> tuple[Response, str]:
 
 def _fault_response(fault: Fault) -> Response:
     status = fault.status if fault.status is not None else 500
-    headers = {"Content-Type": "application/json"}
-    payload: bytes
-    if fault.body is None:
-        payload = json.dumps(
-            {"status": status, "message": "fault injected by the bp-integrate emulator"}
-        ).encode()
-    elif isinstance(fault.body, str):
-        headers["Content-Type"] = "text/plain; charset=utf-8"
-        payload = fault.body.encode()
-    else:
-        payload = json.dumps(fault.body).encode()
-    headers.update(fault.headers)
-    if status in (204, 304) or 100 <= status < 200:
+    if status in (204, 304):
         return Response(status, b"", dict(fault.headers))
-    return Response(status, payload, headers)
+    if isinstance(fault.body, str):  # text as given; a lone surrogate becomes "?"
+        answer = Response(status, clean(fault.body).encode(), {}, "text/plain; charset=utf-8")
+    else:
+        body = fault.body
+        if body is None:
+            body = {"status": status, "message": "fault injected by the bp-integrate emulator"}
+        answer = json_response(body, status=status)
+    answer.headers.update(fault.headers)  # a fault's Content-Type wins over ours
+    return answer
 
 
 class Emulator:

@@ -523,8 +523,12 @@ async def _share(state: BigPandaState, incident_id: str, event: str, rule: AutoS
     from bp_integrate.engine.plan import encode_body
     from bp_integrate.http import NetworkFailure, async_sender
 
-    requests = _planned(state, incident_id, event, rule)
     answers: list[int | str] = []
+    try:
+        requests = _planned(state, incident_id, event, rule)
+    except Exception as exc:  # the rule's values cannot be planned: the activity says so
+        requests = []
+        answers.append(f"not planned: {type(exc).__name__}")
     sender = async_sender()  # the tool's own send path: the same bytes, client and failures
     try:
         for item in requests:
@@ -671,6 +675,13 @@ def handle_add_rule(request: Request) -> Response:
         integration = get_integration(str(body.get("integration", "")))
     except BPError as exc:
         return _error(400, exc.message)
+    missing = [
+        f.name
+        for f in integration.fields
+        if f.required and f.applies(values) and not values.get(f.name)
+    ]
+    if missing:  # the share could not be planned: say so now, not in a background task
+        return _error(400, f"values lack {integration.title}'s {', '.join(missing)}")
     delay = body.get("delay", 0)
     if isinstance(delay, bool) or not isinstance(delay, (int, float)) or not 0 <= delay <= 600:
         return _error(400, "delay must be a number of seconds from 0 to 600")
