@@ -13,7 +13,9 @@ from typing import TYPE_CHECKING
 from bp_integrate.errors import command_for
 
 if TYPE_CHECKING:
-    from bp_integrate.config import Config, Installed
+    from collections.abc import Sequence
+
+    from bp_integrate.config import Config
     from bp_integrate.engine.plan import Loaded
 
 
@@ -35,14 +37,14 @@ class App:
             self._config = config.load()
         return self._config
 
-    def installed(self) -> dict[str, Installed]:
-        return self.config.installed(self.profile)
-
-    def load_targets(self, names: list[str] | None = None) -> Loaded:
-        """The profile's integrations to send to (named, or all), secrets loaded."""
+    def load_targets(
+        self, names: Sequence[str] | None = None, missing: list[str] | None = None
+    ) -> Loaded:
+        """The profile's integrations to send to (named, or all), secrets loaded, from
+        the settings already read (see `engine.plan.load_targets` for `missing`)."""
         from bp_integrate.engine.plan import load_targets
 
-        return load_targets(self.profile, names)
+        return load_targets(self.profile, names, missing, self.config)
 
     def hint(self, args: str) -> str:
         """`bp-integrate [--profile P] ARGS`: a next step that acts on this profile."""

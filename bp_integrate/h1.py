@@ -233,12 +233,16 @@ class DirectSender:
         found = self._targets.get(url)
         if found is not None:
             return found
-        parts = urlsplit(url)
-        scheme = parts.scheme.lower()
-        if scheme not in ("http", "https") or not parts.hostname:
-            raise NetworkFailure(classify(ValueError(f"not an http(s) URL: {url}")))
+        try:
+            parts = urlsplit(url)
+            scheme = parts.scheme.lower()
+            port = parts.port  # ValueError past 65535
+            if scheme not in ("http", "https") or not parts.hostname:
+                raise ValueError("not an http(s) URL")
+        except ValueError as exc:  # the message, not the URL: it may carry a key
+            raise NetworkFailure(classify(ValueError(str(exc).split(":")[0]))) from None
         default = 443 if scheme == "https" else 80
-        port = parts.port or default
+        port = port or default
         hostname = parts.hostname
         shown = f"[{hostname}]" if ":" in hostname else hostname
         host = shown if port == default else f"{shown}:{port}"

@@ -367,7 +367,6 @@ class _AiohttpSender:
         import aiohttp
         from yarl import URL
 
-        self.proxy = proxy
         self.proxy_headers: dict[str, str] = {}
         self._proxy_url: URL | None = None
         if proxy is not None:

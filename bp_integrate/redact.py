@@ -121,10 +121,6 @@ class Redactor:
         if sep and token:
             self.add(token)
 
-    @property
-    def size(self) -> int:
-        return len(self._known.values)
-
     def text(self, text: str) -> str:
         """`text` with every known secret replaced by `****`."""
         if not self.enabled or not text:

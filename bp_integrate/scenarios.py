@@ -84,18 +84,6 @@ class Expectation:
             return f"expected a send the target accepts, got {_got(status, outcome)}"
         return None
 
-    def to_json(self) -> Any:
-        if self.skipped:
-            return "skipped"
-        data: dict[str, Any] = {}
-        if self.statuses:
-            data["status"] = list(self.statuses)
-        if self.outcome:
-            data["outcome"] = self.outcome
-        if self.target_state:
-            data["target_state"] = self.target_state
-        return data
-
 
 def _got(status: int | None, outcome: str | None) -> str:
     if status is not None:

@@ -238,7 +238,7 @@ def replay_command(
     plan, recorded_targets = load_plan(scenario, from_run, incident_id, settings)
     # A dry run needs no secret values: an unset one is shown as **** (and said so).
     missing: list[str] | None = [] if dry_run or as_curl else None
-    loaded = load_targets(profile, to or recorded_targets or None, missing)
+    loaded = load_targets(profile, to or recorded_targets or None, missing, ctx.obj.config)
     warn_missing(missing)
     # What is printed is masked unless --show-secrets; the history always is (it masks
     # with its own view of the same secrets).

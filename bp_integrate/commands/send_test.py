@@ -138,7 +138,6 @@ def send_test_command(
     from bp_integrate.bigpanda.events import resolve_event
     from bp_integrate.engine.plan import (
         as_curl_command,
-        load_targets,
         plan_scenario,
         shown_request,
         skipped_json,
@@ -164,7 +163,7 @@ def send_test_command(
     )
     # A dry run needs no secret values: an unset one is shown as **** (and said so).
     missing: list[str] | None = [] if dry_run or as_curl else None
-    loaded = load_targets(profile, to, missing)
+    loaded = ctx.obj.load_targets(to, missing)
     warn_missing(missing)
     # One set of secrets, two views: `redactor` masks what is printed (off under
     # --show-secrets); the run history masks with its own view, always on.

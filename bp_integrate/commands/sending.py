@@ -18,13 +18,14 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from bp_integrate import ui
-from bp_integrate.engine.run import Consumer, StepReport
+from bp_integrate.engine.consumer import Consumer
 from bp_integrate.errors import UsageError
 
 if TYPE_CHECKING:
     from bp_integrate.app import App
     from bp_integrate.bigpanda.webhook import BodySpec
     from bp_integrate.engine.plan import Loaded
+    from bp_integrate.engine.run import StepReport
     from bp_integrate.history import RunRecorder
     from bp_integrate.http import RetryPolicy
     from bp_integrate.integrations.base import PlannedRequest, Skipped

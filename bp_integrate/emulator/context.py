@@ -50,11 +50,6 @@ def outcome(request: Request) -> Outcome:
     return found
 
 
-def set_outcome(request: Request, value: Outcome) -> None:
-    """Make ``value`` the request's :class:`Outcome`."""
-    request.outcome = value
-
-
 def config_of(request: Request) -> EmulatorConfig:
     return request.app.config
 

@@ -1,6 +1,6 @@
 """What the emulator shares across targets: the request log, faults, rate windows.
 
-This module owns :class:`EmulatorState`: the single store shared by the aiohttp
+This module owns :class:`EmulatorState`: the single store shared by the route
 handlers (which mutate it on the emulator's event-loop thread) and by readers on
 other threads (tests, the CLI's live table). Every access goes through one
 re-entrant lock and readers get copies, so reading from another thread is safe.

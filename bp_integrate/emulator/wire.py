@@ -190,11 +190,9 @@ class Router:
         self._fixed: dict[str, dict[str, tuple[str, Handler]]] = {}
         self._dynamic: list[tuple[re.Pattern[str], dict[str, tuple[str, Handler]]]] = []
         self._patterns: dict[str, dict[str, tuple[str, Handler]]] = {}
-        self.routes: list[tuple[str, str, str]] = []
 
     def add(self, method: str, path: str, name: str, handler: Handler) -> None:
         """Route ``method`` on ``path`` to ``handler``; a GET route answers HEAD too."""
-        self.routes.append((method, path, name))
         if method == "GET":
             self._add("HEAD", path, name, handler)
         self._add(method, path, name, handler)

@@ -308,9 +308,7 @@ def handle_trigger(request: Request) -> Response:
     """``POST /api/integration/1/functions/{uuid}/triggers``."""
     oc = outcome(request)
     function_id = request.match_info["function_id"]
-    functions = settings_of(request, XMattersSettings).functions()
-    if function_id in functions:
-        oc.target, oc.route = functions[function_id]
+    functions = settings_of(request, XMattersSettings).functions()  # TARGET.label named oc's
     if not _authenticated(request):
         oc.reject("not authenticated: no valid apiKey parameter or Basic credentials")
         return json_response(

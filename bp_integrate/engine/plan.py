@@ -33,6 +33,7 @@ from bp_integrate.integrations.base import (
 from bp_integrate.redact import Redactor
 
 if TYPE_CHECKING:
+    from bp_integrate.config import Config
     from bp_integrate.scenarios import Scenario, ScenarioStep
 
 
@@ -61,15 +62,20 @@ class Loaded:
 
 
 def load_targets(
-    profile: str, names: Sequence[str] | None = None, missing: list[str] | None = None
+    profile: str,
+    names: Sequence[str] | None = None,
+    missing: list[str] | None = None,
+    cfg: Config | None = None,
 ) -> Loaded:
     """The named integrations (or every installed one) of `profile`, secrets loaded.
 
-    Given a `missing` list (a dry run), an unset secret is `****` and named there."""
+    Given a `missing` list (a dry run), an unset secret is `****` and named there.
+    `cfg`: the settings the command already read (`App.config`), else read here."""
     from bp_integrate import config
     from bp_integrate.store import load_values, require_installed
 
-    cfg = config.load()
+    if cfg is None:
+        cfg = config.load()
     installed = cfg.installed(profile)
     chosen: list[Target] = []
     if names:
@@ -294,7 +300,8 @@ def as_curl_command(
     parts = ["curl", "-sS", "-X", request.method, arg(shown["url"], raw["url"])]
     for name, value in shown["headers"].items():
         parts += ["-H", arg(f"{name}: {value}", f"{name}: {raw['headers'][name]}")]
-    body, raw_body = (json.dumps(s["body"], separators=(",", ":")) for s in (shown, raw))
+    # The body as it is sent (encode_body's encoder): non-ASCII as is, not \u-escaped.
+    body, raw_body = (_BODY_ENCODER.encode(s["body"]) for s in (shown, raw))
     parts += ["--data-raw", arg(body, raw_body)]
     return " ".join(parts)
 

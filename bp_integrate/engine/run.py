@@ -23,6 +23,7 @@ from typing import Any, ClassVar
 
 from bp_integrate.bigpanda.events import CLOSING_EVENTS, OPENING_EVENTS
 from bp_integrate.bigpanda.webhook import BodySpec
+from bp_integrate.engine.consumer import Consumer as Consumer  # re-exported
 from bp_integrate.engine.outcome import failure_detail, verdict
 from bp_integrate.engine.pace import LatencyHistogram, RateLimiter
 from bp_integrate.engine.plan import IncidentPlan, Loaded, Target, skipped_json
@@ -185,31 +186,6 @@ class RunReport:
             "interrupted": self.interrupted,
             "cleanup": self.cleanup_note,
         }
-
-
-class Consumer:
-    """Something that watches a run (and never sends). Override what you need."""
-
-    #: Ask the engine to call `tick()` about once a second (a buffered writer).
-    wants_ticks = False
-    #: Ask the engine to await `after_step()` before the next step (read-back).
-    awaits_steps = False
-
-    def started(self, seq: int, event: str, incident_id: str, body: dict[str, Any]) -> None:
-        """A step's body is about to be sent (it may be cut short)."""
-
-    def step(self, report: StepReport) -> None:
-        """A step (or a cleanup step) is done."""
-
-    async def after_step(self, report: StepReport) -> None:
-        """Awaited after `step()` when `awaits_steps`: the next step waits for it (it may
-        read the targets back; it never sends to them)."""
-
-    def incident_done(self, done: int) -> None:
-        """`done` incidents have gone through the whole scenario."""
-
-    def tick(self) -> None:
-        """About once a second while the run goes on (only if `wants_ticks`)."""
 
 
 class HistoryConsumer(Consumer):
