@@ -93,11 +93,10 @@ class Redactor:
         known = self._known
         changed = False
         for secret in secrets:
-            if not secret or secret == MASK:
-                continue
-            if secret not in known.raw:
-                known.raw.add(secret)
-                changed = True
+            if not secret or secret == MASK or secret in known.raw:
+                continue  # a known secret's forms are known too: planning adds them per event
+            known.raw.add(secret)
+            changed = True
             forms = {secret, quote(secret, safe=""), quote_plus(secret)}
             escaped = secret.replace("\\", "\\\\").replace('"', '\\"')
             forms.add(escaped)

@@ -110,10 +110,8 @@ def _mask_fields(node: Any) -> Any:
 
 
 def _mask_value(value: Any) -> Any:
-    if isinstance(value, str) and len(value) > 8:
-        # Keep the last 4 characters, as PagerDuty's own client does for keys.
-        return MASK + value[-4:]
-    return MASK
+    # Keep the last 4 characters of a long key, as PagerDuty's own client does.
+    return mask_key(value) if isinstance(value, str) else MASK
 
 
 def masked_body(

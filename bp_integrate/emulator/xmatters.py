@@ -520,16 +520,18 @@ def _urls(base: str, settings: XMattersSettings) -> dict[str, str]:
 
 def _install_values(base: str, config: Any) -> dict[str, dict[str, str]]:
     settings = config.of(XMattersSettings)
-    urls = _urls(base, settings)
-    api_key = "?apiKey=" + quote(settings.xmatters_api_key, safe="")
+
+    def url(function_id: str) -> str:
+        return xmatters_trigger_url(base, function_id, api_key=settings.xmatters_api_key)
+
     return {
         "xmatters": {
-            "trigger_url": urls["xmatters_trigger"] + api_key,
+            "trigger_url": url(settings.xmatters_function_id),
             "recipients": "demo-team, Cloud Devops",
         },
         "panopta": {
-            "outage_url": urls["panopta_outage"] + api_key,
-            "clear_url": urls["panopta_clear"] + api_key,
+            "outage_url": url(settings.panopta_outage_function_id),
+            "clear_url": url(settings.panopta_clear_function_id),
             "target": "demo-team",
         },
     }
