@@ -208,7 +208,10 @@ class DirectSender:
                 if status and not isinstance(exc, asyncio.CancelledError):
                     # The status line arrived: the target answered, whatever became of the body.
                     return Response(
-                        status, connection.headers, b"".join(connection.body), classify(exc)
+                        status,
+                        connection.headers,
+                        _decoded(b"".join(connection.body), connection.headers),
+                        classify(exc),
                     )
             if isinstance(exc, asyncio.CancelledError):
                 raise

@@ -59,11 +59,12 @@ def mark_as_test(body: dict[str, Any]) -> None:
     the marker's tag id, or its name as older bodies had it, counts as marked). Nothing
     is added where the body has no such field: a body of your own keeps its shape.
     """
+    from bp_integrate.bigpanda.webhook import incident_of  # it imports this module
+
     comment = body.get("comment")
     if isinstance(comment, str) and not comment.startswith(TEST_PREFIX):
         body["comment"] = TEST_PREFIX + comment
-    inner = body.get("incident")
-    incident = inner if isinstance(inner, dict) else body
+    incident = incident_of(body)
     alerts = incident.get("alerts")
     for alert in alerts if isinstance(alerts, list) else []:
         if not isinstance(alert, dict):
