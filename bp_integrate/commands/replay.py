@@ -307,7 +307,6 @@ def replay_command(
 
         watch = readback_watch(profile, loaded, plan, verify_timeout)
         consumers.append(readback_consumer(watch))
-    engine = Engine(plan, loaded, redactor, spec, settings.policy, options_run, consumers)
     try:
         try:
             if processes > 1:
@@ -321,6 +320,9 @@ def replay_command(
                     [c for c in consumers if not isinstance(c, HistoryConsumer)],
                 )
             else:
+                engine = Engine(
+                    plan, loaded, redactor, spec, settings.policy, options_run, consumers
+                )
                 report = run_sync(engine)
         finally:
             if shown is not None:

@@ -160,7 +160,12 @@ async def send_one(
         response_ms=timings.response_ms if timings else None,
         outcome="ok" if ok else "rejected",
         status=answer.status,
-        response_id=redactor.text(response_id(answer.body, request.response_id_key) or "") or None,
+        # A storm (keep_response False) records no id: its answers are not parsed for one.
+        response_id=(
+            redactor.text(response_id(answer.body, request.response_id_key) or "") or None
+            if keep_response
+            else None
+        ),
         response=_preview(answer.body, redactor) if keep_response or not ok else "",
         error=error,
     )
