@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from bp_integrate.errors import BPError, ConfigError, ExitCode, SecretsError, command_for
+from bp_integrate.readback import ReadTarget
 
 if TYPE_CHECKING:
     from bp_integrate.bigpanda.api import BigPandaClient
@@ -162,15 +163,6 @@ class VerifyReport:
         }
 
 
-@dataclass(frozen=True)
-class VerifyTarget:
-    """One installed integration to verify: its values and read-back credentials."""
-
-    integration: Integration
-    values: dict[str, str]
-    creds: dict[str, str]
-
-
 class HopFailed(Exception):
     """A hop did not happen in time (not an API error: BigPanda or the target was silent)."""
 
@@ -197,7 +189,7 @@ class Verifier:
     def __init__(
         self,
         settings: VerifySettings,
-        targets: Sequence[VerifyTarget],
+        targets: Sequence[ReadTarget],
         bigpanda: BigPandaClient,
         reader: TargetReader,
         timeouts: Mapping[str, float] | None = None,
@@ -229,7 +221,7 @@ class Verifier:
         status: HopStatus,
         started: float,
         detail: str,
-        target: VerifyTarget | None = None,
+        target: ReadTarget | None = None,
         hint: str | None = None,
         code: ExitCode = ExitCode.OK,
     ) -> Hop:
@@ -309,7 +301,7 @@ class Verifier:
         return self.report
 
     def _step(
-        self, name: str, title: str, target: VerifyTarget | None, body: Callable[[], str]
+        self, name: str, title: str, target: ReadTarget | None, body: Callable[[], str]
     ) -> bool:
         started = time.monotonic()
         try:
@@ -323,7 +315,7 @@ class Verifier:
         self._hop(name, title, "passed", started, detail, target)
         return True
 
-    def _skip_rest(self, names: Sequence[tuple[str, str, VerifyTarget | None]], why: str) -> None:
+    def _skip_rest(self, names: Sequence[tuple[str, str, ReadTarget | None]], why: str) -> None:
         for name, title, target in names:
             self._hop(name, title, "not_checked", time.monotonic(), why, target)
 
@@ -430,12 +422,12 @@ class Verifier:
         }
         return named or {t.integration.name for t in self.targets}
 
-    def _read(self, target: VerifyTarget, incident_id: str) -> list[TargetRecord] | None:
+    def _read(self, target: ReadTarget, incident_id: str) -> list[TargetRecord] | None:
         return self.reader.records(target.integration, incident_id, target.values, target.creds)
 
     def _landed(
         self,
-        target: VerifyTarget,
+        target: ReadTarget,
         incident_id: str,
         shared: set[str],
         opened: dict[str, list[TargetRecord]],
@@ -503,7 +495,7 @@ class Verifier:
             if target.integration.name not in opened:
                 continue
 
-            def resolved(target: VerifyTarget = target) -> str:
+            def resolved(target: ReadTarget = target) -> str:
                 records = self._poll(
                     "resolved",
                     f"waiting for {target.integration.title} to resolve incident {incident_id}",

@@ -107,13 +107,12 @@ def verify_against(server: EmulatorServer, config: EmulatorConfig, loaded: Loade
     from bp_integrate.emulator import targets
     from bp_integrate.emulator.bigpanda import BigPandaSettings
     from bp_integrate.http import sync_client
-    from bp_integrate.readback import TargetReader
+    from bp_integrate.readback import ReadTarget, TargetReader
     from bp_integrate.verify import (
         CANARY_TAG,
         DEFAULT_TIMEOUTS,
         Verifier,
         VerifySettings,
-        VerifyTarget,
     )
 
     bigpanda = config.of(BigPandaSettings)
@@ -123,7 +122,7 @@ def verify_against(server: EmulatorServer, config: EmulatorConfig, loaded: Loade
         if target.readback_values is not None:
             creds.update(target.readback_values(config.settings(target.name)))
     chosen = [
-        VerifyTarget(t.integration, t.values, creds.get(t.name, {}))
+        ReadTarget(t.integration, t.values, creds.get(t.name, {}))
         for t in loaded.targets
         if t.integration.paste_target == "BigPanda"
     ]

@@ -89,8 +89,8 @@ def verify_command(
     """Send a canary alert through BigPanda and check each hop to the targets."""
     from bp_integrate.bigpanda.api import BigPandaClient
     from bp_integrate.commands.sending import check_seconds
-    from bp_integrate.readback import TargetReader, load_creds
-    from bp_integrate.verify import DEFAULT_TIMEOUTS, Verifier, VerifyTarget, load_settings
+    from bp_integrate.readback import ReadTarget, TargetReader, load_creds
+    from bp_integrate.verify import DEFAULT_TIMEOUTS, Verifier, load_settings
 
     if timeout is not None:
         check_seconds("--timeout", timeout, VERIFY_TIMEOUT_MAX, "300")
@@ -112,7 +112,7 @@ def verify_command(
     settings = load_settings(app.profile, bigpanda, app_key, environment)
     loaded = app.load_targets(integrations or None)
     targets = [
-        VerifyTarget(t.integration, t.values, load_creds(t.integration, app.profile))
+        ReadTarget(t.integration, t.values, load_creds(t.integration, app.profile))
         for t in loaded.targets
         # Only what BigPanda shares to: an integration pasted elsewhere is not in the chain.
         if t.integration.paste_target == "BigPanda"
