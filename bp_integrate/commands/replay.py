@@ -429,32 +429,26 @@ def show_plan(
     json_output: bool,
 ) -> None:
     """--dry-run: every step's requests, as the run would send them; nothing is sent."""
-    from bp_integrate.commands.sending import env_references
-    from bp_integrate.engine.plan import as_curl_command, plan_scenario, shown_request, skipped_json
+    from bp_integrate.commands.sending import (
+        dry_run_note,
+        env_references,
+        planned_json,
+        shape_note,
+    )
+    from bp_integrate.engine.plan import plan_scenario
 
     refs = env_references(loaded) if as_curl else {}
     for index, step in plan_scenario(plan, loaded, redactor, spec, incident_id):
         if json_output:
-            line: dict[str, Any] = {
-                "type": "step",
-                "dry_run": True,
-                "step": index,
-                "event": step.event,
-                "incident_id": step.incident_id,
-                "requests": [shown_request(r, redactor) for r in step.requests],
-                "skipped": [skipped_json(s) for s in step.skipped],
-            }
-            if as_curl:
-                line["curl"] = [as_curl_command(r, redactor, refs) for r in step.requests]
-            ui.emit_json_line(line)
+            ui.emit_json_line(
+                {"type": "step", "step": index, **planned_json(step, redactor, as_curl, refs)}
+            )
             continue
         ui.data(f"## step {index}: {step.event} (incident {step.incident_id})", style="bold")
         print_planned(step.requests, step.skipped, redactor, as_curl, refs)
     if not json_output:
-        ui.say(
-            f"(dry run of {plan.name}: nothing was sent; secrets shown as **** unless "
-            "--show-secrets)"
-        )
+        ui.say(dry_run_note(f"dry run of {plan.name}", not redactor.enabled, as_curl))
+        ui.say(f"({shape_note(spec)})")
 
 
 def recorded_profile(app: App, run_id: str) -> str:

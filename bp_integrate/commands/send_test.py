@@ -137,10 +137,7 @@ def send_test_command(
     """
     from bp_integrate.bigpanda.events import resolve_event
     from bp_integrate.engine.plan import (
-        as_curl_command,
         plan_scenario,
-        shown_request,
-        skipped_json,
     )
     from bp_integrate.scenarios import Scenario, ScenarioStep
 
@@ -170,35 +167,18 @@ def send_test_command(
     redactor = loaded.secrets.view(enabled=not show_secrets)
 
     if dry_run or as_curl:
-        from bp_integrate.commands.sending import env_references
+        from bp_integrate.commands.sending import dry_run_note, env_references, planned_json
 
         refs = env_references(loaded) if as_curl else {}
         [(_index, step)] = plan_scenario(scenario, loaded, redactor, settings.spec, incident_id)
         if json_output:
-            doc: dict[str, Any] = {
-                "dry_run": True,
-                "event": kind,
-                "incident_id": step.incident_id,
-                "profile": profile,
-                "requests": [shown_request(r, redactor) for r in step.requests],
-                "skipped": [skipped_json(s) for s in step.skipped],
-                "calibrated": settings.spec.calibrated is not None,
-            }
-            if as_curl:
-                doc["curl"] = [as_curl_command(r, redactor, refs) for r in step.requests]
+            doc = planned_json(step, redactor, as_curl, refs)
+            doc["event"], doc["profile"] = kind, profile
+            doc["calibrated"] = settings.spec.calibrated is not None
             ui.emit_json(doc)
             return
         print_planned(step.requests, step.skipped, redactor, as_curl, refs)
-        if as_curl and not show_secrets:
-            ui.say(
-                "(nothing was sent; each secret is read from its environment variable, "
-                '"${BP_INTEGRATE_...}": export them first; any left as **** has none of '
-                "its own, --show-secrets shows them)"
-            )
-        elif not show_secrets:
-            ui.say("(dry run: nothing was sent; secrets shown as ****, --show-secrets shows them)")
-        else:
-            ui.say("(dry run: nothing was sent)")
+        ui.say(dry_run_note("dry run", show_secrets, as_curl))
         ui.say(f"({settings.shape_note})")
         return
 

@@ -24,7 +24,7 @@ from bp_integrate.errors import UsageError
 if TYPE_CHECKING:
     from bp_integrate.app import App
     from bp_integrate.bigpanda.webhook import BodySpec
-    from bp_integrate.engine.plan import Loaded
+    from bp_integrate.engine.plan import Loaded, PlannedStep
     from bp_integrate.engine.run import StepReport
     from bp_integrate.history import RunRecorder
     from bp_integrate.http import RetryPolicy
@@ -215,10 +215,14 @@ class SendSettings:
 
     @property
     def shape_note(self) -> str:
-        """What shape the bodies have, for --dry-run to say."""
-        if self.spec.calibrated is not None:
-            return "bodies in the shape adopted from your BigPanda (bp-integrate calibrate)"
-        return f"bodies in the built-in '{self.spec.envelope}' shape"
+        return shape_note(self.spec)
+
+
+def shape_note(spec: BodySpec) -> str:
+    """What shape the bodies have, for --dry-run to say."""
+    if spec.calibrated is not None:
+        return "bodies in the shape adopted from your BigPanda (bp-integrate calibrate)"
+    return f"bodies in the built-in '{spec.envelope}' shape"
 
 
 # --------------------------------------------------------------------------- showing plans
@@ -258,6 +262,38 @@ def print_planned(
         ui.data()
     for skip in skipped:
         ui.say(f"{skip.integration}: skipped {skip.event}: {skip.reason}")
+
+
+def planned_json(
+    step: PlannedStep, redactor: Redactor, as_curl: bool, env_refs: dict[str, str]
+) -> dict[str, Any]:
+    """One planned step as --dry-run --json shows it (send-test's document, each of
+    replay's lines): its requests, masked as `redactor` says, its skips, its curl."""
+    from bp_integrate.engine.plan import as_curl_command, shown_request, skipped_json
+
+    doc: dict[str, Any] = {
+        "dry_run": True,
+        "event": step.event,
+        "incident_id": step.incident_id,
+        "requests": [shown_request(r, redactor) for r in step.requests],
+        "skipped": [skipped_json(s) for s in step.skipped],
+    }
+    if as_curl:
+        doc["curl"] = [as_curl_command(r, redactor, env_refs) for r in step.requests]
+    return doc
+
+
+def dry_run_note(what: str, show_secrets: bool, as_curl: bool) -> str:
+    """The closing line of a dry run (`what`: "dry run" or "dry run of lifecycle")."""
+    if show_secrets:
+        return f"({what}: nothing was sent)"
+    if as_curl:
+        return (
+            f"({what}: nothing was sent; each secret is read from its environment variable, "
+            '"${BP_INTEGRATE_...}": export them first; any left as **** has none of its '
+            "own, --show-secrets shows them)"
+        )
+    return f"({what}: nothing was sent; secrets shown as ****, --show-secrets shows them)"
 
 
 def env_references(loaded: Loaded) -> dict[str, str]:
