@@ -356,16 +356,12 @@ def adopted_shape(profile: str) -> dict[str, Any] | None:
         f"Adopt a capture again (bp-integrate --profile {profile} calibrate FILE --adopt) "
         f"or go back to the built-in shape (bp-integrate --profile {profile} calibrate --reset)."
     )
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
+    from bp_integrate import loading
+
+    if not path.exists():
         return None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"Cannot read the adopted body shape {path}: {exc}.", hint) from None
-    try:
-        document = _loads(text, str(path))
-    except (ValueError, UsageError):
-        raise ConfigError(f"The adopted body shape {path} is not valid JSON.", hint) from None
+    # Bounded like every other file the tool reads (size, nesting, NaN refused).
+    document = loading.load_json(path, "adopted body shape", hint, ConfigError)
     template = document.get("template") if isinstance(document, dict) else None
     if not isinstance(template, dict) or document.get("version") != SHAPE_VERSION:
         raise ConfigError(f"The adopted body shape {path} is damaged.", hint)
