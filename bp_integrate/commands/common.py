@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from bp_integrate.errors import UsageError
 from bp_integrate.integrations import NAMES
 from bp_integrate.secrets import STORE_KINDS, StoreKind
+
+if TYPE_CHECKING:
+    from bp_integrate.integrations.base import Integration
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON on stdout (for scripts).")]
 ShowSecretsOpt = Annotated[
@@ -77,3 +81,15 @@ def store_kind_of(
         if kind == choice:
             return choice
     raise UsageError(f"--secret-store {kind!r} is unknown.", "Use keyring, env or file.")
+
+
+def scripted_answers(
+    spec: Integration, values: Mapping[str, str]
+) -> tuple[dict[str, str], dict[str, str]]:
+    """An install's answers as a script gives them: (the secret ones as the environment
+    variables `install --no-input` reads, the others as `--set` values)."""
+    from bp_integrate.secrets import env_var
+
+    secret = {f.name for f in spec.fields if f.secret or f.url_with_secrets}
+    environ = {env_var(spec.name, k): v for k, v in values.items() if k in secret}
+    return environ, {k: v for k, v in values.items() if k not in secret}

@@ -64,6 +64,7 @@ def install_all(server: EmulatorServer, config: EmulatorConfig) -> list[dict[str
     """Install every integration through the same core the install command uses."""
     from bp_integrate import config as settings
     from bp_integrate.bigpanda.api import key_checker
+    from bp_integrate.commands.common import scripted_answers
     from bp_integrate.integrations import get
     from bp_integrate.store import save
     from bp_integrate.wizard import Sources, paste, run
@@ -75,13 +76,7 @@ def install_all(server: EmulatorServer, config: EmulatorConfig) -> list[dict[str
     for name, answers in demo_answers(server, config).items():
         spec = get(name)
         # The secrets go in as if from the environment: the same path a script takes.
-        secret_names = {f.name for f in spec.fields if f.secret or f.url_with_secrets}
-        environ = {
-            f"BP_INTEGRATE_{name.upper()}_{k.upper()}": v
-            for k, v in answers.items()
-            if k in secret_names
-        }
-        sets = {k: v for k, v in answers.items() if k not in secret_names}
+        environ, sets = scripted_answers(spec, answers)
         plan = run(
             spec, {}, Sources(sets=sets, environ=environ), None, key_checker(server.base_url)
         )

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from bp_integrate import ui
-from bp_integrate.commands.common import JsonOpt
+from bp_integrate.commands.common import JsonOpt, scripted_answers
 from bp_integrate.errors import BPError, ExitCode, UsageError
 
 if TYPE_CHECKING:
@@ -38,18 +38,10 @@ def install_commands(server: EmulatorServer, config: EmulatorConfig) -> list[str
     lines = []
     for name in [n for n in NAMES if n in values]:
         spec = get(name)
-        secret_names = {f.name for f in spec.fields if f.secret or f.url_with_secrets}
         checks_key = any(f.bigpanda_key for f in spec.fields)
-        env = " ".join(
-            f"BP_INTEGRATE_{name.upper()}_{key.upper()}={shlex.quote(value)}"
-            for key, value in values[name].items()
-            if key in secret_names
-        )
-        sets = " ".join(
-            f"--set {shlex.quote(f'{key}={value}')}"
-            for key, value in values[name].items()
-            if key not in secret_names
-        )
+        environ, settings = scripted_answers(spec, values[name])
+        env = " ".join(f"{var}={shlex.quote(value)}" for var, value in environ.items())
+        sets = " ".join(f"--set {shlex.quote(f'{k}={v}')}" for k, v in settings.items())
         verify = " --no-verify" if checks_key else ""
         lines.append(f"{env} bp-integrate install {name} --no-input{verify} {sets}".strip())
     return lines
