@@ -90,18 +90,19 @@ class Doctor:
 
     def settings(self) -> Config | None:
         from bp_integrate import config
-        from bp_integrate.fs import config_dir
+        from bp_integrate.fs import config_dir, unsafe_reason
 
         folder = config_dir()
         if folder.is_dir():
+            # The same test the tool applies before it trusts the folder.
+            unsafe = unsafe_reason(folder)
             mode = folder.stat().st_mode & 0o777
-            status: Status = "ok" if not mode & 0o022 else "fail"
             self.add(
                 "settings",
                 "folder",
-                status,
-                f"{folder} (mode {mode:04o})",
-                fix="" if status == "ok" else f"chmod 700 {folder}",
+                "ok" if unsafe is None else "fail",
+                f"{folder} (mode {mode:04o})" + (f": {unsafe}" if unsafe else ""),
+                fix="" if unsafe is None else f"chmod 700 {folder}",
                 code=ExitCode.CONFIG,
             )
         else:
