@@ -260,8 +260,15 @@ def _one_expectation(raw: Any, where: str) -> Expectation:
         elif status is not None:
             raise UsageError(f"{where}: expect.status must be a number or a list.", FORMAT_HINT)
         outcome = raw.get("outcome")
-        if outcome is not None and outcome not in ("ok", "rejected", "network"):
-            raise UsageError(f"{where}: expect.outcome is ok, rejected or network.", FORMAT_HINT)
+        if outcome is not None:
+            from typing import get_args
+
+            from bp_integrate.engine.send import Outcome  # the one list of outcomes
+
+            if outcome not in get_args(Outcome):
+                raise UsageError(
+                    f"{where}: expect.outcome is {', '.join(get_args(Outcome))}.", FORMAT_HINT
+                )
         nouns = [k for k in TARGET_NOUNS if k in raw]
         if len(nouns) > 1:
             raise UsageError(f"{where}: expect names the target's record once.", FORMAT_HINT)
