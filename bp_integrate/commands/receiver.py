@@ -213,8 +213,6 @@ def receiver_command(
     printer = RecordPrinter(show)
 
     def on_ready(server: EmulatorServer) -> None:
-        if json_output:
-            ui.emit_json_line({"listening": server.base_url, "urls": server.urls})
         ui.say(f"Emulator listening on {server.base_url} (Ctrl-C stops it).", style="bold")
         for name, url in server.urls.items():
             ui.say(f"  {name:<24} {url}")
@@ -233,6 +231,10 @@ def receiver_command(
                 live_table.render(), console=ui.out(), refresh_per_second=4, transient=False
             )
             live_table.live.start()
+        if json_output:
+            # Last, once every import above is done: a script that reads this line and
+            # then sends Ctrl-C never interrupts an import (which can leave its lock held).
+            ui.emit_json_line({"listening": server.base_url, "urls": server.urls})
         printer.start()  # requests that came in meanwhile are shown now, in order
 
     try:
