@@ -267,22 +267,51 @@ class ReadQuery:
 @dataclass(frozen=True)
 class TargetRecord:
     """What a target holds for one BigPanda incident: its id there and its state
-    (``open`` or ``resolved``), and the target's own word for it (``triggered``...)."""
+    (``open`` or ``resolved``), the target's own word for it (``triggered``...), and
+    when the target says it was created (unix seconds; None when it does not say).
+
+    Read-back judges only records a run made: the newest created at or after the run's
+    first send (`readback.judged`), never "any record in the wanted state"."""
 
     id: str
     state: Literal["open", "resolved"]
     status: str
+    created_at: float | None = None
 
 
-def records_of(answer: Any, key: str, resolved: str) -> list[TargetRecord]:
+def timestamp(value: Any) -> float | None:
+    """Unix seconds of a target's creation time: an ISO 8601 string (``Z`` or an
+    offset; a naive one is UTC) or a number; None for anything else."""
+    from datetime import UTC, datetime
+
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.strip())
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp()
+
+
+def records_of(
+    answer: Any, key: str, resolved: str, created_key: str = "created_at"
+) -> list[TargetRecord]:
     """The records listed under `key` of a JSON answer, `resolved` being the target's
-    word for a resolved one (read-back answers of the REST APIs that list objects)."""
+    word for a resolved one and `created_key` the field of its creation time (read-back
+    answers of the REST APIs that list objects)."""
     items = answer.get(key) if isinstance(answer, dict) else None
     return [
         TargetRecord(
             str(item.get("id", "")),
             "resolved" if item.get("status") == resolved else "open",
             str(item.get("status", "")),
+            timestamp(item.get(created_key)),
         )
         for item in items or []
         if isinstance(item, dict)
@@ -401,6 +430,10 @@ class Integration:
     # -- what to paste --------------------------------------------------------------
     #: Where the admin pastes (`show` says "paste into ...").
     paste_target: ClassVar[str] = "BigPanda"
+    #: What BigPanda's `incident_shared` activity names this kind of integration by:
+    #: `params.share_target` is `<share_system>.<integration name>` (`webhook.whtest` in
+    #: BigPanda's Activities reference [C for webhooks]; the other systems' words [G]).
+    share_system: ClassVar[str] = "webhook"
 
     def webhook(self, values: Mapping[str, str]) -> Webhook:
         raise NotImplementedError

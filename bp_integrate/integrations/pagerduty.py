@@ -135,6 +135,7 @@ def tag_value(tags: Mapping[str, str], name: str) -> str | None:
 
 class PagerDuty(Integration):
     name = "pagerduty"
+    share_system = "pagerduty"
     title = "PagerDuty"
     summary = "Create, update and resolve PagerDuty incidents through Events API v2."
     doc_page = "docs/pagerduty.md"

@@ -84,6 +84,7 @@ def is_basic(values: Mapping[str, str]) -> bool:
 
 class XMatters(Integration):
     name = "xmatters"
+    share_system = "xmatters"
     title = "xMatters"
     summary = "Notify on-call people in xMatters through a workflow's HTTP trigger."
     doc_page = "docs/xmatters.md"
