@@ -11,7 +11,7 @@ integration (`readback_query`, `readback_records`, `terminate_query`).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +25,40 @@ if TYPE_CHECKING:
 
 #: Seconds between two calls to one target's API (its documented limit, with room).
 TARGET_INTERVAL = 0.25
+#: Seconds a target's clock may run behind this machine's: a record created up to this
+#: long before the run's first send still counts as made by the run.
+CLOCK_SKEW = 30.0
+
+
+def judged(records: Sequence[TargetRecord], since: float | None) -> TargetRecord | None:
+    """The one record a read-back judges: the newest that the run made (created at or
+    after `since`, the run's first send, less `CLOCK_SKEW`). Never "any record in the
+    wanted state": after new -> closed -> reopen, PagerDuty holds a resolved incident and
+    a new one with the same key, and only the new one says whether the reopen landed.
+    A record whose target gives no creation time cannot be shown to be the run's."""
+    made = [
+        (r.created_at, index, r)
+        for index, r in enumerate(records)
+        if r.created_at is not None and (since is None or r.created_at >= since - CLOCK_SKEW)
+    ]
+    return max(made, key=lambda item: (item[0], item[1]))[2] if made else None
+
+
+def in_state(record: TargetRecord, want: str) -> bool:
+    """Whether a record is in the wanted state (ours, `open`/`resolved`, or the
+    target's own word, e.g. `triggered`)."""
+    return want in (record.state, record.status.split(" ")[0].lower(), record.status)
+
+
+def describe(records: Sequence[TargetRecord], chosen: TargetRecord | None) -> str:
+    """What a target shows, for a verdict: the judged record, and how many others."""
+    if chosen is None:
+        if not records:
+            return "nothing"
+        return f"only records older than this run ({', '.join(r.id for r in records[:5])})"
+    others = len(records) - 1
+    tail = f" (newest of {len(records)}; the others are older)" if others else ""
+    return f"{chosen.id} {chosen.status}{tail}"
 
 
 def readback_env_var(integration: Integration, field_name: str) -> str:
@@ -239,8 +273,10 @@ class ReadTarget:
 
 class ReadBackWatch:
     """After each step of a run (send-test --verify, replay --verify), finds the send at
-    every target that can be read back: it waits (up to `timeout`) for the record in the
-    state the event (or the step's `expect`) asks for. Never sends to the target."""
+    every target that can be read back: it waits (up to `timeout`) for the newest record
+    the run made (`judged`) to be in the state the event (or the step's `expect`) asks
+    for. Records older than the run (`since`, when the watch is made) are never judged.
+    Never sends to the target."""
 
     def __init__(
         self,
@@ -248,11 +284,15 @@ class ReadBackWatch:
         expectation: Any,
         timeout: float = 30.0,
         reader: TargetReader | None = None,
+        since: float | None = None,
     ) -> None:
+        import time
+
         self.targets = {t.integration.name: t for t in targets}
         self.expectation = expectation
         self.timeout = timeout
         self.reader = reader or TargetReader()
+        self.since = time.time() if since is None else since
         self.results: list[ReadBackResult] = []
 
     @property
@@ -268,8 +308,7 @@ class ReadBackWatch:
             if target is None:
                 continue
             integration = target.integration
-            expected = self.expectation(step, name)
-            want = wanted_state(event, expected)
+            want = wanted_state(event, self.expectation(step, name))
             started = time.monotonic()
             if integration.readback_query(incident_id, target.values, target.creds) is None:
                 hint = missing_hint(integration, target.creds)
@@ -277,6 +316,7 @@ class ReadBackWatch:
                 self.results.append(ReadBackResult(step, event, name, "not_checked", detail))
                 continue
             records: list[TargetRecord] = []
+            chosen: TargetRecord | None = None
             error: str | None = None
             deadline = started + self.timeout
             while True:
@@ -288,28 +328,33 @@ class ReadBackWatch:
                 except BPError as exc:
                     error = exc.message
                     break
-                if records and (want is None or _matches(records, want)):
+                chosen = judged(records, self.since)
+                if chosen is not None and (want is None or in_state(chosen, want)):
                     break
                 if time.monotonic() + 0.5 > deadline:
                     break
                 time.sleep(0.5)
-            shown = [{"id": r.id, "state": r.state, "status": r.status} for r in records]
+            shown = [
+                {
+                    "id": r.id,
+                    "state": r.state,
+                    "status": r.status,
+                    "judged": "yes" if r is chosen else "no",
+                }
+                for r in records
+            ]
             seconds = time.monotonic() - started
+            seen = describe(records, chosen)
             if error is not None:
                 status, detail = "failed", error
-            elif not records:
-                status, detail = "failed", f"{integration.title} shows nothing for {incident_id}"
-            elif want is not None and not _matches(records, want):
-                states = ", ".join(f"{r.status}" for r in records)
-                status, detail = "failed", f"expected {want}, {integration.title} shows {states}"
+            elif chosen is None:
+                status = "failed"
+                detail = f"{integration.title} shows {seen} for {incident_id}"
+            elif want is not None and not in_state(chosen, want):
+                status, detail = "failed", f"expected {want}, {integration.title} shows {seen}"
             else:
-                states = ", ".join(f"{r.id} {r.status}" for r in records)
-                status, detail = "passed", f"landed: {states}"
+                status, detail = "passed", f"landed: {seen}"
             self.results.append(ReadBackResult(step, event, name, status, detail, seconds, shown))
-
-
-def _matches(records: list[TargetRecord], want: str) -> bool:
-    return any(want in (r.state, r.status.split(" ")[0].lower(), r.status) for r in records)
 
 
 def readback_consumer(watch: ReadBackWatch) -> Any:

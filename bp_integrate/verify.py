@@ -37,6 +37,8 @@ DEFAULT_TIMEOUTS: dict[str, float] = {
     "landed": 180.0,
     "closed": 300.0,
     "resolved": 180.0,
+    #: How long the maintenance step watches that nothing is shared.
+    "maintenance": 60.0,
 }
 HopStatus = Literal["passed", "failed", "not_checked"]
 MARKS = {"passed": "✓", "failed": "✗", "not_checked": "-"}
@@ -51,6 +53,9 @@ class VerifySettings:
     org_token: str
     app_key: str
     environment_id: str
+    #: Integration -> its name in BigPanda, where `params.share_target` cannot tell
+    #: (two integrations of one system, e.g. incident.io and a webhook: `webhook.NAME`).
+    share_names: Mapping[str, str] = field(default_factory=dict)
 
 
 def load_settings(
@@ -59,49 +64,60 @@ def load_settings(
     app_key: str | None = None,
     environment_id: str | None = None,
 ) -> VerifySettings:
-    """The settings verify needs, or the first missing one as an error naming the fix."""
+    """The settings verify needs; when some are missing, one error naming every one of
+    them with the command that sets it (a secret missing: exit 4, else 3)."""
     from bp_integrate.config import REGIONS
     from bp_integrate.secrets import STORE_KINDS, env_var, lookup, open_store
 
     kind = str(bigpanda.get("api_key_store") or "keyring")
-    store = open_store(kind if kind in STORE_KINDS else "keyring")
+    missing: list[str] = []
 
     def secret(field_name: str, what: str, flag: str) -> str:
         # The User API key lives where `profile set` put it; the org token in the keyring.
-        where = store if field_name == API_KEY_FIELD else open_store("keyring")
         try:
+            where = open_store(
+                kind if field_name == API_KEY_FIELD and kind in STORE_KINDS else "keyring"
+            )
             value = lookup(where, profile, "bigpanda", field_name)
         except SecretsError:
             value = None
         if not value:
-            raise SecretsError(
-                f"No BigPanda {what} for profile {profile!r}: verify needs it.",
-                f"Store it: {command_for(profile, f'profile set {flag}')} (piped), or set "
-                f"{env_var('bigpanda', field_name)}. See docs/verify.md.",
+            missing.append(
+                f"the BigPanda {what}: {command_for(profile, f'profile set {flag}')} (piped), "
+                f"or set {env_var('bigpanda', field_name)}"
             )
-        return value
+        return value or ""
 
     user_key = secret(API_KEY_FIELD, "User API key", "--api-key-stdin")
     org_token = secret(ORG_TOKEN_FIELD, "org token", "--org-token-stdin")
+    secrets_missing = bool(missing)
     app = app_key or str(bigpanda.get("canary_app_key") or "")
     if not app:
-        raise ConfigError(
-            f"No canary app key for profile {profile!r}: verify sends its canary through an "
-            "Alerts REST API integration.",
-            "In BigPanda: Integrations -> New Integration -> Alerts REST API -> create an App "
-            f"Key; then {command_for(profile, 'profile set --canary-app-key KEY')} "
-            "(or verify --app-key KEY).",
+        missing.append(
+            "the canary app key (the App Key of an Alerts REST API integration: BigPanda -> "
+            "Integrations -> New Integration -> Alerts REST API): "
+            f"{command_for(profile, 'profile set --canary-app-key KEY')} (or verify --app-key KEY)"
         )
     env = environment_id or str(bigpanda.get("environment_id") or "")
     if not env:
-        raise ConfigError(
-            f"No BigPanda environment for profile {profile!r}: verify searches it for the "
-            "canary's incident.",
-            f"{command_for(profile, 'profile set --environment ID')} (or verify --environment "
-            "ID); verify --list-environments shows the ids your key sees.",
+        missing.append(
+            "a canary-only BigPanda environment: "
+            f"{command_for(profile, 'verify-setup')} creates one; or "
+            f"{command_for(profile, 'profile set --environment ID')} (or verify --environment ID)"
+        )
+    if missing:
+        error = SecretsError if secrets_missing else ConfigError
+        listed = "\n".join(f"  - {item}" for item in missing)
+        raise error(
+            f"verify needs {len(missing)} more setting{'s' if len(missing) > 1 else ''} "
+            f"for profile {profile!r}:\n{listed}",
+            f"Set them all in one sitting: {command_for(profile, 'verify-setup')}. "
+            "See docs/verify.md.",
         )
     api_url = str(bigpanda.get("api_url") or REGIONS["us"])
-    return VerifySettings(api_url, user_key, org_token, app, env)
+    raw = bigpanda.get("share_names")
+    names = {str(k): str(v) for k, v in raw.items()} if isinstance(raw, Mapping) else {}
+    return VerifySettings(api_url, user_key, org_token, app, env, names)
 
 
 @dataclass
@@ -172,15 +188,50 @@ class HopFailed(Exception):
         self.hint = hint
 
 
+def canary_filter() -> str:
+    """The BPQL condition of a canary-only environment or maintenance plan: it matches
+    the canary's tag and nothing a real monitoring tool sends."""
+    return f'{CANARY_TAG} = "true"'
+
+
 def autoshare_rule_hint(integration: Integration, environment_id: str, env_name: str) -> str:
-    """The one manual step, said exactly."""
+    """The one manual step, said exactly. It never proposes changing an environment that
+    exists: verify's environment is one of its own, matching only the canary."""
     return (
         f"Create the AutoShare rule in BigPanda: Settings -> AutoShare -> New rule; "
         f"Environment: {env_name} ({environment_id}); Share with: {integration.title}. "
-        f"So it never shares a real incident, make {env_name} a canary-only environment "
-        f"(Settings -> Environments: condition `{CANARY_TAG} = true`). AutoShare shares "
-        "only new incidents: run verify again once the rule exists."
+        f"The environment must match only the canary ({canary_filter()}): "
+        "`bp-integrate verify-setup` creates such an environment; never change the "
+        "condition of an environment real incidents use. AutoShare shares only new "
+        "incidents: run verify again once the rule exists."
     )
+
+
+def share_target_of(activity: Mapping[str, Any]) -> str | None:
+    """`params.share_target` of an `incident_shared` activity (`webhook.whtest`), as
+    BigPanda's Activities reference documents it; None when it names none."""
+    params = activity.get("params")
+    target = params.get("share_target") if isinstance(params, Mapping) else None
+    return target if isinstance(target, str) and target else None
+
+
+def shared_targets(
+    share_target: str, targets: Sequence[ReadTarget], names: Mapping[str, str] | None = None
+) -> set[str]:
+    """The targets one share names: `<system>.<name>` where `system` is the
+    integration's `share_system` and `name` its name in BigPanda (`names`, set by
+    `verify-setup --bigpanda-name`, else the integration's own name). When the name
+    matches none, the one target of that system is meant; with several, the share is
+    unknown (empty), never counted for every target."""
+    system, _, name = share_target.partition(".")
+    same = [t for t in targets if t.integration.share_system == system]
+    named = [
+        t
+        for t in same
+        if name and name in ((names or {}).get(t.integration.name), t.integration.name)
+    ]
+    chosen = named or (same if len(same) == 1 else [])
+    return {t.integration.name for t in chosen}
 
 
 class Verifier:
@@ -196,6 +247,7 @@ class Verifier:
         on_wait: Callable[[str], None] | None = None,
         on_hop: Callable[[Hop], None] | None = None,
         canary_id: str | None = None,
+        maintenance: bool = False,
     ) -> None:
         self.settings = settings
         self.targets = list(targets)
@@ -205,9 +257,17 @@ class Verifier:
         self.on_wait = on_wait or (lambda text: None)
         self.on_hop = on_hop or (lambda hop: None)
         self.canary_id = canary_id or pysecrets.token_hex(4)
+        self.maintenance = maintenance
         self.report = VerifyReport(self.canary_host, settings.environment_id)
-        self._canary_open = False
+        #: Canary hosts whose alert may be open at BigPanda (set before the POST: an
+        #: alert BigPanda took while the answer was lost is still resolved).
+        self._open_hosts: list[str] = []
+        self._plans: list[str] = []
         self._env_name = settings.environment_id
+        #: Wall-clock time just before the first canary: read-back judges only what the
+        #: targets made from then on (`readback.judged`).
+        self._since = time.time()
+        self._unknown_shares: set[str] = set()
 
     @property
     def canary_host(self) -> str:
@@ -254,18 +314,24 @@ class Verifier:
                 raise HopFailed(f"{what}: nothing after {timeout:g} s", "")
             time.sleep(interval)
 
-    def _alert(self, status: str) -> int:
-        return self.bp.send_alert(
+    def _alert(self, status: str, host: str | None = None) -> int:
+        host = host or self.canary_host
+        if status != "ok" and host not in self._open_hosts:
+            self._open_hosts.append(host)
+        code = self.bp.send_alert(
             {
                 "app_key": self.settings.app_key,
                 "status": status,
-                "host": self.canary_host,
+                "host": host,
                 "check": CANARY_CHECK,
                 "description": "bp-integrate verify canary: a test alert that resolves itself",
                 CANARY_TAG: "true",
                 "bp_integrate_test": "true",
             }
         )
+        if status == "ok" and host in self._open_hosts:
+            self._open_hosts.remove(host)
+        return code
 
     # -- the chain -------------------------------------------------------------------
     def preflight(self) -> None:
@@ -277,7 +343,8 @@ class Verifier:
             raise ConfigError(
                 f"The BigPanda environment {self.settings.environment_id} is not one the key "
                 f"sees (it sees: {shown}).",
-                "Set the right id: bp-integrate profile set --environment ID.",
+                "Set the right id: bp-integrate profile set --environment ID, or let "
+                "bp-integrate verify-setup create a canary-only environment.",
             )
         self._env_name = names[self.settings.environment_id]
 
@@ -292,12 +359,17 @@ class Verifier:
             f"environment {self._env_name} ({self.settings.environment_id}) found",
         )
         try:
+            self._since = time.time()
             self._chain()
+            if self.maintenance:
+                self._maintenance()
         except KeyboardInterrupt:
             self.report.interrupted = True
             self._cleanup()
             raise
-        self._cleanup()
+        finally:
+            if not self.report.interrupted:
+                self._cleanup()
         return self.report
 
     def _step(
@@ -319,10 +391,18 @@ class Verifier:
         for name, title, target in names:
             self._hop(name, title, "not_checked", time.monotonic(), why, target)
 
+    def _find_incident(self, host: str, key: str = "incident") -> dict[str, Any]:
+        query = f'host = "{host}"'
+        found = self._poll(
+            key,
+            f"waiting for BigPanda to make an incident of {host}",
+            lambda: self.bp.search(self.settings.environment_id, query),
+        )
+        return dict(found[0])
+
     def _chain(self) -> None:
         def send() -> str:
             status = self._alert("critical")
-            self._canary_open = True
             return f"canary alert on host {self.canary_host} accepted ({status})"
 
         later = [
@@ -335,13 +415,7 @@ class Verifier:
         incident: dict[str, Any] = {}
 
         def find() -> str:
-            query = f'host = "{self.canary_host}"'
-            found = self._poll(
-                "incident",
-                f"waiting for BigPanda to make an incident of {self.canary_host}",
-                lambda: self.bp.search(self.settings.environment_id, query),
-            )
-            incident.update(found[0])
+            incident.update(self._find_incident(self.canary_host))
             self.report.incident_id = str(incident.get("id"))
             return f"incident {self.report.incident_id}"
 
@@ -351,13 +425,13 @@ class Verifier:
                 hop.hint = (
                     "Check that the canary app key belongs to an Alerts REST API integration "
                     f"and that environment {self._env_name} includes the canary (its "
-                    f"condition must match host {self.canary_host} or tag {CANARY_TAG})."
+                    f"condition must match the canary: {canary_filter()})."
                 )
             self._skip_rest([("closed", "BigPanda closed it", None)], "not checked: no incident")
             return
         incident_id = str(incident.get("id"))
         shared = self._shares(incident_id)
-        opened: dict[str, list[TargetRecord]] = {}
+        opened: dict[str, TargetRecord] = {}
         for target in self.targets:
             self._landed(target, incident_id, shared, opened)
         self._close(incident_id, shared, opened)
@@ -370,7 +444,16 @@ class Verifier:
 
         def seen() -> bool:
             for activity in self.bp.activities(incident_id, "incident_shared"):
-                shared.update(self._shared_to(activity))
+                named = share_target_of(activity)
+                found = (
+                    shared_targets(named, self.targets, self.settings.share_names)
+                    if named
+                    else set()
+                )
+                if found:
+                    shared.update(found)
+                else:
+                    self._unknown_shares.add(named or "(no share_target)")
             return wanted <= shared
 
         error: BPError | None = None
@@ -380,6 +463,7 @@ class Verifier:
             pass
         except BPError as exc:
             error = exc
+        unknown = ", ".join(sorted(self._unknown_shares))
         for target in self.targets:
             title = f"BigPanda shared it with {target.integration.title}"
             if target.integration.name in shared:
@@ -398,39 +482,37 @@ class Verifier:
                     error.code,
                 )
             else:
-                self._hop(
-                    "shared",
-                    title,
-                    "failed",
-                    started,
-                    f"no incident_shared activity after {self.timeouts['shared']:g} s",
-                    target,
-                    autoshare_rule_hint(
-                        target.integration, self.settings.environment_id, self._env_name
-                    ),
-                    ExitCode.ERROR,
+                detail = f"no incident_shared activity for it after {self.timeouts['shared']:g} s"
+                hint = autoshare_rule_hint(
+                    target.integration, self.settings.environment_id, self._env_name
                 )
+                if unknown:
+                    detail += f" (BigPanda shared it with {unknown}, which names no target here)"
+                    hint = (
+                        f"If one of {unknown} is {target.integration.title}, record its "
+                        "BigPanda name: bp-integrate verify-setup --bigpanda-name "
+                        f"{target.integration.name}=NAME. Otherwise: {hint}"
+                    )
+                self._hop("shared", title, "failed", started, detail, target, hint, ExitCode.ERROR)
         return shared
 
-    def _shared_to(self, activity: Mapping[str, Any]) -> set[str]:
-        """The targets an incident_shared activity names (all, when it names none we know)."""
-        text = repr(activity.get("data", activity)).lower()
-        named = {
-            t.integration.name
-            for t in self.targets
-            if t.integration.name in text or t.integration.title.lower() in text
-        }
-        return named or {t.integration.name for t in self.targets}
+    def _read(self, target: ReadTarget, incident_id: str) -> list[TargetRecord]:
+        return (
+            self.reader.records(target.integration, incident_id, target.values, target.creds) or []
+        )
 
-    def _read(self, target: ReadTarget, incident_id: str) -> list[TargetRecord] | None:
-        return self.reader.records(target.integration, incident_id, target.values, target.creds)
+    def _newest(self, target: ReadTarget, incident_id: str) -> TargetRecord | None:
+        """The record the canary made at the target (the newest since the canary)."""
+        from bp_integrate.readback import judged
+
+        return judged(self._read(target, incident_id), self._since)
 
     def _landed(
         self,
         target: ReadTarget,
         incident_id: str,
         shared: set[str],
-        opened: dict[str, list[TargetRecord]],
+        opened: dict[str, TargetRecord],
     ) -> None:
         from bp_integrate.readback import missing_hint
 
@@ -447,30 +529,31 @@ class Verifier:
             return
 
         def found() -> str:
-            records = self._poll(
+            def open_record() -> TargetRecord | None:
+                record = self._newest(target, incident_id)
+                return record if record is not None and record.state == "open" else None
+
+            record = self._poll(
                 "landed",
                 f"waiting for {target.integration.title} to show incident {incident_id}",
-                lambda: self._read(target, incident_id),
+                open_record,
             )
-            opened[target.integration.name] = records
-            states = ", ".join(f"{r.id} {r.status}" for r in records)
-            return f"found: {states}"
+            opened[target.integration.name] = record
+            return f"found: {record.id} {record.status}"
 
         if not self._step("landed", title, target, found):
             hop = self.report.hops[-1]
             if hop.code == ExitCode.ERROR:
                 hop.hint = (
-                    f"BigPanda shared it but {target.integration.title} shows nothing: check the "
-                    f"integration's settings there (bp-integrate show {target.integration.name}) "
-                    "and that the target accepted the share (a 202 can still drop an event)."
+                    f"BigPanda shared it but {target.integration.title} shows nothing open "
+                    f"made since the canary: check the integration's settings there "
+                    f"(bp-integrate show {target.integration.name}) and that the target "
+                    "accepted the share (a 202 can still drop an event)."
                 )
 
-    def _close(
-        self, incident_id: str, shared: set[str], opened: dict[str, list[TargetRecord]]
-    ) -> None:
+    def _close(self, incident_id: str, shared: set[str], opened: dict[str, TargetRecord]) -> None:
         def resolve() -> str:
             status = self._alert("ok")
-            self._canary_open = False
             incident = self._poll(
                 "closed",
                 f"waiting for BigPanda to close incident {incident_id}",
@@ -496,15 +579,19 @@ class Verifier:
                 continue
 
             def resolved(target: ReadTarget = target) -> str:
-                records = self._poll(
+                # Judged on the newest record the canary made, never on any resolved one:
+                # a stale resolved record beside an open one is not a resolve.
+                def newest_resolved() -> TargetRecord | None:
+                    record = self._newest(target, incident_id)
+                    return record if record is not None and record.state == "resolved" else None
+
+                record = self._poll(
                     "resolved",
                     f"waiting for {target.integration.title} to resolve incident {incident_id}",
-                    lambda: [
-                        r for r in self._read(target, incident_id) or [] if r.state == "resolved"
-                    ],
+                    newest_resolved,
                 )
                 opened.pop(target.integration.name, None)
-                return "resolved: " + ", ".join(f"{r.id} {r.status}" for r in records)
+                return f"resolved: {record.id} {record.status}"
 
             if not self._step("resolved", title, target, resolved):
                 hop = self.report.hops[-1]
@@ -518,17 +605,99 @@ class Verifier:
     def _closed(self, incident_id: str) -> dict[str, Any] | None:
         incident = self.bp.incident(self.settings.environment_id, incident_id)
         active = incident.get("active")
-        return incident if active is False or incident.get("status") == "ok" else None
+        status = str(incident.get("status", "")).lower()
+        return incident if active is False or status == "ok" else None
+
+    # -- the negative proof ----------------------------------------------------------
+    def _maintenance(self) -> None:
+        """A maintenance plan matching only a second canary suppresses its share.
+
+        Judged only when this run proved that a canary in this environment is shared
+        (every `shared` hop passed): otherwise silence proves nothing. The plan is
+        removed and the canary resolved whatever happens (`_cleanup`)."""
+        title = "Maintenance plan kept the canary from the targets"
+        if not self.targets or any(
+            h.status != "passed" for h in self.report.hops if h.name == "shared"
+        ):
+            self._hop(
+                "maintenance",
+                title,
+                "not_checked",
+                time.monotonic(),
+                "not checked: this run did not prove that a canary is shared, so silence "
+                "under maintenance would prove nothing",
+            )
+            return
+        host = f"{self.canary_host}-maintenance"
+
+        def suppressed() -> str:
+            now = int(time.time())
+            window = int(self.timeouts["maintenance"])
+            plan = self.bp.create_maintenance_plan(
+                f"bp-integrate verify {self.canary_id}",
+                f'host = "{host}"',
+                now - 60,
+                now + window + 600,
+                "bp-integrate verify: a maintenance plan matching only its canary; removed "
+                "when verify ends.",
+            )
+            self._plans.append(str(plan.get("id")))
+            self._alert("critical", host)
+            self.on_wait(f"watching {window} s that nothing shares {host} (maintenance)")
+            deadline = time.monotonic() + window
+            incident_id: str | None = None
+            while True:
+                if incident_id is None:
+                    found = self.bp.search(self.settings.environment_id, f'host = "{host}"')
+                    incident_id = str(found[0].get("id")) if found else None
+                if incident_id is not None:
+                    shares = self.bp.activities(incident_id, "incident_shared")
+                    if shares:
+                        names = ", ".join(share_target_of(a) or "?" for a in shares)
+                        raise HopFailed(
+                            f"BigPanda shared {host}'s incident {incident_id} with {names} "
+                            "although a maintenance plan matched it",
+                            "Check the plan's condition and window in BigPanda (Settings -> "
+                            "Maintenance Plans): an alert it matches must not be shared.",
+                        )
+                    for target in self.targets:
+                        if self._newest(target, incident_id) is not None:
+                            raise HopFailed(
+                                f"{target.integration.title} shows incident {incident_id} "
+                                "although a maintenance plan matched it",
+                                "Check the plan's condition and window in BigPanda.",
+                            )
+                if time.monotonic() + 2 > deadline:
+                    break
+                time.sleep(min(2.0, max(0.2, window / 20)))
+            made = f"incident {incident_id} made, " if incident_id else "no incident made, "
+            return f"{made}no share within {window} s"
+
+        self._step("maintenance", title, None, suppressed)
 
     def _cleanup(self) -> None:
-        """Leave nothing open: the canary resolved, open target records ended."""
-        if self._canary_open:
+        """Leave nothing open: the canaries resolved, the maintenance plans removed, the
+        records the canary made at the targets ended where their API allows."""
+        from bp_integrate.readback import CLOCK_SKEW
+
+        for host in list(self._open_hosts):
             try:
-                self._alert("ok")
-                self._canary_open = False
-                self.report.cleanup.append(f"canary alert on {self.canary_host} resolved")
+                self._alert("ok", host)
+                self.report.cleanup.append(f"canary alert on {host} resolved")
             except BPError as exc:
-                self.report.cleanup.append(f"could not resolve the canary alert: {exc.message}")
+                self.report.cleanup.append(
+                    f"could not resolve the canary alert on {host}: {exc.message}"
+                )
+        for plan_id in list(self._plans):
+            try:
+                self.bp.delete_maintenance_plan(plan_id)
+                self._plans.remove(plan_id)
+                self.report.cleanup.append(f"maintenance plan {plan_id} removed")
+            except BPError as exc:
+                self.report.cleanup.append(
+                    f"could not remove maintenance plan {plan_id}: {exc.message} (remove it in "
+                    "BigPanda: Settings -> Maintenance Plans)"
+                )
         incident_id = self.report.incident_id
         if incident_id is None:
             return
@@ -537,8 +706,11 @@ class Verifier:
                 records = self._read(target, incident_id)
             except BPError:
                 continue
-            for record in records or []:
-                if record.state != "open":
+            for record in records:
+                made = record.created_at is not None and record.created_at >= (
+                    self._since - CLOCK_SKEW
+                )
+                if record.state != "open" or not made:
                     continue
                 try:
                     if self.reader.terminate(
