@@ -60,4 +60,6 @@ def test_bpql_subset() -> None:
     assert parse_bpql('host = "h-1" and check = "c"') == [("host", "h-1"), ("check", "c")]
     assert parse_bpql('bp_integrate_canary = "true"') == [("bp_integrate_canary", "true")]
     assert parse_bpql('host = "a" or host = "b"') is None
-    assert parse_bpql("host = a") is None
+    # BPQL takes a bare word as a value (an environment's condition `bp_integrate_canary = true`).
+    assert parse_bpql("host = a") == [("host", "a")]
+    assert parse_bpql("host = prod-*") is None

@@ -1,14 +1,23 @@
 """The BigPanda API calls bp-integrate makes: checking a User API key, and the calls
-`verify` makes (Alerts API, Incidents v2 search and get, activities, environments)
-through one rate-limited client that honours 429.
+`verify` makes (Alerts API, Incidents v2 search and get, activities, environments,
+maintenance plans) through one rate-limited client that honours 429.
+
+The shapes are those of BigPanda's published API descriptions
+(tests/data/reference/bigpanda/; tests/test_bigpanda_contract.py holds the emulator and
+this client to them): environments are a bare array, search answers `{"total",
+"items"}`, activities a bare array, errors `{"status", "errors": [...]}`. Older
+wrappers (`{"items": ...}`, `{"message"}`) are still read.
 
 BigPanda documents "BigPanda APIs are limited to 5 requests per second" and 429 as
 the only signal: `BigPandaClient` spaces its calls at least 0.2 s apart and, on 429,
-waits (Retry-After when given, else 1, 2, 4... s) before trying again.
+waits (Retry-After when given, else 1, 2, 4... s) before trying again. The same
+`Pacer` reads targets back, and PagerDuty's REST API says how long to wait in
+`ratelimit-reset` (delta seconds) instead of Retry-After: that is honoured too.
 """
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -22,10 +31,14 @@ if TYPE_CHECKING:
 ENVIRONMENTS_PATH = "/resources/v2.0/environments"
 ALERTS_PATH = "/data/v2/alerts"
 INCIDENTS_PATH = "/resources/v2.0/incidents"
+MAINTENANCE_PLANS_PATH = "/resources/v2.0/maintenance-plans"
 #: BigPanda's documented limit: 5 requests per second.
 MIN_INTERVAL = 0.2
 #: 429s in a row before a call gives up.
 MAX_RETRIES_429 = 6
+#: The BigPanda role permissions (Settings -> Roles Management) a 403 names.
+ENVIRONMENTS_PERMISSION = "Manage Environments"
+PLANS_PERMISSION = "Plans (full access)"
 
 
 def check_key(api_url: str, key: str, timeout: float = 10.0) -> int:
@@ -97,6 +110,56 @@ def key_checker(api_url: str) -> Callable[[str], None]:
     return verify
 
 
+_BPQL_TERM = re.compile(
+    r"""\s*([A-Za-z_][\w.]*)\s*=\s*"""
+    r"""(?:"((?:[^"\\]|\\.)*)"|'((?:[^'\\]|\\.)*)'|([^\s"'=*/()\[\]]+))\s*"""
+)
+
+
+def parse_bpql(query: str) -> list[tuple[str, str]] | None:
+    """BPQL's simplest form, ``host = "a" and check = b`` (values quoted or one bare
+    word), as [(name, value)]; None for anything else (or, in, wildcards...)."""
+    terms: list[tuple[str, str]] = []
+    for part in re.split(r"\s+and\s+", query.strip(), flags=re.IGNORECASE):
+        match = _BPQL_TERM.fullmatch(part)
+        if match is None:
+            return None
+        double, single, bare = match.group(2), match.group(3), match.group(4)
+        if double is not None:
+            value = double.replace('\\"', '"')
+        elif single is not None:
+            value = single.replace("\\'", "'")
+        else:
+            value = bare
+        terms.append((match.group(1), value))
+    return terms
+
+
+def bpql_object(query: str) -> dict[str, Any]:
+    """A BPQL string in BigPanda's BPQL object syntax (what a maintenance plan's
+    `condition` takes): `{"=": [tag, value]}`, several joined as `{"AND": [...]}`."""
+    terms = parse_bpql(query)
+    if not terms:
+        raise BPError(
+            f"Cannot turn the condition {query!r} into BigPanda's BPQL object syntax.",
+            'Write it as tag = "value", several joined by and (e.g. bp_integrate_canary = "true").',
+            ExitCode.USAGE,
+        )
+    parts: list[dict[str, Any]] = [{"=": [name, value]} for name, value in terms]
+    return parts[0] if len(parts) == 1 else {"AND": parts}
+
+
+def error_detail(body: Any) -> str:
+    """What an error answer says: BigPanda's `errors` list (or an older `message`)."""
+    if not isinstance(body, dict):
+        return ""
+    errors = body.get("errors")
+    if isinstance(errors, list) and errors:
+        return "; ".join(str(e) for e in errors)
+    message = body.get("message")
+    return str(message) if message else ""
+
+
 def items_of(body: Any, *keys: str) -> list[dict[str, Any]]:
     """The objects of a list answer: a bare list, or the first of `keys` that holds one
     (BigPanda's v2 lists say `items`; older pages name the resource)."""
@@ -138,7 +201,7 @@ class Pacer:
             if response.status_code != 429:
                 return response
             self.waited_429 += 1
-            delay = retry_after(response.headers.get("Retry-After"), backoff)
+            delay = rate_limit_wait(response.headers, backoff)
             backoff = min(backoff * 2, 30.0)
             self.sleep(delay)
         raise APIError(
@@ -154,6 +217,21 @@ def retry_after(header: str | None, default: float) -> float:
     from bp_integrate.http import retry_after_seconds
 
     seconds = retry_after_seconds(header)
+    return default if seconds is None else min(seconds, 60.0)
+
+
+_DELTA = re.compile(r"[0-9]+(?:\.[0-9]+)?")
+
+
+def rate_limit_wait(headers: Mapping[str, str], default: float) -> float:
+    """How long a 429 asks to wait: Retry-After, else PagerDuty REST's
+    `ratelimit-reset` (delta seconds), else `default`; bounded to 60."""
+    from bp_integrate.http import retry_after_seconds
+
+    seconds = retry_after_seconds(headers.get("Retry-After"))
+    if seconds is None:
+        reset = (headers.get("ratelimit-reset") or "").strip()
+        seconds = float(reset) if _DELTA.fullmatch(reset) else None
     return default if seconds is None else min(seconds, 60.0)
 
 
@@ -215,8 +293,16 @@ class BigPandaClient:
         except ValueError:
             return None
 
-    def _refused(self, response: httpx.Response, what: str, token_kind: str) -> APIError:
+    def _refused(
+        self,
+        response: httpx.Response,
+        what: str,
+        token_kind: str,
+        permission: str = "Environment - View (the environment's incidents)",
+    ) -> APIError:
         status = response.status_code
+        detail = error_detail(self._json(response))
+        said = f": {detail}" if detail else ""
         if status == 401:
             return APIError(
                 f"{what}: BigPanda refused the {token_kind} (401).",
@@ -226,38 +312,124 @@ class BigPandaClient:
             )
         if status == 403:
             return APIError(
-                f"{what}: the {token_kind} lacks permission (403).",
-                "Give the key's user a role that can read incidents and environments.",
+                f"{what}: the {token_kind} lacks permission (403{said}).",
+                f"Give the key's user a role with the {permission} permission "
+                "(Settings -> Roles Management), or use another key.",
                 status,
             )
-        return APIError(f"{what}: BigPanda answered {status}.", "Try again later.", status)
+        if status == 400:
+            return APIError(
+                f"{what}: BigPanda refused the request (400{said}).",
+                "This is a bp-integrate bug if it repeats: report it with this message.",
+                status,
+            )
+        return APIError(f"{what}: BigPanda answered {status}{said}.", "Try again later.", status)
 
     def environments(self) -> list[dict[str, Any]]:
+        """Every environment the key sees (BigPanda answers a bare array)."""
         what = "Listing BigPanda environments"
         response = self._call("GET", ENVIRONMENTS_PATH, self._user_key, what)
         if response.status_code != 200:
-            raise self._refused(response, what, "User API key")
+            raise self._refused(response, what, "User API key", ENVIRONMENTS_PERMISSION)
         return items_of(self._json(response), "items", "environments")
+
+    def create_environment(self, name: str, filter: str, description: str = "") -> dict[str, Any]:
+        """Create an environment whose condition is the BPQL `filter`; the environment
+        BigPanda answers, with its `id`."""
+        what = f"Creating the BigPanda environment {name!r}"
+        body = {"name": name, "description": description, "filter": filter}
+        response = self._call("POST", ENVIRONMENTS_PATH, self._user_key, what, body=body)
+        if response.status_code == 400:
+            detail = error_detail(self._json(response))
+            raise APIError(
+                f"{what}: BigPanda refused it (400{': ' + detail if detail else ''}).",
+                f"Check the environment's condition (BPQL): {filter!r}.",
+                400,
+            )
+        if response.status_code not in (200, 201):
+            raise self._refused(response, what, "User API key", ENVIRONMENTS_PERMISSION)
+        return self._created(response, what)
+
+    def delete_environment(self, environment_id: str) -> None:
+        """Delete an environment (already gone is fine)."""
+        what = f"Deleting the BigPanda environment {environment_id}"
+        path = f"{ENVIRONMENTS_PATH}/{environment_id}"
+        response = self._call("DELETE", path, self._user_key, what)
+        if response.status_code not in (200, 202, 204, 404):
+            raise self._refused(response, what, "User API key", ENVIRONMENTS_PERMISSION)
+
+    def create_maintenance_plan(
+        self, name: str, condition: str, start: int, end: int, description: str = ""
+    ) -> dict[str, Any]:
+        """A one-time maintenance plan from `start` to `end` (unix seconds) for the
+        alerts that match `condition` (BPQL, sent in BigPanda's BPQL object syntax);
+        the plan BigPanda answers, with its `id`."""
+        what = f"Creating the BigPanda maintenance plan {name!r}"
+        body = {
+            "name": name,
+            "condition": bpql_object(condition),
+            "start": int(start),
+            "end": int(end),
+            "description": description,
+        }
+        response = self._call("POST", MAINTENANCE_PLANS_PATH, self._user_key, what, body=body)
+        if response.status_code == 400:
+            detail = error_detail(self._json(response))
+            raise APIError(
+                f"{what}: BigPanda refused it (400{': ' + detail if detail else ''}).",
+                f"Check the plan's condition ({condition!r}) and that it ends after it starts.",
+                400,
+            )
+        if response.status_code not in (200, 201):
+            raise self._refused(response, what, "User API key", PLANS_PERMISSION)
+        return self._created(response, what)
+
+    def delete_maintenance_plan(self, plan_id: str) -> None:
+        """Delete a maintenance plan (already gone, 404, is fine)."""
+        what = f"Deleting the BigPanda maintenance plan {plan_id}"
+        path = f"{MAINTENANCE_PLANS_PATH}/{plan_id}"
+        response = self._call("DELETE", path, self._user_key, what)
+        if response.status_code not in (200, 202, 204, 404):
+            raise self._refused(response, what, "User API key", PLANS_PERMISSION)
+
+    def _created(self, response: httpx.Response, what: str) -> dict[str, Any]:
+        body = self._json(response)
+        if not isinstance(body, dict) or not body.get("id"):
+            raise APIError(
+                f"{what}: BigPanda answered {response.status_code} without the new id.",
+                "Check in BigPanda whether it was created, and try again.",
+                response.status_code,
+            )
+        return body
 
     def send_alert(self, alert: Mapping[str, Any]) -> int:
         """POST one alert; the status (201/202, or 204 for an exact duplicate)."""
-        what = "Sending the canary alert"
-        response = self._call("POST", ALERTS_PATH, self._org_token, what, body=dict(alert))
+        return self._post_alerts(dict(alert), "Sending the canary alert")
+
+    def send_alerts(self, alerts: list[Mapping[str, Any]], app_key: str) -> int:
+        """POST alerts in the Alerts API's batch form `{"app_key", "alerts": [...]}`;
+        the status (201, or 204 when every alert was an exact duplicate)."""
+        body = {"app_key": app_key, "alerts": [dict(a) for a in alerts]}
+        return self._post_alerts(body, f"Sending {len(alerts)} alert(s)")
+
+    def _post_alerts(self, body: dict[str, Any], what: str) -> int:
+        response = self._call("POST", ALERTS_PATH, self._org_token, what, body=body)
         if response.status_code in (200, 201, 202, 204):
             return response.status_code
         if response.status_code == 400:
-            body = self._json(response)
-            detail = body.get("message") if isinstance(body, dict) else None
+            detail = error_detail(self._json(response))
             raise APIError(
-                f"{what}: BigPanda refused it (400{': ' + str(detail) if detail else ''}).",
+                f"{what}: BigPanda refused it (400{': ' + detail if detail else ''}).",
                 "Check the canary app key: it must be the App Key of an Alerts REST API "
                 "integration (Integrations -> Alerts REST API): bp-integrate profile set "
                 "--canary-app-key KEY.",
                 400,
             )
-        raise self._refused(response, what, "org token")
+        raise self._refused(response, what, "org token", "Integrations")
 
     def search(self, environment_id: str, query: str) -> list[dict[str, Any]]:
+        """The incidents of the environment that match the BPQL `query` (BigPanda
+        answers `{"total", "items"}`)."""
         what = f"Searching incidents of environment {environment_id}"
         path = f"{ENVIRONMENTS_PATH}/{environment_id}/incidents"
         response = self._call(
@@ -283,6 +455,8 @@ class BigPandaClient:
         return items_of(self._json(response), "items", "incidents")
 
     def incident(self, environment_id: str, incident_id: str) -> dict[str, Any]:
+        """One incident; its `status` is capitalised ("Critical", "Ok") and `active`
+        says whether it is open."""
         what = f"Reading incident {incident_id}"
         path = f"{ENVIRONMENTS_PATH}/{environment_id}/incidents/{incident_id}"
         response = self._call("GET", path, self._user_key, what)
@@ -292,9 +466,13 @@ class BigPandaClient:
         return body if isinstance(body, dict) else {}
 
     def activities(self, incident_id: str, types: str) -> list[dict[str, Any]]:
+        """The incident's activities of `types` (comma-separated), newest first: each
+        `{id, type, timestamp, created_by, params}` (BigPanda answers a bare array)."""
         what = f"Reading the activities of incident {incident_id}"
         path = f"{INCIDENTS_PATH}/{incident_id}/activities"
-        response = self._call("GET", path, self._user_key, what, params={"types": types})
+        response = self._call(
+            "GET", path, self._user_key, what, params={"types": types, "per_page": "100"}
+        )
         if response.status_code != 200:
             raise self._refused(response, what, "User API key")
         return items_of(self._json(response), "items", "activities")
