@@ -1,13 +1,17 @@
-"""The emulated PagerDuty Events API v2 (``/v2/enqueue``, ``/v2/change/enqueue``).
+"""The emulated PagerDuty: Events API v2 (``/v2/enqueue``, ``/v2/change/enqueue``)
+and the REST API reads of read-back (``GET /incidents``, ``GET /incidents/{id}``).
 
 This module owns validation of events the way PagerDuty does it: against the
 request-body schema of PagerDuty's official Events v2 OpenAPI document (shipped
 as package data, ``pagerduty-events-v2.openapi.json``, resolved through a
 ``referencing`` registry over the whole document), plus the rules that schema
 cannot express (32-character routing key, a trigger's payload and its limits,
-``dedup_key`` length and presence, the 512 KB body limit), optional throttling,
-the two route handlers, and this target's settings, state (alerts keyed by
-routing key and dedup key, change events) and ``TARGET``.
+``dedup_key`` length and presence, the 512 KB body limit), optional throttling;
+the incident lifecycle as PagerDuty documents it (a trigger after a resolve opens a
+new incident with the same key); the REST answers in the shape of PagerDuty's REST
+API description (tests/test_emulator_pagerduty_rest.py holds them to it), with its
+``ratelimit-*`` headers; the route handlers, and this target's settings, state
+(incidents, change events, the REST rate window) and ``TARGET``.
 """
 
 from __future__ import annotations
@@ -17,11 +21,14 @@ import functools
 import hashlib
 import importlib.resources
 import json
+import math
 import secrets
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import fastjsonschema  # type: ignore[import-untyped, unused-ignore]
@@ -69,19 +76,25 @@ THROTTLE_BODY = {
 
 @dataclass(frozen=True)
 class PagerDutySettings(TargetSettings):
-    """PagerDuty accepts any well-formed routing key: only the throttle is a setting.
+    """PagerDuty accepts any well-formed routing key: only the throttles are settings.
 
     ``pagerduty_rate_limit`` is accepted events per minute per routing key
     (``None``: the emulator-wide ``rate_limit``, off by default; PagerDuty: ~120).
+    ``pagerduty_rest_rate_limit`` is REST requests per minute per API key (``None``:
+    no limit; PagerDuty: 960), answered past it with 429 and PagerDuty's
+    ``ratelimit-*`` headers.
     """
 
     pagerduty_rate_limit: int | None = None
     #: The REST API key read-back uses (``Authorization: Token token=...``).
     pagerduty_rest_api_key: str = "demo-pagerduty-rest-key"
+    pagerduty_rest_rate_limit: int | None = None
 
     def __post_init__(self) -> None:
         if self.pagerduty_rate_limit is not None and self.pagerduty_rate_limit < 1:
             raise ValueError("pagerduty_rate_limit must be at least 1 (or None for no limit)")
+        if self.pagerduty_rest_rate_limit is not None and self.pagerduty_rest_rate_limit < 1:
+            raise ValueError("pagerduty_rest_rate_limit must be at least 1 (or None for no limit)")
 
     def secrets(self) -> tuple[str, ...]:
         return (self.pagerduty_rest_api_key,)
@@ -89,11 +102,16 @@ class PagerDutySettings(TargetSettings):
 
 @dataclass
 class PagerDutyAlert:
-    """A PagerDuty alert, keyed by (routing_key, dedup_key).
+    """One PagerDuty incident and the one alert that opened it.
 
-    ``status`` is ``triggered``, ``acknowledged`` or ``resolved``; ``event_count``
-    counts every accepted event for the key, ``trigger_count`` how many times it
-    was (re)opened by a trigger.
+    Keyed by (routing_key, dedup_key) the way PagerDuty keys them, but a key may
+    have several: a trigger whose dedup_key matches only resolved incidents opens
+    a new one (new ``id`` and ``incident_number``, same ``dedup_key``), as PagerDuty
+    documents. ``status`` is ``triggered``, ``acknowledged`` or ``resolved``;
+    ``event_count`` counts the events it took, ``trigger_count`` the triggers among
+    them (the one that opened it and those deduplicated into it). ``title`` is the
+    summary of the trigger that opened it (the incident's title), ``summary``,
+    ``severity`` and ``source`` those of the newest trigger. Times are Unix seconds.
     """
 
     routing_key: str
@@ -107,19 +125,29 @@ class PagerDutyAlert:
     created_at: float
     updated_at: float
     actions: list[str] = field(default_factory=list)
+    id: str = ""
+    incident_number: int = 0
+    title: str | None = None
+    acknowledged_at: float | None = None
+    resolved_at: float | None = None
+    last_status_change_at: float = 0.0
 
     def to_json(self) -> dict[str, Any]:
         return {
+            "id": self.id,
+            "incident_number": self.incident_number,
             "routing_key": mask_key(self.routing_key),
             "dedup_key": self.dedup_key,
             "status": self.status,
             "event_count": self.event_count,
             "trigger_count": self.trigger_count,
+            "title": self.title,
             "summary": self.summary,
             "severity": self.severity,
             "source": self.source,
             "created_at": self.created_at,
             "updated_at": self.updated_at,
+            "resolved_at": self.resolved_at,
             "actions": list(self.actions),
         }
 
@@ -141,25 +169,47 @@ class PagerDutyChangeEvent:
 
 
 class PagerDutyState(TargetState):
-    """PagerDuty's alerts and change events, and the lifecycle that moves alerts."""
+    """PagerDuty's incidents and change events, the lifecycle that moves incidents, and
+    the REST API's rate window.
+
+    Incidents are kept in the order they were opened; per (routing_key, dedup_key),
+    at most one is open (triggered or acknowledged), and it is the newest.
+    """
 
     def __init__(self, lock: Any) -> None:
         super().__init__(lock)
-        self._alerts: dict[tuple[str, str], PagerDutyAlert] = {}
+        self._incidents: list[PagerDutyAlert] = []
+        self._by_key: dict[tuple[str, str], list[PagerDutyAlert]] = {}
+        self._by_id: dict[str, PagerDutyAlert] = {}
         self._changes: list[PagerDutyChangeEvent] = []
+        self._rest_window: dict[str, deque[float]] = {}
 
     def pagerduty_alerts(self) -> list[PagerDutyAlert]:
+        """Every incident, oldest first."""
         with self._lock:
-            return copy.deepcopy(list(self._alerts.values()))
+            return copy.deepcopy(self._incidents)
 
     def pagerduty_alert(self, routing_key: str, dedup_key: str) -> PagerDutyAlert | None:
+        """The newest incident for the key (the open one, when one is open)."""
         with self._lock:
-            return copy.deepcopy(self._alerts.get((routing_key, dedup_key)))
+            found = self._by_key.get((routing_key, dedup_key))
+            return copy.deepcopy(found[-1]) if found else None
 
     def pagerduty_by_incident_key(self, incident_key: str) -> list[PagerDutyAlert]:
-        """Every alert whose dedup_key is ``incident_key`` (the REST API's incident_key)."""
+        """Every incident whose dedup_key is ``incident_key`` (the REST API's
+        incident_key), on any service, oldest first."""
         with self._lock:
-            return copy.deepcopy([a for a in self._alerts.values() if a.dedup_key == incident_key])
+            return copy.deepcopy([a for a in self._incidents if a.dedup_key == incident_key])
+
+    def pagerduty_incident(self, incident_id: str) -> PagerDutyAlert | None:
+        """One incident by its id, or by its number (PagerDuty accepts either)."""
+        with self._lock:
+            found = self._by_id.get(incident_id)
+            if found is None and incident_id.isdigit():
+                number = int(incident_id)
+                if 1 <= number <= len(self._incidents):
+                    found = self._incidents[number - 1]
+            return copy.deepcopy(found)
 
     def pagerduty_change_events(self) -> list[PagerDutyChangeEvent]:
         with self._lock:
@@ -173,60 +223,136 @@ class PagerDutyState(TargetState):
         payload: dict[str, Any] | None,
         now: float,
     ) -> str:
-        """Apply one accepted Events API v2 event; return what happened, in words."""
+        """Apply one accepted Events API v2 event; return what happened, in words.
+
+        A trigger deduplicates into the key's open incident; with none open (never
+        seen, or every one resolved) it opens a new incident: "New trigger events with
+        the same incident_key / dedup_key as a resolved incident won't re-open the
+        incident. Instead, a new incident will be created" (PagerDuty, Events API v2).
+        Acknowledge and resolve act on the open one, and do nothing without one.
+        """
         with self._lock:
-            alert = self._alerts.get((routing_key, dedup_key))
+            found = self._by_key.get((routing_key, dedup_key))
+            alert = found[-1] if found and found[-1].status != "resolved" else None
             payload = payload or {}
             if action == "trigger":
-                if alert is None or alert.status == "resolved":
-                    reopened = alert is not None
-                    if alert is None:
-                        alert = PagerDutyAlert(
-                            routing_key, dedup_key, "triggered", 0, 0, None, None, None, now, now
-                        )
-                        self._alerts[(routing_key, dedup_key)] = alert
-                    alert.status = "triggered"
-                    alert.trigger_count += 1
+                if alert is None:
+                    alert = self._open(routing_key, dedup_key, now)
                     note = (
-                        "alert re-triggered (new alert, same dedup_key)"
-                        if reopened
-                        else "alert triggered"
+                        f"incident {alert.id} triggered (a new incident: the earlier one "
+                        "with this dedup_key is resolved)"
+                        if found
+                        else f"incident {alert.id} triggered"
                     )
+                    alert.title = _str_or_none(payload.get("summary"))
                 else:
-                    note = f"deduplicated into the open alert ({alert.status})"
+                    note = f"deduplicated into the open incident {alert.id} ({alert.status})"
+                alert.trigger_count += 1
+                # The details follow the newest trigger; the incident's title stays the
+                # first one's summary (a later trigger is appended to its log).
                 alert.summary = _str_or_none(payload.get("summary"))
                 alert.severity = _str_or_none(payload.get("severity"))
                 alert.source = _str_or_none(payload.get("source"))
             else:
-                if alert is None or alert.status == "resolved":
-                    return f"no open alert for this dedup_key: {action} ignored (still 202)"
+                if alert is None:
+                    return f"no open incident for this dedup_key: {action} ignored (still 202)"
                 if action == "acknowledge" and alert.status == "acknowledged":
-                    note = "alert already acknowledged"
+                    note = f"incident {alert.id} already acknowledged"
                 else:
                     alert.status = "acknowledged" if action == "acknowledge" else "resolved"
-                    note = f"alert {alert.status}"
+                    alert.last_status_change_at = now
+                    if action == "acknowledge":
+                        alert.acknowledged_at = now
+                    else:
+                        alert.resolved_at = now
+                    note = f"incident {alert.id} {alert.status}"
             alert.event_count += 1
             alert.updated_at = now
             alert.actions.append(action)
             return note
 
+    def _open(self, routing_key: str, dedup_key: str, now: float) -> PagerDutyAlert:
+        number = len(self._incidents) + 1
+        alert = PagerDutyAlert(
+            routing_key=routing_key,
+            dedup_key=dedup_key,
+            status="triggered",
+            event_count=0,
+            trigger_count=0,
+            summary=None,
+            severity=None,
+            source=None,
+            created_at=now,
+            updated_at=now,
+            id=incident_id_of(number),
+            incident_number=number,
+            last_status_change_at=now,
+        )
+        self._incidents.append(alert)
+        self._by_key.setdefault((routing_key, dedup_key), []).append(alert)
+        self._by_id[alert.id] = alert
+        return alert
+
     def pagerduty_change(self, routing_key: str, summary: str | None, now: float) -> None:
         with self._lock:
             self._changes.append(PagerDutyChangeEvent(routing_key, summary, now))
+
+    def rest_budget(self, bucket: str, limit: int, now: float) -> tuple[bool, int, int]:
+        """Count one REST request of ``bucket`` against ``limit`` per sliding minute
+        (``now``: monotonic seconds); return whether it is allowed, the requests left,
+        and the seconds until the window frees one (PagerDuty's ``ratelimit-*``)."""
+        with self._lock:
+            window = self._rest_window.setdefault(bucket, deque())
+            while window and window[0] <= now - 60.0:
+                window.popleft()
+            allowed = len(window) < limit
+            if allowed:
+                window.append(now)
+            reset = math.ceil(window[0] + 60.0 - now) if window else 60
+            return allowed, max(limit - len(window), 0), max(reset, 1)
 
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
             return {
                 "pagerduty": {
-                    "alerts": [a.to_json() for a in self._alerts.values()],
+                    "alerts": [a.to_json() for a in self._incidents],
                     "change_events": [c.to_json() for c in self._changes],
                 }
             }
 
     def reset(self) -> None:
         with self._lock:
-            self._alerts.clear()
+            self._incidents.clear()
+            self._by_key.clear()
+            self._by_id.clear()
             self._changes.clear()
+            self._rest_window.clear()
+
+
+#: Incident ids look like PagerDuty's (``P`` + 6 of ``0-9A-Z``): the incident number
+#: mapped one-to-one (a multiplier prime to 36**6), so they never collide.
+_ID_SPACE = 36**6
+_ID_DIGITS = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+def incident_id_of(number: int) -> str:
+    """The id of the emulator's incident number ``number`` (``PT4KHLK``-like)."""
+    value = (number * 1_640_531_527 + 0x5EED5) % _ID_SPACE
+    digits = []
+    for _ in range(6):
+        value, digit = divmod(value, 36)
+        digits.append(_ID_DIGITS[digit])
+    return "P" + "".join(reversed(digits))
+
+
+def _clock() -> float:
+    """Now, in Unix seconds (one place, so a test can move the emulator's time)."""
+    return time.time()
+
+
+def iso_time(moment: float) -> str:
+    """Unix seconds as PagerDuty writes times: ISO 8601 UTC, whole seconds, ``Z``."""
+    return datetime.fromtimestamp(moment, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _str_or_none(value: Any) -> str | None:
@@ -422,7 +548,7 @@ def handle_enqueue(request: Request) -> Response:
         shared.count_event(routing_key, mono)
     payload = event.get("payload") if isinstance(event.get("payload"), dict) else None
     oc.note = target_state(request, PagerDutyState).pagerduty_event(
-        routing_key, action, dedup_key, payload, time.time()
+        routing_key, action, dedup_key, payload, _clock()
     )
     return json_response(
         {"status": "success", "message": "Event processed", "dedup_key": dedup_key}, status=202
@@ -443,44 +569,285 @@ def handle_change_enqueue(request: Request) -> Response:
     payload = event.get("payload")
     summary = payload.get("summary") if isinstance(payload, dict) else None
     target_state(request, PagerDutyState).pagerduty_change(
-        event["routing_key"], summary if isinstance(summary, str) else None, time.time()
+        event["routing_key"], summary if isinstance(summary, str) else None, _clock()
     )
     oc.note = "change event recorded"
     return json_response({"status": "success", "message": "Change event processed"}, status=202)
 
 
-def handle_list_incidents(request: Request) -> Response:
-    """``GET /incidents?incident_key=...`` of PagerDuty's REST API (read-back), with
-    ``Authorization: Token token=<REST API key>``."""
+# ----------------------------------------------------------------- REST API (read)
+INCIDENTS_PATH = "/incidents"
+INCIDENT_PATH = "/incidents/{id}"
+#: PagerDuty's REST error answers (``{"error": {"message", "code", "errors"}}``).
+UNAUTHORIZED = {"message": "Unauthorized", "code": 2006}
+NOT_FOUND = {"message": "Not Found", "code": 2100}
+INVALID_INPUT = {"message": "Invalid Input Provided", "code": 2001}
+RATE_LIMITED = {"message": "Rate Limit Exceeded", "code": 2020}
+DEFAULT_LIMIT = 25
+MAX_LIMIT = 100
+STATUSES = ("triggered", "acknowledged", "resolved")
+URGENCIES = ("high", "low")
+SORT_FIELDS = ("incident_number", "created_at", "resolved_at", "urgency")
+INCLUDES = (
+    "acknowledgers",
+    "agents",
+    "assignees",
+    "conference_bridge",
+    "custom_fields",
+    "escalation_policies",
+    "first_trigger_log_entries",
+    "priorities",
+    "services",
+    "teams",
+    "users",
+)
+
+
+def _rest_error(
+    error: dict[str, Any],
+    status: int,
+    headers: dict[str, str] | None = None,
+    errors: list[str] | None = None,
+) -> Response:
+    body = {**error, "errors": errors} if errors else dict(error)
+    return json_response({"error": body}, status=status, headers=headers)
+
+
+def _rest_begin(request: Request) -> tuple[Response | None, dict[str, str]]:
+    """Authenticate a REST request and count it against the REST rate limit: the
+    answer to give instead (401, 429), and the ``ratelimit-*`` headers for every
+    answer when a limit is set (PagerDuty sends them; ``ratelimit-reset`` in seconds)."""
     oc = outcome(request)
+    settings = settings_of(request, PagerDutySettings)
     header = request.headers.get("Authorization", "").strip()
     prefix = "token token="
     token = header[len(prefix) :] if header.lower().startswith(prefix) else None
-    if not same_secret(token, settings_of(request, PagerDutySettings).pagerduty_rest_api_key):
+    if not same_secret(token, settings.pagerduty_rest_api_key):
         oc.reject("not authenticated: missing or wrong 'Authorization: Token token=<key>'")
-        return json_response({"error": {"message": "Unauthorized", "code": 2006}}, status=401)
+        return _rest_error(UNAUTHORIZED, 401), {}
+    limit = settings.pagerduty_rest_rate_limit
+    if limit is None:
+        return None, {}
+    allowed, remaining, reset = target_state(request, PagerDutyState).rest_budget(
+        "rest-api-key", limit, time.monotonic()
+    )
+    headers = {
+        "ratelimit-limit": str(limit),
+        "ratelimit-remaining": str(remaining),
+        "ratelimit-reset": str(reset),
+    }
+    if not allowed:
+        oc.reject(f"rate limited: over {limit} REST requests per minute for this API key")
+        return _rest_error(RATE_LIMITED, 429, headers), headers
+    return None, headers
+
+
+def _origin(request: Request) -> str:
+    host = request.headers.get("Host") or "127.0.0.1"
+    return f"http://{host}"
+
+
+def _reference(kind: str, ident: str, summary: str, origin: str, paths: str) -> dict[str, Any]:
+    """A ``<kind>_reference`` (``paths``: its API collection, then its web page)."""
+    api, page = paths.split(" ")
+    return {
+        "id": ident,
+        "type": f"{kind}_reference",
+        "summary": summary,
+        "self": f"{origin}/{api}/{ident}",
+        "html_url": f"{origin}/{page}/{ident}",
+    }
+
+
+def _short_id(seed: str) -> str:
+    return "P" + hashlib.sha1(seed.encode()).hexdigest()[:6].upper()
+
+
+def incident_json(alert: PagerDutyAlert, origin: str) -> dict[str, Any]:
+    """One incident as PagerDuty's REST API answers it (``Incident``, its references
+    only: no ``include[]`` expands them). Fields PagerDuty sends as ``null`` whose
+    schema admits no null (``priority``, ``resolve_reason``, ``alert_grouping``) are
+    left out; ``resolved_at`` is ``null`` until resolved, as its description says."""
+    service = _reference(
+        "service",
+        _short_id("service/" + alert.routing_key),
+        f"Emulated service (routing key {mask_key(alert.routing_key)})",
+        origin,
+        "services service-directory",
+    )
+    policy = _reference(
+        "escalation_policy",
+        _short_id("policy/" + alert.routing_key),
+        "Default",
+        origin,
+        "escalation_policies escalation_policies",
+    )
+    title = alert.title or alert.summary or alert.dedup_key
+    resolved = alert.status == "resolved"
+    acknowledged = alert.status == "acknowledged" and alert.acknowledged_at is not None
+    log_entry = "R" + hashlib.sha1(f"log/{alert.id}".encode()).hexdigest()[:13].upper()
+    return {
+        "id": alert.id,
+        "type": "incident",
+        "summary": f"[#{alert.incident_number}] {title}",
+        "self": f"{origin}/incidents/{alert.id}",
+        "html_url": f"{origin}/incidents/{alert.id}",
+        "incident_number": alert.incident_number,
+        "title": title,
+        "created_at": iso_time(alert.created_at),
+        "updated_at": iso_time(alert.updated_at),
+        "status": alert.status,
+        "incident_key": alert.dedup_key,
+        "service": service,
+        "assignments": [],
+        "assigned_via": "escalation_policy",
+        "last_status_change_at": iso_time(alert.last_status_change_at),
+        "resolved_at": iso_time(alert.resolved_at) if alert.resolved_at is not None else None,
+        "first_trigger_log_entry": {
+            "id": log_entry,
+            "type": "trigger_log_entry_reference",
+            "summary": "Triggered through the API",
+            "self": f"{origin}/log_entries/{log_entry}?incident_id={alert.id}",
+            "html_url": f"{origin}/incidents/{alert.id}/log_entries/{log_entry}",
+        },
+        "alert_counts": {
+            "all": 1,
+            "triggered": 0 if resolved else 1,
+            "resolved": 1 if resolved else 0,
+        },
+        "is_mergeable": True,
+        "incident_type": {"name": "incident_default"},
+        "escalation_policy": policy,
+        "teams": [],
+        "pending_actions": [],
+        "acknowledgements": (
+            [{"at": iso_time(alert.acknowledged_at or alert.updated_at), "acknowledger": service}]
+            if acknowledged
+            else []
+        ),
+        "last_status_change_by": service,
+        "urgency": "high" if alert.severity in ("critical", "error") else "low",
+    }
+
+
+def _list_params(request: Request) -> tuple[dict[str, Any], list[str]]:
+    """The ``GET /incidents`` query, checked as PagerDuty's REST description types it."""
+    query = request.query
+    errors: list[str] = []
+    out: dict[str, Any] = {}
+    for name, default in (("limit", DEFAULT_LIMIT), ("offset", 0)):
+        text = query.get(name)
+        if text is None or text == "":
+            out[name] = default
+        elif text.isdigit():
+            out[name] = int(text)
+        else:
+            errors.append(f"{name} must be a non-negative integer, got {text!r}")
+    out["limit"] = min(out.get("limit", DEFAULT_LIMIT), MAX_LIMIT)
+    total = query.get("total", "false")
+    if total not in ("true", "false"):
+        errors.append(f"total must be true or false, got {total!r}")
+    out["total"] = total == "true"
+    date_range = query.get("date_range")
+    if date_range not in (None, "all"):
+        errors.append(f"date_range must be 'all', got {date_range!r}")
+    for name, allowed in (
+        ("statuses[]", STATUSES),
+        ("urgencies[]", URGENCIES),
+        ("include[]", tuple(i for i in INCLUDES if i != "custom_fields")),  # one only
+    ):
+        values = query.getall(name, [])
+        errors.extend(
+            f"{name}: {v!r} is not one of {list(allowed)}" for v in values if v not in allowed
+        )
+        out[name] = set(values)
+    sort: list[tuple[str, bool]] = []
+    for part in [p for p in ",".join(query.getall("sort_by", [])).split(",") if p]:
+        name, _, direction = part.partition(":")
+        if name not in SORT_FIELDS or direction not in ("", "asc", "desc"):
+            errors.append(f"sort_by: {part!r} is not <{'|'.join(SORT_FIELDS)}>[:asc|desc]")
+        else:
+            sort.append((name, direction == "desc"))
+    if len(sort) > 2:
+        errors.append("sort_by: at most two fields")
+    out["sort_by"] = sort
+    out["service_ids[]"] = set(query.getall("service_ids[]", []))
+    out["assigned"] = bool(query.getall("user_ids[]", []) or query.getall("team_ids[]", []))
+    return out, errors
+
+
+def _sort_key(alert: PagerDutyAlert, *, name: str) -> float:
+    if name == "urgency":
+        return 0.0 if alert.severity in ("critical", "error") else 1.0
+    if name == "resolved_at":
+        return alert.resolved_at if alert.resolved_at is not None else math.inf
+    return alert.created_at if name == "created_at" else float(alert.incident_number)
+
+
+def handle_list_incidents(request: Request) -> Response:
+    """``GET /incidents`` of PagerDuty's REST API (read-back lists by ``incident_key``),
+    with ``Authorization: Token token=<REST API key>``: one page of incidents, oldest
+    first unless ``sort_by`` says otherwise, in the ``limit``/``offset``/``more``/
+    ``total`` wrapper."""
+    oc = outcome(request)
+    refused, headers = _rest_begin(request)
+    if refused is not None:
+        return refused
+    params, errors = _list_params(request)
+    if errors:
+        oc.reject(*errors)
+        return _rest_error(INVALID_INPUT, 400, headers, errors)
     key = request.query.get("incident_key")
-    alerts = (
-        target_state(request, PagerDutyState).pagerduty_by_incident_key(key)
-        if key
-        else target_state(request, PagerDutyState).pagerduty_alerts()
-    )
-    oc.key, oc.note = key, f"{len(alerts)} incident(s)"
-    incidents = [
-        {
-            "id": "P"
-            + hashlib.sha1(f"{a.routing_key}/{a.dedup_key}".encode()).hexdigest()[:6].upper(),
-            "type": "incident",
-            "incident_key": a.dedup_key,
-            "status": a.status,
-            "title": a.summary,
-            "urgency": "high" if a.severity in ("critical", "error") else "low",
-        }
-        for a in alerts
+    state = target_state(request, PagerDutyState)
+    found = state.pagerduty_by_incident_key(key) if key else state.pagerduty_alerts()
+    origin = _origin(request)
+    if params["statuses[]"]:
+        found = [a for a in found if a.status in params["statuses[]"]]
+    if params["urgencies[]"]:
+        found = [a for a in found if incident_json(a, origin)["urgency"] in params["urgencies[]"]]
+    if params["service_ids[]"]:
+        found = [
+            a for a in found if _short_id("service/" + a.routing_key) in params["service_ids[]"]
+        ]
+    if params["assigned"]:
+        found = []  # no emulated incident is assigned to a user or a team
+    for name, descending in reversed(params["sort_by"]):  # stable: the first field wins
+        found.sort(key=functools.partial(_sort_key, name=name), reverse=descending)
+    limit, offset = params["limit"], params["offset"]
+    page = found[offset : offset + limit] if limit else []
+    oc.key, oc.note = key, f"{len(page)} of {len(found)} incident(s)"
+    body = {
+        "incidents": [incident_json(a, origin) for a in page],
+        "limit": limit,
+        "offset": offset,
+        "more": offset + len(page) < len(found),
+        "total": len(found) if params["total"] else None,
+    }
+    return json_response(body, headers=headers)
+
+
+def handle_get_incident(request: Request) -> Response:
+    """``GET /incidents/{id}`` of PagerDuty's REST API: one incident, by id or number,
+    in the ``incident`` envelope; 404 in PagerDuty's error shape when there is none."""
+    oc = outcome(request)
+    refused, headers = _rest_begin(request)
+    if refused is not None:
+        return refused
+    wanted = request.match_info["id"]
+    oc.key = wanted
+    includes = request.query.getall("include[]", [])
+    errors = [
+        f"include[]: {v!r} is not one of {list(INCLUDES)}" for v in includes if v not in INCLUDES
     ]
-    return json_response(
-        {"incidents": incidents, "limit": 25, "offset": 0, "more": False, "total": None}
-    )
+    if errors:
+        oc.reject(*errors)
+        return _rest_error(INVALID_INPUT, 400, headers, errors)
+    alert = target_state(request, PagerDutyState).pagerduty_incident(wanted)
+    if alert is None:
+        oc.reject(f"no incident {wanted}")
+        return _rest_error(NOT_FOUND, 404, headers)
+    oc.note = f"incident {alert.id} ({alert.status})"
+    return json_response({"incident": incident_json(alert, _origin(request))}, headers=headers)
 
 
 def _urls(base: str, settings: PagerDutySettings) -> dict[str, str]:
@@ -500,8 +867,8 @@ def _install_values(base: str, config: Any) -> dict[str, dict[str, str]]:
 
 def _summary(snapshot: dict[str, Any]) -> list[str]:
     return [
-        f"PagerDuty: alert {alert.get('dedup_key')} is {alert.get('status')} "
-        f"after {alert.get('event_count')} event(s)"
+        f"PagerDuty: alert {alert.get('dedup_key')} (incident {alert.get('id')}) is "
+        f"{alert.get('status')} after {alert.get('event_count')} event(s)"
         for alert in snapshot["pagerduty"]["alerts"]
     ]
 
@@ -512,9 +879,10 @@ TARGET = Target(
     routes=(
         Route("POST", ENQUEUE_PATH, "pagerduty_events", handle_enqueue),
         Route("POST", CHANGE_PATH, "pagerduty_change_events", handle_change_enqueue),
-        Route("GET", "/incidents", "pagerduty_incidents", handle_list_incidents),
+        Route("GET", INCIDENTS_PATH, "pagerduty_incidents", handle_list_incidents),
+        Route("GET", INCIDENT_PATH, "pagerduty_incident", handle_get_incident),
     ),
-    path_prefixes=(ENQUEUE_PATH, "/v2/change/", "/incidents"),
+    path_prefixes=(ENQUEUE_PATH, "/v2/change/", INCIDENTS_PATH),
     settings=PagerDutySettings,
     state=PagerDutyState,
     urls=_urls,

@@ -415,11 +415,20 @@ class PagerDuty(Integration):
         return ReadQuery(
             "GET",
             origin + "/incidents",
-            {"Authorization": f"Token token={key}", "Accept": "application/json"},
+            # PagerDuty's REST description: `Accept` is the versioning header.
+            {
+                "Authorization": f"Token token={key}",
+                "Accept": "application/vnd.pagerduty+json;version=2",
+            },
             {"incident_key": incident_id},
         )
 
-    def readback_records(self, answer: Any) -> list[TargetRecord]:
+    def readback_records(
+        self, answer: Any, creds: Mapping[str, str] | None = None
+    ) -> list[TargetRecord]:
+        """Every incident with the key: a trigger after a resolve opens a new PagerDuty
+        incident with the same incident_key, so there may be several; each carries its
+        `created_at` (ISO 8601 UTC), which read-back uses to judge the newest."""
         return records_of(answer, "incidents", "resolved")
 
 
