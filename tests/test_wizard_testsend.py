@@ -55,8 +55,9 @@ def test_opting_in_to_verify_keeps_the_read_back_key(
 ) -> None:
     """install asks for verify's read-back credentials only when the admin opts in."""
     key = "readback-key-0123456789"
+    # The REST user, its password, then the workflow's two property names [G].
     result = invoke(runner, "install", "xmatters", input=answers(emu, "") + "y\nrb-user\n"
-                    + key + "\n", **TTY)  # fmt: skip
+                    + key + "\nincident_id\nevent_type\n", **TTY)  # fmt: skip
     assert result.exit_code == 0, result.stderr
     assert "can find events in xMatters?" in result.stderr
     stored = {k[1]: v for k, v in memory_keyring.entries.items()}

@@ -1,29 +1,45 @@
-"""The emulated incident.io BigPanda alert source (``/v2/alert_events/big_panda/{id}``).
+"""The emulated incident.io: the BigPanda alert source and the alerts API.
 
-This module owns the callback BigPanda's Notifications Webhook posts to, and
-this target's settings, state and ``TARGET``:
+This module owns the two routes and this target's settings, state and ``TARGET``:
 
-* the source type in the path: ``big_panda`` (incident.io's own name, in its
-  SDK's ``AlertSourceV2SourceType`` and its Terraform docs) or ``bigpanda``;
-* the alert source secret, as incident.io takes it (its SDK, ``alert_events_v2
-  create_http``: "either Basic or Bearer authorization with the secret", or the
-  ``token`` query parameter): ``Authorization: Bearer <secret>``,
-  ``Authorization: Basic base64(<any user>:<secret>)`` or ``?token=<secret>``;
-* both body shapes (``{"incident": {...}, ...}`` or a bare incident object) and
-  the alert lifecycle keyed on ``incident.id``: firing while the incident is
-  active and not ``ok``, resolved on ``incident#closed`` / ``active: false`` /
-  ``status: ok``, re-fired on the same alert when it opens again;
-* error answers in the shape incident.io's SDK parses (``ErrorResponse``:
-  ``type``, ``status``, ``request_id``, ``errors`` of ``{code, message,
-  source: {field, pointer}}``).
+* ``POST /v2/alert_events/{big_panda|bigpanda}/{source_id}``, the callback
+  BigPanda's Notifications Webhook posts to. The source type ``big_panda`` is
+  incident.io's own name (its SDK's ``AlertSourceV2SourceType``, its Terraform
+  docs); ``bigpanda`` is accepted too. The secret is taken as incident.io takes
+  it (its SDK, ``alert_events_v2 create_http``: "either Basic or Bearer
+  authorization with the secret", or the ``token`` query parameter). Both body
+  shapes (``{"incident": {...}, ...}`` or a bare incident object); the alert is
+  keyed on ``incident.id``: firing while the incident is active and not ``ok``,
+  resolved on ``incident#closed`` / ``active: false`` / ``status: ok``. When it
+  opens again it re-fires the same alert (incident.io's BigPanda page: "updates,
+  closes, and re-opens all match back to the same incident.io alert"), or, with
+  ``incidentio_refire="new"``, a new alert with the same deduplication key
+  (incident.io's deduplication page: a new event deduplicates only "while alert A
+  is still active"). The answer is the SDK's ``AlertEventsCreateHTTPResultV2``;
+  past ``incidentio_rate_limit`` events a minute per source (incident.io: 120),
+  429.
+* ``GET /v2/alerts`` (read-back), as the API reference and the SDK's
+  ``alerts_v2_list`` describe it: Bearer API key, ``page_size`` required (1 to
+  50), ``after`` cursor, ``deduplication_key[is]`` and ``status[one_of]`` /
+  ``status[not_in]`` filters, answered as ``AlertsListResultV2`` (``alerts`` of
+  ``AlertV2``: ``id, alert_source_id, attributes, created_at, deduplication_key,
+  status, title, updated_at``, and ``resolved_at`` once resolved;
+  ``pagination_meta``), newest first.
+
+Every error answer has the shape the SDK parses (``ErrorResponse``: ``type``,
+``status``, ``request_id``, ``errors`` of ``{code, message, source: {field,
+pointer}}``); tests/test_emulator_incidentio_sdk.py parses every answer of every
+route with the SDK's own models.
 """
 
 from __future__ import annotations
 
 import copy
+import os
 import time
 import uuid
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from bp_integrate.bigpanda.webhook import event_of, incident_of
@@ -32,11 +48,13 @@ from .context import (
     BodyError,
     basic_credentials,
     bearer_token,
+    config_of,
     json_response,
     outcome,
     read_json,
     same_secret,
     settings_of,
+    state_of,
     target_state,
 )
 from .target import Route, Target, TargetSettings, TargetState
@@ -50,23 +68,60 @@ SOURCE_TYPES = ("big_panda", "bigpanda")
 #: The source type in the URLs this emulator hands out (what bp-integrate checks today).
 URL_SOURCE_TYPE = "bigpanda"
 EVENT_PATH = "/v2/alert_events/{source_type}/{source_id}"
+ALERTS_PATH = "/v2/alerts"
+#: ``page_size`` of ``GET /v2/alerts``: required, 1 to 50 (the API reference).
+PAGE_SIZE_RANGE = (1, 50)
+#: What a firing event does to a resolved alert with the same deduplication key.
+REFIRE_MODES = ("same", "new")
+ALERT_STATUSES = ("firing", "resolved")
+_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
 
 @dataclass(frozen=True)
 class IncidentIoSettings(TargetSettings):
-    """The alert source the emulated incident.io knows (demo values)."""
+    """The alert source and API key the emulated incident.io knows (demo values).
+
+    ``incidentio_refire``: ``same`` (a re-opened BigPanda incident re-fires the same
+    alert, as incident.io's BigPanda page says) or ``new`` (a new alert with the same
+    deduplication key, as its generic deduplication page reads: use it to have a
+    stale resolved alert beside a newer firing one). ``incidentio_rate_limit``:
+    accepted events per minute per alert source (``None``: the emulator-wide
+    ``rate_limit``, off by default; incident.io: 120). ``incidentio_api_rate_limit``:
+    read requests per minute per API key (``None``: off; incident.io: 1,200).
+    """
 
     incidentio_secret: str = "demo-incidentio-secret"
     incidentio_source_id: str = INCIDENTIO_SOURCE_ID
     #: The API key read-back uses (``GET /v2/alerts``, Bearer).
     incidentio_api_key: str = "demo-incidentio-api-key"
+    incidentio_refire: str = "same"
+    incidentio_rate_limit: int | None = None
+    incidentio_api_rate_limit: int | None = None
 
     def __post_init__(self) -> None:
         if not self.incidentio_secret:
             raise ValueError("incidentio_secret may not be empty")
+        if self.incidentio_refire not in REFIRE_MODES:
+            raise ValueError(f"incidentio_refire must be one of {', '.join(REFIRE_MODES)}")
+        for name in ("incidentio_rate_limit", "incidentio_api_rate_limit"):
+            limit = getattr(self, name)
+            if limit is not None and limit < 1:
+                raise ValueError(f"{name} must be at least 1 (or None for no limit)")
 
     def secrets(self) -> tuple[str, ...]:
         return (self.incidentio_secret, self.incidentio_api_key)
+
+
+def new_ulid(now: float) -> str:
+    """A ULID (26 Crockford base32 characters: 48 bits of milliseconds, 80 random),
+    the shape of incident.io's ids; they sort by creation time."""
+    value = (int(now * 1000) << 80) | int.from_bytes(os.urandom(10), "big")
+    return "".join(_CROCKFORD[(value >> shift) & 31] for shift in range(125, -1, -5))
+
+
+def iso(moment: float) -> str:
+    """RFC 3339 with microseconds and ``Z``, as incident.io writes times."""
+    return datetime.fromtimestamp(moment, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 @dataclass
@@ -74,7 +129,8 @@ class IncidentIoAlert:
     """An incident.io alert from the BigPanda source, keyed on the BigPanda incident id.
 
     ``status`` is ``firing`` or ``resolved``; ``fired_count`` counts how many times
-    it (re-)fired, ``event_count`` every webhook received for it.
+    it (re-)fired, ``event_count`` every webhook received for it. ``first_at``
+    (its ``created_at``), ``updated_at`` and ``resolved_at`` are Unix seconds.
     """
 
     deduplication_key: str
@@ -85,60 +141,111 @@ class IncidentIoAlert:
     first_at: float
     updated_at: float
     history: list[dict[str, Any]] = field(default_factory=list)
+    id: str = ""
+    title: str = ""
+    alert_source_id: str = INCIDENTIO_SOURCE_ID
+    resolved_at: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
+            "id": self.id,
             "deduplication_key": self.deduplication_key,
             "status": self.status,
+            "title": self.title,
             "fired_count": self.fired_count,
             "event_count": self.event_count,
             "last_event_type": self.last_event_type,
             "first_at": self.first_at,
             "updated_at": self.updated_at,
+            "resolved_at": self.resolved_at,
             "history": [dict(h) for h in self.history],
         }
 
+    def to_api(self) -> dict[str, Any]:
+        """The alert as ``GET /v2/alerts`` lists it (the SDK's ``AlertV2``)."""
+        api: dict[str, Any] = {
+            "id": self.id,
+            "alert_source_id": self.alert_source_id,
+            "attributes": [],
+            "created_at": iso(self.first_at),
+            "deduplication_key": self.deduplication_key,
+            "status": self.status,
+            "title": self.title,
+            "updated_at": iso(self.updated_at),
+        }
+        if self.resolved_at is not None:
+            api["resolved_at"] = iso(self.resolved_at)
+        return api
+
 
 class IncidentIoState(TargetState):
-    """incident.io alerts, keyed on the BigPanda incident id."""
+    """incident.io alerts, oldest first; several may share a deduplication key
+    (``incidentio_refire="new"``), the newest being the one events apply to."""
 
     def __init__(self, lock: Any) -> None:
         super().__init__(lock)
-        self._alerts: dict[str, IncidentIoAlert] = {}
+        self._alerts: list[IncidentIoAlert] = []
 
     def incidentio_alerts(self) -> list[IncidentIoAlert]:
         with self._lock:
-            return copy.deepcopy(list(self._alerts.values()))
+            return copy.deepcopy(self._alerts)
+
+    def _current(self, deduplication_key: str) -> IncidentIoAlert | None:
+        for alert in reversed(self._alerts):
+            if alert.deduplication_key == deduplication_key:
+                return alert
+        return None
 
     def incidentio_alert(self, deduplication_key: str) -> IncidentIoAlert | None:
+        """The newest alert with this deduplication key."""
         with self._lock:
-            return copy.deepcopy(self._alerts.get(deduplication_key))
+            return copy.deepcopy(self._current(deduplication_key))
 
     def incidentio_event(
-        self, incident_id: str, event_type: str | None, firing: bool, now: float
+        self,
+        incident_id: str,
+        event_type: str | None,
+        firing: bool,
+        now: float,
+        title: str = "",
+        source_id: str = INCIDENTIO_SOURCE_ID,
+        refire: str = "same",
     ) -> tuple[str, str]:
         """Apply one BigPanda webhook to the alert keyed on ``incident_id``.
 
         Returns the alert's deduplication key and what happened, in words.
         """
         with self._lock:
-            alert = self._alerts.get(incident_id)
-            if alert is None:
-                alert = IncidentIoAlert(incident_id, "resolved", 0, 0, None, now, now)
-                self._alerts[incident_id] = alert
+            alert = self._current(incident_id)
+            renewed = alert is not None and firing and alert.status == "resolved"
+            if alert is None or (renewed and refire == "new"):
+                alert = IncidentIoAlert(
+                    incident_id,
+                    "resolved",
+                    0,
+                    0,
+                    None,
+                    now,
+                    now,
+                    id=new_ulid(now),
+                    title=title or f"BigPanda incident {incident_id}",
+                    alert_source_id=source_id,
+                )
+                self._alerts.append(alert)
                 if firing:
                     alert.status, alert.fired_count = "firing", 1
-                    note = "alert fired"
+                    note = "new alert fired" if renewed else "alert fired"
                 else:
+                    alert.resolved_at = now
                     note = "alert created already resolved (first event closes the incident)"
-            elif firing and alert.status == "resolved":
-                alert.status = "firing"
+            elif renewed:
+                alert.status, alert.resolved_at = "firing", None
                 alert.fired_count += 1
                 note = f"alert re-fired (fired {alert.fired_count} times)"
             elif firing:
                 note = "alert updated (still firing)"
             elif alert.status == "firing":
-                alert.status = "resolved"
+                alert.status, alert.resolved_at = "resolved", now
                 note = "alert resolved"
             else:
                 note = "alert already resolved"
@@ -150,7 +257,7 @@ class IncidentIoState(TargetState):
 
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
-            return {"incidentio": {"alerts": [a.to_json() for a in self._alerts.values()]}}
+            return {"incidentio": {"alerts": [a.to_json() for a in self._alerts]}}
 
     def reset(self) -> None:
         with self._lock:
@@ -169,6 +276,27 @@ def error_body(
 
 def _error(status: int, kind: str, code: str, message: str, field: str | None = None) -> Response:
     return json_response(error_body(status, kind, code, message, field), status=status)
+
+
+def _throttled(request: Request, bucket: str, limit: int | None, name: str) -> Response | None:
+    """429 in incident.io's shape once ``bucket`` had ``limit`` requests this minute
+    (``name``, the limit's name in the answer, never holds a secret)."""
+    if limit is None:
+        return None
+    shared, now = state_of(request), time.monotonic()
+    if shared.throttled(bucket, limit, now):
+        outcome(request).reject(f"throttled: over {limit} a minute")
+        body = error_body(
+            429,
+            "rate_limit_reached",
+            "rate_limit_reached",
+            f"Rate limit reached: {limit} requests a minute.",
+        )
+        retry_at = iso(time.time() + 60)
+        body["rate_limit"] = {"name": name, "limit": limit, "remaining": 0, "retry_after": retry_at}
+        return json_response(body, status=429)
+    shared.count_event(bucket, now)
+    return None
 
 
 def presented_secret(request: Request) -> str | None:
@@ -191,6 +319,39 @@ def is_firing(event_type: str | None, incident: dict[str, Any]) -> bool:
         return False
     status = incident.get("status")
     return not (isinstance(status, str) and status.lower() == "ok")
+
+
+def alert_title(incident: dict[str, Any], incident_id: str) -> str:
+    """The alert's title [G]: incident.io does not say how its BigPanda source titles
+    an alert; the first BigPanda alert's description, else its primary and secondary
+    properties, else the incident id."""
+    alerts = incident.get("alerts")
+    first = alerts[0] if isinstance(alerts, list) and alerts else None
+    if isinstance(first, dict):
+        description = first.get("description")
+        if isinstance(description, str) and description.strip():
+            return description.strip()[:255]
+        # BigPanda names the property (``"primary_property": "host"``); the value is
+        # under that name, or in a tag of that name.
+        parts = [_property(first, first.get(name)) for name in PROPERTY_NAMES]
+        named = " / ".join(p for p in parts if p)
+        if named:
+            return named[:255]
+    return f"BigPanda incident {incident_id}"
+
+
+PROPERTY_NAMES = ("primary_property", "secondary_property")
+
+
+def _property(alert: dict[str, Any], name: Any) -> str:
+    if not isinstance(name, str) or not name:
+        return ""
+    value = alert.get(name)
+    if value is None and isinstance(alert.get("tags"), list):
+        for tag in alert["tags"]:
+            if isinstance(tag, dict) and tag.get("name") == name:
+                value = tag.get("value")
+    return str(value) if isinstance(value, str | int | float) and str(value) else ""
 
 
 def handle_alert_event(request: Request) -> Response:
@@ -218,6 +379,15 @@ def handle_alert_event(request: Request) -> Response:
     if source_id != settings.incidentio_source_id:
         oc.reject(f"no alert source with id {source_id}")
         return _error(404, "not_found", "not_found", f"No alert source with id {source_id}.")
+    limit = settings.incidentio_rate_limit
+    throttled = _throttled(
+        request,
+        f"incidentio:{source_id}",
+        limit if limit is not None else config_of(request).rate_limit,
+        "alert_source_events",
+    )
+    if throttled is not None:
+        return throttled
     try:
         body = read_json(request)
     except BodyError as exc:
@@ -244,7 +414,13 @@ def handle_alert_event(request: Request) -> Response:
     incident_id = str(raw_id).strip()
     oc.key = incident_id
     dedup_key, note = target_state(request, IncidentIoState).incidentio_event(
-        incident_id, event_type, is_firing(event_type, incident), time.time()
+        incident_id,
+        event_type,
+        is_firing(event_type, incident),
+        time.time(),
+        title=alert_title(incident, incident_id),
+        source_id=source_id,
+        refire=settings.incidentio_refire,
     )
     oc.note = note
     return json_response(
@@ -257,29 +433,81 @@ def handle_alert_event(request: Request) -> Response:
     )
 
 
+def _query_values(request: Request, name: str) -> list[str]:
+    """Every value of a filter parameter (repeated, or comma-separated)."""
+    found: list[str] = []
+    for value in request.query.getall(name, []):
+        if isinstance(value, str):
+            found.extend(v.strip() for v in value.split(",") if v.strip())
+    return found
+
+
 def handle_list_alerts(request: Request) -> Response:
-    """``GET /v2/alerts?deduplication_key[is]=...`` (read-back; Bearer API key)."""
+    """``GET /v2/alerts?page_size=25&deduplication_key[is]=...`` (read-back; Bearer API key)."""
     oc = outcome(request)
-    if not same_secret(
-        bearer_token(request), settings_of(request, IncidentIoSettings).incidentio_api_key
-    ):
+    settings = settings_of(request, IncidentIoSettings)
+    token = bearer_token(request)
+    if not same_secret(token, settings.incidentio_api_key):
         oc.reject("not authenticated: missing or wrong 'Authorization: Bearer <API key>'")
         return _error(401, "authentication_error", "unauthenticated", "Invalid API key")
+    throttled = _throttled(
+        request,
+        f"incidentio-api:{settings.incidentio_api_key}",
+        settings.incidentio_api_rate_limit,
+        "api_key_requests",
+    )
+    if throttled is not None:
+        return throttled
+    raw_size = request.query.get("page_size")
+    low, high = PAGE_SIZE_RANGE
+    if raw_size is None:
+        oc.reject("page_size is required (the API reference lists it as required)")
+        return _error(
+            422, "validation_error", "is_required", "page_size is required.", field="page_size"
+        )
+    try:
+        page_size = int(raw_size)
+    except ValueError:
+        page_size = 0
+    if not low <= page_size <= high:
+        oc.reject(f"page_size must be an integer from {low} to {high}")
+        return _error(
+            422,
+            "validation_error",
+            "invalid_value",
+            f"page_size must be an integer from {low} to {high}.",
+            field="page_size",
+        )
+    statuses = {name: _query_values(request, f"status[{name}]") for name in ("one_of", "not_in")}
+    for values in statuses.values():
+        unknown = [v for v in values if v not in ALERT_STATUSES]
+        if unknown:
+            oc.reject(f"unknown alert status {unknown[0]!r}")
+            return _error(
+                422,
+                "validation_error",
+                "invalid_value",
+                f"status must be one of {', '.join(ALERT_STATUSES)}.",
+                field="status",
+            )
     key = request.query.get("deduplication_key[is]")
     alerts = target_state(request, IncidentIoState).incidentio_alerts()
+    alerts.sort(key=lambda a: (a.first_at, a.id), reverse=True)  # newest first [G]
     if key is not None:
         alerts = [a for a in alerts if a.deduplication_key == key]
-    oc.key, oc.note = key, f"{len(alerts)} alert(s)"
-    items = [
-        {
-            "id": uuid.uuid5(uuid.NAMESPACE_URL, a.deduplication_key).hex,
-            "deduplication_key": a.deduplication_key,
-            "status": a.status,
-            "alert_source_id": settings_of(request, IncidentIoSettings).incidentio_source_id,
-        }
-        for a in alerts
-    ]
-    return json_response({"alerts": items, "pagination_meta": {"page_size": 25}})
+    if statuses["one_of"]:
+        alerts = [a for a in alerts if a.status in statuses["one_of"]]
+    alerts = [a for a in alerts if a.status not in statuses["not_in"]]
+    after = request.query.get("after")
+    if after:
+        ids = [a.id for a in alerts]
+        alerts = alerts[ids.index(after) + 1 :] if after in ids else []
+    page = alerts[:page_size]
+    meta: dict[str, Any] = {"page_size": page_size}
+    if len(alerts) > page_size:
+        meta["after"] = page[-1].id
+    oc.key, oc.note = key, f"{len(page)} alert(s)"
+    return json_response({"alerts": [a.to_api() for a in page], "pagination_meta": meta})
 
 
 def _callback(base: str, settings: IncidentIoSettings) -> str:
@@ -314,9 +542,9 @@ TARGET = Target(
     order=30,
     routes=(
         Route("POST", EVENT_PATH, "incidentio_alert_event", handle_alert_event),
-        Route("GET", "/v2/alerts", "incidentio_alerts", handle_list_alerts),
+        Route("GET", ALERTS_PATH, "incidentio_alerts", handle_list_alerts),
     ),
-    path_prefixes=("/v2/alert_events/", "/v2/alerts"),
+    path_prefixes=("/v2/alert_events/", ALERTS_PATH),
     settings=IncidentIoSettings,
     state=IncidentIoState,
     urls=lambda base, settings: {"incidentio_callback": _callback(base, settings)},

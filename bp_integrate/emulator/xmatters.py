@@ -19,6 +19,24 @@ xMatters answers 202 ``{"requestId": ...}`` to every authenticated request, even
 when the flow then fails, so problems with the body only show in the request
 log (``valid`` false, ``errors``), never in the answer.
 
+It also owns the REST calls read-back makes (Basic auth of a REST user):
+
+* ``GET /api/xm/1/events``: the list envelope ``{count, total, data, links}``
+  (``links.self``, and ``links.next`` when more remain), each event with ``id``
+  (a UUID), ``eventId``, ``created`` and (once ended) ``terminated`` in xMatters'
+  ``2016-10-31T22:37:35.301+0000`` form, ``status`` (``ACTIVE`` / ``TERMINATED``),
+  ``priority``, ``incident`` and ``links.self``; ``properties`` only with
+  ``embed=properties`` (xMatters' own xmtoolbox ``events.js``, python-xmatters
+  ``endpoints/events.py``). Filters: ``propertyName``/``propertyValue`` (the
+  emulated BigPanda workflow form's properties: ``incident_id`` and ``event_type``
+  by default, our guesses [G]), ``requestId``, ``status``; ``offset``/``limit``
+  (100, at most 1000); newest first unless ``sortOrder=ASCENDING`` [G].
+* ``POST /api/xm/1/events`` ``{"id", "status": "TERMINATED"}``: ends an event.
+
+Every trigger of the BigPanda workflow that has a recipient is an event of its own
+(a close too), so a stale event in the wanted state beside a newer one is what a
+lifecycle leaves behind.
+
 It also owns this target's settings (the demo apiKey, the integration user,
 the function UUIDs), its state (events and Panopta clears) and its ``TARGET``.
 """
@@ -30,8 +48,9 @@ import time
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from bp_integrate.bigpanda.webhook import event_of, incident_of
 
@@ -57,6 +76,12 @@ PANOPTA_OUTAGE_FUNCTION_ID = "9e8d7c6b-5a4f-4e3d-8c2b-1a0f9e8d7c6b"
 #: Function UUID of the emulated xMatters "Panopta Clear Event" inbound integration.
 PANOPTA_CLEAR_FUNCTION_ID = "c1e4a7d0-3b6e-4f92-a5c8-0d3f6b9e2a51"
 TRIGGER_PATH = "/api/integration/1/functions/{function_id}/triggers"
+EVENTS_PATH = "/api/xm/1/events"
+#: Event numbers (``eventId``) start above this, as a busy instance's would.
+EVENT_NUMBER_BASE = 900000
+#: ``GET /api/xm/1/events`` pages: ``limit`` defaults to 100, at most 1000.
+DEFAULT_LIMIT, MAX_LIMIT = 100, 1000
+EVENT_STATUSES = ("ACTIVE", "SUSPENDED", "TERMINATED")
 
 
 @dataclass(frozen=True)
@@ -72,6 +97,10 @@ class XMattersSettings(TargetSettings):
     #: The REST user read-back uses (``GET /api/xm/1/events``, Basic auth).
     xmatters_rest_username: str = "bp-verify"
     xmatters_rest_password: str = "demo-xm-rest-password"
+    #: The emulated BigPanda workflow form's property names [G]: the one holding the
+    #: BigPanda incident id, and the one holding the BigPanda event type.
+    xmatters_incident_property: str = "incident_id"
+    xmatters_event_type_property: str = "event_type"
 
     def __post_init__(self) -> None:
         if ":" in self.xmatters_username:
@@ -112,9 +141,15 @@ class XMattersEvent:
     event_type: str | None
     note: str
     terminated_by: str | None = None
+    #: The event's UUID and number at xMatters (``id``, ``eventId``), given when kept.
+    id: str = ""
+    event_id: str = ""
+    terminated_at: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
+            "id": self.id,
+            "event_id": self.event_id,
             "request_id": self.request_id,
             "function": self.function,
             "function_id": self.function_id,
@@ -127,6 +162,7 @@ class XMattersEvent:
             "event_type": self.event_type,
             "note": self.note,
             "terminated_by": self.terminated_by,
+            "terminated_at": self.terminated_at,
         }
 
 
@@ -157,6 +193,7 @@ class XMattersState(TargetState):
         super().__init__(lock)
         self._events: list[XMattersEvent] = []
         self._clears: list[PanoptaClear] = []
+        self._numbered = 0
 
     def _of(self, function: str) -> list[XMattersEvent]:
         with self._lock:
@@ -175,16 +212,24 @@ class XMattersState(TargetState):
             return copy.deepcopy(self._clears)
 
     def add_xmatters_event(self, event: XMattersEvent) -> None:
+        """Keep an event, giving it an id (a UUID) and an event number as xMatters does."""
         with self._lock:
+            self._numbered += 1
+            if self._events:  # `created` has milliseconds: keep each event's distinct
+                event.received_at = max(event.received_at, self._events[-1].received_at + 0.001)
+            event.id = event.id or str(uuid.uuid4())
+            event.event_id = event.event_id or str(EVENT_NUMBER_BASE + self._numbered)
             self._events.append(event)
 
-    def terminate(self, request_id: str, by: str) -> bool:
-        """Terminate the BigPanda trigger's event ``request_id`` (REST ``status: TERMINATED``)."""
+    def terminate(self, event_id: str, by: str, now: float | None = None) -> bool:
+        """Terminate the BigPanda trigger's event ``event_id`` (its UUID or number, as
+        REST ``POST /api/xm/1/events {"id", "status": "TERMINATED"}`` takes it)."""
         with self._lock:
             for ev in self._events:
-                if ev.function == "bigpanda" and ev.request_id == request_id:
+                if ev.function == "bigpanda" and event_id in (ev.id, ev.event_id):
                     if ev.status == "active":
                         ev.status, ev.terminated_by = "terminated", by
+                        ev.terminated_at = time.time() if now is None else now
                     return True
             return False
 
@@ -197,6 +242,7 @@ class XMattersState(TargetState):
                     if ev.function == "panopta_outage" and ev.key == key and ev.status == "active":
                         ev.status = "terminated"
                         ev.terminated_by = request_id
+                        ev.terminated_at = now
                         terminated.append(ev.request_id)
             if key is None:
                 note = "cannot tell which outage to clear: nothing terminated"
@@ -444,40 +490,106 @@ def _rest_user(request: Request) -> bool:
     )
 
 
-def _event_json(ev: XMattersEvent) -> dict[str, Any]:
-    status = {"active": "ACTIVE", "terminated": "TERMINATED"}.get(ev.status, "NOT_CREATED")
+def xmatters_time(moment: float) -> str:
+    """A time as xMatters' REST API writes it (``2016-10-31T22:37:35.301+0000``)."""
+    stamp = datetime.fromtimestamp(moment, UTC)
+    return stamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{stamp.microsecond // 1000:03d}+0000"
+
+
+def event_properties(ev: XMattersEvent, settings: XMattersSettings) -> dict[str, Any]:
+    """The emulated BigPanda workflow form's properties of an event [G]."""
     return {
-        "id": ev.request_id,
-        "requestId": ev.request_id,
-        "status": status,
-        "properties": {"incident_id": ev.key, "event_type": ev.event_type},
-        "recipients": {"count": len(ev.recipients)},
+        settings.xmatters_incident_property: ev.key,
+        settings.xmatters_event_type_property: ev.event_type,
     }
 
 
+def _event_json(ev: XMattersEvent, settings: XMattersSettings, embed: set[str]) -> dict[str, Any]:
+    """An event as ``GET /api/xm/1/events`` lists it (xMatters' event object, the
+    fields a trigger-made event has); ``properties`` only when embedded."""
+    status = {"active": "ACTIVE", "terminated": "TERMINATED"}.get(ev.status, "ACTIVE")
+    event: dict[str, Any] = {
+        "id": ev.id,
+        "eventId": ev.event_id,
+        "created": xmatters_time(ev.received_at),
+        "status": status,
+        "priority": "MEDIUM",
+        "incident": f"INCIDENT_ID-{ev.event_id}",
+        "links": {"self": f"{EVENTS_PATH}/{ev.id}"},
+    }
+    if ev.terminated_at is not None:
+        event["terminated"] = xmatters_time(ev.terminated_at)
+    if "properties" in embed:
+        event["properties"] = event_properties(ev, settings)
+    return event
+
+
+def _error(status: int, reason: str, message: str) -> Response:
+    """An error as xMatters' REST API answers it (``code``, ``reason``, ``message``)."""
+    return json_response({"code": status, "reason": reason, "message": message}, status=status)
+
+
 def _unauthorized() -> Response:
-    return json_response(
-        {"code": 401, "reason": "Unauthorized", "message": "Basic auth of a REST user required"},
-        status=401,
-    )
+    return _error(401, "Unauthorized", "Basic auth of a REST user required")
+
+
+def _property_is(properties: dict[str, Any], name: str, value: str | None) -> bool:
+    found = properties.get(name)
+    return found is not None and str(found) == value
+
+
+def _listed(values: list[str]) -> list[str]:
+    return [v.strip() for value in values for v in value.split(",") if v.strip()]
 
 
 def handle_list_events(request: Request) -> Response:
-    """``GET /api/xm/1/events`` (``propertyName``/``propertyValue``, ``requestId``)."""
+    """``GET /api/xm/1/events``: ``propertyName``/``propertyValue``, ``requestId``,
+    ``status``, ``embed``, ``offset``/``limit``, ``sortOrder``; newest first [G]."""
     oc = outcome(request)
     if not _rest_user(request):
         oc.reject("not authenticated: Basic auth of the REST user expected")
         return _unauthorized()
-    events = target_state(request, XMattersState).xmatters_events()
-    name, value = request.query.get("propertyName"), request.query.get("propertyValue")
+    settings = settings_of(request, XMattersSettings)
+    query = request.query
+    try:
+        offset = int(query.get("offset", "0"))
+        limit = int(query.get("limit", str(DEFAULT_LIMIT)))
+    except ValueError:
+        offset, limit = -1, -1
+    if offset < 0 or not 1 <= limit <= MAX_LIMIT:
+        oc.reject(f"offset must be 0 or more and limit from 1 to {MAX_LIMIT}")
+        return _error(400, "Bad Request", f"offset must be >= 0 and limit 1 to {MAX_LIMIT}.")
+    statuses = [v.upper() for v in _listed(query.getall("status", []))]
+    unknown = [v for v in statuses if v not in EVENT_STATUSES]
+    if unknown:
+        oc.reject(f"unknown event status {unknown[0]!r}")
+        return _error(400, "Bad Request", f"status must be one of {', '.join(EVENT_STATUSES)}.")
+    name, value = query.get("propertyName"), query.get("propertyValue")
+    if (name is None) != (value is None):
+        oc.reject("propertyName and propertyValue go together")
+        return _error(400, "Bad Request", "propertyName and propertyValue must be given together.")
+    events = [e for e in target_state(request, XMattersState).xmatters_events() if e.created]
     if name is not None:
-        events = [e for e in events if _event_json(e)["properties"].get(name) == value]
-    request_id = request.query.get("requestId")
+        events = [e for e in events if _property_is(event_properties(e, settings), name, value)]
+    request_id = query.get("requestId")
     if request_id is not None:
         events = [e for e in events if e.request_id == request_id]
-    oc.key, oc.note = value or request_id, f"{len(events)} event(s)"
-    data = [_event_json(e) for e in events if e.created]
-    return json_response({"count": len(data), "total": len(data), "data": data})
+    data = [_event_json(e, settings, set(_listed(query.getall("embed", [])))) for e in events]
+    if statuses:
+        data = [d for d in data if d["status"] in statuses]
+    ascending = str(query.get("sortOrder", "DESCENDING")).upper() == "ASCENDING"
+    data.sort(key=lambda d: (d["created"], int(d["eventId"])), reverse=not ascending)
+    page = data[offset : offset + limit]
+    kept = [(k, v) for k, v in query.items() if k not in ("offset", "limit")]
+    links = {"self": _page_link(kept, offset, limit)}
+    if offset + limit < len(data):
+        links["next"] = _page_link(kept, offset + limit, limit)
+    oc.key, oc.note = value or request_id, f"{len(page)} event(s)"
+    return json_response({"count": len(page), "total": len(data), "data": page, "links": links})
+
+
+def _page_link(params: list[tuple[str, str]], offset: int, limit: int) -> str:
+    return EVENTS_PATH + "?" + urlencode([*params, ("offset", str(offset)), ("limit", str(limit))])
 
 
 def handle_change_event(request: Request) -> Response:
@@ -491,7 +603,7 @@ def handle_change_event(request: Request) -> Response:
     except BodyError as exc:
         oc.reject(str(exc))
         return json_response({"code": 400, "reason": "Bad Request", "message": str(exc)}, 400)
-    if not isinstance(body, dict) or body.get("status") != "TERMINATED":
+    if not isinstance(body, dict) or body.get("status") != "TERMINATED" or not body.get("id"):
         oc.reject('body must be {"id": ..., "status": "TERMINATED"}')
         return json_response(
             {"code": 400, "reason": "Bad Request", "message": "status must be TERMINATED"}, 400
@@ -558,8 +670,8 @@ TARGET = Target(
     order=10,
     routes=(
         Route("POST", TRIGGER_PATH, "xmatters_trigger", handle_trigger),
-        Route("GET", "/api/xm/1/events", "xmatters_events", handle_list_events),
-        Route("POST", "/api/xm/1/events", "xmatters_change_event", handle_change_event),
+        Route("GET", EVENTS_PATH, "xmatters_events", handle_list_events),
+        Route("POST", EVENTS_PATH, "xmatters_change_event", handle_change_event),
     ),
     path_prefixes=("/api/integration/", "/api/xm/"),
     settings=XMattersSettings,

@@ -25,6 +25,8 @@ from bp_integrate.urls import check_url
 #: AlertSourceV2SourceType and its Terraform provider's alert_source docs) [C]; `bigpanda`
 #: was our first reconstruction and is accepted too.
 CALLBACK_PREFIXES = ("/v2/alert_events/big_panda/", "/v2/alert_events/bigpanda/")
+#: Alerts asked for per read-back (``page_size``: required, 1 to 50, default 25).
+PAGE_SIZE = 25
 
 
 def check_callback_url(value: str, _values: Mapping[str, str]) -> str:
@@ -43,9 +45,10 @@ class IncidentIO(Integration):
     fields: ClassVar[tuple[Field, ...]] = (
         Field(
             "bigpanda_api_key",
-            "BigPanda User API key for incident.io write-back (optional)",
-            "BigPanda -> Settings -> Access Management -> API Keys, on a service account, "
-            "with no expiry. incident.io uses it to close BigPanda incidents.",
+            "BigPanda API key for incident.io write-back (optional)",
+            "BigPanda -> Settings -> Access Management -> API Keys: a key of the service "
+            "account made for incident.io (Admin role), with no expiry. incident.io uses it "
+            "to close BigPanda incidents.",
             secret=True,
             required=False,
             check=check_token,
@@ -78,9 +81,15 @@ class IncidentIO(Integration):
     install_steps: ClassVar[tuple[Step, ...]] = (
         Step(
             "BigPanda",
-            "Create a service account and its API key",
-            "Settings -> Access Management -> create a service account (so the key "
-            "survives staff changes) -> API Keys -> new key with no expiry. Copy it.",
+            "Create a service account with the Admin role, and its API key",
+            "incident.io keeps this key to close the BigPanda incident when its alert is "
+            "resolved in incident.io. Settings -> Access Management -> Service Accounts -> "
+            "new service account for incident.io (e.g. 'incident.io') with the Admin role "
+            "(incident.io's BigPanda page asks for it). Then Settings -> Access Management -> "
+            "API Keys -> Create Key -> choose the service account, no expiration (note the "
+            "date if you set one). A service account's key survives staff changes, and "
+            "BigPanda shows the incidents incident.io resolves as resolved by that account. "
+            "Copy the key.",
             asks=("bigpanda_api_key",),
         ),
         Step(
@@ -175,6 +184,8 @@ class IncidentIO(Integration):
     def readback_query(
         self, incident_id: str, values: Mapping[str, str], creds: Mapping[str, str]
     ) -> ReadQuery | None:
+        """``GET /v2/alerts`` filtered on the deduplication key (the BigPanda incident
+        id), with ``page_size``, which the API reference lists as required."""
         key = creds.get("readback_api_key")
         if not key:
             return None
@@ -182,11 +193,18 @@ class IncidentIO(Integration):
             "GET",
             origin_of(values["callback_url"]) + "/v2/alerts",
             {"Authorization": f"Bearer {key}", "Accept": "application/json"},
-            {"deduplication_key[is]": incident_id},
+            {"page_size": str(PAGE_SIZE), "deduplication_key[is]": incident_id},
         )
 
-    def readback_records(self, answer: Any) -> list[TargetRecord]:
-        return records_of(answer, "alerts", "resolved")
+    def readback_records(
+        self, answer: Any, creds: Mapping[str, str] | None = None
+    ) -> list[TargetRecord]:
+        """One record per alert (the SDK's ``AlertV2``), created at its ``created_at``;
+        an answer of another shape holds no records."""
+        alerts = answer.get("alerts") if isinstance(answer, dict) else None
+        if not isinstance(alerts, list):
+            return []
+        return records_of({"alerts": alerts}, "alerts", "resolved")
 
 
 INTEGRATION = IncidentIO()

@@ -19,6 +19,7 @@ from bp_integrate.integrations.base import (
     Webhook,
     basic_auth,
     origin_of,
+    timestamp,
 )
 from bp_integrate.integrations.common import check_name_list, check_token
 from bp_integrate.urls import (
@@ -80,6 +81,21 @@ def check_auth(value: str, values: Mapping[str, str]) -> str:
 
 def is_basic(values: Mapping[str, str]) -> bool:
     return values.get("auth") == "basic"
+
+
+#: The BigPanda workflow form's properties read-back relies on. Their names are not
+#: public: these are our guesses [G], overridable as read-back settings.
+INCIDENT_PROPERTY = "incident_id"
+EVENT_PROPERTY = "event_type"
+
+
+def is_close(properties: Mapping[str, Any], name: str) -> bool:
+    """Whether an event's form properties say it is BigPanda's close: the event-type
+    property ends in ``closed``; without that property, any property holding
+    ``incident#closed`` (the workflow may name it otherwise)."""
+    if name in properties:
+        return str(properties[name]).strip().lower().endswith("closed")
+    return any(str(v).strip().lower() == "incident#closed" for v in properties.values())
 
 
 class XMatters(Integration):
@@ -216,6 +232,26 @@ class XMatters(Integration):
             secret=True,
             required=False,
         ),
+        Field(
+            "readback_incident_property",
+            f"BigPanda workflow property holding the incident id (guess: {INCIDENT_PROPERTY})",
+            f"Our guess [G]: {INCIDENT_PROPERTY}. The real name is in xMatters: Workflows -> "
+            "the BigPanda workflow -> Messaging (forms) -> the form -> its properties; give "
+            "the one that holds the BigPanda incident id (an empty value keeps the guess).",
+            required=False,
+            default=INCIDENT_PROPERTY,
+            confidence="G",
+        ),
+        Field(
+            "readback_event_property",
+            f"BigPanda workflow property holding the event type (guess: {EVENT_PROPERTY})",
+            f"Our guess [G]: {EVENT_PROPERTY}. In the same form, the property that holds "
+            "BigPanda's event type (incident#new, incident#closed...): an event whose value "
+            "ends in 'closed' is a close (an empty value keeps the guess).",
+            required=False,
+            default=EVENT_PROPERTY,
+            confidence="G",
+        ),
     )
 
     def _rest_auth(self, creds: Mapping[str, str]) -> dict[str, str] | None:
@@ -227,6 +263,8 @@ class XMatters(Integration):
     def readback_query(
         self, incident_id: str, values: Mapping[str, str], creds: Mapping[str, str]
     ) -> ReadQuery | None:
+        """``GET /api/xm/1/events`` for the workflow's events of the incident, with their
+        form properties (``embed=properties``: the list leaves them out otherwise)."""
         headers = self._rest_auth(creds)
         if headers is None:
             return None
@@ -234,26 +272,41 @@ class XMatters(Integration):
             "GET",
             origin_of(values["trigger_url"]) + "/api/xm/1/events",
             headers,
-            {"propertyName": "incident_id", "propertyValue": incident_id},
+            {
+                "propertyName": creds.get("readback_incident_property") or INCIDENT_PROPERTY,
+                "propertyValue": incident_id,
+                "embed": "properties",
+            },
         )
 
-    def readback_records(self, answer: Any) -> list[TargetRecord]:
+    def readback_records(
+        self, answer: Any, creds: Mapping[str, str] | None = None
+    ) -> list[TargetRecord]:
+        """One record per xMatters event, created at its ``created``. Every trigger of
+        the workflow is an event of its own, so an event is resolved when it was
+        terminated or when it is the close's own event (its event-type property ends in
+        ``closed``). An answer of another shape holds no records."""
         items = answer.get("data") if isinstance(answer, dict) else None
-        events = [i for i in items or [] if isinstance(i, dict)]
-        # The workflow answers a close with an event of its own: once one came, the
-        # incident is closed at xMatters even where the first event is still active.
-        closed = any(
-            str((e.get("properties") or {}).get("event_type", "")).endswith("closed")
-            for e in events
-        )
-        return [
-            TargetRecord(
-                str(e.get("id", "")),
-                "resolved" if closed or e.get("status") == "TERMINATED" else "open",
-                str(e.get("status", "")) + (" (close received)" if closed else ""),
+        if not isinstance(items, list):
+            return []
+        name = (creds or {}).get("readback_event_property") or EVENT_PROPERTY
+        records = []
+        for event in items:
+            if not isinstance(event, dict):
+                continue
+            properties = event.get("properties")
+            closes = is_close(properties if isinstance(properties, dict) else {}, name)
+            status = str(event.get("status") or "")
+            ended = closes or status.upper().startswith("TERMINATED")
+            records.append(
+                TargetRecord(
+                    str(event.get("id", "")),
+                    "resolved" if ended else "open",
+                    status + (" (close received)" if closes else ""),
+                    timestamp(event.get("created")),
+                )
             )
-            for e in events
-        ]
+        return records
 
     def terminate_query(
         self, record: TargetRecord, values: Mapping[str, str], creds: Mapping[str, str]
