@@ -49,6 +49,9 @@ COMMANDS: dict[str, Entry] = {
     "verify": Entry(
         "verify", "verify_command", "Send a canary through BigPanda; read it back hop by hop."
     ),
+    "verify-setup": Entry(
+        "verify_setup", "verify_setup_command", "Set up everything verify needs, in one sitting."
+    ),
     "history": Entry("history", "history_command", "List recorded runs."),
     "receiver": Entry("receiver", "receiver_command", "Run the embedded emulator of every target."),
     "demo": Entry(

@@ -118,7 +118,8 @@ def missing_hint(integration: Integration, creds: Mapping[str, str]) -> str | No
     """What would let verify read this target back (None: nothing is missing)."""
     if not integration.readback_fields:
         return None
-    missing = [f for f in integration.readback_fields if not creds.get(f.name)]
+    # A field with a default (a property name we guess [G]) is never missing.
+    missing = [f for f in integration.readback_fields if not creds.get(f.name) and not f.default]
     if not missing:
         return None
     names = ", ".join(readback_env_var(integration, f.name) for f in missing)
@@ -201,7 +202,7 @@ class TargetReader:
         if query is None:
             return None
         answer = self.send(integration, query, f"Reading back {integration.title}")
-        return integration.readback_records(answer)
+        return integration.readback_records(answer, creds)
 
     def terminate(
         self,
@@ -219,7 +220,9 @@ class TargetReader:
 
 
 def missing_hint_all(integration: Integration) -> str:
-    return ", ".join(readback_env_var(integration, f.name) for f in integration.readback_fields)
+    return ", ".join(
+        readback_env_var(integration, f.name) for f in integration.readback_fields if not f.default
+    )
 
 
 # --------------------------------------------------------------- direct sends (--verify)

@@ -127,7 +127,8 @@ def test_replay_verify_fails_when_the_target_state_differs(
     assert result.exit_code == 1, result.stdout
     lines = [d for d in json_lines(result.stdout) if d.get("type") == "readback"]
     assert lines[1]["status"] == "failed"
-    assert lines[1]["detail"] == "expected acknowledged, PagerDuty shows resolved"
+    [incident] = [r for r in lines[1]["records"] if r["judged"] == "yes"]
+    assert lines[1]["detail"] == f"expected acknowledged, PagerDuty shows {incident['id']} resolved"
     root = validate(report.read_text("utf-8"))
     cases = root.findall("./testsuite/testcase")
     names = [(c.get("classname"), c.get("name"), c.find("failure") is not None) for c in cases]
@@ -176,3 +177,43 @@ def test_expect_target_state_is_parsed_and_checked(tmp_path: Path) -> None:
     path.write_text("name: x\nsteps:\n  - event: new\n    expect: {incident: 3}\n", "utf-8")
     with pytest.raises(Exception, match=r"expect\.incident is a state"):
         scenarios.load(str(path))
+
+
+def test_a_stale_resolved_incident_beside_a_reopened_one_left_open_fails(
+    emu: EmulatorServer,
+    monkeypatch: pytest.MonkeyPatch,
+    memory_keyring: MemoryKeyring,
+    readback: None,
+    tmp_path: Path,
+) -> None:
+    """The false pass of issue 15: new -> closed -> reopen -> closed at PagerDuty, where
+    the last resolve is answered 202 but never processed. PagerDuty then holds the first
+    incident, resolved, and the reopen's new incident, still triggered. "Any incident
+    resolved" passed this; the newest incident the run made fails it."""
+    install(emu, "pagerduty", monkeypatch)
+    path = tmp_path / "reopen.yaml"
+    path.write_text(
+        "name: reopen\nsteps:\n  - event: new\n  - event: closed\n"
+        "  - event: reopen\n  - event: closed\n",
+        "utf-8",
+    )
+    seen: list[str] = []
+
+    def swallow_the_last_resolve(record: Any) -> None:
+        if record.route != "pagerduty_events":
+            return
+        seen.append(record.action or "")
+        if len(seen) == 3:  # after the reopen's trigger: the next event is lost silently
+            body = {"status": "success", "message": "Event processed", "dedup_key": record.key}
+            emu.state.add_fault("/v2/enqueue", method="POST", status=202, body=body)
+
+    emu.state.on_record = swallow_the_last_resolve
+    result = cli("replay", str(path), "--verify", "--verify-timeout", "1", "--json")
+    assert result.exit_code == 1, result.stdout
+    lines = [d for d in json_lines(result.stdout) if d.get("type") == "readback"]
+    assert [line["status"] for line in lines] == ["passed", "passed", "passed", "failed"]
+    last = lines[3]
+    assert len(last["records"]) == 2  # the stale resolved incident is listed beside it...
+    [judged] = [r for r in last["records"] if r["judged"] == "yes"]
+    assert judged["status"] == "triggered"  # ...but the reopened one is judged
+    assert last["detail"].startswith(f"expected resolved, PagerDuty shows {judged['id']} triggered")

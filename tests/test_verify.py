@@ -131,7 +131,8 @@ def test_no_autoshare_rule_names_the_rule_to_create_and_cleans_up(
     assert "Settings -> AutoShare -> New rule" in shared["hint"]
     assert f"Environment: Production ({ENV})" in shared["hint"]
     assert "Share with: PagerDuty" in shared["hint"]
-    assert "bp_integrate_canary = true" in shared["hint"]
+    assert 'bp_integrate_canary = "true"' in shared["hint"]
+    assert "verify-setup" in shared["hint"]  # never: change Production's condition
     # Clean-up: the canary was resolved, so BigPanda closed its incident.
     assert incidents(emu)[0]["active"] is False
     assert not emu.state.snapshot()["pagerduty"]["alerts"]

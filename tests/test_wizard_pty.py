@@ -20,7 +20,9 @@ PASSWORD = "s3cret-word-7788"
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 
-def spawn(tmp_path: Path, *args: str, columns: int = 80) -> pexpect.spawn:
+def spawn(
+    tmp_path: Path, *args: str, columns: int = 80, extra_env: dict[str, str] | None = None
+) -> pexpect.spawn:
     env = {
         k: v for k, v in os.environ.items() if not k.startswith("BP_INTEGRATE_") and k != "COLUMNS"
     }
@@ -30,6 +32,7 @@ def spawn(tmp_path: Path, *args: str, columns: int = 80) -> pexpect.spawn:
             "BP_INTEGRATE_STATE_DIR": str(tmp_path / "state"),
             "NO_COLOR": "1",
             "TERM": "xterm",
+            **(extra_env or {}),
         }
     )
     child = pexpect.spawn(

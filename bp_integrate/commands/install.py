@@ -356,7 +356,12 @@ def offer_readback(profile: str, spec: Integration) -> None:
         for f in spec.readback_fields:
             ui.say(f"  {f.help}", style="dim")
             answers[f.name] = str(
-                typer.prompt(f"  {f.label} (hidden input)", hide_input=f.secret, err=True)
+                typer.prompt(
+                    f"  {f.label}" + (" (hidden input)" if f.secret else ""),
+                    default=f.default,
+                    hide_input=f.secret,
+                    err=True,
+                )
             )
     except (typer.Abort, KeyboardInterrupt, EOFError):
         ui.say("\nNo read-back set up; the install is saved.")

@@ -219,7 +219,9 @@ def _verify_settings(
         answers: dict[str, str] = {}
         for f in integration.readback_fields:
             if ui.stdin_is_tty():
-                answers[f.name] = str(typer.prompt(f.label, hide_input=f.secret, err=True))
+                answers[f.name] = str(
+                    typer.prompt(f.label, default=f.default, hide_input=f.secret, err=True)
+                )
             else:
                 answers[f.name] = read_stdin_line(f"--readback {integration.name}", f.help) or ""
         config.record_readback(

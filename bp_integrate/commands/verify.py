@@ -84,9 +84,28 @@ def verify_command(
     list_environments: Annotated[
         bool, typer.Option("--list-environments", help="List the environments the key sees.")
     ] = False,
+    maintenance: Annotated[
+        bool,
+        typer.Option(
+            "--maintenance",
+            help="Also prove a maintenance plan suppresses shares: a plan matching only a "
+            "second canary is created in BigPanda and removed when verify ends.",
+        ),
+    ] = False,
     json_output: JsonOpt = False,
 ) -> None:
-    """Send a canary alert through BigPanda and check each hop to the targets."""
+    """Send a canary alert through BigPanda and check each hop to the targets.
+
+    Set it up first with `bp-integrate verify-setup` (docs/verify.md).
+
+    Examples:
+
+      bp-integrate verify
+
+      bp-integrate verify pagerduty --timeout 120 --junit verify.xml
+
+      bp-integrate verify --maintenance --json
+    """
     from bp_integrate.bigpanda.api import BigPandaClient
     from bp_integrate.commands.sending import check_seconds
     from bp_integrate.readback import ReadTarget, TargetReader, load_creds
@@ -140,7 +159,9 @@ def verify_command(
 
     client = BigPandaClient(settings.api_url, settings.user_key, settings.org_token)
     reader = TargetReader()
-    verifier = Verifier(settings, targets, client, reader, timeouts, on_wait, on_hop)
+    verifier = Verifier(
+        settings, targets, client, reader, timeouts, on_wait, on_hop, maintenance=maintenance
+    )
     try:
         if spinner is not None:
             spinner.start()

@@ -500,8 +500,11 @@ class Integration:
         `incident_id` (None: this target cannot be read back)."""
         return None
 
-    def readback_records(self, answer: Any) -> list[TargetRecord]:
-        """The records in the target's JSON answer to `readback_query`."""
+    def readback_records(
+        self, answer: Any, creds: Mapping[str, str] | None = None
+    ) -> list[TargetRecord]:
+        """The records in the target's JSON answer to `readback_query` (`creds`: the
+        read-back settings, some of which may say how to read the answer)."""
         return []
 
     def terminate_query(

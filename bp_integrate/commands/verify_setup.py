@@ -1,0 +1,341 @@
+"""`bp-integrate verify-setup`: set up everything verify needs, in one sitting.
+
+Parses options into a `SetupRequest`, runs `bp_integrate.verify_setup.VerifySetup`
+(asking on a terminal, or failing with the flag to give under --no-input), saves what
+it returns in one write, and renders it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from bp_integrate import ui
+from bp_integrate.commands.common import JsonOpt, NoInputOpt
+from bp_integrate.errors import UsageError
+
+if TYPE_CHECKING:
+    from bp_integrate.bigpanda.api import BigPandaClient
+    from bp_integrate.readback import ReadTarget
+    from bp_integrate.secrets import StoreKind
+    from bp_integrate.verify_setup import SetupRequest, SetupResult
+
+
+class TerminalAsker:
+    """Asks on the terminal (talk on stderr; secrets hidden)."""
+
+    def text(self, label: str, flag: str, default: str | None = None) -> str:
+        return str(typer.prompt(label, default=default, err=True)).strip()
+
+    def secret(self, label: str, flag: str) -> str:
+        return str(typer.prompt(label, hide_input=True, err=True)).strip()
+
+    def confirm(self, question: str, flag: str, default: bool = True) -> bool:
+        return bool(typer.confirm(question, default=default, err=True))
+
+    def say(self, text: str) -> None:
+        ui.prose(text)
+
+
+class NoInputAsker(TerminalAsker):
+    """Never asks: a missing answer is an error naming the flag that gives it."""
+
+    def text(self, label: str, flag: str, default: str | None = None) -> str:
+        if default is not None:
+            return default
+        raise UsageError(f"verify-setup needs: {label}.", f"Give {flag} (no prompt here).")
+
+    def secret(self, label: str, flag: str) -> str:
+        raise UsageError(f"verify-setup needs: {label}.", f"Give {flag} (no prompt here).")
+
+    def confirm(self, question: str, flag: str, default: bool = True) -> bool:
+        raise UsageError(
+            f"verify-setup would ask: {question}", f"Decide with {flag} (no prompt here)."
+        )
+
+
+def _names(pairs: list[str] | None) -> dict[str, str]:
+    from bp_integrate.integrations import get as get_integration
+
+    names: dict[str, str] = {}
+    for pair in pairs or []:
+        integration, sep, name = pair.partition("=")
+        if not sep or not name.strip():
+            raise UsageError(
+                f"--bigpanda-name {pair!r} is not INTEGRATION=NAME.",
+                "The integration's name in BigPanda, as its incident_shared activity "
+                "names it (webhook.NAME).",
+            )
+        names[get_integration(integration.strip()).name] = name.strip()
+    return names
+
+
+def _secret_from(
+    flag: bool, flag_name: str, field_name: str, profile: str, stored_kind: StoreKind
+) -> tuple[str | None, str | None]:
+    """A secret from stdin (when its flag is given), else the environment or the store,
+    with where it came from (None: the store, or not found)."""
+    import os
+
+    from bp_integrate.errors import SecretsError
+    from bp_integrate.loading import read_stdin_line
+    from bp_integrate.secrets import env_var, lookup, open_store
+
+    if flag:
+        line = read_stdin_line(flag_name, "Pipe it on one line of stdin.") or ""
+        return (line.strip() or None), "stdin"
+    variable = env_var("bigpanda", field_name)
+    if os.environ.get(variable):
+        return os.environ[variable].strip(), variable
+    try:
+        return lookup(open_store(stored_kind), profile, "bigpanda", field_name), None
+    except SecretsError:
+        return None, None
+
+
+def verify_setup_command(
+    ctx: typer.Context,
+    region: Annotated[
+        str | None, typer.Option("--region", help="us, eu, or the API's full URL.")
+    ] = None,
+    api_key_stdin: Annotated[
+        bool, typer.Option("--api-key-stdin", help="Read the User API key from stdin (line 1).")
+    ] = False,
+    org_token_stdin: Annotated[
+        bool,
+        typer.Option(
+            "--org-token-stdin",
+            help="Read the org token from stdin (the next line, after the API key's).",
+        ),
+    ] = False,
+    canary_app_key: Annotated[
+        str | None,
+        typer.Option("--canary-app-key", help="App Key of the Alerts REST API integration."),
+    ] = None,
+    environment: Annotated[
+        str | None,
+        typer.Option("--environment", help="Use this canary-only environment (its id)."),
+    ] = None,
+    create_environment: Annotated[
+        str | None,
+        typer.Option(
+            "--create-environment",
+            help="Create a canary-only environment of this name through BigPanda's API.",
+        ),
+    ] = None,
+    bigpanda_name: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--bigpanda-name",
+            help="INTEGRATION=NAME: its name in BigPanda (when two share one kind: webhook.NAME).",
+        ),
+    ] = None,
+    readback: Annotated[
+        bool | None,
+        typer.Option(
+            "--readback/--no-readback",
+            help="Set read-back credentials (--no-input: from BP_INTEGRATE_<INTEGRATION>_*).",
+        ),
+    ] = None,
+    autoshare: Annotated[
+        bool | None,
+        typer.Option(
+            "--autoshare/--no-autoshare",
+            help="Against the local emulator: register the AutoShare rules (default: yes).",
+        ),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Check and show; create and store nothing.")
+    ] = False,
+    no_input: NoInputOpt = False,
+    json_output: JsonOpt = False,
+) -> None:
+    """Set up everything verify needs, in one sitting.
+
+    Asks for (or takes from flags) the region, the User API key (checked at once), a
+    canary-only environment (found, or created through BigPanda's Environments API with
+    a filter that matches only the canary), the org token, the canary app key, and
+    read-back credentials for each installed integration (each checked). Nothing is
+    saved until every answer is in.
+
+    Examples:
+
+      bp-integrate verify-setup
+
+      printf '%s\\n%s\\n' "$BP_KEY" "$BP_ORG" | bp-integrate verify-setup --no-input \\
+        --region us --api-key-stdin --org-token-stdin --canary-app-key APPKEY \\
+        --create-environment "bp-integrate canary" --readback
+    """
+    from bp_integrate.verify_setup import SetupRequest
+
+    app = ctx.obj
+    request = _request(
+        app.profile,
+        app.config.bigpanda(app.profile),
+        region,
+        api_key_stdin,
+        org_token_stdin,
+        canary_app_key,
+        environment,
+        create_environment,
+        _names(bigpanda_name),
+        readback,
+        autoshare,
+        dry_run,
+    )
+    interactive = not no_input and not json_output and ui.stdin_is_tty()
+    assert isinstance(request, SetupRequest)
+    result = _run(app, request, interactive)
+    if not dry_run:
+        _save(app, result)
+    _render(result, json_output)
+
+
+def _request(
+    profile: str,
+    bigpanda: dict[str, object],
+    region: str | None,
+    api_key_stdin: bool,
+    org_token_stdin: bool,
+    canary_app_key: str | None,
+    environment: str | None,
+    create_environment: str | None,
+    share_names: dict[str, str],
+    readback: bool | None,
+    autoshare: bool | None,
+    dry_run: bool,
+) -> SetupRequest:
+    from bp_integrate import config
+    from bp_integrate.commands.profile import region_url
+    from bp_integrate.verify_setup import SetupRequest
+
+    if environment and create_environment:
+        raise UsageError(
+            "--environment and --create-environment both choose the environment.", "Choose one."
+        )
+    api_url = region_url(region) if region else str(bigpanda.get("api_url") or config.REGIONS["us"])
+    kind: StoreKind = "file" if bigpanda.get("api_key_store") == "file" else "keyring"
+    api_key, key_source = _secret_from(api_key_stdin, "--api-key-stdin", "api_key", profile, kind)
+    org, org_source = _secret_from(
+        org_token_stdin, "--org-token-stdin", "org_token", profile, "keyring"
+    )
+    raw = bigpanda.get("share_names")
+    known = {str(k): str(v) for k, v in raw.items()} if isinstance(raw, dict) else {}
+    return SetupRequest(
+        profile,
+        api_url,
+        region is not None,
+        api_key,
+        key_source,
+        org,
+        org_source,
+        canary_app_key or (str(bigpanda.get("canary_app_key") or "") or None),
+        environment,
+        create_environment,
+        {**known, **share_names},
+        autoshare,
+        readback,
+        dry_run,
+    )
+
+
+def _run(app: object, request: SetupRequest, interactive: bool) -> SetupResult:
+    from bp_integrate.readback import ReadTarget, load_creds
+    from bp_integrate.verify_setup import VerifySetup
+
+    loaded = app.load_targets(None)  # type: ignore[attr-defined]
+    targets = [
+        ReadTarget(t.integration, t.values, load_creds(t.integration, request.profile))
+        for t in loaded.targets
+        if t.integration.paste_target == "BigPanda"
+    ]
+    stored = {t.integration.name: dict(t.creds) for t in targets}
+
+    def client_for(api_url: str, key: str) -> BigPandaClient:
+        from bp_integrate.bigpanda.api import BigPandaClient
+
+        return BigPandaClient(api_url, key, request.org_token or "")
+
+    asker = TerminalAsker() if interactive else NoInputAsker()
+    if not interactive:
+        _readback_from_env(request, targets, stored)
+    setup = VerifySetup(request, client_for, targets, asker, stored)
+    try:
+        return setup.run()
+    finally:
+        setup.close()
+
+
+def _readback_from_env(
+    request: SetupRequest, targets: list[ReadTarget], stored: dict[str, dict[str, str]]
+) -> None:
+    """Under --no-input, read-back credentials come from their environment variables."""
+    import os
+
+    from bp_integrate.readback import readback_env_var
+
+    for target in targets:
+        integration = target.integration
+        have = stored.setdefault(integration.name, {})
+        for f in integration.readback_fields:
+            value = os.environ.get(readback_env_var(integration, f.name))
+            if value and not have.get(f.name):
+                have[f.name] = value
+    if request.readback is None:
+        request.readback = False
+
+
+def _save(app: object, result: SetupResult) -> None:
+    """Secrets to the keyring, settings to the profile: one write each, after every check."""
+    from bp_integrate import config
+    from bp_integrate.secrets import entry_name, open_store
+
+    cfg = config.load()
+    settings = dict(cfg.bigpanda(result.profile))
+    store = open_store("keyring")
+    to_store: list[tuple[str, str]] = []
+    # A secret that came from its environment variable stays there (said when it was
+    # read); one typed or piped is kept in the keyring.
+    if not (result.api_key_source or "").startswith("BP_INTEGRATE_"):
+        to_store.append((entry_name(result.profile, "bigpanda", "api_key"), result.api_key))
+        settings["api_key_stored"] = True
+        settings["api_key_store"] = "keyring"
+    if not (result.org_token_source or "").startswith("BP_INTEGRATE_"):
+        to_store.append((entry_name(result.profile, "bigpanda", "org_token"), result.org_token))
+        settings["org_token_stored"] = True
+    for integration, creds in result.readback.items():
+        for name, value in creds.items():
+            to_store.append((entry_name(result.profile, integration, name), value))
+    store.check()
+    for entry, value in to_store:
+        store.set(entry, value)
+    settings["api_url"] = result.api_url
+    settings["region"] = next(
+        (k for k, v in config.REGIONS.items() if v == result.api_url), "custom"
+    )
+    settings["canary_app_key"] = result.canary_app_key
+    settings["environment_id"] = result.environment_id
+    if result.share_names:
+        settings["share_names"] = dict(result.share_names)
+    for integration, creds in result.readback.items():
+        config.record_readback(settings, integration, sorted(creds))
+    cfg.set_bigpanda(result.profile, settings)
+    cfg.save()
+
+
+def _render(result: SetupResult, json_output: bool) -> None:
+    if json_output:
+        ui.emit_json(result.to_json())
+        return
+    for step in result.steps:
+        ui.prose(f"- {step}")
+    for step in result.manual_steps:
+        ui.prose(f"Still to do in BigPanda: {step}")
+    if result.dry_run:
+        ui.say("Dry run: nothing was created or stored.")
+        return
+    ui.success(
+        f"verify is set up for profile {result.profile!r}: environment "
+        f"{result.environment_name} ({result.environment_id}). Run: bp-integrate verify"
+    )
