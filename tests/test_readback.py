@@ -217,3 +217,54 @@ def test_a_stale_resolved_incident_beside_a_reopened_one_left_open_fails(
     [judged] = [r for r in last["records"] if r["judged"] == "yes"]
     assert judged["status"] == "triggered"  # ...but the reopened one is judged
     assert last["detail"].startswith(f"expected resolved, PagerDuty shows {judged['id']} triggered")
+
+
+@pytest.mark.parametrize(
+    ("name", "route", "prefix", "answer"),
+    [
+        ("xmatters", "xmatters_trigger", "/api/integration/1/functions/", {"requestId": "lost"}),
+        ("incidentio", "incidentio_alert_event", "/v2/alert_events/", {"status": "success"}),
+    ],
+)
+def test_the_same_stale_record_fails_at_every_target(
+    monkeypatch: pytest.MonkeyPatch,
+    memory_keyring: MemoryKeyring,
+    readback: None,
+    tmp_path: Path,
+    name: str,
+    route: str,
+    prefix: str,
+    answer: dict[str, str],
+) -> None:
+    """One per target of the same kind: after new -> closed -> reopen, the last close is
+    answered 202 and lost. xMatters then holds the first close's event (resolved) beside
+    the reopen's newer event (open); incident.io, where a re-fire after a resolve makes a
+    new alert, its resolved alert beside a newer firing one. The newest fails the step."""
+    from bp_integrate.emulator import EmulatorConfig
+
+    with EmulatorServer(config=EmulatorConfig(incidentio_refire="new")) as emu:
+        install(emu, name, monkeypatch)
+        path = tmp_path / "reopen.yaml"
+        path.write_text(
+            "name: reopen\nsteps:\n  - event: new\n  - event: closed\n"
+            "  - event: reopen\n  - event: closed\n",
+            "utf-8",
+        )
+        seen: list[int] = []
+
+        def swallow_the_last_close(record: Any) -> None:
+            if record.route == route:
+                seen.append(record.seq)
+                if len(seen) == 3:
+                    emu.state.add_fault(prefix, method="POST", status=202, body=answer)
+
+        emu.state.on_record = swallow_the_last_close
+        result = cli("replay", str(path), "--verify", "--verify-timeout", "1", "--json")
+    assert result.exit_code == 1, result.stdout
+    lines = [d for d in json_lines(result.stdout) if d.get("type") == "readback"]
+    assert [line["status"] for line in lines] == ["passed", "passed", "passed", "failed"]
+    last = lines[3]
+    assert any(r["state"] == "resolved" for r in last["records"])  # a stale one is there
+    [judged] = [r for r in last["records"] if r["judged"] == "yes"]
+    assert judged["state"] == "open"
+    assert last["detail"].startswith("expected resolved")
