@@ -236,6 +236,7 @@ def test_interactive_setup_through_a_real_terminal(emu: EmulatorServer, tmp_path
     transcript = child.logfile_read.getvalue()
     child.close()
     assert child.exitstatus == 0, transcript
+    assert "To undo the environment later" in transcript  # what it created, and how
     for secret in (CFG.bigpanda_api_key, CFG.bigpanda_org_token, CFG.pagerduty_rest_api_key):
         assert secret not in transcript  # hidden input: never echoed
     child = run("verify", "--timeout", "5")

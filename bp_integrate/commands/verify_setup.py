@@ -335,6 +335,12 @@ def _render(result: SetupResult, json_output: bool) -> None:
     if result.dry_run:
         ui.say("Dry run: nothing was created or stored.")
         return
+    if result.environment_created:
+        ui.prose(
+            f"To undo the environment later: BigPanda -> Settings -> Environments -> "
+            f"{result.environment_name} -> delete (or DELETE "
+            f"/resources/v2.0/environments/{result.environment_id} with the User API key)."
+        )
     ui.success(
         f"verify is set up for profile {result.profile!r}: environment "
         f"{result.environment_name} ({result.environment_id}). Run: bp-integrate verify"
