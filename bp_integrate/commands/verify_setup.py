@@ -153,19 +153,20 @@ def verify_setup_command(
 ) -> None:
     """Set up everything verify needs, in one sitting.
 
-    Asks for (or takes from flags) the region, the User API key (checked at once), a
-    canary-only environment (found, or created through BigPanda's Environments API with
-    a filter that matches only the canary), the org token, the canary app key, and
-    read-back credentials for each installed integration (each checked). Nothing is
-    saved until every answer is in.
+    Region, User API key (checked at once), a canary-only environment (found,
+    or created through BigPanda's Environments API), org token, canary app key,
+    and each installed integration's read-back credentials (checked). Nothing
+    is saved until every answer is in.
 
     Examples:
 
-      bp-integrate verify-setup
+    bp-integrate verify-setup
 
-      printf '%s\\n%s\\n' "$BP_KEY" "$BP_ORG" | bp-integrate verify-setup --no-input \\
-        --region us --api-key-stdin --org-token-stdin --canary-app-key APPKEY \\
-        --create-environment "bp-integrate canary" --readback
+    bp-integrate verify-setup --dry-run --create-environment canary
+
+    printf '%s\\n%s\\n' "$KEY" "$ORG" | bp-integrate verify-setup --no-input \\
+      --api-key-stdin --org-token-stdin --canary-app-key APPKEY \\
+      --create-environment canary --readback
     """
     from bp_integrate.verify_setup import SetupRequest
 
