@@ -3,16 +3,21 @@
 Starts, on 127.0.0.1:
 * nginx (Debian's /usr/sbin/nginx, a generated config in a temp dir, one worker,
   `return 202` with a PagerDuty-like JSON body): the ceiling of this machine;
-* the emulator as a library (`EmulatorServer` in a child process, nothing printed), on
-  uvloop when it is installed, and again on asyncio's own loop (uvloop hidden), which is
-  what a plain `pip install bp-integrate` runs;
+* the emulator as a library (`EmulatorServer` in a child process, nothing printed: the
+  emulator's `aiohttp.web.Application` under aiohttp's server), on uvloop when it is
+  installed, and again on asyncio's own loop (uvloop hidden), which is what a plain
+  `pip install bp-integrate` runs;
+* the same emulator and adapter under aiohttp's low-level server (`aiohttp.web.Server`
+  with the one handler: no router, no middleware, no `Expect: 100-continue` handling),
+  to show what the application layer costs;
 * the emulator as users run it (`bp-integrate receiver --port P`, output to /dev/null).
 
 Each gets `hey -c 50 -z Ds -m POST` with the same PagerDuty Events v2 enqueue body
 (a valid trigger, so the emulator validates, records and answers 202). The servers
-take turns for R rounds and the median round of each is shown, so load from other
-processes on the machine skews all of them alike. Prints requests/s, the ratio to
-nginx, p50/p99 and how many answers were not 202; asserts nothing.
+take turns for R rounds, so load from other processes on the machine skews all of them
+alike. Prints every round (requests/s, the ratio to nginx of that round, the load
+average), then the median round of each (requests/s, ratio, p50/p99) and how many
+answers were not 202; asserts nothing.
 
     python benchmarks/receiver.py                 # 3 rounds of 5 s
     python benchmarks/receiver.py --rounds 1 --duration 2
@@ -49,6 +54,24 @@ if sys.argv[2] == "asyncio":
 from bp_integrate.emulator import EmulatorServer
 with EmulatorServer(port=int(sys.argv[1])):
     threading.Event().wait()
+"""
+LOW_LEVEL = """\
+import asyncio, sys
+from aiohttp import web
+from bp_integrate.emulator.app import Emulator, aiohttp_handler, connection_settings, log
+from bp_integrate.loop import new_event_loop
+
+async def main():
+    emulator = Emulator()
+    handler = aiohttp_handler(emulator)
+    settings = connection_settings(emulator.config)
+    server = web.Server(handler, access_log=None, logger=log, **settings)
+    runner = web.ServerRunner(server)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", int(sys.argv[1]), backlog=1024).start()
+    await asyncio.Event().wait()
+
+new_event_loop().run_until_complete(main())
 """
 
 
@@ -88,7 +111,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bp-bench-receiver-") as tmp:
         body_file = Path(tmp, "body.json")
         body_file.write_text(json.dumps(BODY))
-        names = ["nginx", "emulator", "receiver"]
+        names = ["nginx", "emulator", "emulator-low-level", "receiver"]
         if _has_uvloop():
             names.insert(2, "emulator-asyncio")
         ports = {name: free_port() for name in names}
@@ -112,6 +135,9 @@ def main() -> None:
                     )
                 )
             procs.append(
+                subprocess.Popen([python, "-c", LOW_LEVEL, str(ports["emulator-low-level"])])
+            )
+            procs.append(
                 subprocess.Popen(
                     [cli, "receiver", "--port", str(ports["receiver"])],
                     stdout=subprocess.DEVNULL,
@@ -122,10 +148,13 @@ def main() -> None:
             for name, proc in zip(ports, procs, strict=True):
                 wait_listening(ports[name], proc)
             rounds: dict[str, list[Round]] = {name: [] for name in ports}
+            loads: list[tuple[float, float]] = []
             for _ in range(args.rounds):
+                before = os.getloadavg()[0]
                 for name, port in ports.items():
                     url = f"http://127.0.0.1:{port}/v2/enqueue"
                     rounds[name].append(run_hey(url, body_file, args.duration))
+                loads.append((before, os.getloadavg()[0]))
         finally:
             for proc in procs:
                 proc.terminate()
@@ -137,18 +166,27 @@ def main() -> None:
         f"{args.rounds} round(s); {os.cpu_count()} CPUs; load average {load_before:.2f} "
         f"before, {os.getloadavg()[0]:.2f} after"
     )
-    print(f"{'server':<36} {'requests/s':>11} {'x nginx':>8} {'p50':>9} {'p99':>9} {'not 202':>8}")
     labels = {
         "nginx": "nginx (1 worker, return 202)",
         "emulator": f"emulator (EmulatorServer, {loop})",
         "emulator-asyncio": "emulator (EmulatorServer, asyncio)",
+        "emulator-low-level": f"emulator (low-level web.Server, {loop})",
         "receiver": "bp-integrate receiver (> /dev/null)",
     }
+    print("round  load      " + "  ".join(f"{name:>20}" for name in rounds))
+    for n, (load_from, load_to) in enumerate(loads):
+        ceiling_n = rounds["nginx"][n].requests_per_s
+        cells = [
+            f"{r[n].requests_per_s:>10,.0f} ({r[n].requests_per_s / ceiling_n:.2f}x)"
+            for r in rounds.values()
+        ]
+        print(f"{n + 1:>5}  {load_from:.1f}-{load_to:.1f}  " + "  ".join(f"{c:>20}" for c in cells))
+    print(f"{'server':<40} {'requests/s':>11} {'x nginx':>8} {'p50':>9} {'p99':>9} {'not 202':>8}")
     ceiling = statistics.median(r.requests_per_s for r in rounds["nginx"])
     for name, results in rounds.items():
         mid = sorted(results, key=lambda r: r.requests_per_s)[len(results) // 2]
         print(
-            f"{labels[name]:<36} {mid.requests_per_s:>11,.0f} "
+            f"{labels[name]:<40} {mid.requests_per_s:>11,.0f} "
             f"{mid.requests_per_s / ceiling:>7.2f}x {mid.p50_ms:>7.1f}ms {mid.p99_ms:>7.1f}ms "
             f"{sum(r.not_202 for r in results):>8}"
         )

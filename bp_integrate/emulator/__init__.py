@@ -6,7 +6,7 @@ Events API v2, incident.io's BigPanda alert source, the BigPanda API calls the
 CLI makes, a generic webhook receiver); plus introspection (``/_received``,
 ``/_state``, ``/_reset``) and fault injection (``/_faults``). See :mod:`.app`
 for what answers (:class:`Emulator`: a plain function of a request to an answer),
-:mod:`.protocol` for HTTP, :mod:`.server` for running it, and :mod:`.config` for
+:mod:`.server` for running it (HTTP is aiohttp's), and :mod:`.config` for
 settings. This package is plain
 core: no CLI or terminal UI imports. The names below are re-exported for
 callers and tests.

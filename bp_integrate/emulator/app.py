@@ -3,10 +3,10 @@
 This module owns :class:`Emulator`, which routes a whole :class:`~.wire.Request`
 to the handler of a registered target (see :mod:`.target`), applies injected
 faults, turns 404/405 into JSON, and appends one masked :class:`ReceivedRecord`
-per request to the state; :mod:`.protocol` serves it over HTTP, and
-:func:`build_app` serves the same from an ``aiohttp.web.Application`` for those who
-embed it in one. It also owns the introspection endpoints, which are neither
-recorded nor subject to faults:
+per request to the state; :func:`aiohttp_handler` is the one adapter between it
+and aiohttp's server, and :func:`build_app` the ``aiohttp.web.Application`` that
+:mod:`.server` runs and others may embed. It also owns the introspection
+endpoints, which are neither recorded nor subject to faults:
 
 * ``GET /_received`` (``?since=<seq>``): the request log, oldest first (the newest
   ``EmulatorState.max_records`` requests; ``/_state`` counts them all);
@@ -18,9 +18,10 @@ recorded nor subject to faults:
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from .capture import CaptureFile
@@ -32,7 +33,7 @@ from .target import Target, target_for_path, targets
 from .wire import Match, Request, Response, Router, decoded_path
 
 if TYPE_CHECKING:
-    from aiohttp import web
+    from aiohttp import StreamReader, web
 
 #: Requests one fault may apply to.
 MAX_TIMES = 1_000_000
@@ -351,61 +352,154 @@ def _clear_faults(request: Request) -> Response:
     return json_response({"cleared": request.app.state.clear_faults()})
 
 
-def build_app(
-    config: EmulatorConfig | None = None,
-    state: EmulatorState | None = None,
-    capture: CaptureFile | None = None,
-) -> web.Application:
-    """The emulator as an aiohttp application, for embedding it in an aiohttp server.
+# ------------------------------------------------------------ served by aiohttp
+#: A handler's bug (answered 500) and malformed requests (aiohttp's 400s) are logged
+#: here, not to stderr: a client must not be able to fill the receiver's terminal.
+#: Configured logging (the debug switch) still gets them through propagation.
+log = logging.getLogger("bp_integrate.emulator.http")
+log.addHandler(logging.NullHandler())
 
-    The same :class:`Emulator` answers as from :class:`~.server.EmulatorServer`
-    (which serves it with :mod:`.protocol`, about three times cheaper a request).
-    With ``capture``, every request a target received is also appended to it in
-    full (see :mod:`.capture`).
+#: aiohttp's limits on the request head, named here because users meet them: the
+#: request line (``max_line_size``), one header line (``max_field_size``) and the
+#: number of header fields (``max_headers``). Past them aiohttp answers 400 or 431.
+MAX_LINE_BYTES = 8190
+MAX_FIELD_BYTES = 8190
+MAX_HEADERS = 128
+#: Headers aiohttp writes itself: a handler's (or a fault's) own are dropped.
+_COMPUTED = frozenset({"content-length", "transfer-encoding", "date", "connection"})
+
+AiohttpHandler = Callable[["web.BaseRequest"], Awaitable["web.StreamResponse"]]
+
+
+def connection_settings(config: EmulatorConfig) -> dict[str, Any]:
+    """Keyword arguments of aiohttp's connection handler (``web.Server``,
+    ``AppRunner`` or ``Application(handler_args=...)``): the emulator's idle timeout
+    as aiohttp's keep-alive timeout (it also closes a connection whose request head
+    never ends), and the limits above."""
+    return {
+        "keepalive_timeout": config.idle_timeout,
+        "max_line_size": MAX_LINE_BYTES,
+        "max_field_size": MAX_FIELD_BYTES,
+        "max_headers": MAX_HEADERS,
+    }
+
+
+def aiohttp_handler(emulator: Emulator) -> AiohttpHandler:
+    """The one adapter between aiohttp and the emulator: aiohttp's request in
+    (its body read once, bounded by ``max_body_bytes`` and ``body_timeout``), a
+    :class:`~.wire.Request` to :meth:`Emulator.handle`, its :class:`~.wire.Response`
+    out as aiohttp's. Works as a ``web.Server`` handler and as an application route.
     """
     from aiohttp import web
 
-    emulator = Emulator(config, state, capture)
-    app = web.Application(client_max_size=emulator.config.max_body_bytes)
+    max_body = emulator.config.max_body_bytes
+    body_timeout = emulator.config.body_timeout
 
-    async def serve(request: web.Request) -> web.StreamResponse:
+    async def serve(request: web.BaseRequest) -> web.StreamResponse:
+        if request.version.major != 1:  # aiohttp's parser lets "HTTP/2.0" through; nginx: 505
+            message = {"status": 505, "message": "Only HTTP/1.1 and HTTP/1.0 are served here"}
+            return _to_aiohttp(json_response(message, 505, {"Connection": "close"}))
+        url = request.rel_url
+        path, routed = decoded_path(url.raw_path)
         transport = request.transport
-        path, routed = decoded_path(request.rel_url.raw_path)
         whole = Request(
             request.method,
             path,
-            request.rel_url.raw_query_string,
+            url.raw_query_string,
             request.headers,
             b"",
             emulator,
             abort=transport.abort if transport is not None else None,
             routed=routed,
         )
+        length = request.content_length
+        if length is not None and length > max_body:  # refused before the body is read
+            return _to_aiohttp(emulator.refuse_body(whole, 413, length))
+        content = request.content
         try:
-            if request.content.is_eof():
-                whole.body = await request.read()
+            if content.is_eof():  # the usual case: the body came with the head
+                body = await _read_body(content, max_body)
             else:
-                async with asyncio.timeout(emulator.config.body_timeout):
-                    whole.body = await request.read()
+                async with asyncio.timeout(body_timeout):
+                    body = await _read_body(content, max_body)
         except TimeoutError:
             return _to_aiohttp(emulator.refuse_body(whole, 408))
-        except web.HTTPRequestEntityTooLarge:
-            return _to_aiohttp(emulator.refuse_body(whole, 413, request.content_length or 0))
-        answer = emulator.handle(whole)
-        if not isinstance(answer, Response) and answer is not None:
-            answer = await answer
+        except web.RequestPayloadError as exc:  # e.g. broken chunked encoding
+            log.debug("malformed request body: %s", exc)
+            message = {"status": 400, "message": f"Malformed request body: {exc}"}
+            return _to_aiohttp(json_response(message, 400, {"Connection": "close"}))
+        if isinstance(body, int):
+            return _to_aiohttp(emulator.refuse_body(whole, 413, body))
+        whole.body = body
+        try:
+            answer = emulator.handle(whole)
+            if answer is not None and not isinstance(answer, Response):
+                answer = await answer
+        except Exception:  # a bug of ours: the client gets a 500, the log the traceback
+            log.exception("emulator failed on %s %s", whole.method, whole.path)
+            answer = json_response(
+                {"status": 500, "message": "the emulator failed on this request (see its log)"},
+                status=500,
+            )
         if answer is None:
-            raise asyncio.CancelledError  # the connection was dropped on purpose
+            # Dropped on purpose (a fault): the transport is aborted, so aiohttp
+            # writes nothing of this and processes nothing pipelined after it.
+            return web.Response(status=500)
         return _to_aiohttp(answer)
 
-    app.router.add_route("*", "/{tail:.*}", serve)
-    return app
+    return serve
+
+
+async def _read_body(content: StreamReader, limit: int) -> bytes | int:
+    """The whole body, or (once it passes ``limit``) how many bytes had come."""
+    chunks: list[bytes] = []
+    size = 0
+    while chunk := await content.readany():
+        size += len(chunk)
+        if size > limit:
+            return size
+        chunks.append(chunk)
+    if len(chunks) == 1:
+        return chunks[0]
+    return b"".join(chunks)
 
 
 def _to_aiohttp(answer: Response) -> web.Response:
     from aiohttp import web
 
-    headers = dict(answer.headers)
+    headers: dict[str, str] = {}
+    close = False
+    for name, value in answer.headers.items():
+        lowered = name.lower()
+        if lowered in _COMPUTED:
+            close = close or (lowered == "connection" and value.lower() == "close")
+            continue
+        headers[name] = value
     if answer.content_type is not None and "Content-Type" not in headers:
         headers["Content-Type"] = answer.content_type
-    return web.Response(status=answer.status, body=answer.body or None, headers=headers)
+    response = web.Response(status=answer.status, body=answer.body or None, headers=headers)
+    if close:
+        response.force_close()
+    return response
+
+
+def build_app(
+    config: EmulatorConfig | None = None,
+    state: EmulatorState | None = None,
+    capture: CaptureFile | None = None,
+) -> web.Application:
+    """The emulator as an ``aiohttp.web.Application``, for embedding it in an aiohttp server.
+
+    :class:`~.server.EmulatorServer` runs this application; ``aiohttp.web.run_app``
+    or an ``AppRunner`` runs it the same (``handler_args`` carry the idle timeout
+    and the limits on the request head). One catch-all route hands every request to
+    :func:`aiohttp_handler`; aiohttp answers ``Expect: 100-continue``. With
+    ``capture``, every request a target received is also appended to it in full
+    (see :mod:`.capture`).
+    """
+    from aiohttp import web
+
+    emulator = Emulator(config, state, capture)
+    app = web.Application(handler_args=connection_settings(emulator.config))
+    app.router.add_route("*", "/{tail:.*}", aiohttp_handler(emulator))
+    return app

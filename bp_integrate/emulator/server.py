@@ -1,10 +1,10 @@
 """Running the emulator: in a background thread, or in the foreground until Ctrl-C.
 
 This module owns :class:`EmulatorServer` (a context manager that binds, serves
-the app on its own event loop in a daemon thread, and stops cleanly),
-:func:`serve_forever` (blocking, for ``bp-integrate receiver``), and the bind
-policy: loopback only unless ``allow_remote`` is set, and a clear message when
-the port is taken.
+the emulator through aiohttp's server on its own event loop in a daemon thread,
+and stops cleanly), :func:`serve_forever` (blocking, for ``bp-integrate
+receiver``), and the bind policy: loopback only unless ``allow_remote`` is set,
+and a clear message when the port is taken. HTTP itself is aiohttp's.
 """
 
 from __future__ import annotations
@@ -16,17 +16,24 @@ import socket
 import threading
 from collections.abc import Callable
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 from bp_integrate.loop import new_event_loop
 from bp_integrate.urls import is_loopback_host
 
-from .app import Emulator
+from .app import build_app, log
 from .capture import CaptureFile
 from .config import EmulatorConfig, endpoint_urls
-from .protocol import HttpProtocol
 from .state import EmulatorState, RecordCallback
 
+if TYPE_CHECKING:
+    from aiohttp import web
+
 SHUTDOWN_TIMEOUT = 2.0
+#: How long a request still being answered (an injected delay) may take to end once
+#: the server stops, before it is cancelled. A client that gives up does not cancel
+#: its request: like a real service, the emulator still processes and records it.
+_ANSWER_GRACE = 0.1
 
 
 class EmulatorBindError(OSError):
@@ -108,8 +115,7 @@ class EmulatorServer:
         if on_record is not None:
             self.state.on_record = on_record
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._server: asyncio.Server | None = None
-        self._connections: set[HttpProtocol] = set()
+        self._runner: web.BaseRunner | None = None
         self._thread: threading.Thread | None = None
         self._port: int | None = None
         self._url_host: str | None = None
@@ -211,20 +217,24 @@ class EmulatorServer:
 
     # ----------------------------------------------------------------- private
     async def _startup(self, sock: socket.socket) -> None:
-        emulator = Emulator(self.config, self.state, self._capture)
-        connections = self._connections
-        self._server = await asyncio.get_running_loop().create_server(
-            lambda: HttpProtocol(emulator, connections), sock=sock, backlog=1024
+        from aiohttp import web  # imported when serving: the CLI starts faster without it
+
+        app = build_app(self.config, self.state, self._capture)
+        runner = web.AppRunner(
+            app,
+            access_log=None,
+            logger=log,  # malformed requests: aiohttp's 400 answers them, not our stderr
+            shutdown_timeout=_ANSWER_GRACE,
         )
+        await runner.setup()
+        self._runner = runner
+        await web.SockSite(runner, sock, backlog=1024).start()
 
     async def _cleanup(self) -> None:
-        server, self._server = self._server, None
-        if server is None:
+        runner, self._runner = self._runner, None
+        if runner is None:
             return
-        server.close()
-        for connection in list(self._connections):
-            connection.close()
-        # Closing a connection cancels an answer still on its way (an injected delay);
+        await runner.cleanup()
         # AutoShare sends, which need no client, get a moment to end.
         others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
         if others:
@@ -233,7 +243,6 @@ class EmulatorServer:
                 task.cancel()
             if late:
                 await asyncio.wait(late, timeout=SHUTDOWN_TIMEOUT)
-        await server.wait_closed()
 
 
 def serve_forever(

@@ -5,12 +5,9 @@ headers, body, the route it matched, the emulator it reached), :class:`Response`
 (status, body, headers) and :class:`Router` (``{name}`` placeholders, 404 and 405
 told apart as aiohttp's router does). Handlers are plain functions of a
 :class:`Request` to a :class:`Response`: the body has been read by the time a
-handler runs (see :mod:`.protocol`), so nothing in a handler waits.
-
-They are ours, not aiohttp's, because a request costs the emulator a third of
-what it cost through ``aiohttp.web`` (benchmarks/README.md); :func:`.app.build_app`
-still serves the same handlers from an ``aiohttp.web.Application`` for those who
-embed the emulator in one.
+handler runs (see :func:`.app.aiohttp_handler`, the one adapter to and from
+aiohttp, whose server speaks HTTP), so nothing in a handler waits and every
+target can be called without a server or an event loop.
 """
 
 from __future__ import annotations
@@ -28,40 +25,13 @@ if TYPE_CHECKING:
     from .app import Emulator
     from .context import Outcome
 
-#: Standard reason phrases, for the status line.
-REASONS: dict[int, str] = {
-    100: "Continue",
-    200: "OK",
-    201: "Created",
-    202: "Accepted",
-    204: "No Content",
-    304: "Not Modified",
-    400: "Bad Request",
-    401: "Unauthorized",
-    403: "Forbidden",
-    404: "Not Found",
-    405: "Method Not Allowed",
-    408: "Request Timeout",
-    409: "Conflict",
-    413: "Content Too Large",
-    414: "URI Too Long",
-    415: "Unsupported Media Type",
-    422: "Unprocessable Content",
-    429: "Too Many Requests",
-    431: "Request Header Fields Too Large",
-    500: "Internal Server Error",
-    501: "Not Implemented",
-    502: "Bad Gateway",
-    503: "Service Unavailable",
-    504: "Gateway Timeout",
-}
-
 
 class Response:
     """An answer: ``status``, ``body`` bytes and extra ``headers``.
 
     ``Content-Type`` is ``content_type`` unless ``headers`` names one;
-    ``Content-Length`` is always computed (a 1xx, 204 or 304 has no body).
+    ``Content-Length``, ``Date`` and ``Connection`` are aiohttp's to write
+    (``Connection: close`` here closes the connection after the answer).
     """
 
     __slots__ = ("body", "content_type", "headers", "status")
