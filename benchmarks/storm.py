@@ -17,6 +17,18 @@ old engines have no --workers), so both engines meet the same servers and load.
     python benchmarks/storm.py --quick             # N = 200 and 2,000
     python benchmarks/storm.py --sizes 1000,20000 --servers nginx
     python benchmarks/storm.py --old 8ed573c       # also the engine of commit 8ed573c
+    python benchmarks/storm.py --servers nginx --sizes 20000 --no-curl \
+        --clients aiohttp,pyreqwest --locust /tmp/locust-venv/bin/locust
+                                                   # the webhook client candidates, and Locust
+
+`--clients` runs the storm once per candidate webhook client: `aiohttp` is the product's
+client as it ships (`bp_integrate.http`); `pyreqwest`, `aiosonic` and `curl_cffi` are the
+adapters below, each put in place of the product's own through `_BP_INTEGRATE_BENCH_SENDER`
+(read by `bp_integrate.http.async_sender` for this benchmark only; they need those
+packages installed, none is a dependency). `--locust PATH` also runs Locust's FastHttpUser
+(one fixed POST of the storm's body, as many users as the storm's concurrency, with 1 and
+W processes; Locust in a virtual environment of its own, it pins gevent) against the same
+nginx in the same run.
 
 Prints figures; asserts nothing. Needs Debian's nginx and hey for the full table.
 """
@@ -40,6 +52,167 @@ from loopback import NGINX, free_port, start_nginx, wait_listening
 FUNCTION_ID = "6b7c1f0e-2d4a-4c8e-9f3b-0a1b2c3d4e5f"
 TRIGGER_PATH = f"/api/integration/1/functions/{FUNCTION_ID}/triggers"
 API_KEY = "bench-api-key"
+
+
+# ------------------------------------------------------------- webhook client candidates
+# Each is an AsyncSender (bp_integrate.http): request() -> Response, aclose().
+
+
+class ReqwestSender:
+    """pyreqwest (Rust reqwest and hyper, rustls): the product's sender before issue 16 chose
+    aiohttp, kept here as a candidate. Direct sends only; a streamed answer, as it shipped."""
+
+    def __init__(self, max_connections: int) -> None:
+        from datetime import timedelta
+
+        from pyreqwest.client import ClientBuilder
+
+        self._client = (
+            ClientBuilder()
+            .max_connections(max(1, max_connections))
+            .follow_redirects(False)
+            .default_cookie_store(False)
+            .gzip(True)
+            .deflate(True)
+            .http1_only()
+            .pool_idle_timeout(timedelta(seconds=4))
+            .no_proxy()
+            .build()
+        )
+        self._spans: dict[float, object] = {}
+
+    async def request(self, method, url, headers, content, timeout):  # type: ignore[no-untyped-def]
+        from datetime import timedelta
+
+        from pyreqwest.exceptions import PyreqwestError
+
+        from bp_integrate.failures import classify
+        from bp_integrate.http import NetworkFailure, Response
+
+        span = self._spans.setdefault(timeout, timedelta(seconds=timeout))
+        try:
+            request = (
+                self._client.request(method, url).headers(dict(headers)).body_bytes(content)
+                .timeout(span).streamed_read_buffer_limit(0).build_streamed()
+            )  # fmt: skip
+            async with request as answer:
+                body = bytes(await answer.body_reader.read(65536) or b"")
+                return Response(
+                    answer.status, {k.lower(): v for k, v in answer.headers.items()}, body
+                )
+        except (PyreqwestError, TimeoutError, OSError) as exc:
+            raise NetworkFailure(classify(exc)) from None
+
+    async def aclose(self) -> None:
+        await self._client.close()
+
+
+class AiosonicSender:
+    def __init__(self, max_connections: int) -> None:
+        import aiosonic
+
+        self._client = aiosonic.HTTPClient(
+            connector=aiosonic.TCPConnector(pool_configs={":default": {"size": max_connections}})
+        )
+
+    async def request(self, method, url, headers, content, timeout):  # type: ignore[no-untyped-def]
+        from bp_integrate.failures import classify
+        from bp_integrate.http import NetworkFailure, Response
+
+        try:
+            answer = await self._client.request(url, method, dict(headers), data=content)
+            body = await answer.content()
+            return Response(
+                answer.status_code, {k.lower(): v for k, v in answer.headers.items()}, body
+            )
+        except Exception as exc:  # aiosonic's errors have no common base
+            raise NetworkFailure(classify(exc)) from None
+
+    async def aclose(self) -> None:
+        await self._client.connector.cleanup()
+
+
+class CurlCffiSender:
+    def __init__(self, max_connections: int) -> None:
+        from curl_cffi.requests import AsyncSession
+
+        self._session = AsyncSession(max_clients=max_connections)
+
+    async def request(self, method, url, headers, content, timeout):  # type: ignore[no-untyped-def]
+        from bp_integrate.failures import classify
+        from bp_integrate.http import NetworkFailure, Response
+
+        try:
+            answer = await self._session.request(
+                method, url, headers=dict(headers), data=content, timeout=timeout,
+                allow_redirects=False,
+            )  # fmt: skip
+            return Response(
+                answer.status_code,
+                {k.lower(): v for k, v in answer.headers.items()},
+                answer.content,
+            )
+        except Exception as exc:  # curl_cffi's RequestException and friends
+            raise NetworkFailure(classify(exc)) from None
+
+    async def aclose(self) -> None:
+        await self._session.close()
+
+
+#: --clients name -> the `_BP_INTEGRATE_BENCH_SENDER` hook (None: the product as it ships).
+CLIENTS: dict[str, str | None] = {
+    "aiohttp": None,
+    "pyreqwest": "storm:ReqwestSender",
+    "aiosonic": "storm:AiosonicSender",
+    "curl_cffi": "storm:CurlCffiSender",
+}
+
+LOCUSTFILE = """\
+import os
+from locust import constant, task
+from locust.contrib.fasthttp import FastHttpUser
+
+BODY = open(os.environ["BENCH_BODY"], "rb").read()
+PATH = os.environ["BENCH_PATH"]
+
+
+class Storm(FastHttpUser):
+    wait_time = constant(0)
+
+    @task
+    def post(self):
+        self.client.post(PATH, data=BODY, headers={"Content-Type": "application/json"})
+"""
+
+
+def locust(locust_bin: str, base: str, path: str, body: Path, users: int, processes: int,
+           seconds: int, work: Path) -> dict | None:  # fmt: skip
+    """Locust FastHttpUser, headless: requests/s and p50/p99 (ms) over `seconds`."""
+    work.mkdir(parents=True, exist_ok=True)
+    script = work / "locustfile.py"
+    script.write_text(LOCUSTFILE)
+    prefix = work / f"locust-{processes}"
+    env = dict(os.environ, BENCH_BODY=str(body), BENCH_PATH=path)
+    args = [locust_bin, "-f", str(script), "--headless", "-u", str(users), "-r", str(users),
+            "-t", f"{seconds}s", "-H", base, "--csv", str(prefix), "--only-summary",
+            "--loglevel", "ERROR"]  # fmt: skip
+    if processes > 1:
+        args += ["--processes", str(processes)]
+    subprocess.run(args, env=env, cwd=str(work), capture_output=True, timeout=seconds + 60)
+    stats = prefix.with_name(prefix.name + "_stats.csv")
+    if not stats.exists():
+        return None
+    import csv
+
+    for line in csv.DictReader(stats.open()):
+        if line["Name"] == "Aggregated":
+            return {
+                "rate": float(line["Requests/s"]),
+                "p50_ms": float(line["50%"]),
+                "p99_ms": float(line["99%"]),
+                "failed": int(line["Failure Count"]),
+            }
+    return None
 
 
 def start_server(work: Path, kind: str) -> tuple[subprocess.Popen[bytes], str, str]:
@@ -125,6 +298,7 @@ def storm(
     work: Path,
     code: Path | None = None,
     workers: int | None = None,
+    client: str | None = None,
 ) -> dict:
     """One storm in a child process: its JSON summary plus each process's peak RSS.
 
@@ -132,10 +306,15 @@ def storm(
     `workers`: --workers W (None: not given, for engines without the option).
     """
     label = code.name if code else "this"
-    out_path = work / f"storm-{count}-{label}-{workers}.json"
+    out_path = work / f"storm-{count}-{label}-{workers}-{(client or '').replace(':', '-')}.json"
     child_env = dict(env)
     if code is not None:
         child_env["PYTHONPATH"] = str(code)
+    if client is not None:
+        child_env["_BP_INTEGRATE_BENCH_SENDER"] = client
+        child_env["PYTHONPATH"] = os.pathsep.join(
+            p for p in (str(Path(__file__).resolve().parent), child_env.get("PYTHONPATH")) if p
+        )
     args = [sys.executable, "-m", "bp_integrate", "replay", "lifecycle", "--count", str(count),
             "--concurrency", str(concurrency), "--json", "--retries", "0"]  # fmt: skip
     if workers is not None:
@@ -234,8 +413,11 @@ def curl_loop(base_url: str, count: int, work: Path) -> float | None:
 
 
 def row(name: str, rate: float, ceiling: float | None, p50: float, p99: float, rss: str) -> str:
+    """A table row; the last cell is the 1-minute load average as the row ended (the
+    machine may be shared: ratios to hey in the same run are what compare)."""
     ratio = f"{rate / ceiling:.2f}x" if ceiling else "-"
-    return f"| {name} | {rate:,.0f} | {ratio} | {p50:.1f} ms | {p99:.1f} ms | {rss} |"
+    load = f"{os.getloadavg()[0]:.1f}"
+    return f"| {name} | {rate:,.0f} | {ratio} | {p50:.1f} ms | {p99:.1f} ms | {rss} | {load} |"
 
 
 def rss_cell(doc: dict) -> str:
@@ -258,21 +440,26 @@ def bench_server(kind: str, args: argparse.Namespace, sizes: list[int], work: Pa
         ceiling = hey(url, args.hey_requests, args.concurrency, body)
         top = ceiling["rate"] if ceiling else None
         print(f"\n{what} at {base_url}\n")
-        print("| run | events/s | x hey | p50 | p99 | peak RSS |")
-        print("|---|---|---|---|---|---|")
+        print("| run | events/s | x hey | p50 | p99 | peak RSS | load |")
+        print("|---|---|---|---|---|---|---|")
         if ceiling:
             bad = f" ({ceiling['not_2xx']} not 2xx)" if ceiling["not_2xx"] else ""
             print(row(f"hey -c {args.concurrency}{bad}", ceiling["rate"], top,
                       ceiling["p50_ms"], ceiling["p99_ms"], "-"), flush=True)  # fmt: skip
-        engines: list[tuple[str, Path | None, int | None]] = [
-            ("storm W = 1", None, 1),
-            (f"storm W = {cores}", None, cores),
-        ]
+        engines: list[tuple[str, Path | None, int | None, str | None]] = []
+        for client in args.clients.split(","):
+            hook = CLIENTS[client]
+            engines += [
+                (f"storm ({client}) W = 1", None, 1, hook),
+                (f"storm ({client}) W = {cores}", None, cores, hook),
+            ]
         if args.old:
-            engines.insert(0, (f"old engine ({args.old})", args.old_code, None))
+            engines.insert(0, (f"old engine ({args.old})", args.old_code, None, None))
         for count in sizes:
-            for name, code, workers in engines:
-                doc = storm(count, args.concurrency, env, work / kind / "profile", code, workers)
+            for name, code, workers, hook in engines:
+                doc = storm(
+                    count, args.concurrency, env, work / kind / "profile", code, workers, hook
+                )
                 lat = doc["latency"]
                 print(
                     row(f"{name}, N = {count:,}", doc["events_per_s"], top,
@@ -280,6 +467,23 @@ def bench_server(kind: str, args: argparse.Namespace, sizes: list[int], work: Pa
                     + ("" if doc["failed"] == 0 else f" ({doc['failed']} failed)"),
                     flush=True,
                 )  # fmt: skip
+        if kind == "nginx" and args.locust:
+            base, _, path = url.partition(TRIGGER_PATH)
+            for processes in sorted({1, cores}):
+                found = locust(args.locust, base, TRIGGER_PATH + path, body, args.concurrency,
+                               processes, args.locust_seconds, work / kind / "locust")  # fmt: skip
+                if found is None:
+                    print(f"| Locust FastHttpUser, {processes} process(es) | (no figures) |")
+                    continue
+                bad = f" ({found['failed']} failed)" if found["failed"] else ""
+                print(row(f"Locust FastHttpUser, {processes} process(es), "
+                          f"{args.concurrency} users{bad}", found["rate"], top,
+                          found["p50_ms"], found["p99_ms"], "-"), flush=True)  # fmt: skip
+        if ceiling and args.clients != "aiohttp":
+            again = hey(url, args.hey_requests, args.concurrency, body)
+            if again:
+                print(row(f"hey -c {args.concurrency} again", again["rate"], top,
+                          again["p50_ms"], again["p99_ms"], "-"), flush=True)  # fmt: skip
         if kind == "nginx" and not args.no_curl:
             loops = 200 if args.quick else 1_000
             rate = curl_loop(base_url, loops, work / kind)
@@ -300,6 +504,13 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--hey-requests", type=int, default=50_000)
     parser.add_argument("--no-curl", action="store_true", help="Skip the curl loop.")
+    parser.add_argument(
+        "--clients",
+        default="aiohttp",
+        help=f"Webhook clients to storm with, in order ({','.join(CLIENTS)}).",
+    )
+    parser.add_argument("--locust", metavar="PATH", help="Also run this Locust (FastHttpUser).")
+    parser.add_argument("--locust-seconds", type=int, default=20)
     parser.add_argument(
         "--old", metavar="REF", help="Also run the engine of this commit (e.g. 8ed573c)."
     )

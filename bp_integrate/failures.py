@@ -1,15 +1,18 @@
 """The one failure vocabulary: why a request got no usable HTTP answer.
 
-`classify(exc)` is the only place an exception from httpx, aiohttp or the socket layer
-becomes a `FailureKind`; it walks the exception's chain and decides by exception type,
-never by message text. Sends (the run engine), the BigPanda API calls and the outcome
-mapping all speak this vocabulary. httpx and aiohttp are imported only if already loaded
-(an exception of theirs cannot exist otherwise), so this module costs nothing at start-up.
+`classify(exc)` is the only place an exception from aiohttp (the webhook sends), httpx
+(the API calls) or the socket and ssl layers becomes a `FailureKind`; it walks the
+exception's chain and decides by exception type, and for TLS by OpenSSL's own reason
+code (a TLS-version mismatch is not a certificate problem), never by anything a server
+sent. Sends (the run engine), the BigPanda API calls and the outcome mapping all speak
+this vocabulary. aiohttp and httpx are imported only if already loaded (an exception of
+theirs cannot exist otherwise), so this module costs nothing at start-up.
 """
 
 from __future__ import annotations
 
 import errno
+import re
 import socket
 import ssl
 import sys
@@ -27,17 +30,32 @@ class FailureKind(StrEnum):
     RESET = "reset"
     PROXY = "proxy"
     CONNECTION = "connection"
+    TLS_VERSION = "tls-version"
+    PROTOCOL = "protocol"
 
     @property
     def never_arrived(self) -> bool:
         """The request surely never reached the target (nothing to clean up there)."""
-        return self in (FailureKind.REFUSED, FailureKind.DNS, FailureKind.TLS, FailureKind.PROXY)
+        return self in (
+            FailureKind.REFUSED,
+            FailureKind.DNS,
+            FailureKind.TLS,
+            FailureKind.TLS_VERSION,
+            FailureKind.PROXY,
+        )
 
     @property
     def retryable(self) -> bool:
         """Worth another attempt: a bad certificate or a missing host will not heal in a
-        second; a refused connection (a target restarting) or a timeout may."""
-        return self not in (FailureKind.TLS, FailureKind.DNS)
+        second; a refused connection (a target restarting) or a timeout may. An answer
+        that was not HTTP (or over its caps) came from a target that got the request:
+        sending it again would repeat it without curing anything."""
+        return self not in (
+            FailureKind.TLS,
+            FailureKind.TLS_VERSION,
+            FailureKind.DNS,
+            FailureKind.PROTOCOL,
+        )
 
 
 #: What each kind means, for messages (the details of the exception may follow).
@@ -49,6 +67,10 @@ DESCRIPTIONS: dict[FailureKind, str] = {
     FailureKind.RESET: "the server closed the connection without a complete answer",
     FailureKind.PROXY: "the proxy refused or failed the connection",
     FailureKind.CONNECTION: "the connection failed",
+    FailureKind.TLS_VERSION: (
+        "the TLS handshake failed: the server and bp-integrate share no TLS version"
+    ),
+    FailureKind.PROTOCOL: "the server's answer was not readable HTTP",
 }
 
 #: What to do about each kind (hints name the fix; the caller adds the URL check).
@@ -63,6 +85,11 @@ FIXES: dict[FailureKind, str] = {
     FailureKind.RESET: "the server or something in between dropped the connection; try again",
     FailureKind.PROXY: "check the proxy variable (HTTPS_PROXY / HTTP_PROXY) and NO_PROXY",
     FailureKind.CONNECTION: "check that this machine can reach the host",
+    FailureKind.TLS_VERSION: (
+        "bp-integrate speaks TLS 1.2 and 1.3: the server must accept one of them (ask its "
+        "owner, or whoever runs the proxy in between)"
+    ),
+    FailureKind.PROTOCOL: "the server answered in a way HTTP clients refuse; ask its owner",
 }
 
 
@@ -100,13 +127,40 @@ def _chain(exc: BaseException) -> list[BaseException]:
     return seen
 
 
+#: OpenSSL's reasons (`ssl.SSLError.reason`, its own error codes, never a server's words)
+#: for a handshake where client and server share no TLS version: the server's
+#: protocol_version alert, or ours, or a non-TLS answer to our hello.
+_TLS_VERSION_REASONS = frozenset(
+    {
+        "UNSUPPORTED_PROTOCOL",
+        "TLSV1_ALERT_PROTOCOL_VERSION",
+        "WRONG_VERSION_NUMBER",
+        "NO_PROTOCOLS_AVAILABLE",
+        "UNKNOWN_PROTOCOL",
+        "VERSION_TOO_LOW",
+        "VERSION_TOO_HIGH",
+    }
+)
+
+
+def _ssl_kind(error: ssl.SSLError) -> FailureKind:
+    """A TLS-version mismatch, a handshake cut off, or a certificate problem."""
+    if getattr(error, "reason", None) in _TLS_VERSION_REASONS:
+        return FailureKind.TLS_VERSION
+    if isinstance(error, ssl.SSLEOFError | ssl.SSLZeroReturnError | ssl.SSLSyscallError):
+        return FailureKind.RESET  # the peer hung up mid-handshake: nothing says why
+    return FailureKind.TLS
+
+
 def _kind_of(error: BaseException) -> FailureKind | None:
     """The kind one exception names by its type, or None if it names none."""
     aiohttp = sys.modules.get("aiohttp")
     httpx = sys.modules.get("httpx")
     if aiohttp is not None:
-        if isinstance(error, aiohttp.ClientConnectorCertificateError | aiohttp.ClientSSLError):
+        if isinstance(error, aiohttp.ClientConnectorCertificateError):
             return FailureKind.TLS
+        if isinstance(error, aiohttp.ClientSSLError):  # its ssl.SSLError is in the chain
+            return None
         if isinstance(error, aiohttp.ClientConnectorDNSError):
             return FailureKind.DNS
         if isinstance(error, aiohttp.ClientProxyConnectionError | aiohttp.ClientHttpProxyError):
@@ -115,6 +169,8 @@ def _kind_of(error: BaseException) -> FailureKind | None:
             return FailureKind.TIMEOUT
         if isinstance(error, aiohttp.ServerDisconnectedError | aiohttp.ClientPayloadError):
             return FailureKind.RESET
+        if isinstance(error, aiohttp.http_exceptions.HttpProcessingError):
+            return FailureKind.PROTOCOL  # not HTTP, or a line, field or header count over its cap
     if httpx is not None:
         if isinstance(error, httpx.TimeoutException):
             return FailureKind.TIMEOUT
@@ -122,8 +178,10 @@ def _kind_of(error: BaseException) -> FailureKind | None:
             return FailureKind.PROXY
         if isinstance(error, httpx.RemoteProtocolError | httpx.ReadError | httpx.WriteError):
             return FailureKind.RESET
-    if isinstance(error, ssl.SSLError | ssl.CertificateError):
+    if isinstance(error, ssl.CertificateError):  # incl. SSLCertVerificationError
         return FailureKind.TLS
+    if isinstance(error, ssl.SSLError):
+        return _ssl_kind(error)
     if isinstance(error, socket.gaierror):
         return FailureKind.DNS
     if isinstance(error, ConnectionRefusedError):
@@ -146,12 +204,14 @@ def _kind_of(error: BaseException) -> FailureKind | None:
 
 #: Which kind wins when the chain names several (a TLS error inside a connect error is TLS).
 _PRIORITY = (
+    FailureKind.TLS_VERSION,
     FailureKind.TLS,
     FailureKind.DNS,
     FailureKind.REFUSED,
     FailureKind.PROXY,
     FailureKind.TIMEOUT,
     FailureKind.RESET,
+    FailureKind.PROTOCOL,
 )
 
 
@@ -161,15 +221,49 @@ def classify(exc: BaseException) -> Failure:
     found = {kind for kind in (_kind_of(e) for e in chain) if kind is not None}
     kind = next((k for k in _PRIORITY if k in found), FailureKind.CONNECTION)
     detail = ""
-    if kind in (FailureKind.TLS, FailureKind.CONNECTION):
+    if kind in (
+        FailureKind.TLS,
+        FailureKind.TLS_VERSION,
+        FailureKind.CONNECTION,
+        FailureKind.PROTOCOL,
+    ):
         # The library's own words help here (which certificate check failed); secrets
         # never ride in them, but the caller's redactor still passes over them.
-        detail = next((_short(e) for e in chain if _short(e)), type(exc).__name__)
+        detail = _detail(chain) or type(exc).__name__
     return Failure(kind, detail)
 
 
+def _detail(chain: list[BaseException]) -> str:
+    """The library's own words: OpenSSL's for a TLS failure (which check failed), else the
+    first exception in the chain that has some to give."""
+    tls = [e for e in chain if isinstance(e, ssl.SSLError | ssl.CertificateError)][::-1]
+    return next((text for text in map(_short, tls + chain) if text), "")
+
+
 def _short(error: BaseException) -> str:
+    aiohttp = sys.modules.get("aiohttp")
+    if aiohttp is not None:
+        if isinstance(error, aiohttp.InvalidURL | aiohttp.ClientResponseError):
+            return ""  # their text is the URL (and its key): the cause says more
+        if isinstance(error, aiohttp.http_exceptions.HttpProcessingError):
+            return _parse_error(error)
+    if isinstance(error, ssl.SSLError) and not isinstance(error, ssl.CertificateError):
+        reason = getattr(error, "reason", None)  # OpenSSL's code, e.g. UNSUPPORTED_PROTOCOL
+        if isinstance(reason, str) and reason:
+            return reason
     reason = getattr(error, "verify_message", None) or getattr(error, "reason", None)
     text = str(reason) if isinstance(reason, str) and reason else str(error)
     text = " ".join(text.split())
     return text[:200]
+
+
+#: The fixed words aiohttp's parser (llhttp) puts before the bytes it refused.
+_PARSER_REASON = re.compile(r"[A-Za-z0-9 ,.-]{1,80}")
+
+
+def _parse_error(error: BaseException) -> str:
+    """What aiohttp's parser refused ("Bad status line", "Too many headers received"),
+    without the bytes it refused: an answer may echo the request, key and all."""
+    message = str(getattr(error, "message", "") or "")
+    reason = message.split("\n", 1)[0].split(":", 1)[0].strip()
+    return reason if _PARSER_REASON.fullmatch(reason) else type(error).__name__

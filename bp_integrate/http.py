@@ -1,28 +1,36 @@
 """The one place HTTP clients are made: timeouts, user agent, proxies, retries.
 
-The clients, each for what it does best, chosen here and nowhere else:
-- **Webhook sends** (send-test, replay, storm: the firehose) go through `async_sender`,
-  which picks per target: `bp_integrate.h1.DirectSender` (keep-alive HTTP/1.1 on
-  httptools, http and https) when no proxy is in the way, aiohttp's `ClientSession`
-  through a proxy. Measured on this project's 2-core machine against loopback nginx at
-  concurrency 50: a storm event cost about 500 us of CPU through aiohttp (320 us of it
-  aiohttp's) and about 210 us through DirectSender; earlier, httpx over the aiohttp
-  transport did half of aiohttp's requests/s and httpx's own async pool about 230/s
-  (encode/httpx#3215); see benchmarks/README.md.
+The clients, each for what it does, chosen here and nowhere else:
+- **Webhook sends** (send-test, replay, storm: the firehose) go through `async_sender`:
+  aiohttp's client, tuned (`_AiohttpSender`), direct or through a proxy. Chosen over
+  pyreqwest (Rust reqwest and hyper) by the behaviour matrix (tests/test_http_matrix.py)
+  and the product's own storm, side by side (benchmarks/README.md, "Which library sends
+  the webhooks"). pyreqwest spends less CPU a request on its own (about 60 us against
+  130), but through the storm the two are close: against one loopback nginx, three runs,
+  aiohttp 2,881-3,076 events/s with one worker and 3,703-4,010 with two, pyreqwest
+  2,997-3,444 and 3,485-3,877 (ahead with one worker, behind in two runs of three with
+  two). And pyreqwest's rustls refuses a self-signed `CA:TRUE`
+  certificate that OpenSSL accepts through SSL_CERT_FILE, it gives no connect time, and
+  it took a handshake cut off for a TLS-version mismatch. aiohttp goes through OpenSSL
+  (the system's store and SSL_CERT_FILE, as curl does), already serves the emulator, and
+  is well kept.
 - **API calls** (the BigPanda API, and the targets' read APIs) use httpx (`sync_client`):
   a few calls, where httpx's API and its documented exceptions serve best.
 
-httpx, aiohttp and httptools are imported only when a command actually sends, so `--help` and the
-wizards stay fast. Above this module, sends see an `AsyncSender` and `send_with_retries`,
-which applies the retry policy (network errors but TLS, 429 honouring Retry-After, 5xx;
-never other 4xx; never a second send once a 2xx status line arrived, however its body
-ended). Failures are classified once, by `bp_integrate.failures.classify`.
+httpx and aiohttp are imported only when a command actually sends, so `--help` and the
+wizards stay fast. Above this module, sends see an `AsyncSender` and `send_with_retries`;
+whether and when to try again is decided by `RetryPolicy.next_wait`, the one retry
+decision the BigPanda API's `Pacer` uses too (network errors but TLS, a malformed answer
+or a timeout once the request went out; 429 honouring Retry-After or ratelimit-reset;
+5xx; never other 4xx; never a second send once a 2xx status line arrived, however its
+body ended). aiohttp hands over the status line only with the whole header block, so a
+2xx whose headers never end is a timeout, and retried as one. Failures are classified
+once, by `bp_integrate.failures.classify`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import email.utils
 import functools
 import os
@@ -114,37 +122,6 @@ class Timings:
     response_ms: float
 
 
-#: The current request's time marks (perf_counter()), set by `_AiohttpSender.request`
-#: and stamped by `_timed_connector` in the same task. Not aiohttp's trace hooks: with
-#: any TraceConfig every request event becomes awaited calls, which cost a loopback
-#: storm about 15% of its requests/s here.
-_MARKS: contextvars.ContextVar[dict[str, float] | None] = contextvars.ContextVar(
-    "bp_integrate_marks", default=None
-)
-
-
-def _timed_connector(limit: int, ssl_context: Any) -> Any:
-    """A TCPConnector that stamps when a request got its connection (new or pooled)."""
-    import aiohttp
-
-    class TimedConnector(aiohttp.TCPConnector):
-        async def connect(self, req: Any, traces: Any, timeout: Any) -> Any:
-            connection = await super().connect(req, traces, timeout)
-            marks = _MARKS.get()
-            if marks is not None:
-                marks["connected"] = time.perf_counter()
-            return connection
-
-    return TimedConnector(limit=limit, ssl=ssl_context)
-
-
-def _timings(marks: Mapping[str, float]) -> Timings | None:
-    start, ready, answered = marks.get("start"), marks.get("connected"), marks.get("answered")
-    if start is None or answered is None or ready is None:
-        return None
-    return Timings((ready - start) * 1000.0, (answered - ready) * 1000.0)
-
-
 class NetworkFailure(Exception):
     """No HTTP status line: refused, timed out, DNS or TLS failure, connection dropped."""
 
@@ -177,8 +154,17 @@ def async_sender(max_connections: int = 100) -> AsyncSender:
     Requests to a real service honour the environment: HTTPS_PROXY / HTTP_PROXY /
     NO_PROXY (see `proxy_for`) and SSL_CERT_FILE / SSL_CERT_DIR. Requests to loopback
     (the emulator) never go through a proxy. One client per proxy, made on first use.
-    Must be called inside a running event loop (aiohttp binds to it).
+    `_BP_INTEGRATE_BENCH_SENDER=module:factory` (read by benchmarks/storm.py only, never
+    documented for users) puts another client in its place, to measure candidates
+    through the product's own storm.
     """
+    hook = os.environ.get("_BP_INTEGRATE_BENCH_SENDER")
+    if hook:
+        import importlib
+
+        module, _, name = hook.partition(":")
+        factory: Callable[[int], AsyncSender] = getattr(importlib.import_module(module), name)
+        return factory(max_connections)
     return _RoutedSender(max_connections)
 
 
@@ -203,7 +189,7 @@ def proxy_source(url: str) -> tuple[str, str] | None:
     if found is None:
         return None
     netloc = f"{host}:{parts.port}" if parts.port else host
-    if urllib.request.proxy_bypass(netloc):  # NO_PROXY (the same check aiohttp makes)
+    if urllib.request.proxy_bypass(netloc):  # NO_PROXY (as urllib and curl read it)
         return None
     _check_proxy(*found)  # only a proxy this request would use has to be right
     return found
@@ -294,61 +280,36 @@ def check_proxies(urls: Iterable[str]) -> None:
         proxy_source(url)
 
 
-def _split_proxy(proxy: str) -> tuple[str, dict[str, str]]:
-    """(proxy URL without credentials, Proxy-Authorization header if it had some)."""
-    import base64
-    from urllib.parse import unquote
-
-    parts = urlsplit(proxy)
-    if parts.username is None:
-        return proxy, {}
-    netloc = parts.hostname or ""
-    if parts.port:
-        netloc += f":{parts.port}"
-    token = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
-    header = "Basic " + base64.b64encode(token.encode()).decode("ascii")
-    return parts._replace(netloc=netloc).geturl(), {"Proxy-Authorization": header}
-
-
 def _origin(url: str) -> str:
     """`http://host:port` of a URL, cheaply (no parsing)."""
     return "/".join(url.split("/", 3)[:3])
 
 
 class _RoutedSender:
-    """Picks the client for each request by its proxy (none for loopback)."""
+    """Picks the client for each request by its proxy (none for loopback): one aiohttp
+    session per proxy, each with its own pool, made on first use."""
 
     def __init__(self, max_connections: int) -> None:
         self._max_connections = max_connections
-        self._clients: dict[str | None, AsyncSender] = {}
-        #: origin -> (its client, headers a plain-http request adds for its proxy)
-        self._routes: dict[str, tuple[AsyncSender, dict[str, str]]] = {}
+        self._clients: dict[str | None, _AiohttpSender] = {}
+        self._routes: dict[str, _AiohttpSender] = {}  # origin -> its client
 
-    def _route(self, url: str) -> tuple[AsyncSender, dict[str, str]]:
+    def _route(self, url: str) -> _AiohttpSender:
         origin = _origin(url)
-        route = self._routes.get(origin)
-        if route is None:
+        client = self._routes.get(origin)
+        if client is None:
             proxy = proxy_for(url)
             client = self._clients.get(proxy)
             if client is None:
-                client = self._clients[proxy] = (
-                    _direct_sender(self._max_connections)
-                    if proxy is None
-                    else _AiohttpSender(self._max_connections, proxy)
-                )
-            # Plain http through a proxy has no CONNECT to carry the proxy's credentials:
-            # they ride on the request itself (for https they go on the CONNECT only).
-            extra = _split_proxy(proxy)[1] if proxy and url.startswith("http://") else {}
-            route = self._routes[origin] = (client, extra)
-        return route
+                client = self._clients[proxy] = _AiohttpSender(self._max_connections, proxy)
+            if len(self._routes) < 1024:
+                self._routes[origin] = client
+        return client
 
     async def request(
         self, method: str, url: str, headers: Mapping[str, str], content: bytes, timeout: float
     ) -> Response:
-        client, extra = self._route(url)
-        if extra:
-            headers = {**headers, **extra}
-        return await client.request(method, url, headers, content, timeout)
+        return await self._route(url).request(method, url, headers, content, timeout)
 
     async def aclose(self) -> None:
         clients, self._clients, self._routes = list(self._clients.values()), {}, {}
@@ -356,65 +317,131 @@ class _RoutedSender:
             await client.aclose()
 
 
-def _direct_sender(max_connections: int) -> AsyncSender:
-    from bp_integrate.h1 import DirectSender
+#: A pooled connection idle longer than this is closed, not reused: servers close
+#: theirs (Node.js after 5 s), and a request written as one closes is lost in a reset.
+IDLE_EXPIRY = 4.0
+#: The most an answer's status line or one header line may hold, and how many header
+#: lines it may have (aiohttp's defaults, named here): past them the answer is a
+#: `protocol` failure, read no further and never sent again.
+MAX_LINE = 8190
+MAX_HEADERS = 128
 
-    return DirectSender(max_connections)
+
+@functools.lru_cache(maxsize=256)
+def _yarl_url(url: str) -> Any:
+    """The URL as a browser sends it (spaces, in the query too, as %20 and non-ASCII
+    %-encoded, %-escapes kept exactly: `urls.browser_encoded`, the rule install applies,
+    then sent as encoded, so yarl does not re-normalise `%41` into `A`); cached: a storm
+    sends the same few URLs thousands of times."""
+    from yarl import URL
+
+    from bp_integrate.urls import browser_encoded
+
+    return URL(browser_encoded(url.replace(" ", "%20")), encoded=True)
+
+
+@functools.lru_cache(maxsize=16)
+def _client_timeout(seconds: float) -> Any:
+    import aiohttp
+
+    return aiohttp.ClientTimeout(total=seconds)
+
+
+def _connect_timing() -> Any:
+    """A TraceConfig stamping, in the request's own `trace_request_ctx` (a dict), when
+    it got its connection: new (DNS, TCP, TLS done) or taken from the pool."""
+    import aiohttp
+
+    async def connected(_session: Any, context: Any, _params: Any) -> None:
+        context.trace_request_ctx["connected"] = time.perf_counter()
+
+    trace = aiohttp.TraceConfig()
+    trace.on_connection_create_end.append(connected)
+    trace.on_connection_reuseconn.append(connected)
+    return trace
 
 
 class _AiohttpSender:
+    """Webhook sends on aiohttp's client, through `proxy` or direct, tuned for a firehose
+    and for servers we do not control.
+
+    - One TCPConnector: at most `max_connections` connections, kept alive IDLE_EXPIRY s.
+    - TLS from the system's store through OpenSSL, which honours SSL_CERT_FILE /
+      SSL_CERT_DIR; the context is made with the sender, so a variable set earlier in a
+      long-lived process counts (aiohttp's own default context is made at import).
+    - No cookie jar (a target's cookies never ride on the next event), no redirects, no
+      ~/.netrc or proxy variables read by aiohttp itself (`trust_env` off: `proxy_for`
+      decides, and loopback never goes through a proxy).
+    - Answers: gzip and deflate decoded by aiohttp, x-gzip here; the status line and each
+      header line at most MAX_LINE bytes, at most MAX_HEADERS header lines; the body read
+      up to RESPONSE_CAP, the rest dropped with the connection.
+    - The URL is sent as a browser would (spaces and non-ASCII %-encoded); userinfo in it
+      becomes Basic auth, the proxy's own credentials Proxy-Authorization.
+    """
+
     def __init__(self, max_connections: int, proxy: str | None = None) -> None:
+        import ssl
+
         import aiohttp
         from yarl import URL
 
-        self.proxy_headers: dict[str, str] = {}
-        self._proxy_url: URL | None = None
+        self._proxy: URL | None = None
+        #: Proxy-Authorization: aiohttp puts it on the CONNECT of an https request; a
+        #: plain-http request has no CONNECT and carries it itself (`request`).
+        self._proxy_headers: dict[str, str] | None = None
         if proxy is not None:
-            url, self.proxy_headers = _split_proxy(proxy)
-            self._proxy_url = URL(url)
-        # aiohttp's default TLS context is the system store, which OpenSSL points at
-        # SSL_CERT_FILE / SSL_CERT_DIR when they are set. trust_env stays off: it would
-        # also read ~/.netrc (an Authorization of its own) and cost a thread hop a request.
-        import ssl
-
-        # A context of our own, made now: aiohttp's default one is made once at import,
-        # so an SSL_CERT_FILE set later in a long-lived process would be ignored.
+            url, user, password = _proxy_parts(proxy)
+            self._proxy = URL(url)
+            if user is not None:
+                self._proxy_headers = {"Proxy-Authorization": _basic(user, password)}
+        connector = aiohttp.TCPConnector(
+            limit=max(1, max_connections),
+            limit_per_host=0,
+            keepalive_timeout=IDLE_EXPIRY,
+            ssl=ssl.create_default_context(),
+        )
         self._session = aiohttp.ClientSession(
-            connector=_timed_connector(max_connections, ssl.create_default_context()),
+            connector=connector,
             headers={"User-Agent": USER_AGENT},
+            cookie_jar=aiohttp.DummyCookieJar(),
             trust_env=False,
             auto_decompress=True,
+            max_line_size=MAX_LINE,
+            max_field_size=MAX_LINE,
+            max_headers=MAX_HEADERS,
+            trace_configs=[_connect_timing()],
         )
 
     async def request(
         self, method: str, url: str, headers: Mapping[str, str], content: bytes, timeout: float
     ) -> Response:
         import aiohttp
-        from yarl import URL
 
         status: int | None = None
         answer_headers: dict[str, str] = {}
         chunks: list[bytes] = []
         marks: dict[str, float] = {"start": time.perf_counter()}
-        _MARKS.set(marks)  # this task's own context: concurrent sends never share it
+        if self._proxy_headers and url.startswith("http://"):
+            headers = {**headers, **self._proxy_headers}
         try:
-            async with (
-                asyncio.timeout(timeout),
-                self._session.request(
-                    method,
-                    URL(url, encoded=True),  # the URL exactly as planned (no re-quoting)
-                    headers=dict(headers),
-                    data=content,
-                    allow_redirects=False,
-                    timeout=aiohttp.ClientTimeout(total=timeout),
-                    proxy=self._proxy_url,
-                    proxy_headers=self.proxy_headers or None,
-                ) as answer,
-            ):
+            async with self._session.request(
+                method,
+                _yarl_url(url),
+                headers=headers,
+                data=content,
+                allow_redirects=False,
+                timeout=_client_timeout(timeout),
+                proxy=self._proxy,
+                proxy_headers=self._proxy_headers,
+                trace_request_ctx=marks,
+            ) as answer:
                 marks["answered"] = time.perf_counter()  # the status line and headers are in
                 status = answer.status
-                answer_headers = {k.lower(): v for k, v in answer.headers.items()}
-                # Read at most RESPONSE_CAP bytes; the rest is dropped with the connection.
+                for name, value in answer.headers.items():
+                    name = name.lower()
+                    known = answer_headers.get(name)
+                    answer_headers[name] = value if known is None else f"{known}, {value}"
+                # At most RESPONSE_CAP bytes; the rest is dropped with the connection.
                 size = 0
                 while size < RESPONSE_CAP:
                     chunk = await answer.content.read(RESPONSE_CAP - size)
@@ -425,15 +452,57 @@ class _AiohttpSender:
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
             failure = classify(exc)
             if status is None:
-                raise NetworkFailure(failure) from exc
+                raise NetworkFailure(failure) from None  # aiohttp's words may hold the URL
             # The status line arrived: the target answered, whatever became of the body.
-            return Response(
-                status, answer_headers, b"".join(chunks), failure, timings=_timings(marks)
-            )
-        return Response(status, answer_headers, b"".join(chunks), timings=_timings(marks))
+            body = _decoded(answer_headers, b"".join(chunks))
+            return Response(status, answer_headers, body, failure, _timings(marks))
+        body = _decoded(answer_headers, b"".join(chunks))
+        return Response(status, answer_headers, body, timings=_timings(marks))
 
     async def aclose(self) -> None:
         await self._session.close()
+
+
+def _decoded(headers: Mapping[str, str], body: bytes) -> bytes:
+    """The body of an `x-gzip` answer decoded (RFC 9110 8.4.1.3: the same as gzip, which
+    aiohttp decodes itself), at most RESPONSE_CAP bytes of it; as sent if it is not gzip."""
+    if not body or headers.get("content-encoding", "").strip().lower() != "x-gzip":
+        return body
+    import zlib
+
+    try:
+        return zlib.decompressobj(wbits=16 + zlib.MAX_WBITS).decompress(body, RESPONSE_CAP)
+    except zlib.error:
+        return body
+
+
+def _basic(user: str, password: str) -> str:
+    import base64
+
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
+
+
+def _timings(marks: Mapping[str, float]) -> Timings | None:
+    start, ready, answered = marks.get("start"), marks.get("connected"), marks.get("answered")
+    if start is None or ready is None or answered is None:
+        return None
+    return Timings((ready - start) * 1000.0, (answered - ready) * 1000.0)
+
+
+def _proxy_parts(proxy: str) -> tuple[str, str | None, str]:
+    """(proxy URL without credentials, user, password), both %-decoded."""
+    from urllib.parse import unquote
+
+    parts = urlsplit(proxy)
+    if parts.username is None:
+        return proxy, None, ""
+    netloc = parts.hostname or ""
+    if ":" in netloc:
+        netloc = f"[{netloc}]"
+    if parts.port:
+        netloc += f":{parts.port}"
+    user, password = unquote(parts.username), unquote(parts.password or "")
+    return parts._replace(netloc=netloc).geturl(), user, password
 
 
 # --------------------------------------------------------------------------- retries
@@ -441,23 +510,62 @@ class _AiohttpSender:
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """Retries on network errors, 429 and 5xx, with exponential backoff and jitter.
+    """The one retry decision and delay, for webhook sends (`send_with_retries`) and the
+    BigPanda and target API calls (`bigpanda.api.Pacer`): `next_wait`.
 
-    A timeout counts as a network error and is retried: the target may have taken the
-    event, but every target keys on the BigPanda incident id (PagerDuty's dedup_key,
-    incident.io's alert, xMatters' event), so a repeat updates the same thing.
+    By default (sends): network errors, 429 and 5xx are retried, with exponential backoff
+    and jitter. A timeout counts as a network error and is retried: the target may have
+    taken the event, but every target keys on the BigPanda incident id (PagerDuty's
+    dedup_key, incident.io's alert, xMatters' event), so a repeat updates the same thing.
     """
 
     retries: int = DEFAULT_RETRIES
     timeout: float = DEFAULT_TIMEOUT
     base_delay: float = 0.25
     max_delay: float = 8.0
+    #: The most an answer's Retry-After (or ratelimit-reset) makes us wait.
     retry_after_cap: float = RETRY_AFTER_CAP
+    #: Off: the delay is the doubling's ceiling itself (base, 2 base, 4 base...).
+    jitter: bool = True
+    retry_server_errors: bool = True
+    retry_network: bool = True
 
     def backoff(self, attempt: int, rng: random.Random | None = None) -> float:
-        """Delay before retry `attempt` (1-based): uniform in [c/2, c], c = base * 2**(n-1)."""
-        ceiling = min(self.max_delay, self.base_delay * (2 ** (attempt - 1)))
-        return (rng or random).uniform(ceiling / 2, ceiling)
+        """Delay before retry `attempt` (1-based): uniform in [c/2, c], c = base * 2**(n-1)
+        (c itself without jitter), c at most max_delay."""
+        ceiling = min(self.max_delay, self.base_delay * (2 ** min(attempt - 1, 62)))
+        return (rng or random).uniform(ceiling / 2, ceiling) if self.jitter else ceiling
+
+    def next_wait(
+        self,
+        attempt: int,
+        status: int | None = None,
+        headers: Mapping[str, str] | None = None,
+        failure: FailureKind | None = None,
+        deadline: float | None = None,
+    ) -> float | None:
+        """Seconds to wait before trying again after attempt `attempt` (1-based) got
+        `status` (with `headers`) or `failure`; None: do not try again.
+
+        What the answer asks (Retry-After, else ratelimit-reset) wins over the doubling,
+        up to `retry_after_cap`; with a `deadline` (time.monotonic()), a wait that would
+        end past it is not taken.
+        """
+        if attempt > self.retries:
+            return None
+        if status is not None:
+            if not (status == 429 or (self.retry_server_errors and 500 <= status <= 599)):
+                return None  # success or a 4xx other than 429: never sent again
+        elif failure is None or not self.retry_network or not failure.retryable:
+            return None  # a bad certificate does not heal in a second
+        wait = self.backoff(attempt)
+        if headers is not None:
+            asked = asked_wait(headers)
+            if asked is not None:
+                wait = min(asked, self.retry_after_cap)
+        if deadline is not None and time.monotonic() + wait > deadline:
+            return None
+        return wait
 
 
 def is_retryable_status(status: int) -> bool:
@@ -465,6 +573,7 @@ def is_retryable_status(status: int) -> bool:
 
 
 _DELTA_SECONDS = re.compile(r"[0-9]+", re.ASCII)
+_RESET_SECONDS = re.compile(r"[0-9]+(?:\.[0-9]+)?", re.ASCII)
 
 
 def retry_after_seconds(value: str | None, now: float | None = None) -> float | None:
@@ -482,6 +591,17 @@ def retry_after_seconds(value: str | None, now: float | None = None) -> float | 
         return None
     current = time.time() if now is None else now
     return max(0.0, when.timestamp() - current)
+
+
+def asked_wait(headers: Mapping[str, str]) -> float | None:
+    """How long an answer asks to wait: Retry-After, else PagerDuty REST's
+    `ratelimit-reset` (delta seconds); None if it asks nothing readable. `headers`
+    with lower-case names, or case-insensitive (httpx's)."""
+    seconds = retry_after_seconds(headers.get("retry-after"))
+    if seconds is None:
+        reset = (headers.get("ratelimit-reset") or "").strip()
+        seconds = float(reset) if _RESET_SECONDS.fullmatch(reset) else None
+    return seconds
 
 
 @dataclass
@@ -531,19 +651,16 @@ async def send_with_retries(
             maybe_received = maybe_received or not 300 <= response.status < 500
         elif failure is not None and not failure.kind.never_arrived:
             maybe_received = True
-        if response is not None and not is_retryable_status(response.status):
-            break  # success or a 4xx other than 429: never sent again
-        if failure is not None and not failure.kind.retryable:
-            break  # a bad certificate does not heal in a second
-        if attempt > policy.retries:
-            break
-        wait = policy.backoff(attempt)
         if response is not None:
-            asked = retry_after_seconds(response.headers.get("retry-after"))
-            if asked is not None:
-                wait = min(asked, policy.retry_after_cap)
+            wait = policy.next_wait(attempt, response.status, response.headers)
+            if wait is None:
+                break
             notes.append(f"attempt {attempt}: HTTP {response.status}, retrying in {wait:.2f} s")
-        elif failure is not None:
+        else:
+            assert failure is not None
+            wait = policy.next_wait(attempt, failure=failure.kind)
+            if wait is None:
+                break
             notes.append(f"attempt {attempt}: {failure.message}, retrying in {wait:.2f} s")
         await sleep(wait)
     elapsed = (time.perf_counter() - started) * 1000.0
