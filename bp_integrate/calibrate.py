@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import json
 import random
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from bp_integrate import fs
+from bp_integrate import fs, loading
 from bp_integrate.bigpanda.events import BUILTIN_SCENARIOS, EVENTS
 from bp_integrate.bigpanda.simulator import IncidentSimulator
 from bp_integrate.bigpanda.webhook import (
@@ -28,7 +27,7 @@ from bp_integrate.bigpanda.webhook import (
 )
 from bp_integrate.errors import ConfigError, UsageError
 from bp_integrate.jsonpath import json_kind
-from bp_integrate.urls import MASK, scrub_text
+from bp_integrate.redact import mask_named, scrub_text
 
 __all__ = [
     "CAPTURE_MAX_BYTES",
@@ -48,8 +47,6 @@ __all__ = [
 
 #: Largest capture file read (a real webhook body is a few KB; a capture of many, MBs).
 CAPTURE_MAX_BYTES = 64 * 1024 * 1024
-#: Deepest body accepted from a capture.
-MAX_DEPTH = 64
 SHAPE_VERSION = 1
 
 Verdict = Literal["same", "only_ours", "only_captured", "type_differs"]
@@ -62,37 +59,17 @@ _CAPTURE_HINT = (
 # --------------------------------------------------------------------------- reading a capture
 
 
-def _check_depth(value: Any, where: str, depth: int = 0) -> None:
-    if depth > MAX_DEPTH:
-        raise UsageError(f"{where}: the body is nested more than {MAX_DEPTH} levels deep.")
-    if isinstance(value, dict):
-        for item in value.values():
-            _check_depth(item, where, depth + 1)
-    elif isinstance(value, list):
-        for item in value:
-            _check_depth(item, where, depth + 1)
-
-
-def _loads(text: str, where: str) -> Any:
-    def refuse(constant: str) -> Any:
-        raise ValueError(f"{constant} is not JSON")
-
-    try:
-        return json.loads(text, parse_constant=refuse)
-    except RecursionError:
-        raise UsageError(f"{where} is nested too deeply to read.", _CAPTURE_HINT) from None
-
-
 def load_capture(path: Path) -> list[dict[str, Any]]:
     """The webhook bodies in `path`: one JSON object (a body), or JSON lines where each line
     is a `receiver --capture` record (`{"time", "method", "path", "query", "headers",
     "body"}`, its `body` taken when it is an object) or a body itself. A UsageError says
-    what is wrong, with the line, when nothing usable is found."""
-    from bp_integrate import loading
-
+    what is wrong, with the line, when nothing usable is found. Read and bounded (size,
+    depth) by bp_integrate.loading."""
     text = loading.read_text(path, "capture file", _CAPTURE_HINT, max_bytes=CAPTURE_MAX_BYTES)
     try:
-        whole = _loads(text, str(path))
+        whole = loading.loads(text)
+    except loading.ShapeError as exc:
+        raise UsageError(f"Capture file {path} cannot be used: {exc}.", _CAPTURE_HINT) from None
     except ValueError:
         whole = None
     if isinstance(whole, dict):
@@ -107,8 +84,6 @@ def load_capture(path: Path) -> list[dict[str, Any]]:
     found = [b for b in bodies if b is not None]
     if not found:
         raise UsageError(f"Capture file {path} holds no JSON object body.", _CAPTURE_HINT)
-    for index, body in enumerate(found, start=1):
-        _check_depth(body, f"{path} (body {index})")
     return found
 
 
@@ -117,8 +92,8 @@ def _body_of(record: dict[str, Any]) -> dict[str, Any] | None:
         inner = record["body"]
         if isinstance(inner, str):  # a capture that kept the raw text
             try:
-                inner = json.loads(inner)
-            except (ValueError, RecursionError):
+                inner = loading.loads(inner)
+            except ValueError:
                 return None
         return inner if isinstance(inner, dict) else None
     return record
@@ -130,7 +105,11 @@ def _json_lines(text: str, path: Path) -> list[dict[str, Any] | None]:
         if not line.strip():
             continue
         try:
-            record = _loads(line, f"{path}, line {number}")
+            record = loading.loads(line)
+        except loading.ShapeError as exc:
+            raise UsageError(
+                f"Capture file {path}, line {number}, cannot be used: {exc}.", _CAPTURE_HINT
+            ) from None
         except ValueError as exc:
             raise UsageError(
                 f"Capture file {path}, line {number}, is not JSON ({exc}).", _CAPTURE_HINT
@@ -141,25 +120,12 @@ def _json_lines(text: str, path: Path) -> list[dict[str, Any] | None]:
 
 # --------------------------------------------------------------------------- masking
 
-_SECRET_KEY = re.compile(
-    r"(?i)(secret|token|passw|api_?key|app_?key|routing_?key|integration_?key|authoriz"
-    r"|authentic|^auth$|auth_header|bearer|credential|signature|private_?key|cookie)"
-)
 
-
-def mask_secrets(value: Any, key: str = "") -> Any:
-    """A copy of `value` with secret-looking values masked: any string under a key that
-    names a secret (token, password, api_key, authorization...), and inside any string a
-    `Bearer`/`Basic` credential or a URL key (`apiKey=`, `token=`)."""
-    if isinstance(value, dict):
-        return {k: mask_secrets(v, str(k)) for k, v in value.items()}
-    if isinstance(value, list):
-        return [mask_secrets(v, key) for v in value]
-    if isinstance(value, str):
-        if key and _SECRET_KEY.search(key) and value:
-            return MASK
-        return scrub_text(value)
-    return value
+def mask_secrets(value: Any) -> Any:
+    """A copy of `value` with secret-looking values masked (bp_integrate.redact): every
+    string and number under a secret name (token, password, api_key, authorization...),
+    and inside any other string a `Bearer`/`Basic` credential or a URL key (`apiKey=`)."""
+    return mask_named(value, other=scrub_text)
 
 
 # --------------------------------------------------------------------------- shapes
@@ -356,8 +322,6 @@ def adopted_shape(profile: str) -> dict[str, Any] | None:
         f"Adopt a capture again (bp-integrate --profile {profile} calibrate FILE --adopt) "
         f"or go back to the built-in shape (bp-integrate --profile {profile} calibrate --reset)."
     )
-    from bp_integrate import loading
-
     if not path.exists():
         return None
     # Bounded like every other file the tool reads (size, nesting, NaN refused).

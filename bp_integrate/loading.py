@@ -10,7 +10,8 @@ against, and why each bound:
   most `MAX_NODES` values (a 720-byte "billion laughs" expands to billions), and an
   anchor that contains itself (a circular document) is refused;
 - depth: at most `MAX_DEPTH` levels of nesting (deeper input used to end in a
-  RecursionError somewhere far from the file);
+  RecursionError somewhere far from the file): the one depth limit, for files, captures,
+  history lines and what the emulator previews (`loads`, `check_shape`, `depth`);
 - errors are the caller's kind: a `UsageError` (exit 2) for inputs, a `ConfigError`
   (exit 3) for the config file, always naming the file and place.
 
@@ -21,7 +22,7 @@ from __future__ import annotations
 
 import errno
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -81,13 +82,12 @@ def decode(data: bytes, what: str, where: str, error: ErrorKind, hint: str) -> s
         ) from None
 
 
-def check_shape(data: Any, max_depth: int = MAX_DEPTH, max_nodes: int = MAX_NODES) -> Any:
-    """`data` if it is a finite tree within the bounds; else ShapeError saying which.
+def _walk(data: Any) -> Iterator[tuple[Any, int]]:
+    """Every value of `data` with its depth (the root is 1), or ShapeError on a cycle.
 
     Iterative (no recursion of its own), so it is safe on any input; a value seen
     again on the path from the root is a cycle (a YAML anchor inside itself).
     """
-    nodes = 0
     # (value, depth, exiting?) ; `on_path` holds the ids of containers being walked.
     stack: list[tuple[Any, int, bool]] = [(data, 1, False)]
     on_path: set[int] = set()
@@ -96,20 +96,45 @@ def check_shape(data: Any, max_depth: int = MAX_DEPTH, max_nodes: int = MAX_NODE
         if exiting:
             on_path.discard(id(value))
             continue
-        nodes += 1
-        if nodes > max_nodes:
-            raise ShapeError(f"it holds more than {max_nodes} values once its aliases are expanded")
+        yield value, depth
         if not isinstance(value, dict | list):
             continue
-        if depth > max_depth:
-            raise ShapeError(f"it is nested more than {max_depth} levels deep")
         if id(value) in on_path:
             raise ShapeError("an anchor refers to itself (a circular alias)")
         on_path.add(id(value))
         stack.append((value, depth, True))
         children = [c for kv in value.items() for c in kv] if isinstance(value, dict) else value
         stack.extend((child, depth + 1, False) for child in children)
+
+
+def check_shape(data: Any, max_depth: int = MAX_DEPTH, max_nodes: int = MAX_NODES) -> Any:
+    """`data` if it is a finite tree within the bounds; else ShapeError saying which."""
+    for nodes, (value, level) in enumerate(_walk(data), start=1):
+        if nodes > max_nodes:
+            raise ShapeError(f"it holds more than {max_nodes} values once its aliases are expanded")
+        if level > max_depth and isinstance(value, dict | list):
+            raise ShapeError(f"it is nested more than {max_depth} levels deep")
     return data
+
+
+def depth(data: Any) -> int:
+    """How deep `data` nests: a scalar is 0, `[]` and `{"a": 1}` are 1."""
+    return max((level for value, level in _walk(data) if isinstance(value, dict | list)), default=0)
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def loads(text: str | bytes, allow_nan: bool = False, max_depth: int = MAX_DEPTH) -> Any:
+    """One JSON document within the bounds (`check_shape`); NaN and Infinity refused unless
+    `allow_nan`. Raises ValueError when it is not JSON (JSONDecodeError, UnicodeDecodeError
+    for bytes), ShapeError (a ValueError too) when it is out of bounds."""
+    try:
+        data = json.loads(text) if allow_nan else json.loads(text, parse_constant=_refuse_constant)
+    except RecursionError:
+        raise ShapeError("it is nested too deeply to read") from None
+    return check_shape(data, max_depth)
 
 
 def parse_yaml(text: str, what: str, where: str, error: ErrorKind, hint: str) -> Any:
@@ -134,23 +159,18 @@ def parse_yaml(text: str, what: str, where: str, error: ErrorKind, hint: str) ->
 
 def parse_json(text: str | bytes, what: str, where: str, error: ErrorKind, hint: str) -> Any:
     """One JSON document (NaN/Infinity refused, shape-checked), or `error` naming the place."""
-
-    def refuse(name: str) -> Any:
-        raise ValueError(f"{name} is not JSON")
-
     try:
-        data = json.loads(text, parse_constant=refuse)
+        return loads(text)
     except json.JSONDecodeError as exc:
         raise error(
             f"The {what} is not valid JSON at {where}:{exc.lineno}:{exc.colno}: {exc.msg}.", hint
         ) from None
     except UnicodeDecodeError as exc:
         raise error(f"The {what} {where} is not UTF-8 text (offset {exc.start}).", hint) from None
-    except RecursionError:
-        raise error(f"The {what} {where} is nested too deeply to read.", hint) from None
+    except ShapeError as exc:
+        raise error(f"The {what} {where} cannot be used: {exc}.", hint) from None
     except ValueError as exc:  # NaN, or an integer with too many digits
         raise error(f"The {what} {where} is not valid JSON: {exc}.", hint) from None
-    return shaped(data, what, where, error, hint)
 
 
 def shaped(data: Any, what: str, where: str, error: ErrorKind, hint: str) -> Any:
@@ -200,10 +220,11 @@ def load_json(
 
 
 def json_line(line: str | bytes) -> Any | None:
-    """One JSON-lines record, or None if it is damaged (history skips such lines)."""
+    """One JSON-lines record (history, a capture file), or None if it is damaged or out of
+    bounds (readers skip such lines)."""
     try:
-        return check_shape(json.loads(line))
-    except (ValueError, RecursionError):
+        return loads(line, allow_nan=True)
+    except ValueError:
         return None
 
 

@@ -228,38 +228,29 @@ def test_capture_adopt_replay_and_reset_end_to_end(
     captured by `bp-integrate receiver --capture`, adopted, and replay then sends bodies
     of that shape; --reset goes back to the built-in one."""
     import signal
-    import socket
     import subprocess
     import sys
-    import time
 
     import httpx
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
     capture = tmp_path / "capture.jsonl"
     receiver = subprocess.Popen(
-        [sys.executable, "-m", "bp_integrate", "receiver", "--port", str(port),
+        [sys.executable, "-m", "bp_integrate", "receiver", "--port", "0", "--json",
          "--capture", str(capture)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ},
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env={**os.environ},
     )  # fmt: skip
     try:
-        url = f"http://127.0.0.1:{port}/webhook/demo"
-        deadline = time.monotonic() + 15
-        while True:
-            try:
-                answer = httpx.post(
-                    url, json=real_body(), headers={"Authorization": "Bearer demo-webhook-token"}
-                )
-                break
-            except httpx.TransportError:
-                assert time.monotonic() < deadline, "the receiver did not start"
-                time.sleep(0.1)
+        assert receiver.stdout is not None
+        ready = receiver.stdout.readline()  # its first line: listening, and where
+        assert ready, "the receiver did not start"
+        url = json.loads(ready)["urls"]["webhook"]
+        answer = httpx.post(
+            url, json=real_body(), headers={"Authorization": "Bearer demo-webhook-token"}
+        )
         assert answer.status_code < 300
     finally:
         receiver.send_signal(signal.SIGINT)
-        receiver.wait(timeout=15)
+        receiver.communicate(timeout=15)
     assert "number" in capture.read_text()
 
     adopted = cli("calibrate", str(capture), "--adopt")

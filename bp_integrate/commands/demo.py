@@ -11,6 +11,7 @@ import os
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -22,6 +23,7 @@ from bp_integrate.errors import ExitCode
 if TYPE_CHECKING:
     from bp_integrate.emulator import EmulatorConfig, EmulatorServer
     from bp_integrate.engine.plan import Loaded
+    from bp_integrate.engine.run import RunReport
     from bp_integrate.verify import VerifyReport
 
 DEMO_PROFILE = "demo"
@@ -179,6 +181,35 @@ def demo_command(
     shows what each emulated target ended with, and ends with a `verify`: a canary
     through the emulated BigPanda, read back at each target.
     """
+    options = DemoOptions(scenario, json_output)
+    done = run_demo(options)
+    code = show_demo(done, options)
+    if code != ExitCode.OK:
+        raise typer.Exit(int(code))
+
+
+@dataclass
+class DemoOptions:
+    """What `demo` was asked to do."""
+
+    scenario: str
+    json_output: bool
+
+
+@dataclass
+class DemoRun:
+    """What the demo did: what it installed, the replay, the targets' state, the verify."""
+
+    base_url: str
+    installed: list[dict[str, Any]]
+    report: RunReport
+    snapshot: dict[str, Any]
+    verified: VerifyReport
+
+
+def run_demo(options: DemoOptions) -> DemoRun:
+    """The emulator on a free loopback port, every integration installed against it in a
+    throwaway profile, the scenario replayed to all of them, then a `verify`."""
     from bp_integrate import scenarios
     from bp_integrate.bigpanda.webhook import BodySpec
     from bp_integrate.commands.sending import Timeline, plural
@@ -188,7 +219,8 @@ def demo_command(
     from bp_integrate.http import RetryPolicy
     from bp_integrate.signals import sigterm_as_ctrl_c
 
-    plan = scenarios.load(scenario)
+    plan = scenarios.load(options.scenario)
+    json_output = options.json_output
     emulator_config = EmulatorConfig()
     # SIGTERM acts as Ctrl-C, so the temporary folder (and its secrets file) goes too.
     with (
@@ -201,11 +233,7 @@ def demo_command(
             ui.say("Installing every integration against it in a throwaway profile...")
         installed = install_all(server, emulator_config)
         if not json_output:
-            for doc in installed:
-                ui.say(f"  {doc['title']}: {doc['webhook']['url']}")
-                for header, value in doc["webhook"]["headers"].items():
-                    if header != "Content-Type":
-                        ui.say(f"      {header}: {value}")
+            show_installed(installed)
             ui.say(f"Replaying {plan.name} ({plural(len(plan.steps), 'step')}) to all of them...")
         loaded = load_targets(DEMO_PROFILE, None)
         timeline = Timeline(json_output)
@@ -220,24 +248,39 @@ def demo_command(
         if not json_output:
             ui.say("Verifying: a canary through the emulated BigPanda, read back hop by hop...")
         verified = verify_against(server, emulator_config, loaded)
-        base_url = server.base_url
+        return DemoRun(server.base_url, installed, report, snapshot, verified)
+
+
+def show_installed(installed: list[dict[str, Any]]) -> None:
+    """What was installed: each integration's URL and headers (secrets masked)."""
+    for doc in installed:
+        ui.say(f"  {doc['title']}: {doc['webhook']['url']}")
+        for header, value in doc["webhook"]["headers"].items():
+            if header != "Content-Type":
+                ui.say(f"      {header}: {value}")
+
+
+def show_demo(done: DemoRun, options: DemoOptions) -> ExitCode:
+    """The demo's result (a JSON line, or what each target ended with and the verify);
+    its exit code."""
+    report, verified = done.report, done.verified
     outcome, code = report.outcome()
-    if json_output:
+    if options.json_output:
         ui.emit_json_line(
             {
                 "demo": outcome,
-                "emulator": base_url,
-                "installed": installed,
+                "emulator": done.base_url,
+                "installed": done.installed,
                 "scenario": report.summary_json(),
                 "steps": [step.to_json() for step in report.steps],
-                "targets": snapshot,
+                "targets": done.snapshot,
                 "verify": verified.to_json(),
             }
         )
     else:
         ui.say(report.cleanup_note)
         ui.say("What each emulated target ended with:", style="bold")
-        for line in target_summary(snapshot):
+        for line in target_summary(done.snapshot):
             ui.data(f"  {line}")
         from bp_integrate.commands.verify import render
 
@@ -254,5 +297,4 @@ def demo_command(
         ui.say(f"Next: {next_install(NAMES)}")
     if code == ExitCode.OK and not verified.ok:
         code = verified.exit_code
-    if code != ExitCode.OK:
-        raise typer.Exit(int(code))
+    return code

@@ -4,7 +4,7 @@ profiles themselves (list, delete, rename, copy; secrets follow or are left out)
 from __future__ import annotations
 
 from contextlib import suppress
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -17,7 +17,7 @@ from bp_integrate.commands.common import (
 )
 from bp_integrate.errors import ConfigError, ExitCode, SecretsError, UsageError
 from bp_integrate.integrations.common import check_token
-from bp_integrate.secrets import STORE_KINDS, entry_name, env_var, open_store
+from bp_integrate.secrets import STORE_KINDS, StoreKind, entry_name, env_var, open_store
 from bp_integrate.store import store_label
 from bp_integrate.urls import check_url
 
@@ -109,7 +109,6 @@ def set_command(
         settings["api_url"] = new_url
     settings.setdefault("region", "us")
     settings.setdefault("api_url", config.REGIONS["us"])
-    key: str | None = None
     old_kind = settings.get("api_key_store")
     store_kind = store_kind_of(
         secret_store, insecure_storage, old_kind if old_kind in STORE_KINDS else None
@@ -120,38 +119,7 @@ def set_command(
             "Pipe the key in with --api-key-stdin instead (never put it on the command line).",
         )
     if api_key_stdin or prompt_api_key:
-        store = open_store(store_kind)
-        store.check()  # before the key is typed or checked: no point if it cannot be kept
-        if api_key_stdin:
-            from bp_integrate.loading import read_stdin_line
-
-            hint = "Pipe the key on one line of stdin, e.g. printf '%s\\n' \"$KEY\" | ..."
-            key = (read_stdin_line("--api-key-stdin", hint) or "").strip()
-        else:
-            key = str(typer.prompt("BigPanda User API key", hide_input=True, err=True)).strip()
-        if not key:
-            raise UsageError("The API key is empty.", "Pipe the key on one line of stdin.")
-        check_token(key)
-        if not no_verify:
-            from bp_integrate.bigpanda.api import check_key
-
-            count = check_key(settings["api_url"], key)
-            ui.say(f"The key works: it sees {count} environment(s).")
-        entry = entry_name(profile, "bigpanda", API_KEY_FIELD)
-        old_kind = old_kind or "keyring"
-        store.set(entry, key)
-        if settings.get("api_key_stored") and old_kind != store_kind and old_kind in STORE_KINDS:
-            with suppress(SecretsError):  # the key moved: do not leave a copy behind
-                open_store(old_kind).delete(entry)
-        settings["api_key_stored"] = store_kind != "env"
-        settings["api_key_store"] = store_kind
-        if store_kind == "env":
-            ui.warn(
-                f"--secret-store env: the key was checked but not stored; set "
-                f"{env_var('bigpanda', API_KEY_FIELD)} wherever bp-integrate runs."
-            )
-        elif store_kind == "file":
-            ui.warn(f"--insecure-storage: the key is in plain text in {store_label(store)}.")
+        _set_api_key(profile, settings, api_key_stdin, no_verify, store_kind)
     elif secret_store is not None or insecure_storage:
         raise UsageError(
             "--secret-store and --insecure-storage choose where the API key goes.",
@@ -165,6 +133,51 @@ def set_command(
         ui.emit_json({"profile": profile, "bigpanda": settings})
     else:
         ui.success(f"Profile {profile!r}: BigPanda API {settings['api_url']}")
+
+
+def _set_api_key(
+    profile: str,
+    settings: dict[str, Any],
+    from_stdin: bool,
+    no_verify: bool,
+    store_kind: StoreKind,
+) -> None:
+    """Read the User API key (stdin or a hidden prompt), check it unless `no_verify`, and
+    store it where `store_kind` says (moved from the store it was in); `settings` says
+    where it is."""
+    old_kind = settings.get("api_key_store")
+    store = open_store(store_kind)
+    store.check()  # before the key is typed or checked: no point if it cannot be kept
+    if from_stdin:
+        from bp_integrate.loading import read_stdin_line
+
+        hint = "Pipe the key on one line of stdin, e.g. printf '%s\\n' \"$KEY\" | ..."
+        key = (read_stdin_line("--api-key-stdin", hint) or "").strip()
+    else:
+        key = str(typer.prompt("BigPanda User API key", hide_input=True, err=True)).strip()
+    if not key:
+        raise UsageError("The API key is empty.", "Pipe the key on one line of stdin.")
+    check_token(key)
+    if not no_verify:
+        from bp_integrate.bigpanda.api import check_key
+
+        count = check_key(settings["api_url"], key)
+        ui.say(f"The key works: it sees {count} environment(s).")
+    entry = entry_name(profile, "bigpanda", API_KEY_FIELD)
+    old_kind = old_kind or "keyring"
+    store.set(entry, key)
+    if settings.get("api_key_stored") and old_kind != store_kind and old_kind in STORE_KINDS:
+        with suppress(SecretsError):  # the key moved: do not leave a copy behind
+            open_store(old_kind).delete(entry)
+    settings["api_key_stored"] = store_kind != "env"
+    settings["api_key_store"] = store_kind
+    if store_kind == "env":
+        ui.warn(
+            f"--secret-store env: the key was checked but not stored; set "
+            f"{env_var('bigpanda', API_KEY_FIELD)} wherever bp-integrate runs."
+        )
+    elif store_kind == "file":
+        ui.warn(f"--insecure-storage: the key is in plain text in {store_label(store)}.")
 
 
 def _verify_settings(

@@ -12,6 +12,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -188,59 +189,41 @@ def receiver_command(
     and serves the same as JSON at GET /_received and what each target ended with at
     GET /_state. Ctrl-C stops it.
     """
-    from bp_integrate.emulator import EmulatorBindError, EmulatorConfig, serve_forever, targets
-
     if not 0 <= port <= 65535:
         raise UsageError(f"--port {port} is out of range.", "Use 0-65535 (0 picks a free port).")
     if rate_limit is not None and rate_limit < 1:
         raise UsageError("--rate-limit must be at least 1.")
-    config = EmulatorConfig(rate_limit=rate_limit)
-    live_table = LiveTable() if ui.stdout_is_tty() and not json_output else None
+    run_receiver(ReceiverOptions(host, port, allow_remote, rate_limit, capture, json_output))
+    ui.say("Emulator stopped.")
 
-    def show(batch: list[ReceivedRecord]) -> None:
-        if json_output:
-            for record in batch:
-                ui.emit_json_line(record.to_json())
-        elif live_table is not None:
-            for record in batch:
-                live_table.add(record)
-        else:
-            # Plain lines, not a terminal: written as they are (no rich rendering per
-            # line under a load test), one flush a batch so a pipe still sees them live.
-            sys.stdout.write("".join("  ".join(record_row(r)) + "\n" for r in batch))
-            sys.stdout.flush()
 
-    printer = RecordPrinter(show)
+@dataclass
+class ReceiverOptions:
+    """What `receiver` was asked to do."""
 
-    def on_ready(server: EmulatorServer) -> None:
-        ui.say(f"Emulator listening on {server.base_url} (Ctrl-C stops it).", style="bold")
-        for name, url in server.urls.items():
-            ui.say(f"  {name:<24} {url}")
-        ui.say("Demo credentials it accepts (not secrets; fixed for every emulator):")
-        for target in targets():
-            ui.say(f"  {target.credentials(config.settings(target.name))}")
-        if capture is not None:
-            ui.say(f"Capturing every request, in full (secrets masked), to {capture} (0600).")
-        ui.say("Point integrations at it, e.g.:")
-        for line in install_commands(server, config):
-            ui.say(f"  {line}")
-        if live_table is not None:
-            from rich.live import Live
+    host: str
+    port: int
+    allow_remote: bool
+    rate_limit: int | None
+    capture: str | None
+    json_output: bool
 
-            live_table.live = Live(
-                live_table.render(), console=ui.out(), refresh_per_second=4, transient=False
-            )
-            live_table.live.start()
-        if json_output:
-            # Last, once every import above is done: a script that reads this line and
-            # then sends Ctrl-C never interrupts an import (which can leave its lock held).
-            ui.emit_json_line({"listening": server.base_url, "urls": server.urls})
-        printer.start()  # requests that came in meanwhile are shown now, in order
 
+def run_receiver(options: ReceiverOptions) -> None:
+    """Serve the emulator in the foreground, showing each request it receives, until
+    Ctrl-C; a refused host, a busy port or an unwritable capture file as our errors."""
+    from bp_integrate.emulator import EmulatorBindError, EmulatorConfig, serve_forever
+
+    host, port, capture = options.host, options.port, options.capture
+    config = EmulatorConfig(rate_limit=options.rate_limit)
+    live_table = LiveTable() if ui.stdout_is_tty() and not options.json_output else None
+    printer = RecordPrinter(record_shower(options.json_output, live_table))
+    on_ready = ready_announcer(options, config, live_table, printer)
     try:
         serve_forever(
-            host, port, config, allow_remote, printer.put, on_ready=on_ready, capture=capture
-        )
+            host, port, config, options.allow_remote, printer.put, on_ready=on_ready,
+            capture=capture,
+        )  # fmt: skip
     except ValueError:
         raise UsageError(
             f"Refusing to listen on {host}: the emulator accepts fixed demo credentials and "
@@ -266,4 +249,64 @@ def receiver_command(
         printer.stop()
         if live_table is not None and live_table.live is not None:
             live_table.live.stop()
-    ui.say("Emulator stopped.")
+
+
+def record_shower(
+    json_output: bool, live_table: LiveTable | None
+) -> Callable[[list[ReceivedRecord]], None]:
+    """What shows a batch of received requests: JSON lines, the live table, or lines."""
+
+    def show(batch: list[ReceivedRecord]) -> None:
+        if json_output:
+            for record in batch:
+                ui.emit_json_line(record.to_json())
+        elif live_table is not None:
+            for record in batch:
+                live_table.add(record)
+        else:
+            # Plain lines, not a terminal: written as they are (no rich rendering per
+            # line under a load test), one flush a batch so a pipe still sees them live.
+            sys.stdout.write("".join("  ".join(record_row(r)) + "\n" for r in batch))
+            sys.stdout.flush()
+
+    return show
+
+
+def ready_announcer(
+    options: ReceiverOptions,
+    config: EmulatorConfig,
+    live_table: LiveTable | None,
+    printer: RecordPrinter,
+) -> Callable[[EmulatorServer], None]:
+    """What says the emulator is listening (its URLs, credentials, install commands),
+    then starts the live table and the printer."""
+    from bp_integrate.emulator import targets
+
+    def on_ready(server: EmulatorServer) -> None:
+        ui.say(f"Emulator listening on {server.base_url} (Ctrl-C stops it).", style="bold")
+        for name, url in server.urls.items():
+            ui.say(f"  {name:<24} {url}")
+        ui.say("Demo credentials it accepts (not secrets; fixed for every emulator):")
+        for target in targets():
+            ui.say(f"  {target.credentials(config.settings(target.name))}")
+        if options.capture is not None:
+            ui.say(
+                f"Capturing every request, in full (secrets masked), to {options.capture} (0600)."
+            )
+        ui.say("Point integrations at it, e.g.:")
+        for line in install_commands(server, config):
+            ui.say(f"  {line}")
+        if live_table is not None:
+            from rich.live import Live
+
+            live_table.live = Live(
+                live_table.render(), console=ui.out(), refresh_per_second=4, transient=False
+            )
+            live_table.live.start()
+        if options.json_output:
+            # Last, once every import above is done: a script that reads this line and
+            # then sends Ctrl-C never interrupts an import (which can leave its lock held).
+            ui.emit_json_line({"listening": server.base_url, "urls": server.urls})
+        printer.start()  # requests that came in meanwhile are shown now, in order
+
+    return on_ready

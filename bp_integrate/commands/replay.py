@@ -1,12 +1,12 @@
 """`bp-integrate replay`: a scenario (built-in, file, or a recorded run) about one test
 incident, with a live timeline and cleanup; or, with --count, storm mode. Both run on the
-one engine (bp_integrate.engine); this module parses options and shows the result."""
+one engine: the options fill a `SendOptions`, and `engine.session.run_session` runs it as
+it runs send-test; this module shows it."""
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -18,7 +18,7 @@ from bp_integrate.commands.sending import (
     NoTestMarkerOpt,
     RealTargetsOpt,
     RetriesOpt,
-    SendSettings,
+    SessionView,
     SetOpt,
     TagOpt,
     TimeoutOpt,
@@ -26,70 +26,14 @@ from bp_integrate.commands.sending import (
     plural,
     print_planned,
     stderr_is_tty,
-    warn_if_unrecorded,
-    warn_missing,
 )
 from bp_integrate.commands.verify import VerifyOpt, VerifyTimeoutOpt
-from bp_integrate.errors import ExitCode, UsageError, command_for
+from bp_integrate.errors import ExitCode, command_for
 
 if TYPE_CHECKING:
-    from bp_integrate.app import App
-    from bp_integrate.bigpanda.webhook import BodySpec
-    from bp_integrate.engine.plan import Loaded
+    from bp_integrate.engine.consumer import Consumer
     from bp_integrate.engine.run import RunOptions, RunReport
-    from bp_integrate.redact import Redactor
-    from bp_integrate.scenarios import Scenario
-
-
-#: Bounds of the storm options (docs/replay.md lists them).
-CONCURRENCY_MAX = 1000
-RATE_MIN = 0.01
-RATE_MAX = 1_000_000.0
-DEFAULT_CONCURRENCY = 10
-#: The most worker processes --workers takes (engine.workers.WORKERS_MAX, not imported
-#: here: the CLI starts without the engine).
-WORKERS_MAX = 64
-
-
-def check_storm_options(
-    count: int | None, concurrency: int | None, rate: float | None, workers: int | None = None
-) -> None:
-    """Storm options only with --count, each within bounds; before anything is sent."""
-    given = [
-        flag
-        for flag, value in (
-            ("--concurrency", concurrency),
-            ("--rate", rate),
-            ("--workers", workers),
-        )
-        if value is not None
-    ]
-    if count is None:
-        if given:
-            raise UsageError(
-                f"{' and '.join(given)} {'applies' if len(given) == 1 else 'apply'} only to "
-                "storm mode: add --count N.",
-                "e.g. bp-integrate replay lifecycle --count 100 --concurrency 10 --rate 50",
-            )
-        return
-    if count < 1:
-        raise UsageError(f"--count must be at least 1, got {count}.", "e.g. --count 100")
-    if concurrency is not None and not 1 <= concurrency <= CONCURRENCY_MAX:
-        raise UsageError(
-            f"--concurrency must be between 1 and {CONCURRENCY_MAX}, got {concurrency}.",
-            "e.g. --concurrency 50",
-        )
-    if rate is not None and not (math.isfinite(rate) and RATE_MIN <= rate <= RATE_MAX):
-        raise UsageError(
-            f"--rate must be a number of events per second from {RATE_MIN} to "
-            f"{RATE_MAX:,.0f}, got {rate!r}.",
-            "e.g. --rate 50 (leave it out for no limit)",
-        )
-    if workers is not None and not 1 <= workers <= WORKERS_MAX:
-        raise UsageError(
-            f"--workers must be between 1 and {WORKERS_MAX}, got {workers}.",
-            "e.g. --workers 2 (leave it out for one per core)",
-        )
+    from bp_integrate.engine.session import Finished, Prepared
 
 
 def complete_scenario(incomplete: str) -> list[str]:
@@ -193,302 +137,90 @@ def replay_command(
 
     bp-integrate replay --from-run RUN_ID --dry-run
     """
-    from bp_integrate.engine.plan import check_plan, load_targets, target_urls
-    from bp_integrate.engine.run import Engine, HistoryConsumer, RunOptions, run_sync
-    from bp_integrate.history import RunRecorder
-    from bp_integrate.http import check_proxies
+    given = dict(locals())  # the arguments, by name (first: before any other local)
+    from bp_integrate.engine.session import SendOptions, run_session
 
-    profile = ctx.obj.profile
-    if (scenario is None) == (from_run is None):
-        raise UsageError(
-            "Give a scenario or --from-run RUN_ID (one of them).",
-            "e.g. bp-integrate replay lifecycle, or bp-integrate replay --from-run <id> "
-            "(ids: bp-integrate history).",
-        )
-    if from_run is not None:
-        profile = recorded_profile(ctx.obj, from_run)
-        refuse_body_options_with_from_run(
-            count=count is not None,
-            sets=bool(set_),
-            tags=bool(tag),
-            envelope=envelope is not None,
-            no_test_marker=no_test_marker,
-        )
-    if (dry_run or as_curl) and count is not None:
-        raise UsageError(
-            "--dry-run shows one scenario's requests; --count does not apply.",
-            "Drop --count to see what each step sends.",
-        )
-    settings = SendSettings.build(
-        app=ctx.obj,
-        timeout=timeout,
-        retries=retries,
-        envelope=envelope,
-        no_test_marker=no_test_marker,
-        sets=set_ or [],
-        tags=tag or [],
-    )
-    check_storm_options(count, concurrency, rate, workers)
-    if count is not None and (verify or junit is not None):
-        raise UsageError(
-            "--verify and --junit report one scenario, not a storm.",
-            "Drop --count, or drop --verify/--junit.",
-        )
-    spec = settings.spec
-    plan, recorded_targets = load_plan(scenario, from_run, incident_id, settings)
-    # A dry run needs no secret values: an unset one is shown as **** (and said so).
-    missing: list[str] | None = [] if dry_run or as_curl else None
-    loaded = load_targets(profile, to or recorded_targets or None, missing, ctx.obj.config)
-    warn_missing(missing)
-    # What is printed is masked unless --show-secrets; the history always is (it masks
-    # with its own view of the same secrets).
-    redactor = loaded.secrets.view(enabled=not show_secrets)
-    if dry_run or as_curl:
-        show_plan(plan, loaded, redactor, spec, incident_id, as_curl, json_output)
-        return
-    check_proxies(target_urls(loaded.targets))  # a malformed HTTPS_PROXY: an error first
-    check_plan(plan, loaded, spec, incident_id)
-    storm = count is not None
-    if storm:
-        from bp_integrate.rails import storm_rate
-
-        asked = rate
-        rate = storm_rate(target_urls(loaded.targets), rate, real_targets)
-        if asked is None and rate is not None and not json_output:
-            ui.say(f"Real services: at most {rate:g} events/s (--rate changes it).")
-    elif real_targets:
-        raise UsageError(
-            "--real-targets applies only to storm mode: add --count N.",
-            "A single replay needs no flag to reach real services.",
-        )
-    options_run = RunOptions(
-        count=count or 1,
-        concurrency=(concurrency or DEFAULT_CONCURRENCY) if storm else 1,
-        rate=rate,
-        cleanup=not no_cleanup,
-        incident_id=incident_id,
-        storm=storm,
-    )
-    processes = 1
-    if storm:
-        from bp_integrate.engine.workers import choose_workers
-
-        processes = choose_workers(
-            workers, options_run.count, options_run.concurrency, rate, len(plan.steps)
-        )
-    command = f"replay --from-run {from_run}" if from_run else f"replay {plan.name}"
-    if storm:
-        command += f" --count {count}"
-    recorder = RunRecorder(
-        command=command,
-        profile=profile,
-        redactor=loaded.secrets,
-        targets=[t.name for t in loaded.targets],
-        options={
-            "envelope": spec.envelope,
-            "test_marker": spec.test_marker,
-            "scenario": plan.name,
-            **(
-                {"count": count, "concurrency": options_run.concurrency, "workers": processes}
-                if storm
-                else {}
-            ),
-        },
-    )
-    recorder.open()  # a state folder we cannot write to fails here, before a send
-    shown = watcher(plan, loaded, options_run, processes, profile, json_output)
-    consumers: list[Any] = [HistoryConsumer(recorder, compact=storm)]
-    if shown is not None:
-        consumers.append(shown)
-    watch = None
-    if verify:
-        from bp_integrate.commands.verify import readback_watch
-        from bp_integrate.readback import readback_consumer
-
-        watch = readback_watch(profile, loaded, plan, verify_timeout)
-        consumers.append(readback_consumer(watch))
-    try:
-        try:
-            if processes > 1:
-                from bp_integrate.engine.workers import Job, run_workers
-
-                report = run_workers(
-                    Job(plan, loaded, redactor, spec, settings.policy, options_run),
-                    processes,
-                    recorder,
-                    # The recorder gets the workers' lines itself.
-                    [c for c in consumers if not isinstance(c, HistoryConsumer)],
-                )
-            else:
-                engine = Engine(
-                    plan, loaded, redactor, spec, settings.policy, options_run, consumers
-                )
-                report = run_sync(engine)
-        finally:
-            if shown is not None:
-                shown.stop()
-        outcome, code = report.outcome()
-        if storm:
-            recorder.close(outcome, {"storm": report.storm_json()})
-        else:
-            recorder.close(
-                outcome, {"incident_id": report.incident_id, "cleanup": report.cleanup_note}
-            )
-    finally:
-        recorder.close("interrupted")  # does nothing unless an exception skipped the close
-    with ui.reader_may_leave():
-        if watch is not None:
-            from bp_integrate.commands.verify import print_readback
-
-            print_readback(watch, json_output)
-        if storm:
-            _storm_summary(report, recorder.run_id, json_output)
-        else:
-            finish_scenario(report, recorder.run_id, json_output, profile)
-    if junit is not None:
-        from bp_integrate import junit as junit_xml
-        from bp_integrate.commands.verify import run_junit_cases
-
-        junit_xml.write(junit, f"bp-integrate replay {plan.name}", run_junit_cases(report, watch))
-    warn_if_unrecorded(recorder)
-    if code == ExitCode.OK and watch is not None and watch.failed:
-        code = ExitCode.ERROR  # every send was accepted, but one did not land as expected
+    options = SendOptions.of("replay", given)
+    code = run_session(options, ctx.obj, ReplayView())
     if code != ExitCode.OK:
         raise typer.Exit(int(code))
 
 
-def load_plan(
-    scenario: str | None, from_run: str | None, incident_id: str | None, settings: SendSettings
-) -> tuple[Scenario, list[str]]:
-    """The scenario to replay (built-in, a file, or a recorded run) with the --tag tags,
-    and the targets a recorded run had."""
-    from bp_integrate import scenarios
+class ReplayView(SessionView):
+    """How replay shows its session: every step's plan, the live timeline (or the storm's
+    progress), then the summary."""
 
-    spec = settings.spec
-    recorded_targets: list[str] = []
-    if from_run is not None:
-        from bp_integrate.engine.recorded import load_recorded
+    def dry_run(self, prepared: Prepared) -> None:
+        """--dry-run: every step's requests, as the run would send them; nothing is sent."""
+        from bp_integrate.commands.sending import dry_run_note, env_references, planned_json
+        from bp_integrate.engine.plan import plan_scenario
 
-        plan, recorded_targets, options = load_recorded(from_run, incident_id)
-        # The cleanup (the only body made now) is shaped like the recorded ones.
-        spec.envelope = options.get("envelope", spec.envelope)
-        spec.test_marker = bool(options.get("test_marker", spec.test_marker))
-    else:
-        assert scenario is not None
-        plan = scenarios.load(scenario)
-    if settings.tags:
-        plan = scenarios.Scenario(
-            plan.name, plan.steps, plan.description, {**plan.tags, **settings.tags}, plan.source
-        )
-    return plan, recorded_targets
-
-
-def watcher(
-    plan: Scenario,
-    loaded: Loaded,
-    options: RunOptions,
-    processes: int,
-    profile: str,
-    json_output: bool,
-) -> Any:
-    """What shows the run as it goes (a consumer with `stop()`), after saying what starts:
-    the timeline of a scenario, the progress bar of a storm on a terminal, or nothing."""
-    names = ", ".join(t.name for t in loaded.targets)
-    if not options.storm:
-        from bp_integrate.commands.sending import Timeline
-
-        timeline = Timeline(json_output)
+        options, redactor, plan = prepared.options, prepared.redactor, prepared.scenario
+        as_curl, json_output = options.as_curl, options.json_output
+        spec = prepared.settings.spec
+        refs = env_references(prepared.loaded) if as_curl else {}
+        for index, step in plan_scenario(
+            plan, prepared.loaded, redactor, spec, options.incident_id
+        ):
+            if json_output:
+                doc = planned_json(step, redactor, as_curl, refs)
+                ui.emit_json_line({"type": "step", "step": index, **doc})
+                continue
+            ui.data(f"## step {index}: {step.event} (incident {step.incident_id})", style="bold")
+            print_planned(step.requests, step.skipped, redactor, as_curl, refs)
         if not json_output:
-            timeline.say(
-                f"Replaying {plan.name} ({plural(len(plan.steps), 'step')}) to {names} "
-                f"(profile {profile!r})...",
-            )
-        return timeline
-    if json_output:
-        return None
-    if stderr_is_tty():
-        from bp_integrate.commands.sending import StormProgress
+            ui.say(dry_run_note(f"dry run of {plan.name}", not redactor.enabled, as_curl))
+            ui.say(f"({prepared.settings.shape_note})")
 
-        return StormProgress(f"storm: {plan.name}", options.count)
-    ui.say(
-        f"Storm: {plural(options.count, 'incident')} x {plan.name} "
-        f"({plural(len(plan.steps), 'event')} each), {options.concurrency} at a time"
-        + (f" from {processes} processes" if processes > 1 else "")
-        + f", to {names}..."
-    )
-    return None
+    def watcher(
+        self, prepared: Prepared, run: RunOptions, processes: int, incident_id: str
+    ) -> Consumer | None:
+        """What shows the run as it goes, after saying what starts: the timeline of a
+        scenario, the progress bar of a storm on a terminal, or nothing."""
+        plan, json_output = prepared.scenario, prepared.options.json_output
+        names = ", ".join(t.name for t in prepared.loaded.targets)
+        if not run.storm:
+            from bp_integrate.commands.sending import Timeline
 
-
-def show_plan(
-    plan: Scenario,
-    loaded: Loaded,
-    redactor: Redactor,
-    spec: BodySpec,
-    incident_id: str | None,
-    as_curl: bool,
-    json_output: bool,
-) -> None:
-    """--dry-run: every step's requests, as the run would send them; nothing is sent."""
-    from bp_integrate.commands.sending import (
-        dry_run_note,
-        env_references,
-        planned_json,
-        shape_note,
-    )
-    from bp_integrate.engine.plan import plan_scenario
-
-    refs = env_references(loaded) if as_curl else {}
-    for index, step in plan_scenario(plan, loaded, redactor, spec, incident_id):
+            timeline = Timeline(json_output)
+            if not json_output:
+                timeline.say(
+                    f"Replaying {plan.name} ({plural(len(plan.steps), 'step')}) to {names} "
+                    f"(profile {prepared.profile!r})...",
+                )
+            return timeline
         if json_output:
-            ui.emit_json_line(
-                {"type": "step", "step": index, **planned_json(step, redactor, as_curl, refs)}
-            )
-            continue
-        ui.data(f"## step {index}: {step.event} (incident {step.incident_id})", style="bold")
-        print_planned(step.requests, step.skipped, redactor, as_curl, refs)
-    if not json_output:
-        ui.say(dry_run_note(f"dry run of {plan.name}", not redactor.enabled, as_curl))
-        ui.say(f"({shape_note(spec)})")
+            return None
+        if stderr_is_tty():
+            from bp_integrate.commands.sending import StormProgress
 
-
-def recorded_profile(app: App, run_id: str) -> str:
-    """The profile `--from-run` acts on: the run's own, unless --profile chose one (the
-    app context then follows it, so hints and settings name the same profile)."""
-    from bp_integrate import history
-
-    if app.profile_given:
-        return app.profile
-    summary = history.summarize(history.find_run(run_id))
-    if summary is not None and summary.profile and summary.profile != app.profile:
-        app.profile = summary.profile
-        ui.say(f"Run {summary.id} was made in profile {summary.profile!r}: sending with it.")
-    return app.profile
-
-
-def refuse_body_options_with_from_run(
-    *, count: bool, sets: bool, tags: bool, envelope: bool, no_test_marker: bool
-) -> None:
-    """--from-run sends the recorded bodies: options that shape a new body would be
-    silently lost, so they are refused (--incident-id applies: it rewrites the id)."""
-    given = [
-        flag
-        for flag, on in (
-            ("--count", count),
-            ("--set", sets),
-            ("--tag", tags),
-            ("--envelope", envelope),
-            ("--no-test-marker", no_test_marker),
+            return StormProgress(f"storm: {plan.name}", run.count)
+        ui.say(
+            f"Storm: {plural(run.count, 'incident')} x {plan.name} "
+            f"({plural(len(plan.steps), 'event')} each), {run.concurrency} at a time"
+            + (f" from {processes} processes" if processes > 1 else "")
+            + f", to {names}..."
         )
-        if on
-    ]
-    if given:
-        raise UsageError(
-            f"{', '.join(given)} cannot be used with --from-run: a recorded run is sent "
-            "again with the bodies it recorded.",
-            "Drop them, or replay the scenario itself with them (e.g. bp-integrate replay "
-            "lifecycle --set PATH=VALUE). With --from-run, --incident-id, --to, --timeout "
-            "and --retries apply.",
-        )
+        return None
+
+    def finished(self, done: Finished) -> None:
+        json_output = done.prepared.options.json_output
+        with ui.reader_may_leave():
+            if done.watch is not None:
+                from bp_integrate.commands.verify import print_readback
+
+                print_readback(done.watch, json_output)
+            if done.prepared.options.storm:
+                _storm_summary(done.report, done.run_id, json_output)
+            else:
+                finish_scenario(done.report, done.run_id, json_output, done.prepared.profile)
+        junit = done.prepared.options.junit
+        if junit is not None:
+            from bp_integrate import junit as junit_xml
+            from bp_integrate.commands.verify import run_junit_cases
+
+            title = f"bp-integrate replay {done.prepared.scenario.name}"
+            junit_xml.write(junit, title, run_junit_cases(done.report, done.watch))
 
 
 def finish_scenario(report: RunReport, run_id: str, json_output: bool, profile: str) -> None:

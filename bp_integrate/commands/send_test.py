@@ -1,6 +1,7 @@
 """`bp-integrate send-test`: one BigPanda event to every installed target (or those named).
 
-A one-step scenario without cleanup, through the same engine as replay.
+A one-step scenario without cleanup: the options fill a `SendOptions`, and
+`engine.session.run_session` runs it as it runs replay; this module shows it.
 """
 
 from __future__ import annotations
@@ -20,23 +21,22 @@ from bp_integrate.commands.sending import (
     IncidentIdOpt,
     NoTestMarkerOpt,
     RetriesOpt,
-    SendSettings,
+    SessionView,
     SetOpt,
     TagOpt,
     TimeoutOpt,
     ToOpt,
     print_planned,
-    warn_if_unrecorded,
-    warn_missing,
 )
 from bp_integrate.commands.verify import VerifyOpt, VerifyTimeoutOpt
 from bp_integrate.errors import ExitCode, command_for
 
 if TYPE_CHECKING:
+    from bp_integrate.engine.consumer import Consumer
     from bp_integrate.engine.plan import Loaded
-    from bp_integrate.engine.run import RunReport
+    from bp_integrate.engine.run import RunOptions
     from bp_integrate.engine.send import SendResult
-    from bp_integrate.history import RunRecorder
+    from bp_integrate.engine.session import Finished, Prepared
 
 
 def timing(result: SendResult) -> str:
@@ -135,121 +135,66 @@ def send_test_command(
 
     bp-integrate send-test incident#closed --to xmatters --as-curl
     """
-    from bp_integrate.bigpanda.events import resolve_event
-    from bp_integrate.engine.plan import (
-        plan_scenario,
-    )
-    from bp_integrate.scenarios import Scenario, ScenarioStep
+    given = dict(locals())  # the arguments, by name (first: before any other local)
+    from bp_integrate.engine.session import SendOptions, run_session
 
-    profile = ctx.obj.profile
-    kind = resolve_event(event)
-    settings = SendSettings.build(
-        app=ctx.obj,
-        timeout=timeout,
-        retries=retries,
-        envelope=envelope,
-        no_test_marker=no_test_marker,
-        sets=set_ or [],
-        tags=tag or [],
-        payload=payload,
-    )
-    # The simulator carries --tag on its own alerts; a --payload body gets them added.
-    step_tags = tuple(settings.tags.items()) if settings.spec.payload is not None else ()
-    scenario = Scenario(
-        f"send-test {kind}", (ScenarioStep(kind, tags=step_tags),), tags=settings.tags
-    )
-    # A dry run needs no secret values: an unset one is shown as **** (and said so).
-    missing: list[str] | None = [] if dry_run or as_curl else None
-    loaded = ctx.obj.load_targets(to, missing)
-    warn_missing(missing)
-    # One set of secrets, two views: `redactor` masks what is printed (off under
-    # --show-secrets); the run history masks with its own view, always on.
-    redactor = loaded.secrets.view(enabled=not show_secrets)
-
-    if dry_run or as_curl:
-        from bp_integrate.commands.sending import dry_run_note, env_references, planned_json
-
-        refs = env_references(loaded) if as_curl else {}
-        [(_index, step)] = plan_scenario(scenario, loaded, redactor, settings.spec, incident_id)
-        if json_output:
-            doc = planned_json(step, redactor, as_curl, refs)
-            doc["event"], doc["profile"] = kind, profile
-            doc["calibrated"] = settings.spec.calibrated is not None
-            ui.emit_json(doc)
-            return
-        print_planned(step.requests, step.skipped, redactor, as_curl, refs)
-        ui.say(dry_run_note("dry run", show_secrets, as_curl))
-        ui.say(f"({settings.shape_note})")
-        return
-
-    from bp_integrate.engine.plan import check_plan, target_urls
-    from bp_integrate.engine.run import Engine, HistoryConsumer, RunOptions, run_sync
-    from bp_integrate.history import RunRecorder
-    from bp_integrate.http import check_proxies
-
-    check_proxies(target_urls(loaded.targets))  # a malformed HTTPS_PROXY: an error first
-    check_plan(scenario, loaded, settings.spec, incident_id)
-    confirm_real_targets(loaded, bool(to) or all_targets, json_output)
-    recorder = RunRecorder(
-        command=f"send-test {kind}",
-        profile=profile,
-        redactor=loaded.secrets,
-        targets=[t.name for t in loaded.targets],
-        options={"envelope": settings.spec.envelope, "test_marker": settings.spec.test_marker},
-    )
-    consumers: list[Any] = [HistoryConsumer(recorder, compact=False)]
-    watch = None
-    if verify:
-        from bp_integrate.commands.verify import readback_watch
-        from bp_integrate.readback import readback_consumer
-
-        watch = readback_watch(profile, loaded, scenario, verify_timeout)
-        consumers.append(readback_consumer(watch))
-    engine = Engine(
-        scenario,
-        loaded,
-        redactor,
-        settings.spec,
-        settings.policy,
-        # --verify checks it landed, then closes what it opened (nothing left behind).
-        RunOptions(cleanup=verify, incident_id=incident_id),
-        consumers=consumers,
-    )
-    with recorder:
-        if not json_output:
-            ui.say(
-                f"Sending {kind} for test incident {engine.incident_id} (profile {profile!r})..."
-            )
-        report = run_sync(engine)
-        outcome, code = report.outcome()
-        results = report.steps[0].results if report.steps else []
-        if report.steps and not results and not report.interrupted:
-            outcome = "nothing sent"
-        recorder.close(outcome)
-    with ui.reader_may_leave():
-        if watch is not None and not json_output:
-            from bp_integrate.commands.verify import print_readback
-
-            print_readback(watch, json_output)
-        readback = [r.to_json() for r in watch.results] if watch is not None else None
-        _report(profile, kind, report, recorder, outcome, code, json_output, readback)
-    warn_if_unrecorded(recorder)
-    if code == ExitCode.OK and watch is not None and watch.failed:
-        code = ExitCode.ERROR  # accepted, but it did not land as expected
+    options = SendOptions.of("send-test", given)
+    code = run_session(options, ctx.obj, SendTestView())
     if code != ExitCode.OK:
         raise typer.Exit(int(code))
 
 
-def _report(
-    profile: str,
-    kind: str,
-    report: RunReport,
-    recorder: RunRecorder,
-    outcome: str,
-    code: ExitCode,
-    json_output: bool,
-    readback: list[dict[str, Any]] | None = None,
-) -> None:
+class SendTestView(SessionView):
+    """How send-test shows its session: one planned step, then each answer."""
+
+    def dry_run(self, prepared: Prepared) -> None:
+        from bp_integrate.commands.sending import dry_run_note, env_references, planned_json
+        from bp_integrate.engine.plan import plan_scenario
+
+        options, redactor, spec = prepared.options, prepared.redactor, prepared.settings.spec
+        refs = env_references(prepared.loaded) if options.as_curl else {}
+        [(_index, step)] = plan_scenario(
+            prepared.scenario, prepared.loaded, redactor, spec, options.incident_id
+        )
+        if options.json_output:
+            doc = planned_json(step, redactor, options.as_curl, refs)
+            doc["event"], doc["profile"] = prepared.event, prepared.profile
+            doc["calibrated"] = spec.calibrated is not None
+            ui.emit_json(doc)
+            return
+        print_planned(step.requests, step.skipped, redactor, options.as_curl, refs)
+        ui.say(dry_run_note("dry run", options.show_secrets, options.as_curl))
+        ui.say(f"({prepared.settings.shape_note})")
+
+    def confirm(self, prepared: Prepared) -> None:
+        options = prepared.options
+        chose = bool(options.to) or options.all_targets
+        confirm_real_targets(prepared.loaded, chose, options.json_output)
+
+    def watcher(
+        self, prepared: Prepared, run: RunOptions, processes: int, incident_id: str
+    ) -> Consumer | None:
+        if not prepared.options.json_output:
+            ui.say(
+                f"Sending {prepared.event} for test incident {incident_id} "
+                f"(profile {prepared.profile!r})..."
+            )
+        return None
+
+    def finished(self, done: Finished) -> None:
+        watch, json_output = done.watch, done.prepared.options.json_output
+        with ui.reader_may_leave():
+            if watch is not None and not json_output:
+                from bp_integrate.commands.verify import print_readback
+
+                print_readback(watch, json_output)
+            readback = [r.to_json() for r in watch.results] if watch is not None else None
+            _report(done, readback)
+
+
+def _report(done: Finished, readback: list[dict[str, Any]] | None = None) -> None:
+    profile, kind, report = done.prepared.profile, done.prepared.event, done.report
+    outcome, code, run_id = done.outcome, done.code, done.run_id
     from bp_integrate.bigpanda.events import OPENING_EVENTS
     from bp_integrate.engine.outcome import first_failure_hint
     from bp_integrate.engine.plan import skipped_json
@@ -259,10 +204,10 @@ def _report(
     skipped = step.skipped if step else []
     good = sum(1 for r in results if r.ok)
     bad = [r for r in results if not r.ok]
-    if json_output:
+    if done.prepared.options.json_output:
         ui.emit_json(
             {
-                "run_id": recorder.run_id,
+                "run_id": run_id,
                 "event": kind,
                 "incident_id": report.incident_id,
                 "profile": profile,
@@ -282,7 +227,7 @@ def _report(
         ui.data(f"{skip.integration:<10} skipped: {skip.reason}")
     if step is not None and not results:
         ui.warn("nothing was sent: every target skipped this event.")
-    ui.say(f"{outcome}: {good} of {len(results)} request(s) accepted (run {recorder.run_id}).")
+    ui.say(f"{outcome}: {good} of {len(results)} request(s) accepted (run {run_id}).")
     if report.cleanup:
         ui.say(report.cleanup_note)
     elif kind in OPENING_EVENTS and good:

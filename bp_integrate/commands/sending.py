@@ -1,34 +1,36 @@
-"""What send-test, replay and demo share: the send options, declared once, and the
-consumers that show a run (the timeline, JSON lines, the storm progress bar).
+"""What send-test, replay and demo share: the send options, declared once, how a session
+is shown (`SessionView`), and the consumers that show a run (the timeline, JSON lines,
+the storm progress bar).
 
-The options are Typer annotations; `SendSettings.build` checks them (bounds, NaN, the
-envelope's name) and turns them into what the engine takes. Nothing here sends.
+The options are Typer annotations; `engine.settings.SendSettings.build` checks them
+(bounds, NaN, the envelope's name) and turns them into what the engine takes. Nothing
+here sends.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from bp_integrate import ui
 from bp_integrate.engine.consumer import Consumer
-from bp_integrate.errors import UsageError
+from bp_integrate.engine.settings import RETRIES_MAX as RETRIES_MAX
+from bp_integrate.engine.settings import TIMEOUT_MAX as TIMEOUT_MAX
+from bp_integrate.engine.settings import SendSettings as SendSettings
+from bp_integrate.engine.settings import check_seconds as check_seconds
+from bp_integrate.engine.settings import shape_note as shape_note
 
 if TYPE_CHECKING:
-    from bp_integrate.app import App
-    from bp_integrate.bigpanda.webhook import BodySpec
     from bp_integrate.engine.plan import Loaded, PlannedStep
     from bp_integrate.engine.run import StepReport
+    from bp_integrate.engine.session import Prepared
     from bp_integrate.history import RunRecorder
-    from bp_integrate.http import RetryPolicy
     from bp_integrate.integrations.base import PlannedRequest, Skipped
+    from bp_integrate.readback import ReadBackWatch
     from bp_integrate.redact import Redactor
 
 
@@ -81,9 +83,6 @@ NoTestMarkerOpt = Annotated[
         "--no-test-marker", help="Do not mark the payload as a test ([TEST] prefix and tag)."
     ),
 ]
-#: Bounds of --timeout and --retries (docs/replay.md lists them).
-TIMEOUT_MAX = 600.0
-RETRIES_MAX = 10
 TimeoutOpt = Annotated[
     float,
     typer.Option(
@@ -118,111 +117,6 @@ RealTargetsOpt = Annotated[
         "--rate is then 2 events/s, within the vendors' documented limits.",
     ),
 ]
-
-
-def parse_tags(items: Sequence[str]) -> dict[str, str]:
-    from bp_integrate.integrations.common import validate_tag_name
-
-    tags: dict[str, str] = {}
-    for item in items:
-        name, sep, value = item.partition("=")
-        if not sep or not name.strip():
-            raise UsageError(f"--tag expects NAME=VALUE, got {item!r}.", "e.g. --tag service=api")
-        tags[validate_tag_name(name.strip())] = value
-    return tags
-
-
-def check_envelope(shape: str | None) -> Any:
-    from bp_integrate.bigpanda.webhook import DEFAULT_ENVELOPE, ENVELOPE_SHAPES
-    from bp_integrate.errors import nearest
-
-    if shape is None:
-        return DEFAULT_ENVELOPE
-    if shape not in ENVELOPE_SHAPES:
-        guess = nearest(shape, list(ENVELOPE_SHAPES))
-        raise UsageError(
-            f"Unknown envelope shape {shape!r}.",
-            (f"Did you mean {guess!r}? " if guess else "")
-            + f"Shapes: {', '.join(ENVELOPE_SHAPES)}.",
-        )
-    return shape
-
-
-def check_seconds(option: str, value: float, maximum: float, example: str) -> None:
-    """A number of seconds above 0 and at most `maximum` (not inf, not nan), or a
-    UsageError naming `option`. Typer's own ranges are not used: a float range lets
-    `nan` through (every comparison with NaN is false) and has no upper bound here."""
-    if not (math.isfinite(value) and 0 < value <= maximum):
-        raise UsageError(
-            f"{option} must be a number of seconds above 0 and at most {maximum:.0f}, "
-            f"got {value!r}.",
-            f"e.g. {option} {example}",
-        )
-
-
-def check_numbers(timeout: float, retries: int) -> None:
-    """--timeout and --retries within bounds, before anything is sent. Typer's own ranges
-    are not used: a float range lets `nan` through (every comparison with NaN is false)."""
-    check_seconds("--timeout", timeout, TIMEOUT_MAX, "10")
-    if not 0 <= retries <= RETRIES_MAX:
-        raise UsageError(
-            f"--retries must be between 0 and {RETRIES_MAX}, got {retries}.", "e.g. --retries 2"
-        )
-
-
-@dataclass
-class SendSettings:
-    """The send options of one command, checked: how bodies are shaped and sent."""
-
-    spec: BodySpec
-    policy: RetryPolicy
-    tags: dict[str, str]
-
-    @classmethod
-    def build(
-        cls,
-        *,
-        app: App,
-        timeout: float,
-        retries: int,
-        envelope: str | None = None,
-        no_test_marker: bool = False,
-        sets: Sequence[str] = (),
-        tags: Sequence[str] = (),
-        payload: Path | None = None,
-    ) -> SendSettings:
-        from bp_integrate import calibrate
-        from bp_integrate.bigpanda.webhook import (
-            BodySpec,
-            load_payload_file,
-            profile_environment_id,
-        )
-        from bp_integrate.http import RetryPolicy
-        from bp_integrate.jsonpath import parse_assignment
-
-        check_numbers(timeout, retries)
-        spec = BodySpec(
-            envelope=check_envelope(envelope),
-            test_marker=not no_test_marker,
-            sets=[parse_assignment(s) for s in sets],
-            payload=load_payload_file(payload) if payload else None,
-            environment_id=profile_environment_id(app.profile, app.config.bigpanda(app.profile)),
-            # The profile's adopted shape (bp-integrate calibrate), unless --envelope
-            # asks for a built-in one.
-            calibrated=calibrate.adopted_shape(app.profile) if envelope is None else None,
-        )
-        return cls(spec, RetryPolicy(retries=retries, timeout=timeout), parse_tags(tags))
-
-    @property
-    def shape_note(self) -> str:
-        return shape_note(self.spec)
-
-
-def shape_note(spec: BodySpec) -> str:
-    """What shape the bodies have, for --dry-run to say."""
-    if spec.calibrated is not None:
-        return "bodies in the shape adopted from your BigPanda (bp-integrate calibrate)"
-    return f"bodies in the built-in '{spec.envelope}' shape"
 
 
 # --------------------------------------------------------------------------- showing plans
@@ -329,6 +223,34 @@ def warn_if_unrecorded(recorder: RunRecorder) -> None:
                 f"{recorder.error}. Free some space or set BP_INTEGRATE_STATE_DIR to a "
                 "writable folder."
             )
+
+
+class SessionView:
+    """What send-test's and replay's views of a session (engine.session.View) share:
+    talk on stderr, the unset secrets of a dry run, a history that could not be written."""
+
+    def note(self, message: str) -> None:
+        ui.say(message)
+
+    def missing(self, names: Sequence[str] | None) -> None:
+        warn_missing(names)
+
+    def confirm(self, prepared: Prepared) -> None:
+        """Nothing to ask by default."""
+
+    def readback(self, prepared: Prepared) -> tuple[ReadBackWatch, Consumer] | None:
+        """--verify: a read-back watch over the run's targets, and its consumer."""
+        from bp_integrate.commands.verify import readback_watch
+        from bp_integrate.readback import readback_consumer
+
+        options = prepared.options
+        watch = readback_watch(
+            prepared.profile, prepared.loaded, prepared.scenario, options.verify_timeout
+        )
+        return watch, readback_consumer(watch)
+
+    def unrecorded(self, recorder: RunRecorder) -> None:
+        warn_if_unrecorded(recorder)
 
 
 def plural(count: int, word: str) -> str:

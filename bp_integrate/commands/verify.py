@@ -6,6 +6,7 @@ Parses, asks the app context for the profile's settings and integrations, runs
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -15,10 +16,11 @@ from bp_integrate import ui
 from bp_integrate.commands.common import JsonOpt
 
 if TYPE_CHECKING:
+    from bp_integrate.app import App
     from bp_integrate.engine.plan import Loaded
     from bp_integrate.engine.run import RunReport
     from bp_integrate.junit import Case, CaseStatus
-    from bp_integrate.readback import ReadBackWatch
+    from bp_integrate.readback import ReadBackWatch, ReadTarget
     from bp_integrate.scenarios import Scenario
     from bp_integrate.verify import Hop, VerifyReport
 
@@ -106,34 +108,72 @@ def verify_command(
 
       bp-integrate verify --maintenance --json
     """
-    from bp_integrate.bigpanda.api import BigPandaClient
-    from bp_integrate.commands.sending import check_seconds
-    from bp_integrate.readback import ReadTarget, TargetReader, load_creds
-    from bp_integrate.verify import DEFAULT_TIMEOUTS, Verifier, load_settings
+    from bp_integrate.engine.settings import check_seconds
 
+    options = VerifyOptions(
+        integrations or [], timeout, app_key, environment, junit, maintenance, json_output
+    )
     if timeout is not None:
         check_seconds("--timeout", timeout, VERIFY_TIMEOUT_MAX, "300")
-    app = ctx.obj
-    bigpanda = app.config.bigpanda(app.profile)
     if list_environments:
-        partial = load_settings(app.profile, bigpanda, app_key or "-", environment or "-")
-        client = BigPandaClient(partial.api_url, partial.user_key, partial.org_token)
-        try:
-            found = client.environments()
-        finally:
-            client.close()
-        if json_output:
-            ui.emit_json({"environments": found})
-        else:
-            for env in found:
-                ui.data(f"{env.get('id')}  {env.get('name', '')}")
+        show_environments(ctx.obj, options)
         return
-    settings = load_settings(app.profile, bigpanda, app_key, environment)
-    loaded = app.load_targets(integrations or None)
+    report = run_verify(ctx.obj, options)
+    if junit is not None:
+        from bp_integrate import junit as junit_xml
+
+        junit_xml.write(junit, "bp-integrate verify", junit_cases(report))
+    if json_output:
+        ui.emit_json(report.to_json())
+    else:
+        render(report)
+    if not report.ok:
+        raise typer.Exit(int(report.exit_code))
+
+
+@dataclass
+class VerifyOptions:
+    """What `verify` was asked to do."""
+
+    integrations: list[str]
+    timeout: float | None
+    app_key: str | None
+    environment: str | None
+    junit: Path | None
+    maintenance: bool
+    json_output: bool
+
+
+def show_environments(app: App, options: VerifyOptions) -> None:
+    """--list-environments: the environments the User API key sees."""
+    from bp_integrate.bigpanda.api import BigPandaClient
+    from bp_integrate.verify import load_settings
+
+    bigpanda = app.config.bigpanda(app.profile)
+    partial = load_settings(
+        app.profile, bigpanda, options.app_key or "-", options.environment or "-"
+    )
+    client = BigPandaClient(partial.api_url, partial.user_key, partial.org_token)
+    try:
+        found = client.environments()
+    finally:
+        client.close()
+    if options.json_output:
+        ui.emit_json({"environments": found})
+    else:
+        for env in found:
+            ui.data(f"{env.get('id')}  {env.get('name', '')}")
+
+
+def read_targets(app: App, names: list[str]) -> list[ReadTarget]:
+    """The integrations to verify with their read-back credentials: only those BigPanda
+    shares to (an integration pasted elsewhere is not in the chain)."""
+    from bp_integrate.readback import ReadTarget, load_creds
+
+    loaded = app.load_targets(names or None)
     targets = [
         ReadTarget(t.integration, t.values, load_creds(t.integration, app.profile))
         for t in loaded.targets
-        # Only what BigPanda shares to: an integration pasted elsewhere is not in the chain.
         if t.integration.paste_target == "BigPanda"
     ]
     if not targets:
@@ -143,10 +183,23 @@ def verify_command(
             "None of these integrations receives shares from BigPanda: nothing to verify.",
             app.hint("list") + " shows them; verify the ones BigPanda shares to.",
         )
+    return targets
+
+
+def run_verify(app: App, options: VerifyOptions) -> VerifyReport:
+    """Run the verifier over the profile's settings, a spinner on a terminal."""
+    from bp_integrate.bigpanda.api import BigPandaClient
+    from bp_integrate.readback import TargetReader
+    from bp_integrate.verify import DEFAULT_TIMEOUTS, Verifier, load_settings
+
+    bigpanda = app.config.bigpanda(app.profile)
+    settings = load_settings(app.profile, bigpanda, options.app_key, options.environment)
+    targets = read_targets(app, options.integrations)
     timeouts = None
-    if timeout is not None:
-        timeouts = dict.fromkeys(DEFAULT_TIMEOUTS, timeout)
-    spinner = ui.err().status("") if ui.err().is_terminal and not json_output else None
+    if options.timeout is not None:
+        timeouts = dict.fromkeys(DEFAULT_TIMEOUTS, options.timeout)
+    live = ui.err().is_terminal and not options.json_output
+    spinner = ui.err().status("") if live else None
 
     def on_wait(text: str) -> None:
         if spinner is not None:
@@ -160,13 +213,20 @@ def verify_command(
     client = BigPandaClient(settings.api_url, settings.user_key, settings.org_token)
     reader = TargetReader()
     verifier = Verifier(
-        settings, targets, client, reader, timeouts, on_wait, on_hop, maintenance=maintenance
+        settings,
+        targets,
+        client,
+        reader,
+        timeouts,
+        on_wait,
+        on_hop,
+        maintenance=options.maintenance,
     )
     try:
         if spinner is not None:
             spinner.start()
         try:
-            report = verifier.run()
+            return verifier.run()
         finally:
             if spinner is not None:
                 spinner.stop()
@@ -177,16 +237,6 @@ def verify_command(
     finally:
         client.close()
         reader.close()
-    if junit is not None:
-        from bp_integrate import junit as junit_xml
-
-        junit_xml.write(junit, "bp-integrate verify", junit_cases(report))
-    if json_output:
-        ui.emit_json(report.to_json())
-    else:
-        render(report)
-    if not report.ok:
-        raise typer.Exit(int(report.exit_code))
 
 
 # ------------------------------------------- send-test --verify, replay --verify/--junit
@@ -216,7 +266,7 @@ def readback_watch(
     profile: str, loaded: Loaded, scenario: Scenario, timeout: float = 30.0
 ) -> ReadBackWatch:
     """A read-back watch over the run's targets, judged by the scenario's `expect`."""
-    from bp_integrate.commands.sending import check_seconds
+    from bp_integrate.engine.settings import check_seconds
     from bp_integrate.readback import ReadBackWatch, ReadTarget, load_creds
 
     check_seconds("--verify-timeout", timeout, VERIFY_TIMEOUT_MAX, "60")

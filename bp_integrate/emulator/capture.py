@@ -7,11 +7,11 @@ order answered, each a JSON object:
 
 * ``format``: ``"bp-integrate-capture/1"``;
 * ``time`` (ISO 8601, UTC) and ``timestamp`` (Unix seconds): when it arrived;
-* ``method``, ``path``; ``query`` with credential-like parameters
-  (``apiKey``, ``token``, ...) as ``****``;
-* ``headers``: an object, with credential-like headers (``Authorization``,
-  anything naming a key, token, secret, password, signature or cookie) as
-  ``****`` and every emulator secret scrubbed from the rest;
+* ``method``, ``path``; ``query`` with secret parameters (``apiKey``, ``token``,
+  ... : bp_integrate.redact's one list of secret names) as ``****``;
+* ``headers``: an object, with secret-named headers (``Authorization``, anything
+  naming a key, token, secret, password, signature or cookie) as ``****`` and
+  every emulator secret masked in the rest;
 * ``body``: the JSON body as sent (credential-like fields such as
   ``routing_key`` masked as in the request log), or ``null`` when the body is
   not JSON; ``body_text``: the body as text (UTF-8, bad bytes replaced) when it
@@ -35,7 +35,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from .records import NOT_PARSED, clean, mask_headers, mask_query, masked_body, scrub
+from bp_integrate.loading import json_line
+
+from .records import NOT_PARSED, clean, mask_headers, masked_body, scrub, shown_query
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +90,7 @@ class CaptureFile:
             "timestamp": timestamp,
             "method": method,
             "path": clean(scrub(path, secret_list)),
-            "query": clean(mask_query(query_string, secret_list)),
+            "query": clean(shown_query(query_string, secret_list)),
             "headers": dict(mask_headers(headers, secret_list)),
             "body": shown,
             "body_text": text,
@@ -123,10 +125,7 @@ def read_capture(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
     entries = []
     with open(path, encoding="utf-8", errors="replace") as handle:
         for line in handle:
-            try:
-                entry = json.loads(line)
-            except ValueError:
-                continue
+            entry = json_line(line)
             if isinstance(entry, dict) and entry.get("format") == FORMAT:
                 entries.append(entry)
     return entries

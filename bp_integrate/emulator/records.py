@@ -1,38 +1,32 @@
 """What the emulator remembers about each received request, with secrets masked.
 
 This module owns :class:`ReceivedRecord` (one immutable entry per request the
-emulated targets received) and the masking helpers that make sure no secret is
-ever echoed back: ``apiKey``-like query values, ``Authorization``-like header
-values, credential-like JSON fields in body previews, and any configured secret
-value wherever it appears, all become ``****``.
+emulated targets received) and how a request is shown: every part that could hold a
+secret goes through bp_integrate.redact, the one masker (its one list of secret
+names: ``apiKey``-like query values, ``Authorization``-like headers and credential-like
+JSON fields in body previews all become ``****``), with every configured secret value
+masked wherever it appears. Bodies are read by bp_integrate.loading, within its one
+depth limit.
 """
 
 from __future__ import annotations
 
 import functools
 import json
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
 
-MASK = "****"
+from bp_integrate import loading
+from bp_integrate.redact import MASK, Redactor, is_secret_name, mask_named, mask_query
+from bp_integrate.redact import mask_key as mask_key
+
 PREVIEW_CHARS = 300
 #: Stands for "the body was not parsed as JSON (yet)".
 NOT_PARSED: Any = object()
-#: Bodies nested deeper than this are previewed as text, not walked.
-PREVIEW_MAX_DEPTH = 64
-
-_SENSITIVE_QUERY = re.compile(
-    r"(?i)^(api[_-]?key|apikey|key|token|access[_-]?token|secret|password)$"
-)
-_SENSITIVE_HEADER = re.compile(r"(?i)(auth|cookie|token|secret|password|api[_-]?key|signature)")
-_SENSITIVE_FIELD = re.compile(
-    r"(?i)^(routing_key|integration_key|service_key|app_key|api[_-]?key|apikey|password"
-    r"|secret|token|access_token|authorization)$"
-)
+#: How deep a body nests, for emulator.context (the limit is bp_integrate.loading's).
+json_depth = loading.depth
 
 
 def clean(text: str) -> str:
@@ -48,102 +42,52 @@ def clean(text: str) -> str:
     return text
 
 
-def json_depth(value: Any) -> int:
-    """How deep ``value`` nests (a scalar is 0, ``[]`` is 1), without recursion."""
-    deepest = 0
-    stack: list[tuple[Any, int]] = [(value, 0)]
-    while stack:
-        node, depth = stack.pop()
-        if isinstance(node, dict):
-            children: Any = node.values()
-        elif isinstance(node, list):
-            children = node
-        else:
-            continue
-        deepest = max(deepest, depth + 1)
-        stack.extend((child, depth + 1) for child in children)
-    return deepest
-
-
 @functools.lru_cache(maxsize=32)
-def _secret_pattern(secrets: tuple[str, ...]) -> re.Pattern[str] | None:
-    """One compiled alternation of ``secrets``, longest first (built once per set)."""
-    found = sorted({s for s in secrets if s}, key=len, reverse=True)
-    return re.compile("|".join(re.escape(s) for s in found)) if found else None
+def _redactor(secrets: tuple[str, ...]) -> Redactor:
+    """The one masker, knowing these secrets (built once per set)."""
+    return Redactor(secrets)
 
 
 def scrub(text: str, secrets: Iterable[str]) -> str:
-    """Replace every occurrence of each (non-empty) secret in ``text`` with ``****``."""
-    pattern = _secret_pattern(tuple(secrets))
-    return text if pattern is None or not text else pattern.sub(MASK, text)
+    """``text`` with every (non-empty) secret, in any encoded form, as ``****``."""
+    return _redactor(tuple(secrets)).text(text)
 
 
-def mask_query(query_string: str, secrets: Iterable[str] = ()) -> str:
-    """A query string with credential-like parameter values replaced by ``****``."""
-    if not query_string:
-        return ""
-    pairs = parse_qsl(query_string, keep_blank_values=True)
-    masked = [(k, MASK if _SENSITIVE_QUERY.match(k) else v) for k, v in pairs]
-    return scrub(urlencode(masked, safe=",*"), secrets)
+def shown_query(query_string: str, secrets: Iterable[str] = ()) -> str:
+    """A query string with secret parameter values and known secrets as ``****``."""
+    return scrub(mask_query(query_string), secrets) if query_string else ""
 
 
 def mask_headers(
     headers: Mapping[str, str], secrets: Iterable[str] = ()
 ) -> tuple[tuple[str, str], ...]:
-    """Headers as pairs, with credential-like header values replaced by ``****``."""
-    secret_list = tuple(secrets)
+    """Headers as pairs: a secret-named header's value is ``****``, whole; known secrets
+    are masked in the others."""
+    redactor = _redactor(tuple(secrets))
     return tuple(
-        (clean(name), MASK if _SENSITIVE_HEADER.search(name) else clean(scrub(value, secret_list)))
+        (clean(name), MASK if is_secret_name(name) else clean(redactor.text(value)))
         for name, value in headers.items()
     )
-
-
-def _mask_fields(node: Any) -> Any:
-    if isinstance(node, dict):
-        return {
-            k: (_mask_value(v) if _SENSITIVE_FIELD.match(str(k)) else _mask_fields(v))
-            for k, v in node.items()
-        }
-    if isinstance(node, list):
-        return [_mask_fields(v) for v in node]
-    return node
-
-
-def _mask_value(value: Any) -> Any:
-    # Keep the last 4 characters of a long key, as PagerDuty's own client does.
-    return mask_key(value) if isinstance(value, str) else MASK
 
 
 def masked_body(
     body: bytes, secrets: Iterable[str] = (), parsed: Any = NOT_PARSED
 ) -> tuple[Any, str | None]:
-    """A body as it may be shown: (its JSON with credential-like fields masked and every
-    configured secret scrubbed from its strings, None) or, when it is not JSON (or nests
-    past PREVIEW_MAX_DEPTH), (NOT_PARSED, its text scrubbed).
+    """A body as it may be shown: (its JSON with secret-named fields masked, a key as
+    ``****`` and its last 4 characters, and every configured secret masked in its strings,
+    None) or, when it is not JSON or is out of bounds, (NOT_PARSED, its text masked).
 
     ``parsed``: the body already parsed (and depth-checked) by a handler, if it was.
     """
-    pattern = _secret_pattern(tuple(secrets))
+    redactor = _redactor(tuple(secrets))
     if parsed is NOT_PARSED:
         text = body.decode("utf-8", errors="replace")
         try:
-            parsed = json.loads(text)
-            if json_depth(parsed) > PREVIEW_MAX_DEPTH:
-                raise ValueError("too deep to walk")
-        except (ValueError, RecursionError):
-            return NOT_PARSED, clean(text if pattern is None else pattern.sub(MASK, text))
-    masked = _mask_fields(parsed)
-    return (masked if pattern is None else _scrub_strings(masked, pattern)), None
-
-
-def _scrub_strings(node: Any, pattern: re.Pattern[str]) -> Any:
-    if isinstance(node, str):
-        return pattern.sub(MASK, node)  # a lone surrogate stays: JSON's escapes carry it
-    if isinstance(node, dict):
-        return {k: _scrub_strings(v, pattern) for k, v in node.items()}
-    if isinstance(node, list):
-        return [_scrub_strings(v, pattern) for v in node]
-    return node
+            parsed = loading.loads(text, allow_nan=True)
+        except ValueError:
+            return NOT_PARSED, clean(redactor.text(text))
+    # A lone surrogate stays: JSON's escapes carry it.
+    return redactor.value(mask_named(parsed, mask_key)), None
 
 
 def body_preview(
@@ -163,11 +107,6 @@ def body_preview(
     if len(flat) > limit:
         flat = flat[: limit - 1] + "…"
     return flat
-
-
-def mask_key(value: str) -> str:
-    """A routing key or similar shown as ``****`` plus its last 4 characters."""
-    return MASK + value[-4:] if len(value) > 8 else MASK
 
 
 @dataclass(frozen=True, eq=False)
@@ -258,7 +197,7 @@ class ReceivedRecord:
 
     @functools.cached_property
     def query(self) -> str:
-        return clean(mask_query(self.raw.query, self.raw.secrets))
+        return clean(shown_query(self.raw.query, self.raw.secrets))
 
     @functools.cached_property
     def headers(self) -> tuple[tuple[str, str], ...]:

@@ -36,3 +36,6 @@ class Consumer:
 
     def tick(self) -> None:
         """About once a second while the run goes on (only if `wants_ticks`)."""
+
+    def stop(self) -> None:
+        """The run is over (or was cut short): let go of what it holds (a live table)."""
