@@ -45,8 +45,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from bp_integrate.bigpanda.events import BUILTIN_SCENARIOS, resolve_event
+from bp_integrate.bigpanda.tags import validate_tag_name
 from bp_integrate.errors import UsageError, nearest
-from bp_integrate.integrations.common import validate_tag_name
 
 _R = TypeVar("_R")
 

@@ -1,17 +1,20 @@
-"""URL rules: https or loopback, secrets riding in query strings, recipients lists."""
+"""URL rules: https or loopback, secrets riding in query strings, recipients lists.
+
+Which query parameters are secrets, and how they are masked, is bp_integrate.redact's
+(`MASK`, `mask_url` and `scrub_text` are re-exported here for the modules that split and
+join URL secrets)."""
 
 from __future__ import annotations
 
 import ipaddress
-import re
 from urllib.parse import SplitResult, parse_qsl, quote, unquote, urlunsplit
 from urllib.parse import urlsplit as _urlsplit
 
 from bp_integrate.errors import UsageError
-
-#: Query parameters whose value is a credential (compared case-insensitively).
-SECRET_PARAMS = frozenset({"apikey", "api_key", "token", "access_token"})
-MASK = "****"
+from bp_integrate.redact import MASK as MASK
+from bp_integrate.redact import is_secret_name
+from bp_integrate.redact import mask_url as mask_url
+from bp_integrate.redact import scrub_text as scrub_text
 
 
 def urlsplit(url: str) -> SplitResult:
@@ -40,8 +43,14 @@ def is_loopback_host(host: str | None) -> bool:
 
 
 def check_url(url: str, what: str) -> str:
-    """Refuse anything but an absolute https URL (http allowed on loopback hosts only)."""
+    """An absolute https URL (http allowed on loopback hosts only), as a browser would send
+    it: whitespace and control characters refused, non-ASCII encoded (`browser_encoded`).
+
+    Surrounding whitespace (a pasted line's newline) is dropped first. A URL that needs no
+    encoding comes back exactly as given.
+    """
     url = url.strip()
+    _refuse_blanks(url, what)
     parts = urlsplit(url)
     if parts.scheme and parts.hostname and parts.scheme not in ("http", "https"):
         raise UsageError(
@@ -53,18 +62,105 @@ def check_url(url: str, what: str) -> str:
             f"{what} {mask_url(url)!r} is not an absolute URL.",
             "Paste the whole URL, starting with https://",
         )
-    if parts.scheme == "http" and not is_loopback_host(parts.hostname):
-        raise UsageError(
-            f"{what} must use https, not http ({parts.hostname}).",
-            "Use the https:// URL the vendor shows; plain http is accepted only for "
-            "loopback hosts (127.0.0.1, ::1, localhost), such as the built-in emulator.",
-        )
     if parts.username or parts.password:
         raise UsageError(
             f"{what} carries a user name or password before the host.",
             "Remove 'user:password@' from the URL and use the integration's auth setting.",
         )
+    url = browser_encoded(url, what)
+    host = urlsplit(url).hostname
+    if parts.scheme == "http" and not is_loopback_host(host):
+        raise UsageError(
+            f"{what} must use https, not http ({host}).",
+            "Use the https:// URL the vendor shows; plain http is accepted only for "
+            "loopback hosts (127.0.0.1, ::1, localhost), such as the built-in emulator.",
+        )
     return url
+
+
+def _refuse_blanks(url: str, what: str) -> None:
+    """A UsageError naming the first whitespace or control character in `url` (the URL is
+    not shown: it may carry a key). A browser would drop or encode them; here they are a
+    sign of a bad copy (a wrapped line, text pasted around the URL)."""
+    for position, char in enumerate(url, start=1):
+        if char.isspace():
+            raise UsageError(
+                f"{what} holds a space or line break (character {position}).",
+                "Copy the URL again in one piece; a space that belongs in it is written %20.",
+            )
+        if ord(char) < 32 or 127 <= ord(char) < 160:
+            raise UsageError(
+                f"{what} holds a control character (character {position}).",
+                "Copy the URL again, without what surrounded it.",
+            )
+
+
+#: ASCII characters a browser percent-encodes in each part of an http(s) URL, besides the
+#: controls and spaces refused above (WHATWG URL Standard: the path, special-query and
+#: fragment percent-encode sets). Everything non-ASCII is encoded too, as UTF-8; `%` is
+#: kept, so an encoded URL encodes to itself.
+_PATH_ENCODED = frozenset('"<>`{}')
+_QUERY_ENCODED = frozenset("\"'<>")
+_FRAGMENT_ENCODED = frozenset('"<>`')
+
+
+def _percent_encoded(text: str, encoded: frozenset[str]) -> str:
+    if text.isascii() and not encoded.intersection(text):
+        return text
+    return "".join(
+        char
+        if char.isascii() and char not in encoded
+        else "".join(f"%{byte:02X}" for byte in char.encode("utf-8", "surrogatepass"))
+        for char in text
+    )
+
+
+def _ascii_host(host: str, what: str) -> str:
+    """An international host name as its IDNA (punycode) form, the way browsers write it
+    (UTS #46 mapping, non-transitional: `faß.de` is `xn--fa-hia.de`); ASCII labels are
+    left as they are (a browser takes `my_host` too, where strict IDNA would not)."""
+    if host.isascii():
+        return host
+    import idna  # httpx's own dependency for the same job
+
+    try:
+        mapped = idna.uts46_remap(host, std3_rules=False, transitional=False)
+        labels = [
+            label if label.isascii() else idna.alabel(label).decode("ascii")
+            for label in mapped.split(".")
+        ]
+    except idna.IDNAError as exc:
+        raise UsageError(
+            f"{what} has a host name that is not a valid international domain name ({exc}).",
+            "Copy the host name again from the vendor's page.",
+        ) from None
+    return ".".join(labels)
+
+
+def browser_encoded(url: str, what: str = "The URL") -> str:
+    """`url` as a browser sends it: the host in IDNA, the path, query and fragment
+    percent-encoded as UTF-8 where they hold non-ASCII (or `"`, `<`, `>` and the like).
+    Escapes already there are kept; a URL that needs nothing is returned unchanged.
+
+    `url` is an absolute URL without user info (`check_url` has checked it).
+    """
+    if url.isascii() and not (_PATH_ENCODED | _QUERY_ENCODED).intersection(url):
+        return url
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url
+    end = next((i for i, char in enumerate(rest) if char in "/?#"), len(rest))
+    authority, rest = rest[:end], rest[end:]
+    if not authority.isascii():  # never an IPv6 literal
+        host, colon, port = authority.partition(":")
+        authority = _ascii_host(host, what) + colon + port
+    rest, hash_, fragment = rest.partition("#")
+    path, question, query = rest.partition("?")
+    return (
+        f"{scheme}://{authority}{_percent_encoded(path, _PATH_ENCODED)}"
+        f"{question}{_percent_encoded(query, _QUERY_ENCODED)}"
+        f"{hash_}{_percent_encoded(fragment, _FRAGMENT_ENCODED)}"
+    )
 
 
 def _rebuild(parts: SplitResult, pairs: list[tuple[str, str]]) -> str:
@@ -83,17 +179,6 @@ def _raw_pairs(query: str) -> list[tuple[str, str]]:
     return pairs
 
 
-def mask_url(url: str) -> str:
-    """The URL with every secret query value replaced by ****."""
-    parts = urlsplit(url)
-    if not parts.query:
-        return url
-    pairs = _raw_pairs(parts.query)
-    if not any(k.lower() in SECRET_PARAMS for k, _ in pairs):
-        return url
-    return _rebuild(parts, [(k, MASK if k.lower() in SECRET_PARAMS else v) for k, v in pairs])
-
-
 def has_masked_secret(url: str) -> bool:
     """True when a secret query value is the `****` placeholder, not the real value."""
     return bool(masked_params(url))
@@ -102,7 +187,7 @@ def has_masked_secret(url: str) -> bool:
 def masked_params(url: str) -> list[str]:
     """Names of the secret query parameters whose value is the `****` placeholder."""
     return [
-        k for k, v in _raw_pairs(urlsplit(url).query) if k.lower() in SECRET_PARAMS and v == MASK
+        k for k, v in _raw_pairs(urlsplit(url).query) if is_secret_name(k) and v == MASK
     ]
 
 
@@ -112,7 +197,7 @@ def split_url_secrets(url: str) -> tuple[str, dict[str, str]]:
     secrets = {
         k: unquote(v)
         for k, v in _raw_pairs(parts.query)
-        if k.lower() in SECRET_PARAMS and v != MASK
+        if is_secret_name(k) and v != MASK
     }
     return mask_url(url), secrets
 
@@ -161,29 +246,3 @@ def with_recipients(url: str, recipients: list[str]) -> str:
     else:
         pairs[index] = ("recipients", encoded)
     return _rebuild(parts, pairs)
-
-
-_SECRET_IN_TEXT = re.compile(
-    r"(?i)((?:" + "|".join(sorted(SECRET_PARAMS)) + r")=)[^&\s'\"]+|((?:Basic|Bearer) )[^\s'\"]+"
-)
-
-
-def _looks_like_token(word: str) -> bool:
-    """A credential, not a word of prose ("Basic credentials"): a digit or a symbol of
-    base64 or of a JWT in it, or upper- and lower-case letters mixed."""
-    if any(c.isdigit() or c in "+/=._-~" for c in word):
-        return True
-    return word != word.lower() and word != word.upper()
-
-
-def _masked(match: re.Match[str]) -> str:
-    if match.group(1):
-        return match.group(1) + MASK
-    token = match.group(0)[len(match.group(2)) :]
-    return match.group(2) + MASK if _looks_like_token(token) else match.group(0)
-
-
-def scrub_text(text: str) -> str:
-    """Free text (an unexpected error's message, a target's answer) with URL keys and auth
-    tokens masked, even those no one said were secret."""
-    return _SECRET_IN_TEXT.sub(_masked, text)

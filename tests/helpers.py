@@ -110,10 +110,49 @@ def sends(emu: EmulatorServer, prefix: str = "/") -> list[Any]:
     return [r for r in emu.state.records() if r.path.startswith(prefix)]
 
 
+def shares_settled(emu: EmulatorServer, timeout: float = 10.0) -> None:
+    """Return once every share the emulated BigPanda has scheduled is done: its requests
+    answered, its record and `incident_shared` activity written.
+
+    The emulator schedules a share while it handles the request that causes it (an alert,
+    a resolve), so once that request has its answer the shares exist, and this awaits them
+    on the emulator's own loop: no polling and no guessed sleep. With nothing scheduled it
+    returns at once, which is how a test shows that something was *not* shared.
+    """
+    import asyncio
+
+    from bp_integrate.emulator.bigpanda import BigPandaState
+
+    state = emu.state.target(BigPandaState)
+    while True:
+        try:
+            pending = [task for task in list(state.tasks) if not task.done()]
+        except RuntimeError:  # the set changed while it was copied (a share just ended)
+            continue
+        if not pending:
+            return
+
+        async def finished(tasks: list[asyncio.Task[None]] = pending) -> None:
+            await asyncio.wait(tasks)
+
+        loop = pending[0].get_loop()
+        asyncio.run_coroutine_threadsafe(finished(), loop).result(timeout)
+
+
+#: Sockets bound by `closed_port` and held until the session ends.
+_HELD_PORTS: list[socket.socket] = []
+
+
 def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A loopback port where a connection is refused, for the rest of the session.
+
+    The port stays bound (never listening), so no other test and no other pytest-xdist
+    worker can be handed it and answer where a test expects a refusal.
+    """
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    _HELD_PORTS.append(sock)
+    return int(sock.getsockname()[1])
 
 
 def history_text(state_dir: Path) -> str:

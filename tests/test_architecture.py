@@ -67,3 +67,22 @@ def test_no_command_or_shared_module_names_an_integration(path: Path) -> None:
     named = {m.group(1).lower() for s in strings for m in words.finditer(s)}
     named |= {s for s in strings if s.lower() in PLAIN_WORDS}
     assert not named, f"{path.relative_to(PACKAGE)} names {sorted(named)}: ask the integration"
+
+
+def test_the_layers_hold_and_no_import_cycle() -> None:
+    """The import-linter contracts in pyproject.toml (CI runs `lint-imports` too): each
+    floor of docs/architecture imports only from floors below it, no cycle anywhere."""
+    import subprocess
+    import sys
+
+    lint_imports = Path(sys.executable).with_name("lint-imports")
+    if not lint_imports.exists():
+        pytest.skip("import-linter is not installed (pip install -e '.[test]')")
+    done = subprocess.run(
+        [str(lint_imports), "--no-cache"],
+        cwd=PACKAGE.parent,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]

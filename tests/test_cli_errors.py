@@ -181,7 +181,12 @@ def test_sigterm_at_a_prompt_is_ctrl_c_nothing_changed(tmp_path: Path) -> None:
 def test_a_reader_that_goes_away_is_exit_141(
     args: tuple[str, ...], emu: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """`... --dry-run | head -2`: the documented 141, not rich's own exit 1."""
+    """`... --dry-run | head -1`: the documented 141, not rich's own exit 1.
+
+    The reader is gone before the command writes: had it read a line first, a short
+    output could fit the pipe's buffer whole and the command end before the reader
+    left (exit 0, as happened under parallel test load).
+    """
     import os
     import subprocess
     import sys
@@ -189,12 +194,15 @@ def test_a_reader_that_goes_away_is_exit_141(
     from helpers import install
 
     install(emu, "pagerduty", monkeypatch)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "bp_integrate", *args],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=dict(os.environ),
-    )  # fmt: skip
-    assert proc.stdout is not None and proc.stderr is not None
-    proc.stdout.readline()
-    proc.stdout.close()  # the reader goes away after one line
-    assert proc.wait(timeout=30) == 141
-    assert b"Traceback" not in proc.stderr.read()
+    reader, writer = os.pipe()
+    os.close(reader)  # no reader: the first write fails with EPIPE
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "bp_integrate", *args],
+            stdout=writer, stderr=subprocess.PIPE, env=dict(os.environ),
+        )  # fmt: skip
+    finally:
+        os.close(writer)
+    _out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 141, err.decode()
+    assert b"Traceback" not in err

@@ -160,6 +160,7 @@ class BlockingKeyring(KeyringBackend):
     """A keyring whose calls never return (a locked Secret Service waiting on a prompt)."""
 
     priority = 10
+    viable = False  # never the default keyring: only the fixture below installs it
 
     def __init__(self) -> None:
         super().__init__()

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import re
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 import pytest
-from helpers import PD_KEY, XM_URL
+from helpers import PD_KEY, XM_URL, cli, pasted
 
 from bp_integrate.errors import UsageError
 from bp_integrate.integrations import get
@@ -14,6 +19,7 @@ from bp_integrate.integrations.pagerduty import check_integration_key, parse_fie
 from bp_integrate.integrations.panopta import target_value
 from bp_integrate.integrations.xmatters import check_trigger_url, trigger_url_warnings
 from bp_integrate.urls import (
+    browser_encoded,
     check_url,
     join_url_secrets,
     mask_url,
@@ -59,6 +65,131 @@ def test_refusal_never_shows_the_api_key() -> None:
         check_url("x.example/?apiKey=hush", "The URL")
     assert "hush" not in str(info.value)
     assert "apiKey=****" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://example.com/a b",
+        "https://example.com/x?team=Cloud Devops",
+        "https://example.com/x\n/y",
+        "https://example.com/x\ty",
+        "https://exa mple.com/x",
+        "https://example.com/\u00a0x",  # a no-break space, as web pages paste it
+        "https://example.com/x#a b",
+    ],
+)
+def test_whitespace_inside_a_url_is_refused(url: str) -> None:
+    with pytest.raises(UsageError, match="The URL holds a space or line break") as info:
+        check_url(url, "The URL")
+    assert "%20" in info.value.hint
+
+
+@pytest.mark.parametrize("url", ["https://example.com/\x00", "https://example.com/x\x7f"])
+def test_control_characters_are_refused(url: str) -> None:
+    with pytest.raises(UsageError, match="holds a control character"):
+        check_url(url, "The URL")
+
+
+def test_surrounding_whitespace_is_dropped() -> None:
+    assert check_url("  https://example.com/x\n", "The URL") == "https://example.com/x"
+
+
+@pytest.mark.parametrize(
+    ("url", "sent"),
+    [
+        # Path and query: UTF-8, percent-encoded; escapes already there are kept.
+        ("https://example.com/café?q=ü", "https://example.com/caf%C3%A9?q=%C3%BC"),
+        ("https://example.com/a%20b/é?x=%41", "https://example.com/a%20b/%C3%A9?x=%41"),
+        ("https://example.com/パス", "https://example.com/%E3%83%91%E3%82%B9"),
+        ("https://example.com/x#frag-ö", "https://example.com/x#frag-%C3%B6"),
+        # What a browser encodes among ASCII: " < > ` { } in a path, " ' < > in a query.
+        ("https://example.com/a{b}", "https://example.com/a%7Bb%7D"),
+        ("https://example.com/x?q=<'1'>", "https://example.com/x?q=%3C%271%27%3E"),
+        # The host: IDNA (UTS #46, non-transitional as browsers are); the port kept.
+        ("https://Bücher.example:8443/x", "https://xn--bcher-kva.example:8443/x"),
+        ("https://faß.de/", "https://xn--fa-hia.de/"),
+        ("https://例え.テスト/", "https://xn--r8jz45g.xn--zckzah/"),
+        (  # a full-width "localhost" is localhost, so plain http is accepted
+            "http://\uff4c\uff4f\uff43\uff41\uff4c\uff48\uff4f\uff53\uff54:9/x",
+            "http://localhost:9/x",
+        ),
+        # Nothing to do: exactly as given (case, empty query and all).
+        ("https://EXAMPLE.com/A?", "https://EXAMPLE.com/A?"),
+    ],
+)
+def test_non_ascii_is_encoded_as_a_browser_would(url: str, sent: str) -> None:
+    assert check_url(url, "The URL") == sent
+    assert browser_encoded(sent) == sent  # encoding an encoded URL changes nothing
+
+
+def test_a_host_that_is_no_international_domain_name_is_refused() -> None:
+    with pytest.raises(UsageError, match="not a valid international domain name"):
+        check_url("https://a\u200db.example/", "The URL")
+
+
+class _Recorder(ThreadingHTTPServer):
+    """A real HTTP server on loopback that keeps the request target of each POST as it
+    arrived on the wire (BaseHTTPRequestHandler does not decode it)."""
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _Recording)
+        self.paths: list[str] = []
+
+
+class _Recording(BaseHTTPRequestHandler):
+    server: _Recorder
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.server.paths.append(self.path)
+        self.send_response(202)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"{}")
+
+    def log_message(self, *args: Any) -> None:
+        return None
+
+
+@pytest.fixture
+def recorder() -> Iterator[_Recorder]:
+    server = _Recorder()
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+    thread.join()
+
+
+def _install_webhook(url: str, monkeypatch: pytest.MonkeyPatch) -> Any:
+    monkeypatch.setenv("BP_INTEGRATE_WEBHOOK_AUTH_HEADER", "Bearer t0ken-for-the-test")
+    return cli(
+        "install", "webhook", "--no-input", "--no-verify", "--secret-store", "env", "--json",
+        "--set", f"url={url}",
+    )  # fmt: skip
+
+
+def test_a_non_ascii_url_reaches_a_real_server_encoded(
+    recorder: _Recorder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    base = f"http://127.0.0.1:{recorder.server_address[1]}"
+    result = _install_webhook(f"{base}/hooks/café/Ölmühle?team=Zürich&x=%41", monkeypatch)
+    assert result.exit_code == 0, result.stderr
+    target = "/hooks/caf%C3%A9/%C3%96lm%C3%BChle?team=Z%C3%BCrich&x=%41"
+    assert pasted(json.loads(result.stdout), "url") == base + target  # what BigPanda gets
+    sent = cli("send-test", "new", "--to", "webhook")
+    assert sent.exit_code == 0, sent.stdout + sent.stderr
+    assert recorder.paths == [target]
+
+
+def test_install_refuses_a_url_with_a_space(monkeypatch: pytest.MonkeyPatch) -> None:
+    result = _install_webhook("http://127.0.0.1:9/hooks/Cloud Devops", monkeypatch)
+    assert result.exit_code == 2
+    assert "The receiver URL holds a space or line break (character 31)" in result.stderr
+    assert "%20" in result.stderr
 
 
 def test_xmatters_trigger_path() -> None:

@@ -2,12 +2,16 @@
 
 Owns which events exist (`EVENTS`, BigPanda's own list [C]), how a user may spell them
 (`resolve_event`), the built-in lifecycles, which events leave a test incident open or
-closed on a target, and the status ranks (ok < unknown < warning < critical). Stdlib only.
+closed on a target, the status ranks (ok < unknown < warning < critical), and reading a
+webhook body's event and incident in any envelope (`event_of`, the one `incident_of`;
+`webhook` re-exports both, `testmark` reads through this one). Stdlib only.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from typing import Any
 
 from bp_integrate.errors import UsageError, nearest
 
@@ -144,3 +148,32 @@ def severity_to_pagerduty(status: str) -> str:
 OPENING_EVENTS = frozenset({NEW, UPDATED, REOPEN, FLAPPING})
 #: Events after which it is closed.
 CLOSING_EVENTS = frozenset({CLOSED})
+
+
+# --------------------------------------------------------------------------- reading a body
+
+
+def incident_of(body: Mapping[str, Any]) -> dict[str, Any]:
+    """The incident object inside a webhook body, whatever its envelope.
+
+    `{"incident": {...}, ...}` gives the inner object; anything else is taken as a bare
+    incident (an empty dict when `body` is not a dict at all).
+    """
+    inner = body.get("incident")
+    if isinstance(inner, dict):
+        return inner
+    return body if isinstance(body, dict) else {}
+
+
+def event_of(body: Mapping[str, Any]) -> str | None:
+    """The BigPanda event a body names, in any envelope: `metadata.event` (ours),
+    a top-level `event_type`/`event`/`trigger`, or None when it names none."""
+    candidates: list[Any] = []
+    meta = body.get("metadata")
+    if isinstance(meta, Mapping):
+        candidates += [meta.get("event"), meta.get("event_type"), meta.get("trigger")]
+    candidates += [body.get("event_type"), body.get("event"), body.get("trigger")]
+    for value in candidates:
+        if isinstance(value, str) and value in _EVENT_SET:
+            return value
+    return None

@@ -28,6 +28,7 @@ from bp_integrate.bigpanda.events import (
     resolve_event,
     status_rank,
 )
+from bp_integrate.bigpanda.tags import validate_tag_name
 from bp_integrate.bigpanda.testmark import (
     DESCRIPTION_MAX,
     TEST_MARKER_TAG,
@@ -36,7 +37,6 @@ from bp_integrate.bigpanda.testmark import (
     truncate,
 )
 from bp_integrate.errors import UsageError
-from bp_integrate.integrations.common import validate_tag_name
 
 __all__ = [
     "CORRELATION_WINDOW_MINUTES",

@@ -11,7 +11,7 @@ import hashlib
 from functools import lru_cache
 from typing import Any
 
-from bp_integrate.integrations.common import TEST_MARKER_TAG
+from bp_integrate.bigpanda.events import incident_of
 
 __all__ = [
     "DESCRIPTION_MAX",
@@ -24,6 +24,8 @@ __all__ = [
 
 DESCRIPTION_MAX = 2048  # an alert description's limit [C]
 TEST_PREFIX = "[TEST] "
+#: The alert tag and incident tag that mark a body as test data (`tag_id` below).
+TEST_MARKER_TAG = "bp_integrate_test"
 
 
 def truncate(text: str, limit: int) -> str:
@@ -59,8 +61,6 @@ def mark_as_test(body: dict[str, Any]) -> None:
     the marker's tag id, or its name as older bodies had it, counts as marked). Nothing
     is added where the body has no such field: a body of your own keeps its shape.
     """
-    from bp_integrate.bigpanda.webhook import incident_of  # it imports this module
-
     comment = body.get("comment")
     if isinstance(comment, str) and not comment.startswith(TEST_PREFIX):
         body["comment"] = TEST_PREFIX + comment

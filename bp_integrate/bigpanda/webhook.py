@@ -1,10 +1,11 @@
-"""The BigPanda Notifications Webhook body: envelopes, the one `incident_of`, calibrated shapes.
+"""The BigPanda Notifications Webhook body: envelopes, calibrated shapes, rendering.
 
 Owns what a share's body looks like around the simulated incident: the envelope shapes and
 the `metadata` of a share, `render_body` (simulate, envelope, `--set` edits, test marks),
-filling an adopted (calibrated) shape, reading a body back (`incident_of`, `event_of`,
-`summary`) and loading a `--payload` file. Confidence of each choice: docs/replay.md.
-Stdlib only.
+filling an adopted (calibrated) shape, `summary`, and loading a `--payload` file. Reading a
+body's event and incident (`event_of`, the one `incident_of`) lives in `events`, below the
+test marks that need it, and is re-exported here. Confidence of each choice:
+docs/replay.md. Stdlib only.
 """
 
 from __future__ import annotations
@@ -17,11 +18,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from bp_integrate import jsonpath
-from bp_integrate.bigpanda.events import COMMENTED, EVENTS, resolve_event, status_rank
+from bp_integrate.bigpanda.events import (  # event_of, incident_of: re-exported (__all__)
+    COMMENTED,
+    EVENTS,
+    event_of,
+    incident_of,
+    resolve_event,
+    status_rank,
+)
 from bp_integrate.bigpanda.simulator import IncidentSimulator, generated_environment_id
+from bp_integrate.bigpanda.tags import validate_tag_name
 from bp_integrate.bigpanda.testmark import mark_as_test, truncate
 from bp_integrate.errors import UsageError, nearest
-from bp_integrate.integrations.common import validate_tag_name
 
 if TYPE_CHECKING:
     from bp_integrate.integrations.base import SendOptions
@@ -124,32 +132,6 @@ def envelope(
     if comment is not None:
         body["comment"] = comment
     return body
-
-
-def incident_of(body: Mapping[str, Any]) -> dict[str, Any]:
-    """The incident object inside a webhook body, whatever its envelope.
-
-    `{"incident": {...}, ...}` gives the inner object; anything else is taken as a bare
-    incident (an empty dict when `body` is not a dict at all).
-    """
-    inner = body.get("incident")
-    if isinstance(inner, dict):
-        return inner
-    return body if isinstance(body, dict) else {}
-
-
-def event_of(body: Mapping[str, Any]) -> str | None:
-    """The BigPanda event a body names, in any envelope: `metadata.event` (ours),
-    a top-level `event_type`/`event`/`trigger`, or None when it names none."""
-    candidates: list[Any] = []
-    meta = body.get("metadata")
-    if isinstance(meta, Mapping):
-        candidates += [meta.get("event"), meta.get("event_type"), meta.get("trigger")]
-    candidates += [body.get("event_type"), body.get("event"), body.get("trigger")]
-    for value in candidates:
-        if isinstance(value, str) and value in EVENTS:
-            return value
-    return None
 
 
 # --------------------------------------------------------------------------- calibrated shapes

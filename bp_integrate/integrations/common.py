@@ -2,38 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 
+# BigPanda's tag rule lives with BigPanda (bigpanda/tags.py); re-exported for the fields here.
+from bp_integrate.bigpanda.tags import validate_tag_name as validate_tag_name
 from bp_integrate.errors import UsageError
-
-TAG_NAME_MAX = 64
-TEST_MARKER_TAG = "bp_integrate_test"
-_TAG_NAME = re.compile(r"[a-z][a-z0-9_-]{0,63}")
-
-
-def validate_tag_name(name: str) -> str:
-    """`name` unchanged if BigPanda accepts it as a tag name, else a UsageError with a fix.
-
-    BigPanda's rule [C]: lowercase `a-z0-9_-`, starting with a letter, at most 64 characters.
-    """
-    if _TAG_NAME.fullmatch(name):
-        return name
-    if not name:
-        raise UsageError("A tag name is empty.", "Tag names look like `env` or `service_name`.")
-    if len(name) > TAG_NAME_MAX:
-        problem = f"is {len(name)} characters long (at most {TAG_NAME_MAX})"
-    elif not name[0].isalpha() or not name[0].isascii():
-        problem = "must start with a letter"
-    elif name != name.lower():
-        problem = "must be lowercase"
-    else:
-        problem = "may only contain a-z, 0-9, '_' and '-'"
-    fixed = re.sub(r"[^a-z0-9_-]+", "_", name.lower()).strip("_")
-    fixed = re.sub(r"^[^a-z]+", "", fixed)[:TAG_NAME_MAX]
-    hint = "Tag names are lowercase a-z, 0-9, '_' and '-', start with a letter, ≤ 64 characters"
-    hint += f"; try '{fixed}'." if fixed and _TAG_NAME.fullmatch(fixed) else "."
-    raise UsageError(f"'{name}' is not a BigPanda tag name: it {problem}.", hint)
 
 
 def check_tag_name(value: str, _values: Mapping[str, str] | None = None) -> str:
