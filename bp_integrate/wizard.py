@@ -65,6 +65,10 @@ class Sources:
     secrets: dict[str, str] = field(default_factory=dict)
     environ: Mapping[str, str] = field(default_factory=dict)
     interactive: bool = False
+    #: Values the target's API gave (`TargetSide`): they come first, never asked.
+    made: dict[str, str] = field(default_factory=dict)
+    #: Titles of the install steps the target's API did: neither shown nor confirmed.
+    done_steps: tuple[str, ...] = ()
 
 
 @dataclass
@@ -204,9 +208,16 @@ def run(
     for index, (step, fields) in enumerate(plan):
         if step is not None and not step.applies(values):
             continue  # a step of another setup (Panopta's v1.1 or workflow)
+        if step is not None and step.title in sources.done_steps:
+            _resolve_step(integration, fields, values, current, sources, None, verify_key)
+            continue  # done through the target's API before the walkthrough
         number += 1
         if step is not None and prompter is not None:
-            later = sum(1 for s, _ in plan[index + 1 :] if s is not None and s.applies(values))
+            later = sum(
+                1
+                for s, _ in plan[index + 1 :]
+                if s is not None and s.applies(values) and s.title not in sources.done_steps
+            )
             prompter.step(number, number + later, step)
         base: Mapping[str, str] = current
         while True:
@@ -299,12 +310,19 @@ def _verified(
         return
 
 
+def given_values(integration: Integration, sources: Sources) -> dict[str, str]:
+    """Every value given up front, by field name (the target's API, flags, answers,
+    stdin, environment), as given (not checked yet)."""
+    return _given(integration, sources)
+
+
 def _given(integration: Integration, sources: Sources) -> dict[str, str]:
     """Every value given up front, by field name (flags, answers, stdin, environment)."""
     given: dict[str, str] = {}
     for f in integration.fields:
         variable = env_var(integration.name, f.name)
         for found in (
+            sources.made.get(f.name),
             sources.sets.get(f.name),
             sources.answers.get(f.name),
             sources.secrets.get(f.name),
@@ -327,7 +345,10 @@ def _resolve(
 ) -> str:
     given: tuple[str, str] | None = None
     variable = env_var(integration.name, f.name)
-    if f.name in sources.sets:
+    if f.name in sources.made:
+        system = integration.target_side.system if integration.target_side else "the target"
+        given = (sources.made[f.name], f"{system}'s API")
+    elif f.name in sources.sets:
         given = (sources.sets[f.name], f"--set {f.name}")
     elif f.name in sources.answers:
         given = (sources.answers[f.name], "the answers file")
@@ -344,7 +365,7 @@ def _resolve(
             error.message = f"{error.message} (from {origin})"
             raise
     existing = current.get(f.name)
-    if sources.interactive and prompter is not None:
+    if sources.interactive and prompter is not None and f.asked:
         return _prompt(f, values, current, prompter, integration, sources.environ, back_ok)
     if existing:
         return existing

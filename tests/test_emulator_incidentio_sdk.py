@@ -128,10 +128,119 @@ def check_list_alerts(client: httpx.Client) -> None:
         assert strict_error(answer).errors[0].source.field == "page_size"
 
 
+VIEWER = {"Authorization": f"Bearer {CFG.incidentio_viewer_api_key}"}
+
+
+def new_source() -> dict[str, Any]:
+    """What bp-integrate sends to create the BigPanda alert source, checked against the
+    SDK's own request model."""
+    from bp_integrate.integrations.incidentio import SOURCE_TYPE, TEMPLATE
+
+    body = {"name": "BigPanda", "source_type": SOURCE_TYPE, "template": TEMPLATE}
+    parsed = models.AlertSourcesCreatePayloadV2.from_dict(body)
+    assert parsed.additional_properties == {} and parsed.template.additional_properties == {}
+    return body
+
+
+def strict_source(source: Any) -> None:
+    assert source.additional_properties == {}
+    assert source.source_type in list(models.AlertSourceV2SourceType), source.source_type
+    assert source.template.additional_properties == {}
+    assert source.id and source.secret_token and source.alert_events_url
+
+
+def check_create_source(client: httpx.Client) -> None:
+    answer = client.post("/v2/alert_sources", json=new_source(), headers=API)
+    assert answer.status_code == 200, answer.text  # the SDK parses 200 for create
+    made = models.AlertSourcesCreateResultV2.from_dict(answer.json())
+    assert made.additional_properties == {}
+    strict_source(made.alert_source)
+    assert made.alert_source.alert_events_url.endswith(f"/big_panda/{made.alert_source.id}")
+    secret = {"Authorization": f"Bearer {made.alert_source.secret_token}"}
+    path = f"/v2/alert_events/big_panda/{made.alert_source.id}"
+    strict_accepted(client.post(path, json=share("incident#new", "inc-s"), headers=secret))
+    assert client.post(path, json=share("incident#new"), headers=SOURCE).status_code == 401
+    errors = {
+        400: client.post("/v2/alert_sources", content=b"{", headers=API),
+        401: client.post("/v2/alert_sources", json=new_source()),
+        403: client.post("/v2/alert_sources", json=new_source(), headers=VIEWER),
+        422: client.post("/v2/alert_sources", json={"name": "x"}, headers=API),
+    }
+    for status, answer in errors.items():
+        assert answer.status_code == status, (status, answer.text)
+        strict_error(answer)
+
+
+def check_list_sources(client: httpx.Client) -> None:
+    client.post("/v2/alert_sources", json=new_source(), headers=API)
+    answer = client.get("/v2/alert_sources", headers=VIEWER)
+    assert answer.status_code == 200
+    listed = models.AlertSourcesListResultV2.from_dict(answer.json())
+    assert listed.additional_properties == {}
+    for source in listed.alert_sources:
+        strict_source(source)
+    assert [s.name for s in listed.alert_sources] == ["BigPanda (demo)", "BigPanda"]
+    strict_error(client.get("/v2/alert_sources"))
+
+
+def check_show_source(client: httpx.Client) -> None:
+    made = client.post("/v2/alert_sources", json=new_source(), headers=API).json()
+    ident = made["alert_source"]["id"]
+    answer = client.get(f"/v2/alert_sources/{ident}", headers=API)
+    shown = models.AlertSourcesShowResultV2.from_dict(answer.json())
+    assert shown.additional_properties == {}
+    strict_source(shown.alert_source)
+    assert shown.alert_source.secret_token == made["alert_source"]["secret_token"]
+    missing = client.get("/v2/alert_sources/01NOSUCH", headers=API)
+    assert missing.status_code == 404
+    strict_error(missing)
+
+
+def check_delete_source(client: httpx.Client) -> None:
+    made = client.post("/v2/alert_sources", json=new_source(), headers=API).json()
+    ident = made["alert_source"]["id"]
+    assert client.delete(f"/v2/alert_sources/{ident}", headers=VIEWER).status_code == 403
+    gone = client.delete(f"/v2/alert_sources/{ident}", headers=API)
+    assert (gone.status_code, gone.content) == (204, b"")
+    secret = {"Authorization": f"Bearer {made['alert_source']['secret_token']}"}
+    path = f"/v2/alert_events/big_panda/{ident}"
+    refused = client.post(path, json=share("incident#new"), headers=secret)
+    assert refused.status_code in (401, 404)  # a deleted source takes no more events
+    for answer in (
+        client.delete(f"/v2/alert_sources/{ident}", headers=API),
+        client.delete(f"/v2/alert_sources/{ident}"),
+    ):
+        assert answer.status_code in (401, 404)
+        strict_error(answer)
+
+
 CHECKS: dict[str, Check] = {
     "incidentio_alert_event": check_alert_events,
     "incidentio_alerts": check_list_alerts,
+    "incidentio_alert_sources": check_list_sources,
+    "incidentio_create_alert_source": check_create_source,
+    "incidentio_alert_source": check_show_source,
+    "incidentio_delete_alert_source": check_delete_source,
 }
+
+
+def test_the_sdk_itself_creates_shows_and_deletes_a_source(emu: EmulatorServer) -> None:
+    """The SDK's own alert sources V2 calls against the emulator."""
+    from incident_io.api.alert_sources_v2 import (
+        alert_sources_v2_create,
+        alert_sources_v2_delete,
+        alert_sources_v2_show,
+    )
+
+    client = sdk.AuthenticatedClient(base_url=emu.base_url, token=API_KEY)
+    body = models.AlertSourcesCreatePayloadV2.from_dict(new_source())
+    made = alert_sources_v2_create.sync(client=client, body=body)
+    assert isinstance(made, models.AlertSourcesCreateResultV2)
+    assert made.alert_source.source_type == models.AlertSourceV2SourceType.BIG_PANDA
+    shown = alert_sources_v2_show.sync(made.alert_source.id, client=client)
+    assert isinstance(shown, models.AlertSourcesShowResultV2)
+    gone = alert_sources_v2_delete.sync_detailed(made.alert_source.id, client=client)
+    assert gone.status_code == 204
 
 
 def test_every_route_has_a_check() -> None:

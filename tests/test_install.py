@@ -58,6 +58,7 @@ def test_list_shows_every_integration_and_installed_status(
         ("incidentio", False),
         ("panopta", False),
         ("webhook", False),
+        ("webhook_v2", False),
     ]
     install_json(runner, "pagerduty", BP_INTEGRATE_PAGERDUTY_INTEGRATION_KEY=PD_KEY)
     doc = json.loads(invoke(runner, "list", "--json").stdout)
@@ -68,6 +69,7 @@ def test_list_shows_every_integration_and_installed_status(
         "incidentio": False,
         "panopta": False,
         "webhook": False,
+        "webhook_v2": False,
     }
     text = invoke(runner, "list")
     assert text.exit_code == 0
@@ -78,6 +80,7 @@ def test_list_shows_every_integration_and_installed_status(
         "incidentio": "-",
         "panopta": "-",
         "webhook": "-",
+        "webhook_v2": "-",
     }
     # another profile sees nothing installed
     other = json.loads(invoke(runner, "--profile", "prod", "list", "--json").stdout)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
-import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -21,13 +22,33 @@ from bp_integrate.commands.common import (
     store_kind_of,
 )
 from bp_integrate.commands.show import render_paste
+from bp_integrate.commands.sides import api_key_env, real_tty, side_key, side_url
 from bp_integrate.errors import BPError, ExitCode, UsageError, command_for
 from bp_integrate.integrations import get
-from bp_integrate.integrations.base import Field, Integration, Step
+from bp_integrate.integrations.base import (
+    ApiCall,
+    ApiClient,
+    Choice,
+    Field,
+    Integration,
+    Made,
+    SidePlan,
+    Step,
+    TargetSide,
+)
 from bp_integrate.secrets import StoreKind
 from bp_integrate.store import load_values, save, split_secrets
 from bp_integrate.urls import MASK, mask_url
-from bp_integrate.wizard import BACK, Sources, load_answers, parse_sets, paste, run
+from bp_integrate.wizard import (
+    BACK,
+    InstallPlan,
+    Sources,
+    given_values,
+    load_answers,
+    parse_sets,
+    paste,
+    run,
+)
 
 
 class TerminalPrompter:
@@ -162,7 +183,7 @@ def read_secret_stdin(fields: list[str], integration: Integration) -> dict[str, 
     from bp_integrate.loading import read_stdin_line
 
     secrets: dict[str, str] = {}
-    on_terminal = _real_tty()
+    on_terminal = real_tty()
     for name in fields:
         f = integration.field(name)
         if not f.secret and not f.url_with_secrets:
@@ -185,13 +206,6 @@ def read_secret_stdin(fields: list[str], integration: Integration) -> dict[str, 
     return secrets
 
 
-def _real_tty() -> bool:
-    try:
-        return sys.stdin.isatty()
-    except (AttributeError, ValueError):
-        return False
-
-
 def open_checked_store(kind: StoreKind) -> None:
     """Fail before any question if the chosen store cannot work; warn about a plain file."""
     from bp_integrate.secrets import INSECURE_FILE, open_store
@@ -204,34 +218,93 @@ def open_checked_store(kind: StoreKind) -> None:
         )
 
 
+SetOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--set",
+        metavar="FIELD=VALUE",
+        help="Give a setting of the integration (not a secret). Here --set is a "
+        "setting; on send-test and replay it edits the event body.",
+    ),
+]
+AnswersOpt = Annotated[
+    Path | None,
+    typer.Option("--answers", metavar="FILE.yaml", help="Settings from a YAML file."),
+]
+SecretStdinOpt = Annotated[
+    list[str] | None,
+    typer.Option("--secret-stdin", metavar="FIELD", help="Read this secret from a line of stdin."),
+]
+NoVerifyOpt = Annotated[
+    bool, typer.Option("--no-verify", help="Do not check BigPanda API keys against BigPanda.")
+]
+ByApiOpt = Annotated[
+    bool | None,
+    typer.Option(
+        "--by-api/--by-hand",
+        help="Make the target's side (its integration or alert source) through the target's "
+        "API, or by hand (paste). Default: by API when an API key is given "
+        "(BP_INTEGRATE_<INTEGRATION>_API_KEY, --api-key-stdin) or --service is.",
+        show_default=False,
+    ),
+]
+ServiceOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--service",
+        metavar="NAME|ID",
+        help="Where on the target's side to make it, by name or id (the target's service).",
+    ),
+]
+ApiKeyStdinOpt = Annotated[
+    bool,
+    typer.Option(
+        "--api-key-stdin",
+        help="Read the target's API key from a line of stdin, after any --secret-stdin values.",
+    ),
+]
+DryRunOpt = Annotated[
+    bool,
+    typer.Option(
+        "--dry-run", help="Show the calls to the target's API (reads are made); save nothing."
+    ),
+]
+
+
+@dataclass(frozen=True)
+class InstallOptions:
+    """What `install` was asked to do, as parsed from its options."""
+
+    integration: str
+    sets: list[str] = field(default_factory=list)
+    answers: Path | None = None
+    secret_stdin: list[str] = field(default_factory=list)
+    no_input: bool = False
+    secret_store: str | None = None
+    insecure_storage: bool = False
+    no_verify: bool = False
+    by_api: bool | None = None
+    service: str | None = None
+    api_key_stdin: bool = False
+    dry_run: bool = False
+    show_secrets: bool = False
+    json_output: bool = False
+
+
 def install_command(
     ctx: typer.Context,
     integration: IntegrationArg,
-    set_: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--set",
-            metavar="FIELD=VALUE",
-            help="Give a setting of the integration (not a secret). Here --set is a "
-            "setting; on send-test and replay it edits the event body.",
-        ),
-    ] = None,
-    answers: Annotated[
-        Path | None,
-        typer.Option("--answers", metavar="FILE.yaml", help="Settings from a YAML file."),
-    ] = None,
-    secret_stdin: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--secret-stdin", metavar="FIELD", help="Read this secret from a line of stdin."
-        ),
-    ] = None,
+    set_: SetOpt = None,
+    answers: AnswersOpt = None,
+    secret_stdin: SecretStdinOpt = None,
     no_input: NoInputOpt = False,
     secret_store: SecretStoreOpt = None,
     insecure_storage: InsecureStorageOpt = False,
-    no_verify: Annotated[
-        bool, typer.Option("--no-verify", help="Do not check BigPanda API keys against BigPanda.")
-    ] = False,
+    no_verify: NoVerifyOpt = False,
+    by_api: ByApiOpt = None,
+    service: ServiceOpt = None,
+    api_key_stdin: ApiKeyStdinOpt = False,
+    dry_run: DryRunOpt = False,
     show_secrets: ShowSecretsOpt = False,
     json_output: JsonOpt = False,
 ) -> None:
@@ -246,28 +319,79 @@ def install_command(
 
     bp-integrate -p prod install pagerduty --secret-store env --no-input
 
-    bp-integrate install xmatters --set auth=basic --set username=bp --secret-stdin password
-
     bp-integrate install panopta --answers examples/answers/panopta.yaml --json
     """
-    profile = ctx.obj.profile
-    spec = get(integration)
+    options = InstallOptions(
+        integration, set_ or [], answers, secret_stdin or [], no_input, secret_store,
+        insecure_storage, no_verify, by_api, service, api_key_stdin, dry_run, show_secrets,
+        json_output,
+    )  # fmt: skip
+    run_install(ctx, options)
+
+
+@dataclass
+class Walkthrough:
+    """Everything the walkthrough starts from: the integration, its stored values, where
+    values come from, and how (and whether) to ask."""
+
+    spec: Integration
+    profile: str
+    cfg: config.Config
+    existing: config.Installed | None
+    store_kind: StoreKind
+    current: dict[str, str]
+    sources: Sources
+    prompter: TerminalPrompter | None
+
+    @property
+    def interactive(self) -> bool:
+        return self.prompter is not None
+
+
+def run_install(ctx: typer.Context, opts: InstallOptions) -> None:
+    """The install: the target's side by API (when asked), the walkthrough, then save
+    and say what to paste. Nothing is saved on a failure or Ctrl-C."""
+    walk = prepare(ctx.obj.profile, opts)
+    late = walk.spec.target_side is not None and walk.spec.target_side.after_walkthrough
+    side = None if late else target_side(walk, opts)
+    if opts.dry_run and not late:
+        return report_dry_run(walk, side, opts)
+    notice = SideNotice(side)
+    with created_notice(walk, notice):
+        plan = run(walk.spec, walk.current, walk.sources, walk.prompter, key_verifier(walk, opts))
+        if not walk.interactive:
+            for message in plan.warnings:
+                ui.warn(message)
+        if late:  # made from the answers (BigPanda's Webhook v2), before anything is saved
+            side = notice.side = target_side(walk, opts, plan.values)
+            if opts.dry_run:
+                return report_dry_run(walk, side, opts)
+        # Paste items to compare before `save`: an update says what BigPanda needs again.
+        before = _paste_values(walk.spec, walk.current) if walk.existing else None
+        save(walk.cfg, walk.spec, walk.profile, plan.values, walk.store_kind)
+    kept = keep_api_key(walk, side)
+    report(ctx, walk, plan, before, side, kept, opts)
+
+
+def prepare(profile: str, opts: InstallOptions) -> Walkthrough:
+    """Load the stored install, read what was given up front, open the secret store."""
+    spec = get(opts.integration)
     cfg = config.load()
-    sets = parse_sets(set_ or [], spec)
-    file_answers = load_answers(answers, spec) if answers else {}
+    sets = parse_sets(opts.sets, spec)
+    file_answers = load_answers(opts.answers, spec) if opts.answers else {}
     existing = cfg.get(profile, spec.name)
     store_kind = store_kind_of(
-        secret_store, insecure_storage, existing.secret_store if existing else None
+        opts.secret_store, opts.insecure_storage, existing.secret_store if existing else None
     )
     open_checked_store(store_kind)
     # An update starts from the stored values; one whose secret is gone is asked again.
     current = (
         load_values(spec, existing, profile, with_secrets=True, strict=False) if existing else {}
     )
-    secrets = read_secret_stdin(secret_stdin or [], spec)
-    interactive = not no_input and not json_output and ui.stdin_is_tty()
+    secrets = read_secret_stdin(opts.secret_stdin, spec)
+    interactive = not opts.no_input and not opts.json_output and ui.stdin_is_tty()
     sources = Sources(sets, file_answers, secrets, os.environ, interactive)
-    prompter = TerminalPrompter(profile, show_secrets) if interactive else None
+    prompter = TerminalPrompter(profile, opts.show_secrets) if interactive else None
     if interactive:
         verb = "Updating" if existing else "Installing"
         ui.say(f"{verb} {spec.title} in profile {profile!r}. Ctrl-C at any point saves nothing.")
@@ -277,37 +401,51 @@ def install_command(
                 "never stored. What you type is checked, then not kept: the variables to "
                 "export are listed at the end."
             )
-    verifier: Callable[[str], int] | None = None
-    if not no_verify:
-        from bp_integrate.bigpanda.api import check_key
+    return Walkthrough(spec, profile, cfg, existing, store_kind, current, sources, prompter)
 
-        api_url = cfg.api_url(profile)
 
-        def verifier(key: str) -> int:
-            return check_key(api_url, key)  # how many environments the key sees
+def key_verifier(walk: Walkthrough, opts: InstallOptions) -> Callable[[str], int] | None:
+    """How a BigPanda User API key given at install is checked (None: --no-verify)."""
+    if opts.no_verify:
+        return None
+    from bp_integrate.bigpanda.api import check_key
 
-    plan = run(spec, current, sources, prompter, verifier)
-    if not interactive:
-        for message in plan.warnings:
-            ui.warn(message)
-    # Paste items to compare before `save`: an update says what BigPanda needs again.
-    before = _paste_values(spec, current) if existing else None
-    save(cfg, spec, profile, plan.values, store_kind)
+    api_url = walk.cfg.api_url(walk.profile)
+
+    def verifier(key: str) -> int:
+        return check_key(api_url, key)  # how many environments the key sees
+
+    return verifier
+
+
+def report(
+    ctx: typer.Context,
+    walk: Walkthrough,
+    plan: InstallPlan,
+    before: dict[str, object] | None,
+    side: SideResult | None,
+    kept: str | None,
+    opts: InstallOptions,
+) -> None:
+    """What was installed and what to paste (JSON, or text), then the offers."""
+    spec, profile, store_kind = walk.spec, walk.profile, walk.store_kind
     unexported = _not_exported(spec, plan.values) if store_kind == "env" else []
     # Secrets stay masked unless asked for by flag: a terminal may be shared or recorded.
-    reveal = show_secrets
+    reveal = opts.show_secrets
     doc = paste(spec, plan.values, profile, show_secrets=reveal)
     doc["changed"] = plan.changed
     doc["warnings"] = plan.warnings
     doc["secret_store"] = store_kind
     doc["not_exported"] = [variable for variable, _ in unexported]
+    if side is not None:
+        doc["by_api"] = side.to_json()
     again = _paste_again(spec, before, plan.values) if before is not None else None
     if again is not None:
         doc["paste_again"] = again
-    if json_output:
+    if opts.json_output:
         ui.emit_json(doc)
         return
-    verb = "Updated" if existing else "Installed"
+    verb = "Updated" if walk.existing else "Installed"
     ui.success(f"\n{verb} {spec.title} in profile {profile!r} (secrets: {store_kind}).")
     render_paste(doc)
     if again is not None:
@@ -324,13 +462,15 @@ def install_command(
             "Secrets above are masked (****). To see the values to paste: "
             f"{command_for(profile, f'show {spec.name} --show-secrets')}"
         )
+    if kept:
+        ui.say(kept)
     ui.say(f"Test it: {command_for(profile, f'send-test incident#new --to {spec.name} --dry-run')}")
-    if interactive and not unexported:
+    if walk.interactive and not unexported:
         offer_test_send(ctx, spec)
-    if spec.readback_fields:
+    if spec.readback_fields and not kept:
         # Read-back credentials live in the keyring (or BP_INTEGRATE_* variables), as
         # `profile set --readback` keeps them.
-        if interactive and store_kind == "keyring":
+        if walk.interactive and store_kind == "keyring":
             offer_readback(profile, spec)
         else:
             ui.say(
@@ -342,8 +482,6 @@ def install_command(
 def offer_readback(profile: str, spec: Integration) -> None:
     """Opt in to `verify`'s read-back (default No): the target API credentials that let
     verify find what BigPanda shared, kept in the keyring."""
-    from bp_integrate.readback import store_creds
-
     try:
         wanted = typer.confirm(
             f"Set up read-back so `bp-integrate verify` can find events in {spec.title}?",
@@ -366,6 +504,16 @@ def offer_readback(profile: str, spec: Integration) -> None:
     except (typer.Abort, KeyboardInterrupt, EOFError):
         ui.say("\nNo read-back set up; the install is saved.")
         return
+    stored = keep_readback(profile, spec, answers)
+    if stored:
+        ui.success(f"Read-back credentials kept in the keyring ({', '.join(stored)}).")
+
+
+def keep_readback(profile: str, spec: Integration, answers: Mapping[str, str]) -> list[str]:
+    """Keep read-back credentials in the keyring, recorded so uninstall removes them;
+    the names kept."""
+    from bp_integrate.readback import store_creds
+
     stored = store_creds(spec, profile, answers)
     if stored:
         from bp_integrate.fs import locked
@@ -375,7 +523,7 @@ def offer_readback(profile: str, spec: Integration) -> None:
             cfg = config.load()
             cfg.set_readback_stored(profile, spec.name, stored)  # removed with the install
             cfg.save()
-        ui.success(f"Read-back credentials kept in the keyring ({', '.join(stored)}).")
+    return stored
 
 
 def offer_test_send(ctx: typer.Context, spec: Integration) -> None:
@@ -460,3 +608,314 @@ def _say_exports(unexported: list[tuple[str, str]]) -> None:
 
 def _has_secrets(spec: Integration, values: Mapping[str, str]) -> bool:
     return bool(split_secrets(spec, values)[1])
+
+
+# ----------------------------------------------------------- the target's side by API
+@dataclass
+class SideResult:
+    """The target's side as this install found or made it (or, in a dry run, would)."""
+
+    side: TargetSide
+    plan: SidePlan
+    key: str
+    key_origin: str
+    reads: tuple[ApiCall, ...] = ()
+    made: Made | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        made = self.made or self.plan.existing
+        return {
+            "system": self.side.system,
+            "reads": [call.to_json() for call in self.reads],
+            "writes": [call.to_json() for call in self.plan.writes],
+            "made": made.description if made else None,
+            "created": bool(made and made.created),
+            "where": made.where if made else None,
+            "key_from": self.key_origin,
+        }
+
+
+def _by_api_wanted(
+    walk: Walkthrough, side: TargetSide, found: tuple[str, str] | None, opts: InstallOptions
+) -> bool:
+    """Whether to make the target's side by API: asked by flag, implied by a dedicated
+    key or --service, or (interactive, with only verify's key) offered."""
+    if side.api_only:
+        if opts.by_api is False:
+            raise UsageError(
+                f"{walk.spec.title} can be made only by API ({side.system} has no page for it).",
+                "Leave out --by-hand.",
+            )
+        return True
+    if opts.by_api is not None:
+        return opts.by_api
+    if opts.service or opts.api_key_stdin:
+        return True
+    if found is None:
+        if walk.interactive:
+            ui.prose(
+                f"Tip: with a {side.key_label} (set {api_key_env(walk.spec)}, or "
+                f"--by-api), bp-integrate makes the {side.what} in {side.system} for you.",
+                style="dim",
+            )
+        return False
+    if found[1] == api_key_env(walk.spec):
+        return True
+    produced = _produced_fields(walk.spec, side)
+    if not walk.interactive or any(f in given_values(walk.spec, walk.sources) for f in produced):
+        return False
+    fresh = not all(walk.current.get(f) for f in produced)
+    return typer.confirm(
+        f"Make the {side.what} in {side.system} by API, with {found[1]}?",
+        default=fresh,
+        err=True,
+    )
+
+
+def _produced_fields(spec: Integration, side: TargetSide) -> list[str]:
+    return [
+        name
+        for step in spec.install_steps
+        if step.title in side.replaces_steps
+        for name in step.asks
+    ]
+
+
+def target_side(
+    walk: Walkthrough, opts: InstallOptions, answers: Mapping[str, str] | None = None
+) -> SideResult | None:
+    """Find or make the target's side by API, when wanted; its values then fill the
+    walkthrough's steps that it replaces (or, `after_walkthrough`, it is made from the
+    walkthrough's `answers`). Reads are made even in a dry run; writes are shown first
+    and (interactive) confirmed."""
+    side = walk.spec.target_side
+    if side is None:
+        if opts.by_api or opts.service or opts.api_key_stdin:
+            raise UsageError(
+                f"{walk.spec.title}'s side cannot be made by API here.",
+                "Leave out --by-api, --service and --api-key-stdin: the walkthrough says what "
+                "to do by hand.",
+            )
+        return None
+    found = side_key(walk.spec, side, walk.profile, opts.api_key_stdin)
+    if not _by_api_wanted(walk, side, found, opts):
+        return None
+    if found is None:
+        if not walk.interactive:
+            raise UsageError(
+                f"Making the {side.what} by API needs a {side.key_label}.",
+                f"Set {api_key_env(walk.spec)} or use --api-key-stdin ({side.key_help}); "
+                "or --by-hand to paste instead.",
+            )
+        ui.prose(side.key_help, indent=2, style="dim")
+        found = (str(typer.prompt(side.key_label, hide_input=True, err=True)).strip(), "the prompt")
+    key, origin = found
+    known = dict(answers) if answers is not None else {
+        **walk.current,
+        **given_values(walk.spec, walk.sources),
+    }
+    with ApiClient(side, side_url(side, known, walk.profile), key) as api:
+        choice = choose(side, api, opts.service, walk.interactive)
+        plan = side.plan(api, known, choice)
+        result = SideResult(side, plan, key, origin, tuple(api.log))
+        show_calls(walk, result, opts)
+        if opts.dry_run:
+            return result
+        if plan.existing is not None:
+            result.made = plan.existing
+        elif walk.interactive and not typer.confirm("  Make these calls?", default=True, err=True):
+            raise typer.Exit(int(ExitCode.ERROR))
+        else:
+            result.made = side.apply(api, plan)
+    made = result.made
+    verb = (
+        "Created"
+        if made.created
+        else "Updated"
+        if made.updated
+        else "Found, and reusing (no duplicate):"
+    )
+    ui.success(f"{side.system}: {verb} {made.description}.")
+    walk.sources.made = dict(made.values)
+    walk.sources.done_steps = side.replaces_steps
+    return result
+
+
+def choose(side: TargetSide, api: ApiClient, given: str | None, interactive: bool) -> Choice | None:
+    """The service (or such) to make it on: --service NAME|ID, else picked from a list
+    (type to filter); an unknown one is an error naming the nearest."""
+    if not side.choice_label:
+        return None
+    label = side.choice_label
+    options = side.choices(api)
+    if not options:
+        raise UsageError(
+            f"The {side.key_label} sees no {side.system} {label}.",
+            f"Create the {label} in {side.system} first, or use a key that sees it.",
+        )
+    if given:
+        return match_choice(side, options, given)
+    if not interactive:
+        names = ", ".join(c.label for c in options[:10])
+        raise UsageError(
+            f"Which {side.system} {label}? {side.choice_flag} NAME|ID says.",
+            f"The key sees {len(options)}: {names}{'...' if len(options) > 10 else ''}.",
+        )
+    return pick(side, options)
+
+
+def match_choice(side: TargetSide, options: list[Choice], given: str) -> Choice:
+    import difflib
+
+    wanted = given.strip()
+    by_id = [c for c in options if c.id == wanted]
+    by_name = [c for c in options if c.name.casefold() == wanted.casefold()]
+    for found in (by_id, by_name):
+        if len(found) == 1:
+            return found[0]
+        if len(found) > 1:
+            raise UsageError(
+                f"{len(found)} {side.system} {side.choice_label}s are named {wanted!r}.",
+                f"Give {side.choice_flag} the id: " + ", ".join(c.label for c in found) + ".",
+            )
+    names = [c.name for c in options]
+    close = difflib.get_close_matches(wanted, names, n=3, cutoff=0.5)
+    close += [n for n in names if wanted.casefold() in n.casefold() and n not in close][:3]
+    hint = f"Did you mean {', '.join(repr(n) for n in close)}? " if close else ""
+    raise UsageError(
+        f"No {side.system} {side.choice_label} {wanted!r} that this key sees.",
+        f"{hint}Give {side.choice_flag} a name or id as {side.system} shows it "
+        f"({len(options)} {side.choice_label}s: {', '.join(names[:10])}"
+        f"{'...' if len(names) > 10 else ''}).",
+    )
+
+
+def pick(side: TargetSide, options: list[Choice]) -> Choice:
+    """Ask for one of `options`: a number, an exact name or id, or text to filter by."""
+    shown = options
+    while True:
+        ui.say(
+            f"\n{side.system} {side.choice_label}s{' (filtered)' if shown is not options else ''}:"
+        )
+        for number, choice in enumerate(shown[:20], start=1):
+            ui.say(f"  {number:>2}. {choice.label}")
+        if len(shown) > 20:
+            ui.say(f"  ... and {len(shown) - 20} more: type part of a name to filter.")
+        answer = str(
+            typer.prompt(
+                f"  {side.choice_label.capitalize()}: number, name or id (or text to filter)",
+                err=True,
+            )
+        ).strip()
+        if answer.isdigit() and 1 <= int(answer) <= min(len(shown), 20):
+            return shown[int(answer) - 1]
+        exact = [
+            c for c in options if answer in (c.id, c.name) or c.name.casefold() == answer.casefold()
+        ]
+        if len(exact) == 1:
+            return exact[0]
+        narrowed = [c for c in options if answer.casefold() in c.label.casefold()]
+        if len(narrowed) == 1:
+            return narrowed[0]
+        if not narrowed:
+            ui.say(f"  No {side.choice_label} matches {answer!r}; all of them again.")
+        shown = narrowed or options
+
+
+def show_calls(walk: Walkthrough, result: SideResult, opts: InstallOptions) -> None:
+    """The calls, before any write: the reads made, then the writes (bodies hold no
+    secret; the key is shown masked)."""
+    if opts.json_output:
+        return
+    side, plan = result.side, result.plan
+    auth = {name: mask_auth(value) for name, value in side.auth(result.key).items()}
+    ui.say(f"\n{side.system} API (key from {result.key_origin}; {auth_line(auth)}):", style="bold")
+    for call in result.reads:
+        ui.say(f"  read:  {call.shown()}")
+    if plan.existing is not None:
+        ui.say(f"  found: {plan.existing.description}: reused, nothing to create.")
+    for call in plan.writes:
+        ui.say(f"  {'would ' if opts.dry_run else ''}{call.what}:")
+        ui.say(f"    {call.shown()}")
+
+
+def mask_auth(value: str) -> str:
+    from bp_integrate.redact import mask_header_value
+
+    return (
+        mask_header_value(value)
+        if "token" not in value.lower()
+        else value.split("=", 1)[0] + f"={MASK}"
+    )
+
+
+def auth_line(headers: Mapping[str, str]) -> str:
+    return ", ".join(
+        f"{name}: {value}" for name, value in headers.items() if name == "Authorization"
+    )
+
+
+def report_dry_run(walk: Walkthrough, side: SideResult | None, opts: InstallOptions) -> None:
+    """A dry run ends here: nothing was created, nothing saved."""
+    if opts.json_output:
+        ui.emit_json(
+            {
+                "integration": walk.spec.name,
+                "dry_run": True,
+                "by_api": side.to_json() if side else None,
+            }
+        )
+        return
+    if side is None:
+        ui.say(
+            f"Dry run: {walk.spec.title} is set up by hand (no API call to show); nothing saved."
+        )
+        return
+    ui.say("Dry run: nothing was created in " + side.side.system + ", nothing saved.")
+
+
+@dataclass
+class SideNotice:
+    """The target's side as far as it got (set late when it is made after the
+    walkthrough), for `created_notice`."""
+
+    side: SideResult | None
+
+
+@contextmanager
+def created_notice(walk: Walkthrough, notice: SideNotice) -> Iterator[None]:
+    """If the install fails after the target's side was created, say what exists there
+    and that the next run finds and reuses it (nothing is left half made unknowingly)."""
+    try:
+        yield
+    except BaseException:
+        side = notice.side
+        if side is not None and side.made is not None and side.made.created:
+            again = f"install {walk.spec.name}"
+            if side.plan.choice is not None:
+                again += f" {side.side.choice_flag} {side.plan.choice.id}"
+            ui.warn(
+                f"{side.side.system} now has {side.made.description} ({side.made.where}), "
+                f"but nothing was saved here. Run {command_for(walk.profile, again)} again: "
+                "it finds it and reuses it (no duplicate)."
+            )
+        raise
+
+
+def keep_api_key(walk: Walkthrough, side: SideResult | None) -> str | None:
+    """Keep a key given at the prompt or on stdin as the read-back key (keyring), so
+    verify and uninstall can use it; what was done, in words (None: nothing to say)."""
+    if side is None or side.key_origin not in ("the prompt", "--api-key-stdin"):
+        return None
+    if not side.side.key_field:  # the profile's key (BigPanda's): `profile set` keeps it
+        return None
+    if walk.store_kind != "keyring":
+        return (
+            f"The {side.side.key_label} was used, not stored: set {api_key_env(walk.spec)} "
+            "when uninstall should use it."
+        )
+    keep_readback(walk.profile, walk.spec, {side.side.key_field: side.key})
+    return (
+        f"The {side.side.key_label} is kept in the keyring as {walk.spec.title}'s read-back "
+        "key (verify reads back with it; uninstall removes it)."
+    )

@@ -6,6 +6,7 @@ to No, and a No stops with nothing removed.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Annotated
 
 import typer
@@ -15,7 +16,7 @@ from bp_integrate.commands.common import IntegrationArg, JsonOpt, NoInputOpt, Sh
 from bp_integrate.config import Config, Installed
 from bp_integrate.errors import BPError, ExitCode, UsageError, command_for
 from bp_integrate.integrations import get
-from bp_integrate.integrations.base import Integration, Step
+from bp_integrate.integrations.base import ApiClient, Integration, Step, TargetSide
 from bp_integrate.store import load_values, remove
 
 #: The field that records the BigPanda App Key identifying the integration to delete.
@@ -60,17 +61,13 @@ def uninstall_command(
     steps = uninstall_steps(spec, item, profile)
     interactive = not yes and not no_input and not json_output and ui.stdin_is_tty()
     again = command_for(profile, f"uninstall {spec.name}")
+    side = SideRemoval.of(spec, item, profile, yes, interactive)
     if not json_output:
         ui.say(f"Uninstalling {spec.title} from profile {profile!r}.", style="bold")
         app_key_line(spec, cfg, item, profile, show_secrets)
-        for number, step in enumerate(steps, start=1):
-            show_step(number, len(steps), step)
-            if interactive and step.checkpoint and not done(step):
-                ui.say(
-                    f"\nStopped before '{step.title}' was done: nothing was removed. "
-                    f"When it is, run: {again}"
-                )
-                raise typer.Exit(ExitCode.ERROR)
+        walk_steps(steps, interactive, again, side)
+    elif yes and side is not None:
+        side.remove()
     if not yes and not interactive:
         where = "above" if not json_output else "listed by this command without --json"
         raise UsageError(
@@ -95,6 +92,7 @@ def uninstall_command(
                 "steps": [f"{step.system}: {step.title}" for step in steps],
                 "removed": removed,
                 "not_removed": left,
+                "removed_by_api": side.done if side is not None else [],
             }
         )
         return
@@ -103,6 +101,94 @@ def uninstall_command(
         ui.data(f"  - {line}")
     for line in left:
         ui.warn(f"not removed: {line}")
+
+
+def walk_steps(steps: list[Step], interactive: bool, again: str, side: SideRemoval | None) -> None:
+    """Show each step in order; interactive, each checkpoint must be done. At the step
+    that removes the target's side, that is done by API when it can be."""
+    for number, step in enumerate(steps, start=1):
+        show_step(number, len(steps), step)
+        if side is not None and step.title == side.side.removal_step and side.offer(interactive):
+            continue
+        if interactive and step.checkpoint and not done(step):
+            ui.say(
+                f"\nStopped before '{step.title}' was done: nothing was removed. "
+                f"When it is, run: {again}"
+            )
+            raise typer.Exit(ExitCode.ERROR)
+
+
+@dataclass
+class SideRemoval:
+    """Removing the target's side (incident.io's alert source) by API at its step, or
+    saying exactly where to remove it by hand (PagerDuty has no API call for it)."""
+
+    spec: Integration
+    side: TargetSide
+    values: dict[str, str]
+    key: tuple[str, str] | None
+    yes: bool
+    profile: str = "default"
+    done: list[str] = field(default_factory=list)
+
+    @classmethod
+    def of(
+        cls, spec: Integration, item: Installed, profile: str, yes: bool, interactive: bool
+    ) -> SideRemoval | None:
+        if spec.target_side is None:
+            return None
+        try:
+            values = load_values(spec, item, profile, with_secrets=True, strict=False)
+        except BPError:
+            values = load_values(spec, item, profile, with_secrets=False, strict=False)
+        from bp_integrate.commands.sides import side_key
+
+        key = (
+            side_key(spec, spec.target_side, profile)
+            if spec.target_side.removal(values)
+            else None
+        )
+        return cls(spec, spec.target_side, values, key, yes, profile)
+
+    def offer(self, interactive: bool) -> bool:
+        """At the removal step: True when it was removed by API (the step is done)."""
+        calls = self.side.removal(self.values)
+        if not calls or self.key is None:
+            why = ""
+            if calls:
+                from bp_integrate.commands.sides import api_key_env
+
+                why = (
+                    f" (with a {self.side.key_label} in {api_key_env(self.spec)}, or stored as "
+                    "the read-back key, uninstall deletes it by API)"
+                )
+            ui.prose(self.side.by_hand(self.values) + why, indent=2, style="bold")
+            return False
+        for call in calls:
+            ui.say(f"  {call.what} (key from {self.key[1]}):")
+            ui.say(f"    {call.shown()}")
+        if interactive:
+            wanted = typer.confirm(
+                f"  Delete it in {self.side.system} now?", default=False, err=True
+            )
+            if not wanted:
+                ui.prose(self.side.by_hand(self.values), indent=2)
+                return False
+        elif not self.yes:
+            return False
+        self.remove()
+        return True
+
+    def remove(self) -> None:
+        if self.key is None or not self.side.removal(self.values):
+            return
+        from bp_integrate.commands.sides import side_url
+
+        base = side_url(self.side, self.values, self.profile)
+        with ApiClient(self.side, base, self.key[0]) as api:
+            said = self.side.remove(api, self.values)
+        self.done.append(said)
+        ui.success(f"  {said}")
 
 
 def uninstall_steps(spec: Integration, item: Installed, profile: str) -> list[Step]:

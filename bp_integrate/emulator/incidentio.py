@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import copy
 import os
+import secrets
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -69,6 +70,12 @@ SOURCE_TYPES = ("big_panda", "bigpanda")
 URL_SOURCE_TYPE = "bigpanda"
 EVENT_PATH = "/v2/alert_events/{source_type}/{source_id}"
 ALERTS_PATH = "/v2/alerts"
+SOURCES_PATH = "/v2/alert_sources"
+SOURCE_PATH = "/v2/alert_sources/{id}"
+DEMO_SOURCE_NAME = "BigPanda (demo)"
+#: Source types the emulated API creates (the SDK's AlertSourcesCreatePayloadV2SourceType
+#: has many more: only these receive events here).
+CREATABLE_TYPES = ("big_panda", "http")
 #: ``page_size`` of ``GET /v2/alerts``: required, 1 to 50 (the API reference).
 PAGE_SIZE_RANGE = (1, 50)
 #: What a firing event does to a resolved alert with the same deduplication key.
@@ -92,8 +99,11 @@ class IncidentIoSettings(TargetSettings):
 
     incidentio_secret: str = "demo-incidentio-secret"
     incidentio_source_id: str = INCIDENTIO_SOURCE_ID
-    #: The API key read-back uses (``GET /v2/alerts``, Bearer).
+    #: The API key read-back uses (``GET /v2/alerts``, Bearer); it may also create and
+    #: delete alert sources.
     incidentio_api_key: str = "demo-incidentio-api-key"
+    #: A key that may only view: alert sources listed, not created or deleted (403).
+    incidentio_viewer_api_key: str = "demo-incidentio-viewer-key"
     incidentio_refire: str = "same"
     incidentio_rate_limit: int | None = None
     incidentio_api_rate_limit: int | None = None
@@ -109,7 +119,7 @@ class IncidentIoSettings(TargetSettings):
                 raise ValueError(f"{name} must be at least 1 (or None for no limit)")
 
     def secrets(self) -> tuple[str, ...]:
-        return (self.incidentio_secret, self.incidentio_api_key)
+        return (self.incidentio_secret, self.incidentio_api_key, self.incidentio_viewer_api_key)
 
 
 def new_ulid(now: float) -> str:
@@ -178,13 +188,76 @@ class IncidentIoAlert:
         return api
 
 
+@dataclass
+class IncidentIoSource:
+    """An alert source: its id (in its events URL), name, type, secret and template."""
+
+    id: str
+    name: str
+    source_type: str
+    secret_token: str
+    template: dict[str, Any]
+    created_at: float
+
+    def to_api(self, origin: str) -> dict[str, Any]:
+        """The source as the API answers it (the SDK's ``AlertSourceV2``)."""
+        return {
+            "id": self.id,
+            "name": self.name,
+            "source_type": self.source_type,
+            "template": copy.deepcopy(self.template),
+            "alert_events_url": f"{origin}/v2/alert_events/{self.source_type}/{self.id}",
+            "secret_token": self.secret_token,
+        }
+
+
 class IncidentIoState(TargetState):
     """incident.io alerts, oldest first; several may share a deduplication key
-    (``incidentio_refire="new"``), the newest being the one events apply to."""
+    (``incidentio_refire="new"``), the newest being the one events apply to; and the
+    alert sources (the demo BigPanda source, and those made through the API)."""
 
     def __init__(self, lock: Any) -> None:
         super().__init__(lock)
         self._alerts: list[IncidentIoAlert] = []
+        self._sources: dict[str, IncidentIoSource] = {}
+        self._seeded = False
+
+    def seed_source(self, settings: IncidentIoSettings, now: float) -> None:
+        """The demo BigPanda source, once (until reset)."""
+        with self._lock:
+            if self._seeded:
+                return
+            self._seeded = True
+            self._sources[settings.incidentio_source_id] = IncidentIoSource(
+                settings.incidentio_source_id,
+                DEMO_SOURCE_NAME,
+                "big_panda",
+                settings.incidentio_secret,
+                default_template(),
+                now,
+            )
+
+    def sources(self) -> list[IncidentIoSource]:
+        with self._lock:
+            return copy.deepcopy(list(self._sources.values()))
+
+    def source(self, source_id: str) -> IncidentIoSource | None:
+        with self._lock:
+            return copy.deepcopy(self._sources.get(source_id))
+
+    def add_source(
+        self, name: str, source_type: str, template: dict[str, Any], now: float
+    ) -> IncidentIoSource:
+        with self._lock:
+            made = IncidentIoSource(
+                new_ulid(now), name, source_type, secrets.token_urlsafe(24), template, now
+            )
+            self._sources[made.id] = made
+            return copy.deepcopy(made)
+
+    def delete_source(self, source_id: str) -> bool:
+        with self._lock:
+            return self._sources.pop(source_id, None) is not None
 
     def incidentio_alerts(self) -> list[IncidentIoAlert]:
         with self._lock:
@@ -257,11 +330,22 @@ class IncidentIoState(TargetState):
 
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
-            return {"incidentio": {"alerts": [a.to_json() for a in self._alerts]}}
+            sources = [
+                {"id": s.id, "name": s.name, "source_type": s.source_type}
+                for s in self._sources.values()
+            ]
+            return {
+                "incidentio": {
+                    "alerts": [a.to_json() for a in self._alerts],
+                    "alert_sources": sources,
+                }
+            }
 
     def reset(self) -> None:
         with self._lock:
             self._alerts.clear()
+            self._sources.clear()
+            self._seeded = False
 
 
 def error_body(
@@ -278,7 +362,9 @@ def _error(status: int, kind: str, code: str, message: str, field: str | None = 
     return json_response(error_body(status, kind, code, message, field), status=status)
 
 
-def _throttled(request: Request, bucket: str, limit: int | None, name: str) -> Response | None:
+def _throttled(
+    request: Request, bucket: str, limit: int | None, name: str, retry_header: bool = False
+) -> Response | None:
     """429 in incident.io's shape once ``bucket`` had ``limit`` requests this minute
     (``name``, the limit's name in the answer, never holds a secret)."""
     if limit is None:
@@ -294,7 +380,9 @@ def _throttled(request: Request, bucket: str, limit: int | None, name: str) -> R
         )
         retry_at = iso(time.time() + 60)
         body["rate_limit"] = {"name": name, "limit": limit, "remaining": 0, "retry_after": retry_at}
-        return json_response(body, status=429)
+        # Retry-After on the API's 429 [G: incident.io documents the 429, not its headers].
+        headers = {"Retry-After": "60"} if retry_header else None
+        return json_response(body, status=429, headers=headers)
     shared.count_event(bucket, now)
     return None
 
@@ -364,7 +452,12 @@ def handle_alert_event(request: Request) -> Response:
         return _error(
             404, "not_found", "not_found", f"No alert source of type {source_type} is configured."
         )
-    if not same_secret(presented_secret(request), settings.incidentio_secret):
+    source_id = request.match_info["source_id"]
+    state = target_state(request, IncidentIoState)
+    state.seed_source(settings, time.time())
+    source = state.source(source_id)
+    expected = source.secret_token if source is not None else settings.incidentio_secret
+    if not same_secret(presented_secret(request), expected):
         oc.reject(
             "not authenticated: missing or wrong secret (send 'Authorization: Bearer "
             "<secret>', Basic with the secret as password, or ?token=<secret>)"
@@ -375,8 +468,7 @@ def handle_alert_event(request: Request) -> Response:
             "authentication_required",
             "Missing or invalid alert source secret: send 'Authorization: Bearer <secret>'.",
         )
-    source_id = request.match_info["source_id"]
-    if source_id != settings.incidentio_source_id:
+    if source is None:
         oc.reject(f"no alert source with id {source_id}")
         return _error(404, "not_found", "not_found", f"No alert source with id {source_id}.")
     limit = settings.incidentio_rate_limit
@@ -510,6 +602,153 @@ def handle_list_alerts(request: Request) -> Response:
     return json_response({"alerts": [a.to_api() for a in page], "pagination_meta": meta})
 
 
+# ---------------------------------------------------------------- alert sources V2
+def default_template() -> dict[str, Any]:
+    """The template of the demo source (the SDK's ``AlertTemplateV2``)."""
+    return {
+        "attributes": [],
+        "expressions": [],
+        "is_private": False,
+        "title": {"label": "Payload -> Title", "reference": "payload.title"},
+        "description": {"label": "Payload -> Description", "reference": "payload.description"},
+    }
+
+
+def _binding(value: Any, label: str) -> dict[str, Any] | None:
+    """A template binding as stored and answered (``EngineParamBindingValueV2``: a
+    ``label`` always, and the ``literal`` or ``reference`` given)."""
+    if not isinstance(value, dict):
+        return None
+    kept = {k: value[k] for k in ("literal", "reference") if isinstance(value.get(k), str)}
+    return {"label": label, **kept} if kept else None
+
+
+def _api_key(request: Request, write: bool) -> Response | None:
+    """The API key check of the alert sources routes: 401 for no key, 403 when a
+    view-only key writes, 429 past ``incidentio_api_rate_limit``."""
+    oc = outcome(request)
+    settings = settings_of(request, IncidentIoSettings)
+    token = bearer_token(request)
+    viewer = same_secret(token, settings.incidentio_viewer_api_key)
+    if not viewer and not same_secret(token, settings.incidentio_api_key):
+        oc.reject("not authenticated: missing or wrong 'Authorization: Bearer <API key>'")
+        return _error(401, "authentication_error", "unauthenticated", "Invalid API key")
+    if write and viewer:
+        oc.reject("forbidden: this API key may not create or delete alert sources")
+        return _error(
+            403,
+            "resource_forbidden",
+            "missing_scope",
+            "This API key does not have permission to manage alert sources.",
+        )
+    target_state(request, IncidentIoState).seed_source(settings, time.time())
+    return _throttled(
+        request,
+        f"incidentio-api:{token}",
+        settings.incidentio_api_rate_limit,
+        "api_key_requests",
+        retry_header=True,
+    )
+
+
+def _api_origin(request: Request) -> str:
+    return "http://" + (request.headers.get("Host") or "127.0.0.1")
+
+
+def handle_list_sources(request: Request) -> Response:
+    """``GET /v2/alert_sources``: every source (``AlertSourcesListResultV2``)."""
+    refused = _api_key(request, write=False)
+    if refused is not None:
+        return refused
+    sources = target_state(request, IncidentIoState).sources()
+    outcome(request).note = f"{len(sources)} alert source(s)"
+    origin = _api_origin(request)
+    return json_response({"alert_sources": [s.to_api(origin) for s in sources]})
+
+
+def handle_create_source(request: Request) -> Response:
+    """``POST /v2/alert_sources``: 200 ``{"alert_source"}`` (the SDK parses 200), with
+    its ``secret_token`` and ``alert_events_url``; 422 for a body the SDK's
+    ``AlertSourcesCreatePayloadV2`` refuses (``name``, ``source_type``, ``template``
+    with ``title``, ``description``, ``attributes``, ``expressions``)."""
+    oc = outcome(request)
+    refused = _api_key(request, write=True)
+    if refused is not None:
+        return refused
+    try:
+        body = read_json(request)
+    except BodyError as exc:
+        oc.reject(str(exc))
+        return _error(400, "invalid_request_error", "invalid_json", str(exc))
+    problem = _create_problem(body)
+    if problem is not None:
+        oc.reject(problem[1])
+        return _error(422, "validation_error", "invalid_value", problem[1], field=problem[0])
+    template = body["template"]
+    stored = {
+        "attributes": [],
+        "expressions": [],
+        "is_private": bool(template.get("is_private", False)),
+        "title": _binding(template["title"], "Title"),
+        "description": _binding(template["description"], "Description"),
+    }
+    made = target_state(request, IncidentIoState).add_source(
+        body["name"].strip(), body["source_type"], stored, time.time()
+    )
+    oc.action, oc.key, oc.note = "create", made.id, f"alert source {made.name!r} created"
+    return json_response({"alert_source": made.to_api(_api_origin(request))})
+
+
+def _create_problem(body: Any) -> tuple[str, str] | None:
+    """(field, what is wrong) with a create request, or None."""
+    if not isinstance(body, dict):
+        return "name", "Request body must be a JSON object."
+    name = body.get("name")
+    if not isinstance(name, str) or not name.strip():
+        return "name", "name is required."
+    if body.get("source_type") not in CREATABLE_TYPES:
+        return "source_type", f"source_type must be one of {', '.join(CREATABLE_TYPES)} here."
+    template = body.get("template")
+    if not isinstance(template, dict):
+        return "template", "template is required."
+    for key in ("title", "description"):
+        if _binding(template.get(key), key) is None:
+            return f"template.{key}", f"template.{key} needs a literal or a reference."
+    for key in ("attributes", "expressions"):
+        if not isinstance(template.get(key), list):
+            return f"template.{key}", f"template.{key} is required (a list)."
+    return None
+
+
+def handle_show_source(request: Request) -> Response:
+    """``GET /v2/alert_sources/{id}``: ``{"alert_source"}``; 404."""
+    refused = _api_key(request, write=False)
+    if refused is not None:
+        return refused
+    wanted = request.match_info["id"]
+    source = target_state(request, IncidentIoState).source(wanted)
+    outcome(request).key = wanted
+    if source is None:
+        outcome(request).reject(f"no alert source {wanted}")
+        return _error(404, "not_found", "not_found", f"No alert source with id {wanted}.")
+    return json_response({"alert_source": source.to_api(_api_origin(request))})
+
+
+def handle_delete_source(request: Request) -> Response:
+    """``DELETE /v2/alert_sources/{id}``: 204 (no body); 404. Its events are then 404."""
+    refused = _api_key(request, write=True)
+    if refused is not None:
+        return refused
+    wanted = request.match_info["id"]
+    oc = outcome(request)
+    oc.key = wanted
+    if not target_state(request, IncidentIoState).delete_source(wanted):
+        oc.reject(f"no alert source {wanted}")
+        return _error(404, "not_found", "not_found", f"No alert source with id {wanted}.")
+    oc.action, oc.note = "delete", f"alert source {wanted} deleted"
+    return Response(204)
+
+
 def _callback(base: str, settings: IncidentIoSettings) -> str:
     return base + EVENT_PATH.format(
         source_type=URL_SOURCE_TYPE, source_id=settings.incidentio_source_id
@@ -517,7 +756,12 @@ def _callback(base: str, settings: IncidentIoSettings) -> str:
 
 
 def _summary(snapshot: dict[str, Any]) -> list[str]:
-    return [
+    made = [
+        f"incident.io: alert source {source.get('name')!r} ({source.get('id')})"
+        for source in snapshot["incidentio"].get("alert_sources", [])
+        if source.get("name") != DEMO_SOURCE_NAME
+    ]
+    return made + [
         f"incident.io: alert {alert.get('deduplication_key')} is {alert.get('status')}, "
         f"fired {alert.get('fired_count')} time(s)"
         for alert in snapshot["incidentio"]["alerts"]
@@ -543,13 +787,20 @@ TARGET = Target(
     routes=(
         Route("POST", EVENT_PATH, "incidentio_alert_event", handle_alert_event),
         Route("GET", ALERTS_PATH, "incidentio_alerts", handle_list_alerts),
+        Route("GET", SOURCES_PATH, "incidentio_alert_sources", handle_list_sources),
+        Route("POST", SOURCES_PATH, "incidentio_create_alert_source", handle_create_source),
+        Route("GET", SOURCE_PATH, "incidentio_alert_source", handle_show_source),
+        Route("DELETE", SOURCE_PATH, "incidentio_delete_alert_source", handle_delete_source),
     ),
-    path_prefixes=("/v2/alert_events/", ALERTS_PATH),
+    path_prefixes=("/v2/alert_events/", ALERTS_PATH, SOURCES_PATH),
     settings=IncidentIoSettings,
     state=IncidentIoState,
     urls=lambda base, settings: {"incidentio_callback": _callback(base, settings)},
     install_values=_install_values,
-    credentials=lambda settings: f"incident.io secret {settings.incidentio_secret}",
+    credentials=lambda settings: (
+        f"incident.io secret {settings.incidentio_secret}; API key {settings.incidentio_api_key} "
+        f"(view only: {settings.incidentio_viewer_api_key})"
+    ),
     summary=_summary,
     readback_values=lambda settings: {
         "incidentio": {"readback_api_key": settings.incidentio_api_key}

@@ -86,9 +86,18 @@ class PagerDutySettings(TargetSettings):
     """
 
     pagerduty_rate_limit: int | None = None
-    #: The REST API key read-back uses (``Authorization: Token token=...``).
+    #: The REST API key read-back uses (``Authorization: Token token=...``): full access.
     pagerduty_rest_api_key: str = "demo-pagerduty-rest-key"
+    #: A read-only REST API key: reads answer, writes are 403 (PagerDuty's read-only keys).
+    pagerduty_rest_readonly_key: str = "demo-pagerduty-readonly-key"
     pagerduty_rest_rate_limit: int | None = None
+    #: The services the emulated account has (demo data; ``GET /services`` lists them).
+    pagerduty_services: tuple[str, ...] = (
+        "Checkout",
+        "Payments API",
+        "Web Frontend",
+        "Data Pipeline",
+    )
 
     def __post_init__(self) -> None:
         if self.pagerduty_rate_limit is not None and self.pagerduty_rate_limit < 1:
@@ -97,7 +106,7 @@ class PagerDutySettings(TargetSettings):
             raise ValueError("pagerduty_rest_rate_limit must be at least 1 (or None for no limit)")
 
     def secrets(self) -> tuple[str, ...]:
-        return (self.pagerduty_rest_api_key,)
+        return (self.pagerduty_rest_api_key, self.pagerduty_rest_readonly_key)
 
 
 @dataclass
@@ -168,6 +177,33 @@ class PagerDutyChangeEvent:
         }
 
 
+@dataclass
+class PagerDutyIntegration:
+    """An integration on an emulated service; events sent with its key reach it."""
+
+    id: str
+    name: str
+    type: str
+    integration_key: str
+    service_id: str
+    created_at: float
+
+
+@dataclass
+class PagerDutyService:
+    """An emulated PagerDuty service and its integrations (oldest first)."""
+
+    id: str
+    name: str
+    created_at: float
+    integrations: list[PagerDutyIntegration] = field(default_factory=list)
+
+
+def service_id_of(name: str) -> str:
+    """A demo service's id: ``P`` + 6 of ``0-9A-Z``, fixed by its name."""
+    return _short_id("demo-service/" + name)
+
+
 class PagerDutyState(TargetState):
     """PagerDuty's incidents and change events, the lifecycle that moves incidents, and
     the REST API's rate window.
@@ -183,6 +219,54 @@ class PagerDutyState(TargetState):
         self._by_id: dict[str, PagerDutyAlert] = {}
         self._changes: list[PagerDutyChangeEvent] = []
         self._rest_window: dict[str, deque[float]] = {}
+        self._services: dict[str, PagerDutyService] = {}
+        self._service_of_key: dict[str, str] = {}
+
+    def seed_services(self, names: tuple[str, ...], now: float) -> None:
+        """The account's services (demo data), once: kept across requests until reset."""
+        with self._lock:
+            if self._services:
+                return
+            for name in names:
+                ident = service_id_of(name)
+                self._services[ident] = PagerDutyService(ident, name, now)
+
+    def pagerduty_services(self) -> list[PagerDutyService]:
+        """Every service, by name (PagerDuty's default ``sort_by``)."""
+        with self._lock:
+            return copy.deepcopy(sorted(self._services.values(), key=lambda s: s.name.lower()))
+
+    def pagerduty_service(self, service_id: str) -> PagerDutyService | None:
+        with self._lock:
+            return copy.deepcopy(self._services.get(service_id))
+
+    def service_of_key(self, routing_key: str) -> PagerDutyService | None:
+        """The service an integration key belongs to (one made through the REST API)."""
+        with self._lock:
+            ident = self._service_of_key.get(routing_key)
+            return copy.deepcopy(self._services.get(ident)) if ident else None
+
+    def add_integration(
+        self, service_id: str, name: str, kind: str, now: float
+    ) -> PagerDutyIntegration | None:
+        """A new integration on the service, with a new 32-character key (None: no
+        such service)."""
+        with self._lock:
+            service = self._services.get(service_id)
+            if service is None:
+                return None
+            number = sum(len(s.integrations) for s in self._services.values()) + 1
+            made = PagerDutyIntegration(
+                _short_id(f"integration/{service_id}/{number}"),
+                name,
+                kind,
+                secrets.token_hex(16),
+                service_id,
+                now,
+            )
+            service.integrations.append(made)
+            self._service_of_key[made.integration_key] = service_id
+            return copy.deepcopy(made)
 
     def pagerduty_alerts(self) -> list[PagerDutyAlert]:
         """Every incident, oldest first."""
@@ -308,20 +392,40 @@ class PagerDutyState(TargetState):
             allowed = len(window) < limit
             if allowed:
                 window.append(now)
-            reset = math.ceil(window[0] + 60.0 - now) if window else 60
+            reset = math.ceil(60.0 - (now - window[0])) if window else 60
             return allowed, max(limit - len(window), 0), max(reset, 1)
 
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
+            services = [
+                {
+                    "id": s.id,
+                    "name": s.name,
+                    "integrations": [
+                        {
+                            "id": i.id,
+                            "name": i.name,
+                            "type": i.type,
+                            "integration_key": mask_key(i.integration_key),
+                        }
+                        for i in s.integrations
+                    ],
+                }
+                for s in self._services.values()
+                if s.integrations
+            ]
             return {
                 "pagerduty": {
                     "alerts": [a.to_json() for a in self._incidents],
                     "change_events": [c.to_json() for c in self._changes],
+                    "services_with_integrations": services,
                 }
             }
 
     def reset(self) -> None:
         with self._lock:
+            self._services.clear()
+            self._service_of_key.clear()
             self._incidents.clear()
             self._by_key.clear()
             self._by_id.clear()
@@ -581,6 +685,9 @@ INCIDENT_PATH = "/incidents/{id}"
 #: PagerDuty's REST error answers (``{"error": {"message", "code", "errors"}}``).
 UNAUTHORIZED = {"message": "Unauthorized", "code": 2006}
 NOT_FOUND = {"message": "Not Found", "code": 2100}
+#: A write with a read-only key [G: PagerDuty's wording of this 403].
+FORBIDDEN = {"message": "Access Denied", "code": 2010}
+READ_ONLY_ERROR = "This API key is read-only: creating or changing objects needs write access."
 INVALID_INPUT = {"message": "Invalid Input Provided", "code": 2001}
 RATE_LIMITED = {"message": "Rate Limit Exceeded", "code": 2020}
 DEFAULT_LIMIT = 25
@@ -613,18 +720,24 @@ def _rest_error(
     return json_response({"error": body}, status=status, headers=headers)
 
 
-def _rest_begin(request: Request) -> tuple[Response | None, dict[str, str]]:
+def _rest_begin(request: Request, write: bool = False) -> tuple[Response | None, dict[str, str]]:
     """Authenticate a REST request and count it against the REST rate limit: the
-    answer to give instead (401, 429), and the ``ratelimit-*`` headers for every
-    answer when a limit is set (PagerDuty sends them; ``ratelimit-reset`` in seconds)."""
+    answer to give instead (401, 403 for a write with the read-only key, 429), and the
+    ``ratelimit-*`` headers for every answer when a limit is set (PagerDuty sends them;
+    ``ratelimit-reset`` in seconds)."""
     oc = outcome(request)
     settings = settings_of(request, PagerDutySettings)
     header = request.headers.get("Authorization", "").strip()
     prefix = "token token="
     token = header[len(prefix) :] if header.lower().startswith(prefix) else None
-    if not same_secret(token, settings.pagerduty_rest_api_key):
+    read_only = same_secret(token, settings.pagerduty_rest_readonly_key)
+    if not read_only and not same_secret(token, settings.pagerduty_rest_api_key):
         oc.reject("not authenticated: missing or wrong 'Authorization: Token token=<key>'")
         return _rest_error(UNAUTHORIZED, 401), {}
+    target_state(request, PagerDutyState).seed_services(settings.pagerduty_services, _clock())
+    if write and read_only:
+        oc.reject("forbidden: a read-only REST API key cannot write")
+        return _rest_error(FORBIDDEN, 403, errors=[READ_ONLY_ERROR]), {}
     limit = settings.pagerduty_rest_rate_limit
     if limit is None:
         return None, {}
@@ -663,18 +776,33 @@ def _short_id(seed: str) -> str:
     return "P" + hashlib.sha1(seed.encode()).hexdigest()[:6].upper()
 
 
-def incident_json(alert: PagerDutyAlert, origin: str) -> dict[str, Any]:
-    """One incident as PagerDuty's REST API answers it (``Incident``, its references
-    only: no ``include[]`` expands them). Fields PagerDuty sends as ``null`` whose
-    schema admits no null (``priority``, ``resolve_reason``, ``alert_grouping``) are
-    left out; ``resolved_at`` is ``null`` until resolved, as its description says."""
-    service = _reference(
+def incident_service(
+    alert: PagerDutyAlert, origin: str, service: PagerDutyService | None = None
+) -> dict[str, Any]:
+    """The service an incident is on: the one whose integration has the routing key,
+    else one made up for the key (any 32 characters are accepted)."""
+    if service is not None:
+        return _reference("service", service.id, service.name, origin, SERVICE_PATHS)
+    return _reference(
         "service",
         _short_id("service/" + alert.routing_key),
         f"Emulated service (routing key {mask_key(alert.routing_key)})",
         origin,
-        "services service-directory",
+        SERVICE_PATHS,
     )
+
+
+SERVICE_PATHS = "services service-directory"
+
+
+def incident_json(
+    alert: PagerDutyAlert, origin: str, service_of: PagerDutyService | None = None
+) -> dict[str, Any]:
+    """One incident as PagerDuty's REST API answers it (``Incident``, its references
+    only: no ``include[]`` expands them). Fields PagerDuty sends as ``null`` whose
+    schema admits no null (``priority``, ``resolve_reason``, ``alert_grouping``) are
+    left out; ``resolved_at`` is ``null`` until resolved, as its description says."""
+    service = incident_service(alert, origin, service_of)
     policy = _reference(
         "escalation_policy",
         _short_id("policy/" + alert.routing_key),
@@ -807,7 +935,10 @@ def handle_list_incidents(request: Request) -> Response:
         found = [a for a in found if incident_json(a, origin)["urgency"] in params["urgencies[]"]]
     if params["service_ids[]"]:
         found = [
-            a for a in found if _short_id("service/" + a.routing_key) in params["service_ids[]"]
+            a
+            for a in found
+            if incident_service(a, origin, state.service_of_key(a.routing_key))["id"]
+            in params["service_ids[]"]
         ]
     if params["assigned"]:
         found = []  # no emulated incident is assigned to a user or a team
@@ -817,7 +948,7 @@ def handle_list_incidents(request: Request) -> Response:
     page = found[offset : offset + limit] if limit else []
     oc.key, oc.note = key, f"{len(page)} of {len(found)} incident(s)"
     body = {
-        "incidents": [incident_json(a, origin) for a in page],
+        "incidents": [incident_json(a, origin, state.service_of_key(a.routing_key)) for a in page],
         "limit": limit,
         "offset": offset,
         "more": offset + len(page) < len(found),
@@ -842,12 +973,246 @@ def handle_get_incident(request: Request) -> Response:
     if errors:
         oc.reject(*errors)
         return _rest_error(INVALID_INPUT, 400, headers, errors)
-    alert = target_state(request, PagerDutyState).pagerduty_incident(wanted)
+    state = target_state(request, PagerDutyState)
+    alert = state.pagerduty_incident(wanted)
     if alert is None:
         oc.reject(f"no incident {wanted}")
         return _rest_error(NOT_FOUND, 404, headers)
     oc.note = f"incident {alert.id} ({alert.status})"
-    return json_response({"incident": incident_json(alert, _origin(request))}, headers=headers)
+    service = state.service_of_key(alert.routing_key)
+    return json_response(
+        {"incident": incident_json(alert, _origin(request), service)}, headers=headers
+    )
+
+
+# ---------------------------------------------------------- REST API (services)
+SERVICES_PATH = "/services"
+SERVICE_PATH = "/services/{id}"
+SERVICE_INTEGRATIONS_PATH = "/services/{id}/integrations"
+SERVICE_INTEGRATION_PATH = "/services/{id}/integrations/{integration_id}"
+SERVICE_INCLUDES = (
+    "escalation_policies",
+    "teams",
+    "integrations",
+    "auto_pause_notifications_parameters",
+)
+INTEGRATION_INCLUDES = ("services", "vendors")
+SERVICE_SORTS = ("name", "name:asc", "name:desc")
+#: The integration types PagerDuty's description lists for `Integration.type`.
+INTEGRATION_TYPES = (
+    "aws_cloudwatch_inbound_integration",
+    "cloudkick_inbound_integration",
+    "event_transformer_api_inbound_integration",
+    "generic_email_inbound_integration",
+    "generic_events_api_inbound_integration",
+    "keynote_inbound_integration",
+    "nagios_inbound_integration",
+    "pingdom_inbound_integration",
+    "sql_monitor_inbound_integration",
+    "events_api_v2_inbound_integration",
+)
+
+
+def integration_json(
+    made: PagerDutyIntegration, service: PagerDutyService, origin: str, full: bool = True
+) -> dict[str, Any]:
+    """An integration as PagerDuty answers it: the full `Integration` (with its
+    `integration_key`, as PagerDuty sends for Events API integrations [S: clients such as
+    go-pagerduty read it; the description does not list it]), or its reference."""
+    reference = {
+        "id": made.id,
+        "type": made.type + ("" if full else "_reference"),
+        "summary": made.name,
+        "self": f"{origin}/services/{service.id}/integrations/{made.id}",
+        "html_url": f"{origin}/services/{service.id}/integrations/{made.id}",
+    }
+    if not full:
+        return reference
+    return {
+        **reference,
+        "name": made.name,
+        "service": _reference("service", service.id, service.name, origin, SERVICE_PATHS),
+        "created_at": iso_time(made.created_at),
+        "integration_key": made.integration_key,
+    }
+
+
+def service_json(service: PagerDutyService, origin: str, includes: set[str]) -> dict[str, Any]:
+    """A service as PagerDuty answers it (`Service`): its integrations as references,
+    or in full with ``include[]=integrations`` (as the description's text says)."""
+    full = "integrations" in includes
+    return {
+        "id": service.id,
+        "type": "service",
+        "summary": service.name,
+        "self": f"{origin}/services/{service.id}",
+        "html_url": f"{origin}/service-directory/{service.id}",
+        "name": service.name,
+        "description": f"{service.name} (emulated)",
+        "auto_resolve_timeout": 14400,
+        "acknowledgement_timeout": 1800,
+        "created_at": iso_time(service.created_at),
+        "status": "active",
+        "escalation_policy": _reference(
+            "escalation_policy",
+            _short_id("policy/" + service.id),
+            "Default",
+            origin,
+            "escalation_policies escalation_policies",
+        ),
+        "teams": [],
+        "integrations": [integration_json(i, service, origin, full) for i in service.integrations],
+        "incident_urgency_rule": {"type": "constant", "urgency": "high"},
+        "scheduled_actions": [],
+        "addons": [],
+        "alert_creation": "create_alerts_and_incidents",
+    }
+
+
+def _includes(request: Request, allowed: tuple[str, ...]) -> tuple[set[str], list[str]]:
+    values = request.query.getall("include[]", [])
+    errors = [f"include[]: {v!r} is not one of {list(allowed)}" for v in values if v not in allowed]
+    return set(values), errors
+
+
+def handle_list_services(request: Request) -> Response:
+    """``GET /services``: one page of services by name (``limit``, at most 100,
+    ``offset``, ``more``, ``total``), ``query`` filtering on the name (a part of it,
+    case-insensitive [G]) and ``name`` on the whole name."""
+    oc = outcome(request)
+    refused, headers = _rest_begin(request)
+    if refused is not None:
+        return refused
+    includes, errors = _includes(request, SERVICE_INCLUDES)
+    params: dict[str, int] = {}
+    for name, default in (("limit", DEFAULT_LIMIT), ("offset", 0)):
+        text = request.query.get(name) or str(default)
+        if text.isdigit():
+            params[name] = int(text)
+        else:
+            errors.append(f"{name} must be a non-negative integer, got {text!r}")
+    total = request.query.get("total", "false")
+    if total not in ("true", "false"):
+        errors.append(f"total must be true or false, got {total!r}")
+    sort = request.query.get("sort_by", "name")
+    if sort not in SERVICE_SORTS:
+        errors.append(f"sort_by must be one of {list(SERVICE_SORTS)}, got {sort!r}")
+    if errors:
+        oc.reject(*errors)
+        return _rest_error(INVALID_INPUT, 400, headers, errors)
+    found = target_state(request, PagerDutyState).pagerduty_services()
+    query = (request.query.get("query") or "").casefold()
+    exact = request.query.get("name")
+    found = [s for s in found if query in s.name.casefold()]
+    if exact is not None:
+        found = [s for s in found if s.name == exact]
+    if sort == "name:desc":
+        found.reverse()
+    limit, offset = min(params["limit"], MAX_LIMIT), params["offset"]
+    page = found[offset : offset + limit] if limit else []
+    origin = _origin(request)
+    oc.note = f"{len(page)} of {len(found)} service(s)"
+    body = {
+        "services": [service_json(s, origin, includes) for s in page],
+        "limit": limit,
+        "offset": offset,
+        "more": offset + len(page) < len(found),
+        "total": len(found) if total == "true" else None,
+    }
+    return json_response(body, headers=headers)
+
+
+def handle_get_service(request: Request) -> Response:
+    """``GET /services/{id}``: the ``service`` envelope; 404 in PagerDuty's shape."""
+    oc = outcome(request)
+    refused, headers = _rest_begin(request)
+    if refused is not None:
+        return refused
+    includes, errors = _includes(request, SERVICE_INCLUDES)
+    if errors:
+        oc.reject(*errors)
+        return _rest_error(INVALID_INPUT, 400, headers, errors)
+    service = target_state(request, PagerDutyState).pagerduty_service(request.match_info["id"])
+    oc.key = request.match_info["id"]
+    if service is None:
+        oc.reject(f"no service {oc.key}")
+        return _rest_error(NOT_FOUND, 404, headers)
+    oc.note = f"service {service.name} ({len(service.integrations)} integration(s))"
+    return json_response(
+        {"service": service_json(service, _origin(request), includes)}, headers=headers
+    )
+
+
+def _new_integration(body: Any, service_id: str) -> tuple[dict[str, Any] | None, list[str]]:
+    """The ``integration`` of a create request, checked as the description types it."""
+    integration = body.get("integration") if isinstance(body, dict) else None
+    if not isinstance(integration, dict):
+        return None, ["integration: is required (an object)"]
+    errors = []
+    if integration.get("type") not in INTEGRATION_TYPES:
+        errors.append(f"integration.type: must be one of {list(INTEGRATION_TYPES)}")
+    name = integration.get("name")
+    if name is not None and (not isinstance(name, str) or not name.strip()):
+        errors.append("integration.name: must be a non-blank string")
+    service = integration.get("service")
+    if service is not None and (not isinstance(service, dict) or service.get("id") != service_id):
+        errors.append("integration.service.id: must be the service in the path")
+    return integration, errors
+
+
+def handle_create_integration(request: Request) -> Response:
+    """``POST /services/{id}/integrations``: 201 with the new ``integration`` (and its
+    ``integration_key``: events sent with it reach this service); 400 for a body the
+    description refuses, 403 for the read-only key, 404 for no such service."""
+    oc = outcome(request)
+    refused, headers = _rest_begin(request, write=True)
+    if refused is not None:
+        return refused
+    service_id = request.match_info["id"]
+    oc.key = service_id
+    try:
+        body = read_json(request)
+    except BodyError as exc:
+        oc.reject(str(exc))
+        return _rest_error(INVALID_INPUT, 400, headers, [str(exc)])
+    wanted, errors = _new_integration(body, service_id)
+    if errors or wanted is None:
+        oc.reject(*errors)
+        return _rest_error(INVALID_INPUT, 400, headers, errors)
+    state = target_state(request, PagerDutyState)
+    kind = str(wanted["type"])
+    name = str(wanted.get("name") or kind)
+    made = state.add_integration(service_id, name, kind, _clock())
+    service = state.pagerduty_service(service_id)
+    if made is None or service is None:
+        oc.reject(f"no service {service_id}")
+        return _rest_error(NOT_FOUND, 404, headers)
+    oc.action, oc.note = "create", f"integration {made.id} {name!r} on service {service.name}"
+    answer = {"integration": integration_json(made, service, _origin(request))}
+    return json_response(answer, status=201, headers=headers)
+
+
+def handle_get_integration(request: Request) -> Response:
+    """``GET /services/{id}/integrations/{integration_id}``: the ``integration``."""
+    oc = outcome(request)
+    refused, headers = _rest_begin(request)
+    if refused is not None:
+        return refused
+    _includes_given, errors = _includes(request, INTEGRATION_INCLUDES)
+    if errors:
+        oc.reject(*errors)
+        return _rest_error(INVALID_INPUT, 400, headers, errors)
+    service = target_state(request, PagerDutyState).pagerduty_service(request.match_info["id"])
+    wanted = request.match_info["integration_id"]
+    oc.key = wanted
+    found = [i for i in (service.integrations if service else []) if i.id == wanted]
+    if service is None or not found:
+        oc.reject(f"no integration {wanted} on service {request.match_info['id']}")
+        return _rest_error(NOT_FOUND, 404, headers)
+    oc.note = f"integration {wanted} on service {service.name}"
+    return json_response(
+        {"integration": integration_json(found[0], service, _origin(request))}, headers=headers
+    )
 
 
 def _urls(base: str, settings: PagerDutySettings) -> dict[str, str]:
@@ -866,7 +1231,12 @@ def _install_values(base: str, config: Any) -> dict[str, dict[str, str]]:
 
 
 def _summary(snapshot: dict[str, Any]) -> list[str]:
-    return [
+    made = [
+        f"PagerDuty: integration {i.get('name')!r} ({i.get('id')}) on service {s.get('name')}"
+        for s in snapshot["pagerduty"].get("services_with_integrations", [])
+        for i in s.get("integrations", [])
+    ]
+    return made + [
         f"PagerDuty: alert {alert.get('dedup_key')} (incident {alert.get('id')}) is "
         f"{alert.get('status')} after {alert.get('event_count')} event(s)"
         for alert in snapshot["pagerduty"]["alerts"]
@@ -881,14 +1251,25 @@ TARGET = Target(
         Route("POST", CHANGE_PATH, "pagerduty_change_events", handle_change_enqueue),
         Route("GET", INCIDENTS_PATH, "pagerduty_incidents", handle_list_incidents),
         Route("GET", INCIDENT_PATH, "pagerduty_incident", handle_get_incident),
+        Route("GET", SERVICES_PATH, "pagerduty_services", handle_list_services),
+        Route("GET", SERVICE_PATH, "pagerduty_service", handle_get_service),
+        Route(
+            "POST",
+            SERVICE_INTEGRATIONS_PATH,
+            "pagerduty_create_integration",
+            handle_create_integration,
+        ),
+        Route("GET", SERVICE_INTEGRATION_PATH, "pagerduty_integration", handle_get_integration),
     ),
-    path_prefixes=(ENQUEUE_PATH, "/v2/change/", INCIDENTS_PATH),
+    path_prefixes=(ENQUEUE_PATH, "/v2/change/", INCIDENTS_PATH, SERVICES_PATH),
     settings=PagerDutySettings,
     state=PagerDutyState,
     urls=_urls,
     install_values=_install_values,
     credentials=lambda settings: (
-        f"PagerDuty: any 32-character routing key; REST API key {settings.pagerduty_rest_api_key}"
+        f"PagerDuty: any 32-character routing key; REST API key {settings.pagerduty_rest_api_key} "
+        f"(read-only: {settings.pagerduty_rest_readonly_key}); services: "
+        + ", ".join(settings.pagerduty_services)
     ),
     summary=_summary,
     readback_values=lambda settings: {

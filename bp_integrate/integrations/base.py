@@ -43,6 +43,9 @@ class Field:
     #: list, and the value is stored normalised (`a, b`: no blanks, no empty names).
     list_value: bool = False
     confidence: Confidence = "C"
+    #: False: never asked at a prompt; given (flag, file, environment, the target's API),
+    #: else kept, else its default (a record such as the service it was made on).
+    asked: bool = True
 
     def applies(self, values: Mapping[str, str]) -> bool:
         return self.when is None or self.when(values)
@@ -373,6 +376,8 @@ class Integration:
     doc_page: ClassVar[str] = ""
     #: Other spellings `get()` accepts (`incident.io`, `pd`).
     aliases: ClassVar[tuple[str, ...]] = ()
+    #: How to make the target's side by API (None: by hand only).
+    target_side: ClassVar[TargetSide | None] = None
 
     # -- fields -------------------------------------------------------------------
     def field(self, name: str) -> Field:
@@ -517,3 +522,271 @@ class Integration:
         """The read-back secrets in the forms they travel in (for the redactor)."""
         found = [creds[f.name] for f in self.readback_fields if f.secret and creds.get(f.name)]
         return found
+
+
+# -- the target's side by API ---------------------------------------------------------
+# Half of an install is done in the target's own tool: a PagerDuty service integration,
+# an incident.io alert source (BigPanda's Webhook v2, for the BigPanda side). Where the
+# vendor has an API for it, the integration declares a `TargetSide`: it plans the calls
+# (shown first, and all that `--dry-run` does), makes them, finds what an earlier run
+# made (a re-run reuses it, never duplicates), and removes it (or says where to, by
+# hand). install and uninstall call it generically: no command names an integration.
+
+
+@dataclass(frozen=True)
+class ApiCall:
+    """One call to a vendor's API as it is shown before it is made: the body with every
+    secret masked (the real call is made by `TargetSide.apply`/`remove`)."""
+
+    method: str
+    url: str
+    what: str
+    body: Any = None
+
+    def shown(self) -> str:
+        import json
+
+        text = f"{self.method} {self.url}"
+        return text if self.body is None else f"{text} {json.dumps(self.body)}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"method": self.method, "url": self.url, "what": self.what, "body": self.body}
+
+
+@dataclass(frozen=True)
+class Choice:
+    """One thing on the target's side to create in (a PagerDuty service)."""
+
+    id: str
+    name: str
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} ({self.id})"
+
+
+@dataclass(frozen=True)
+class Made:
+    """What is on the target's side: the integration's values it fills (secrets
+    included: never shown), what it is (named so the admin can find it), where it is in
+    the vendor's UI, and whether this run created it (else: found and reused)."""
+
+    values: dict[str, str]
+    description: str
+    where: str
+    created: bool = False
+    #: Found and changed to match (a PATCH), not created and not merely reused.
+    updated: bool = False
+
+
+@dataclass(frozen=True)
+class SidePlan:
+    """What `install` does on the target's side: the writes still to make, what was
+    found (reused instead: no writes), and what `apply` needs to make the writes. The
+    reads made to decide are in the client's `log`."""
+
+    writes: tuple[ApiCall, ...]
+    existing: Made | None = None
+    choice: Choice | None = None
+    context: dict[str, str] = field(default_factory=dict)
+
+
+class ApiClient:
+    """Calls to one vendor's API for a `TargetSide`: through the one HTTP client factory
+    (`http.sync_client`), spaced and patient with 429 by BigPanda's `Pacer` (which
+    honours Retry-After and PagerDuty's `ratelimit-reset`), every error mapped to a
+    message naming the fix (the key, the permission it lacks, the rate limit)."""
+
+    #: How the client waits (a test replaces it to run rate limits without waiting).
+    sleep: ClassVar[Callable[[float], None] | None] = None
+
+    def __init__(self, side: TargetSide, base_url: str, key: str, timeout: float = 15.0) -> None:
+        from bp_integrate.bigpanda.api import Pacer
+        from bp_integrate.http import sync_client
+
+        self.side = side
+        self.base_url = base_url.rstrip("/")
+        self._key = key
+        self.timeout = timeout
+        self.pacer = Pacer(interval=side.interval)
+        if ApiClient.sleep is not None:
+            self.pacer.sleep = ApiClient.sleep
+        self._client = sync_client(timeout)
+        #: Every call made, in order (shown: what a plan read before deciding).
+        self.log: list[ApiCall] = []
+
+    def close(self) -> None:
+        self._client.close()
+
+    def __enter__(self) -> ApiClient:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def url(self, path: str) -> str:
+        return self.base_url + path
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        what: str,
+        params: Mapping[str, str | list[str]] | None = None,
+        body: Any = None,
+        missing_ok: bool = False,
+    ) -> Any:
+        """The JSON answer of one call (None for no body, or a 404 with `missing_ok`);
+        any other error status raises `APIError` naming the fix."""
+        import httpx
+
+        from bp_integrate.bigpanda.api import APIError
+        from bp_integrate.errors import NetworkError
+
+        shown = self.url(path)
+        if params:
+            from urllib.parse import urlencode
+
+            shown += "?" + urlencode(dict(params), doseq=True)
+        self.log.append(ApiCall(method, shown, what, body))
+
+        def send() -> httpx.Response:
+            return self._client.request(
+                method,
+                self.url(path),
+                params=dict(params or {}),
+                json=body,
+                headers=self.side.auth(self._key),
+            )
+
+        try:
+            response = self.pacer.call(send, what, self.side.rate_limit)
+        except (httpx.HTTPError, OSError) as exc:
+            from bp_integrate.failures import classify
+
+            failure = classify(exc)
+            raise NetworkError(
+                f"{what}: {self.side.system} did not answer at {self.base_url} "
+                f"({failure.message}).",
+                failure.fix[0].upper() + failure.fix[1:],
+            ) from None
+        status = response.status_code
+        if status == 404 and missing_ok:
+            return None
+        if status >= 400:
+            raise APIError(*self.side.refused(what, status, _answer(response)), status)
+        return _answer(response)
+
+
+def _answer(response: Any) -> Any:
+    try:
+        return response.json() if response.content else None
+    except ValueError:
+        return None
+
+
+class TargetSide:
+    """How an integration creates, finds and removes its side on the target by API.
+
+    Subclasses set the class attributes and the calls; `Integration.target_side` holds
+    one (None: that side is made by hand only). The API key is the integration's
+    read-back key (`key_field`, the one `verify` reads back with): one key per vendor
+    API, read-only for verify, with write access for this.
+    """
+
+    system: ClassVar[str]
+    #: What is made there, e.g. "Events API v2 integration".
+    what: ClassVar[str]
+    #: Its name there, so it is recognisable (and found again by a re-run).
+    name: ClassVar[str] = "BigPanda"
+    key_label: ClassVar[str]
+    #: Where to make such a key, and which permission it needs.
+    key_help: ClassVar[str]
+    permission: ClassVar[str]
+    #: The read-back field of the integration that holds the key.
+    key_field: ClassVar[str] = "readback_api_key"
+    #: What the vendor's rate limit is and how it says when to retry.
+    rate_limit: ClassVar[str] = ""
+    #: Seconds between two calls (the vendor's documented limit, with room).
+    interval: ClassVar[float] = 0.25
+    #: Titles of the install steps the API does instead (skipped, their values filled).
+    replaces_steps: ClassVar[tuple[str, ...]] = ()
+    #: Title of the uninstall step that removes it (by API when `removal` has calls).
+    removal_step: ClassVar[str] = ""
+    #: What must be chosen first ("service"), and the install flag that gives it.
+    choice_label: ClassVar[str] = ""
+    choice_flag: ClassVar[str] = "--service"
+    #: The side can be made only by API (BigPanda's Webhook v2): never a paste flow.
+    api_only: ClassVar[bool] = False
+    #: The side is made from the walkthrough's answers (so after it), not the other way
+    #: round (a vendor's key fills the walkthrough: before it).
+    after_walkthrough: ClassVar[bool] = False
+
+    #: BigPanda's own side (Webhook v2): reached with the profile's User API key at the
+    #: profile's BigPanda host, not with a key and host of the integration's.
+    uses_bigpanda: ClassVar[bool] = False
+
+    def auth(self, key: str) -> dict[str, str]:
+        raise NotImplementedError
+
+    def api_url(self, values: Mapping[str, str]) -> str:
+        raise NotImplementedError
+
+    def choices(self, api: ApiClient) -> list[Choice]:
+        """What may be chosen (every one the key sees); [] when nothing is chosen."""
+        return []
+
+    def plan(self, api: ApiClient, values: Mapping[str, str], choice: Choice | None) -> SidePlan:
+        """Find what a run made before (reuse it), else plan the writes; reads only."""
+        raise NotImplementedError
+
+    def apply(self, api: ApiClient, plan: SidePlan) -> Made:
+        """Make the planned writes; what was made."""
+        raise NotImplementedError
+
+    def removal(self, values: Mapping[str, str]) -> list[ApiCall]:
+        """The calls that remove it ([]: the API cannot: `by_hand` says where)."""
+        return []
+
+    def remove(self, api: ApiClient, values: Mapping[str, str]) -> str:
+        """Make the removal calls; what happened, in words."""
+        raise NotImplementedError
+
+    def by_hand(self, values: Mapping[str, str]) -> str:
+        """Where to remove it in the vendor's UI."""
+        raise NotImplementedError
+
+    def held(self, api: ApiClient, values: Mapping[str, str]) -> dict[str, Any] | None:
+        """What the target holds for this install, as its API says (`show --remote`);
+        None: nothing found, or the target cannot say."""
+        return None
+
+    def export(self, held: Mapping[str, Any]) -> str | None:
+        """`held` as an answers file install accepts back (`show --export`; config as
+        code); None: this side has no such file."""
+        return None
+
+    def refused(self, what: str, status: int, answer: Any) -> tuple[str, str]:
+        """(message, hint) for an error answer: the key, its permission, the limit."""
+        detail = self.detail(answer)
+        said = f": {detail}" if detail else ""
+        if status == 401:
+            return (
+                f"{what}: {self.system} refused the API key (401{said}).",
+                f"Check the {self.key_label}: {self.key_help}",
+            )
+        if status == 403:
+            return (
+                f"{what}: the {self.key_label} lacks permission (403{said}).",
+                f"It needs {self.permission}. {self.key_help}",
+            )
+        if status == 429:
+            return (f"{what}: {self.system} is rate limiting the key (429).", self.rate_limit)
+        return (
+            f"{what}: {self.system} answered {status}{said}.",
+            "Try again later; if it repeats, do this step by hand (install --by-hand).",
+        )
+
+    def detail(self, answer: Any) -> str:
+        """The vendor's own words in an error answer (overridden per vendor)."""
+        return ""

@@ -12,16 +12,22 @@ from bp_integrate.errors import UsageError
 from bp_integrate.integrations.base import (
     UNINSTALL_DELETE_IN_BIGPANDA,
     UNINSTALL_STOP_SENDING,
+    ApiCall,
+    ApiClient,
+    Choice,
     Field,
     Integration,
+    Made,
     PasteItem,
     Planned,
     PlannedRequest,
     ReadQuery,
     SendOptions,
+    SidePlan,
     Skipped,
     Step,
     TargetRecord,
+    TargetSide,
     Webhook,
     header_items,
     origin_of,
@@ -125,6 +131,160 @@ def _objects(value: Any) -> list[dict[str, Any]]:
     return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
 
 
+#: PagerDuty's REST API: the versioning `Accept` header of its description.
+REST_ACCEPT = "application/vnd.pagerduty+json;version=2"
+#: The integration type made on the service (PagerDuty's REST description, `Integration`).
+EVENTS_V2_TYPE = "events_api_v2_inbound_integration"
+#: Services asked for per page (`limit`; PagerDuty pages with limit/offset/more).
+SERVICES_PAGE = 100
+ADD_STEP = "Add an Events API v2 integration to the service"
+
+
+def rest_url(values: Mapping[str, str]) -> str:
+    """PagerDuty's REST API beside its Events API: events[.eu].pagerduty.com ->
+    api[.eu].pagerduty.com (the emulator serves both on one origin)."""
+    return origin_of(values.get("events_url") or EVENTS_URL).replace("://events.", "://api.", 1)
+
+
+class PagerDutyService(TargetSide):
+    """The Events API v2 integration named "BigPanda" on a PagerDuty service, made with
+    PagerDuty's REST API (`POST /services/{id}/integrations`); its `integration_key` is
+    stored without being shown. PagerDuty's REST description has no DELETE for a
+    service integration (only GET and PUT), so uninstall says where to delete it."""
+
+    system = "PagerDuty"
+    what = "Events API v2 integration"
+    key_label = "PagerDuty REST API key"
+    key_help = (
+        "PagerDuty: Integrations -> API Access Keys -> Create New API Key (not read-only), "
+        "or a user's API token (My Profile -> User Settings -> Create API User Token)."
+    )
+    permission = (
+        "write access to the service: a General Access REST API key that is not "
+        "read-only, or the API token of a user who may manage the service (Manager role "
+        "or above on it); with scoped OAuth, services.read and services.write"
+    )
+    rate_limit = (
+        "PagerDuty's REST API allows about 960 requests a minute per key and says when to "
+        "retry in its ratelimit-reset header; run again in a minute."
+    )
+    interval = 0.1
+    replaces_steps = (ADD_STEP,)
+    removal_step = "Delete the BigPanda integration on the service"
+    choice_label = "service"
+
+    def auth(self, key: str) -> dict[str, str]:
+        return {"Authorization": f"Token token={key}", "Accept": REST_ACCEPT}
+
+    def api_url(self, values: Mapping[str, str]) -> str:
+        return rest_url(values)
+
+    def detail(self, answer: Any) -> str:
+        error = answer.get("error") if isinstance(answer, dict) else None
+        if not isinstance(error, dict):
+            return ""
+        found = [str(error.get("message") or "")]
+        found += [str(e) for e in error.get("errors") or [] if isinstance(e, str)]
+        return "; ".join(f for f in found if f)
+
+    def choices(self, api: ApiClient) -> list[Choice]:
+        """Every service the key sees (`GET /services`, page after page, by name)."""
+        found: list[Choice] = []
+        offset = 0
+        while True:
+            params = {"limit": str(SERVICES_PAGE), "offset": str(offset), "sort_by": "name"}
+            answer = api.call("GET", "/services", "Listing PagerDuty services", params)
+            services = answer.get("services") if isinstance(answer, dict) else None
+            for item in services or []:
+                if isinstance(item, dict) and item.get("id"):
+                    found.append(Choice(str(item["id"]), str(item.get("name") or item["id"])))
+            if not (isinstance(answer, dict) and answer.get("more")) or not services:
+                return found
+            offset += len(services)
+
+    def plan(self, api: ApiClient, values: Mapping[str, str], choice: Choice | None) -> SidePlan:
+        assert choice is not None, "PagerDuty needs a service"
+        path = f"/services/{choice.id}"
+        what = f"Reading the PagerDuty service {choice.label}"
+        answer = api.call("GET", path, what, {"include[]": ["integrations"]})
+        service = answer.get("service") if isinstance(answer, dict) else None
+        ours = [
+            item
+            for item in (service or {}).get("integrations") or []
+            if isinstance(item, dict)
+            and str(item.get("name", "")).lower() == self.name.lower()
+            and str(item.get("type", "")).startswith(EVENTS_V2_TYPE)
+        ]
+        if ours:
+            integration = ours[0]
+            key = integration.get("integration_key")
+            if not key:
+                one = f"{path}/integrations/{integration['id']}"
+                what = f"Reading the integration {integration['id']} on {choice.label}"
+                got = api.call("GET", one, what)
+                key = (got or {}).get("integration", {}).get("integration_key")
+            if key:
+                made = self._made(choice, str(integration.get("id")), str(key), created=False)
+                return SidePlan((), made, choice)
+        body = {
+            "integration": {
+                "type": EVENTS_V2_TYPE,
+                "name": self.name,
+                "service": {"id": choice.id, "type": "service_reference"},
+            }
+        }
+        write = ApiCall(
+            "POST",
+            api.url(f"{path}/integrations"),
+            f'Create the Events API v2 integration "{self.name}" on the service {choice.label}',
+            body,
+        )
+        return SidePlan((write,), None, choice)
+
+    def apply(self, api: ApiClient, plan: SidePlan) -> Made:
+        assert plan.choice is not None and plan.writes
+        write = plan.writes[0]
+        path = f"/services/{plan.choice.id}/integrations"
+        answer = api.call("POST", path, write.what, body=write.body)
+        integration = answer.get("integration") if isinstance(answer, dict) else None
+        ident = str((integration or {}).get("id") or "")
+        key = (integration or {}).get("integration_key")
+        if not key and ident:
+            got = api.call("GET", f"{path}/{ident}", f"Reading the integration {ident}")
+            key = (got or {}).get("integration", {}).get("integration_key")
+        if not key:
+            from bp_integrate.bigpanda.api import APIError
+
+            raise APIError(
+                f"{write.what}: PagerDuty answered without the integration key.",
+                f"Find it in PagerDuty ({self._where(plan.choice)}), then run install "
+                "again: it finds the integration and reuses it.",
+                200,
+            )
+        return self._made(plan.choice, ident, str(key), created=True)
+
+    def _where(self, choice: Choice) -> str:
+        return f"Services -> Service Directory -> {choice.name} -> Integrations -> {self.name}"
+
+    def _made(self, choice: Choice, ident: str, key: str, created: bool) -> Made:
+        return Made(
+            {"integration_key": key, "service": choice.label},
+            f'the Events API v2 integration "{self.name}" ({ident}) on the PagerDuty '
+            f"service {choice.label}",
+            self._where(choice),
+            created,
+        )
+
+    def by_hand(self, values: Mapping[str, str]) -> str:
+        service = values.get("service") or "the service"
+        return (
+            "PagerDuty's REST API has no call that deletes a service integration (its "
+            "description lists only GET and PUT for one), so delete it in PagerDuty: "
+            f"Services -> Service Directory -> {service} -> Integrations -> the "
+            f'"{self.name}" integration -> Delete Integration.'
+        )
+
+
 def tag_value(tags: Mapping[str, str], name: str) -> str | None:
     """A tag by name: an alert tag, or an incident tag whose id is that name's."""
     from bp_integrate.bigpanda.testmark import incident_tag_id
@@ -140,6 +300,7 @@ class PagerDuty(Integration):
     summary = "Create, update and resolve PagerDuty incidents through Events API v2."
     doc_page = "docs/pagerduty.md"
     aliases = ("pd",)
+    target_side = PagerDutyService()
 
     fields: ClassVar[tuple[Field, ...]] = (
         Field(
@@ -202,6 +363,14 @@ class PagerDuty(Integration):
             default=EVENTS_URL,
             check=check_events_url,
         ),
+        Field(
+            "service",
+            "PagerDuty service of the integration (recorded, optional)",
+            "The service the integration key belongs to, as 'Name (ID)': recorded when "
+            "install creates the integration by API, so uninstall can say where it is.",
+            required=False,
+            asked=False,
+        ),
     )
 
     install_steps: ClassVar[tuple[Step, ...]] = (
@@ -260,7 +429,8 @@ class PagerDuty(Integration):
             "PagerDuty",
             "Delete the BigPanda integration on the service",
             "Configuration -> Services -> the service -> Integrations -> the BigPanda "
-            "integration -> Delete Integration.",
+            "integration -> Delete Integration. PagerDuty's REST API cannot delete it, "
+            "so this step is by hand even when install made it by API.",
             checkpoint=True,
         ),
         UNINSTALL_DELETE_IN_BIGPANDA,
@@ -395,9 +565,10 @@ class PagerDuty(Integration):
     readback_fields: ClassVar[tuple[Field, ...]] = (
         Field(
             "readback_api_key",
-            "PagerDuty REST API key (read-only is enough)",
+            "PagerDuty REST API key (read-only is enough for verify)",
             "PagerDuty: Integrations -> API Access Keys -> Create New API Key (read-only). "
-            "Lets verify find the incident by its incident_key.",
+            "Lets verify find the incident by its incident_key; one that is not read-only "
+            "also lets install create the Events API v2 integration on the service.",
             secret=True,
             required=False,
         ),

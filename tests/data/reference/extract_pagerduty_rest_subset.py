@@ -1,8 +1,10 @@
 """Cut pagerduty-rest-subset.openapi.json out of PagerDuty's REST API description.
 
 The emulated PagerDuty serves a few REST operations (read-back's `GET /incidents`,
-`GET /incidents/{id}`); tests/test_emulator_pagerduty_rest.py holds its answers to
-them. This keeps those operations, whole, and every component they reference
+`GET /incidents/{id}`; install's `GET /services`, `GET /services/{id}`,
+`POST /services/{id}/integrations`, `GET /services/{id}/integrations/{integration_id}`);
+tests/test_emulator_pagerduty_rest.py holds its answers to them. This keeps those
+operations, whole, and every component they reference
 transitively (`$ref`s into another component's inside, such as
 `#/components/schemas/Tag/allOf/0`, keep that whole component), and nothing else,
 so the subset is a faithful extract of PagerDuty's own text.
@@ -26,7 +28,14 @@ from typing import Any
 
 SOURCE = Path("/work/shared/reference/pagerduty-rest.openapi.json")
 OUTPUT = Path(__file__).with_name("pagerduty-rest-subset.openapi.json")
-OPERATIONS = ("GET /incidents", "GET /incidents/{id}")
+OPERATIONS = (
+    "GET /incidents",
+    "GET /incidents/{id}",
+    "GET /services",
+    "GET /services/{id}",
+    "POST /services/{id}/integrations",
+    "GET /services/{id}/integrations/{integration_id}",
+)
 
 
 def _refs(node: Any) -> set[str]:
