@@ -25,6 +25,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 import yaml
+from helpers import shares_settled
 from jsonschema import Draft202012Validator
 from referencing import Registry
 from referencing.jsonschema import DRAFT202012
@@ -171,12 +172,6 @@ def _template_of(route_name: str) -> tuple[str, str]:
     return route.method, route.path
 
 
-def _settle(until: Any, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not until() and time.monotonic() < deadline:
-        time.sleep(0.05)
-
-
 @pytest.fixture(scope="module")
 def exchanges() -> Iterator[list[Exchange]]:
     """One session over every route: the client's calls, then the rest by hand."""
@@ -228,7 +223,8 @@ def exchanges() -> Iterator[list[Exchange]]:
             )
             # Incidents: search, get, activities (after the share), comment, resolve.
             [incident] = bp.search(env["id"], 'host = "contract-canary"')
-            _settle(lambda: bp.activities(incident["id"], "incident_shared"))
+            shares_settled(emu)
+            assert bp.activities(incident["id"], "incident_shared")
             bp.incident(env["id"], incident["id"])
             http.get(
                 f"/resources/v2.0/incidents/{incident['id']}/activities",
@@ -271,11 +267,45 @@ def exchanges() -> Iterator[list[Exchange]]:
             bp.delete_maintenance_plan(plan["id"])
             bp.delete_maintenance_plan(plan["id"])  # already gone: 404, not an error
             bp.delete_environment(env["id"])
+            # Notifications API (Webhook v2): the client's calls, and refusals by hand.
+            _webhook_v2_exchanges(bp, http, user, base)
             yield recorder.exchanges
         finally:
             bp.close()
             http.close()
             admin.close()
+
+
+def _webhook_v2_exchanges(
+    bp: BigPandaClient, http: httpx.Client, user: dict[str, str], base: str
+) -> None:
+    from bp_integrate.integrations import webhook_v2
+
+    values = {
+        "name": "contract",
+        "base_url": base + "/webhook/demo",
+        "triggers": "default, incident#closed",
+        "templates": json.dumps(
+            {"incident#closed": {"method": "PATCH", "path": "/{{incident.id}}"}}
+        ),
+        "headers": "X-Host={{primaryAlert.tags.host}}",
+        "authorization": "Bearer demo-webhook-token",
+    }
+    bp.dynamic_variables()
+    created = bp.create_integration(webhook_v2.create_body(values))
+    ident = webhook_v2.integration_id(created["name"])
+    bp.list_integrations()
+    bp.get_integration(ident)
+    bp.update_integration(ident, webhook_v2.workflow_config({**values, "method": "PUT"}))
+    http.post("/resources/v2.1/integrations", json={"name": "x"}, headers=user)
+    http.get("/resources/v2.1/integrations/webhook_v2.nope", headers=user)
+    http.patch(
+        f"/resources/v2.1/integrations/{ident}",
+        json={"workflow_config": {"config": {}, "events": []}},
+        headers=user,
+    )
+    assert bp.delete_integration(ident)
+    assert not bp.delete_integration(ident)  # already gone: 404
 
 
 # ------------------------------------------------------------------------- tests

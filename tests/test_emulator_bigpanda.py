@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
+from helpers import shares_settled
 
 from bp_integrate.emulator import EmulatorConfig, EmulatorServer
 
@@ -35,13 +36,9 @@ def webhook_rule(emu: EmulatorServer, environment_id: str, **extra: Any) -> dict
     return {"environment_id": environment_id, "integration": "webhook", "values": values, **extra}
 
 
-def wait_for(check: Callable[[], Any], timeout: float = 5.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.05)
+def settled(emu: EmulatorServer, check: Callable[[], Any]) -> Any:
+    """`check()` once every share scheduled so far is done (helpers.shares_settled)."""
+    shares_settled(emu)
     return check()
 
 
@@ -117,11 +114,11 @@ def test_autoshare_shares_only_incidents_of_its_environment(
     assert (r.status_code, r.json()["bigpanda_name"]) == (201, "incidentio")
     client.post("/data/v2/alerts", json=alert("real-2"), headers=ORG)
     client.post("/data/v2/alerts", json=alert("canary-2", bp_integrate_canary="true"), headers=ORG)
-    [share] = wait_for(lambda: shares(emu))
+    [share] = settled(emu, lambda: shares(emu))
     assert share["share_target"] == "webhook.incidentio"
     found = incident_of(client, canary, "canary-2")
     assert share["incident_id"] == found["id"]
-    [shared] = wait_for(lambda: activities(client, found["id"], types="incident_shared"))
+    [shared] = settled(emu, lambda: activities(client, found["id"], types="incident_shared"))
     assert shared["params"] == {"share_target": "webhook.incidentio", "share_auto": True}
     real = incident_of(client, ENV, "real-2")
     assert activities(client, real["id"], types="incident_shared") == []
@@ -180,7 +177,7 @@ def test_activities_are_documented_newest_first_and_paged(
     client.post("/_bigpanda/autoshare", json=webhook_rule(emu, ENV))
     client.post("/data/v2/alerts", json=alert("a-1"), headers=ORG)
     found = incident_of(client, ENV, "a-1")
-    wait_for(lambda: activities(client, found["id"], types="incident_shared"))
+    shares_settled(emu)
     one = f"{ENVS}/{ENV}/incidents/{found['id']}"
     assert client.post(one + "/comments", json={"comment": "seen"}, headers=USER).status_code == 204
     client.post("/data/v2/alerts", json=alert("a-1", "ok"), headers=ORG)
@@ -202,7 +199,7 @@ def test_activities_are_documented_newest_first_and_paged(
     assert (closed["status"], closed["severity"], closed["active"]) == ("Ok", "Critical", False)
     assert isinstance(closed["end"], int)
     # The close is shared too (an update to the share: no activity type of its own).
-    assert wait_for(lambda: [s for s in shares(emu) if s["event"] == "incident#closed"])
+    assert settled(emu, lambda: [s for s in shares(emu) if s["event"] == "incident#closed"])
     r = client.get(f"/resources/v2.0/incidents/{found['id']}/activities?page=0", headers=USER)
     assert r.status_code == 400
 
@@ -236,8 +233,7 @@ def test_an_alert_in_maintenance_makes_an_incident_that_is_not_shared(
     assert (plan["status"], plan["condition"]) == ("running", condition)
     client.post("/data/v2/alerts", json=alert("m-1"), headers=ORG)
     client.post("/data/v2/alerts", json=alert("free-1"), headers=ORG)
-    wait_for(lambda: shares(emu))
-    time.sleep(0.3)  # a share of m-1 would have been scheduled with free-1's
+    shares_settled(emu)  # done: free-1's share, and m-1's too had it been scheduled
     assert [s["incident_id"] for s in shares(emu)] == [incident_of(client, ENV, "free-1")["id"]]
     assert webhook_bodies(emu) == 1
     held = incident_of(client, ENV, "m-1")
@@ -252,7 +248,7 @@ def test_an_alert_in_maintenance_makes_an_incident_that_is_not_shared(
     assert client.post(f"{PLANS}/{plan['id']}/stop", headers=USER).status_code == 204
     assert client.get(f"{PLANS}/{plan['id']}", headers=USER).json()["status"] == "done"
     client.post("/data/v2/alerts", json=alert("m-1", "warning"), headers=ORG)
-    assert wait_for(lambda: activities(client, held["id"], types="incident_shared"))
+    assert settled(emu, lambda: activities(client, held["id"], types="incident_shared"))
 
 
 def test_plan_conditions_and_windows(emu: EmulatorServer, client: httpx.Client) -> None:

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from bp_integrate.errors import BPError, ExitCode, NetworkError
+from bp_integrate.http import RetryPolicy, asked_wait, retry_after_seconds
 
 if TYPE_CHECKING:
     import httpx
@@ -177,6 +178,20 @@ class APIError(BPError):
         self.status = status
 
 
+#: How the API calls wait out 429s (the one retry decision, `RetryPolicy.next_wait`):
+#: Retry-After, else ratelimit-reset, else 1, 2, 4... s up to 30; what the answer asks
+#: up to 60 s. Only 429 is retried: network errors and 5xx go to the caller.
+API_RETRIES = RetryPolicy(
+    retries=MAX_RETRIES_429,
+    base_delay=1.0,
+    max_delay=30.0,
+    retry_after_cap=60.0,
+    jitter=False,
+    retry_server_errors=False,
+    retry_network=False,
+)
+
+
 @dataclass
 class Pacer:
     """Keeps calls at least `interval` apart and waits out 429s (one per API host)."""
@@ -185,6 +200,17 @@ class Pacer:
     sleep: Callable[[float], None] = time.sleep
     _last: float = field(default=0.0, repr=False)
     waited_429: int = 0
+    policy: RetryPolicy = API_RETRIES
+    #: A deadline (time.monotonic()) every call keeps unless it is given its own: a
+    #: verify hop sets it, so no back-off outlives the hop's timeout.
+    deadline: float | None = None
+
+    def time_left(self, default: float) -> float:
+        """Seconds one HTTP call may take: `default`, less when the deadline is near
+        (never under a second, so a call still gets its answer's first bytes)."""
+        if self.deadline is None:
+            return default
+        return max(1.0, min(default, self.deadline - time.monotonic()))
 
     def wait(self) -> None:
         gap = self._last + self.interval - time.monotonic()
@@ -192,20 +218,32 @@ class Pacer:
             self.sleep(gap)
         self._last = time.monotonic()
 
-    def call(self, send: Callable[[], httpx.Response], what: str, limit: str) -> httpx.Response:
-        """`send()` paced; on 429 wait (Retry-After, else doubling) and try again."""
-        backoff = 1.0
-        for _ in range(MAX_RETRIES_429 + 1):
+    def call(
+        self,
+        send: Callable[[], httpx.Response],
+        what: str,
+        limit: str,
+        deadline: float | None = None,
+    ) -> httpx.Response:
+        """`send()` paced; on 429 wait (Retry-After, else ratelimit-reset, else doubling)
+        and try again, never past `deadline` (time.monotonic()) when one is given."""
+        deadline = self.deadline if deadline is None else deadline
+        attempt = 0
+        while True:
+            attempt += 1
             self.wait()
             response = send()
             if response.status_code != 429:
                 return response
             self.waited_429 += 1
-            delay = rate_limit_wait(response.headers, backoff)
-            backoff = min(backoff * 2, 30.0)
+            delay = self.policy.next_wait(
+                attempt, response.status_code, response.headers, deadline=deadline
+            )
+            if delay is None:
+                break
             self.sleep(delay)
         raise APIError(
-            f"{what}: still rate limited (429) after {MAX_RETRIES_429} tries.",
+            f"{what}: still rate limited (429) after {attempt} tries.",
             f"{limit} Run again later, or stop other tools that use the same key.",
             429,
         )
@@ -214,25 +252,15 @@ class Pacer:
 def retry_after(header: str | None, default: float) -> float:
     """Seconds from a Retry-After header (delta seconds or an HTTP date, read by the one
     parser the sends use), bounded to 60; else `default`."""
-    from bp_integrate.http import retry_after_seconds
-
     seconds = retry_after_seconds(header)
-    return default if seconds is None else min(seconds, 60.0)
-
-
-_DELTA = re.compile(r"[0-9]+(?:\.[0-9]+)?")
+    return default if seconds is None else min(seconds, API_RETRIES.retry_after_cap)
 
 
 def rate_limit_wait(headers: Mapping[str, str], default: float) -> float:
     """How long a 429 asks to wait: Retry-After, else PagerDuty REST's
     `ratelimit-reset` (delta seconds), else `default`; bounded to 60."""
-    from bp_integrate.http import retry_after_seconds
-
-    seconds = retry_after_seconds(headers.get("Retry-After"))
-    if seconds is None:
-        reset = (headers.get("ratelimit-reset") or "").strip()
-        seconds = float(reset) if _DELTA.fullmatch(reset) else None
-    return default if seconds is None else min(seconds, 60.0)
+    seconds = asked_wait(headers)
+    return default if seconds is None else min(seconds, API_RETRIES.retry_after_cap)
 
 
 class BigPandaClient:
@@ -279,6 +307,7 @@ class BigPandaClient:
                 params=dict(params or {}),
                 json=body,
                 headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
+                timeout=self.pacer.time_left(self.timeout),
             )
 
         try:
@@ -476,3 +505,111 @@ class BigPandaClient:
         if response.status_code != 200:
             raise self._refused(response, what, "User API key")
         return items_of(self._json(response), "items", "activities")
+
+    # -- Notifications Webhook v2 (API-only integrations) --------------------------------
+    # Held to BigPanda's Notifications API description: every success answers an array
+    # of integrations (`webhookv2-200response`), create 201, delete 204.
+
+    def list_integrations(self) -> list[dict[str, Any]]:
+        """Every Webhook v2 integration BigPanda holds (`{name, parent_system_id,
+        workflow_config}`)."""
+        what = "Listing BigPanda's Webhook v2 integrations"
+        response = self._call("GET", WEBHOOK_V2_PATH, self._user_key, what)
+        if response.status_code != 200:
+            raise self._refused(response, what, "User API key", INTEGRATIONS_PERMISSION)
+        return items_of(self._json(response), "items", "integrations")
+
+    def get_integration(self, integration_id: str) -> dict[str, Any] | None:
+        """One Webhook v2 integration by its id (`webhook_v2.<name>`); None when BigPanda
+        has none (404)."""
+        what = f"Reading the BigPanda integration {integration_id}"
+        response = self._call("GET", f"{WEBHOOK_V2_PATH}/{integration_id}", self._user_key, what)
+        if response.status_code == 404:
+            return None
+        if response.status_code != 200:
+            raise self._refused(response, what, "User API key", INTEGRATIONS_PERMISSION)
+        found = items_of(self._json(response), "items", "integrations")
+        body = self._json(response)
+        return found[0] if found else (body if isinstance(body, dict) else None)
+
+    def create_integration(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        """Create a Webhook v2 integration from `{"name", "parent_system_id",
+        "workflow_config"}`; the integration BigPanda answers."""
+        what = f"Creating the BigPanda integration {body.get('name')!r}"
+        response = self._call("POST", WEBHOOK_V2_PATH, self._user_key, what, body=dict(body))
+        if response.status_code == 400:
+            detail = error_detail(self._json(response))
+            raise APIError(
+                f"{what}: BigPanda refused it (400{': ' + detail if detail else ''}).",
+                "Check the templates (bp-integrate checks them first) and that no other "
+                "integration has this name.",
+                400,
+            )
+        if response.status_code not in (200, 201):
+            raise self._refused(response, what, "User API key", INTEGRATIONS_PERMISSION)
+        return self._integration(response, dict(body))
+
+    def update_integration(
+        self, integration_id: str, workflow_config: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """Replace the `workflow_config` of a Webhook v2 integration (PATCH); the
+        integration BigPanda answers."""
+        what = f"Updating the BigPanda integration {integration_id}"
+        path = f"{WEBHOOK_V2_PATH}/{integration_id}"
+        body = {"workflow_config": dict(workflow_config)}
+        response = self._call("PATCH", path, self._user_key, what, body=body)
+        if response.status_code == 404:
+            raise APIError(
+                f"{what}: BigPanda has no such integration (404).",
+                "The id is webhook_v2.<name>: check the name, or install it again to create it.",
+                404,
+            )
+        if response.status_code == 400:
+            detail = error_detail(self._json(response))
+            raise APIError(
+                f"{what}: BigPanda refused it (400{': ' + detail if detail else ''}).",
+                "Check the templates (bp-integrate checks them first).",
+                400,
+            )
+        if response.status_code != 200:
+            raise self._refused(response, what, "User API key", INTEGRATIONS_PERMISSION)
+        return self._integration(response, {"workflow_config": body["workflow_config"]})
+
+    def delete_integration(self, app_key: str) -> bool:
+        """Delete a Webhook v2 integration by its App Key; False when it was already
+        gone (404)."""
+        what = f"Deleting the BigPanda integration {app_key}"
+        response = self._call("DELETE", f"{WEBHOOK_V2_PATH}/{app_key}", self._user_key, what)
+        if response.status_code == 404:
+            return False
+        if response.status_code not in (200, 202, 204):
+            raise self._refused(response, what, "User API key", INTEGRATIONS_PERMISSION)
+        return True
+
+    def dynamic_variables(self) -> dict[str, list[dict[str, Any]]]:
+        """The variables Webhook v2 templates may use in this organisation, by category
+        (`{"incident": [{"title", "value"}], "incidentTags": [...], ...}`)."""
+        what = "Reading BigPanda's dynamic variables"
+        response = self._call("GET", DYNAMIC_VARIABLES_PATH, self._user_key, what)
+        if response.status_code != 200:
+            raise self._refused(response, what, "User API key", INTEGRATIONS_PERMISSION)
+        body = self._json(response)
+        if not isinstance(body, dict):
+            return {}
+        return {
+            str(category): [i for i in items if isinstance(i, dict)]
+            for category, items in body.items()
+            if isinstance(items, list)
+        }
+
+    def _integration(self, response: httpx.Response, sent: dict[str, Any]) -> dict[str, Any]:
+        """The integration in an answer (an array of one, as documented), else what was
+        sent (an answer without a body)."""
+        found = items_of(self._json(response), "items", "integrations")
+        return found[0] if found else sent
+
+
+#: Notifications Webhook v2 (BigPanda's Notifications API).
+WEBHOOK_V2_PATH = "/resources/v2.1/integrations"
+DYNAMIC_VARIABLES_PATH = "/resources/v2.1/fields-resolver/workflows"
+INTEGRATIONS_PERMISSION = "Integrations (full access)"

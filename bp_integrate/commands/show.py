@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Annotated, Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -12,9 +13,13 @@ from bp_integrate import config, ui
 from bp_integrate.commands.common import IntegrationArg, JsonOpt, ShowSecretsOpt
 from bp_integrate.errors import UsageError, command_for, nearest
 from bp_integrate.integrations import get
+from bp_integrate.redact import MASK
 from bp_integrate.store import load_values, require_installed
-from bp_integrate.urls import MASK
 from bp_integrate.wizard import paste
+
+if TYPE_CHECKING:
+    from bp_integrate.config import Installed
+    from bp_integrate.integrations.base import Integration
 
 
 def show_command(
@@ -32,6 +37,23 @@ def show_command(
     ] = None,
     json_output: JsonOpt = False,
     show_secrets: ShowSecretsOpt = False,
+    remote: Annotated[
+        bool,
+        typer.Option(
+            "--remote",
+            help="Also read, by API, what BigPanda (or the target) holds for it (Webhook v2: "
+            "its whole configuration).",
+        ),
+    ] = False,
+    export: Annotated[
+        Path | None,
+        typer.Option(
+            "--export",
+            metavar="FILE",
+            help="Write what BigPanda holds as an answers file install accepts back (config "
+            "as code: install --answers FILE then changes nothing).",
+        ),
+    ] = None,
 ) -> None:
     """Show the settings to paste into BigPanda for an installed integration.
 
@@ -42,11 +64,15 @@ def show_command(
     bp-integrate show xmatters --field url --show-secrets | pbcopy
 
     bp-integrate -p prod show pagerduty --json
+
+    bp-integrate show webhook_v2 --remote --export webhook-v2.yaml
     """
     profile = ctx.obj.profile
     spec = get(integration)
     cfg = config.load()
     item = require_installed(cfg, profile, spec.name)
+    if remote or export is not None:
+        return show_remote(spec, item, profile, export, json_output)
     values = load_values(spec, item, profile, with_secrets=show_secrets)
     doc = paste(spec, values, profile, show_secrets)
     doc["secret_store"] = item.secret_store
@@ -60,6 +86,45 @@ def show_command(
         ui.emit_json(doc)
         return
     render_paste(doc)
+
+
+def show_remote(
+    spec: Integration, item: Installed, profile: str, export: Path | None, json_output: bool
+) -> None:
+    """What the target's side holds, read through the integration's target-side hook
+    (its key and host as install uses them); optionally written as an answers file."""
+    from bp_integrate.commands.sides import side_key, side_url
+    from bp_integrate.fs import atomic_write
+    from bp_integrate.integrations.base import ApiClient
+
+    side = spec.target_side
+    if side is None:
+        raise UsageError(
+            f"{spec.title}'s side is not read by API here.", f"bp-integrate show {spec.name}"
+        )
+    values = load_values(spec, item, profile, with_secrets=True, strict=False)
+    found = side_key(spec, side, profile)
+    if found is None:
+        raise UsageError(
+            f"Reading {side.system} needs a {side.key_label}.", f"It is {side.key_help}"
+        )
+    with ApiClient(side, side_url(side, values, profile), found[0]) as api:
+        held = side.held(api, values)
+    if held is None:
+        raise UsageError(
+            f"{side.system} holds no {side.what} for this install.",
+            f"Make it: {command_for(profile, f'install {spec.name}')}",
+        )
+    text = side.export(held)
+    if export is not None:
+        if text is None:
+            raise UsageError(f"{spec.title} has no answers file to export.", "Leave out --export.")
+        atomic_write(export, text, mode=0o644, private_dir=False)
+        ui.say(f"Wrote {export}: {command_for(profile, f'install {spec.name} --answers {export}')}")
+    if json_output:
+        ui.emit_json({"integration": spec.name, "held": held})
+    elif export is None:
+        ui.data(text if text is not None else json.dumps(held, indent=2))
 
 
 def print_field(

@@ -22,6 +22,10 @@ route is held to):
   incident made only of alerts in maintenance sits in the ``maintenance`` folder and
   is not shared: AutoShare shares it only if an update takes it out of maintenance.
   Nothing is dropped (dropping is V1 plans' suppression, not emulated).
+* Notifications API (Webhook v2, API-only in BigPanda): create, list, get, update
+  (PATCH), delete, and the organisation's dynamic variables. Every success answers an
+  array of integrations, as the reference's ``webhookv2-200response`` says; an
+  Authorization value is kept (BigPanda stores it encrypted) and answered masked [G].
 
 Errors are ``{"status": N, "errors": [...]}``, the references' ``generic400response``
 and ``generic404response``; 401 and 500, which the references give no body for, take
@@ -33,8 +37,10 @@ rules registered through the emulator-only ``POST /_bigpanda/autoshare`` (standi
 for BigPanda's UI) share a new incident of their environment, and later its close, to
 the integration's target by asking the integration what it sends (the run engine's
 planning: no second body builder here); each share writes an ``incident_shared``
-activity naming ``<share_system>.<name>``. Emulator-only faults: a rule may drop or
-delay its shares; ``POST /_bigpanda/environments`` adds an environment that uses
+activity naming ``<share_system>.<name>``. A rule to a Webhook v2 integration this
+BigPanda holds (by its ``bigpanda_name``) renders the workflow BigPanda holds at share
+time: each trigger's templates, its path, method and headers. Emulator-only faults: a
+rule may drop or delay its shares; ``POST /_bigpanda/environments`` adds an environment that uses
 incident tags (its search answers 500, as BigPanda documents); ``POST
 /_bigpanda/region`` makes every BigPanda call answer 401, as a key of the other
 region does.
@@ -81,6 +87,12 @@ ALERTS_PATH = "/data/v2/alerts"
 INCIDENTS_PATH = "/resources/v2.0/incidents"
 PLANS_PATH = "/resources/v2.0/maintenance-plans"
 ORDERED_PLANS_PATH = "/resources/v2.0/ordered-maintenance-plans"
+V2_INTEGRATIONS_PATH = "/resources/v2.1/integrations"
+DYNAMIC_VARIABLES_PATH = "/resources/v2.1/fields-resolver/workflows"
+#: The demo organisation's incident tags (dynamic variables `incidentTags.<name>`).
+DEMO_INCIDENT_TAGS: tuple[str, ...] = ("priority", "bp_integrate_test")
+#: Alert tags every demo organisation has (more come from the alerts it receives).
+DEMO_ALERT_TAGS: tuple[str, ...] = ("host", "check", "service", "bp_integrate_canary")
 ALERT_STATUSES = ("ok", "critical", "warning", "unknown", "acknowledged")
 #: The primary property BigPanda picks when an alert names none, in this order.
 PRIMARY_PROPERTIES = ("host", "service", "application", "device")
@@ -440,6 +452,8 @@ class BigPandaState(TargetState):
         self._environments: dict[str, Environment] | None = None
         self._plans: dict[str, MaintenancePlan] = {}
         self._shares: list[dict[str, Any]] = []
+        #: Webhook v2 integrations by id (`webhook_v2.<name>`), Authorization included.
+        self._integrations: dict[str, dict[str, Any]] = {}
         self.wrong_region = False
         #: Shares in flight (kept so the event loop does not drop them).
         self.tasks: set[asyncio.Task[None]] = set()
@@ -558,6 +572,28 @@ class BigPandaState(TargetState):
         with self._lock:
             self._shares.append(share)
 
+    # -- Webhook v2 integrations ----------------------------------------------------
+    def v2_integrations(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return copy.deepcopy(list(self._integrations.values()))
+
+    def v2_integration(self, integration_id: str) -> dict[str, Any] | None:
+        with self._lock:
+            found = self._integrations.get(integration_id)
+            return None if found is None else copy.deepcopy(found)
+
+    def put_v2_integration(self, integration_id: str, doc: dict[str, Any]) -> None:
+        with self._lock:
+            self._integrations[integration_id] = copy.deepcopy(doc)
+
+    def delete_v2_integration(self, integration_id: str) -> bool:
+        with self._lock:
+            return self._integrations.pop(integration_id, None) is not None
+
+    def alert_tag_names(self) -> set[str]:
+        with self._lock:
+            return {str(name) for alert in self._alerts for name in alert.get("tags", {})}
+
     def alert(
         self, alert: dict[str, Any], window: float, now: float
     ) -> tuple[str, CoreIncident | None, str | None]:
@@ -639,6 +675,7 @@ class BigPandaState(TargetState):
                     "shares": copy.deepcopy(self._shares),
                     "environments": [e.to_json() for e in environments],
                     "maintenance_plans": [p.to_json(now) for p in self._plans.values()],
+                    "webhook_v2_integrations": [_v2_answer(i) for i in self._integrations.values()],
                 }
             }
 
@@ -652,6 +689,7 @@ class BigPandaState(TargetState):
             self._environments = None
             self._plans.clear()
             self._shares.clear()
+            self._integrations.clear()
             self.wrong_region = False
 
 
@@ -1105,9 +1143,35 @@ def _planned(state: BigPandaState, incident_id: str, event: str, rule: AutoShare
         spec = BodySpec(test_marker=False, environment_id=rule.environment_id)
         body, rendered = render_body(simulator, event, spec, tags=tags)
     integration = get_integration(rule.integration)
+    held = _held_v2(state, rule)
+    if held is not None:
+        # BigPanda renders the workflow it holds (as it holds it now), with the same
+        # renderer the product plans its test sends with.
+        from bp_integrate.integrations.webhook_v2 import render, request_headers
+
+        request = render(held.get("workflow_config") or {}, event, rendered, body)
+        if request is None:  # the trigger is disabled: no share
+            return []
+        headers = request_headers(request)
+        return [
+            PlannedRequest(
+                integration.name, event, request.method, request.url, headers, request.body
+            )
+        ]
     target = PlanTarget(integration, rule.values, Installed(integration.name, rule.values))
     planned = plan_event([target], event, rendered, body, spec.send_options(), Redactor())
     return [p for p in planned if isinstance(p, PlannedRequest)]
+
+
+def _held_v2(state: BigPandaState, rule: AutoShareRule) -> dict[str, Any] | None:
+    """The Webhook v2 integration this BigPanda holds under the rule's name, if the rule
+    shares to one (else the rule's own values are planned)."""
+    from bp_integrate.integrations import get as get_integration
+    from bp_integrate.integrations.webhook_v2 import PARENT_SYSTEM_ID, integration_id
+
+    if get_integration(rule.integration).share_system != PARENT_SYSTEM_ID:
+        return None
+    return state.v2_integration(integration_id(rule.bigpanda_name))
 
 
 # --------------------------------------------------------------- incidents API
@@ -1372,6 +1436,183 @@ def handle_list_plans(request: Request) -> Response:
     return json_response([p.to_json(now) for p in _page(plans, page, per_page)])
 
 
+# ------------------------------------------------- Notifications API (Webhook v2)
+_V2_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+
+
+def _v2_answer(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """An integration as BigPanda answers it (`workflow`): Authorization masked [G]."""
+    from bp_integrate.integrations.webhook_v2 import masked
+
+    return {
+        "name": doc["name"],
+        "parent_system_id": doc["parent_system_id"],
+        "workflow_config": masked(doc["workflow_config"]),
+    }
+
+
+def _v2_workflow_problem(config: Any) -> str | None:
+    """Why a `workflow_config` is not one BigPanda takes (the reference's `WorkflowConfig`
+    and the Notifications Webhook v2 page: `default` required, bodies JSON objects)."""
+    from bp_integrate.integrations.webhook_v2 import EVENT_KEY, METHODS, TRIGGERS
+
+    if not isinstance(config, dict):
+        return "workflow_config must be an object"
+    settings = config.get("config")
+    if not isinstance(settings, dict) or not isinstance(settings.get("base_url"), str):
+        return "workflow_config.config.base_url is required"
+    if not re.match(r"https?://[^/\s]+", settings["base_url"]):
+        return "workflow_config.config.base_url must be an http(s) URL"
+    if not isinstance(settings.get("expects_callbacks", False), bool):
+        return "workflow_config.config.expects_callbacks must be a boolean"
+    events = config.get("events")
+    if not isinstance(events, list) or not all(isinstance(e, dict) for e in events):
+        return "workflow_config.events must be an array of objects"
+    seen: set[str] = set()
+    for entry in events:
+        trigger = entry.get(EVENT_KEY)
+        if trigger not in TRIGGERS or trigger in seen:
+            return f"events: {trigger!r} is not a trigger, or is given twice"
+        seen.add(str(trigger))
+        if not isinstance(entry.get("enabled", True), bool):
+            return f"events: {trigger}.enabled must be a boolean"
+        if not isinstance(entry.get("body", {}), dict):
+            return f"events: {trigger}.body must be a JSON object"
+        for key in ("headers", "path", "authorization"):
+            if not isinstance(entry.get(key, ""), str):
+                return f"events: {trigger}.{key} must be a string"
+        if entry.get("method", "POST") not in METHODS:
+            return f"events: {trigger}.method must be one of {', '.join(METHODS)}"
+    if "default" not in seen:
+        return "events: the default trigger must be defined"
+    return None
+
+
+def handle_v2_create(request: Request) -> Response:
+    """``POST /resources/v2.1/integrations``: 201 with the integration (in an array)."""
+    from bp_integrate.integrations.webhook_v2 import PARENT_SYSTEM_ID, integration_id
+
+    refused = _check(request)
+    if refused is not None:
+        return refused
+    body = _json_object(request, outcome(request))
+    if isinstance(body, Response):
+        return body
+    name = body.get("name")
+    if not isinstance(name, str) or not _V2_NAME.fullmatch(name):
+        return _refuse(request, 400, "name is required: letters, digits, '_' and '-'")
+    if body.get("parent_system_id") != PARENT_SYSTEM_ID:
+        return _refuse(request, 400, f"parent_system_id must be {PARENT_SYSTEM_ID}")
+    problem = _v2_workflow_problem(body.get("workflow_config"))
+    if problem:
+        return _refuse(request, 400, problem)
+    state = target_state(request, BigPandaState)
+    ident = integration_id(name)
+    if state.v2_integration(ident) is not None:  # [G] BigPanda's answer is not documented
+        return _refuse(request, 400, f"an integration named {name} already exists")
+    doc = {"name": name, "parent_system_id": PARENT_SYSTEM_ID, **_keep(body)}
+    state.put_v2_integration(ident, doc)
+    outcome(request).note = f"created {ident}"
+    return json_response([_v2_answer(doc)], status=201)
+
+
+def _keep(body: Mapping[str, Any]) -> dict[str, Any]:
+    return {"workflow_config": copy.deepcopy(body["workflow_config"])}
+
+
+def handle_v2_list(request: Request) -> Response:
+    """``GET /resources/v2.1/integrations``: every Webhook v2 integration (an array)."""
+    refused = _check(request)
+    if refused is not None:
+        return refused
+    state = target_state(request, BigPandaState)
+    return json_response([_v2_answer(d) for d in state.v2_integrations()])
+
+
+def _v2_held(request: Request) -> tuple[str, dict[str, Any]] | Response:
+    refused = _check(request)
+    if refused is not None:
+        return refused
+    ident = request.match_info["integration_id"]
+    held = target_state(request, BigPandaState).v2_integration(ident)
+    if held is None:
+        return _refuse(request, 404, f"Integration {ident} not found")
+    return ident, held
+
+
+def handle_v2_get(request: Request) -> Response:
+    """``GET /resources/v2.1/integrations/{integration_id}``: the integration, in an
+    array (as the reference's 200 says); 404."""
+    found = _v2_held(request)
+    if isinstance(found, Response):
+        return found
+    return json_response([_v2_answer(found[1])])
+
+
+def handle_v2_update(request: Request) -> Response:
+    """``PATCH /resources/v2.1/integrations/{integration_id}`` ``{"workflow_config"}``:
+    the whole workflow replaced; 200 with the integration (in an array); 404."""
+    found = _v2_held(request)
+    if isinstance(found, Response):
+        return found
+    ident, held = found
+    body = _json_object(request, outcome(request))
+    if isinstance(body, Response):
+        return body
+    problem = _v2_workflow_problem(body.get("workflow_config"))
+    if problem:
+        return _refuse(request, 400, problem)
+    held.update(_keep(body))
+    target_state(request, BigPandaState).put_v2_integration(ident, held)
+    outcome(request).note = f"updated {ident}"
+    return json_response([_v2_answer(held)])
+
+
+def handle_v2_delete(request: Request) -> Response:
+    """``DELETE /resources/v2.1/integrations/{app_key}``: 204; 404. An integration's App
+    Key here is its id, as the reference's example (`webhook_v2.p0channel`) reads [G]."""
+    refused = _check(request)
+    if refused is not None:
+        return refused
+    key = request.match_info["integration_id"]
+    if not target_state(request, BigPandaState).delete_v2_integration(key):
+        return _refuse(request, 404, f"Integration {key} not found")
+    outcome(request).note = f"deleted {key}"
+    return _done(204)
+
+
+def handle_dynamic_variables(request: Request) -> Response:
+    """``GET /resources/v2.1/fields-resolver/workflows``: the demo organisation's
+    variables by category, each ``{"title", "value"}``: the standard ones, its incident
+    tags, and the alert tags it knows (the demo's and every received alert's)."""
+    from bp_integrate import templates
+
+    refused = _check(request)
+    if refused is not None:
+        return refused
+    received = target_state(request, BigPandaState).alert_tag_names()
+    alert_tags = sorted(
+        {*DEMO_ALERT_TAGS, *(t for t in received if re.fullmatch(r"[a-z][a-z0-9_-]{0,63}", t))}
+    )
+
+    def listed(category: str, names: Any) -> list[dict[str, str]]:
+        return [{"title": n, "value": f"{category}.{n}"} for n in names]
+
+    return json_response(
+        {
+            "incident": listed("incident", templates.INCIDENT_FIELDS),
+            "incidentTags": listed("incidentTags", DEMO_INCIDENT_TAGS),
+            "primaryAlert.tags": listed("primaryAlert.tags", alert_tags),
+            "primaryAlert": listed("primaryAlert", templates.PRIMARY_ALERT_FIELDS),
+            "metadata": listed("metadata", templates.METADATA_FIELDS),
+            "links": listed("links", templates.LINK_FIELDS),
+            "assignee": listed("assignee", templates.PERSON_FIELDS),
+            "assigner": listed("assigner", templates.PERSON_FIELDS),
+            "additional_fields": [],
+        }
+    )
+
+
 # ------------------------------------------------------- emulator-only endpoints
 def _admin_error(status: int, message: str) -> Response:
     """An emulator-only endpoint's refusal (not BigPanda's API: its own shape)."""
@@ -1401,19 +1642,23 @@ def handle_add_rule(request: Request) -> Response:
         integration = get_integration(str(body.get("integration", "")))
     except BPError as exc:
         return _admin_error(400, exc.message)
+    bigpanda_name = body.get("bigpanda_name") or integration.name
+    if not isinstance(bigpanda_name, str):
+        return _admin_error(400, "bigpanda_name must be a string (the integration's name there)")
     missing = [
         f.name
         for f in integration.fields
         if f.required and f.applies(values) and not values.get(f.name)
     ]
-    if missing:  # the share could not be planned: say so now, not in a background task
+    held = _held_v2(
+        target_state(request, BigPandaState),
+        AutoShareRule("", env, integration.name, {}, bigpanda_name),
+    )
+    if missing and held is None:  # the share could not be planned: say so now
         return _admin_error(400, f"values lack {integration.title}'s {', '.join(missing)}")
     delay = body.get("delay", 0)
     if isinstance(delay, bool) or not isinstance(delay, int | float) or not 0 <= delay <= 600:
         return _admin_error(400, "delay must be a number of seconds from 0 to 600")
-    bigpanda_name = body.get("bigpanda_name") or integration.name
-    if not isinstance(bigpanda_name, str):
-        return _admin_error(400, "bigpanda_name must be a string (the integration's name there)")
     rule = AutoShareRule(
         id=secrets.token_hex(6),
         environment_id=env,
@@ -1473,6 +1718,8 @@ def _summary(snapshot: dict[str, Any]) -> list[str]:
 ENV_ONE = BP_ENV + "/{env_id}"
 INCIDENT_ONE = ENV_ONE + "/incidents/{incident_id}"
 PLAN_ONE = PLANS_PATH + "/{maintenance_id}"
+#: One Webhook v2 integration: its id (GET, PATCH) or its App Key (DELETE), one segment.
+V2_ONE = V2_INTEGRATIONS_PATH + "/{integration_id}"
 
 TARGET = Target(
     name="bigpanda",
@@ -1500,6 +1747,12 @@ TARGET = Target(
         Route("DELETE", PLAN_ONE, "bigpanda_delete_plan", handle_delete_plan),
         Route("POST", PLAN_ONE + "/stop", "bigpanda_stop_plan", handle_stop_plan),
         Route("GET", ORDERED_PLANS_PATH, "bigpanda_plans", handle_list_plans),
+        Route("POST", V2_INTEGRATIONS_PATH, "bigpanda_v2_create", handle_v2_create),
+        Route("GET", V2_INTEGRATIONS_PATH, "bigpanda_v2_list", handle_v2_list),
+        Route("GET", V2_ONE, "bigpanda_v2_get", handle_v2_get),
+        Route("PATCH", V2_ONE, "bigpanda_v2_update", handle_v2_update),
+        Route("DELETE", V2_ONE, "bigpanda_v2_delete", handle_v2_delete),
+        Route("GET", DYNAMIC_VARIABLES_PATH, "bigpanda_v2_variables", handle_dynamic_variables),
         Route("POST", "/_bigpanda/autoshare", "bigpanda_add_rule", handle_add_rule),
         Route("POST", "/_bigpanda/environments", "bigpanda_add_env", handle_add_environment),
         Route("POST", "/_bigpanda/region", "bigpanda_region", handle_region),

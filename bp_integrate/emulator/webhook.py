@@ -8,7 +8,9 @@ set (``webhook_auth_header``, default ``Bearer demo-webhook-token``; ``""``
 turns the check off), and keeps, per receiver, how many bodies it accepted and
 the newest few (bounded). Answers are our reconstruction of a typical receiver
 [G]: 202 ``{"status": "accepted", ...}``, 401 on a wrong or missing header,
-400 when the body is not JSON.
+400 when the body is not JSON. It also takes what a Notifications Webhook v2
+sends: POST, PUT or PATCH, to the receiver's URL or a sub-path of it (up to
+``SUB_PATH_DEPTH`` segments), kept under the receiver id.
 """
 
 from __future__ import annotations
@@ -34,6 +36,11 @@ from .target import Route, Target, TargetSettings, TargetState
 from .wire import Request, Response
 
 RECEIVE_PATH = "/webhook/{receiver_id}"
+#: How many path segments a Webhook v2 sub-path may add under a receiver's URL (the
+#: emulator's router matches one segment per placeholder, as aiohttp's does).
+SUB_PATH_DEPTH = 6
+#: The methods a Webhook v2 trigger may use (BigPanda's Notifications API reference).
+RECEIVE_METHODS = ("POST", "PUT", "PATCH")
 #: Bodies kept per receiver (older ones are counted, not kept).
 KEPT_BODIES = 20
 
@@ -124,6 +131,19 @@ def handle_receive(request: Request) -> Response:
     )
 
 
+def _routes() -> tuple[Route, ...]:
+    """POST to the receiver's URL (the classic webhook), and every method a Webhook v2
+    trigger may use to it or a sub-path of it."""
+    routes = [Route("POST", RECEIVE_PATH, "webhook_receive", handle_receive)]
+    for depth in range(SUB_PATH_DEPTH + 1):
+        path = RECEIVE_PATH + "".join(f"/{{sub{i}}}" for i in range(depth))
+        for method in RECEIVE_METHODS:
+            if depth or method != "POST":
+                name = f"webhook_receive_{method.lower()}_{depth}"
+                routes.append(Route(method, path, name, handle_receive))
+    return tuple(routes)
+
+
 def _url(base: str, settings: WebhookSettings) -> str:
     return base + RECEIVE_PATH.format(receiver_id=settings.webhook_receiver_id)
 
@@ -151,7 +171,7 @@ def _summary(snapshot: dict[str, Any]) -> list[str]:
 TARGET = Target(
     name="webhook",
     order=40,
-    routes=(Route("POST", RECEIVE_PATH, "webhook_receive", handle_receive),),
+    routes=_routes(),
     path_prefixes=("/webhook/",),
     settings=WebhookSettings,
     state=WebhookState,
