@@ -134,6 +134,8 @@ class TargetReader:
 
     timeout: float = 15.0
     pacers: dict[str, Pacer] = field(default_factory=dict)
+    #: A deadline (time.monotonic()) for every read and its back-off (verify's hop).
+    deadline: float | None = None
     _client: httpx.Client | None = None
 
     def _http(self) -> httpx.Client:
@@ -152,6 +154,7 @@ class TargetReader:
         import httpx
 
         pacer = self.pacers.setdefault(integration.name, Pacer(interval=TARGET_INTERVAL))
+        pacer.deadline = self.deadline
 
         def call() -> httpx.Response:
             return self._http().request(
@@ -160,6 +163,7 @@ class TargetReader:
                 params=dict(query.params),
                 headers=dict(query.headers),
                 json=query.body,
+                timeout=pacer.time_left(self.timeout),
             )
 
         try:

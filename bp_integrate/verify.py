@@ -40,6 +40,13 @@ DEFAULT_TIMEOUTS: dict[str, float] = {
     #: How long the maintenance step watches that nothing is shared.
     "maintenance": 60.0,
 }
+#: Seconds clean-up may take in all (resolving canaries, removing plans, ending records),
+#: retries and back-off included: whatever ended verify, it ends.
+CLEANUP_SECONDS = 60.0
+#: Tries to resolve one canary alert before clean-up names it to close by hand.
+CLEANUP_TRIES = 3
+#: What an answer that is not what the vendor documents raises while it is read.
+MALFORMED = (ValueError, TypeError, AttributeError, KeyError, IndexError)
 HopStatus = Literal["passed", "failed", "not_checked"]
 MARKS = {"passed": "✓", "failed": "✗", "not_checked": "-"}
 
@@ -299,12 +306,19 @@ class Verifier:
         self.on_hop(hop)
         return hop
 
+    def _bound(self, deadline: float | None) -> None:
+        """Every BigPanda and target call (and its 429 back-off) ends by `deadline`."""
+        self.bp.pacer.deadline = deadline
+        self.reader.deadline = deadline
+
     def _poll(self, key: str, what: str, check: Callable[[], Any]) -> Any:
         """`check()` until it returns something truthy, or HopFailed after the hop's
-        timeout. Polls at most every 5 s, at least every timeout/20."""
+        timeout. Polls at most every 5 s, at least every timeout/20; no call or back-off
+        outlives the timeout."""
         timeout = self.timeouts[key]
         interval = min(5.0, max(0.2, timeout / 20))
         deadline = time.monotonic() + timeout
+        self._bound(deadline)
         self.on_wait(what)
         while True:
             found = check()
@@ -376,6 +390,7 @@ class Verifier:
         self, name: str, title: str, target: ReadTarget | None, body: Callable[[], str]
     ) -> bool:
         started = time.monotonic()
+        self._bound(started + self.timeouts.get(name, self.timeouts["incident"]))
         try:
             detail = body()
         except HopFailed as exc:
@@ -384,6 +399,22 @@ class Verifier:
         except BPError as exc:
             self._hop(name, title, "failed", started, exc.message, target, exc.hint, exc.code)
             return False
+        except MALFORMED as exc:  # an answer not as its API documents it: this hop fails
+            said = f"{type(exc).__name__}: {exc}"[:300]
+            self._hop(
+                name,
+                title,
+                "failed",
+                started,
+                f"an answer was not what the API documents ({said})",
+                target,
+                "BigPanda or the target answered in a shape bp-integrate cannot read; run "
+                "again, and if it repeats, report the answer (bp-integrate verify --json).",
+                ExitCode.REJECTED,
+            )
+            return False
+        finally:
+            self._bound(None)
         self._hop(name, title, "passed", started, detail, target)
         return True
 
@@ -677,17 +708,46 @@ class Verifier:
 
     def _cleanup(self) -> None:
         """Leave nothing open: the canaries resolved, the maintenance plans removed, the
-        records the canary made at the targets ended where their API allows."""
-        from bp_integrate.readback import CLOCK_SKEW
+        records the canary made at the targets ended where their API allows; all of it
+        within CLEANUP_SECONDS, and what could not be done named with where to do it."""
 
-        for host in list(self._open_hosts):
+        self._bound(time.monotonic() + CLEANUP_SECONDS)
+        try:
+            self._cleanup_bounded()
+        finally:
+            self._bound(None)
+
+    def _resolve_canary(self, host: str) -> None:
+        """Resolve one canary alert, trying again with back-off; named to close by hand
+        when it cannot be."""
+        error = ""
+        for attempt in range(CLEANUP_TRIES):
             try:
                 self._alert("ok", host)
                 self.report.cleanup.append(f"canary alert on {host} resolved")
-            except BPError as exc:
-                self.report.cleanup.append(
-                    f"could not resolve the canary alert on {host}: {exc.message}"
-                )
+                return
+            except (BPError, *MALFORMED) as exc:
+                error = exc.message if isinstance(exc, BPError) else str(exc)[:200]
+            if attempt + 1 < CLEANUP_TRIES:
+                time.sleep(min(2.0**attempt, max(0.0, self._cleanup_left())))
+        incident = f"incident {self.report.incident_id}, " if self.report.incident_id else ""
+        self.report.cleanup.append(
+            f"could not resolve the canary alert on {host} after {CLEANUP_TRIES} tries "
+            f"({error}). Close it by hand: in BigPanda ({self.settings.api_url}), "
+            f"{incident}search host = \"{host}\" in environment "
+            f"{self.settings.environment_id} and resolve it; or send an alert with status ok, "
+            f"host {host}, check {CANARY_CHECK} through the same app key."
+        )
+
+    def _cleanup_left(self) -> float:
+        deadline = self.bp.pacer.deadline
+        return CLEANUP_SECONDS if deadline is None else deadline - time.monotonic()
+
+    def _cleanup_bounded(self) -> None:
+        from bp_integrate.readback import CLOCK_SKEW
+
+        for host in list(self._open_hosts):
+            self._resolve_canary(host)
         for plan_id in list(self._plans):
             try:
                 self.bp.delete_maintenance_plan(plan_id)
@@ -704,7 +764,12 @@ class Verifier:
         for target in self.targets:
             try:
                 records = self._read(target, incident_id)
-            except BPError:
+            except (BPError, *MALFORMED) as exc:
+                said = exc.message if isinstance(exc, BPError) else type(exc).__name__
+                self.report.cleanup.append(
+                    f"{target.integration.title}: could not read what the canary made there "
+                    f"({said}); check incident {incident_id} there by hand"
+                )
                 continue
             for record in records:
                 made = record.created_at is not None and record.created_at >= (

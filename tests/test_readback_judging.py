@@ -74,6 +74,7 @@ class Reader:
     def __init__(self, records: list[TargetRecord]) -> None:
         self.listed = records
         self.terminated: list[str] = []
+        self.deadline: float | None = None
 
     def records(self, *_: Any) -> list[TargetRecord]:
         return list(self.listed)
@@ -152,9 +153,12 @@ class BigPanda:
     """BigPanda as verify sees it, answering in the documented shapes."""
 
     def __init__(self, shares: list[str]) -> None:
+        from bp_integrate.bigpanda.api import Pacer
+
         self.shares = shares
         self.alerts: list[Mapping[str, Any]] = []
         self.plans: list[str] = []
+        self.pacer = Pacer()
 
     def environments(self) -> list[dict[str, Any]]:
         return [{"id": "env1", "name": "bp-integrate canary", "filter": ""}]

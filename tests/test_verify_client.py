@@ -38,7 +38,8 @@ def test_429_without_retry_after_backs_off_doubling_then_gives_up() -> None:
     pacer = Pacer(interval=0.0, sleep=slept.append)
     with pytest.raises(APIError) as caught:
         pacer.call(lambda: httpx.Response(429), "Searching", "BigPanda allows 5/s.")
-    assert slept == [1.0, 2.0, 4.0, 8.0, 16.0, 30.0, 30.0][: MAX_RETRIES_429 + 1]
+    # One wait between two tries: none after the last (it would only delay the error).
+    assert slept == [1.0, 2.0, 4.0, 8.0, 16.0, 30.0][:MAX_RETRIES_429]
     assert caught.value.status == 429
     assert "BigPanda allows 5/s." in (caught.value.hint or "")
 
