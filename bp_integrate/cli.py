@@ -14,7 +14,7 @@ import sys
 from typing import Annotated, Any, NamedTuple
 
 import typer
-from typer.core import TyperCommand, TyperGroup
+from typer.core import TyperCommand, TyperGroup, TyperOption
 
 from bp_integrate import __version__
 from bp_integrate.errors import BPError, ExitCode
@@ -23,49 +23,154 @@ PROFILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 CONTEXT_SETTINGS: dict[str, Any] = {"help_option_names": ["-h", "--help"]}
 
 
+SET_UP, TEST, TOOLS = "Set up", "Test", "Tools"
+
+
 class Entry(NamedTuple):
     module: str
     attribute: str  # a command function, or a typer.Typer of subcommands
-    help: str  # the one line shown by `bp-integrate --help` (tests keep it in sync)
+    #: The one line shown by `bp-integrate --help`: the first paragraph of the command's
+    #: own help, word for word (tests keep them in sync).
+    help: str
+    panel: str  # the group `bp-integrate --help` lists it under
 
 
 COMMANDS: dict[str, Entry] = {
     "list": Entry(
-        "listing", "list_command", "List the integrations and whether each is installed."
+        "listing",
+        "list_command",
+        "List the integrations and whether each is installed in the profile.",
+        SET_UP,
+    ),
+    "status": Entry(
+        "status",
+        "status_command",
+        "Am I OK? The profile, its API key, each integration's secrets, the last test.",
+        SET_UP,
     ),
     "install": Entry(
-        "install", "install_command", "Walk through setting up an integration (or script it)."
+        "install",
+        "install_command",
+        "Walk through setting up an integration, then print what to paste into BigPanda.",
+        SET_UP,
     ),
-    "show": Entry("show", "show_command", "Show what to paste into BigPanda for an integration."),
+    "show": Entry(
+        "show",
+        "show_command",
+        "Show the settings to paste into BigPanda for an installed integration.",
+        SET_UP,
+    ),
+    "set": Entry(
+        "set_field",
+        "set_command",
+        "Change one secret or setting of an installed integration (rotate a key).",
+        SET_UP,
+    ),
     "uninstall": Entry(
-        "uninstall", "uninstall_command", "Walk through removing an integration, in order."
+        "uninstall",
+        "uninstall_command",
+        "Walk through removing an integration in the right order, then forget it locally.",
+        SET_UP,
+    ),
+    "profile": Entry("profile", "app", "BigPanda settings of a profile (region, API key).", SET_UP),
+    "demo": Entry(
+        "demo",
+        "demo_command",
+        "Try everything against the emulator: no account, no network, nothing saved.",
+        TEST,
     ),
     "send-test": Entry(
-        "send_test", "send_test_command", "Send one BigPanda event to installed integrations."
+        "send_test",
+        "send_test_command",
+        "Send a test BigPanda event to the installed integrations and show what they answered.",
+        TEST,
     ),
     "replay": Entry(
-        "replay", "replay_command", "Replay an incident lifecycle scenario (or a storm of them)."
+        "replay",
+        "replay_command",
+        "Replay a scenario about one test incident (or N of them with --count), then clean up.",
+        TEST,
     ),
     "verify": Entry(
-        "verify", "verify_command", "Send a canary through BigPanda; read it back hop by hop."
+        "verify",
+        "verify_command",
+        "Send a canary alert through BigPanda and check each hop to the targets.",
+        TEST,
     ),
     "verify-setup": Entry(
-        "verify_setup", "verify_setup_command", "Set up everything verify needs, in one sitting."
+        "verify_setup",
+        "verify_setup_command",
+        "Set up everything verify needs, in one sitting.",
+        TEST,
     ),
-    "history": Entry("history", "history_command", "List recorded runs."),
-    "receiver": Entry("receiver", "receiver_command", "Run the embedded emulator of every target."),
-    "demo": Entry(
-        "demo", "demo_command", "Try everything against the emulator: no account, no network."
+    "history": Entry(
+        "history",
+        "history_command",
+        "List recorded runs, newest first; replay one with --from-run.",
+        TEST,
     ),
-    "encode": Entry("encode", "app", "Encode values integrations need (Basic auth)."),
-    "profile": Entry("profile", "app", "BigPanda region and API key of a profile."),
+    "receiver": Entry(
+        "receiver",
+        "receiver_command",
+        "Run the embedded emulator of every target an integration can point at.",
+        TEST,
+    ),
     "doctor": Entry(
-        "doctor", "doctor_command", "Check settings, keyring, secrets and hosts of a profile."
+        "doctor",
+        "doctor_command",
+        "Check settings, keyring, secrets and hosts of the profile; exit 0 only if all is well.",
+        TOOLS,
     ),
+    "encode": Entry("encode", "app", "Encode values BigPanda integrations need.", TOOLS),
     "calibrate": Entry(
-        "calibrate", "calibrate_command", "Compare a body captured from BigPanda; adopt its shape."
+        "calibrate",
+        "calibrate_command",
+        "Compare a body captured from your BigPanda with ours; --adopt its shape, or --reset.",
+        TOOLS,
     ),
 }
+
+#: Options a first hour does not need, shown in their own "Advanced" panel of the
+#: busiest commands' help (the options are declared in modules shared by several
+#: commands, so the layout of each command's help is decided here).
+ADVANCED: dict[str, tuple[str, ...]] = {
+    "install": (
+        "--insecure-storage",
+        "--no-verify",
+        "--by-api",
+        "--service",
+        "--api-key-stdin",
+        "--show-secrets",
+    ),
+    "send-test": (
+        "--incident-id",
+        "--set",
+        "--payload",
+        "--timeout",
+        "--retries",
+        "--no-test-marker",
+        "--envelope",
+        "--verify",
+        "--verify-timeout",
+    ),
+    "replay": (
+        "--incident-id",
+        "--set",
+        "--concurrency",
+        "--rate",
+        "--workers",
+        "--real-targets",
+        "--no-cleanup",
+        "--timeout",
+        "--retries",
+        "--no-test-marker",
+        "--envelope",
+        "--verify",
+        "--verify-timeout",
+        "--junit",
+    ),
+}
+ADVANCED_PANEL = "Advanced"
 
 
 def load_command(name: str) -> Any:
@@ -76,10 +181,46 @@ def load_command(name: str) -> Any:
     if isinstance(target, typer.Typer):
         group = typer.main.get_group(target)
         group.name = name
+        tidy_help(group, name)
         return group
     single = typer.Typer(context_settings=CONTEXT_SETTINGS, add_completion=False)
     single.command(name)(target)
-    return typer.main.get_command(single)
+    command = typer.main.get_command(single)
+    tidy_help(command, name)
+    return command
+
+
+def tidy_help(command: Any, name: str) -> None:
+    """Lay out the help of a command and its subcommands: options with their own names
+    (see `tidy_options`), the help option included, and the advanced ones in their panel."""
+    ctx = typer.Context(command, help_option_names=list(CONTEXT_SETTINGS["help_option_names"]))
+    help_option = command.get_help_option(ctx)  # made once, kept: tidied like the rest
+    tidy_options([*command.params, help_option], ADVANCED.get(name, ()))
+    for sub_name, sub in (getattr(command, "commands", None) or {}).items():
+        tidy_help(sub, f"{name} {sub_name}")
+
+
+def tidy_options(params: list[Any], advanced: tuple[str, ...] = ()) -> None:
+    """A flag shows no type (typer's rich help prints `<bool>` after every flag), a
+    value its name (`--service SERVICE`, not `<str>`) unless a metavar says better
+    (`FILE`, `SECONDS`), and an option of `advanced` goes in the Advanced panel."""
+    for param in params:
+        if not isinstance(param, TyperOption):
+            continue
+        if param.metavar is None and not param.type_descriptor.is_choice:
+            param.metavar = "" if param.is_flag else (param.name or "value").upper()
+        if any(opt in advanced for opt in param.opts):
+            param.rich_help_panel = ADVANCED_PANEL
+
+
+def help_may_print(args: list[str]) -> bool:
+    """Whether this command line may print help (asked for, or a group given no command)."""
+    if "--" in args:
+        args = args[: args.index("--")]
+    if not args or any(a in CONTEXT_SETTINGS["help_option_names"] for a in args):
+        return True
+    words = [a for a in args if not a.startswith("-")]
+    return len(words) == 1 and words[0] in COMMANDS and COMMANDS[words[0]].attribute == "app"
 
 
 PROFILE_FLAGS = ("--profile", "-p")
@@ -138,7 +279,23 @@ class Group(TyperGroup):
 
     def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:  # type: ignore[override]
         ctx.meta["bp_argv"] = list(args)
-        return super().parse_args(ctx, hoist_profile(list(args)))
+        if help_may_print(list(args)):
+            from bp_integrate import ui
+
+            ui.help_reader_may_leave()
+        try:
+            return super().parse_args(ctx, hoist_profile(list(args)))
+        except BrokenPipeError:
+            # `bp-integrate --help | head`: the reader went away, as for any output.
+            from bp_integrate import ui
+
+            ui.silence(sys.stdout)
+            raise typer.Exit(int(ExitCode.BROKEN_PIPE)) from None
+
+    def get_params(self, ctx: typer.Context) -> list[Any]:  # type: ignore[override]
+        params: list[Any] = super().get_params(ctx)
+        tidy_options(params)
+        return params
 
     def list_commands(self, ctx: typer.Context) -> list[str]:  # type: ignore[override]
         return list(COMMANDS)
@@ -147,7 +304,8 @@ class Group(TyperGroup):
         if cmd_name not in COMMANDS:
             return None
         if self._listing_help and cmd_name not in self.commands:
-            return TyperCommand(name=cmd_name, help=COMMANDS[cmd_name].help)
+            entry = COMMANDS[cmd_name]
+            return TyperCommand(name=cmd_name, help=entry.help, rich_help_panel=entry.panel)
         if cmd_name not in self.commands:
             self.commands[cmd_name] = load_command(cmd_name)
         return self.commands[cmd_name]
@@ -273,8 +431,11 @@ def _os_error(error: OSError) -> BPError | None:
 app = typer.Typer(
     name="bp-integrate",
     cls=Group,
-    help="Set up, tear down and test BigPanda outbound integrations "
-    "(bp-integrate list shows them).",
+    help="New here? `bp-integrate demo` shows it all working locally: no account, no "
+    "network.\n\n"
+    "Set up, tear down and test BigPanda outbound integrations (bp-integrate list shows "
+    "them; bp-integrate status says whether all is well). Every command's --help ends "
+    "with examples.",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
     context_settings=CONTEXT_SETTINGS,
@@ -296,6 +457,7 @@ def root(
             "--profile",
             "-p",
             envvar="BP_INTEGRATE_PROFILE",
+            metavar="NAME",
             help="Settings profile to use (config dir: $BP_INTEGRATE_CONFIG_DIR); also "
             "accepted after the command.",
             autocompletion=complete_profile,

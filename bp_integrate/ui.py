@@ -143,6 +143,29 @@ def reader_may_leave() -> Iterator[None]:
             silence(sys.stderr)
 
 
+def _broken_pipe() -> None:
+    raise BrokenPipeError
+
+
+def help_reader_may_leave() -> None:
+    """Help is printed by typer's own rich Console, whose answer to a reader that went
+    away (`--help | head`) is `SystemExit(1)`: make it a BrokenPipeError, as for our
+    consoles, so help ends like any other output (exit 141)."""
+    from typer import rich_utils
+
+    make = rich_utils._get_rich_console
+    if getattr(make, "reader_may_leave", False):
+        return
+
+    def console(stderr: bool = False) -> Console:
+        made = make(stderr)
+        made.on_broken_pipe = _broken_pipe  # type: ignore[method-assign]
+        return made
+
+    console.reader_may_leave = True  # type: ignore[attr-defined]
+    rich_utils._get_rich_console = console
+
+
 def shown(show: Callable[[], object]) -> bool:
     """Run `show` (some output); False when its reader had gone away."""
     with reader_may_leave():

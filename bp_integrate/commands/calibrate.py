@@ -42,7 +42,16 @@ def calibrate_command(
     ] = False,
     json_output: JsonOpt = False,
 ) -> None:
-    """Compare a body captured from your BigPanda with ours; --adopt its shape, or --reset."""
+    """Compare a body captured from your BigPanda with ours; --adopt its shape, or --reset.
+
+    Examples:
+
+    bp-integrate calibrate captured.json
+
+    bp-integrate calibrate captured.json --adopt
+
+    bp-integrate calibrate --reset
+    """
     from bp_integrate import calibrate
 
     profile = ctx.obj.profile

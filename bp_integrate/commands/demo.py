@@ -180,6 +180,12 @@ def demo_command(
     against it in a throwaway profile, replays an incident lifecycle to all of them,
     shows what each emulated target ended with, and ends with a `verify`: a canary
     through the emulated BigPanda, read back at each target.
+
+    Examples:
+
+    bp-integrate demo
+
+    bp-integrate demo --scenario flapping --json
     """
     options = DemoOptions(scenario, json_output)
     done = run_demo(options)

@@ -12,7 +12,11 @@ from bp_integrate.errors import UsageError
 from bp_integrate.integrations.base import basic_auth
 
 app = typer.Typer(
-    help="Encode values BigPanda integrations need.", no_args_is_help=True, add_completion=False
+    help="Encode values BigPanda integrations need.\n\n"
+    "Examples:\n\n"
+    "bp-integrate encode basic-auth -u xm-user   (asks for the password)",
+    no_args_is_help=True,
+    add_completion=False,
 )
 
 

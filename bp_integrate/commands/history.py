@@ -32,8 +32,18 @@ def history_command(
         typer.Option("--keep", metavar="N", help="With --prune: how many runs to keep."),
     ] = None,
 ) -> None:
-    """List recorded runs (id, when, profile, targets, outcome, counts, command); replay
-    one with --from-run."""
+    """List recorded runs, newest first; replay one with --from-run.
+
+    Each run: its id, when, profile, targets, outcome, counts and command.
+
+    Examples:
+
+    bp-integrate history --limit 5
+
+    bp-integrate replay --from-run 20240501T101502123Z-3fa1c2
+
+    bp-integrate history --prune --keep 10
+    """
     from bp_integrate import history
 
     if limit < 0:

@@ -10,7 +10,14 @@ from bp_integrate.integrations import all_integrations
 
 
 def list_command(ctx: typer.Context, json_output: JsonOpt = False) -> None:
-    """List the integrations and whether each is installed in the profile."""
+    """List the integrations and whether each is installed in the profile.
+
+    Examples:
+
+    bp-integrate list
+
+    bp-integrate -p prod list --json
+    """
     profile = ctx.obj.profile
     cfg = config.load()
     installed = cfg.installed(profile)
