@@ -61,20 +61,30 @@ def describe(records: Sequence[TargetRecord], chosen: TargetRecord | None) -> st
     return f"{chosen.id} {chosen.status}{tail}"
 
 
-def readback_env_var(integration: Integration, field_name: str) -> str:
+def readback_env_var(integration: Integration, field_name: str, profile: str | None = None) -> str:
     from bp_integrate.secrets import env_var
 
-    return env_var(integration.name, field_name)
+    return env_var(integration.name, field_name, profile)
 
 
-def store_creds(integration: Integration, profile: str, answers: Mapping[str, str]) -> list[str]:
-    """Check and keep read-back credentials in the keyring (each `readback_fields` value
-    given a non-empty answer); the names stored. Used by `install` (when the admin opts
-    in to verify) and `profile set --readback`; `load_creds` reads them back."""
-    from bp_integrate.secrets import entry_name, open_store
+def store_creds(
+    integration: Integration,
+    profile: str,
+    answers: Mapping[str, str],
+    store_kind: str = "keyring",
+) -> list[str]:
+    """Check and keep read-back credentials in the secret store (the keyring unless
+    `store_kind` says: the profile's `verify_store`), each `readback_fields` value given
+    a non-empty answer; the names stored (none under the env store, which keeps nothing).
+    Used by `install` (when the admin opts in to verify) and `profile set --readback`;
+    `load_creds` reads them back."""
+    from bp_integrate.secrets import as_store_kind, entry_name, open_store
 
     checked = {f.name: f.validate(answers.get(f.name, ""), {}) for f in integration.readback_fields}
-    store = open_store("keyring")
+    kind = as_store_kind(store_kind)
+    if kind == "env":
+        return []
+    store = open_store(kind)
     store.check()
     stored = []
     for name, value in checked.items():
@@ -87,30 +97,27 @@ def store_creds(integration: Integration, profile: str, answers: Mapping[str, st
 def load_creds(
     integration: Integration, profile: str, store_kind: str = "keyring"
 ) -> dict[str, str]:
-    """The integration's read-back credentials that are set (environment, then store).
+    """The integration's read-back credentials that are set (the profile's environment
+    variables, then the store).
 
     A store that cannot be opened is the same as no credentials: read-back is optional.
     """
-    from bp_integrate.secrets import STORE_KINDS, lookup, open_store
+    from bp_integrate.secrets import as_store_kind, find, open_store
 
     creds: dict[str, str] = {}
     if not integration.readback_fields:
         return creds
-    try:
-        store = open_store(store_kind if store_kind in STORE_KINDS else "keyring")
-    except BPError:
-        store = None
+    kind = as_store_kind(store_kind)
     for f in integration.readback_fields:
         try:
-            value = lookup(store, profile, integration.name, f.name) if store else None
-        except BPError:
-            value = None
-        if value is None and store is None:
-            import os
-
-            value = os.environ.get(readback_env_var(integration, f.name))
-        if value:
-            creds[f.name] = value
+            found = find(open_store(kind), profile, integration.name, f.name)
+        except BPError:  # no keyring: the variables alone
+            try:
+                found = find(None, profile, integration.name, f.name)
+            except BPError:
+                found = None
+        if found and found.value:
+            creds[f.name] = found.value
     return creds
 
 

@@ -13,6 +13,7 @@ import json
 import os
 import threading
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol, TypeVar
 
@@ -27,14 +28,48 @@ STORE_KINDS: tuple[StoreKind, ...] = ("keyring", "env", "file")
 T = TypeVar("T")
 
 
+def as_store_kind(value: object, default: StoreKind = "keyring") -> StoreKind:
+    """A store kind read from settings (`default` when absent or unknown)."""
+    return next((kind for kind in STORE_KINDS if kind == value), default)
+
+
 def entry_name(profile: str, integration: str, field: str) -> str:
     return f"{profile}/{integration}/{field}"
 
 
-def env_var(integration: str, field: str) -> str:
-    """`BP_INTEGRATE_XMATTERS_PASSWORD`; a URL's key: `BP_INTEGRATE_XMATTERS_TRIGGER_URL_APIKEY`."""
-    name = f"{integration}_{field}".upper()
-    return "BP_INTEGRATE_" + "".join(c if c.isalnum() else "_" for c in name)
+DEFAULT_PROFILE = "default"
+
+
+def _upper_name(text: str) -> str:
+    return "".join(c if c.isascii() and c.isalnum() else "_" for c in text.upper())
+
+
+def env_prefix(profile: str | None) -> str:
+    """The start of a profile's variables: `BP_INTEGRATE_` for the default profile (the
+    shared names), `BP_INTEGRATE_PROD_` for `prod` (`-`, `.` and every other character
+    that is not a letter or digit become `_`: `eu-west.2` -> `BP_INTEGRATE_EU_WEST_2_`)."""
+    if profile is None or profile == DEFAULT_PROFILE:
+        return "BP_INTEGRATE_"
+    return f"BP_INTEGRATE_{_upper_name(profile)}_"
+
+
+def env_var(integration: str, field: str, profile: str | None = None) -> str:
+    """The variable that holds a secret for `profile`.
+
+    The default profile (or no profile named) reads the shared name,
+    `BP_INTEGRATE_XMATTERS_PASSWORD` (a URL's key: `BP_INTEGRATE_XMATTERS_TRIGGER_URL_APIKEY`);
+    any other profile reads only its own, `BP_INTEGRATE_PROD_XMATTERS_PASSWORD`, so a
+    variable exported for one profile never reaches another.
+    """
+    return env_prefix(profile) + _upper_name(f"{integration}_{field}")
+
+
+@dataclass(frozen=True)
+class Found:
+    """A secret for use and where it came from: `variable` is None when the store gave it."""
+
+    value: str
+    variable: str | None = None
 
 
 def keyring_timeout() -> float:
@@ -58,7 +93,9 @@ def _no_keyring(reason: str) -> SecretsError:
         f"No working OS keyring: {reason}.",
         "Choose one: unlock or install a keyring (GNOME Keyring / KWallet / macOS Keychain); "
         "or keep secrets in environment variables with --secret-store env (set "
-        "BP_INTEGRATE_<INTEGRATION>_<FIELD> wherever bp-integrate runs); or --insecure-storage "
+        "BP_INTEGRATE_<INTEGRATION>_<FIELD> for the default profile, "
+        "BP_INTEGRATE_<PROFILE>_<INTEGRATION>_<FIELD> for another, wherever bp-integrate "
+        "runs); or --insecure-storage "
         f"to keep them in a plain-text 0600 file ({INSECURE_FILE}) in the config folder.",
     )
 
@@ -140,8 +177,8 @@ class EnvStore:
     kind: StoreKind = "env"
 
     def get(self, key: str) -> str | None:
-        _, integration, field = key.split("/", 2)
-        return os.environ.get(env_var(integration, field)) or None  # empty = not set
+        profile, integration, field = key.split("/", 2)
+        return os.environ.get(env_var(integration, field, profile)) or None  # empty = not set
 
     def set(self, key: str, value: str) -> None:
         return None
@@ -236,18 +273,54 @@ def open_store(kind: StoreKind) -> SecretStore:
     return FileStore()
 
 
+def keyring_works() -> bool:
+    """Whether the OS keyring answers now (within the time limit)."""
+    try:
+        KeyringStore().check()
+    except SecretsError:
+        return False
+    return True
+
+
 def lookup(store: SecretStore, profile: str, integration: str, field: str) -> str | None:
-    """A secret for use: its environment variable wins, then the store.
+    """A secret for use: the profile's environment variable (`env_var`) wins, then the
+    store. `find` says which of the two gave it."""
+    found = find(store, profile, integration, field)
+    return found.value if found else None
+
+
+def find(store: SecretStore | None, profile: str, integration: str, field: str) -> Found | None:
+    """A secret for use and its source: the profile's environment variable (`env_var`:
+    the shared name only for the default profile), then the store (None: not asked).
 
     A value from the environment is checked as install checks it (no CR/LF, only
     what a header or URL can carry): the message names the variable, never the value.
     """
-    variable = env_var(integration, field)
+    variable = env_var(integration, field, profile)
     from_env = os.environ.get(variable)
     if from_env:
         check_env_secret(variable, field, from_env)
-        return from_env
-    return store.get(entry_name(profile, integration, field))
+        return Found(from_env, variable)
+    if store is None:
+        return None
+    stored = store.get(entry_name(profile, integration, field))
+    return Found(stored) if stored is not None else None
+
+
+def overriding(store_kind: str, found: Found | None) -> str | None:
+    """The variable that overrides a store other than `env` (None: none does): what a
+    command that sends or shows names on stderr, and doctor marks [warn]."""
+    if found is None or found.variable is None or store_kind == "env":
+        return None
+    return found.variable
+
+
+def override_notice(variable: str, profile: str, what: str, store_kind: str) -> str:
+    """The one line said when a variable overrides a stored secret (never the value)."""
+    return (
+        f"Note: {variable} is set: it overrides the {store_kind} store's {what} "
+        f"for profile {profile!r}."
+    )
 
 
 def check_env_secret(variable: str, field: str, value: str) -> None:
@@ -272,8 +345,8 @@ def copy_entries(
 ) -> list[tuple[StoreKind, str]]:
     """Copy a profile's stored secrets to another profile's entries; return what was
     written, for `delete_entries` to undo or to finish a move. An entry the source
-    store no longer has is skipped (its install asks again). Environment variables
-    are not per profile: nothing to copy."""
+    store no longer has is skipped (its install asks again). The env store keeps
+    nothing: the target profile reads its own variables (`env_var`)."""
     written: list[tuple[StoreKind, str]] = []
     try:
         for kind, integration, field in entries:
@@ -298,10 +371,11 @@ def delete_entries(entries: Sequence[tuple[StoreKind, str]]) -> tuple[list[str],
     left: list[str] = []
     for kind, key in entries:
         if kind == "env":
-            _, integration, field = key.split("/", 2)
+            profile, integration, field = key.split("/", 2)
+            shared = " (the shared name: other profiles' installs may read it)"
             left.append(
-                f"{env_var(integration, field)} (an environment variable, shared by every "
-                "profile: unset it yourself if no other profile uses it)"
+                f"{env_var(integration, field, profile)} (an environment variable: unset it "
+                f"where bp-integrate runs{shared if profile == DEFAULT_PROFILE else ''})"
             )
             continue
         try:

@@ -14,20 +14,24 @@ import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
 
+from bp_integrate import ui
 from bp_integrate.config import Config, Installed, now_iso
-from bp_integrate.errors import ConfigError, SecretsError, UsageError
+from bp_integrate.errors import BPError, ConfigError, SecretsError, UsageError
 from bp_integrate.fs import locked
 from bp_integrate.integrations import get as get_integration
 from bp_integrate.integrations.base import Integration
 from bp_integrate.secrets import (
     SERVICE,
+    Found,
     SecretStore,
     StoreKind,
     delete_entries,
     entry_name,
     env_var,
-    lookup,
+    find,
     open_store,
+    override_notice,
+    overriding,
 )
 from bp_integrate.urls import (
     MASK,
@@ -56,13 +60,17 @@ def load_values(
     store: SecretStore | None = None,
     strict: bool = True,
     missing: list[str] | None = None,
+    announce: bool | None = None,
 ) -> dict[str, str]:
     """Every value of the integration; secrets real, or `****` without `with_secrets`.
 
     `strict=False` leaves out a secret its store no longer has (an update asks for it
-    again) instead of failing. Given a `missing` list, a secret that is not set (an
-    unset variable of the env store, say) is `****` and its variable is appended to
-    the list: a dry run shows the requests without the secret values.
+    again) instead of failing. Given a `missing` list (a dry run), a secret that is not
+    set (an unset variable of the env store, or a store that cannot be opened: no
+    keyring) is `****` and named in the list: a dry run shows the requests without the
+    secret values. An optional secret (an xMatters App Key) that is not set is left
+    out, never an error. `announce` (default: when strict, i.e. a command that sends or
+    shows) says on stderr which environment variable overrides a stored secret.
     """
     values = dict(item.values)
     if strict:
@@ -73,29 +81,29 @@ def load_values(
             if "." not in name:
                 values[name] = MASK
         return values
-    store = store or open_store(item.secret_store)
+    if announce is None:
+        announce = strict
     url_secrets: dict[str, dict[str, str]] = {}
     for name in item.secret_fields:
         url_field, dot, param = name.partition(".")
-        secret = lookup(store, profile, integration.name, name)
-        if secret is None and dot:
-            # The whole URL in its variable (as installed) carries the key too.
-            secret = query_value(os.environ.get(env_var(integration.name, url_field), ""), param)
+        secret = _secret_value(integration, item, profile, name, store, missing, announce)
         if secret is None and missing is not None:
-            missing.append(env_var(integration.name, name))
+            missing.append(env_var(integration.name, name, profile))
             secret = MASK
         if secret is None:
-            if not strict:
+            if not strict or not _required(integration, url_field, values):
                 continue
+            variable = env_var(integration.name, name, profile)
             where = (
-                f"is not set in the environment ({env_var(integration.name, name)})"
+                f"is not set in the environment ({variable})"
                 if item.secret_store == "env"
                 else f"is not in the {item.secret_store} store"
             )
+            whole = env_var(integration.name, url_field, profile)
             raise SecretsError(
                 f"The secret {name!r} of {integration.title} (profile {profile!r}) {where}.",
-                f"Set {env_var(integration.name, name)}"
-                + (f" (or {env_var(integration.name, url_field)} to the whole URL)" if dot else "")
+                f"Set {variable}"
+                + (f" (or {whole} to the whole URL)" if dot else "")
                 + f", or run bp-integrate --profile {profile} install {integration.name} again.",
             )
         if dot:
@@ -110,6 +118,45 @@ def load_values(
             if f.url_with_secrets and has_masked_secret(values.get(f.name, "")):
                 del values[f.name]
     return values
+
+
+def _secret_value(
+    integration: Integration,
+    item: Installed,
+    profile: str,
+    name: str,
+    store: SecretStore | None,
+    missing: list[str] | None,
+    announce: bool,
+) -> str | None:
+    """One stored secret for use (its profile's variable wins); None when not set.
+
+    In a dry run (`missing` given) a store that cannot be opened counts as not set."""
+    url_field, dot, param = name.partition(".")
+    try:
+        found = find(store or open_store(item.secret_store), profile, integration.name, name)
+    except SecretsError:
+        if missing is None:
+            raise
+        found = find(None, profile, integration.name, name)
+    if found is None and dot:
+        # The whole URL in its variable (as installed) carries the key too.
+        whole = env_var(integration.name, url_field, profile)
+        value = query_value(os.environ.get(whole, ""), param)
+        found = Found(value, whole) if value is not None else None
+    variable = overriding(item.secret_store, found)
+    if announce and variable:
+        ui.say(override_notice(variable, profile, f"{integration.name} {name}", item.secret_store))
+    return found.value if found else None
+
+
+def _required(integration: Integration, name: str, values: Mapping[str, str]) -> bool:
+    """Whether the field a secret belongs to is needed (an optional one never blocks)."""
+    try:
+        f = integration.field(name)
+    except (KeyError, ValueError, BPError):
+        return True
+    return f.required and f.applies(values)
 
 
 def _check_secrets_listed(
@@ -273,7 +320,7 @@ def _remove(config: Config, integration: Integration, profile: str) -> tuple[lis
         key = entry_name(profile, integration.name, field_name)
         if store.kind == "env":
             left.append(
-                f"{env_var(integration.name, field_name)} (an environment variable: "
+                f"{env_var(integration.name, field_name, profile)} (an environment variable: "
                 "unset it where bp-integrate runs)"
             )
             continue

@@ -30,6 +30,8 @@ CANARY_TAG = "bp_integrate_canary"
 CANARY_CHECK = "bp-integrate-canary"
 ORG_TOKEN_FIELD = "org_token"
 API_KEY_FIELD = "api_key"
+#: The App Key canaries are sent with: a secret (`<profile>/bigpanda/canary_app_key`).
+CANARY_APP_KEY_FIELD = "canary_app_key"
 #: Per hop, seconds: AutoShare can take minutes to share a new incident.
 DEFAULT_TIMEOUTS: dict[str, float] = {
     "incident": 120.0,
@@ -74,36 +76,47 @@ def load_settings(
     """The settings verify needs; when some are missing, one error naming every one of
     them with the command that sets it (a secret missing: exit 4, else 3)."""
     from bp_integrate.config import REGIONS
-    from bp_integrate.secrets import STORE_KINDS, env_var, lookup, open_store
+    from bp_integrate.secrets import as_store_kind, env_var, find, open_store
 
     kind = str(bigpanda.get("api_key_store") or "keyring")
+    # Where `profile set` / `verify-setup` kept the org token, canary App Key and
+    # read-back credentials (`--secret-store`); the keyring before that was a choice.
+    verify_kind = str(bigpanda.get("verify_store") or "keyring")
     missing: list[str] = []
 
-    def secret(field_name: str, what: str, flag: str) -> str:
-        # The User API key lives where `profile set` put it; the org token in the keyring.
+    def stored(field_name: str) -> str | None:
+        chosen = kind if field_name == API_KEY_FIELD else verify_kind
         try:
-            where = open_store(
-                kind if field_name == API_KEY_FIELD and kind in STORE_KINDS else "keyring"
-            )
-            value = lookup(where, profile, "bigpanda", field_name)
+            where = open_store(as_store_kind(chosen))
+            found = find(where, profile, "bigpanda", field_name)
         except SecretsError:
-            value = None
+            try:  # no keyring: the profile's variable alone
+                found = find(None, profile, "bigpanda", field_name)
+            except SecretsError:
+                found = None
+        return found.value if found else None
+
+    def secret(field_name: str, what: str, flag: str) -> str:
+        value = stored(field_name)
         if not value:
             missing.append(
                 f"the BigPanda {what}: {command_for(profile, f'profile set {flag}')} (piped), "
-                f"or set {env_var('bigpanda', field_name)}"
+                f"or set {env_var('bigpanda', field_name, profile)}"
             )
         return value or ""
 
     user_key = secret(API_KEY_FIELD, "User API key", "--api-key-stdin")
     org_token = secret(ORG_TOKEN_FIELD, "org token", "--org-token-stdin")
+    # The canary App Key: --app-key, else the store, else a config file written before
+    # it became a secret (`canary_app_key` in the YAML).
     secrets_missing = bool(missing)
-    app = app_key or str(bigpanda.get("canary_app_key") or "")
+    app = app_key or stored(CANARY_APP_KEY_FIELD) or str(bigpanda.get("canary_app_key") or "")
     if not app:
         missing.append(
             "the canary app key (the App Key of an Alerts REST API integration: BigPanda -> "
             "Integrations -> New Integration -> Alerts REST API): "
-            f"{command_for(profile, 'profile set --canary-app-key KEY')} (or verify --app-key KEY)"
+            f"{command_for(profile, 'profile set --canary-app-key-stdin')} (piped), "
+            f"or set {env_var('bigpanda', CANARY_APP_KEY_FIELD, profile)}"
         )
     env = environment_id or str(bigpanda.get("environment_id") or "")
     if not env:
@@ -734,7 +747,7 @@ class Verifier:
         self.report.cleanup.append(
             f"could not resolve the canary alert on {host} after {CLEANUP_TRIES} tries "
             f"({error}). Close it by hand: in BigPanda ({self.settings.api_url}), "
-            f"{incident}search host = \"{host}\" in environment "
+            f'{incident}search host = "{host}" in environment '
             f"{self.settings.environment_id} and resolve it; or send an alert with status ok, "
             f"host {host}, check {CANARY_CHECK} through the same app key."
         )

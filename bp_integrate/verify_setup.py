@@ -191,10 +191,11 @@ class VerifySetup:
         _check_token(org_token, "The org token")
         if r.org_token and r.org_token_source:
             self.ask.say(f"The org token comes from {r.org_token_source}.")
-        app_key = r.canary_app_key or self.ask.text(
+        # A secret like the other keys: asked hidden, kept in the secret store.
+        app_key = r.canary_app_key or self.ask.secret(
             "Canary app key (BigPanda: Integrations -> New Integration -> Alerts REST API "
             "-> App Key)",
-            "--canary-app-key",
+            "--canary-app-key-stdin",
         )
         _check_token(app_key, "The canary app key")
         result = SetupResult(
@@ -347,7 +348,7 @@ class VerifySetup:
                 continue
             answers = {}
             for f in integration.readback_fields:
-                flag = readback_env_var(integration, f.name)
+                flag = readback_env_var(integration, f.name, r.profile)
                 raw = have.get(f.name) or (
                     self.ask.secret(f.label, flag)
                     if f.secret

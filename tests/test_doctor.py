@@ -112,9 +112,11 @@ def test_an_environment_variable_overriding_the_keyring_is_shown(
     )  # fmt: skip
     assert result.exit_code == 0, result.stderr
     _, doc = doctor("--no-network")
-    assert check(doc, "pagerduty", "integration_key")["detail"] == (
+    found = check(doc, "pagerduty", "integration_key")
+    assert found["status"] == "warn"
+    assert found["detail"] == (
         "present  [environment variable BP_INTEGRATE_PAGERDUTY_INTEGRATION_KEY, overriding "
-        "the keyring store]"
+        "the keyring store: every send and show uses it]"
     )
     monkeypatch.delenv("BP_INTEGRATE_PAGERDUTY_INTEGRATION_KEY")
     result, doc = doctor("--no-network")

@@ -5,6 +5,7 @@ rename and copy, with the secrets each one stored following (or not) as document
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -184,6 +185,9 @@ def test_history_shows_profile_and_targets_and_from_run_uses_the_runs_profile(
     install(emu, "pagerduty", monkeypatch)
     install(emu, "incidentio", monkeypatch)
     monkeypatch.delenv("BP_INTEGRATE_PROFILE")
+    # Profile lab reads its own variables (the shared names serve only `default`).
+    for name in ("PAGERDUTY_INTEGRATION_KEY", "INCIDENTIO_SECRET"):
+        monkeypatch.setenv(f"BP_INTEGRATE_LAB_{name}", os.environ[f"BP_INTEGRATE_{name}"])
     assert cli("-p", "lab", "send-test", "new", "--to", "pagerduty").exit_code == 0
     [run] = history.list_runs()
     listing = cli("history")

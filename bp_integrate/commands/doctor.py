@@ -137,9 +137,18 @@ class Doctor:
         self.add("bigpanda", "region", "ok", f"{region}: {api_url}")
         host = urlsplit(api_url).hostname or ""
         self.host("bigpanda", api_url)
-        variable = env_var("bigpanda", "api_key")
+        variable = env_var("bigpanda", "api_key", self.profile)
         kind = settings.get("api_key_store", "keyring")
         stored = bool(settings.get("api_key_stored"))
+        if stored and kind != "env" and os.environ.get(variable):
+            self.add(
+                "bigpanda",
+                "api key source",
+                "warn",
+                f"{variable} overrides the {kind} store's key",
+                fix=f"unset {variable} to use the stored key",
+            )
+        self.ignored("bigpanda", "api_key")
         if not stored and not os.environ.get(variable):
             fix = self.hint("profile set --api-key")
             self.add("bigpanda", "api key", "skip", f"none stored (nor {variable})", fix=fix)
@@ -232,17 +241,24 @@ class Doctor:
     def secret(self, spec: Integration, item: Installed, name: str) -> None:
         from bp_integrate.secrets import entry_name, env_var, open_store
 
-        variable = env_var(spec.name, name)
+        variable = env_var(spec.name, name, self.profile)
         url_field, dot, _ = name.partition(".")
-        whole = env_var(spec.name, url_field) if dot else ""
-        if os.environ.get(variable):
-            over = (
-                f", overriding the {item.secret_store} store" if item.secret_store != "env" else ""
-            )
-            self.add(spec.name, name, "ok", f"present  [environment variable {variable}{over}]")
-            return
-        if whole and os.environ.get(whole):
-            self.add(spec.name, name, "ok", f"present  [environment variable {whole}]")
+        whole = env_var(spec.name, url_field, self.profile) if dot else ""
+        self.ignored(spec.name, name)
+        for found in (variable, whole):
+            if not found or not os.environ.get(found):
+                continue
+            if item.secret_store == "env":
+                self.add(spec.name, name, "ok", f"present  [environment variable {found}]")
+            else:
+                self.add(
+                    spec.name,
+                    name,
+                    "warn",
+                    f"present  [environment variable {found}, overriding the "
+                    f"{item.secret_store} store: every send and show uses it]",
+                    fix=f"unset {found} to use the stored value",
+                )
             return
         if item.secret_store == "env":
             self.add(
@@ -273,6 +289,21 @@ class Doctor:
                 f"missing from the {where}",
                 fix=self.hint(f"install {spec.name}") + f" (or set {variable})",
                 code=ExitCode.SECRETS,
+            )
+
+    def ignored(self, integration: str, name: str) -> None:
+        """A shared variable set while this (non-default) profile reads its own: say it
+        is not used, so no one believes it reaches this profile."""
+        from bp_integrate.secrets import env_var
+
+        shared = env_var(integration, name)
+        own = env_var(integration, name, self.profile)
+        if shared != own and os.environ.get(shared):
+            self.add(
+                integration,
+                f"{name} variable",
+                "skip",
+                f"{shared} is set but not used: profile {self.profile!r} reads {own}",
             )
 
     def host(self, section: str, url: str) -> None:
@@ -393,7 +424,16 @@ def doctor_command(
         typer.Option("--no-network", help="Skip the DNS, TLS and API key checks."),
     ] = False,
 ) -> None:
-    """Check settings, keyring, secrets and hosts of the profile; exit 0 only if all is well."""
+    """Check settings, keyring, secrets and hosts of the profile; exit 0 only if all is well.
+
+    bp-integrate status answers the same question in a few lines, without the network.
+
+    Examples:
+
+    bp-integrate doctor
+
+    bp-integrate -p prod doctor --no-network --json
+    """
     doctor = Doctor(ctx.obj.profile, network=not no_network)
     doctor.run()
     code = doctor.exit_code()

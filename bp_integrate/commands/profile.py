@@ -4,6 +4,7 @@ profiles themselves (list, delete, rename, copy; secrets follow or are left out)
 from __future__ import annotations
 
 from contextlib import suppress
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 import typer
@@ -22,7 +23,11 @@ from bp_integrate.store import store_label
 from bp_integrate.urls import check_url
 
 app = typer.Typer(
-    help="BigPanda settings of a profile (region, API key).",
+    help="BigPanda settings of a profile (region, API key).\n\n"
+    "Examples:\n\n"
+    "bp-integrate profile show\n\n"
+    "bp-integrate -p prod profile set --region eu --api-key\n\n"
+    "bp-integrate profile list",
     no_args_is_help=True,
     add_completion=False,
 )
@@ -67,11 +72,21 @@ def set_command(
             help="verify: read the BigPanda org token (Alerts API) from stdin.",
         ),
     ] = False,
+    canary_app_key_stdin: Annotated[
+        bool,
+        typer.Option(
+            "--canary-app-key-stdin",
+            help="verify: read the App Key of the Alerts REST API integration canaries go "
+            "through from stdin (after the org token's line), or ask on a terminal. Kept "
+            "in the secret store.",
+        ),
+    ] = False,
     canary_app_key: Annotated[
         str | None,
         typer.Option(
             "--canary-app-key",
-            help="verify: App Key of the Alerts REST API integration canaries go through.",
+            help="verify: the canary App Key on the command line (visible to other users "
+            "of this machine: prefer --canary-app-key-stdin). Kept in the secret store.",
         ),
     ] = None,
     environment: Annotated[
@@ -87,7 +102,14 @@ def set_command(
         ),
     ] = None,
 ) -> None:
-    """Set the profile's BigPanda region and, optionally, its User API key."""
+    """Set the profile's BigPanda region and, optionally, its User API key.
+
+    Examples:
+
+    bp-integrate -p prod profile set --region eu --api-key
+
+    printf '%s\\n' "$BP_KEY" | bp-integrate profile set --api-key-stdin
+    """
     profile = ctx.obj.profile
     # Every option is checked before any secret is stored: a refused command keeps nothing.
     new_url = region_url(region) if region is not None else None
@@ -95,8 +117,13 @@ def set_command(
         raise UsageError("--api-key-stdin and --api-key both ask for the key.", "Choose one.")
     cfg = config.load()
     settings = dict(cfg.bigpanda(profile))
+    verify_kind = store_kind_of(secret_store, insecure_storage, _kind(settings.get("verify_store")))
     verify_notes = _verify_settings(
-        profile, settings, org_token_stdin, canary_app_key, environment, readback
+        profile,
+        settings,
+        VerifySecrets(org_token_stdin, canary_app_key_stdin, canary_app_key, readback),
+        environment,
+        verify_kind,
     )
     if region is not None:
         settings["region"] = region if region in config.REGIONS else "custom"
@@ -120,14 +147,17 @@ def set_command(
         )
     if api_key_stdin or prompt_api_key:
         _set_api_key(profile, settings, api_key_stdin, no_verify, store_kind)
-    elif secret_store is not None or insecure_storage:
+    elif (secret_store is not None or insecure_storage) and not verify_notes.secrets:
         raise UsageError(
-            "--secret-store and --insecure-storage choose where the API key goes.",
-            "Give the key too: --api-key-stdin (piped) or --api-key (hidden prompt).",
+            "--secret-store and --insecure-storage choose where the secrets given go, "
+            "and none was given.",
+            "Give the key too: --api-key-stdin (piped) or --api-key (hidden prompt); or "
+            "a verify secret: --org-token-stdin, --canary-app-key-stdin or --readback "
+            "INTEGRATION.",
         )
     cfg.set_bigpanda(profile, settings)
     cfg.save()
-    for note in verify_notes:
+    for note in verify_notes.notes:
         ui.say(note)
     if json_output:
         ui.emit_json({"profile": profile, "bigpanda": settings})
@@ -146,8 +176,8 @@ def _set_api_key(
     store it where `store_kind` says (moved from the store it was in); `settings` says
     where it is."""
     old_kind = settings.get("api_key_store")
+    store_kind = usable_store(store_kind)  # before the key is typed or checked
     store = open_store(store_kind)
-    store.check()  # before the key is typed or checked: no point if it cannot be kept
     if from_stdin:
         from bp_integrate.loading import read_stdin_line
 
@@ -174,79 +204,216 @@ def _set_api_key(
     if store_kind == "env":
         ui.warn(
             f"--secret-store env: the key was checked but not stored; set "
-            f"{env_var('bigpanda', API_KEY_FIELD)} wherever bp-integrate runs."
+            f"{env_var('bigpanda', API_KEY_FIELD, profile)} wherever bp-integrate runs."
         )
     elif store_kind == "file":
         ui.warn(f"--insecure-storage: the key is in plain text in {store_label(store)}.")
 
 
+def _kind(value: object) -> StoreKind | None:
+    return next((k for k in STORE_KINDS if k == value), None)
+
+
+def usable_store(kind: StoreKind) -> StoreKind:
+    """`kind`, once its store answers. With no working keyring on a terminal, offer the
+    env store or the plain-text file instead of stopping (a script gets the error, which
+    names the flags)."""
+    try:
+        open_store(kind).check()
+        return kind
+    except SecretsError as error:
+        if kind != "keyring" or not ui.stdin_is_tty():
+            raise
+        ui.warn(f"{error.message} Where should the secrets go instead?")
+    ui.say("  env   nothing is stored: export each secret's variable where bp-integrate runs")
+    ui.say("  file  a plain-text 0600 file in the settings folder (anyone who can read it can")
+    ui.say("        use them)")
+    ui.say("  stop  store nothing now (unlock or install a keyring, then run this again)")
+    choice = ""
+    while choice not in ("env", "file", "stop"):
+        choice = str(typer.prompt("Store (env, file or stop)", default="stop", err=True))
+        choice = choice.strip().lower()
+    if choice == "env":
+        return "env"
+    if choice == "file":
+        open_store("file").check()
+        return "file"
+    raise SecretsError(
+        "Nothing was stored: no working keyring.",
+        "Unlock or install a keyring, or run again with --secret-store env or --insecure-storage.",
+    )
+
+
+@dataclass
+class VerifySecrets:
+    """What `profile set` was given for verify that is a secret (or reads one)."""
+
+    org_token_stdin: bool
+    canary_app_key_stdin: bool
+    canary_app_key: str | None
+    readback: str | None
+
+
+@dataclass
+class VerifyNotes:
+    notes: list[str]
+    #: Whether a secret was given (then --secret-store says where it goes).
+    secrets: bool
+
+
 def _verify_settings(
     profile: str,
     settings: dict[str, object],
-    org_token_stdin: bool,
-    canary_app_key: str | None,
+    given: VerifySecrets,
     environment: str | None,
-    readback: str | None,
-) -> list[str]:
+    store_kind: StoreKind,
+) -> VerifyNotes:
     """The settings only `verify` uses (asked only when the admin opts in to verify).
 
-    Secrets (org token, read-back credentials) go to the secret store, the rest to
-    the profile's `bigpanda` section. Returns what was set, to say so.
+    Secrets (org token, canary App Key, read-back credentials) go to the secret store
+    `store_kind` (recorded as `verify_store`), the rest to the profile's `bigpanda`
+    section. Returns what was set, to say so.
     """
     from bp_integrate.loading import read_stdin_line
 
     notes: list[str] = []
-    if canary_app_key is not None:
-        check_token(canary_app_key.strip())
-        settings["canary_app_key"] = canary_app_key.strip()
-        notes.append("Canary app key set.")
     if environment is not None:
         settings["environment_id"] = environment.strip()
         notes.append(f"verify searches environment {environment.strip()}.")
-    if org_token_stdin and readback:
+    if given.canary_app_key is not None and given.canary_app_key_stdin:
         raise UsageError(
-            "--org-token-stdin and --readback both read stdin.", "Run them one by one."
+            "--canary-app-key and --canary-app-key-stdin both give the App Key.", "Choose one."
         )
-    if org_token_stdin:
+    if given.readback and (given.org_token_stdin or given.canary_app_key_stdin):
+        raise UsageError(
+            "--readback reads stdin, and so do --org-token-stdin and --canary-app-key-stdin.",
+            "Run them one by one.",
+        )
+    secrets: dict[str, str] = {}
+    if given.org_token_stdin:
         hint = "Pipe the org token on one line of stdin (Integrations -> any REST integration)."
         token = (read_stdin_line("--org-token-stdin", hint) or "").strip()
         if not token:
             raise UsageError("The org token is empty.", hint)
         check_token(token)
-        open_store("keyring").set(entry_name(profile, "bigpanda", "org_token"), token)
-        settings["org_token_stored"] = (
-            True  # listed by Config.secret_entries: removed with the profile
-        )
-        notes.append("Org token stored in the keyring.")
-    if readback:
+        secrets["org_token"] = token
+    app_key = _canary_app_key(given)
+    if app_key is not None:
+        secrets["canary_app_key"] = app_key
+    answers = _readback_answers(given.readback) if given.readback else None
+    if not secrets and answers is None:
+        return VerifyNotes(notes, False)
+    store_kind = usable_store(store_kind)
+    where = _where(store_kind)
+    _store_verify_secrets(profile, settings, secrets, store_kind)
+    if "org_token" in secrets:
+        notes.append(f"Org token stored {where}.")
+    if "canary_app_key" in secrets:
+        notes.append(f"Canary app key stored {where}.")
+    if answers is not None and given.readback:
         from bp_integrate.integrations import get as get_integration
-
-        integration = get_integration(readback)
-        if not integration.readback_fields:
-            raise UsageError(
-                f"{integration.title} has no read-back: verify cannot read it back.",
-                "Read-back exists for the targets whose API can find a shared incident.",
-            )
         from bp_integrate.readback import store_creds
 
-        answers: dict[str, str] = {}
-        for f in integration.readback_fields:
-            if ui.stdin_is_tty():
-                answers[f.name] = str(
-                    typer.prompt(f.label, default=f.default, hide_input=f.secret, err=True)
-                )
-            else:
-                answers[f.name] = read_stdin_line(f"--readback {integration.name}", f.help) or ""
-        config.record_readback(
-            settings, integration.name, store_creds(integration, profile, answers)
+        integration = get_integration(given.readback)
+        stored = store_creds(integration, profile, answers, store_kind)
+        config.record_readback(settings, integration.name, stored)
+        notes.append(f"{integration.title} read-back credentials stored {where}.")
+    settings["verify_store"] = store_kind
+    if store_kind == "env":
+        names = [env_var("bigpanda", name, profile) for name in secrets]
+        if answers is not None and given.readback:
+            from bp_integrate.integrations import get as get_integration
+
+            spec = get_integration(given.readback)
+            names += [env_var(spec.name, f.name, profile) for f in spec.readback_fields]
+        notes.append(
+            "--secret-store env keeps nothing: export "
+            + ", ".join(names)
+            + " wherever bp-integrate runs."
         )
-        notes.append(f"{integration.title} read-back credentials stored in the keyring.")
-    return notes
+    return VerifyNotes(notes, True)
+
+
+def _where(kind: StoreKind) -> str:
+    return {"keyring": "in the keyring", "file": "in the plain-text file", "env": "nowhere"}[kind]
+
+
+def _canary_app_key(given: VerifySecrets) -> str | None:
+    """The canary App Key: from --canary-app-key-stdin (a hidden prompt on a terminal),
+    or from --canary-app-key with a warning that the command line is visible."""
+    from bp_integrate.loading import read_stdin_line
+
+    if given.canary_app_key is not None:
+        ui.warn(
+            "--canary-app-key puts the App Key on the command line, where other users of "
+            "this machine and your shell history can see it; --canary-app-key-stdin does not. "
+            "It is kept in the secret store all the same."
+        )
+        key = given.canary_app_key.strip()
+    elif given.canary_app_key_stdin:
+        hint = "Pipe the canary App Key on one line of stdin (after the org token's, if any)."
+        if ui.stdin_is_tty():
+            key = str(typer.prompt("Canary App Key", hide_input=True, err=True)).strip()
+        else:
+            key = (read_stdin_line("--canary-app-key-stdin", hint) or "").strip()
+        if not key:
+            raise UsageError("The canary App Key is empty.", hint)
+    else:
+        return None
+    check_token(key)
+    return key
+
+
+def _readback_answers(name: str) -> dict[str, str]:
+    from bp_integrate.integrations import get as get_integration
+    from bp_integrate.loading import read_stdin_line
+
+    integration = get_integration(name)
+    if not integration.readback_fields:
+        raise UsageError(
+            f"{integration.title} has no read-back: verify cannot read it back.",
+            "Read-back exists for the targets whose API can find a shared incident.",
+        )
+    answers: dict[str, str] = {}
+    for f in integration.readback_fields:
+        if ui.stdin_is_tty():
+            answers[f.name] = str(
+                typer.prompt(f.label, default=f.default, hide_input=f.secret, err=True)
+            )
+        else:
+            answers[f.name] = read_stdin_line(f"--readback {integration.name}", f.help) or ""
+    return answers
+
+
+def _store_verify_secrets(
+    profile: str, settings: dict[str, object], secrets: dict[str, str], kind: StoreKind
+) -> None:
+    """Keep verify's BigPanda secrets in `kind` and say so in `settings` (the org
+    token's flag is what `Config.secret_entries` lists for removal with the profile)."""
+    store = open_store(kind)
+    old = _kind(settings.get("verify_store")) or "keyring"
+    for name, value in secrets.items():
+        entry = entry_name(profile, "bigpanda", name)
+        store.set(entry, value)
+        if old != kind:
+            with suppress(SecretsError):  # moved: leave no copy behind
+                open_store(old).delete(entry)
+        settings[f"{name}_stored"] = kind != "env"
+    # A config file written before the App Key was a secret kept it in the YAML.
+    if "canary_app_key" in secrets:
+        settings.pop("canary_app_key", None)
 
 
 @app.command("show")
 def show_command(ctx: typer.Context, json_output: JsonOpt = False) -> None:
-    """Show the profile's BigPanda settings and installed integrations."""
+    """Show the profile's BigPanda settings and installed integrations.
+
+    Examples:
+
+    bp-integrate profile show
+
+    bp-integrate -p prod profile show --json
+    """
     profile = ctx.obj.profile
     cfg = config.load()
     settings = dict(cfg.bigpanda(profile))
@@ -278,7 +445,14 @@ def _region_of(settings: dict[str, object]) -> tuple[str, str]:
 
 @app.command("list")
 def list_command(ctx: typer.Context, json_output: JsonOpt = False) -> None:
-    """List the profiles: region, API host and installed integrations of each."""
+    """List the profiles: region, API host and installed integrations of each.
+
+    Examples:
+
+    bp-integrate profile list
+
+    bp-integrate profile list --json
+    """
     cfg = config.load()
     rows = []
     for name in cfg.profile_names():
@@ -350,7 +524,14 @@ def delete_command(
     yes: YesOpt = False,
     json_output: JsonOpt = False,
 ) -> None:
-    """Delete a profile: its settings and the secrets it stored (keyring or file)."""
+    """Delete a profile: its settings and the secrets it stored (keyring or file).
+
+    Examples:
+
+    bp-integrate profile delete staging
+
+    bp-integrate profile delete staging --yes
+    """
     from bp_integrate.fs import locked
     from bp_integrate.secrets import delete_entries, profile_entries
 
@@ -407,7 +588,12 @@ def rename_command(
     new: Annotated[str, typer.Argument(help="Its new name.", show_default=False)],
     json_output: JsonOpt = False,
 ) -> None:
-    """Rename a profile; its stored secrets move with it."""
+    """Rename a profile; its stored secrets move with it.
+
+    Examples:
+
+    bp-integrate profile rename staging stage
+    """
     _move(old, new, move=True, with_secrets=True, json_output=json_output)
 
 
@@ -430,7 +616,14 @@ def copy_command(
     ] = False,
     json_output: JsonOpt = False,
 ) -> None:
-    """Copy a profile's settings to a new profile (secrets only with --with-secrets)."""
+    """Copy a profile's settings to a new profile (secrets only with --with-secrets).
+
+    Examples:
+
+    bp-integrate profile copy default staging
+
+    bp-integrate profile copy default prod --with-secrets
+    """
     _move(source, target, move=False, with_secrets=with_secrets, json_output=json_output)
 
 

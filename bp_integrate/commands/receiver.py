@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from bp_integrate import ui
-from bp_integrate.commands.common import JsonOpt, scripted_answers
+from bp_integrate.commands.common import JsonOpt
 from bp_integrate.errors import BPError, ExitCode, UsageError
 
 if TYPE_CHECKING:
@@ -28,37 +28,61 @@ SHOWN_ROWS = 20
 log = logging.getLogger(__name__)
 
 
-def install_commands(server: EmulatorServer, config: EmulatorConfig) -> list[str]:
-    """Commands that point each integration at this emulator (secrets via env vars)."""
+#: The profile the printed commands install into: never the default one, whose real
+#: integrations emulator URLs would overwrite.
+EMULATOR_PROFILE = "emulator"
+
+
+def install_commands(
+    server: EmulatorServer, config: EmulatorConfig, keyring_works: bool = True
+) -> list[str]:
+    """Commands that point each integration at this emulator, in a profile of their own
+    (`-p emulator`), then a send-test to it. The emulator's credentials are piped in
+    (`--secret-stdin`), and with no working keyring on this machine they go to the
+    plain-text file (`--insecure-storage`; they are fixed demo values, not secrets)."""
     from bp_integrate.emulator import targets
     from bp_integrate.integrations import NAMES, get
 
     values: dict[str, dict[str, str]] = {}
     for target in targets():
         values.update(target.install_values(server.base_url, config))
+    store = "" if keyring_works else " --insecure-storage"
     lines = []
     for name in [n for n in NAMES if n in values]:
         spec = get(name)
-        checks_key = any(f.bigpanda_key for f in spec.fields)
-        environ, settings = scripted_answers(spec, values[name])
-        env = " ".join(f"{var}={shlex.quote(value)}" for var, value in environ.items())
+        secret = {f.name for f in spec.fields if f.secret or f.url_with_secrets}
+        piped = {k: v for k, v in values[name].items() if k in secret}
+        settings = {k: v for k, v in values[name].items() if k not in secret}
         sets = " ".join(f"--set {shlex.quote(f'{k}={v}')}" for k, v in settings.items())
-        verify = " --no-verify" if checks_key else ""
-        lines.append(f"{env} bp-integrate install {name} --no-input{verify} {sets}".strip())
+        stdin = " ".join(f"--secret-stdin {k}" for k in piped)
+        verify = " --no-verify" if any(f.bigpanda_key for f in spec.fields) else ""
+        command = (
+            f"bp-integrate -p {EMULATOR_PROFILE} install {name} --no-input{store}{verify} "
+            f"{stdin} {sets}"
+        )
+        if piped:
+            fmt = "%s\\n" * len(piped)
+            quoted = " ".join(shlex.quote(v) for v in piped.values())
+            command = f"printf '{fmt}' {quoted} | {command}"
+        lines.append(" ".join(command.split()))
+    lines.append(f"bp-integrate -p {EMULATOR_PROFILE} send-test new")
     return lines
 
 
 def record_row(record: ReceivedRecord) -> list[str]:
+    """A record's cells, what a client sent escaped (no request can forge or colour a line)."""
+    from bp_integrate.emulator.records import printable as shown
+
     status = "dropped" if record.status is None else str(record.status)
-    verdict = "valid" if record.valid else "; ".join(record.errors)[:80] or "invalid"
+    verdict = "valid" if record.valid else shown("; ".join(record.errors))[:80] or "invalid"
     return [
         str(record.seq),
-        record.route,
-        record.action or "",
+        shown(record.route),
+        shown(record.action or ""),
         status,
         verdict,
-        (record.key or "")[:32],
-        record.note[:40],
+        shown(record.key or "")[:32],
+        shown(record.note)[:40],
     ]
 
 
@@ -188,6 +212,12 @@ def receiver_command(
     It checks credentials and payloads as the real services do, shows what it received,
     and serves the same as JSON at GET /_received and what each target ended with at
     GET /_state. Ctrl-C stops it.
+
+    Examples:
+
+    bp-integrate receiver
+
+    bp-integrate receiver --port 9000 --capture bodies.jsonl
     """
     if not 0 <= port <= 65535:
         raise UsageError(f"--port {port} is out of range.", "Use 0-65535 (0 picks a free port).")
@@ -281,6 +311,9 @@ def ready_announcer(
     """What says the emulator is listening (its URLs, credentials, install commands),
     then starts the live table and the printer."""
     from bp_integrate.emulator import targets
+    from bp_integrate.secrets import keyring_works
+
+    keyring_ok = keyring_works()  # the printed commands must work on this machine
 
     def on_ready(server: EmulatorServer) -> None:
         ui.say(f"Emulator listening on {server.base_url} (Ctrl-C stops it).", style="bold")
@@ -293,8 +326,8 @@ def ready_announcer(
             ui.say(
                 f"Capturing every request, in full (secrets masked), to {options.capture} (0600)."
             )
-        ui.say("Point integrations at it, e.g.:")
-        for line in install_commands(server, config):
+        ui.say(f"Point integrations at it in a profile of their own ({EMULATOR_PROFILE}), e.g.:")
+        for line in install_commands(server, config, keyring_ok):
             ui.say(f"  {line}")
         if live_table is not None:
             from rich.live import Live

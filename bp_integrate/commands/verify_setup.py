@@ -12,7 +12,13 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from bp_integrate import ui
-from bp_integrate.commands.common import JsonOpt, NoInputOpt
+from bp_integrate.commands.common import (
+    InsecureStorageOpt,
+    JsonOpt,
+    NoInputOpt,
+    SecretStoreOpt,
+    store_kind_of,
+)
 from bp_integrate.errors import UsageError
 
 if TYPE_CHECKING:
@@ -74,24 +80,25 @@ def _names(pairs: list[str] | None) -> dict[str, str]:
 def _secret_from(
     flag: bool, flag_name: str, field_name: str, profile: str, stored_kind: StoreKind
 ) -> tuple[str | None, str | None]:
-    """A secret from stdin (when its flag is given), else the environment or the store,
-    with where it came from (None: the store, or not found)."""
-    import os
-
+    """A secret from stdin (when its flag is given), else the profile's environment
+    variable or the store, with where it came from (None: the store, or not found)."""
     from bp_integrate.errors import SecretsError
     from bp_integrate.loading import read_stdin_line
-    from bp_integrate.secrets import env_var, lookup, open_store
+    from bp_integrate.secrets import find, open_store
 
     if flag:
         line = read_stdin_line(flag_name, "Pipe it on one line of stdin.") or ""
         return (line.strip() or None), "stdin"
-    variable = env_var("bigpanda", field_name)
-    if os.environ.get(variable):
-        return os.environ[variable].strip(), variable
     try:
-        return lookup(open_store(stored_kind), profile, "bigpanda", field_name), None
-    except SecretsError:
+        found = find(open_store(stored_kind), profile, "bigpanda", field_name)
+    except SecretsError:  # no keyring: the variable alone
+        try:
+            found = find(None, profile, "bigpanda", field_name)
+        except SecretsError:
+            return None, None
+    if found is None:
         return None, None
+    return found.value.strip(), found.variable
 
 
 def verify_setup_command(
@@ -109,9 +116,21 @@ def verify_setup_command(
             help="Read the org token from stdin (the next line, after the API key's).",
         ),
     ] = False,
+    canary_app_key_stdin: Annotated[
+        bool,
+        typer.Option(
+            "--canary-app-key-stdin",
+            help="Read the App Key of the Alerts REST API integration from stdin (the line "
+            "after the org token's).",
+        ),
+    ] = False,
     canary_app_key: Annotated[
         str | None,
-        typer.Option("--canary-app-key", help="App Key of the Alerts REST API integration."),
+        typer.Option(
+            "--canary-app-key",
+            help="The canary App Key on the command line (visible to other users: prefer "
+            "--canary-app-key-stdin).",
+        ),
     ] = None,
     environment: Annotated[
         str | None,
@@ -148,6 +167,8 @@ def verify_setup_command(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Check and show; create and store nothing.")
     ] = False,
+    secret_store: SecretStoreOpt = None,
+    insecure_storage: InsecureStorageOpt = False,
     no_input: NoInputOpt = False,
     json_output: JsonOpt = False,
 ) -> None:
@@ -164,20 +185,29 @@ def verify_setup_command(
 
     bp-integrate verify-setup --dry-run --create-environment canary
 
-    printf '%s\\n%s\\n' "$KEY" "$ORG" | bp-integrate verify-setup --no-input \\
-      --api-key-stdin --org-token-stdin --canary-app-key APPKEY \\
+    printf '%s\\n%s\\n%s\\n' "$KEY" "$ORG" "$APP_KEY" | bp-integrate verify-setup \\
+      --no-input --api-key-stdin --org-token-stdin --canary-app-key-stdin \\
       --create-environment canary --readback
     """
+    from bp_integrate.commands.profile import usable_store
+    from bp_integrate.secrets import as_store_kind
     from bp_integrate.verify_setup import SetupRequest
 
     app = ctx.obj
+    bigpanda = app.config.bigpanda(app.profile)
+    interactive = not no_input and not json_output and ui.stdin_is_tty()
+    current = as_store_kind(bigpanda.get("verify_store"))
+    kind = store_kind_of(secret_store, insecure_storage, current)
+    if not dry_run:  # before any question: no point asking what cannot be kept
+        kind = usable_store(kind)
+    app_key = _canary_app_key(canary_app_key, canary_app_key_stdin, api_key_stdin, org_token_stdin)
     request = _request(
         app.profile,
-        app.config.bigpanda(app.profile),
+        bigpanda,
         region,
         api_key_stdin,
         org_token_stdin,
-        canary_app_key,
+        app_key,
         environment,
         create_environment,
         _names(bigpanda_name),
@@ -185,12 +215,42 @@ def verify_setup_command(
         autoshare,
         dry_run,
     )
-    interactive = not no_input and not json_output and ui.stdin_is_tty()
     assert isinstance(request, SetupRequest)
     result = _run(app, request, interactive)
     if not dry_run:
-        _save(app, result)
+        _save(app, result, kind)
     _render(result, json_output)
+
+
+def _canary_app_key(
+    on_argv: str | None, from_stdin: bool, api_key_stdin: bool, org_token_stdin: bool
+) -> tuple[str | None, str | None]:
+    """(the canary App Key given, where from): --canary-app-key-stdin reads the line after
+    the API key's and the org token's; --canary-app-key works but is visible to others."""
+    if on_argv is not None and from_stdin:
+        raise UsageError(
+            "--canary-app-key and --canary-app-key-stdin both give the App Key.", "Choose one."
+        )
+    if on_argv is not None:
+        ui.warn(
+            "--canary-app-key puts the App Key on the command line, where other users of "
+            "this machine and your shell history can see it; --canary-app-key-stdin does not."
+        )
+        return on_argv.strip() or None, "--canary-app-key"
+    if not from_stdin:
+        return None, None
+    del api_key_stdin, org_token_stdin  # their lines are read first, in _request
+    return None, "stdin"
+
+
+def _read_app_key(app_key: tuple[str | None, str | None]) -> str | None:
+    from bp_integrate.loading import read_stdin_line
+
+    value, source = app_key
+    if source != "stdin":
+        return value
+    hint = "Pipe the canary App Key on the line after the API key's and the org token's."
+    return (read_stdin_line("--canary-app-key-stdin", hint) or "").strip() or None
 
 
 def _request(
@@ -199,7 +259,7 @@ def _request(
     region: str | None,
     api_key_stdin: bool,
     org_token_stdin: bool,
-    canary_app_key: str | None,
+    canary_app_key: tuple[str | None, str | None],
     environment: str | None,
     create_environment: str | None,
     share_names: dict[str, str],
@@ -209,6 +269,7 @@ def _request(
 ) -> SetupRequest:
     from bp_integrate import config
     from bp_integrate.commands.profile import region_url
+    from bp_integrate.secrets import as_store_kind
     from bp_integrate.verify_setup import SetupRequest
 
     if environment and create_environment:
@@ -216,11 +277,16 @@ def _request(
             "--environment and --create-environment both choose the environment.", "Choose one."
         )
     api_url = region_url(region) if region else str(bigpanda.get("api_url") or config.REGIONS["us"])
-    kind: StoreKind = "file" if bigpanda.get("api_key_store") == "file" else "keyring"
+    kind = as_store_kind(bigpanda.get("api_key_store"))
+    verify_kind = as_store_kind(bigpanda.get("verify_store"))
     api_key, key_source = _secret_from(api_key_stdin, "--api-key-stdin", "api_key", profile, kind)
     org, org_source = _secret_from(
-        org_token_stdin, "--org-token-stdin", "org_token", profile, "keyring"
+        org_token_stdin, "--org-token-stdin", "org_token", profile, verify_kind
     )
+    app_key = _read_app_key(canary_app_key)
+    if app_key is None:  # the store, else a config file from before it was a secret
+        app_key = _secret_from(False, "", "canary_app_key", profile, verify_kind)[0]
+        app_key = app_key or str(bigpanda.get("canary_app_key") or "") or None
     raw = bigpanda.get("share_names")
     known = {str(k): str(v) for k, v in raw.items()} if isinstance(raw, dict) else {}
     return SetupRequest(
@@ -231,7 +297,7 @@ def _request(
         key_source,
         org,
         org_source,
-        canary_app_key or (str(bigpanda.get("canary_app_key") or "") or None),
+        app_key,
         environment,
         create_environment,
         {**known, **share_names},
@@ -287,42 +353,60 @@ def _readback_from_env(
         request.readback = False
 
 
-def _save(app: object, result: SetupResult) -> None:
-    """Secrets to the keyring, settings to the profile: one write each, after every check."""
+def _save(app: object, result: SetupResult, kind: StoreKind = "keyring") -> None:
+    """Secrets to the chosen store (`--secret-store`, recorded as `verify_store`; the
+    User API key's store as `api_key_store`), settings to the profile: one write each,
+    after every check. Under the env store nothing is kept: the variables to export
+    are named."""
     from bp_integrate import config
-    from bp_integrate.secrets import entry_name, open_store
+    from bp_integrate.secrets import entry_name, env_var, open_store
 
     cfg = config.load()
     settings = dict(cfg.bigpanda(result.profile))
-    store = open_store("keyring")
+    store = open_store(kind)
     to_store: list[tuple[str, str]] = []
     # A secret that came from its environment variable stays there (said when it was
-    # read); one typed or piped is kept in the keyring.
+    # read); one typed or piped is kept in the store.
     if not (result.api_key_source or "").startswith("BP_INTEGRATE_"):
         to_store.append((entry_name(result.profile, "bigpanda", "api_key"), result.api_key))
-        settings["api_key_stored"] = True
-        settings["api_key_store"] = "keyring"
+        settings["api_key_stored"] = kind != "env"
+        settings["api_key_store"] = kind
     if not (result.org_token_source or "").startswith("BP_INTEGRATE_"):
         to_store.append((entry_name(result.profile, "bigpanda", "org_token"), result.org_token))
-        settings["org_token_stored"] = True
+        settings["org_token_stored"] = kind != "env"
+    to_store.append(
+        (entry_name(result.profile, "bigpanda", "canary_app_key"), result.canary_app_key)
+    )
+    settings["canary_app_key_stored"] = kind != "env"
     for integration, creds in result.readback.items():
         for name, value in creds.items():
             to_store.append((entry_name(result.profile, integration, name), value))
     store.check()
     for entry, value in to_store:
         store.set(entry, value)
+    settings["verify_store"] = kind
     settings["api_url"] = result.api_url
     settings["region"] = next(
         (k for k, v in config.REGIONS.items() if v == result.api_url), "custom"
     )
-    settings["canary_app_key"] = result.canary_app_key
+    settings.pop("canary_app_key", None)  # a secret now: never in the YAML
     settings["environment_id"] = result.environment_id
     if result.share_names:
         settings["share_names"] = dict(result.share_names)
     for integration, creds in result.readback.items():
-        config.record_readback(settings, integration, sorted(creds))
+        config.record_readback(settings, integration, sorted(creds) if kind != "env" else [])
     cfg.set_bigpanda(result.profile, settings)
     cfg.save()
+    if kind == "env":
+        names = []
+        for entry, _ in to_store:
+            _, integration, field_name = entry.split("/", 2)
+            names.append(env_var(integration, field_name, result.profile))
+        ui.warn(
+            "--secret-store env keeps nothing: export "
+            + ", ".join(names)
+            + " wherever bp-integrate runs."
+        )
 
 
 def _render(result: SetupResult, json_output: bool) -> None:
