@@ -23,12 +23,91 @@ from bp_integrate.urls import (
     split_url_secrets,
 )
 
-#: Typed at a prompt (or a checkpoint): enter the current step's values again.
+#: Typed at a prompt: the previous question again (at a step's first, the previous
+#: step's); at a checkpoint: the step's values again.
 BACK = "back"
+#: Typed at a prompt: the question's help again.
+HELP_WORDS = ("?", "help")
+#: Typed before a reserved word (`\\back`), gives the word itself as the value.
+ESCAPE = "\\"
+#: Under this key, a field's `default_from` sees the profile's BigPanda region (us, eu
+#: or custom): PagerDuty offers its EU events host to an eu profile.
+REGION = "bigpanda.region"
 
 
 class GoBack(Exception):
-    """The admin asked to enter the current step's values again."""
+    """The admin typed `back`: the previous question (or step) again."""
+
+
+def reserved(raw: str) -> str | None:
+    """`back` or `help` when `raw` is one of the reserved words (any case), else None."""
+    word = raw.strip().lower()
+    if word == BACK:
+        return BACK
+    if word in HELP_WORDS:
+        return "help"
+    return None
+
+
+def unescaped(raw: str) -> str:
+    """`\\back`, `\\?`, `\\help`: the word itself; any other value as typed."""
+    text = raw.strip()
+    if text.startswith(ESCAPE) and reserved(text[1:]) is not None:
+        return text[1:]
+    return raw
+
+
+def json_unfinished(text: str) -> bool:
+    """True while `text` opens a JSON object or array that is not closed yet (brackets
+    inside strings do not count): a multi-line paste is read on until it is."""
+    stripped = text.lstrip()
+    if not stripped.startswith(("{", "[")):
+        return False
+    depth = 0
+    in_string = escaped = False
+    for char in stripped:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "{[":
+            depth += 1
+        elif char in "}]":
+            depth -= 1
+    return depth > 0
+
+
+def read_at_file(raw: str) -> str:
+    """`@FILE` at a multi-line (JSON) prompt: the file's text; a YAML file (.yaml,
+    .yml) as compact JSON."""
+    path = Path(raw.strip()[1:].strip()).expanduser()
+    hint = "Give @ and the path of a JSON (or YAML) file, e.g. @payload.json."
+    if path.suffix.lower() in (".yaml", ".yml"):
+        import json
+
+        from bp_integrate import loading
+
+        return json.dumps(loading.load_yaml(path, "the file", hint), separators=(",", ":"))
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise UsageError(f"Cannot read {path}: {reason}.", hint) from None
+
+
+def scheme_typo(raw: str) -> str | None:
+    """`htps://host` -> `https://host`: a URL whose scheme is a near miss of https."""
+    scheme, sep, rest = raw.strip().partition("://")
+    if not sep or scheme.lower() in ("http", "https"):
+        return None
+    from bp_integrate.errors import nearest
+
+    return f"https://{rest}" if nearest(scheme, ["https", "http"]) else None
 
 
 class Prompter(Protocol):
@@ -45,6 +124,10 @@ class Prompter(Protocol):
     def show_paste(self, integration: Integration, values: Mapping[str, str]) -> None: ...
     def warn(self, message: str) -> None: ...
     def invalid(self, error: BPError) -> None: ...
+    def explain(self, field: Field) -> None:
+        """`?` or `help` at the field's prompt: its help again."""
+        ...
+
     def note(self, message: str) -> None:
         """Something the admin should know (a key check's result, how to go back)."""
         ...
@@ -69,6 +152,8 @@ class Sources:
     made: dict[str, str] = field(default_factory=dict)
     #: Titles of the install steps the target's API did: neither shown nor confirmed.
     done_steps: tuple[str, ...] = ()
+    #: The profile's BigPanda region (us, eu, custom): defaults may follow it.
+    region: str = "us"
 
 
 @dataclass
@@ -197,49 +282,51 @@ def run(
 ) -> InstallPlan:
     """Walk the steps, resolve every field, check everything; store nothing.
 
-    Interactive, `back` at a prompt or a checkpoint asks the step's values again, with
-    what was entered offered as the defaults.
+    Interactive, `back` at a prompt asks the previous question again (at a step's first
+    question, the previous step's questions), and `back` at a checkpoint the step's
+    values again; what was entered is offered as the defaults.
     """
     values: dict[str, str] = {}
     warnings: list[str] = []
     plan = field_order(integration)
     given = _given(integration, sources)
-    number = 0
-    for index, (step, fields) in enumerate(plan):
+    # What the questions offer: the stored values, then what was entered before a `back`.
+    base: dict[str, str] = dict(current)
+    shown: list[int] = []  # plan indices of the steps shown so far, in order
+    index = 0
+    while index < len(plan):
+        step, fields = plan[index]
         if step is not None and not step.applies(values):
+            index += 1
             continue  # a step of another setup (Panopta's v1.1 or workflow)
         if step is not None and step.title in sources.done_steps:
-            _resolve_step(integration, fields, values, current, sources, None, verify_key)
+            _resolve_step(integration, fields, values, base, sources, None, verify_key)
+            index += 1
             continue  # done through the target's API before the walkthrough
-        number += 1
+        shown.append(index)
         if step is not None and prompter is not None:
             later = sum(
                 1
                 for s, _ in plan[index + 1 :]
                 if s is not None and s.applies(values) and s.title not in sources.done_steps
             )
-            prompter.step(number, number + later, step)
-        base: Mapping[str, str] = current
-        while True:
-            try:
-                _resolve_step(integration, fields, values, base, sources, prompter, verify_key)
-            except GoBack:
-                base = _entered_again(fields, values, base)
-                continue
-            if step is None or not step.checkpoint or prompter is None:
-                break
-            for message in integration.warnings(values):
-                if message not in warnings:
-                    warnings.append(message)
-                    prompter.warn(message)
-            if step.shows_paste:
-                prompter.show_paste(integration, values)
-            asked = sources.interactive and any(
-                f.name not in given and f.applies(values) for f in fields
-            )
-            if prompter.checkpoint(step, can_go_back=asked):
-                break
-            base = _entered_again(fields, values, base)
+            prompter.step(len(shown), len(shown) + later, step)
+        try:
+            _walk_step(integration, step, fields, values, base, sources, prompter, verify_key,
+                       warnings, given)  # fmt: skip
+        except GoBack:
+            earlier = _previous_asked(plan, shown[:-1], values, given, sources)
+            if earlier is None:
+                assert prompter is not None  # GoBack comes only from a prompt
+                prompter.note("This is the first question: there is nothing before it.")
+                shown.pop()
+                continue  # the same step again
+            del shown[shown.index(earlier) :]
+            for _step, later_fields in plan[earlier:]:
+                base.update(_entered_again(later_fields, values, {}))
+            index = earlier
+            continue
+        index += 1
     for message in integration.warnings(values):
         if message not in warnings:
             warnings.append(message)
@@ -252,12 +339,65 @@ def run(
     return InstallPlan(values, changed, warnings)
 
 
+def _walk_step(
+    integration: Integration,
+    step: Step | None,
+    fields: list[Field],
+    values: dict[str, str],
+    base: dict[str, str],
+    sources: Sources,
+    prompter: Prompter | None,
+    verify_key: Callable[[str], object] | None,
+    warnings: list[str],
+    given: Mapping[str, str],
+) -> None:
+    """One step's questions, then its checkpoint (`back` there: the questions again).
+    GoBack from its first question goes to the caller: the previous step."""
+    while True:
+        _resolve_step(integration, fields, values, base, sources, prompter, verify_key)
+        if step is None or not step.checkpoint or prompter is None:
+            return
+        for message in integration.warnings(values):
+            if message not in warnings:
+                warnings.append(message)
+                prompter.warn(message)
+        if step.shows_paste:
+            prompter.show_paste(integration, values)
+        asked = sources.interactive and any(
+            f.name not in given and f.applies(values) for f in fields
+        )
+        if prompter.checkpoint(step, can_go_back=asked):
+            return
+        base.update(_entered_again(fields, values, {}))
+
+
+def _previous_asked(
+    plan: list[tuple[Step | None, list[Field]]],
+    shown: list[int],
+    values: Mapping[str, str],
+    given: Mapping[str, str],
+    sources: Sources,
+) -> int | None:
+    """The latest step shown before this one that asks something at a prompt."""
+    for index in reversed(shown):
+        if any(_asks(f, given, sources) and f.applies(values) for f in plan[index][1]):
+            return index
+    return None
+
+
+def _asks(f: Field, given: Mapping[str, str], sources: Sources) -> bool:
+    """Whether the walkthrough asks `f` at a prompt (nothing gave it up front)."""
+    return sources.interactive and f.asked and f.name not in given
+
+
 def _entered_again(
     fields: list[Field], values: dict[str, str], base: Mapping[str, str]
 ) -> dict[str, str]:
     """Forget a step's values before asking them again; what was entered becomes the
     default (a field that no longer applies, say basic auth's user, is dropped)."""
     entered = {f.name: values.pop(f.name) for f in fields if values.get(f.name)}
+    for f in fields:
+        values.pop(f.name, None)
     return {**base, **entered}
 
 
@@ -265,26 +405,40 @@ def _resolve_step(
     integration: Integration,
     fields: list[Field],
     values: dict[str, str],
-    current: Mapping[str, str],
+    base: dict[str, str],
     sources: Sources,
     prompter: Prompter | None,
     verify_key: Callable[[str], object] | None,
 ) -> None:
-    first = True
-    for f in fields:
+    """Resolve a step's fields in order. `back` at a question asks the step's previous
+    question again; at its first, GoBack goes on to the caller (the previous step)."""
+    given = _given(integration, sources)
+    asked: list[int] = []  # positions of the questions asked, for `back`
+    position = 0
+    while position < len(fields):
+        f = fields[position]
         if not f.applies(values):
+            position += 1
             continue
-        values[f.name] = _resolve(
-            integration, f, values, current, sources, prompter, back_ok=not first
-        )
-        first = False
-        if (
-            f.bigpanda_key
-            and values[f.name]
-            and verify_key is not None
-            and values[f.name] != current.get(f.name)
-        ):
-            _verified(verify_key, f, integration, values, sources, prompter)
+        try:
+            values[f.name] = _resolve(integration, f, values, base, sources, prompter)
+            if (
+                f.bigpanda_key
+                and values[f.name]
+                and verify_key is not None
+                and values[f.name] != base.get(f.name)
+            ):
+                _verified(verify_key, f, integration, values, sources, prompter)
+        except GoBack:
+            values.pop(f.name, None)
+            if not asked:
+                raise
+            position = asked.pop()
+            base.update(_entered_again(fields[position:], values, {}))
+            continue
+        if _asks(f, given, sources) and prompter is not None:
+            asked.append(position)
+        position += 1
 
 
 def _verified(
@@ -302,7 +456,7 @@ def _verified(
             if not sources.interactive or prompter is None:
                 raise
             prompter.invalid(error)
-            values[f.name] = _prompt(f, values, {}, prompter, integration, sources.environ)
+            values[f.name] = _prompt(f, values, {}, prompter, integration, sources)
             continue
         if prompter is not None and isinstance(found, int) and not isinstance(found, bool):
             plural = "environment" if found == 1 else "environments"
@@ -341,7 +495,6 @@ def _resolve(
     current: Mapping[str, str],
     sources: Sources,
     prompter: Prompter | None,
-    back_ok: bool = False,
 ) -> str:
     given: tuple[str, str] | None = None
     variable = env_var(integration.name, f.name)
@@ -366,12 +519,14 @@ def _resolve(
             raise
     existing = current.get(f.name)
     if sources.interactive and prompter is not None and f.asked:
-        return _prompt(f, values, current, prompter, integration, sources.environ, back_ok)
+        return _prompt(f, values, current, prompter, integration, sources)
     if existing:
         return existing
     # A default may depend on values given for later fields (Panopta's setup follows
     # from the URLs given): it sees what was given up front, too.
-    default = f.default_for({**current, **_given(integration, sources), **values})
+    default = f.default_for(
+        {REGION: sources.region, **current, **_given(integration, sources), **values}
+    )
     if default is not None:
         return f.validate(default, values)
     if not f.required:
@@ -422,12 +577,12 @@ def _prompt(
     values: dict[str, str],
     current: Mapping[str, str],
     prompter: Prompter,
-    integration: Integration | None = None,
-    environ: Mapping[str, str] | None = None,
-    back_ok: bool = False,
+    integration: Integration,
+    sources: Sources,
 ) -> str:
-    """Ask until the value is valid. `back` (not at a secret's prompt: it could be the
-    secret) raises GoBack when an earlier value of the step may be the problem."""
+    """Ask until the value is valid. `back` raises GoBack, `?` or `help` shows the help
+    again (at a secret's prompt too: `\\back` gives the word itself); at a multi-line
+    (JSON) prompt, `@FILE` reads the value from a file."""
     existing = current.get(f.name)
     while True:
         if f.secret:
@@ -435,20 +590,29 @@ def _prompt(
             if not raw.strip() and existing:
                 return existing
         else:
-            shown = existing or f.default_for(values)
+            shown = existing or f.default_for({REGION: sources.region, **values})
             display = mask_url(shown) if shown and f.url_with_secrets else shown
             raw = prompter.ask(f, display)
-            if back_ok and raw.strip().lower() == BACK:
-                raise GoBack
+        word = reserved(raw)
+        if word == BACK:
+            raise GoBack
+        if word is not None:
+            prompter.explain(f)
+            continue
+        raw = unescaped(raw)
         try:
-            if integration is not None:
-                # Accepting (or editing) the masked default keeps the real key.
-                raw = fill_url_secrets(integration, f, raw.strip(), current, environ or {})
+            if f.multiline and raw.strip().startswith("@"):
+                raw = read_at_file(raw)
+            # Accepting (or editing) the masked default keeps the real key.
+            raw = fill_url_secrets(integration, f, raw.strip(), current, sources.environ)
             return f.validate(raw, values)
         except UsageError as error:
+            fixed = None if f.secret else scheme_typo(raw)
+            if fixed is not None and "Did you mean" not in (error.hint or ""):
+                shown_fix = mask_url(fixed) if f.url_with_secrets else fixed
+                error.hint = f"Did you mean {shown_fix!r}? {error.hint or ''}".strip()
             prompter.invalid(error)
-            if back_ok:
-                prompter.note(f"Type {BACK} to enter this step's values again.")
+            prompter.note(f"Type {BACK} for the previous question, ? for this one's help.")
 
 
 def masked_values(integration: Integration, values: Mapping[str, str]) -> dict[str, str]:

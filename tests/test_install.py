@@ -462,7 +462,8 @@ def test_secret_stdin_keeps_the_walkthrough_interactive(
     runner: CliRunner, memory_keyring: MemoryKeyring
 ) -> None:
     """--secret-stdin takes the first line(s); the other values are still asked."""
-    answers = ["s3cr3t", "", "y", IO_URL, "y", "", "n", "y"]  # "n": keep secrets masked
+    # the stdin line first, then the questions ("n": keep secrets masked)
+    answers = ["s3cr3t", "", "y", IO_URL, "y", "", "n", "y"]
     result = invoke(
         runner,
         "install",
@@ -807,7 +808,11 @@ def test_incidentio_bigpanda_key_checked_before_storing(
 ) -> None:
     result = io_install(runner, key="wrong-key")
     assert result.exit_code == 6
-    assert "BigPanda refused the API key (401: invalid or expired)." in result.stderr
+    # a 401 is what a key of the other region gets: said so, with the profile's region
+    err = " ".join(result.stderr.split())
+    assert "BigPanda answered 401: a key of another region answers 401 here" in err
+    assert "your profile's BigPanda API is " + bp_api in err
+    assert "invalid or expired" in err
     assert memory_keyring.entries == {}
     result = io_install(runner, key=CFG.bigpanda_api_key)
     assert result.exit_code == 0, result.stderr
@@ -826,7 +831,7 @@ def test_incidentio_key_rejected_interactively_is_asked_again(
     answers = ["wrong-key", CFG.bigpanda_api_key, "y", IO_URL, "s", "y", "", "n", "y"]
     result = invoke(runner, "install", "incidentio", input="\n".join(answers) + "\n", **TTY)
     assert result.exit_code == 0, result.stderr
-    assert "BigPanda refused the API key (401: invalid or expired)." in result.stderr
+    assert "BigPanda answered 401: a key of another region answers 401 here" in result.stderr
     stored = memory_keyring.entries[(SERVICE, "default/incidentio/bigpanda_api_key")]
     assert stored == CFG.bigpanda_api_key
 

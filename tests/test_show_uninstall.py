@@ -227,11 +227,13 @@ def steps(stderr: str) -> list[str]:
 def test_uninstall_interactive_checklist_in_order(
     runner: CliRunner, xmatters_basic: None, memory_keyring: MemoryKeyring, isolated: Path
 ) -> None:
-    result = invoke(runner, "uninstall", "xmatters", input="y\ny\ny\ny\ny\n", **TTY)
+    # not replacing it (n): step 1 asks nothing more; then each step done (y)
+    result = invoke(runner, "uninstall", "xmatters", input="n\ny\ny\ny\ny\n", **TTY)
     assert result.exit_code == 0, result.stderr
     assert result.stderr.startswith("Uninstalling xMatters from profile 'default'.\n")
     assert steps(result.stderr) == XM_UNINSTALL
-    assert result.stderr.count("Done? [y/N]") == 4
+    assert result.stderr.count("Is another integration replacing this one? [y/N]") == 1
+    assert result.stderr.count("Done? [y/N]") == 3
     assert "Remove xMatters's settings and stored secrets from profile 'default'? [y/N]" in (
         result.stderr
     )

@@ -128,6 +128,7 @@ def test_uninstall_enter_everywhere_removes_nothing(tmp_path: Path) -> None:
     before = config.read_bytes(), secrets.read_bytes()
     child = spawn(tmp_path, "uninstall", "xmatters")
     child.expect_exact("Uninstalling xMatters from profile 'default'.")
+    answer(child, "Is another integration replacing this one? [y/N]", "")  # No: go on
     child.expect_exact("Done? [y/N]")
     child.sendline("")
     code, rest = finish(child)
@@ -136,7 +137,8 @@ def test_uninstall_enter_everywhere_removes_nothing(tmp_path: Path) -> None:
     assert (config.read_bytes(), secrets.read_bytes()) == before
     # and all the way to the final question: Enter there keeps everything too
     child = spawn(tmp_path, "uninstall", "xmatters")
-    for _ in range(4):
+    answer(child, "Is another integration replacing this one? [y/N]", "n")
+    for _ in range(3):
         answer(child, "Done? [y/N]", "y")
     answer(child, "from profile 'default'? [y/N]", "")
     code, rest = finish(child)

@@ -39,7 +39,7 @@ def uninstall(runner: CliRunner, *args: str, input: str | None = None) -> tuple[
 
 
 def test_header_and_masked_app_key(runner: CliRunner, xmatters: None) -> None:
-    code, err = uninstall(runner, input="y\n" * 5)
+    code, err = uninstall(runner, input="n\n" + "y\n" * 4)
     assert code == 0, err
     assert err.splitlines()[0] == "Uninstalling xMatters from profile 'prod'."
     assert "The integration to delete in BigPanda has the App Key ****WXYZ" in err
@@ -47,7 +47,7 @@ def test_header_and_masked_app_key(runner: CliRunner, xmatters: None) -> None:
 
 
 def test_show_secrets_shows_the_whole_app_key(runner: CliRunner, xmatters: None) -> None:
-    code, err = uninstall(runner, "--show-secrets", input="y\n" * 5)
+    code, err = uninstall(runner, "--show-secrets", input="n\n" + "y\n" * 4)
     assert code == 0, err
     assert f"has the App Key {APP_KEY} (recorded at install)" in err
 
@@ -58,7 +58,9 @@ def test_enter_everywhere_removes_nothing(
     before = (isolated / "config.yaml").read_bytes(), dict(memory_keyring.entries)
     code, err = uninstall(runner, input="\n" * 10)
     assert code == 1
-    assert "Stopped before 'Replacing it? Configure the new integration first' was done" in err
+    # Enter at "replacing it?" is No (go on); Enter at the next "Done?" stops
+    assert "Is another integration replacing this one? [y/N]" in err
+    assert "Stopped before 'Disable or remove the BigPanda workflow in xMatters' was done" in err
     assert (
         "nothing was removed. When it is, run: bp-integrate --profile prod uninstall xmatters"
         in err
@@ -70,7 +72,7 @@ def test_final_confirmation_defaults_to_no(
     runner: CliRunner, xmatters: None, memory_keyring: MemoryKeyring, isolated: Path
 ) -> None:
     before = (isolated / "config.yaml").read_bytes(), dict(memory_keyring.entries)
-    code, err = uninstall(runner, input="y\n" * 4 + "\n")
+    code, err = uninstall(runner, input="n\n" + "y\n" * 3 + "\n")
     assert code == 1
     assert "Remove xMatters's settings and stored secrets from profile 'prod'? [y/N]" in err
     assert err.rstrip().endswith("Nothing was removed.")
@@ -125,3 +127,28 @@ def test_incidentio_uninstall_undoes_connect_bigpanda(
     assert result.exit_code == 0, result.stderr
     doc = json.loads(invoke(runner, "uninstall", "incidentio", "--yes", "--json").stdout)
     assert "incident.io: Disconnect BigPanda" in doc["steps"]
+
+
+def test_replacing_it_is_a_question_either_answer_goes_on(
+    runner: CliRunner, xmatters: None, memory_keyring: MemoryKeyring
+) -> None:
+    """Step 1 asks whether another integration replaces this one (issue 19 item 2): No
+    goes on; yes asks to configure the new one first, then goes on once it is done."""
+    code, err = uninstall(runner, input="n\n" + "y\n" * 4)
+    assert code == 0, err
+    assert "Configure the new integration first (so no incident" not in err
+    assert "Removed xMatters from profile 'prod'" in err
+
+
+def test_replacing_it_yes_waits_for_the_new_integration(
+    runner: CliRunner, xmatters: None, memory_keyring: MemoryKeyring, isolated: Path
+) -> None:
+    before = (isolated / "config.yaml").read_bytes()
+    code, err = uninstall(runner, input="y\nn\n")  # replacing it, the new one not done yet
+    assert code == 1
+    assert "Then configure the new integration first (so no incident goes unshared)." in err
+    assert "Stopped before 'Replacing it? Configure the new integration first' was done" in err
+    assert (isolated / "config.yaml").read_bytes() == before
+    code, err = uninstall(runner, input="y\n" + "y\n" * 5)  # now it is: all the way
+    assert code == 0, err
+    assert "Removed xMatters from profile 'prod'" in err

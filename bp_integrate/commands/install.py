@@ -41,13 +41,16 @@ from bp_integrate.store import load_values, save, split_secrets
 from bp_integrate.urls import MASK, mask_url
 from bp_integrate.wizard import (
     BACK,
+    HELP_WORDS,
     InstallPlan,
     Sources,
     given_values,
+    json_unfinished,
     load_answers,
     parse_sets,
     paste,
     run,
+    scheme_typo,
 )
 
 
@@ -99,10 +102,34 @@ class TerminalPrompter:
             if answer.strip():
                 ui.err().print(f"  -> {mask_url(answer.strip())}", style="dim")
             return answer
+        if field.multiline:
+            self._hint("Paste it (several lines are fine), or give @FILE to read it from a file.")
         answer = typer.prompt(
             self._label(field.label), default=default or "", show_default=bool(default), err=True
         )
+        if field.multiline:
+            answer = self._rest_of_json(answer)
         return answer
+
+    def _rest_of_json(self, first: str) -> str:
+        """A pasted multi-line JSON document: the lines after the first, read until its
+        brackets balance (or an empty line ends it), so it is checked once, whole."""
+        lines = [first]
+        while json_unfinished("\n".join(lines)):
+            more = str(typer.prompt("", prompt_suffix="", default="", show_default=False, err=True))
+            if not more.strip():
+                break
+            lines.append(more)
+        return "\n".join(lines)
+
+    def explain(self, field: Field) -> None:
+        ui.prose(field.help, indent=2)
+        ui.prose(
+            f"({BACK}: the previous question; to give the word {BACK!r} or '?' itself as "
+            f"the value, type \\{BACK} or \\?.)",
+            indent=2,
+            style="dim",
+        )
 
     def show_paste(self, integration: Integration, values: Mapping[str, str]) -> None:
         def line(text: str, style: str | None = None) -> None:
@@ -152,6 +179,9 @@ class TerminalPrompter:
             )
             if answer in ("y", "yes"):
                 return True
+            if answer in HELP_WORDS:
+                ui.prose(step.text, indent=2)
+                continue
             if can_go_back and answer in ("n", "no", BACK):
                 ui.say("  Again, then: Enter keeps each value as you gave it.")
                 return False
@@ -395,13 +425,64 @@ def prepare(profile: str, opts: InstallOptions) -> Walkthrough:
     if interactive:
         verb = "Updating" if existing else "Installing"
         ui.say(f"{verb} {spec.title} in profile {profile!r}. Ctrl-C at any point saves nothing.")
+        ui.prose(
+            f"At any question: {BACK} goes to the previous one, ? shows its help.", style="dim"
+        )
+        if is_new_profile(cfg, profile):
+            # Saved with the install (nothing is written before): the key checks use it.
+            cfg.set_bigpanda(profile, ask_region())
+        elif not cfg.bigpanda(profile) and not cfg.installed(profile):
+            ui.prose(
+                "BigPanda region: us (api.bigpanda.io). For eu or another host: "
+                f"{command_for(profile, 'profile set --region eu|URL')}",
+                style="dim",
+            )
         if store_kind == "env":
             ui.prose(
                 "--secret-store env: secrets are read from environment variables when used, "
                 "never stored. What you type is checked, then not kept: the variables to "
                 "export are listed at the end."
             )
+    sources.region = str(cfg.bigpanda(profile).get("region") or "us")
     return Walkthrough(spec, profile, cfg, existing, store_kind, current, sources, prompter)
+
+
+def is_new_profile(cfg: config.Config, profile: str) -> bool:
+    """A named profile this install creates (as `cli.check_profile` says: "Profile 'X' is
+    new"); `default` always exists, so a first install there states the region (us)
+    and how to change it, without a question."""
+    return profile != config.DEFAULT_PROFILE and not cfg.has_profile(profile)
+
+
+def ask_region() -> dict[str, str]:
+    """A new profile's BigPanda region (us, eu, or the API's URL), asked before any
+    step: the profile's BigPanda settings, as `profile set --region` writes them."""
+    from bp_integrate.commands.profile import region_url
+    from bp_integrate.errors import nearest
+
+    about = (
+        "Which BigPanda region is your organization in? us (api.bigpanda.io), eu "
+        "(eu-api.bigpanda.io), or your BigPanda API's URL (https://...). Keys are checked "
+        "there; bp-integrate profile set --region changes it later."
+    )
+    ui.prose(about, indent=2, style="dim")
+    while True:
+        answer = str(typer.prompt("  BigPanda region (us, eu or URL)", default="us", err=True))
+        word = answer.strip().lower()
+        if word in HELP_WORDS:
+            ui.prose(about, indent=2)
+            continue
+        if word == BACK:
+            ui.prose("This is the first question: there is nothing before it.", indent=2)
+            continue
+        try:
+            url = region_url(word if word in config.REGIONS else answer.strip())
+        except UsageError as error:
+            guess = scheme_typo(answer) or nearest(word, list(config.REGIONS))
+            ui.prose(error.message, indent=2, style="red")
+            ui.prose((f"Did you mean {guess!r}? " if guess else "") + (error.hint or ""), 2)
+            continue
+        return {"region": word if word in config.REGIONS else "custom", "api_url": url}
 
 
 def key_verifier(walk: Walkthrough, opts: InstallOptions) -> Callable[[str], int] | None:
@@ -411,11 +492,36 @@ def key_verifier(walk: Walkthrough, opts: InstallOptions) -> Callable[[str], int
     from bp_integrate.bigpanda.api import check_key
 
     api_url = walk.cfg.api_url(walk.profile)
+    region = str(walk.cfg.bigpanda(walk.profile).get("region") or "us")
 
     def verifier(key: str) -> int:
-        return check_key(api_url, key)  # how many environments the key sees
+        try:
+            return check_key(api_url, key)  # how many environments the key sees
+        except BPError as error:
+            if "(401" not in error.message:
+                raise
+            raise wrong_region(error, region, api_url, walk.profile) from None
 
     return verifier
+
+
+def wrong_region(error: BPError, region: str, api_url: str, profile: str) -> BPError:
+    """A 401 from the key check, said as what it often is: a key of the other region
+    (BigPanda's us and eu hosts do not know each other's keys)."""
+    other = {"us": "eu", "eu": "us"}.get(region)
+    if other is None:
+        what, where = "another region", f"your profile's BigPanda API is {api_url}"
+        fix = command_for(profile, "profile set --region us|eu|URL")
+        move = f"If your key is from another BigPanda: {fix}"
+    else:
+        what, where = "the other region", f"your profile's region is {region}"
+        fix = command_for(profile, f"profile set --region {other}")
+        move = f"If your BigPanda is in the {other} region: {fix}"
+    return BPError(
+        f"BigPanda answered 401: a key of {what} answers 401 here; {where}.",
+        f"{move}, then install again. Else the key is invalid or expired: {error.hint or ''}",
+        ExitCode.REJECTED,
+    )
 
 
 def report(
@@ -466,7 +572,7 @@ def report(
         ui.say(kept)
     ui.say(f"Test it: {command_for(profile, f'send-test incident#new --to {spec.name} --dry-run')}")
     if walk.interactive and not unexported:
-        offer_test_send(ctx, spec)
+        offer_test_send(ctx, spec, plan.values)
     if spec.readback_fields and not kept:
         # Read-back credentials live in the keyring (or BP_INTEGRATE_* variables), as
         # `profile set --readback` keeps them.
@@ -526,15 +632,29 @@ def keep_readback(profile: str, spec: Integration, answers: Mapping[str, str]) -
     return stored
 
 
-def offer_test_send(ctx: typer.Context, spec: Integration) -> None:
+def offer_test_send(ctx: typer.Context, spec: Integration, values: Mapping[str, str]) -> None:
     """One real test event (default No), sent exactly as `send-test` sends it.
 
     The install is saved by now: Ctrl-C or end of input here is a No, not an
     "Interrupted: nothing was changed"."""
+    from dataclasses import replace
+    from urllib.parse import urlsplit
+
+    from bp_integrate.urls import is_loopback_host
+
+    try:
+        host = urlsplit(spec.webhook(values).url).hostname or ""
+    except (KeyError, ValueError, NotImplementedError, BPError):
+        host = ""
+    reaches = (
+        f"the local emulator ({host}), standing in for {spec.title},"
+        if host and is_loopback_host(host)
+        else f"the real {spec.title} and may notify people;"
+    )
     ui.say("")
     ui.prose(
-        f"A test event (incident#new) reaches the real {spec.title} and may notify people; "
-        "it is marked [TEST] and recorded in the history, like send-test."
+        f"A test event (incident#new) reaches {reaches} it is marked [TEST] and recorded "
+        "in the history, like send-test."
     )
     try:
         wanted = typer.confirm(
@@ -547,6 +667,9 @@ def offer_test_send(ctx: typer.Context, spec: Integration) -> None:
         return
     from bp_integrate.commands.send_test import send_test_command
 
+    # The settings as just saved: the app context may hold the file as read before the
+    # install (it checked the profile), without this install or even the profile.
+    ctx.obj = replace(ctx.obj, _config=None)
     try:
         send_test_command(ctx, "incident#new", to=[spec.name])
     except KeyboardInterrupt:
@@ -710,10 +833,14 @@ def target_side(
         ui.prose(side.key_help, indent=2, style="dim")
         found = (str(typer.prompt(side.key_label, hide_input=True, err=True)).strip(), "the prompt")
     key, origin = found
-    known = dict(answers) if answers is not None else {
-        **walk.current,
-        **given_values(walk.spec, walk.sources),
-    }
+    known = (
+        dict(answers)
+        if answers is not None
+        else {
+            **walk.current,
+            **given_values(walk.spec, walk.sources),
+        }
+    )
     with ApiClient(side, side_url(side, known, walk.profile), key) as api:
         choice = choose(side, api, opts.service, walk.interactive)
         plan = side.plan(api, known, choice)

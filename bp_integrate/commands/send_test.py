@@ -77,8 +77,9 @@ def confirm_real_targets(loaded: Loaded, chose: bool, json_output: bool) -> None
         return
     question = f"Send to {len(real)} real services ({', '.join(real)})? Each may page its on-call"
     if not typer.confirm(question, default=False, err=True):
+        # Declining is an answer, not a failure (gh and stripe exit 0 here too).
         ui.say("Nothing was sent. Pick targets with --to INTEGRATION (repeat), or --all.")
-        raise typer.Exit(int(ExitCode.ERROR))
+        raise typer.Exit(int(ExitCode.OK))
 
 
 def complete_event(incomplete: str) -> list[str]:

@@ -16,7 +16,13 @@ from bp_integrate.commands.common import IntegrationArg, JsonOpt, NoInputOpt, Sh
 from bp_integrate.config import Config, Installed
 from bp_integrate.errors import BPError, ExitCode, UsageError, command_for
 from bp_integrate.integrations import get
-from bp_integrate.integrations.base import ApiClient, Integration, Step, TargetSide
+from bp_integrate.integrations.base import (
+    UNINSTALL_FIRST,
+    ApiClient,
+    Integration,
+    Step,
+    TargetSide,
+)
 from bp_integrate.store import load_values, remove
 
 #: The field that records the BigPanda App Key identifying the integration to delete.
@@ -110,6 +116,8 @@ def walk_steps(steps: list[Step], interactive: bool, again: str, side: SideRemov
         show_step(number, len(steps), step)
         if side is not None and step.title == side.side.removal_step and side.offer(interactive):
             continue
+        if interactive and step in UNINSTALL_FIRST and not replacing():
+            continue  # not replaced: nothing to configure first
         if interactive and step.checkpoint and not done(step):
             ui.say(
                 f"\nStopped before '{step.title}' was done: nothing was removed. "
@@ -144,9 +152,7 @@ class SideRemoval:
         from bp_integrate.commands.sides import side_key
 
         key = (
-            side_key(spec, spec.target_side, profile)
-            if spec.target_side.removal(values)
-            else None
+            side_key(spec, spec.target_side, profile) if spec.target_side.removal(values) else None
         )
         return cls(spec, spec.target_side, values, key, yes, profile)
 
@@ -204,6 +210,15 @@ def show_step(number: int, total: int, step: Step) -> None:
 
 def done(step: Step) -> bool:
     return typer.confirm("  Done?", default=False, err=True)
+
+
+def replacing() -> bool:
+    """The first step is a question: only an integration being replaced has a new one
+    to configure first (No, the default, goes on to the next step)."""
+    if not typer.confirm("  Is another integration replacing this one?", default=False, err=True):
+        return False
+    ui.say("  Then configure the new integration first (so no incident goes unshared).")
+    return True
 
 
 def app_key_line(

@@ -37,6 +37,11 @@ from bp_integrate.integrations.common import check_tag_name, check_token
 from bp_integrate.urls import check_url
 
 EVENTS_URL = "https://events.pagerduty.com/v2/enqueue"
+#: PagerDuty's EU service region's Events API [C].
+EU_EVENTS_URL = "https://events.eu.pagerduty.com/v2/enqueue"
+#: The key under which the walkthrough gives defaults the profile's BigPanda region
+#: (bp_integrate.wizard.REGION; integrations sit below the wizard and cannot import it).
+BIGPANDA_REGION = "bigpanda.region"
 DEFAULT_FIELD_HEADER = "x-bp-field-{field}"
 OVERRIDE_HEADER = "x-bp-config-pdfield"
 #: BigPanda's custom-headers page: `x-bp-mapping-fields: bp_field1=field1,...` [C].
@@ -112,6 +117,12 @@ def check_field_header(value: str, _values: Mapping[str, str]) -> str:
 
 def check_events_url(value: str, _values: Mapping[str, str]) -> str:
     return check_url(value, "The PagerDuty Events API URL")
+
+
+def default_events_url(values: Mapping[str, str]) -> str | None:
+    """An EU BigPanda profile is offered PagerDuty's EU host (an EU organization's
+    PagerDuty account is usually in the EU service region too)."""
+    return EU_EVENTS_URL if values.get(BIGPANDA_REGION) == "eu" else None
 
 
 def alert_tags(incident: Mapping[str, Any]) -> dict[str, str]:
@@ -359,8 +370,12 @@ class PagerDuty(Integration):
         Field(
             "events_url",
             "Events API v2 URL",
-            "PagerDuty's Events API endpoint; change only for a proxy or the emulator.",
+            "PagerDuty's Events API endpoint: events.pagerduty.com, or "
+            "events.eu.pagerduty.com for an account in PagerDuty's EU service region "
+            "(its web address ends in .eu.pagerduty.com); otherwise change it only for a "
+            "proxy or the emulator.",
             default=EVENTS_URL,
+            default_from=default_events_url,
             check=check_events_url,
         ),
         Field(
