@@ -30,7 +30,7 @@ from typing import IO, Any
 
 from bp_integrate.errors import BPError, ConfigError, ExitCode
 from bp_integrate.fs import check_private, ensure_private_dir, state_dir
-from bp_integrate.redact import Redactor
+from bp_integrate.redact import Redactor, scrub_text
 
 RUNS_DIR = "runs"
 STATE_DIR_ENV = "BP_INTEGRATE_STATE_DIR"
@@ -61,6 +61,8 @@ def now_iso() -> str:
 
 #: One encoder for every line (json.dumps with options builds one per call).
 _LINE_ENCODER = json.JSONEncoder(separators=(",", ":"), default=str)
+#: A body as its size is measured (and cut, when too big): non-ASCII as the UTF-8 it is.
+_BODY_ENCODER = json.JSONEncoder(separators=(",", ":"), default=str, ensure_ascii=False)
 
 
 @dataclass
@@ -142,11 +144,12 @@ class RunRecorder:
     def write(self, record: dict[str, Any]) -> None:
         if self._handle is None:
             return
-        line = _LINE_ENCODER.encode(self.redactor.value(record))
+        # One pass over the encoded line masks every known secret in any form; then, as
+        # response() would, keys and tokens no one declared (a target echoing a URL),
+        # which the printed output shows under --show-secrets but a run file never does.
+        line = scrub_text(self.redactor.json_text(record, _LINE_ENCODER.encode))
         try:
-            # response(): also keys and tokens no one declared (a target echoing a URL),
-            # which the printed output shows under --show-secrets but a run file never does.
-            self._handle.write(self.redactor.response(line) + "\n")
+            self._handle.write(line + "\n")
             if self.flush_each_line:
                 self._handle.flush()
         except OSError as exc:
@@ -210,9 +213,7 @@ class RunRecorder:
             "incident_id": incident_id,
         }
         if body is not None:
-            text = json.dumps(
-                self.redactor.value(body), separators=(",", ":"), default=str, ensure_ascii=False
-            )
+            text = self.redactor.json_text(body, _BODY_ENCODER.encode)
             size = len(text.encode("utf-8"))
             if size > BODY_MAX:
                 # Redacted before it is cut, so a cut never splits a secret in two.

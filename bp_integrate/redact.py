@@ -19,6 +19,7 @@ Stdlib only.
 from __future__ import annotations
 
 import base64
+import bisect
 import functools
 import re
 from collections.abc import Callable, Iterable, Mapping
@@ -163,54 +164,285 @@ def mask_named(
 
 
 #: Shorter values are not masked as substrings: a 2-character "secret" would garble
-#: every line. Such a value is still masked where it stands alone (a header, a field).
+#: every line. Such a value is still masked where it stands alone (a header, a field),
+#: and none of its encodings is looked for.
 MIN_SUBSTRING = 4
+
+#: A base64 piece shorter than this is not looked for inside other text (a secret of a
+#: few bytes leaves a piece that ordinary base64, an id say, could hold by chance): its
+#: whole encodings are, instead.
+MIN_B64_PIECE = 8
+
+#: The header forms a secret travels in besides itself: base64 of `Bearer X` does not
+#: hold base64 of `X` whole (the prefix shifts its alignment).
+_HEADER_SCHEMES = ("Bearer ", "Basic ")
+
+#: The characters of base64 (standard and URL-safe): a masked piece of base64 grows to
+#: the whole run it sits in, so no edge byte of the secret is left showing.
+_B64_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/-_")
+
+#: One escape a URL or a JSON text may carry a character as (decoded before a second
+#: look for the secrets): `%2F` in any case, `\uXXXX`, `\/`, `\"`, `\\` and the like.
+_ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}|\\u[0-9A-Fa-f]{4}|\\[\"\\/bfnrt]")
+#: The same escapes one kind at a time: a secret that itself holds `%00` or `\n`,
+#: echoed through the other kind of escaping, is found only by decoding that kind alone.
+_ESCAPE_KINDS = (
+    _ESCAPE,
+    re.compile(r"%[0-9A-Fa-f]{2}"),
+    re.compile(r"\\u[0-9A-Fa-f]{4}|\\[\"\\/bfnrt]"),
+)
+#: How many levels of escapes are decoded (a JSON body echoed inside a JSON string, its
+#: URL inside that): each level costs a pass only where the level before had escapes.
+_ESCAPE_DEPTH = 3
+_JSON_ESCAPES = {"b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
+
+
+def _b64_pieces(data: bytes) -> set[str]:
+    """The base64 text `data` shows inside any longer base64 (standard and URL-safe): at
+    each of the three alignments, the characters made of `data`'s bits alone."""
+    pieces: set[str] = set()
+    for shift in range(3):
+        encoded = base64.b64encode(bytes(shift) + data).decode("ascii")
+        piece = encoded[-(-8 * shift // 6) : 8 * (shift + len(data)) // 6]
+        pieces.add(piece)
+        pieces.add(piece.translate(_URL_SAFE))
+    return pieces
+
+
+_URL_SAFE = str.maketrans("+/", "-_")
+
+
+class _SurrogatePairs(dict[int, str]):
+    """A character beyond U+FFFF as the two surrogates a JSON `\\ud83d\\ude00` decodes to."""
+
+    def __missing__(self, code: int) -> str:
+        if code <= 0xFFFF:
+            raise LookupError(code)  # str.translate: keep the character
+        code -= 0x10000
+        return chr(0xD800 + (code >> 10)) + chr(0xDC00 + (code & 0x3FF))
+
+
+_SURROGATE_PAIRS = _SurrogatePairs()
+
+
+def _b64_whole(data: bytes) -> set[str]:
+    """`data` in base64 as a whole: standard and URL-safe, with and without padding."""
+    standard = base64.b64encode(data).decode("ascii")
+    forms = {standard, standard.translate(_URL_SAFE)}
+    return forms | {form.rstrip("=") for form in forms}
+
+
+def _variants(secret: str) -> tuple[set[str], set[str]]:
+    """(forms found as they are, base64 forms grown to their whole run) of one secret.
+
+    As is: the secret, URL-encoded (`quote`, `quote_plus`; any other percent-encoding
+    and JSON escape is decoded before a second look), JSON-escaped, `+` for its spaces,
+    its UTF-8 bytes as Latin-1 (what decoding `%C3%A9` one byte at a time gives), with
+    surrogate pairs (what decoding a JSON `\\ud83d\\ude00` gives), and its UTF-8 in hex
+    (lower and upper case). In base64: the pieces it shows at each
+    alignment, which catch it alone, as `Bearer X` / `Basic X`, and inside any longer
+    encoded text; a secret too short for that gets its whole encodings, and those of
+    its header forms, instead.
+    """
+    data = secret.encode("utf-8", "surrogatepass")
+    plain = {
+        secret,
+        quote(secret, safe=""),
+        quote_plus(secret),
+        secret.replace(" ", "+"),
+        secret.replace("\\", "\\\\").replace('"', '\\"'),
+        data.decode("latin-1"),
+        data.hex(),
+        data.hex().upper(),
+        secret.translate(_SURROGATE_PAIRS),
+    }
+    pieces = {piece for piece in _b64_pieces(data) if len(piece) >= MIN_B64_PIECE}
+    if len(pieces) < 6 - 3 * (secret.translate(_URL_SAFE) == secret):
+        # Some alignment gives too short a piece: look for the whole encodings.
+        for prefix in ("", *_HEADER_SCHEMES):
+            pieces |= _b64_whole(prefix.encode("ascii") + data)
+    return plain, pieces
+
+
+def _alternation(words: Iterable[str]) -> str:
+    """One regex for many literal words, as a trie (`ab(?:c|d)`): the engine follows
+    only the branches that match so far, and takes the longest word at each place."""
+    trie: dict[str, Any] = {}
+    for word in words:
+        node = trie
+        for char in word:
+            node = node.setdefault(char, {})
+        node[""] = {}
+
+    def branch(node: dict[str, Any]) -> str:
+        parts = []
+        for char, child in sorted(node.items(), key=lambda item: item[0], reverse=True):
+            if not char:
+                continue
+            run = [char]
+            while len(child) == 1 and "" not in child:
+                ((char, child),) = child.items()
+                run.append(char)
+            parts.append(re.escape("".join(run)) + (branch(child) if child else ""))
+        if not parts:
+            return ""
+        body = "|".join(parts)
+        if "" in node:
+            return f"(?:{body})?"
+        return body if len(parts) == 1 else f"(?:{body})"
+
+    return branch(trie)
 
 
 class _Secrets:
-    """The secret values (every form) a redactor and its views know."""
+    """The secret values a redactor and its views know, with every form to look for
+    (worked out once, when a secret is learnt) and one pattern over them all."""
 
     def __init__(self) -> None:
-        self.values: set[str] = set()
-        self.ordered: list[str] = []
         self.raw: set[str] = set()
-        self._encoded: re.Pattern[str] | None = None
+        #: Whether a secret shorter than MIN_SUBSTRING is known (masked only where whole).
+        self.short = False
+        #: Masked where a text is exactly one (a short secret too).
+        self.whole: set[str] = set()
+        #: Every form looked for inside a text: True for a base64 one (grown to its run).
+        self.words: dict[str, bool] = {}
+        self._pattern: re.Pattern[str] | None = None
+        #: From this length on, a text is first checked word by word (`in`, C speed per
+        #: word), before the pattern runs; a shorter text goes straight to the pattern.
+        self.scan_from = 64
+
+    def learn(self, secret: str) -> bool:
+        """Take one secret; False if it was known."""
+        if secret in self.raw:
+            return False
+        self.raw.add(secret)
+        self.whole.add(secret)
+        if len(secret) < MIN_SUBSTRING:
+            self.short = True
+        else:
+            plain, encoded = _variants(secret)
+            self.whole |= plain
+            for word in encoded:
+                self.words[word] = True
+            for word in plain:
+                if len(word) >= MIN_SUBSTRING:
+                    self.words.setdefault(word, False)
+        self._pattern = None
+        return True
 
     @property
-    def encoded(self) -> re.Pattern[str] | None:
-        """One pattern for every secret in any escaped form (built once per change)."""
-        if self._encoded is None and self.raw:
-            longest_first = sorted(
-                (s for s in self.raw if len(s) >= MIN_SUBSTRING), key=len, reverse=True
-            )
-            if longest_first:
-                self._encoded = re.compile("|".join(_any_escaping(s) for s in longest_first))
-        return self._encoded
+    def pattern(self) -> re.Pattern[str] | None:
+        """One compiled alternation of every form (built once per change)."""
+        if self._pattern is None and self.words:
+            self._pattern = re.compile(_alternation(self.words))
+            self.scan_from = max(64, len(self.words))
+        return self._pattern
 
-    def learnt(self) -> None:
-        self._encoded = None
-        self.ordered = sorted(self.values, key=len, reverse=True)
+    def spans(self, text: str) -> list[tuple[int, int]]:
+        """Where the known forms stand in `text` (base64 ones grown to their run)."""
+        pattern = self.pattern
+        if pattern is None:
+            return []
+        if len(text) >= self.scan_from and not any(word in text for word in self.words):
+            return []
+        spans = []
+        for match in pattern.finditer(text):
+            start, end = match.span()
+            if self.words.get(match.group(), False):
+                while start > 0 and text[start - 1] in _B64_CHARS:
+                    start -= 1
+                while end < len(text) and text[end] in _B64_CHARS:
+                    end += 1
+                while end < len(text) and text[end] == "=":
+                    end += 1
+            spans.append((start, end))
+        return spans
+
+    def mask(self, text: str) -> str:
+        """`text` with every known secret, in any form, as `****`."""
+        if text in self.whole:
+            return MASK
+        spans = self.spans(text)
+        if "%" in text or "\\" in text:
+            spans += self._escaped_spans(text, _ESCAPE_DEPTH)
+        return _masked(text, spans)
+
+    def _escaped_spans(self, text: str, depth: int) -> list[tuple[int, int]]:
+        """Where secrets stand in `text` once its escapes are decoded (`%2F`, `\\u00e9`,
+        `\\/`; again in what that gives, `depth` levels down: a JSON text echoed inside
+        a JSON string), as places in `text`, escapes and all: every kind together, and
+        each kind alone."""
+        found: list[tuple[int, int]] = []
+        for pattern in _ESCAPE_KINDS:
+            found += self._decoded_spans(text, depth, pattern)
+        return found
+
+    def _decoded_spans(
+        self, text: str, depth: int, pattern: re.Pattern[str]
+    ) -> list[tuple[int, int]]:
+        escapes = list(pattern.finditer(text))
+        if not escapes:
+            return []
+        decoded: list[str] = []
+        # Per escape: where it starts and ends in `text`, and in the decoded text.
+        starts: list[int] = []
+        ends: list[int] = []
+        decoded_starts: list[int] = []
+        decoded_ends: list[int] = []
+        done = length = 0
+        for escape in escapes:
+            start, end = escape.span()
+            decoded.append(text[done:start])
+            length += start - done
+            char = _unescaped(escape.group())
+            decoded.append(char)
+            starts.append(start)
+            ends.append(end)
+            decoded_starts.append(length)
+            length += len(char)
+            decoded_ends.append(length)
+            done = end
+        decoded.append(text[done:])
+        plain = "".join(decoded)
+        found = self.spans(plain)
+        if depth > 1 and ("%" in plain or "\\" in plain):
+            found += self._escaped_spans(plain, depth - 1)
+
+        def where(offset: int, end: bool) -> int:
+            index = bisect.bisect_right(decoded_starts, offset - end) - 1
+            if index < 0:
+                return offset
+            if offset - end < decoded_ends[index]:  # inside an escape: all of it
+                return ends[index] if end else starts[index]
+            return ends[index] + offset - decoded_ends[index]
+
+        return [(where(start, False), where(end, True)) for start, end in found]
 
 
-def _any_escaping(secret: str) -> str:
-    """A regex matching `secret` with each character as is or escaped in any way a URL
-    or JSON text may carry it (`%2F`, `%2f`, `\\/`, `+` for a space, `\\u00e9`)."""
-    parts = []
-    for char in secret:
-        forms = [re.escape(char)]
-        forms.append("".join(f"%(?i:{b:02x})" for b in char.encode("utf-8")))
-        if char == " ":
-            forms.append(r"\+")
-        if char in '"\\/':
-            forms.append(r"\\" + re.escape(char))
-        if not char.isascii():
-            forms.append(rf"\\u(?i:{ord(char):04x})")
-        parts.append("(?:" + "|".join(forms) + ")")
+def _unescaped(escape: str) -> str:
+    if escape[0] == "%":
+        return chr(int(escape[1:], 16))  # one byte: a UTF-8 secret is looked for as Latin-1
+    if escape[1] == "u":
+        return chr(int(escape[2:], 16))
+    return _JSON_ESCAPES.get(escape[1], escape[1])
+
+
+def _masked(text: str, spans: list[tuple[int, int]]) -> str:
+    """`text` with each span replaced by `****` (overlapping or touching ones by one)."""
+    if not spans:
+        return text
+    parts: list[str] = []
+    done = 0
+    for start, end in sorted(spans):
+        if end <= done:
+            continue
+        if parts and start <= done:
+            done = end  # joins the mask before
+            continue
+        parts += (text[done:start], MASK)
+        done = end
+    parts.append(text[done:])
     return "".join(parts)
-
-
-#: Characters that show a text may hold an escaped secret (else exact forms suffice).
-_ESCAPES = ("%", "\\", "+")
 
 
 class Redactor:
@@ -228,24 +460,10 @@ class Redactor:
         return other
 
     def add(self, *secrets: str) -> None:
-        """Learn more secret values (their URL- and JSON-escaped forms too)."""
-        known = self._known
-        changed = False
+        """Learn more secret values; every form each can take is worked out now, once."""
         for secret in secrets:
-            if not secret or secret == MASK or secret in known.raw:
-                continue  # a known secret's forms are known too: planning adds them per event
-            known.raw.add(secret)
-            changed = True
-            forms = {secret, quote(secret, safe=""), quote_plus(secret)}
-            escaped = secret.replace("\\", "\\\\").replace('"', '\\"')
-            forms.add(escaped)
-            for form in forms:
-                if form not in known.values:
-                    known.values.add(form)
-                    changed = True
-        if changed:
-            # Longest first, so a secret that contains another is masked whole.
-            known.learnt()
+            if secret and secret != MASK:
+                self._known.learn(secret)  # a known one returns at once (planning adds per event)
 
     def add_basic(self, username: str, password: str) -> None:
         """A Basic credential: the password and the base64 token it travels as."""
@@ -260,17 +478,21 @@ class Redactor:
             self.add(token)
 
     def text(self, text: str) -> str:
-        """`text` with every known secret replaced by `****`."""
+        """`text` with every known secret, in every form, replaced by `****`."""
         if not self.enabled or not text:
             return text
-        for secret in self._known.ordered:
-            if secret in text and (len(secret) >= MIN_SUBSTRING or text == secret):
-                text = text.replace(secret, MASK)
-        if any(mark in text for mark in _ESCAPES):
-            pattern = self._known.encoded
-            if pattern is not None:
-                text = pattern.sub(MASK, text)
-        return text
+        return self._known.mask(text)
+
+    def json_text(self, node: Any, encode: Callable[[Any], str]) -> str:
+        """`encode(node)` (a JSON text) with every known secret masked in one look over
+        the whole text (its escapes decoded for a second look), not one per string in it:
+        a run-history line costs one pass. A secret too short to look for inside text is
+        masked first, where it is a whole value."""
+        if not self.enabled:
+            return encode(node)
+        if self._known.short:
+            node = self.value(node)
+        return self.text(encode(node))
 
     def response(self, text: str) -> str:
         """A target's answer (or any text from outside): known secrets in every form, and

@@ -378,3 +378,29 @@ def test_incidentio_callback_paths(path: str, warned: bool) -> None:
     spec = get("incidentio")
     warnings = spec.warnings({"callback_url": f"https://api.incident.io{path}"})
     assert bool(warnings) is warned
+
+
+def test_every_url_setting_splits_credential_like_query_parameters() -> None:
+    """Issue 20: `?token=` (any name `is_secret_name` calls secret) is split off as
+    xMatters' `apiKey` is, by every URL setting of every integration."""
+    from bp_integrate.integrations import get
+    from bp_integrate.urls import split_url_secrets
+
+    url = "https://h.example/x?token=T0k3n&a=1&sig=S1g&api_key=K3y&signature=Zz&author=me"
+    masked, found = split_url_secrets(url)
+    assert (
+        masked
+        == "https://h.example/x?token=****&a=1&sig=****&api_key=****&signature=****&author=me"
+    )
+    assert found == {"token": "T0k3n", "sig": "S1g", "api_key": "K3y", "signature": "Zz"}
+    url_fields = {
+        (name, f.name)
+        for name in ("xmatters", "pagerduty", "incidentio", "panopta", "webhook", "webhook_v2")
+        for f in get(name).fields
+        if f.url_with_secrets
+    }
+    assert ("webhook", "url") in url_fields
+    assert ("pagerduty", "events_url") in url_fields
+    assert ("incidentio", "callback_url") in url_fields
+    assert ("webhook_v2", "base_url") in url_fields
+    assert ("xmatters", "trigger_url") in url_fields

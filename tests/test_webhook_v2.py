@@ -462,7 +462,11 @@ def test_interactive_install_creates_it_in_bigpanda_through_a_real_terminal(
     assert finish(child)[0] == 0
     child = spawn(tmp_path, "install", "webhook_v2", columns=120, extra_env=extra)
     answer(child, "Name of the integration in BigPanda [bp_integrate]:", "tix")
-    answer(child, "Base URL of the receiver:", emu.base_url + "/webhook/demo")
+    answer(
+        child,
+        "Base URL of the receiver (hidden input: paste and press Enter):",
+        emu.base_url + "/webhook/demo",
+    )
     answer(child, "[hidden input; Enter to skip]:", TOKEN)
     answer(child, "Triggers that share (comma-separated) [default]:", "")
     answer(child, "Lock updates until the receiver calls back [false]:", "")

@@ -34,6 +34,10 @@ class Field:
     check: Checker | None = None
     when: Callable[[Mapping[str, str]], bool] | None = None
     default_from: Callable[[Mapping[str, str]], str | None] | None = None
+    #: A URL whose credential-like query parameters (`apiKey`, `token`, `sig`...: whatever
+    #: `is_secret_name` says) are secrets: split off into the secret store (the YAML keeps
+    #: `?token=****`), refused on argv and in answers files, masked wherever shown. Every
+    #: URL setting is one (`is_url_setting`); nothing needs to say so.
     url_with_secrets: bool = False
     #: A BigPanda User API key: checked against BigPanda before it is stored.
     bigpanda_key: bool = False
@@ -46,6 +50,10 @@ class Field:
     #: False: never asked at a prompt; given (flag, file, environment, the target's API),
     #: else kept, else its default (a record such as the service it was made on).
     asked: bool = True
+
+    def __post_init__(self) -> None:
+        if not self.secret and is_url_setting(self.name):
+            object.__setattr__(self, "url_with_secrets", True)
 
     def applies(self, values: Mapping[str, str]) -> bool:
         return self.when is None or self.when(values)
@@ -88,6 +96,13 @@ class Field:
         except ValueError as exc:  # e.g. urlsplit: "Invalid IPv6 URL" for "https://[x/"
             detail = "" if self.secret else f": {exc}"
             raise UsageError(f"{self.label} is not valid{detail}.", self.help) from None
+
+
+def is_url_setting(name: str) -> bool:
+    """Whether a field holds a URL (`url`, `trigger_url`, `events_url`...): any URL may
+    carry a key in its query (`?token=`, `?apiKey=`), so every URL setting splits its
+    secrets off the same way (`Field.url_with_secrets`)."""
+    return name == "url" or name.endswith("_url")
 
 
 #: The longest single-line value accepted: values end up in URLs and headers, and

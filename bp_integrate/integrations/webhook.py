@@ -97,8 +97,11 @@ class NotificationsWebhook(Integration):
             "url",
             "Receiver URL",
             "Where BigPanda posts each incident: an https:// URL your receiver serves "
-            "(http:// only on this machine, e.g. the emulator).",
+            "(http:// only on this machine, e.g. the emulator). A key in its query "
+            "(?token=...) is a secret: give the whole URL in the environment or at the "
+            "prompt, not on the command line.",
             check=check_receiver_url,
+            url_with_secrets=True,
         ),
         Field(
             "auth_header",
@@ -156,6 +159,15 @@ class NotificationsWebhook(Integration):
         ),
         UNINSTALL_DELETE_IN_BIGPANDA,
     )
+
+    def warnings(self, values: Mapping[str, str]) -> list[str]:
+        auth = values.get("auth_header", "").strip()
+        if auth and " " not in auth:
+            return [
+                "The Authorization value has no scheme (Bearer, Basic, ...) before the "
+                "token: most receivers expect 'Bearer <token>' (check what yours expects)."
+            ]
+        return []
 
     def webhook(self, values: Mapping[str, str]) -> Webhook:
         headers = {"Content-Type": "application/json"}
