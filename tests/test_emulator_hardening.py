@@ -159,3 +159,43 @@ def test_config_bounds_its_timeouts() -> None:
         EmulatorConfig(body_timeout=-1)
     with pytest.raises(ValueError):
         EmulatorConfig(max_json_depth=1)
+
+
+def test_a_big_integer_gets_each_targets_own_400_and_is_recorded(
+    emu: EmulatorServer, client: httpx.Client
+) -> None:
+    digits = b"9" * 5000  # Python's reader refuses integers over 4,300 digits
+    pd = client.post("/v2/enqueue", content=b'{"dedup_key": ' + digits + b"}")
+    assert pd.status_code == 400 and pd.json()["status"] == "Unrecognized object"
+    io = client.post(
+        IO,
+        content=b'{"incident": {"id": ' + digits + b"}}",
+        headers={"Authorization": f"Bearer {CFG.incidentio_secret}"},
+    )
+    assert io.status_code == 400 and io.json()["type"] == "invalid_request_error"
+    xm = client.post(XM, content=digits, params={"apiKey": CFG.xmatters_api_key})
+    assert xm.status_code == 202  # as xMatters answers; the log says why it is invalid
+    hook = client.post(
+        "/webhook/demo", content=digits, headers={"Authorization": "Bearer demo-webhook-token"}
+    )
+    assert hook.status_code == 400
+    nan = client.post("/v2/enqueue", content=b'{"dedup_key": NaN}')
+    assert nan.status_code == 400  # not JSON, though Python's reader takes it
+    records = client.get("/_received").json()
+    assert [r["status"] for r in records] == [400, 400, 202, 400, 400]
+    assert not records[2]["valid"] and "4300 digits" in records[2]["errors"][0]
+
+
+def test_large_headers_are_kept_bounded(emu: EmulatorServer, client: httpx.Client) -> None:
+    from bp_integrate.emulator.records import MAX_HEADER_VALUE_CHARS, MAX_KEPT_HEADERS
+
+    headers = {f"X-Pad-{i}": "a" * 8000 for i in range(100)}
+    headers["Authorization"] = "Bearer demo-webhook-token"
+    answer = client.post("/webhook/demo", json={}, headers=headers)
+    assert answer.status_code == 202
+    (record,) = client.get("/_received").json()
+    assert len(record["headers"]) == MAX_KEPT_HEADERS
+    assert record["headers_not_kept"] > 70
+    assert all(len(v) <= MAX_HEADER_VALUE_CHARS for v in record["headers"].values())
+    assert record["headers"]["X-Pad-0"].endswith("…")
+    assert 0 < client.get("/_state").json()["records_bytes"] < 256 * 1024

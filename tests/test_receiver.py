@@ -8,8 +8,10 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
+from typing import IO, Any
 
 import httpx
 from helpers import invoke
@@ -116,3 +118,82 @@ def test_a_malformed_request_prints_no_traceback() -> None:
     assert proc.returncode == 0
     assert "Traceback" not in err
     assert "Error handling request" not in err
+
+
+#: What a client may send to forge or colour the receiver's lines (issue 20, item 5). A
+#: header may not hold ESC (aiohttp answers 400), but may hold bytes that are not UTF-8
+#: and a C1 control (U+009B, CSI to many terminals) in UTF-8.
+_FORGING = (
+    b"POST /webhook/%0a%0dFAKE-LINE%1b%5b31m HTTP/1.1\r\nHost: x\r\n"
+    b"Authorization: Bearer demo-webhook-token\r\nX-Evil: \xff\xfe\xc2\x9b2J\r\n"
+    b"Content-Length: 2\r\n\r\n{}"
+)
+
+
+def _lines(stream: IO[Any], count: int, timeout: float = 10.0) -> list[Any]:
+    """``count`` lines of a child's output, failing (not hanging) when they do not come."""
+    lines: list[Any] = []
+    reader = threading.Thread(
+        target=lambda: lines.extend(stream.readline() for _ in range(count)), daemon=True
+    )
+    reader.start()
+    reader.join(timeout)
+    assert not reader.is_alive(), f"only some of {count} lines came"
+    return lines
+
+
+def _send_forgeries(port: int) -> None:
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(_FORGING)
+        assert sock.recv(100).startswith(b"HTTP/1.1 202")
+    base = f"http://127.0.0.1:{port}"
+    assert httpx.post(f"{base}/nowhere/%1b%5b31m%e2%80%ae%0aX").status_code == 404
+    event = {"routing_key": "r" * 32, "event_action": "trigger", "dedup_key": "\x1b[31mred\u202e"}
+    assert httpx.post(f"{base}/v2/enqueue", json=event).status_code == 400  # no payload
+
+
+def test_the_plain_output_escapes_what_a_client_sent() -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bp_integrate", "receiver", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "NO_COLOR": "1"},
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    listening = proc.stderr.readline().decode()
+    port = int(listening.split("http://127.0.0.1:")[1].split()[0].rstrip("/"))
+    try:
+        _send_forgeries(port)
+        lines = _lines(proc.stdout, 3)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        rest, _ = proc.communicate(timeout=10)
+    assert rest == b""  # three requests, three lines: none was split
+    webhook, nowhere, pagerduty = (line.decode() for line in lines)
+    assert "accepted by receiver \\n\\rFAKE-LINE\\x1b" in webhook
+    assert "/nowhere/\\x1b[31m\\u202e\\nX" in nowhere
+    assert "\\x1b[31mred\\u202e" in pagerduty
+    for line in lines:
+        assert line.endswith(b"\n") and line.count(b"\n") == 1
+        text = line.decode()[:-1]
+        assert text.isprintable(), text
+
+
+def test_the_json_output_escapes_what_a_client_sent() -> None:
+    proc, urls = start_receiver()
+    port = int(urls["bigpanda_api"].rsplit(":", 1)[1].split("/")[0])
+    assert proc.stdout is not None
+    try:
+        _send_forgeries(port)
+        lines = _lines(proc.stdout, 3)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        rest, _ = proc.communicate(timeout=10)
+    assert rest == ""
+    for line in lines:
+        assert line[:-1].isprintable() and line[:-1].isascii(), line
+    webhook, nowhere, pagerduty = (json.loads(line) for line in lines)
+    assert webhook["path"] == "/webhook/\n\rFAKE-LINE\x1b[31m"  # the data, whole, in JSON
+    assert webhook["headers"]["X-Evil"] == "??\x9b2J"
+    assert nowhere["status"] == 404
+    assert pagerduty["key"] == "\x1b[31mred\u202e"

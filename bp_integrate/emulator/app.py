@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from .capture import CaptureFile
 from .config import EmulatorConfig
 from .context import BodyError, Outcome, json_response, parsed_body, read_json
-from .records import clean, raw_request
+from .records import clean, printable, raw_request
 from .state import EmulatorState, Fault, FaultQueueFull
 from .target import Target, target_for_path, targets
 from .wire import Match, Request, Response, Router, decoded_path
@@ -359,6 +359,22 @@ def _clear_faults(request: Request) -> Response:
 log = logging.getLogger("bp_integrate.emulator.http")
 log.addHandler(logging.NullHandler())
 
+
+class _PrintableLog(logging.Filter):
+    """Escapes what a client sent (a path, a bad request line) in every line this logger
+    writes, so that no request can forge or colour a line of the receiver's log (a
+    traceback keeps its line breaks; the rest of its control characters are escaped)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg, record.args = printable(record.getMessage()), None
+        if record.exc_info and not record.exc_text:
+            formatted = logging.Formatter().formatException(record.exc_info)
+            record.exc_text = "\n".join(map(printable, formatted.split("\n")))
+        return True
+
+
+log.addFilter(_PrintableLog())
+
 #: aiohttp's limits on the request head, named here because users meet them: the
 #: request line (``max_line_size``), one header line (``max_field_size``) and the
 #: number of header fields (``max_headers``). Past them aiohttp answers 400 or 431.
@@ -501,5 +517,7 @@ def build_app(
 
     emulator = Emulator(config, state, capture)
     app = web.Application(handler_args=connection_settings(emulator.config))
-    app.router.add_route("*", "/{tail:.*}", aiohttp_handler(emulator))
+    # [\s\S], not ".": a path may hold a line break (%0a), and must reach the emulator
+    # like any other (recorded, answered in JSON), not aiohttp's plain-text 404.
+    app.router.add_route("*", r"/{tail:[\s\S]*}", aiohttp_handler(emulator))
     return app

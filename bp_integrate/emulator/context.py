@@ -115,18 +115,28 @@ def parsed_body(request: Request) -> Any:
     return NOT_PARSED if isinstance(cached, BodyError) else cached
 
 
+def _not_json(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON value")
+
+
 def parse_json(raw: bytes, max_depth: int) -> Any:
     """``raw`` parsed as JSON nested at most ``max_depth`` deep, or :class:`BodyError`."""
     if not raw.strip():
         raise BodyError("request body is empty; expected JSON")
     try:
-        value = json.loads(raw.decode("utf-8"))
+        value = json.loads(raw.decode("utf-8"), parse_constant=_not_json)
     except UnicodeDecodeError as exc:
         raise BodyError(f"request body is not UTF-8: {exc}") from exc
     except json.JSONDecodeError as exc:
         raise BodyError(
             f"request body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
         ) from exc
+    except ValueError as exc:
+        # What Python's reader refuses beyond JSON's grammar (an integer of more than
+        # sys.get_int_max_str_digits(), 4,300, digits) or takes beyond it (NaN, Infinity):
+        # a target refuses either as malformed.
+        reason = str(exc).partition(";")[0]
+        raise BodyError(f"request body is not JSON that can be read: {reason}") from exc
     except RecursionError:
         raise BodyError(f"request body is nested more than {max_depth} levels deep") from None
     # Fewer brackets than the limit cannot nest deeper: skip the walk for ordinary bodies.

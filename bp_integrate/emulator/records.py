@@ -7,12 +7,21 @@ names: ``apiKey``-like query values, ``Authorization``-like headers and credenti
 JSON fields in body previews all become ``****``), with every configured secret value
 masked wherever it appears. Bodies are read by bp_integrate.loading, within its one
 depth limit.
+
+A record keeps bounded copies (see :func:`raw_request`): at most
+:data:`MAX_KEPT_HEADERS` headers, each name and value cut, the path, query, errors,
+note and key cut too, so whatever one client sends a record stays small and its
+:attr:`RawRequest.cost` is known. :func:`printable` is the one way a received text is
+made safe to print on a terminal (control and invisible characters escaped).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import itertools
 import json
+import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -23,6 +32,20 @@ from bp_integrate.redact import MASK, Redactor, is_secret_name, mask_named, mask
 from bp_integrate.redact import mask_key as mask_key
 
 PREVIEW_CHARS = 300
+#: What a record keeps of a request (a client may send 128 headers of 8 KB each, a
+#: path of 8 KB, a body that makes long errors): more is cut, marked with ``…``.
+MAX_KEPT_HEADERS = 32
+MAX_HEADER_NAME_CHARS = 64
+MAX_HEADER_VALUE_CHARS = 256
+MAX_PATH_CHARS = 1024
+MAX_QUERY_CHARS = 1024
+MAX_KEPT_ERRORS = 20
+#: An error, the note or the key.
+MAX_TEXT_CHARS = 512
+#: What a record costs beyond its strings and body (the objects that hold them), bytes.
+RECORD_OVERHEAD_BYTES = 1536
+POINTER_BYTES = 16
+CUT = "…"
 #: Stands for "the body was not parsed as JSON (yet)".
 NOT_PARSED: Any = object()
 #: How deep a body nests, for emulator.context (the limit is bp_integrate.loading's).
@@ -42,6 +65,30 @@ def clean(text: str) -> str:
     return text
 
 
+def _escape(char: str) -> str:
+    code = ord(char)
+    if char in "\n\r\t":
+        return {"\n": "\\n", "\r": "\\r", "\t": "\\t"}[char]
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+
+
+def printable(text: str) -> str:
+    """``text`` safe to print on one terminal line: every character Python does not call
+    printable (controls such as ESC, CR and LF, C1 controls, bidi overrides and other
+    invisible format characters, separators other than the space, lone surrogates) is
+    shown as its escape (``\\x1b``, ``\\n``, ``\\u202e``); everything else as is.
+
+    A client must not be able to colour, move, clear or forge the receiver's lines
+    (``/webhook/%0a%0dFAKE-LINE``). Backslashes are kept: an escape a client typed is
+    text, and cannot make a line of its own.
+    """
+    if text.isprintable():  # the usual case, at C speed
+        return text
+    return "".join(char if char.isprintable() else _escape(char) for char in text)
+
+
 @functools.lru_cache(maxsize=32)
 def _redactor(secrets: tuple[str, ...]) -> Redactor:
     """The one masker, knowing these secrets (built once per set)."""
@@ -59,14 +106,15 @@ def shown_query(query_string: str, secrets: Iterable[str] = ()) -> str:
 
 
 def mask_headers(
-    headers: Mapping[str, str], secrets: Iterable[str] = ()
+    headers: Mapping[str, str] | Iterable[tuple[str, str]], secrets: Iterable[str] = ()
 ) -> tuple[tuple[str, str], ...]:
-    """Headers as pairs: a secret-named header's value is ``****``, whole; known secrets
-    are masked in the others."""
+    """Headers (a mapping or pairs) as pairs: a secret-named header's value is ``****``,
+    whole; known secrets are masked in the others."""
     redactor = _redactor(tuple(secrets))
+    pairs = headers.items() if isinstance(headers, Mapping) else headers
     return tuple(
         (clean(name), MASK if is_secret_name(name) else clean(redactor.text(value)))
-        for name, value in headers.items()
+        for name, value in pairs
     )
 
 
@@ -90,19 +138,61 @@ def masked_body(
     return redactor.value(mask_named(parsed, mask_key)), None
 
 
+class _TooDeep(ValueError):
+    pass
+
+
+def _start_of(value: Any, budget: list[int], cut: int, level: int = 1) -> Any:
+    """The part of ``value`` its first ``budget[0]`` values make (containers and scalars,
+    in the order JSON writes them), strings cut to ``cut`` characters: everything the
+    start of its JSON text can show, each value being at least one character of it.
+    Deeper than bp_integrate.loading's depth limit is :class:`_TooDeep`."""
+    budget[0] -= 1
+    if isinstance(value, str):
+        return value[:cut]
+    if not isinstance(value, dict | list):
+        return value
+    if level > loading.MAX_DEPTH:
+        raise _TooDeep
+    if isinstance(value, list):
+        items: list[Any] = []
+        for item in value:
+            if budget[0] <= 0:
+                break
+            items.append(_start_of(item, budget, cut, level + 1))
+        return items
+    fields: dict[str, Any] = {}
+    for name, item in value.items():
+        if budget[0] <= 0:
+            break
+        fields[name[:cut]] = _start_of(item, budget, cut, level + 1)
+    return fields
+
+
 def body_preview(
     body: bytes,
     secrets: Iterable[str] = (),
     limit: int = PREVIEW_CHARS,
     parsed: Any = NOT_PARSED,
 ) -> str:
-    """A short, masked, single-line preview of a request body (see :func:`masked_body`)."""
+    """A short, masked, single-line preview of a request body (masked as
+    :func:`masked_body` masks). Only the part of the body the preview can show is
+    masked and written, so a large body costs little more than a small one."""
     if not body:
         return ""
-    masked, text = masked_body(body, secrets, parsed)
-    if text is not None:
-        flat = " ".join(text.split())
-    else:
+    secrets = tuple(secrets)
+    text = body.decode("utf-8", errors="replace")
+    flat: str | None = None
+    try:
+        if parsed is NOT_PARSED:
+            parsed = json.loads(text)
+        # A secret starting in the shown part ends within the margin: masked whole.
+        cut = limit + 256 + 8 * max(map(len, secrets), default=0)
+        start = _start_of(parsed, [limit], cut)
+    except (ValueError, RecursionError):  # not JSON, or too deep: shown as text
+        flat = " ".join(clean(_redactor(secrets).text(text)).split())
+    if flat is None:
+        masked, _ = masked_body(body, secrets, start)
         flat = clean(json.dumps(masked, separators=(",", ":"), ensure_ascii=False))
     if len(flat) > limit:
         flat = flat[: limit - 1] + "…"
@@ -111,25 +201,55 @@ def body_preview(
 
 @dataclass(frozen=True, eq=False)
 class RawRequest:
-    """What a record is masked from, kept as received (masking is done when read).
+    """What a record is masked from, kept as received but bounded (masking is done when
+    read; a part cut to its bound is masked before it is cut, so no secret is cut in half).
 
     ``body`` is kept only up to :data:`LAZY_BODY_BYTES`; a larger body has its
-    ``preview`` made at once instead, so the log stays small.
+    ``preview`` made at once instead, so the log stays small. ``headers`` holds at most
+    :data:`MAX_KEPT_HEADERS` pairs; ``headers_not_kept`` counts the rest. ``cost`` is
+    what the record holds, in bytes (an estimate that counts its masked copies too),
+    for the request log's budget.
     """
 
     path: str
     query: str
-    headers: Mapping[str, str]
+    headers: tuple[tuple[str, str], ...]
     body: bytes
     preview: str | None
     errors: tuple[str, ...]
     note: str
     key: str | None
     secrets: tuple[str, ...]
+    headers_not_kept: int = 0
+    cost: int = 0
 
 
 #: Bodies up to this size are kept raw and previewed only when the record is read.
 LAZY_BODY_BYTES = 2048
+
+
+def bounded(text: str, limit: int, secrets: tuple[str, ...]) -> str:
+    """``text`` if it is at most ``limit`` characters; else its start, secrets masked
+    first (in any encoded form the masker knows, so the margin covers the longest of
+    them), cut to ``limit`` and marked with ``…``."""
+    if len(text) <= limit:
+        return text
+    margin = 256 + 8 * max((len(s) for s in secrets), default=0)
+    shown = clean(scrub(text[: limit + margin], secrets))
+    return shown[: limit - len(CUT)] + CUT
+
+
+def _kept_headers(
+    headers: Mapping[str, str], secrets: tuple[str, ...]
+) -> tuple[tuple[tuple[str, str], ...], int]:
+    kept: list[tuple[str, str]] = []
+    for count, (name, value) in enumerate(headers.items()):
+        if count == MAX_KEPT_HEADERS:
+            return tuple(kept), len(headers) - MAX_KEPT_HEADERS
+        # Judged on the whole name: a cut name could lose the word that makes it secret.
+        value = MASK if is_secret_name(name) else bounded(value, MAX_HEADER_VALUE_CHARS, secrets)
+        kept.append((bounded(name, MAX_HEADER_NAME_CHARS, secrets), value))
+    return tuple(kept), 0
 
 
 def raw_request(
@@ -144,19 +264,33 @@ def raw_request(
     key: str | None,
     secrets: tuple[str, ...],
 ) -> RawRequest:
-    """The raw side of a record; the body previewed now only when it is large."""
+    """The raw side of a record, every part bounded; the body previewed now only when it
+    is large."""
     kept = len(body) <= LAZY_BODY_BYTES
-    return RawRequest(
-        path=path,
-        query=query,
-        headers=headers,
+    kept_headers, not_kept = _kept_headers(headers, secrets)
+    kept_errors = tuple(
+        bounded(error, MAX_TEXT_CHARS, secrets)
+        for error in itertools.islice(errors, MAX_KEPT_ERRORS)
+    )
+    raw = RawRequest(
+        path=bounded(path, MAX_PATH_CHARS, secrets),
+        query=bounded(query, MAX_QUERY_CHARS, secrets),
+        headers=kept_headers,
         body=body if kept else b"",
         preview=None if kept else body_preview(body, secrets, parsed=parsed),
-        errors=tuple(errors),
-        note=note,
-        key=key,
+        errors=kept_errors,
+        note=bounded(note, MAX_TEXT_CHARS, secrets),
+        key=None if key is None else bounded(key, MAX_TEXT_CHARS, secrets),
         secrets=secrets,
+        headers_not_kept=not_kept,
     )
+    texts = [raw.path, raw.query, raw.note, raw.key or "", raw.preview or "", *raw.errors]
+    texts.extend(part for pair in raw.headers for part in pair)
+    # Each string twice (the masked copy a reader makes), with its object and its place
+    # in a tuple; the body and the preview a reader makes of it.
+    strings = sum(map(sys.getsizeof, texts)) + len(texts) * POINTER_BYTES
+    cost = RECORD_OVERHEAD_BYTES + 2 * strings + sys.getsizeof(raw.body) + 4 * PREVIEW_CHARS
+    return dataclasses.replace(raw, cost=cost if raw.body else cost - 4 * PREVIEW_CHARS)
 
 
 @dataclass(frozen=True)
@@ -242,6 +376,7 @@ class ReceivedRecord:
             "body_preview": self.body_preview,
             "body_bytes": self.body_bytes,
             "headers": {name: value for name, value in self.headers},
+            "headers_not_kept": self.raw.headers_not_kept,
             "fault": self.fault,
             "duration_ms": round(self.duration_ms, 3),
         }
