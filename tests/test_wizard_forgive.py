@@ -74,7 +74,7 @@ def test_url_auth_without_key_can_go_back_to_the_url(
     code, err = run_install(runner, "xmatters", answers)
     assert code == 0, err
     assert "auth is 'url' but the trigger URL carries no apiKey parameter." in err
-    assert "Type back to enter this step's values again." in err
+    assert "Type back for the previous question, ? for this one's help." in err
     assert memory_keyring.entries == {(SERVICE, "default/xmatters/trigger_url.apiKey"): "k-0001"}
 
 
