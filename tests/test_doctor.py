@@ -218,3 +218,21 @@ def test_a_host_reached_through_a_proxy_is_not_checked_directly(
         "sent through proxy http://****@proxy.corp.invalid:3128 (HTTPS_PROXY): direct DNS "
         "and TLS not checked"
     )
+
+
+def test_a_url_secret_left_in_an_old_settings_file_is_never_printed(
+    monkeypatch: pytest.MonkeyPatch, memory_keyring: MemoryKeyring
+) -> None:
+    """A config.yaml from before URL secrets were split off may hold `?token=` in clear:
+    doctor shows the URL masked."""
+    from bp_integrate import config
+
+    monkeypatch.setenv("BP_INTEGRATE_WEBHOOK_URL", "https://hooks.example.com/in?token=old-raw-tok")
+    result = cli("install", "webhook", "--no-input", "--no-verify")
+    assert result.exit_code == 0, result.stderr
+    path = config.config_path()
+    path.write_text(path.read_text("utf-8").replace("token=****", "token=old-raw-tok"), "utf-8")
+    assert "old-raw-tok" in path.read_text("utf-8")
+    shown = cli("doctor", "--no-network")
+    assert "old-raw-tok" not in shown.stdout + shown.stderr
+    assert "token=****" in shown.stdout + shown.stderr

@@ -226,6 +226,12 @@ class Doctor:
             if f.secret or f.name not in item.values:
                 continue
             value = item.values[f.name]
+            if f.url_with_secrets and value:
+                # A settings file written before URL secrets were split off may still hold
+                # one in clear: never print it.
+                from bp_integrate.redact import mask_url
+
+                value = mask_url(value)
             self.add(section, f.name, "ok", f"{value or '(empty)'}  [setting]")
         for name in item.secret_fields:
             self.secret(spec, item, name)
