@@ -180,7 +180,10 @@ def test_xmatters_basic_auth_secrets_live_in_the_keyring(
     assert full["webhook"]["url"] == f"{XM_URL}?recipients=Cloud%20Devops"
     assert full["settings"]["password"] == password
 
-    # The environment variable wins over the stored secret.
+    # The profile's own variable wins over the stored secret (a named profile never
+    # reads the shared BP_INTEGRATE_XMATTERS_PASSWORD), and says so.
+    from bp_integrate.secrets import env_var
+
     other = fresh_secret("from-env")
     result = invoke(
         runner,
@@ -190,9 +193,10 @@ def test_xmatters_basic_auth_secrets_live_in_the_keyring(
         "xmatters",
         "--json",
         "--show-secrets",
-        BP_INTEGRATE_XMATTERS_PASSWORD=other,
+        **{env_var("xmatters", "password", profile): other},
     )
     assert json.loads(result.stdout)["settings"]["password"] == other
+    assert env_var("xmatters", "password", profile) in result.stderr
     assert stored(profile, "xmatters", "password") == password
 
     result = invoke(runner, "--profile", profile, "uninstall", "xmatters", "--yes")
