@@ -129,13 +129,11 @@ class Doctor:
 
     def bigpanda(self, cfg: Config) -> None:
         from bp_integrate.secrets import env_var, lookup, open_store
-        from bp_integrate.urls import urlsplit
 
         settings = cfg.bigpanda(self.profile)
         api_url = cfg.api_url(self.profile)
         region = str(settings.get("region") or "us")
         self.add("bigpanda", "region", "ok", f"{region}: {api_url}")
-        host = urlsplit(api_url).hostname or ""
         self.host("bigpanda", api_url)
         variable = env_var("bigpanda", "api_key", self.profile)
         kind = settings.get("api_key_store", "keyring")
@@ -169,11 +167,18 @@ class Doctor:
                 code=ExitCode.SECRETS,
             )
             return
+        self.bigpanda_key(api_url, key, source)
+
+    def bigpanda_key(self, api_url: str, key: str, source: str) -> None:
+        """The User API key checked against the profile's host (not with --no-network)."""
+        from bp_integrate.urls import urlsplit
+
         if not self.network:
             self.add("bigpanda", "api key", "ok", f"present ({source}); not checked (--no-network)")
             return
         from bp_integrate.bigpanda.api import check_key
 
+        host = urlsplit(api_url).hostname or ""
         try:
             count = check_key(api_url, key, timeout=NETWORK_TIMEOUT)
         except BPError as error:

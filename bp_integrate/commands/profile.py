@@ -125,15 +125,8 @@ def set_command(
         environment,
         verify_kind,
     )
-    if region is not None:
-        settings["region"] = region if region in config.REGIONS else "custom"
-        moved = settings.get("api_key_stored") and settings.get("api_url") != new_url
-        if moved and not (api_key_stdin or prompt_api_key):
-            ui.warn(
-                "The stored API key was checked against the previous host; check it "
-                "against this one: bp-integrate profile set --api-key-stdin"
-            )
-        settings["api_url"] = new_url
+    if region is not None and new_url is not None:
+        _set_region(settings, region, new_url, api_key_stdin or prompt_api_key)
     settings.setdefault("region", "us")
     settings.setdefault("api_url", config.REGIONS["us"])
     old_kind = settings.get("api_key_store")
@@ -163,6 +156,19 @@ def set_command(
         ui.emit_json({"profile": profile, "bigpanda": settings})
     else:
         ui.success(f"Profile {profile!r}: BigPanda API {settings['api_url']}")
+
+
+def _set_region(settings: dict[str, Any], region: str, url: str, key_given: bool) -> None:
+    """The region and its API URL; a key stored against another host is said to need a
+    new check (unless one is given now)."""
+    settings["region"] = region if region in config.REGIONS else "custom"
+    moved = settings.get("api_key_stored") and settings.get("api_url") != url
+    if moved and not key_given:
+        ui.warn(
+            "The stored API key was checked against the previous host; check it "
+            "against this one: bp-integrate profile set --api-key-stdin"
+        )
+    settings["api_url"] = url
 
 
 def _set_api_key(
@@ -261,25 +267,11 @@ class VerifyNotes:
     secrets: bool
 
 
-def _verify_settings(
-    profile: str,
-    settings: dict[str, object],
-    given: VerifySecrets,
-    environment: str | None,
-    store_kind: StoreKind,
-) -> VerifyNotes:
-    """The settings only `verify` uses (asked only when the admin opts in to verify).
-
-    Secrets (org token, canary App Key, read-back credentials) go to the secret store
-    `store_kind` (recorded as `verify_store`), the rest to the profile's `bigpanda`
-    section. Returns what was set, to say so.
-    """
+def _verify_secrets(given: VerifySecrets) -> dict[str, str]:
+    """The org token and canary App Key given (stdin, or the App Key on argv), checked:
+    stdin is read by one of the options only."""
     from bp_integrate.loading import read_stdin_line
 
-    notes: list[str] = []
-    if environment is not None:
-        settings["environment_id"] = environment.strip()
-        notes.append(f"verify searches environment {environment.strip()}.")
     if given.canary_app_key is not None and given.canary_app_key_stdin:
         raise UsageError(
             "--canary-app-key and --canary-app-key-stdin both give the App Key.", "Choose one."
@@ -300,6 +292,28 @@ def _verify_settings(
     app_key = _canary_app_key(given)
     if app_key is not None:
         secrets["canary_app_key"] = app_key
+    return secrets
+
+
+def _verify_settings(
+    profile: str,
+    settings: dict[str, object],
+    given: VerifySecrets,
+    environment: str | None,
+    store_kind: StoreKind,
+) -> VerifyNotes:
+    """The settings only `verify` uses (asked only when the admin opts in to verify).
+
+    Secrets (org token, canary App Key, read-back credentials) go to the secret store
+    `store_kind` (recorded as `verify_store`), the rest to the profile's `bigpanda`
+    section. Returns what was set, to say so.
+    """
+
+    notes: list[str] = []
+    if environment is not None:
+        settings["environment_id"] = environment.strip()
+        notes.append(f"verify searches environment {environment.strip()}.")
+    secrets = _verify_secrets(given)
     answers = _readback_answers(given.readback) if given.readback else None
     if not secrets and answers is None:
         return VerifyNotes(notes, False)

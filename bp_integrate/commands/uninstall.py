@@ -56,14 +56,7 @@ def uninstall_command(
     cfg = config.load()
     item = cfg.get(profile, spec.name)
     if item is None:
-        message = f"{spec.title} is not installed in profile {profile!r}: nothing to do."
-        if json_output:
-            ui.emit_json(
-                {"integration": spec.name, "profile": profile, "installed": False, "removed": []}
-            )
-        else:
-            ui.say(message)
-        return
+        return say_not_installed(spec, profile, json_output)
     steps = uninstall_steps(spec, item, profile)
     interactive = not yes and not no_input and not json_output and ui.stdin_is_tty()
     again = command_for(profile, f"uninstall {spec.name}")
@@ -89,6 +82,19 @@ def uninstall_command(
         ui.say("Nothing was removed.")
         raise typer.Exit(ExitCode.ERROR)
     removed, left = remove(cfg, spec, profile)
+    say_removed(spec, profile, steps, removed, left, side, json_output)
+
+
+def say_removed(
+    spec: Integration,
+    profile: str,
+    steps: list[Step],
+    removed: list[str],
+    left: list[str],
+    side: SideRemoval | None,
+    json_output: bool,
+) -> None:
+    """What uninstall removed here (and by API), and what it could not."""
     if json_output:
         ui.emit_json(
             {
@@ -195,6 +201,16 @@ class SideRemoval:
             said = self.side.remove(api, self.values)
         self.done.append(said)
         ui.success(f"  {said}")
+
+
+def say_not_installed(spec: Integration, profile: str, json_output: bool) -> None:
+    """Uninstalling what is not there is done already (uninstall is idempotent)."""
+    if json_output:
+        ui.emit_json(
+            {"integration": spec.name, "profile": profile, "installed": False, "removed": []}
+        )
+    else:
+        ui.say(f"{spec.title} is not installed in profile {profile!r}: nothing to do.")
 
 
 def uninstall_steps(spec: Integration, item: Installed, profile: str) -> list[Step]:
