@@ -786,6 +786,15 @@ def _check(request: Request) -> Response | None:
     return None
 
 
+def _checked_body(request: Request) -> dict[str, Any] | Response:
+    """The request's JSON object once its key (and region) passed `_check`, or the
+    answer that refuses it: the start of every emulated call that takes a body."""
+    refused = _check(request)
+    if refused is not None:
+        return refused
+    return _json_object(request, outcome(request))
+
+
 def _int_param(request: Request, name: str, default: int, low: int = 1) -> int | Response:
     raw = request.query.get(name)
     if raw is None or raw == "":
@@ -847,10 +856,7 @@ def _environment_fields(
 
 def handle_create_environment(request: Request) -> Response:
     """``POST /resources/v2.0/environments`` (``environment_object``; 200 with it)."""
-    refused = _check(request)
-    if refused is not None:
-        return refused
-    body = _json_object(request, outcome(request))
+    body = _checked_body(request)
     if isinstance(body, Response):
         return body
     if "name" not in body:
@@ -879,10 +885,7 @@ def handle_get_environment(request: Request) -> Response:
 def handle_update_environment(request: Request) -> Response:
     """``PATCH /resources/v2.0/environments/{environment_id}`` (202 with the environment;
     lenient: the fields sent are changed, ``name`` may be left out)."""
-    refused = _check(request)
-    if refused is not None:
-        return refused
-    body = _json_object(request, outcome(request))
+    body = _checked_body(request)
     if isinstance(body, Response):
         return body
     settings = settings_of(request, BigPandaSettings)
@@ -1315,10 +1318,7 @@ def _plan_fields(
 def handle_create_plan(request: Request) -> Response:
     """``POST /resources/v2.0/maintenance-plans`` (201 with the plan). Recurring plans are
     taken but emulated as one window from ``start`` to ``end``."""
-    refused = _check(request)
-    if refused is not None:
-        return refused
-    body = _json_object(request, outcome(request))
+    body = _checked_body(request)
     if isinstance(body, Response):
         return body
     missing = [name for name in ("name", "condition", "start", "end") if name not in body]
@@ -1492,10 +1492,7 @@ def handle_v2_create(request: Request) -> Response:
     """``POST /resources/v2.1/integrations``: 201 with the integration (in an array)."""
     from bp_integrate.integrations.webhook_v2 import PARENT_SYSTEM_ID, integration_id
 
-    refused = _check(request)
-    if refused is not None:
-        return refused
-    body = _json_object(request, outcome(request))
+    body = _checked_body(request)
     if isinstance(body, Response):
         return body
     name = body.get("name")

@@ -581,14 +581,21 @@ class IntegrationPlan:
         }
 
 
+def named(listed: Any, name: str | None) -> dict[str, Any] | None:
+    """The Webhook v2 integration named `name` in a list BigPanda answered, or None."""
+    for item in listed if isinstance(listed, list) else []:
+        if (
+            isinstance(item, dict)
+            and item.get("name") == name
+            and item.get("parent_system_id", PARENT_SYSTEM_ID) == PARENT_SYSTEM_ID
+        ):
+            return dict(item)
+    return None
+
+
 def find_existing(client: BigPandaClient, name: str) -> dict[str, Any] | None:
     """The Webhook v2 integration named `name` BigPanda holds, or None."""
-    for item in client.list_integrations():
-        if item.get("name") == name and item.get("parent_system_id", PARENT_SYSTEM_ID) == (
-            PARENT_SYSTEM_ID
-        ):
-            return item
-    return None
+    return named(client.list_integrations(), name)
 
 
 def _normal_events(config: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
@@ -830,14 +837,7 @@ class BigPandaSide(TargetSide):
 
     def plan(self, api: ApiClient, values: Mapping[str, str], choice: Choice | None) -> SidePlan:
         listed = api.call("GET", INTEGRATIONS_PATH, "find an integration of this name")
-        held = next(
-            (
-                item
-                for item in listed or []
-                if isinstance(item, dict) and item.get("name") == values.get("name")
-            ),
-            None,
-        )
+        held = named(listed, values.get("name"))
         answer = api.call("GET", DYNAMIC_VARIABLES_PATH, "read this organisation's variables")
         known = KnownVariables.from_api(answer) if isinstance(answer, dict) else None
         planned = plan_install(None, values, known, held=held)
@@ -888,14 +888,7 @@ class BigPandaSide(TargetSide):
 
     def held(self, api: ApiClient, values: Mapping[str, str]) -> dict[str, Any] | None:
         listed = api.call("GET", INTEGRATIONS_PATH, "read the integration BigPanda holds")
-        return next(
-            (
-                dict(item)
-                for item in listed or []
-                if isinstance(item, dict) and item.get("name") == values.get("name")
-            ),
-            None,
-        )
+        return named(listed, values.get("name"))
 
     def export(self, held: Mapping[str, Any]) -> str | None:
         return export_text(held)
