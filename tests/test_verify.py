@@ -332,3 +332,14 @@ def test_demo_ends_with_a_verify_of_every_shared_integration() -> None:
             assert (hop, name, "passed") in got
     # Panopta is pasted into Panopta, not shared by BigPanda: not part of the chain.
     assert not any(h["integration"] == "panopta" for h in verified["hops"])
+
+
+def test_an_app_key_on_the_command_line_is_warned_about(
+    emu: EmulatorServer, monkeypatch: pytest.MonkeyPatch, memory_keyring: MemoryKeyring
+) -> None:
+    setup(emu, monkeypatch, names=("pagerduty",))
+    result = verify("--json", *FAST)
+    assert result.exit_code == 0, result.stdout + result.stderr
+    assert "--app-key puts the App Key on the command line" in result.stderr
+    assert "profile set --canary-app-key-stdin" in result.stderr
+    assert CFG.bigpanda_app_key not in result.stdout + result.stderr  # never echoed

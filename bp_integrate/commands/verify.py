@@ -74,7 +74,11 @@ def verify_command(
     ] = None,
     app_key: Annotated[
         str | None,
-        typer.Option("--app-key", help="App Key of the Alerts REST API integration to use."),
+        typer.Option(
+            "--app-key",
+            help="App Key of the Alerts REST API integration to use (visible on the command "
+            "line: prefer profile set --canary-app-key-stdin).",
+        ),
     ] = None,
     environment: Annotated[
         str | None, typer.Option("--environment", help="BigPanda environment id to search.")
@@ -193,6 +197,13 @@ def run_verify(app: App, options: VerifyOptions) -> VerifyReport:
     from bp_integrate.verify import DEFAULT_TIMEOUTS, Verifier, load_settings
 
     bigpanda = app.config.bigpanda(app.profile)
+    if options.app_key:
+        # The same warning profile set gives: a key on the command line is visible.
+        ui.warn(
+            "--app-key puts the App Key on the command line, where other users of this "
+            "machine and the shell history can read it; store it once instead: "
+            "bp-integrate profile set --canary-app-key-stdin"
+        )
     settings = load_settings(app.profile, bigpanda, options.app_key, options.environment)
     targets = read_targets(app, options.integrations)
     timeouts = None
