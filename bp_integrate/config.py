@@ -15,6 +15,7 @@ drops them, so the leading comment block of the file is kept on every write
 from __future__ import annotations
 
 import copy
+import os
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,7 +23,7 @@ from typing import Any, cast
 
 from bp_integrate.errors import ConfigError
 from bp_integrate.fs import atomic_write, check_private, config_dir, locked, write_target
-from bp_integrate.secrets import STORE_KINDS, StoreKind
+from bp_integrate.secrets import STORE_KINDS, StoreKind, as_store_kind, versioned
 
 CONFIG_FILE = "config.yaml"
 HEADER = (
@@ -48,15 +49,25 @@ class Installed:
     secret_store: StoreKind = "keyring"
     installed_at: str = ""
     updated_at: str = ""
+    #: Which write of the secrets the settings go with (`secrets.versioned`); 0: the
+    #: plain entry names (a first install, and every file written before generations).
+    generation: int = 0
 
     def to_yaml(self) -> dict[str, Any]:
-        return {
+        doc: dict[str, Any] = {
             "settings": dict(self.values),
             "secret_store": self.secret_store,
             "secrets": sorted(self.secret_fields),
             "installed_at": self.installed_at,
             "updated_at": self.updated_at,
         }
+        if self.generation:
+            doc["secrets_generation"] = self.generation
+        return doc
+
+    def entry_field(self, field: str) -> str:
+        """The stored name of one of its secrets (`field#generation`)."""
+        return versioned(field, self.generation)
 
     @classmethod
     def from_yaml(cls, name: object, raw: object, where: str) -> Installed:
@@ -93,6 +104,12 @@ class Installed:
         for key, stamp in stamps.items():
             if isinstance(stamp, dict | list):
                 raise ConfigError(f"{at}: {key!r} must be a time stamp.", _fix_hint())
+        generation = raw.get("secrets_generation", 0)
+        if not isinstance(generation, int) or isinstance(generation, bool) or generation < 0:
+            raise ConfigError(
+                f"{at}: 'secrets_generation' must be a whole number, not {generation!r}.",
+                _fix_hint(),
+            )
         return cls(
             name=name,
             values=values,
@@ -100,6 +117,7 @@ class Installed:
             secret_store=cast(StoreKind, store),
             installed_at=str(stamps["installed_at"] or ""),
             updated_at=str(stamps["updated_at"] or ""),
+            generation=generation,
         )
 
 
@@ -151,14 +169,12 @@ class Config:
         return self._profiles().pop(profile, None) is not None
 
     def copy_profile(self, source: str, target: str, with_secrets: bool = False) -> None:
-        """`target` gets `source`'s settings. Without `with_secrets` the copy lists no
-        stored secrets: each integration's secrets are asked for again by its install."""
+        """`target` gets `source`'s settings. Without `with_secrets` each integration still
+        lists the secrets it needs, which its store does not have for `target`: `status`
+        and `doctor` say they are missing, `set` or `install` gives them."""
         self._require_new(target)
         raw = copy.deepcopy(self._profile(source) or {})
         if not with_secrets:
-            for entry in (raw.get("integrations") or {}).values():
-                if isinstance(entry, dict) and entry.get("secret_store") != "env":
-                    entry["secrets"] = []
             bp = raw.get("bigpanda")
             if isinstance(bp, dict):
                 if bp.get("api_key_store") != "env":
@@ -180,19 +196,24 @@ class Config:
             )
 
     def secret_entries(self, profile: str) -> list[tuple[StoreKind, str, str]]:
-        """(store, integration, field) of every secret the profile keeps in a store:
-        its integrations', its BigPanda API key, and verify's org token and read-back
-        credentials (in the keyring)."""
+        """(store, integration, stored field) of every secret the profile keeps in a store:
+        its integrations' (under their generation: `Installed.entry_field`), its BigPanda
+        API key, and verify's org token, canary App Key and read-back credentials (in the
+        `verify_store` its settings name, the keyring by default)."""
         found: list[tuple[StoreKind, str, str]] = []
         for name, item in self.installed(profile).items():
-            found += [(item.secret_store, name, field) for field in item.secret_fields]
+            found += [
+                (item.secret_store, name, item.entry_field(field)) for field in item.secret_fields
+            ]
         bp = self.bigpanda(profile)
         kind = bp.get("api_key_store", "keyring")
         if bp.get("api_key_stored") and kind in STORE_KINDS:
             found.append((cast(StoreKind, kind), "bigpanda", "api_key"))
-        if bp.get("org_token_stored") is True:
-            found.append(("keyring", "bigpanda", "org_token"))
-        found += [("keyring", name, field) for name, field in self.readback_stored(profile)]
+        verify = as_store_kind(bp.get("verify_store"))
+        for secret in ("org_token", "canary_app_key"):
+            if bp.get(f"{secret}_stored") is True:
+                found.append((verify, "bigpanda", secret))
+        found += [(verify, name, field) for name, field in self.readback_stored(profile)]
         return found
 
     def readback_stored(
@@ -278,6 +299,10 @@ class Config:
         return False
 
     # -- persistence ----------------------------------------------------------
+    def original(self) -> dict[str, Any]:
+        """The file as this process read it (or last saved it): what its decisions rest on."""
+        return self._original
+
     def changed(self) -> bool:
         return self.data != self._original
 
@@ -324,8 +349,31 @@ def load(path: Path | None = None) -> Config:
             raise ConfigError(
                 f"{path}: profile key {name!r} is not a profile name.", _fix_hint(path)
             )
-        config._profile(name)
+        _check_sections(config, name)
     return config
+
+
+#: A profile's sections and what each holds, for the message when one is of another type.
+SECTIONS = {
+    "integrations": "the installed integrations by name",
+    "bigpanda": "the BigPanda region and API key settings",
+}
+
+
+def _check_sections(config: Config, profile: str) -> None:
+    """A profile's sections are mappings (`integrations: null` or a list, hand-edited,
+    would otherwise fail at the next install with no word of where)."""
+    raw = config._profile(profile) or {}
+    for section, holds in SECTIONS.items():
+        if section not in raw or isinstance(raw[section], dict):
+            continue
+        found = "empty (null)" if raw[section] is None else f"a {type(raw[section]).__name__}"
+        raise ConfigError(
+            f"{config.path}: profile {profile!r} has {section!r} {found}; it must be a "
+            f"mapping of {holds}.",
+            f"Edit {config.path}: remove the '{section}:' line of profile {profile!r} (or "
+            f"write '{section}: {{}}'), or move the file aside and run the install again.",
+        )
 
 
 def _read(path: Path) -> str | None:
@@ -333,6 +381,13 @@ def _read(path: Path) -> str | None:
     from bp_integrate import loading
 
     if not path.exists() and not path.is_symlink():
+        if path.parent.is_symlink() and not path.parent.exists():
+            raise ConfigError(
+                f"The config folder {path.parent} is a symbolic link to "
+                f"{os.readlink(path.parent)}, which does not exist.",
+                f"Create the folder it points to (mkdir -p {os.path.realpath(path.parent)}), "
+                "remove the link, or point BP_INTEGRATE_CONFIG_DIR at a folder.",
+            )
         if path.parent.exists() and not path.parent.is_dir():
             raise ConfigError(
                 f"The config folder {path.parent} is not a folder.",

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Literal, Protocol, TypeVar
 
 from bp_integrate.errors import SecretsError
-from bp_integrate.fs import atomic_write, check_private, config_dir, locked
+from bp_integrate.fs import atomic_write, check_private, config_dir, locked, state_dir
 
 SERVICE = "bp-integrate"
 INSECURE_FILE = "INSECURE-plaintext-secrets.json"
@@ -35,6 +35,23 @@ def as_store_kind(value: object, default: StoreKind = "keyring") -> StoreKind:
 
 def entry_name(profile: str, integration: str, field: str) -> str:
     return f"{profile}/{integration}/{field}"
+
+
+#: Between a field and its generation in a stored entry's name (`trigger_url.apiKey#2`).
+GENERATION_MARK = "#"
+
+
+def versioned(field: str, generation: int) -> str:
+    """The stored name of `field` written by generation `generation` of an install (0:
+    the plain name). A re-install writes its secrets under a fresh generation and then
+    switches the config to it, so a kill between the writes never pairs one install's
+    settings with another's secrets."""
+    return f"{field}{GENERATION_MARK}{generation}" if generation else field
+
+
+def base_field(field: str) -> str:
+    """`field` without its generation (what its environment variable is named after)."""
+    return field.partition(GENERATION_MARK)[0]
 
 
 DEFAULT_PROFILE = "default"
@@ -148,6 +165,9 @@ class KeyringStore:
         return value
 
     def set(self, key: str, value: str) -> None:
+        # Named in the index first: a keyring cannot list its entries, and a kill right
+        # after the write must not leave one no command can find (`doctor` removes it).
+        index_add(key)
         _bounded(lambda: self._keyring().set_password(SERVICE, key, value), f"store {key}")
 
     def delete(self, key: str) -> bool:
@@ -164,7 +184,12 @@ class KeyringStore:
             return True
 
         removed: bool = _bounded(remove, f"delete {key}")
+        index_discard([key])
         return removed
+
+    def keys(self) -> list[str]:
+        """The entries this tool wrote that the keyring still has (from the index)."""
+        return [key for key in index_keys() if self.get(key) is not None]
 
     def check(self) -> None:
         """Fail now, before a walkthrough, if the keyring is missing, locked or hangs."""
@@ -178,7 +203,8 @@ class EnvStore:
 
     def get(self, key: str) -> str | None:
         profile, integration, field = key.split("/", 2)
-        return os.environ.get(env_var(integration, field, profile)) or None  # empty = not set
+        variable = env_var(integration, base_field(field), profile)
+        return os.environ.get(variable) or None  # empty = not set
 
     def set(self, key: str, value: str) -> None:
         return None
@@ -244,6 +270,64 @@ class FileStore:
     def check(self) -> None:
         self._load()
 
+    def keys(self) -> list[str]:
+        return sorted(self._load())
+
+
+# --------------------------------------------------------------------------- the index
+
+KEYRING_INDEX = "keyring-index.json"
+
+
+def index_path() -> Path:
+    """The names (never the values) of the keyring entries bp-integrate wrote: a keyring
+    backend cannot list its entries, so this is how an orphaned one is found. A state
+    file (beside the run history), not a setting."""
+    return state_dir() / KEYRING_INDEX
+
+
+def index_keys() -> list[str]:
+    """The names in the index; an unreadable index counts as empty (it is only a list of
+    names: `doctor` rebuilds what it can from the config)."""
+    try:
+        data = json.loads(index_path().read_text("utf-8"))
+    except (OSError, ValueError):
+        return []
+    names = data.get("entries") if isinstance(data, dict) else None
+    return sorted(str(n) for n in names) if isinstance(names, list) else []
+
+
+def _write_index(names: set[str]) -> None:
+    doc = {
+        "NOTE": "The names of the keyring entries (service bp-integrate) that bp-integrate "
+        "wrote; no secret is in this file. bp-integrate doctor finds orphans with it.",
+        "entries": sorted(names),
+    }
+    atomic_write(index_path(), json.dumps(doc, indent=2) + "\n")
+
+
+def index_add(key: str) -> None:
+    with locked(index_path(), f"the keyring index {index_path()}"):
+        names = set(index_keys())
+        if key not in names:
+            _write_index(names | {key})
+
+
+def index_discard(keys: Sequence[str]) -> None:
+    with locked(index_path(), f"the keyring index {index_path()}"):
+        names = set(index_keys())
+        if names & set(keys):
+            _write_index(names - set(keys))
+
+
+def stored_keys(kind: StoreKind) -> list[str]:
+    """Every entry a store holds that bp-integrate wrote (the env store holds none)."""
+    if kind == "keyring":
+        return KeyringStore().keys()
+    if kind == "file":
+        return FileStore().keys()
+    return []
+
 
 def _secrets_error(path: Path) -> Callable[[str, str | None], SecretsError]:
     """A `loading.ErrorKind` for the secrets file: exit 4, "Cannot read <file>: ..."."""
@@ -289,9 +373,16 @@ def lookup(store: SecretStore, profile: str, integration: str, field: str) -> st
     return found.value if found else None
 
 
-def find(store: SecretStore | None, profile: str, integration: str, field: str) -> Found | None:
+def find(
+    store: SecretStore | None,
+    profile: str,
+    integration: str,
+    field: str,
+    generation: int = 0,
+) -> Found | None:
     """A secret for use and its source: the profile's environment variable (`env_var`:
-    the shared name only for the default profile), then the store (None: not asked).
+    the shared name only for the default profile), then the store (None: not asked),
+    under the entry of the install's `generation` (`versioned`).
 
     A value from the environment is checked as install checks it (no CR/LF, only
     what a header or URL can carry): the message names the variable, never the value.
@@ -303,7 +394,7 @@ def find(store: SecretStore | None, profile: str, integration: str, field: str) 
         return Found(from_env, variable)
     if store is None:
         return None
-    stored = store.get(entry_name(profile, integration, field))
+    stored = store.get(entry_name(profile, integration, versioned(field, generation)))
     return Found(stored) if stored is not None else None
 
 
@@ -325,7 +416,7 @@ def override_notice(variable: str, profile: str, what: str, store_kind: str) -> 
 
 def check_env_secret(variable: str, field: str, value: str) -> None:
     """SecretsError if the environment variable's value would break every send."""
-    from bp_integrate.integrations.base import wire_problem
+    from bp_integrate.urls import wire_problem
 
     name = field.rpartition(".")[2]
     if any(ord(c) < 32 or ord(c) == 127 for c in value):
@@ -372,6 +463,7 @@ def delete_entries(entries: Sequence[tuple[StoreKind, str]]) -> tuple[list[str],
     for kind, key in entries:
         if kind == "env":
             profile, integration, field = key.split("/", 2)
+            field = base_field(field)
             shared = " (the shared name: other profiles' installs may read it)"
             left.append(
                 f"{env_var(integration, field, profile)} (an environment variable: unset it "

@@ -11,11 +11,14 @@ name a secret another process removed, or lose each other's entries.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager, suppress
+from collections.abc import Mapping
+from contextlib import suppress
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
 
 from bp_integrate import ui
-from bp_integrate.config import Config, Installed, now_iso
+from bp_integrate.config import Config, Installed, load, now_iso
 from bp_integrate.errors import BPError, ConfigError, SecretsError, UsageError
 from bp_integrate.fs import locked
 from bp_integrate.integrations import get as get_integration
@@ -25,13 +28,17 @@ from bp_integrate.secrets import (
     Found,
     SecretStore,
     StoreKind,
+    as_store_kind,
     delete_entries,
     entry_name,
     env_var,
     find,
+    index_discard,
+    index_keys,
     open_store,
     override_notice,
     overriding,
+    stored_keys,
 )
 from bp_integrate.urls import (
     MASK,
@@ -100,11 +107,18 @@ def load_values(
                 else f"is not in the {item.secret_store} store"
             )
             whole = env_var(integration.name, url_field, profile)
+            give = (
+                f"give it: bp-integrate --profile {profile} set {integration.name} "
+                f"{url_field} --stdin, or "
+                if item.secret_store != "env"
+                else ""
+            )
             raise SecretsError(
                 f"The secret {name!r} of {integration.title} (profile {profile!r}) {where}.",
                 f"Set {variable}"
                 + (f" (or {whole} to the whole URL)" if dot else "")
-                + f", or run bp-integrate --profile {profile} install {integration.name} again.",
+                + f"; or {give}run bp-integrate --profile {profile} install "
+                f"{integration.name} again.",
             )
         if dot:
             url_secrets.setdefault(url_field, {})[param] = secret
@@ -134,7 +148,13 @@ def _secret_value(
     In a dry run (`missing` given) a store that cannot be opened counts as not set."""
     url_field, dot, param = name.partition(".")
     try:
-        found = find(store or open_store(item.secret_store), profile, integration.name, name)
+        found = find(
+            store or open_store(item.secret_store),
+            profile,
+            integration.name,
+            name,
+            item.generation,
+        )
     except SecretsError:
         if missing is None:
             raise
@@ -225,20 +245,41 @@ def split_secrets(
     return settings, secrets
 
 
-@contextmanager
-def secret_transaction(store: SecretStore) -> Iterator[dict[str, str | None]]:
-    """Write secrets; if anything later fails (or Ctrl-C), put the old ones back."""
-    previous: dict[str, str | None] = {}
-    try:
-        yield previous
-    except BaseException:
-        for key, old in previous.items():
-            with suppress(SecretsError):
-                if old is None:
-                    store.delete(key)
-                else:
-                    store.set(key, old)
-        raise
+def _raw_entry(data: object, profile: str, name: str) -> object:
+    """One integration's entry as `data` (a config's parsed file) holds it, or None."""
+    profiles = data.get("profiles") if isinstance(data, dict) else None
+    raw = profiles.get(profile) if isinstance(profiles, dict) else None
+    integrations = raw.get("integrations") if isinstance(raw, dict) else None
+    return integrations.get(name) if isinstance(integrations, dict) else None
+
+
+def recheck(config: Config, profile: str, name: str | None = None) -> Config:
+    """The config as the file holds it now (call under its lock), once what `config` was
+    read to decide still holds: the profile it had still exists, and the integration
+    `name` is as it was read. Otherwise another command renamed, deleted or changed it
+    meanwhile, and this one refuses (exit 3) rather than write into a profile that is
+    gone or over an install it did not see."""
+    now = load(config.path)
+    before = config.original()
+    had_profile = profile in (before.get("profiles") or {})
+    if had_profile and profile not in now.profile_names():
+        raise ConfigError(
+            f"Profile {profile!r} was renamed or deleted by another bp-integrate command "
+            "while this one ran: nothing was changed.",
+            "bp-integrate profile list shows the profiles now; run the command again "
+            "with the profile you mean.",
+        )
+    if name is not None:
+        was = _raw_entry(before, profile, name)
+        if was != _raw_entry(now.data, profile, name):
+            state = "removed" if _raw_entry(now.data, profile, name) is None else "changed"
+            raise ConfigError(
+                f"{get_integration(name).title} in profile {profile!r} was {state} by another "
+                "bp-integrate command while this one ran: nothing was changed.",
+                f"See it now with bp-integrate --profile {profile} status, then run the "
+                "command again.",
+            )
+    return now
 
 
 def save(
@@ -250,9 +291,11 @@ def save(
 ) -> Installed:
     """Store secrets, then the YAML; on any failure both are as they were.
 
-    Under the config lock, so another install or uninstall waits for both writes.
+    Under the config lock, after `recheck`: another install, uninstall or profile
+    rename/delete waits for both writes, or has finished and this one refuses.
     """
     with locked(config.path, f"the config file {config.path}"):
+        recheck(config, profile, integration.name)
         return _save(config, integration, profile, values, store_kind)
 
 
@@ -263,10 +306,18 @@ def _save(
     values: Mapping[str, str],
     store_kind: StoreKind,
 ) -> Installed:
+    """New secrets under a fresh generation, then the settings naming it (the switch, one
+    atomic write), then the old generation's secrets are deleted. A kill at any point
+    leaves the old settings with the old secrets or the new with the new, plus entries
+    no settings name, which `doctor` finds and removes."""
     settings, secrets = split_secrets(integration, values)
     old = config.get(profile, integration.name)
     store = open_store(store_kind)
-    stale = set(old.secret_fields) - set(secrets) if old else set()
+    generation = 0
+    if old is not None and store_kind != "env":
+        generation = old.generation
+        if not _same_secrets(store, profile, old, secrets):
+            generation += 1
     item = Installed(
         name=integration.name,
         values=settings,
@@ -274,28 +325,55 @@ def _save(
         secret_store=store_kind,
         installed_at=old.installed_at if old and old.installed_at else now_iso(),
         updated_at=now_iso(),
+        generation=generation,
     )
-    with secret_transaction(store) as previous:
+    written: list[tuple[StoreKind, str]] = []
+    try:
         for field_name, secret in secrets.items():
-            key = entry_name(profile, integration.name, field_name)
-            previous[key] = store.get(key) if store.kind != "env" else None
+            key = entry_name(profile, integration.name, item.entry_field(field_name))
+            if old is not None and generation == old.generation:
+                break  # the same secrets, already stored under these names
+            if store.kind != "env":
+                written.append((store.kind, key))
             store.set(key, secret)
         config.put(profile, item)
         config.save()
-    if old and old.secret_store != store_kind:
-        stale = set(old.secret_fields)
-        old_store = open_store(old.secret_store)
-    else:
-        old_store = store
-    for field_name in stale:
-        with suppress(SecretsError):
-            old_store.delete(entry_name(profile, integration.name, field_name))
+    except BaseException:
+        delete_entries(written)
+        raise
+    if old is not None and generation != old.generation:
+        keep = {key for _, key in written}
+        stale = [
+            (old.secret_store, entry_name(profile, old.name, old.entry_field(f)))
+            for f in old.secret_fields
+            if old.secret_store != "env"
+        ]
+        delete_entries([entry for entry in stale if entry[1] not in keep])
     return item
 
 
+def _same_secrets(
+    store: SecretStore, profile: str, old: Installed, secrets: Mapping[str, str]
+) -> bool:
+    """Whether the store already holds exactly `secrets` under `old`'s names (an update
+    that changes only settings): then nothing is written and the names stay."""
+    if old.secret_store != store.kind or set(old.secret_fields) != set(secrets):
+        return False
+    for field_name, secret in secrets.items():
+        key = entry_name(profile, old.name, old.entry_field(field_name))
+        if store.get(key) != secret:
+            return False
+    return True
+
+
 def remove(config: Config, integration: Integration, profile: str) -> tuple[list[str], list[str]]:
-    """Delete local settings and stored secrets: (what was removed, what was left and why)."""
+    """Delete local settings and stored secrets: (what was removed, what was left and why).
+
+    Under the config lock, after `recheck`: an uninstall that lost a race with a rename,
+    a delete or another uninstall refuses instead of reporting a removal it did not make.
+    """
     with locked(config.path, f"the config file {config.path}"):
+        recheck(config, profile, integration.name)
         return _remove(config, integration, profile)
 
 
@@ -303,21 +381,22 @@ def _remove(config: Config, integration: Integration, profile: str) -> tuple[lis
     item = config.get(profile, integration.name)
     if item is None:
         return [], []
-    # Settings first: a secret left behind by an interruption is harmless and is
-    # overwritten by the next install, while settings pointing at no secret are not.
+    # Settings first: a secret left behind by an interruption names no install (`doctor`
+    # finds it and removes it), while settings pointing at no secret cannot send.
     readback = config.readback_stored(profile, integration.name)
+    verify_kind = as_store_kind(config.bigpanda(profile).get("verify_store"))
     config.remove(profile, integration.name)
     config.set_readback_stored(profile, integration.name, [])
     config.save()
     removed = [f"settings of {integration.name} in profile {profile!r} ({config.path})"]
-    # verify's read-back credentials for this integration (kept in the keyring).
+    # verify's read-back credentials for this integration (in verify's store).
     readback_removed, left = delete_entries(
-        [("keyring", entry_name(profile, name, field)) for name, field in readback]
+        [(verify_kind, entry_name(profile, name, field)) for name, field in readback]
     )
     removed += readback_removed
     store = open_store(item.secret_store)
     for field_name in item.secret_fields:
-        key = entry_name(profile, integration.name, field_name)
+        key = entry_name(profile, integration.name, item.entry_field(field_name))
         if store.kind == "env":
             left.append(
                 f"{env_var(integration.name, field_name, profile)} (an environment variable: "
@@ -336,3 +415,86 @@ def _remove(config: Config, integration: Integration, profile: str) -> tuple[lis
 def store_label(store: SecretStore) -> str:
     path = getattr(store, "path", None)
     return str(path) if path else f"the {store.kind} store"
+
+
+# --------------------------------------------------------------------------- orphans
+
+
+@dataclass(frozen=True)
+class Orphan:
+    """A stored secret no profile's settings name (left by an interrupted command), or a
+    temp file an interrupted write left in the config folder."""
+
+    kind: Literal["keyring", "file", "temp"]
+    name: str  # the entry name (never the value), or the temp file's path
+
+    def label(self) -> str:
+        if self.kind == "temp":
+            return f"temp file {self.name}"
+        where = f"keyring entry (service {SERVICE})" if self.kind == "keyring" else "file entry"
+        return f"{where} {self.name}"
+
+
+def referenced_entries(config: Config) -> set[str]:
+    """Every entry name some profile's settings name, whatever store they say it is in."""
+    return {
+        entry_name(profile, integration, field)
+        for profile in config.profile_names()
+        for _, integration, field in config.secret_entries(profile)
+    }
+
+
+def _temp_files(config: Config) -> list[Orphan]:
+    """Temp files of interrupted writes beside the files written under the config lock
+    (every such write holds it, so under the lock none is still being written)."""
+    from bp_integrate.secrets import INSECURE_FILE, index_path
+
+    found: list[Orphan] = []
+    for written in (config.path, config.path.parent / INSECURE_FILE, index_path()):
+        pattern = f".{written.name}.*.tmp"
+        with suppress(OSError):
+            found += [Orphan("temp", str(t)) for t in sorted(written.parent.glob(pattern))]
+    return found
+
+
+def find_orphans(config: Config) -> list[Orphan]:
+    """Stored secrets no profile names, then leftover temp files. The keyring is asked
+    only about the entries in its index (`secrets.index_keys`): none, no keyring call.
+    SecretsError if a store that holds some cannot be read."""
+    referenced = referenced_entries(config)
+    found = [
+        Orphan(kind, key)
+        for kind in ("file", "keyring")
+        for key in stored_keys(kind)
+        if key not in referenced
+    ]
+    return found + _temp_files(config)
+
+
+def remove_orphans(path: Path, chosen: list[Orphan]) -> tuple[list[str], list[str]]:
+    """Remove the `chosen` orphans that are orphans still (under the config lock, the
+    settings read again: an install that finished meanwhile may name one now):
+    (removed, left with the reason)."""
+    removed: list[str] = []
+    left: list[str] = []
+    with locked(path, f"the config file {path}"):
+        still = set(find_orphans(load(path)))
+        for orphan in chosen:
+            if orphan not in still:
+                left.append(f"{orphan.label()}: in use again, kept")
+                continue
+            if orphan.kind == "temp":
+                try:
+                    os.unlink(orphan.name)
+                    removed.append(orphan.label())
+                except OSError as error:
+                    left.append(f"{orphan.label()}: {error.strerror or error}")
+                continue
+            gone, kept = delete_entries([(orphan.kind, orphan.name)])
+            removed += [orphan.label() for _ in gone]
+            left += kept
+        if not any(o.kind == "keyring" for o in chosen):
+            return removed, left
+        with suppress(SecretsError):  # names in the index with no entry behind them
+            index_discard(sorted(set(index_keys()) - set(stored_keys("keyring"))))
+    return removed, left

@@ -74,9 +74,9 @@ def test_profiles_are_separate(runner: CliRunner, memory_keyring: MemoryKeyring)
         "install",
         "pagerduty",
         "--no-input",
-        BP_INTEGRATE_PAGERDUTY_INTEGRATION_KEY=other,
+        BP_INTEGRATE_PROD_PAGERDUTY_INTEGRATION_KEY=other,
     )
-    assert result.exit_code == 0
+    assert result.exit_code == 0, result.stderr
     assert memory_keyring.entries == {
         (SERVICE, "default/pagerduty/integration_key"): PD_KEY,
         (SERVICE, "prod/pagerduty/integration_key"): other,
@@ -296,10 +296,11 @@ def test_insecure_storage_is_a_labelled_0600_file(
     assert json.loads(path.read_text(encoding="utf-8"))["secrets"] == {
         "default/pagerduty/integration_key": PD_KEY
     }
-    # moving to the keyring removes the plain-text copy
+    # moving to the keyring removes the plain-text copy; the moved secret is a new
+    # generation of the install's secrets (`#1`): the settings switch to it in one write
     result = install(runner, "pagerduty", "--secret-store", "keyring")
     assert result.exit_code == 0, result.stderr
-    assert memory_keyring.entries == {(SERVICE, "default/pagerduty/integration_key"): PD_KEY}
+    assert memory_keyring.entries == {(SERVICE, "default/pagerduty/integration_key#1"): PD_KEY}
     assert json.loads(path.read_text(encoding="utf-8"))["secrets"] == {}
 
 

@@ -250,8 +250,9 @@ def test_rerun_offers_current_values_keeps_secret_and_masked_url_key(
     show = json.loads(invoke(runner, "show", "xmatters", "--json", "--show-secrets").stdout)
     assert show["webhook"]["url"] == f"{XM_URL}?apiKey=real-key&recipients=sre"
     assert show["webhook"]["headers"]["Authorization"] == "Basic eG0tdXNlcjpuZXdwYXNz"
-    assert memory_keyring.entries[(SERVICE, "default/xmatters/password")] == "newpass"
-    assert memory_keyring.entries[(SERVICE, "default/xmatters/trigger_url.apiKey")] == "real-key"
+    # changed secrets: all of them written under the next generation of names (`#1`)
+    assert memory_keyring.entries[(SERVICE, "default/xmatters/password#1")] == "newpass"
+    assert memory_keyring.entries[(SERVICE, "default/xmatters/trigger_url.apiKey#1")] == "real-key"
     assert "real-key" not in config_text(isolated)
 
 
@@ -821,7 +822,8 @@ def test_incidentio_bigpanda_key_checked_before_storing(
     # --no-verify skips the check
     result = io_install(runner, "--no-verify", key="unchecked-key")
     assert result.exit_code == 0, result.stderr
-    stored = memory_keyring.entries[(SERVICE, "default/incidentio/bigpanda_api_key")]
+    # a changed secret is written under the install's next generation of names
+    stored = memory_keyring.entries[(SERVICE, "default/incidentio/bigpanda_api_key#1")]
     assert stored == "unchecked-key"
 
 

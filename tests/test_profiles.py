@@ -5,28 +5,29 @@ rename and copy, with the secrets each one stored following (or not) as document
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
-from helpers import PD_KEY, MemoryKeyring, cli, install, sends
+from helpers import CFG, PD_KEY, MemoryKeyring, cli, install, sends
 
 from bp_integrate.emulator import EmulatorServer
-from bp_integrate.secrets import SERVICE
+from bp_integrate.secrets import SERVICE, env_var
 
 PD_URL = "https://events.pagerduty.com/v2/enqueue"
 API_KEY = "bp-user-key-0123456789"
 
 
 def install_pd(profile: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    """PagerDuty in `profile`, its key in the (memory) keyring."""
-    monkeypatch.setenv("BP_INTEGRATE_PAGERDUTY_INTEGRATION_KEY", PD_KEY)
+    """PagerDuty in `profile`, its key in the (memory) keyring (given in the profile's
+    own variable: a named profile's install reads no other)."""
+    variable = env_var("pagerduty", "integration_key", profile)
+    monkeypatch.setenv(variable, PD_KEY)
     result = cli(
         "-p", profile, "install", "pagerduty", "--no-input", "--no-verify",
         "--set", f"events_url={PD_URL}",
     )  # fmt: skip
     assert result.exit_code == 0, result.stderr
-    monkeypatch.delenv("BP_INTEGRATE_PAGERDUTY_INTEGRATION_KEY")
+    monkeypatch.delenv(variable)
 
 
 def set_key(profile: str) -> None:
@@ -72,7 +73,7 @@ def test_the_default_profile_and_profile_free_commands_need_no_profile(
 def test_install_into_a_new_profile_says_it_creates_it(
     memory_keyring: MemoryKeyring, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("BP_INTEGRATE_PAGERDUTY_INTEGRATION_KEY", PD_KEY)
+    monkeypatch.setenv("BP_INTEGRATE_STAGING_PAGERDUTY_INTEGRATION_KEY", PD_KEY)
     result = cli(
         "install", "pagerduty", "-p", "staging", "--no-input", "--no-verify",
         "--set", f"events_url={PD_URL}",
@@ -163,10 +164,13 @@ def test_copy_leaves_secrets_behind_unless_asked(
     assert result.exit_code == 0, result.stderr
     assert "no secrets copied" in result.stderr
     assert set(entries(memory_keyring)) == {"prod/pagerduty/integration_key"}
-    # The copy's settings are there; its secret must be given again.
-    sent = cli("-p", "stage", "send-test", "new", "--dry-run")
-    assert sent.exit_code == 3
-    assert "install pagerduty again" in sent.stderr
+    # The copy's settings are there, and the secrets they need, marked missing: each
+    # must be given again, and the copy said how.
+    assert "not copied integration_key" in result.stderr
+    assert "bp-integrate --profile stage set pagerduty integration_key --stdin" in result.stderr
+    sent = cli("-p", "stage", "send-test", "new")
+    assert sent.exit_code == 4
+    assert "set pagerduty integration_key --stdin" in sent.stderr
     with_secrets = cli("profile", "copy", "prod", "qa", "--with-secrets")
     assert with_secrets.exit_code == 0, with_secrets.stderr
     assert entries(memory_keyring)["qa/pagerduty/integration_key"] == PD_KEY
@@ -181,13 +185,13 @@ def test_history_shows_profile_and_targets_and_from_run_uses_the_runs_profile(
 ) -> None:
     from bp_integrate import history
 
+    # Profile lab reads its own variables (the shared names serve only `default`).
+    monkeypatch.setenv("BP_INTEGRATE_LAB_PAGERDUTY_INTEGRATION_KEY", PD_KEY)
+    monkeypatch.setenv("BP_INTEGRATE_LAB_INCIDENTIO_SECRET", CFG.incidentio_secret)
     monkeypatch.setenv("BP_INTEGRATE_PROFILE", "lab")
     install(emu, "pagerduty", monkeypatch)
     install(emu, "incidentio", monkeypatch)
     monkeypatch.delenv("BP_INTEGRATE_PROFILE")
-    # Profile lab reads its own variables (the shared names serve only `default`).
-    for name in ("PAGERDUTY_INTEGRATION_KEY", "INCIDENTIO_SECRET"):
-        monkeypatch.setenv(f"BP_INTEGRATE_LAB_{name}", os.environ[f"BP_INTEGRATE_{name}"])
     assert cli("-p", "lab", "send-test", "new", "--to", "pagerduty").exit_code == 0
     [run] = history.list_runs()
     listing = cli("history")
@@ -243,7 +247,7 @@ def test_delete_asks_on_a_terminal_and_enter_keeps_the_profile(
 
     import pexpect
 
-    monkeypatch.setenv("BP_INTEGRATE_PAGERDUTY_INTEGRATION_KEY", PD_KEY)
+    monkeypatch.setenv("BP_INTEGRATE_PROD_PAGERDUTY_INTEGRATION_KEY", PD_KEY)
     result = cli(
         "-p", "prod", "install", "pagerduty", "--no-input", "--no-verify",
         "--secret-store", "env", "--set", f"events_url={PD_URL}",

@@ -131,7 +131,7 @@ def test_set_rotates_a_secret_from_stdin_and_says_what_to_paste_again(
     install_xmatters_basic(runner)
     result = invoke(runner, "set", "xmatters", "password", "--stdin", input=f"{NEW_PASSWORD}\n")
     assert result.exit_code == 0, result.stderr
-    assert memory_keyring.entries[("bp-integrate", "default/xmatters/password")] == NEW_PASSWORD
+    assert memory_keyring.entries[("bp-integrate", "default/xmatters/password#1")] == NEW_PASSWORD
     assert "paste the new Authorization header into BigPanda:" in result.stdout
     assert "Basic ****" in result.stdout
     assert "show xmatters --field header:Authorization --show-secrets" in result.stderr
@@ -230,5 +230,5 @@ def test_set_asks_with_a_hidden_prompt_in_a_terminal(tmp_path: Path) -> None:
     assert "paste the new Authorization header into BigPanda:" in shown
     assert "Basic ****" in shown
     secrets = json.loads((tmp_path / "config" / "INSECURE-plaintext-secrets.json").read_text())
-    assert secrets["secrets"]["default/xmatters/password"] == NEW_PASSWORD
+    assert secrets["secrets"]["default/xmatters/password#1"] == NEW_PASSWORD
     assert CFG.xmatters_password not in shown

@@ -26,6 +26,7 @@ from bp_integrate.errors import BPError, ExitCode
 if TYPE_CHECKING:
     from bp_integrate.config import Config, Installed
     from bp_integrate.integrations.base import Integration
+    from bp_integrate.store import Orphan
 
 Status = Literal["ok", "warn", "fail", "skip"]
 NETWORK_TIMEOUT = 5.0
@@ -63,6 +64,7 @@ class Doctor:
         self.profile = profile
         self.network = network
         self.checks: list[Check] = []
+        self.orphans: list[Orphan] = []
 
     def add(self, section: str, name: str, status: Status, detail: str, **kw: Any) -> Check:
         check = Check(section, name, status, detail, **kw)
@@ -87,6 +89,29 @@ class Doctor:
             return
         for item in installed.values():
             self.integration(item)
+        self.leftovers(cfg)
+
+    def leftovers(self, cfg: Config) -> None:
+        """Secrets no profile's settings name and temp files, left by an interrupted
+        command (of any profile): listed by name, removed with --yes or when confirmed."""
+        from bp_integrate.store import find_orphans
+
+        try:
+            self.orphans = find_orphans(cfg)
+        except BPError as error:
+            self.add("orphans", "orphans", "warn", f"not checked: {error.message}")
+            return
+        if not self.orphans:
+            self.add("orphans", "orphans", "ok", "none: every stored secret belongs to an install")
+            return
+        names = "; ".join(o.label() for o in self.orphans)
+        self.add(
+            "orphans",
+            "orphans",
+            "warn",
+            f"{len(self.orphans)} left by an interrupted command, used by no profile: {names}",
+            fix="bp-integrate doctor --yes removes them (--dry-run lists what it would remove)",
+        )
 
     def settings(self) -> Config | None:
         from bp_integrate import config
@@ -103,6 +128,15 @@ class Doctor:
                 "ok" if unsafe is None else "fail",
                 f"{folder} (mode {mode:04o})" + (f": {unsafe}" if unsafe else ""),
                 fix="" if unsafe is None else f"chmod 700 {folder}",
+                code=ExitCode.CONFIG,
+            )
+        elif folder.is_symlink():
+            self.add(
+                "settings",
+                "folder",
+                "fail",
+                f"{folder} is a symbolic link to {os.readlink(folder)}, which does not exist",
+                fix=f"mkdir -p {os.path.realpath(folder)} (or remove the link)",
                 code=ExitCode.CONFIG,
             )
         else:
@@ -283,7 +317,8 @@ class Doctor:
             return
         try:
             store = open_store(item.secret_store)
-            present = store.get(entry_name(self.profile, spec.name, name)) is not None
+            key = entry_name(self.profile, spec.name, item.entry_field(name))
+            present = store.get(key) is not None
         except BPError as error:
             self.fail(spec.name, name, error)
             return
@@ -434,42 +469,113 @@ def doctor_command(
         bool,
         typer.Option("--no-network", help="Skip the DNS, TLS and API key checks."),
     ] = False,
+    yes: Annotated[
+        bool,
+        typer.Option(
+            "--yes",
+            "-y",
+            help="Remove orphaned secrets and leftover temp files without asking.",
+        ),
+    ] = False,
+    dry_run: Annotated[
+        bool,
+        typer.Option("--dry-run", help="List the orphans --yes would remove; remove nothing."),
+    ] = False,
 ) -> None:
     """Check settings, keyring, secrets and hosts of the profile; exit 0 only if all is well.
 
-    bp-integrate status answers the same question in a few lines, without the network.
+    Also finds secrets no profile uses any more (left by an interrupted command) and
+    offers to remove them. bp-integrate status answers the main question in a few lines,
+    without the network.
 
     Examples:
 
     bp-integrate doctor
 
     bp-integrate -p prod doctor --no-network --json
+
+    bp-integrate doctor --no-network --yes   (removes orphaned secrets)
     """
+    if yes and dry_run:
+        from bp_integrate.errors import UsageError
+
+        raise UsageError("--yes removes the orphans and --dry-run removes nothing.", "Choose one.")
     doctor = Doctor(ctx.obj.profile, network=not no_network)
     doctor.run()
     code = doctor.exit_code()
     if json_output:
+        cleanup = clean_orphans(doctor.orphans, yes, dry_run, ask=False)
         ui.emit_json(
             {
                 "profile": doctor.profile,
                 "ok": code == ExitCode.OK,
                 "exit_code": int(code),
                 "checks": [c.to_json() for c in doctor.checks],
+                "orphans": [{"kind": o.kind, "name": o.name} for o in doctor.orphans],
+                **cleanup.to_json(),
             }
         )
     else:
-        section = ""
-        for check in doctor.checks:
-            if check.section != section:
-                section = check.section
-                ui.data(f"{section}:")
-            ui.data(f"  [{MARKS[check.status]}] {check.name}: {check.detail}")
-            if check.fix and check.status in ("fail", "warn"):
-                ui.data(f"         fix: {check.fix}")
-        failed = sum(1 for c in doctor.checks if c.status == "fail")
-        if failed:
-            ui.say(f"{failed} problem(s) found in profile {doctor.profile!r}.", style="red")
-        else:
-            ui.say(f"All is well in profile {doctor.profile!r}.", style="green")
+        render(doctor)
+        say_cleanup(clean_orphans(doctor.orphans, yes, dry_run, ask=ui.stdin_is_tty()))
     if code != ExitCode.OK:
         raise typer.Exit(int(code))
+
+
+@dataclass
+class Cleanup:
+    """What became of the orphans: removed, kept (and why), or only listed (--dry-run)."""
+
+    removed: list[str]
+    left: list[str]
+    dry_run: list[str]
+
+    def to_json(self) -> dict[str, Any]:
+        doc: dict[str, Any] = {"removed": self.removed, "not_removed": self.left}
+        if self.dry_run:
+            doc["would_remove"] = self.dry_run
+        return doc
+
+
+def clean_orphans(orphans: list[Orphan], yes: bool, dry_run: bool, ask: bool) -> Cleanup:
+    """Remove the orphans with --yes, or on a terminal once confirmed (default No)."""
+    from bp_integrate.config import config_path
+    from bp_integrate.store import remove_orphans
+
+    if not orphans:
+        return Cleanup([], [], [])
+    if dry_run:
+        return Cleanup([], [], [o.label() for o in orphans])
+    if not yes:
+        question = f"Remove the {len(orphans)} orphan(s) listed above (no profile uses them)?"
+        if not ask or not typer.confirm(question, default=False, err=True):
+            return Cleanup([], [], [])
+    removed, left = remove_orphans(config_path(), orphans)
+    return Cleanup(removed, left, [])
+
+
+def say_cleanup(cleanup: Cleanup) -> None:
+    for line in cleanup.dry_run:
+        ui.data(f"would remove: {line}")
+    if cleanup.dry_run:
+        ui.say("Dry run: nothing was removed (--yes removes them).")
+    for line in cleanup.removed:
+        ui.data(f"removed: {line}")
+    for line in cleanup.left:
+        ui.warn(f"not removed: {line}")
+
+
+def render(doctor: Doctor) -> None:
+    section = ""
+    for check in doctor.checks:
+        if check.section != section:
+            section = check.section
+            ui.data(f"{section}:")
+        ui.data(f"  [{MARKS[check.status]}] {check.name}: {check.detail}")
+        if check.fix and check.status in ("fail", "warn"):
+            ui.data(f"         fix: {check.fix}")
+    failed = sum(1 for c in doctor.checks if c.status == "fail")
+    if failed:
+        ui.say(f"{failed} problem(s) found in profile {doctor.profile!r}.", style="red")
+    else:
+        ui.say(f"All is well in profile {doctor.profile!r}.", style="green")

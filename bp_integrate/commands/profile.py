@@ -16,7 +16,8 @@ from bp_integrate.commands.common import (
     SecretStoreOpt,
     store_kind_of,
 )
-from bp_integrate.errors import ConfigError, ExitCode, SecretsError, UsageError
+from bp_integrate.errors import ConfigError, ExitCode, SecretsError, UsageError, nearest
+from bp_integrate.fs import locked
 from bp_integrate.integrations.common import check_token
 from bp_integrate.secrets import STORE_KINDS, StoreKind, entry_name, env_var, open_store
 from bp_integrate.store import store_label
@@ -40,9 +41,11 @@ def region_url(region: str) -> str:
         return config.REGIONS[region]
     if region.startswith(("http://", "https://")):
         return check_url(region, "The BigPanda API URL").rstrip("/")
+    guess = nearest(region, list(config.REGIONS))
     raise UsageError(
         f"{region!r} is not a BigPanda region.",
-        "Use us, eu, or the API's full URL (https://...).",
+        (f"Did you mean {guess!r}? " if guess else "")
+        + "Use us, eu, or the API's full URL (https://...).",
     )
 
 
@@ -115,41 +118,42 @@ def set_command(
     new_url = region_url(region) if region is not None else None
     if api_key_stdin and prompt_api_key:
         raise UsageError("--api-key-stdin and --api-key both ask for the key.", "Choose one.")
-    cfg = config.load()
-    settings = dict(cfg.bigpanda(profile))
-    verify_kind = store_kind_of(secret_store, insecure_storage, _kind(settings.get("verify_store")))
-    verify_notes = _verify_settings(
-        profile,
-        settings,
-        VerifySecrets(org_token_stdin, canary_app_key_stdin, canary_app_key, readback),
-        environment,
-        verify_kind,
-    )
-    if region is not None and new_url is not None:
-        _set_region(settings, region, new_url, api_key_stdin or prompt_api_key)
-    settings.setdefault("region", "us")
-    settings.setdefault("api_url", config.REGIONS["us"])
-    old_kind = settings.get("api_key_store")
-    store_kind = store_kind_of(
-        secret_store, insecure_storage, old_kind if old_kind in STORE_KINDS else None
-    )
     if prompt_api_key and not ui.stdin_is_tty():
         raise UsageError(
             "--api-key asks on the terminal, but stdin is not a terminal.",
             "Pipe the key in with --api-key-stdin instead (never put it on the command line).",
         )
-    if api_key_stdin or prompt_api_key:
-        _set_api_key(profile, settings, api_key_stdin, no_verify, store_kind)
-    elif (secret_store is not None or insecure_storage) and not verify_notes.secrets:
-        raise UsageError(
-            "--secret-store and --insecure-storage choose where the secrets given go, "
-            "and none was given.",
-            "Give the key too: --api-key-stdin (piped) or --api-key (hidden prompt); or "
-            "a verify secret: --org-token-stdin, --canary-app-key-stdin or --readback "
-            "INTEGRATION.",
+    given = VerifySecrets(org_token_stdin, canary_app_key_stdin, canary_app_key, readback)
+    path = config.config_path()
+    # Read, decide and write under one lock: a rename or delete of the profile, or another
+    # profile set, waits (or has finished, and this one sees its result).
+    with locked(path, f"the config file {path}"):
+        cfg = config.load(path)
+        settings = dict(cfg.bigpanda(profile))
+        verify_kind = store_kind_of(
+            secret_store, insecure_storage, _kind(settings.get("verify_store"))
         )
-    cfg.set_bigpanda(profile, settings)
-    cfg.save()
+        verify_notes = _verify_settings(profile, settings, given, environment, verify_kind)
+        if region is not None and new_url is not None:
+            _set_region(settings, region, new_url, api_key_stdin or prompt_api_key)
+        settings.setdefault("region", "us")
+        settings.setdefault("api_url", config.REGIONS["us"])
+        old_kind = settings.get("api_key_store")
+        store_kind = store_kind_of(
+            secret_store, insecure_storage, old_kind if old_kind in STORE_KINDS else None
+        )
+        if api_key_stdin or prompt_api_key:
+            _set_api_key(profile, settings, api_key_stdin, no_verify, store_kind)
+        elif (secret_store is not None or insecure_storage) and not verify_notes.secrets:
+            raise UsageError(
+                "--secret-store and --insecure-storage choose where the secrets given go, "
+                "and none was given.",
+                "Give the key too: --api-key-stdin (piped) or --api-key (hidden prompt); or "
+                "a verify secret: --org-token-stdin, --canary-app-key-stdin or --readback "
+                "INTEGRATION.",
+            )
+        cfg.set_bigpanda(profile, settings)
+        cfg.save()
     for note in verify_notes.notes:
         ui.say(note)
     if json_output:
@@ -499,7 +503,7 @@ def list_command(ctx: typer.Context, json_output: JsonOpt = False) -> None:
 
 
 def complete_profile(incomplete: str) -> list[str]:
-    from bp_integrate.cli import complete_profile as names
+    from bp_integrate.app import complete_profile as names
 
     return names(incomplete)
 
@@ -517,7 +521,7 @@ def _existing(cfg: config.Config, name: str) -> None:
 
 
 def _new_name(name: str) -> None:
-    from bp_integrate.cli import PROFILE_NAME
+    from bp_integrate.app import PROFILE_NAME
 
     if not PROFILE_NAME.fullmatch(name):
         raise UsageError(
@@ -546,7 +550,6 @@ def delete_command(
 
     bp-integrate profile delete staging --yes
     """
-    from bp_integrate.fs import locked
     from bp_integrate.secrets import delete_entries, profile_entries
 
     cfg = config.load()
@@ -568,6 +571,8 @@ def delete_command(
             raise typer.Exit(int(ExitCode.ERROR))
     with locked(cfg.path, f"the config file {cfg.path}"):
         cfg = config.load()
+        _existing(cfg, name)  # renamed or deleted while the question was asked: refuse
+        integrations = sorted(cfg.installed(name))
         entries = profile_entries(cfg.secret_entries(name), name)
         cfg.delete_profile(name)
         cfg.save()  # settings first: a secret left behind is harmless, settings without one not
@@ -658,7 +663,6 @@ def _carry_shape(source: str, target: str, move: bool) -> None:
 def _move(source: str, target: str, *, move: bool, with_secrets: bool, json_output: bool) -> None:
     """Rename (move) or copy a profile: secrets first, then the settings; on any failure
     the secrets written are taken back, so the old profile stays as it was."""
-    from bp_integrate.fs import locked
     from bp_integrate.secrets import copy_entries, delete_entries, profile_entries
 
     _new_name(target)
@@ -685,6 +689,7 @@ def _move(source: str, target: str, *, move: bool, with_secrets: bool, json_outp
             stored = [(k, key) for k, key in profile_entries(entries, source) if k != "env"]
             _, left = delete_entries(stored)
         _carry_shape(source, target, move)
+        not_copied = [] if move or with_secrets else _not_copied(cfg, target)
     verb = "Renamed" if move else "Copied"
     if json_output:
         ui.emit_json(
@@ -693,13 +698,37 @@ def _move(source: str, target: str, *, move: bool, with_secrets: bool, json_outp
                 "to": target,
                 "moved" if move else "copied": True,
                 "secrets": len(written),
+                "not_copied": not_copied,
                 "left": left,
             }
         )
         return
     note = f"{len(written)} stored secret(s) {'moved' if move else 'copied'}"
     if not move and not with_secrets:
-        note = "no secrets copied: install each integration again in it to give them"
+        note = "no secrets copied"
     ui.success(f"{verb} profile {source!r} to {target!r} ({note}).")
+    for line in not_copied:
+        ui.warn(line)
     for item in left:
         ui.warn(f"left: {item}")
+
+
+def _not_copied(cfg: config.Config, target: str) -> list[str]:
+    """What a copy without secrets leaves to give: each integration's stored secrets (it
+    cannot send until they are set: `status` marks them missing), and the command that
+    sets each. The env store keeps nothing, so the target reads its own variables."""
+    lines: list[str] = []
+    for name, item in sorted(cfg.installed(target).items()):
+        if item.secret_store == "env" or not item.secret_fields:
+            continue
+        fields = sorted({secret.partition(".")[0] for secret in item.secret_fields})
+        how = (
+            f"bp-integrate --profile {target} set {name} {fields[0]} --stdin"
+            if len(fields) == 1
+            else f"bp-integrate --profile {target} install {name}"
+        )
+        lines.append(
+            f"{name} cannot send from {target!r} until its secrets are given: not copied "
+            f"{', '.join(item.secret_fields)}; set with: {how}"
+        )
+    return lines

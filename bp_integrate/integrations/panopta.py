@@ -336,7 +336,8 @@ class Panopta(Integration):
 
     def webhook(self, values: Mapping[str, str]) -> Webhook:
         url = self.postback_url(values, "outage")
-        assert url is not None
+        if url is None:  # a v1.1 install without its outage URL (hand-edited settings)
+            raise KeyError("outage_url")
         return Webhook(url, {})
 
     paste_target = "Panopta"
@@ -354,7 +355,8 @@ class Panopta(Integration):
         items: list[PasteItem] = []
         for kind, group in hooks:
             url = self.postback_url(values, kind)
-            assert url is not None
+            if url is None:
+                raise KeyError(f"{kind}_url")
             secret = bool(split_url_secrets(url)[1]) or has_masked_secret(url)
             items.append(PasteItem(f"{kind}.url", "Postback URL", url, secret, group))
             payload = self.raw_payload(values, kind)
