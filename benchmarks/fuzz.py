@@ -27,8 +27,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -62,6 +64,10 @@ SCALARS = (
     | st.floats()
     | st.text(max_size=30)
     | st.sampled_from(["keyring", "env", "file", "trigger", "resolve", "https://x.test/a"])
+    # issue 20 item 7: lone surrogates, YAML dates and timestamps, huge numbers
+    | st.sampled_from(["\ud800", "a\udfffb", 1e308, -(2**64), 10**400])
+    | st.dates()
+    | st.datetimes()
 )
 VALUES = st.recursive(
     SCALARS,
@@ -147,6 +153,8 @@ class Case:
     files: dict[str, bytes] = field(default_factory=dict)  # path relative to the workspace
     installed: bool = False
     stdin: bytes | None = None
+    links: dict[str, str] = field(default_factory=dict)  # path -> what the symlink names
+    modes: dict[str, int] = field(default_factory=dict)  # path (or folder) -> chmod mode
 
 
 CONFIG_TEMPLATE = {
@@ -231,10 +239,22 @@ def scenario_cases() -> st.SearchStrategy[Case]:
     files = yaml_family(SCENARIO_TEMPLATE).map(
         lambda b: Case("scenario", ["replay", "s.yaml", "--dry-run"], {"s.yaml": b}, True)
     )
+    delays = st.tuples(st.integers(1, 60), st.sampled_from([3600, 3599.5, 86400, 1e300])).map(
+        lambda nd: Case(
+            "scenario",
+            ["replay", "s.yaml", "--dry-run"],
+            {
+                "s.yaml": yaml.safe_dump(
+                    {"steps": [{"event": "new", "delay": nd[1]}] * nd[0]}
+                ).encode()
+            },
+            True,
+        )
+    )
     names = (st.text(min_size=1, max_size=400) | st.integers(250, 5000).map("n".__mul__)).map(
         lambda n: Case("scenario", ["replay", n, "--dry-run"], {}, True)
     )
-    return files | names
+    return files | delays | names
 
 
 SEGMENTS = st.sampled_from(
@@ -242,7 +262,7 @@ SEGMENTS = st.sampled_from(
      "started_on", "comment", "primary_property", "x", "", "[99999]"]
 ) | st.text(max_size=8) | st.integers(1, 6000).map("9".__mul__)  # fmt: skip
 SET_VALUES = (
-    VALUES.map(lambda v: json.dumps(v, allow_nan=True))
+    VALUES.map(lambda v: json.dumps(v, allow_nan=True, default=str))
     | st.text(max_size=40)
     | st.sampled_from(["5", "1e20", "-1e308", "abc", "[]", "{}", "null", "\ud800", "9" * 5000])
     | st.integers(1, 5000).map(lambda n: "[" * n + "]" * n)
@@ -279,7 +299,7 @@ def run_file(draw: Any) -> bytes:
     for record in RUN_TEMPLATE:
         kind = draw(st.integers(0, 5))
         if kind == 0:
-            lines.append(json.dumps(draw(replaced(record)), allow_nan=True).encode())
+            lines.append(json.dumps(draw(replaced(record)), allow_nan=True, default=str).encode())
         elif kind == 1:
             lines.append(draw(hostile()).replace(b"\n", b" "))
         else:
@@ -293,10 +313,37 @@ HISTORY_COMMANDS = st.sampled_from(
 )
 
 
+RUN_PATH = f"state/runs/{RUN_ID}.jsonl"
+#: What a run file may be instead of a file bp-integrate wrote (item 7 d): a link to an
+#: endless device, a FIFO nobody writes, or a file or folder anyone could have written.
+ODD_RUNS = st.sampled_from(
+    [
+        {"links": {RUN_PATH: "/dev/zero"}},
+        {"links": {RUN_PATH: "/dev/urandom"}},
+        {"links": {RUN_PATH: "/proc/self/fd/0"}},
+        {"fifo": True},
+        {"modes": {RUN_PATH: 0o666}},
+        {"modes": {"state/runs": 0o777}},
+        {"modes": {RUN_PATH: 0o620}},
+    ]
+)
+
+
 def history_cases() -> st.SearchStrategy[Case]:
-    return st.tuples(HISTORY_COMMANDS, run_file()).map(
-        lambda cf: Case("history", cf[0], {f"state/runs/{RUN_ID}.jsonl": cf[1]}, True)
+    plain = st.tuples(HISTORY_COMMANDS, run_file()).map(
+        lambda cf: Case("history", cf[0], {RUN_PATH: cf[1]}, True)
     )
+    odd = st.tuples(HISTORY_COMMANDS, run_file(), ODD_RUNS).map(
+        lambda cfo: Case(
+            "history",
+            cfo[0],
+            {} if cfo[2].get("links") or cfo[2].get("fifo") else {RUN_PATH: cfo[1]},
+            True,
+            links={**cfo[2].get("links", {}), **({RUN_PATH: "fifo"} if cfo[2].get("fifo") else {})},
+            modes=cfo[2].get("modes", {}),
+        )
+    )
+    return plain | odd
 
 
 PAYLOAD_TEMPLATE = {
@@ -312,14 +359,19 @@ PAYLOAD_TEMPLATE = {
 
 def payload_json(value: Any) -> bytes:
     try:
-        return json.dumps(value, allow_nan=True).encode("utf-8", "surrogatepass")
+        return json.dumps(value, allow_nan=True, default=str).encode("utf-8", "surrogatepass")
     except (ValueError, TypeError):
         return b"{}"
 
 
 def payload_cases() -> st.SearchStrategy[Case]:
     deep = st.integers(10, 20000).map(lambda n: b'{"a":' * n + b"1" + b"}" * n)
-    odd = st.sampled_from([b"NaN", b'{"a": Infinity}', b"[]", b'"x"', b'{"a": 1' + b"0" * 5000])
+    odd = st.sampled_from(
+        [b"NaN", b'{"a": Infinity}', b"[]", b'"x"', b'{"a": 1' + b"0" * 5000, b'"\\ud800"',
+         b'{"incident": {"id": "\\udfff", "status": "critical"}}', b'{"alerts": 5}',
+         b'{"incident": {"alerts": "abc"}}', b'{"incident": {"alerts": {"a": 1}}}',
+         b'{"incident": {"alerts": [1, null]}}', b'{"incident": 5}', b'{"x": 1e400}']
+    )  # fmt: skip
     structured = replaced(PAYLOAD_TEMPLATE).map(payload_json)
     bodies = structured | deep | odd | st.binary(max_size=300) | mutated(structured)
     return st.tuples(EVENTS, bodies).map(
@@ -385,9 +437,48 @@ class Outcome:
     unexpected: str | None  # the "Error: unexpected" line, or an escaped exception
     hang: bool
     seconds: float
+    output: str = ""  # stderr then stdout, for a look at one case
 
 
 _TEMPLATE_CONFIG = yaml.safe_dump(CONFIG_TEMPLATE, sort_keys=False).encode()
+
+
+def lay_out(work: Path, case: Case) -> None:
+    """The case's files, links, FIFOs and modes in the workspace `work`."""
+    for name, data in case.files.items():
+        target = work / name
+        target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        target.write_bytes(data)
+    for name, points_to in case.links.items():
+        target = work / name
+        target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if points_to == "fifo":
+            os.mkfifo(target, 0o600)
+        else:
+            target.symlink_to(points_to)
+    for name, mode in case.modes.items():
+        (work / name).parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if not (work / name).exists():
+            (work / name).mkdir(mode=0o700)
+        os.chmod(work / name, mode)
+
+
+def unexpected_in(output: str) -> str | None:
+    """The first line that says an error was not foreseen: "Error: unexpected" or a
+    traceback (which a user should never see)."""
+    return next(
+        (
+            line
+            for line in output.splitlines()
+            if "Error: unexpected" in line or "Traceback" in line
+        ),
+        None,
+    )
+
+
+def peak_rss_mib() -> float:
+    """This process's peak resident memory so far, in MiB (ru_maxrss is KiB on Linux)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def run_case(case: Case, limit: float = 10.0) -> Outcome:
@@ -404,10 +495,7 @@ def run_case(case: Case, limit: float = 10.0) -> Outcome:
         (work / "state").mkdir(mode=0o700)
         if case.installed:
             (work / "config" / "config.yaml").write_bytes(_TEMPLATE_CONFIG)
-        for name, data in case.files.items():
-            target = work / name
-            target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            target.write_bytes(data)
+        lay_out(work, case)
         env: dict[str, str | None] = {k: None for k in os.environ if k.startswith("BP_INTEGRATE_")}
         env |= {
             "BP_INTEGRATE_CONFIG_DIR": str(work / "config"),
@@ -428,16 +516,88 @@ def run_case(case: Case, limit: float = 10.0) -> Outcome:
         except Hang:
             return Outcome(case.family, case.argv, None, None, True, time.perf_counter() - started)
         seconds = time.perf_counter() - started
-        unexpected = next(
-            (line for line in result.stderr.splitlines() if "Error: unexpected" in line), None
-        )
+        unexpected = unexpected_in(result.stderr + result.stdout)
         if result.exception is not None and not isinstance(result.exception, SystemExit):
             unexpected = f"escaped {type(result.exception).__name__}: {result.exception}"
-        return Outcome(case.family, case.argv, result.exit_code, unexpected, False, seconds)
+        output = result.stderr + result.stdout
+        return Outcome(case.family, case.argv, result.exit_code, unexpected, False, seconds, output)
     finally:
         os.chdir(cwd)
         ui.err.cache_clear()
         ui.out.cache_clear()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+RSS_MARK = b"\nBP_FUZZ_PEAK_RSS_KIB="
+#: The real CLI entry point (`bp_integrate.cli.main`), reporting its peak RSS at exit:
+#: VmHWM, the high-water mark of its own memory since exec (ru_maxrss would include
+#: the pages of the forking parent, which Linux counts until the exec).
+CHILD = (
+    "import atexit, os, sys\n"
+    "def peak():\n"
+    "    with open('/proc/self/status', 'rb') as f:\n"
+    "        kib = next(int(l.split()[1]) for l in f if l.startswith(b'VmHWM:'))\n"
+    "    os.write(2, b'%s%d' % (" + repr(RSS_MARK) + ", kib))\n"
+    "atexit.register(peak)\n"
+    "sys.argv[0] = 'bp-integrate'\n"
+    "from bp_integrate.cli import main\n"
+    "main()\n"
+)
+
+
+def can_exec(argv: list[str]) -> bool:
+    """Whether a real process can be given `argv`: no NUL, and each argument bytes the
+    file system encoding makes (a shell hands over bytes; `\\ud800` is no bytes)."""
+    try:
+        return not any(b"\x00" in os.fsencode(arg) for arg in argv)
+    except UnicodeEncodeError:
+        return False
+
+
+def run_subprocess(case: Case, limit: float = 20.0) -> tuple[Outcome, float]:
+    """Run one input as a real bp-integrate process; the outcome and that process's own
+    peak RSS in MiB (it reports its VmHWM as it exits)."""
+    work = Path(tempfile.mkdtemp(prefix="bp-fuzz-sub-"))
+    try:
+        (work / "config").mkdir(mode=0o700)
+        (work / "state").mkdir(mode=0o700)
+        if case.installed:
+            (work / "config" / "config.yaml").write_bytes(_TEMPLATE_CONFIG)
+        lay_out(work, case)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("BP_INTEGRATE_")}
+        env |= {
+            "BP_INTEGRATE_CONFIG_DIR": str(work / "config"),
+            "BP_INTEGRATE_STATE_DIR": str(work / "state"),
+            **SECRET_ENV,
+            "BP_INTEGRATE_LOCK_TIMEOUT": "1",
+            "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring",
+            "NO_COLOR": "1",
+        }
+        started = time.perf_counter()
+        process = subprocess.Popen(
+            [sys.executable, "-c", CHILD, *case.argv],
+            cwd=work,
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        try:
+            out, err = process.communicate(case.stdin or b"", timeout=limit)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.communicate()
+            return Outcome(case.family, case.argv, None, None, True, limit), 0.0
+        seconds = time.perf_counter() - started
+        said = err.rsplit(RSS_MARK, 1)
+        rss = int(said[1]) / 1024 if len(said) == 2 and said[1].strip().isdigit() else 0.0
+        output = (said[0] + out).decode("utf-8", "replace")
+        code = process.returncode
+        outcome = Outcome(
+            case.family, case.argv, code, unexpected_in(output), False, seconds, output
+        )
+        return outcome, rss
+    finally:
         shutil.rmtree(work, ignore_errors=True)
 
 
@@ -454,47 +614,89 @@ def settings_for(examples: int, derandomize: bool = False) -> settings:
     )
 
 
-def sweep(family: str, examples: int, limit: float) -> list[Outcome]:
-    """Run `examples` generated inputs of one family; every outcome, nothing asserted."""
-    outcomes: list[Outcome] = []
+def sweep(family: str, examples: int, limit: float, every_nth_as_process: int = 0) -> Sweep:
+    """Run `examples` generated inputs of one family (every nth also as a real process);
+    every outcome, nothing asserted."""
+    done = Sweep()
 
     @settings_for(examples)
     @given(FAMILIES[family]())
     def one(case: Case) -> None:
-        outcomes.append(run_case(case, limit))
+        done.outcomes.append(run_case(case, limit))
+        done.peak_rss_mib = max(done.peak_rss_mib, peak_rss_mib())
+        due = every_nth_as_process and len(done.outcomes) % every_nth_as_process == 0
+        if due and can_exec(case.argv):
+            outcome, rss = run_subprocess(case, limit=SLOW)
+            done.processes.append(outcome)
+            done.process_rss_mib = max(done.process_rss_mib, rss)
 
     one()
-    return outcomes
+    return done
+
+
+#: The issue's bars: no input may take longer (s) or hold more memory (MiB).
+SLOW = 20.0
+BIG_MIB = 1024.0
+
+
+@dataclass
+class Sweep:
+    outcomes: list[Outcome] = field(default_factory=list)
+    processes: list[Outcome] = field(default_factory=list)  # the sample run as processes
+    peak_rss_mib: float = 0.0  # this process's peak while the family ran in-process
+    process_rss_mib: float = 0.0  # the largest peak of any sampled process
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--per-family", type=int, default=2000)
-    parser.add_argument("--deadline", type=float, default=10.0, help="seconds an input")
+    parser.add_argument("--deadline", type=float, default=SLOW, help="seconds an input")
     parser.add_argument("--families", nargs="*", default=list(FAMILIES))
+    parser.add_argument(
+        "--process-every", type=int, default=50, help="also run every Nth input as a process"
+    )
     args = parser.parse_args()
     total = Counter[str]()
+    process_peak = 0.0
     started = time.perf_counter()
-    print(f"{'family':<10}{'inputs':>8}{'unexpected':>12}{'hangs':>7}"
-          f"{'exit codes':>40}{'time':>9}")  # fmt: skip
+    print(f"{'family':<10}{'inputs':>7}{'unexp':>6}{'hangs':>6}{'>20s':>5}{'max s':>7}"
+          f"{'RSS MiB':>8}{'procs':>6}{'p-unexp':>8}{'p-RSS':>7}  exit codes  time")  # fmt: skip
     for family in args.families:
         t0 = time.perf_counter()
-        outcomes = sweep(family, args.per_family, args.deadline)
+        done = sweep(family, args.per_family, args.deadline, args.process_every)
+        outcomes = done.outcomes + done.processes
         unexpected = [o for o in outcomes if o.unexpected]
         hangs = [o for o in outcomes if o.hang]
-        codes = Counter(o.exit_code for o in outcomes if not o.hang)
+        slow = [o for o in outcomes if o.hang or o.seconds > SLOW]
+        codes = Counter(o.exit_code for o in done.outcomes if not o.hang)
         shown = ", ".join(f"{c}:{n}" for c, n in sorted(codes.items(), key=lambda x: str(x[0])))
-        print(f"{family:<10}{len(outcomes):>8}{len(unexpected):>12}{len(hangs):>7}"
-              f"{shown:>40}{time.perf_counter() - t0:>8.1f}s")  # fmt: skip
+        slowest = max((o.seconds for o in outcomes), default=0.0)
+        p_unexp = sum(1 for o in done.processes if o.unexpected)
+        print(f"{family:<10}{len(done.outcomes):>7}{len(unexpected):>6}{len(hangs):>6}"
+              f"{len(slow):>5}{slowest:>7.2f}{done.peak_rss_mib:>8.0f}{len(done.processes):>6}"
+              f"{p_unexp:>8}{done.process_rss_mib:>7.0f}  {shown}  "
+              f"{time.perf_counter() - t0:.0f}s", flush=True)  # fmt: skip
         for o in (unexpected + hangs)[:5]:
             print(f"    {'HANG' if o.hang else o.unexpected!s:.150}  argv={o.argv!r:.150}")
-        total.update(inputs=len(outcomes), unexpected=len(unexpected), hangs=len(hangs))
+        process_peak = max(process_peak, done.process_rss_mib)
+        big = done.peak_rss_mib > BIG_MIB or done.process_rss_mib > BIG_MIB
+        total.update(
+            inputs=len(done.outcomes),
+            processes=len(done.processes),
+            unexpected=len(unexpected),
+            hangs=len(hangs),
+            slow=len(slow),
+            big=int(big),
+        )
     print(
-        f"total: {total['inputs']} inputs, {total['unexpected']} unexpected, "
-        f"{total['hangs']} hangs, "
+        f"total: {total['inputs']} inputs ({total['processes']} also as processes), "
+        f"{total['unexpected']} unexpected or tracebacks, {total['hangs']} hangs, "
+        f"{total['slow']} over {SLOW:g} s, {total['big']} families over {BIG_MIB:g} MiB, "
+        f"peak RSS {peak_rss_mib():.0f} MiB in-process, "
+        f"{process_peak:.0f} MiB the most of one process, "
         f"{time.perf_counter() - started:.0f} s"
     )
-    sys.exit(1 if total["unexpected"] or total["hangs"] else 0)
+    sys.exit(1 if total["unexpected"] or total["hangs"] or total["slow"] or total["big"] else 0)
 
 
 if __name__ == "__main__":

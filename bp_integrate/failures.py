@@ -18,6 +18,11 @@ import ssl
 import sys
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Literal
+
+#: What became of one send: the target took it (2xx), answered otherwise, or never
+#: answered. The one list: the engine's results and a scenario's `expect.outcome`.
+Outcome = Literal["ok", "rejected", "network"]
 
 
 class FailureKind(StrEnum):
@@ -116,6 +121,20 @@ _DNS_ERRNOS = frozenset(
     if hasattr(socket, name)
 )
 _RESET_ERRNOS = frozenset({errno.ECONNRESET, errno.EPIPE, errno.ECONNABORTED})
+
+
+#: The most of one error text a message quotes (a 100 KB error page from a proxy, or a
+#: target echoing the request, is cut here, saying how much was left out).
+ERROR_TEXT_MAX = 300
+
+
+def clipped(text: str, limit: int = ERROR_TEXT_MAX) -> str:
+    """`text` on one line, at most `limit` characters plus "… (N more characters)": the
+    one bound for words an answer or a library puts in an error message."""
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit].rstrip()}… ({len(text) - limit:,} more characters)"
 
 
 def _chain(exc: BaseException) -> list[BaseException]:
@@ -253,8 +272,7 @@ def _short(error: BaseException) -> str:
             return reason
     reason = getattr(error, "verify_message", None) or getattr(error, "reason", None)
     text = str(reason) if isinstance(reason, str) and reason else str(error)
-    text = " ".join(text.split())
-    return text[:200]
+    return clipped(text)
 
 
 #: The fixed words aiohttp's parser (llhttp) puts before the bytes it refused.

@@ -12,6 +12,11 @@ against, and why each bound:
 - depth: at most `MAX_DEPTH` levels of nesting (deeper input used to end in a
   RecursionError somewhere far from the file): the one depth limit, for files, captures,
   history lines and what the emulator previews (`loads`, `check_shape`, `depth`);
+- types: only what JSON can carry. YAML's safe loader also makes dates, timestamps,
+  bytes (`!!binary`), sets and `.inf`/`.nan`; JSON text may hold a lone surrogate
+  (`"\\ud800"`) that no UTF-8 output can carry. Such a value is refused with its key
+  path (`payload.date`), never turned into a string behind the user's back
+  (`plain`): quoting it in the file is the fix;
 - errors are the caller's kind: a `UsageError` (exit 2) for inputs, a `ConfigError`
   (exit 3) for the config file, always naming the file and place.
 
@@ -20,11 +25,15 @@ yaml is imported lazily (inside the functions) so `--help` stays fast.
 
 from __future__ import annotations
 
+import datetime
 import errno
 import json
+import math
+import os
+import stat
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from bp_integrate.errors import BPError, UsageError
 
@@ -65,6 +74,31 @@ def read_bytes(path: Path, what: str, error: ErrorKind, hint: str, max_bytes: in
     if len(data) > max_bytes:
         raise error(f"The {what} {path} is over the limit of {max_bytes:,} bytes.", hint)
     return data
+
+
+def open_regular(path: Path, what: str, error: ErrorKind, hint: str, max_bytes: int) -> BinaryIO:
+    """`path` open for reading if it is a regular file of at most `max_bytes`; else `error`.
+
+    Opened without blocking (a FIFO planted in its place would hang a plain open), then
+    checked on the open descriptor: a symlink to /dev/zero or a device is refused, not
+    read until memory runs out. The caller closes the handle (`with`).
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0))
+    except OSError as exc:
+        raise error(f"Cannot read {what} {path}: {exc.strerror or exc}.", hint) from None
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        os.close(fd)
+        raise error(
+            f"Refusing to read {what} {path}: it is not a regular file (a device, FIFO or "
+            "socket, or a link to one).",
+            f"Remove it (rm {path}). " + hint,
+        )
+    if info.st_size > max_bytes:
+        os.close(fd)
+        raise error(f"The {what} {path} is over the limit of {max_bytes:,} bytes.", hint)
+    return os.fdopen(fd, "rb")
 
 
 def decode(data: bytes, what: str, where: str, error: ErrorKind, hint: str) -> str:
@@ -126,12 +160,29 @@ def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
+def finite_float(text: str) -> float:
+    """A JSON number with a fraction or exponent as a float; ValueError if it does not fit
+    one (`1e400` would become Infinity, which JSON cannot carry back). The rule for every
+    strict reader here, the emulator's body parser included."""
+    value = float(text)
+    if not math.isfinite(value):
+        shown = text if len(text) <= 24 else text[:20] + "..."
+        raise ValueError(
+            f"the number {shown} is too large for a 64-bit float (JSON has no Infinity)"
+        )
+    return value
+
+
 def loads(text: str | bytes, allow_nan: bool = False, max_depth: int = MAX_DEPTH) -> Any:
     """One JSON document within the bounds (`check_shape`); NaN and Infinity refused unless
     `allow_nan`. Raises ValueError when it is not JSON (JSONDecodeError, UnicodeDecodeError
     for bytes), ShapeError (a ValueError too) when it is out of bounds."""
     try:
-        data = json.loads(text) if allow_nan else json.loads(text, parse_constant=_refuse_constant)
+        data = (
+            json.loads(text)
+            if allow_nan
+            else json.loads(text, parse_constant=_refuse_constant, parse_float=finite_float)
+        )
     except RecursionError:
         raise ShapeError("it is nested too deeply to read") from None
     return check_shape(data, max_depth)
@@ -154,13 +205,13 @@ def parse_yaml(text: str, what: str, where: str, error: ErrorKind, hint: str) ->
         raise error(f"The {what} {where} is nested too deeply to read.", hint) from None
     except (ValueError, OverflowError, TypeError) as exc:  # e.g. a date out of range
         raise error(f"The {what} {where} holds a value YAML cannot read: {exc}.", hint) from None
-    return shaped(data, what, where, error, hint)
+    return plain(shaped(data, what, where, error, hint), what, where, error, hint)
 
 
 def parse_json(text: str | bytes, what: str, where: str, error: ErrorKind, hint: str) -> Any:
     """One JSON document (NaN/Infinity refused, shape-checked), or `error` naming the place."""
     try:
-        return loads(text)
+        data = loads(text)
     except json.JSONDecodeError as exc:
         raise error(
             f"The {what} is not valid JSON at {where}:{exc.lineno}:{exc.colno}: {exc.msg}.", hint
@@ -171,6 +222,7 @@ def parse_json(text: str | bytes, what: str, where: str, error: ErrorKind, hint:
         raise error(f"The {what} {where} cannot be used: {exc}.", hint) from None
     except ValueError as exc:  # NaN, or an integer with too many digits
         raise error(f"The {what} {where} is not valid JSON: {exc}.", hint) from None
+    return plain(data, what, where, error, hint)
 
 
 def shaped(data: Any, what: str, where: str, error: ErrorKind, hint: str) -> Any:
@@ -179,6 +231,58 @@ def shaped(data: Any, what: str, where: str, error: ErrorKind, hint: str) -> Any
         return check_shape(data)
     except ShapeError as exc:
         raise error(f"The {what} {where} cannot be used: {exc}.", hint) from None
+
+
+_QUOTE = "Put the value in quotes to keep it as text (e.g. '2024-01-01'). "
+_RETYPE = "Type the text again in plain characters (check the terminal encoding is UTF-8). "
+
+
+def _not_plain(value: Any) -> tuple[str, str] | None:
+    """Why `value` (a scalar) cannot be carried as JSON text, and the fix; None if it can."""
+    if value is None or isinstance(value, bool | int):
+        return None
+    if isinstance(value, float):
+        return (
+            None if math.isfinite(value) else (f"the number {value!r}, which JSON cannot carry", "")
+        )
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return "text with a lone surrogate (like \\ud800), which is not Unicode", _RETYPE
+        return None
+    if isinstance(value, datetime.date):  # datetime.datetime too
+        return f"a YAML {type(value).__name__} ({value.isoformat()}), not text", _QUOTE
+    return f"a YAML {type(value).__name__}, which JSON cannot carry", _QUOTE
+
+
+def plain(data: Any, what: str, where: str, error: ErrorKind, hint: str) -> Any:
+    """`data` if it holds only what JSON carries (objects, lists, text, finite numbers,
+    booleans, null); else `error` naming the first other value and its key path.
+
+    The one rule for every file read here: YAML dates, timestamps, `!!binary`, sets and
+    `.inf`/`.nan`, and lone surrogates, are refused, not stringified: a date that became
+    "2024-01-01" one way and 1704067200 another would be a silent guess. Iterative;
+    call after `check_shape` (the tree is finite)."""
+    stack: list[tuple[Any, str, bool]] = [(data, "", False)]
+    while stack:
+        value, at, is_key = stack.pop()
+        if isinstance(value, dict):
+            for key, child in value.items():
+                stack.append((key, at, True))
+                if not isinstance(key, str) or not _not_plain(key):
+                    name = key if isinstance(key, str) else repr(key)
+                    stack.append((child, f"{at}.{name}" if at else name, False))
+            continue
+        if isinstance(value, list):
+            stack.extend((c, f"{at}.{i}" if at else str(i), False) for i, c in enumerate(value))
+            continue
+        found = _not_plain(value) if not is_key or isinstance(value, str) else None
+        if found is not None:
+            why, fix = found
+            place = (f"a key under {at or 'the top'}" if is_key else at) or "the whole document"
+            raise error(f"The {what} {where}: {place} is {why}.", fix + hint)
+    return data
 
 
 def string_keys(data: Any, what: str, where: str, error: ErrorKind, hint: str) -> Any:

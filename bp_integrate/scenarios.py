@@ -54,8 +54,10 @@ FORMAT_HINT = "The format is in docs/replay.md (examples: examples/scenarios/*.y
 #: What a target's record is called in `expect` (target side, checked by --verify).
 TARGET_NOUNS = ("incident", "event", "alert")
 EXPECT_KEYS = frozenset({"status", "outcome", *TARGET_NOUNS})
-#: The longest wait a step may ask for before it is sent (an hour).
+#: The longest wait a step may ask for before it is sent (an hour), and the most all
+#: the steps' waits of one scenario may add up to (an hour too: a replay is a test).
 DELAY_MAX = 3600.0
+DELAY_TOTAL_MAX = 3600.0
 
 
 @dataclass(frozen=True)
@@ -174,6 +176,13 @@ def parse(data: Any, where: str, default_name: str = "scenario") -> Scenario:
     if not isinstance(raw_steps, list) or not raw_steps:
         raise UsageError(f"{where}: 'steps' must be a non-empty list.", FORMAT_HINT)
     steps = tuple(_step(raw, f"{where}: step {i}") for i, raw in enumerate(raw_steps, start=1))
+    waited = math.fsum(step.delay for step in steps)
+    if waited > DELAY_TOTAL_MAX:
+        raise UsageError(
+            f"{where}: the steps' delays add up to {waited:g} s; a scenario may wait at most "
+            f"{DELAY_TOTAL_MAX:.0f} s in all ({DELAY_MAX:.0f} s a step).",
+            "Shorten the delays (a target sees the same events sooner). " + FORMAT_HINT,
+        )
     return Scenario(
         name=str(data.get("name") or default_name),
         steps=steps,
@@ -263,7 +272,7 @@ def _one_expectation(raw: Any, where: str) -> Expectation:
         if outcome is not None:
             from typing import get_args
 
-            from bp_integrate.engine.send import Outcome  # the one list of outcomes
+            from bp_integrate.failures import Outcome  # the one list of outcomes
 
             if outcome not in get_args(Outcome):
                 raise UsageError(

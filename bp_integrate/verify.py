@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from bp_integrate.errors import BPError, ConfigError, ExitCode, SecretsError, command_for
+from bp_integrate.failures import clipped
 from bp_integrate.readback import ReadTarget
 
 if TYPE_CHECKING:
@@ -413,7 +414,7 @@ class Verifier:
             self._hop(name, title, "failed", started, exc.message, target, exc.hint, exc.code)
             return False
         except MALFORMED as exc:  # an answer not as its API documents it: this hop fails
-            said = f"{type(exc).__name__}: {exc}"[:300]
+            said = clipped(f"{type(exc).__name__}: {exc}")
             self._hop(
                 name,
                 title,
@@ -561,7 +562,7 @@ class Verifier:
         from bp_integrate.readback import missing_hint
 
         title = f"{target.integration.title} received it"
-        missing = missing_hint(target.integration, target.creds)
+        missing = missing_hint(target.integration, target.creds, target.profile)
         if target.integration.readback_query(incident_id, target.values, target.creds) is None:
             detail = "not checked: " + (missing or f"{target.integration.title} has no read API")
             self._hop("landed", title, "not_checked", time.monotonic(), detail, target)
@@ -740,7 +741,7 @@ class Verifier:
                 self.report.cleanup.append(f"canary alert on {host} resolved")
                 return
             except (BPError, *MALFORMED) as exc:
-                error = exc.message if isinstance(exc, BPError) else str(exc)[:200]
+                error = exc.message if isinstance(exc, BPError) else clipped(str(exc))
             if attempt + 1 < CLEANUP_TRIES:
                 time.sleep(min(2.0**attempt, max(0.0, self._cleanup_left())))
         incident = f"incident {self.report.incident_id}, " if self.report.incident_id else ""

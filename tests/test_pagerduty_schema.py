@@ -215,18 +215,32 @@ def test_field_map_style_mapping_header(emu: Any, monkeypatch: pytest.MonkeyPatc
 
 
 @pytest.mark.parametrize(
-    "body",
-    [{"incident": "x"}, {"incident": {"id": "a", "alerts": ["x", 5]}}, {"alerts": [{"tags": [1]}]}],
+    ("body", "refused"),
+    [
+        ({"incident": "x"}, "incident is a string, not an object"),
+        ({"incident": {"id": "a", "alerts": ["x", 5]}}, "incident.alerts[0] is a string"),
+        ({"alerts": [{"tags": [1]}]}, None),
+    ],
 )
-def test_a_hand_edited_payload_of_any_shape_is_planned_not_crashed(
-    body: dict[str, Any], tmp_path: Path, emu: Any, monkeypatch: pytest.MonkeyPatch
+def test_a_hand_edited_payload_of_any_shape_is_planned_or_refused_not_crashed(
+    body: dict[str, Any],
+    refused: str | None,
+    tmp_path: Path,
+    emu: Any,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    """An incident or an alert that is not an object is refused where the file is read,
+    naming the place (issue 20); any other odd shape is planned as it is."""
     from helpers import install
 
     install(emu, "pagerduty", monkeypatch)
     path = tmp_path / "p.json"
     path.write_text(json.dumps(body))
     result = cli("send-test", "new", "--payload", str(path), "--dry-run", "--json")
+    if refused is not None:
+        assert result.exit_code == 2 and refused in result.stderr, result.stderr
+        assert "unexpected" not in result.stderr.lower()
+        return
     assert result.exit_code == 0, result.stderr
     [request] = json.loads(result.stdout)["requests"]
     assert request["body"]["event_action"] == "trigger"

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from bp_integrate.errors import BPError, ExitCode, NetworkError
+from bp_integrate.failures import clipped
 from bp_integrate.http import RetryPolicy, asked_wait, retry_after_seconds
 
 if TYPE_CHECKING:
@@ -156,9 +157,9 @@ def error_detail(body: Any) -> str:
         return ""
     errors = body.get("errors")
     if isinstance(errors, list) and errors:
-        return "; ".join(str(e) for e in errors)
+        return clipped("; ".join(str(e) for e in errors[:20]))
     message = body.get("message")
-    return str(message) if message else ""
+    return clipped(str(message)) if message else ""
 
 
 def items_of(body: Any, *keys: str) -> list[dict[str, Any]]:
@@ -481,7 +482,17 @@ class BigPandaClient:
             )
         if response.status_code != 200:
             raise self._refused(response, what, "User API key")
-        return items_of(self._json(response), "items", "incidents")
+        found = items_of(self._json(response), "items", "incidents")
+        for index, item in enumerate(found):
+            ident = item.get("id")
+            if not isinstance(ident, str) or not ident.strip():
+                # Malformed (a ValueError): the hop that searched fails, with this reason,
+                # not a later hop that would look for incident "None".
+                raise ValueError(
+                    f"{what}: item {index} of BigPanda's answer has no incident id "
+                    f"(id is {clipped(repr(ident), 40)})"
+                )
+        return found
 
     def incident(self, environment_id: str, incident_id: str) -> dict[str, Any]:
         """One incident; its `status` is capitalised ("Critical", "Ok") and `active`

@@ -15,7 +15,7 @@ import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, get_args
+from typing import Any, Literal, get_args
 
 from bp_integrate import jsonpath
 from bp_integrate.bigpanda.events import (  # event_of, incident_of: re-exported (__all__)
@@ -30,9 +30,6 @@ from bp_integrate.bigpanda.simulator import IncidentSimulator, generated_environ
 from bp_integrate.bigpanda.tags import validate_tag_name
 from bp_integrate.bigpanda.testmark import mark_as_test, truncate
 from bp_integrate.errors import UsageError, nearest
-
-if TYPE_CHECKING:
-    from bp_integrate.integrations.base import SendOptions
 
 __all__ = [
     "DEFAULT_ENVELOPE",
@@ -221,11 +218,6 @@ class BodySpec:
     calibrated: dict[str, Any] | None = None
     environment_id: str | None = None
 
-    def send_options(self) -> SendOptions:
-        from bp_integrate.integrations.base import SendOptions
-
-        return SendOptions(test_marker=self.test_marker)
-
 
 def add_alert_tags(incident: dict[str, Any], tags: Mapping[str, str]) -> None:
     """Set `tags` on every alert of a rendered incident (a scenario step's `tags`)."""
@@ -329,4 +321,34 @@ def load_payload_file(path: Path) -> dict[str, Any]:
         raise UsageError(
             f"Payload file {path} holds a JSON {type(data).__name__}, not an object.", hint
         )
-    return data
+    return checked_body(data, f"Payload file {path}", hint)
+
+
+def checked_body(body: dict[str, Any], where: str, hint: str) -> dict[str, Any]:
+    """`body` if its incident (`incident`, or the body itself) is an object whose `alerts`,
+    when given, is a list of objects; else a UsageError naming what is wrong. Every reader
+    of a body (summary, tags, the targets' mappings) may then rely on that shape."""
+    has_incident = "incident" in body
+    incident = body.get("incident") if has_incident else body
+    if not isinstance(incident, dict):
+        raise UsageError(f"{where}: incident is {_kind(incident)}, not an object.", hint)
+    alerts = incident.get("alerts")
+    at = "incident.alerts" if has_incident else "alerts"
+    if alerts is not None and not isinstance(alerts, list):
+        raise UsageError(
+            f"{where}: {at} is {_kind(alerts)}, not a list of alert objects.",
+            f'Give {at} as a list, like [{{"status": "critical"}}]. ' + hint,
+        )
+    for index, alert in enumerate(alerts or []):
+        if not isinstance(alert, dict):
+            raise UsageError(
+                f"{where}: {at}[{index}] is {_kind(alert)}, not an alert object.", hint
+            )
+    return body
+
+
+def _kind(value: Any) -> str:
+    from bp_integrate.jsonpath import json_kind
+
+    kind = json_kind(value)
+    return kind if kind == "null" else ("an " if kind == "object" else "a ") + kind

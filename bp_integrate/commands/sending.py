@@ -25,8 +25,8 @@ from bp_integrate.engine.settings import check_seconds as check_seconds
 from bp_integrate.engine.settings import shape_note as shape_note
 
 if TYPE_CHECKING:
+    from bp_integrate.engine.consumer import StepReport
     from bp_integrate.engine.plan import Loaded, PlannedStep
-    from bp_integrate.engine.run import StepReport
     from bp_integrate.engine.session import Prepared
     from bp_integrate.history import RunRecorder
     from bp_integrate.integrations.base import PlannedRequest, Skipped
@@ -94,7 +94,7 @@ RetriesOpt = Annotated[
     typer.Option(
         "--retries",
         metavar="N",
-        help="Retries on network errors, 429 and 5xx (never on other 4xx); 0 to 10.",
+        help="Retries on network errors, 429 and 5xx (never on 501, 505 or other 4xx); 0 to 10.",
     ),
 ]
 DryRunOpt = Annotated[

@@ -26,11 +26,11 @@ from typing import TYPE_CHECKING, Any
 
 from .capture import CaptureFile
 from .config import EmulatorConfig
-from .context import BodyError, Outcome, json_response, parsed_body, read_json
+from .context import BodyError, json_response, parsed_body, read_json
 from .records import clean, printable, raw_request
 from .state import EmulatorState, Fault, FaultQueueFull
 from .target import Target, target_for_path, targets
-from .wire import Match, Request, Response, Router, decoded_path
+from .wire import Match, Outcome, Request, Response, Router, decoded_path
 
 if TYPE_CHECKING:
     from aiohttp import StreamReader, web

@@ -71,7 +71,7 @@ from .context import (
     settings_of,
     target_state,
 )
-from .target import Route, Target, TargetSettings, TargetState
+from .target import Kept, Route, Target, TargetSettings, TargetState, keep_last
 from .wire import Request, Response
 
 __all__ = ["TARGET", "parse_bpql"]
@@ -443,15 +443,17 @@ class BigPandaState(TargetState):
 
     def __init__(self, lock: Any) -> None:
         super().__init__(lock)
-        self._resolutions: list[BigPandaResolution] = []
-        self._comments: list[BigPandaComment] = []
-        self._alerts: list[dict[str, Any]] = []
+        # The newest of each kind (target.Kept); `_incidents` indexes `_kept_incidents`.
+        self._resolutions: Kept[BigPandaResolution] = Kept()
+        self._comments: Kept[BigPandaComment] = Kept()
+        self._alerts: Kept[dict[str, Any]] = Kept()
+        self._kept_incidents: Kept[CoreIncident] = Kept()
         self._incidents: dict[str, CoreIncident] = {}
         self._rules: list[AutoShareRule] = []
         #: Made from the settings when first asked for (the settings come per request).
         self._environments: dict[str, Environment] | None = None
         self._plans: dict[str, MaintenancePlan] = {}
-        self._shares: list[dict[str, Any]] = []
+        self._shares: Kept[dict[str, Any]] = Kept()
         #: Webhook v2 integrations by id (`webhook_v2.<name>`), Authorization included.
         self._integrations: dict[str, dict[str, Any]] = {}
         self.wrong_region = False
@@ -460,11 +462,11 @@ class BigPandaState(TargetState):
 
     def bigpanda_resolutions(self) -> list[BigPandaResolution]:
         with self._lock:
-            return copy.deepcopy(self._resolutions)
+            return copy.deepcopy(list(self._resolutions))
 
     def bigpanda_comments(self) -> list[BigPandaComment]:
         with self._lock:
-            return copy.deepcopy(self._comments)
+            return copy.deepcopy(list(self._comments))
 
     def bigpanda_resolve(
         self, environment_id: str, incident_id: str, comments: str | None, now: float
@@ -651,6 +653,8 @@ class BigPandaState(TargetState):
             )
             _activity(created, "incident_created", {}, now, SYSTEM_USER)
             self._incidents[created.id] = created
+            for old in self._kept_incidents.append(created):
+                self._incidents.pop(old.id, None)
             return "accepted", _copy_incident(created), None if silenced else "incident#new"
 
     def snapshot(self) -> dict[str, Any]:
@@ -672,7 +676,7 @@ class BigPandaState(TargetState):
                         for i in self._incidents.values()
                     ],
                     "autoshare_rules": [r.to_json() for r in self._rules],
-                    "shares": copy.deepcopy(self._shares),
+                    "shares": copy.deepcopy(list(self._shares)),
                     "environments": [e.to_json() for e in environments],
                     "maintenance_plans": [p.to_json(now) for p in self._plans.values()],
                     "webhook_v2_integrations": [_v2_answer(i) for i in self._integrations.values()],
@@ -684,6 +688,7 @@ class BigPandaState(TargetState):
             self._resolutions.clear()
             self._comments.clear()
             self._alerts.clear()
+            self._kept_incidents.clear()
             self._incidents.clear()
             self._rules.clear()
             self._environments = None
@@ -691,6 +696,11 @@ class BigPandaState(TargetState):
             self._shares.clear()
             self._integrations.clear()
             self.wrong_region = False
+
+
+#: The newest activities an incident keeps (a storm on one host and check adds one an
+#: alert): enough for every share and resolve a run makes.
+ACTIVITIES_KEPT = 1000
 
 
 def _activity(
@@ -707,6 +717,7 @@ def _activity(
             "params": params,
         }
     )
+    keep_last(incident.activities, ACTIVITIES_KEPT)
 
 
 def _worse(severity: str, status: str) -> str:
@@ -1126,7 +1137,7 @@ def _planned(state: BigPandaState, incident_id: str, event: str, rule: AutoShare
     from bp_integrate.engine.plan import Target as PlanTarget
     from bp_integrate.engine.plan import plan_event
     from bp_integrate.integrations import get as get_integration
-    from bp_integrate.integrations.base import PlannedRequest
+    from bp_integrate.integrations.base import PlannedRequest, SendOptions
     from bp_integrate.redact import Redactor
 
     with state._lock:
@@ -1162,7 +1173,7 @@ def _planned(state: BigPandaState, incident_id: str, event: str, rule: AutoShare
             )
         ]
     target = PlanTarget(integration, rule.values, Installed(integration.name, rule.values))
-    planned = plan_event([target], event, rendered, body, spec.send_options(), Redactor())
+    planned = plan_event([target], event, rendered, body, SendOptions(spec.test_marker), Redactor())
     return [p for p in planned if isinstance(p, PlannedRequest)]
 
 

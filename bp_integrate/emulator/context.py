@@ -12,34 +12,18 @@ from __future__ import annotations
 import base64
 import hmac
 import json
-from dataclasses import dataclass, field
 from typing import Any, TypeVar
+
+from bp_integrate.loading import finite_float
 
 from .config import EmulatorConfig
 from .records import NOT_PARSED, json_depth
 from .state import EmulatorState
 from .target import TargetSettings, TargetState
-from .wire import Request, Response
+from .wire import Outcome, Request, Response
 
 _S = TypeVar("_S", bound=TargetState)
 _C = TypeVar("_C", bound=TargetSettings)
-
-
-@dataclass
-class Outcome:
-    """What a handler decided about one request, for the request log."""
-
-    target: str
-    route: str
-    valid: bool = True
-    errors: list[str] = field(default_factory=list)
-    note: str = ""
-    key: str | None = None
-    action: str | None = None
-
-    def reject(self, *errors: str) -> None:
-        self.valid = False
-        self.errors.extend(errors)
 
 
 def outcome(request: Request) -> Outcome:
@@ -51,21 +35,23 @@ def outcome(request: Request) -> Outcome:
 
 
 def config_of(request: Request) -> EmulatorConfig:
-    return request.app.config
+    config: EmulatorConfig = request.app.config
+    return config
 
 
 def state_of(request: Request) -> EmulatorState:
-    return request.app.state
+    state: EmulatorState = request.app.state
+    return state
 
 
 def target_state(request: Request, kind: type[_S]) -> _S:
     """The state of the target whose state class is ``kind``."""
-    return request.app.state.target(kind)
+    return state_of(request).target(kind)
 
 
 def settings_of(request: Request, kind: type[_C]) -> _C:
     """The settings of the target whose settings class is ``kind``."""
-    return request.app.config.of(kind)
+    return config_of(request).of(kind)
 
 
 #: One encoder for every answer (json.dumps with options builds one per call).
@@ -101,7 +87,7 @@ def read_json(request: Request) -> Any:
             raise cached
         return cached
     try:
-        value = parse_json(request.body, request.app.config.max_json_depth)
+        value = parse_json(request.body, config_of(request).max_json_depth)
     except BodyError as exc:
         request.parsed = exc
         raise
@@ -124,7 +110,7 @@ def parse_json(raw: bytes, max_depth: int) -> Any:
     if not raw.strip():
         raise BodyError("request body is empty; expected JSON")
     try:
-        value = json.loads(raw.decode("utf-8"), parse_constant=_not_json)
+        value = json.loads(raw.decode("utf-8"), parse_constant=_not_json, parse_float=finite_float)
     except UnicodeDecodeError as exc:
         raise BodyError(f"request body is not UTF-8: {exc}") from exc
     except json.JSONDecodeError as exc:
@@ -133,8 +119,9 @@ def parse_json(raw: bytes, max_depth: int) -> Any:
         ) from exc
     except ValueError as exc:
         # What Python's reader refuses beyond JSON's grammar (an integer of more than
-        # sys.get_int_max_str_digits(), 4,300, digits) or takes beyond it (NaN, Infinity):
-        # a target refuses either as malformed.
+        # sys.get_int_max_str_digits(), 4,300, digits) or takes beyond it (NaN, Infinity,
+        # 1e400 that would become Infinity: loading.finite_float, the strict readers' one
+        # rule): a target refuses each as malformed.
         reason = str(exc).partition(";")[0]
         raise BodyError(f"request body is not JSON that can be read: {reason}") from exc
     except RecursionError:

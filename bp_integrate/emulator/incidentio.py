@@ -58,7 +58,7 @@ from .context import (
     state_of,
     target_state,
 )
-from .target import Route, Target, TargetSettings, TargetState
+from .target import Kept, Route, Target, TargetSettings, TargetState, keep_last
 from .wire import Request, Response
 
 CLOSED_EVENT = "incident#closed"
@@ -218,7 +218,7 @@ class IncidentIoState(TargetState):
 
     def __init__(self, lock: Any) -> None:
         super().__init__(lock)
-        self._alerts: list[IncidentIoAlert] = []
+        self._alerts: Kept[IncidentIoAlert] = Kept()  # the newest (target.Kept)
         self._sources: dict[str, IncidentIoSource] = {}
         self._seeded = False
 
@@ -261,7 +261,7 @@ class IncidentIoState(TargetState):
 
     def incidentio_alerts(self) -> list[IncidentIoAlert]:
         with self._lock:
-            return copy.deepcopy(self._alerts)
+            return copy.deepcopy(list(self._alerts))
 
     def _current(self, deduplication_key: str) -> IncidentIoAlert | None:
         for alert in reversed(self._alerts):
@@ -326,6 +326,7 @@ class IncidentIoState(TargetState):
             alert.last_event_type = event_type
             alert.updated_at = now
             alert.history.append({"event_type": event_type, "status": alert.status, "at": now})
+            keep_last(alert.history)
             return alert.deduplication_key, note
 
     def snapshot(self) -> dict[str, Any]:

@@ -49,7 +49,7 @@ from .context import (
     target_state,
 )
 from .records import mask_key
-from .target import Route, Target, TargetSettings, TargetState
+from .target import Kept, Route, Target, TargetSettings, TargetState, keep_last
 from .wire import Request, Response
 
 #: PagerDuty's own body limit for Events API v2 (512 KB, taken as KiB).
@@ -214,10 +214,12 @@ class PagerDutyState(TargetState):
 
     def __init__(self, lock: Any) -> None:
         super().__init__(lock)
-        self._incidents: list[PagerDutyAlert] = []
+        # The newest MAX_TARGET_RECORDS (target.Kept); the indexes forget what it drops.
+        self._incidents: Kept[PagerDutyAlert] = Kept()
+        self._opened = 0
         self._by_key: dict[tuple[str, str], list[PagerDutyAlert]] = {}
         self._by_id: dict[str, PagerDutyAlert] = {}
-        self._changes: list[PagerDutyChangeEvent] = []
+        self._changes: Kept[PagerDutyChangeEvent] = Kept()
         self._rest_window: dict[str, deque[float]] = {}
         self._services: dict[str, PagerDutyService] = {}
         self._service_of_key: dict[str, str] = {}
@@ -271,7 +273,7 @@ class PagerDutyState(TargetState):
     def pagerduty_alerts(self) -> list[PagerDutyAlert]:
         """Every incident, oldest first."""
         with self._lock:
-            return copy.deepcopy(self._incidents)
+            return copy.deepcopy(list(self._incidents))
 
     def pagerduty_alert(self, routing_key: str, dedup_key: str) -> PagerDutyAlert | None:
         """The newest incident for the key (the open one, when one is open)."""
@@ -290,14 +292,14 @@ class PagerDutyState(TargetState):
         with self._lock:
             found = self._by_id.get(incident_id)
             if found is None and incident_id.isdigit():
-                number = int(incident_id)
-                if 1 <= number <= len(self._incidents):
-                    found = self._incidents[number - 1]
+                index = int(incident_id) - self._incidents.dropped - 1  # numbers start at 1
+                if 0 <= index < len(self._incidents):
+                    found = self._incidents[index]
             return copy.deepcopy(found)
 
     def pagerduty_change_events(self) -> list[PagerDutyChangeEvent]:
         with self._lock:
-            return copy.deepcopy(self._changes)
+            return copy.deepcopy(list(self._changes))
 
     def pagerduty_event(
         self,
@@ -353,10 +355,12 @@ class PagerDutyState(TargetState):
             alert.event_count += 1
             alert.updated_at = now
             alert.actions.append(action)
+            keep_last(alert.actions)
             return note
 
     def _open(self, routing_key: str, dedup_key: str, now: float) -> PagerDutyAlert:
-        number = len(self._incidents) + 1
+        self._opened += 1
+        number = self._opened
         alert = PagerDutyAlert(
             routing_key=routing_key,
             dedup_key=dedup_key,
@@ -372,9 +376,14 @@ class PagerDutyState(TargetState):
             incident_number=number,
             last_status_change_at=now,
         )
-        self._incidents.append(alert)
         self._by_key.setdefault((routing_key, dedup_key), []).append(alert)
         self._by_id[alert.id] = alert
+        for old in self._incidents.append(alert):
+            same_key = self._by_key[(old.routing_key, old.dedup_key)]
+            same_key.remove(old)
+            if not same_key:
+                del self._by_key[(old.routing_key, old.dedup_key)]
+            self._by_id.pop(old.id, None)
         return alert
 
     def pagerduty_change(self, routing_key: str, summary: str | None, now: float) -> None:
@@ -427,6 +436,7 @@ class PagerDutyState(TargetState):
             self._services.clear()
             self._service_of_key.clear()
             self._incidents.clear()
+            self._opened = 0
             self._by_key.clear()
             self._by_id.clear()
             self._changes.clear()

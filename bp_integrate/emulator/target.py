@@ -13,13 +13,15 @@ one place that unwraps BigPanda's webhook envelope.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import importlib
 import pkgutil
 import threading
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 if TYPE_CHECKING:
     from .wire import Handler, Request
@@ -39,6 +41,92 @@ _PLUMBING = frozenset(
         "wire",
     }
 )
+
+
+#: The most records of one kind (alerts, incidents, events, clears, comments, shares,
+#: receivers' bodies) an emulated target keeps, and the most they may cost together
+#: (`record_cost`): past either, the oldest are dropped (and counted). The twelve kinds
+#: of the five targets stay under 12 x 10 MiB = 120 MiB at worst: within the 128 MiB the
+#: emulator allows for what it remembers (its request log has its own, state.py).
+MAX_TARGET_RECORDS = 10_000
+KIND_BUDGET_BYTES = 10 * 1024 * 1024
+#: The most entries one record keeps in a list that grows with each event it takes
+#: (a PagerDuty incident's actions, an incident.io alert's history, an activity log).
+MAX_RECORD_ENTRIES = 100
+#: What one object (a record, a dict, a list) costs beyond its strings, roughly.
+OBJECT_BYTES = 64
+
+_T = TypeVar("_T")
+
+
+def record_cost(value: Any) -> int:
+    """Roughly what ``value`` holds in memory, in bytes: its strings' lengths (at most 4
+    bytes a character) plus OBJECT_BYTES an object. Iterative; for what a target keeps."""
+    total = 0
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        total += OBJECT_BYTES
+        if isinstance(item, str):
+            total += len(item) if item.isascii() else 4 * len(item)
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list | tuple | set | deque):
+            stack.extend(item)
+        elif dataclasses.is_dataclass(item) and not isinstance(item, type):
+            stack.extend(vars(item).values())
+    return total
+
+
+class Kept(Generic[_T]):
+    """The newest records of one kind a target keeps, oldest first: at most ``limit`` of
+    them costing at most ``budget`` bytes together (each priced by `record_cost` when
+    added). Adding past either drops the oldest, counted in ``dropped``; `append` returns
+    them, for the target to forget in its indexes. Read like a list (iterate, ``len``,
+    ``[i]``, ``[-1]``); the target's lock guards it."""
+
+    def __init__(self, limit: int = MAX_TARGET_RECORDS, budget: int = KIND_BUDGET_BYTES) -> None:
+        self.limit = limit
+        self.budget = budget
+        self._items: deque[tuple[_T, int]] = deque()
+        self.bytes = 0
+        self.dropped = 0
+
+    def append(self, item: _T) -> list[_T]:
+        cost = record_cost(item)
+        self._items.append((item, cost))
+        self.bytes += cost
+        gone: list[_T] = []
+        while len(self._items) > self.limit or (self.bytes > self.budget and len(self._items) > 1):
+            old, old_cost = self._items.popleft()
+            self.bytes -= old_cost
+            self.dropped += 1
+            gone.append(old)
+        return gone
+
+    def clear(self) -> None:
+        self._items.clear()
+        self.bytes = 0
+        self.dropped = 0
+
+    def __iter__(self) -> Iterator[_T]:
+        return (item for item, _ in self._items)
+
+    def __reversed__(self) -> Iterator[_T]:
+        return (item for item, _ in reversed(self._items))
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __getitem__(self, index: int) -> _T:
+        return self._items[index][0]
+
+
+def keep_last(entries: list[Any], limit: int = MAX_RECORD_ENTRIES) -> None:
+    """Drop all but the newest ``limit`` of a record's growing list, in place."""
+    if len(entries) > limit:
+        del entries[:-limit]
 
 
 class TargetState:

@@ -32,7 +32,7 @@ from .context import (
     settings_of,
     target_state,
 )
-from .target import Route, Target, TargetSettings, TargetState
+from .target import MAX_TARGET_RECORDS, Kept, Route, Target, TargetSettings, TargetState
 from .wire import Request, Response
 
 RECEIVE_PATH = "/webhook/{receiver_id}"
@@ -71,6 +71,9 @@ class WebhookState(TargetState):
     def __init__(self, lock: Any) -> None:
         super().__init__(lock)
         self._receivers: dict[str, _Receiver] = {}
+        #: Every kept body of every receiver, by its id: the newest within the target's
+        #: budget (target.Kept), so many receivers cannot each keep 20 large bodies.
+        self._bodies: Kept[tuple[str, Any]] = Kept()
 
     def webhook_received(self, receiver_id: str, body: Any, now: float) -> int:
         """Keep one accepted body; return how many this receiver accepted so far."""
@@ -79,16 +82,23 @@ class WebhookState(TargetState):
             if receiver is None:
                 receiver = _Receiver(0, now, deque(maxlen=KEPT_BODIES))
                 self._receivers[receiver_id] = receiver
+                if len(self._receivers) > MAX_TARGET_RECORDS:  # the least recently made
+                    del self._receivers[next(iter(self._receivers))]
             receiver.received += 1
             receiver.last_at = now
-            receiver.bodies.append(body)
+            entry = (receiver_id, body)
+            receiver.bodies.append(entry)
+            for gone in self._bodies.append(entry):
+                owner = self._receivers.get(gone[0])
+                if owner is not None and owner.bodies and owner.bodies[0] is gone:
+                    owner.bodies.popleft()
             return receiver.received
 
     def webhook_bodies(self, receiver_id: str) -> list[Any]:
         """The newest bodies ``receiver_id`` accepted, oldest first."""
         with self._lock:
             receiver = self._receivers.get(receiver_id)
-            return copy.deepcopy(list(receiver.bodies)) if receiver else []
+            return copy.deepcopy([body for _, body in receiver.bodies]) if receiver else []
 
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
@@ -104,6 +114,7 @@ class WebhookState(TargetState):
     def reset(self) -> None:
         with self._lock:
             self._receivers.clear()
+            self._bodies.clear()
 
 
 def handle_receive(request: Request) -> Response:

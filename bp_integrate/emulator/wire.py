@@ -14,16 +14,42 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, NamedTuple
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple, Protocol
 from urllib.parse import parse_qsl, unquote
 
 from multidict import CIMultiDict, CIMultiDictProxy, MultiDict, MultiDictProxy
 
 from .records import NOT_PARSED
 
-if TYPE_CHECKING:
-    from .app import Emulator
-    from .context import Outcome
+
+class Host(Protocol):
+    """What a request's ``app`` gives its handler: the :class:`~.app.Emulator`'s
+    config and state (typed where they are read, in :mod:`.context`, so this module
+    needs nothing of the app it serves)."""
+
+    @property
+    def config(self) -> Any: ...
+
+    @property
+    def state(self) -> Any: ...
+
+
+@dataclass
+class Outcome:
+    """What a handler decided about one request, for the request log."""
+
+    target: str
+    route: str
+    valid: bool = True
+    errors: list[str] = field(default_factory=list)
+    note: str = ""
+    key: str | None = None
+    action: str | None = None
+
+    def reject(self, *errors: str) -> None:
+        self.valid = False
+        self.errors.extend(errors)
 
 
 class Response:
@@ -89,7 +115,7 @@ class Request:
         query_string: str,
         headers: CIMultiDict[str] | CIMultiDictProxy[str],
         body: bytes,
-        app: Emulator,
+        app: Host,
         abort: Callable[[], None] | None = None,
         routed: str | None = None,
     ) -> None:

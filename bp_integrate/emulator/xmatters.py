@@ -64,7 +64,7 @@ from .context import (
     settings_of,
     target_state,
 )
-from .target import Route, Target, TargetSettings, TargetState
+from .target import Kept, Route, Target, TargetSettings, TargetState
 from .wire import Request, Response
 
 OUTAGE_ID_FIELDS = ("outage_id", "outageId", "incident_id", "id")
@@ -191,8 +191,9 @@ class XMattersState(TargetState):
 
     def __init__(self, lock: Any) -> None:
         super().__init__(lock)
-        self._events: list[XMattersEvent] = []
-        self._clears: list[PanoptaClear] = []
+        # The newest of each (target.Kept).
+        self._events: Kept[XMattersEvent] = Kept()
+        self._clears: Kept[PanoptaClear] = Kept()
         self._numbered = 0
 
     def _of(self, function: str) -> list[XMattersEvent]:
@@ -209,7 +210,7 @@ class XMattersState(TargetState):
 
     def panopta_clears(self) -> list[PanoptaClear]:
         with self._lock:
-            return copy.deepcopy(self._clears)
+            return copy.deepcopy(list(self._clears))
 
     def add_xmatters_event(self, event: XMattersEvent) -> None:
         """Keep an event, giving it an id (a UUID) and an event number as xMatters does."""

@@ -14,7 +14,13 @@ from typing import Any, ClassVar, Literal
 
 from bp_integrate.errors import UsageError
 from bp_integrate.redact import mask_header_value
-from bp_integrate.urls import MASK, has_masked_secret, mask_url, split_url_secrets
+from bp_integrate.urls import (
+    MASK,
+    has_masked_secret,
+    mask_url,
+    split_url_secrets,
+    wire_problem,
+)
 
 Confidence = Literal["C", "S", "G"]
 Checker = Callable[[str, Mapping[str, str]], str]
@@ -103,35 +109,6 @@ def is_url_setting(name: str) -> bool:
     carry a key in its query (`?token=`, `?apiKey=`), so every URL setting splits its
     secrets off the same way (`Field.url_with_secrets`)."""
     return name == "url" or name.endswith("_url")
-
-
-#: The longest single-line value accepted: values end up in URLs and headers, and
-#: servers commonly refuse a request line or header over 8 KiB (nginx's
-#: large_client_header_buffers, Apache's LimitRequestLine and LimitRequestFieldSize).
-WIRE_MAX = 8 * 1024
-
-
-def wire_problem(name: str, value: str, secret: bool, multiline: bool = False) -> str | None:
-    """Why `value` cannot travel in a URL or header, or None. Never quotes the value.
-
-    A secret goes into a header or URL verbatim, so it may hold only what an HTTP
-    field value carries (RFC 9110 5.5: visible ASCII, space, tab). A `password` is
-    the exception: it only ever travels inside Basic auth, base64 of its UTF-8
-    (RFC 7617), so any character is fine.
-    """
-    if not multiline and len(value.encode("utf-8")) > WIRE_MAX:
-        return (
-            f"is {len(value.encode('utf-8'))} bytes long; at most {WIRE_MAX} fit in a URL "
-            "or header (servers refuse longer request lines)."
-        )
-    if secret and name != "password":
-        for position, char in enumerate(value, start=1):
-            if not (char in " \t" or 33 <= ord(char) <= 126):
-                return (
-                    f"has a character HTTP cannot carry in a header or URL (position "
-                    f"{position}: only visible ASCII, space and tab are allowed)."
-                )
-    return None
 
 
 @dataclass(frozen=True)
@@ -783,7 +760,9 @@ class TargetSide:
 
     def refused(self, what: str, status: int, answer: Any) -> tuple[str, str]:
         """(message, hint) for an error answer: the key, its permission, the limit."""
-        detail = self.detail(answer)
+        from bp_integrate.failures import clipped
+
+        detail = clipped(self.detail(answer))
         said = f": {detail}" if detail else ""
         if status == 401:
             return (
