@@ -7,6 +7,7 @@ reads the config file or builds a hint's command line by itself.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -17,6 +18,21 @@ if TYPE_CHECKING:
 
     from bp_integrate.config import Config
     from bp_integrate.engine.plan import Loaded
+
+
+#: What a profile may be called: it becomes a YAML key and part of a variable's name.
+PROFILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+
+
+def complete_profile(incomplete: str) -> list[str]:
+    """The profile names starting with `incomplete` (shell completion of -p/--profile)."""
+    try:
+        from bp_integrate import config
+
+        names = list(config.load().data.get("profiles") or {})
+    except Exception:  # completion must never fail loudly
+        names = []
+    return [n for n in dict.fromkeys(["default", *names]) if n.startswith(incomplete)]
 
 
 @dataclass

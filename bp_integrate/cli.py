@@ -9,7 +9,6 @@ from __future__ import annotations
 import errno
 import importlib
 import os
-import re
 import sys
 from typing import Annotated, Any, NamedTuple
 
@@ -17,9 +16,9 @@ import typer
 from typer.core import TyperCommand, TyperGroup, TyperOption
 
 from bp_integrate import __version__
+from bp_integrate.app import PROFILE_NAME, complete_profile
 from bp_integrate.errors import BPError, ExitCode
 
-PROFILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 CONTEXT_SETTINGS: dict[str, Any] = {"help_option_names": ["-h", "--help"]}
 
 
@@ -192,12 +191,38 @@ def load_command(name: str) -> Any:
 
 def tidy_help(command: Any, name: str) -> None:
     """Lay out the help of a command and its subcommands: options with their own names
-    (see `tidy_options`), the help option included, and the advanced ones in their panel."""
+    (see `tidy_options`), the help option included, and the advanced ones in their panel.
+    Each command also knows --profile (hidden), so that completion after the command
+    (`show xmatters -p <TAB>`) offers profile names."""
     ctx = typer.Context(command, help_option_names=list(CONTEXT_SETTINGS["help_option_names"]))
     help_option = command.get_help_option(ctx)  # made once, kept: tidied like the rest
     tidy_options([*command.params, help_option], ADVANCED.get(name, ()))
-    for sub_name, sub in (getattr(command, "commands", None) or {}).items():
+    subcommands = getattr(command, "commands", None) or {}
+    for sub_name, sub in subcommands.items():
         tidy_help(sub, f"{name} {sub_name}")
+    if not subcommands and not any("--profile" in p.opts for p in command.params):
+        command.params.append(profile_after_command())
+
+
+def profile_after_command() -> Any:
+    """--profile after a command, for completion only: the group hoists `-p NAME` before
+    the command (`hoist_profile`), so this option never receives a value itself."""
+    holder = typer.Typer(add_completion=False)
+
+    @holder.command()
+    def _holder(
+        profile: Annotated[
+            str | None,
+            typer.Option(
+                *PROFILE_FLAGS, metavar="NAME", hidden=True, autocompletion=complete_profile
+            ),
+        ] = None,
+    ) -> None:  # pragma: no cover - only its option is used
+        del profile
+
+    option = typer.main.get_command(holder).params[0]
+    option.expose_value = False
+    return option
 
 
 def tidy_options(params: list[Any], advanced: tuple[str, ...] = ()) -> None:
@@ -252,16 +277,6 @@ def hoist_profile(args: list[str]) -> list[str]:
     if not hoisted:
         return args
     return head[:command_at] + hoisted + head[command_at:] + rest
-
-
-def complete_profile(incomplete: str) -> list[str]:
-    try:
-        from bp_integrate import config
-
-        names = list(config.load().data.get("profiles") or {})
-    except Exception:  # completion must never fail loudly
-        names = []
-    return [n for n in ["default", *names] if n.startswith(incomplete)]
 
 
 def wants_json(ctx: typer.Context) -> bool:
@@ -343,9 +358,7 @@ class Group(TyperGroup):
         except BPError as error:
             from bp_integrate import ui
 
-            ui.err().print(f"Error: {error.message}", style="bold red")
-            if error.hint:
-                ui.err().print(f"  {error.hint}")
+            ui.error(error.message, error.hint)
             if wants_json(ctx):
                 # A script reading stdout gets the error as data too.
                 with ui.reader_may_leave():
@@ -362,6 +375,9 @@ class Group(TyperGroup):
             raise typer.Exit(int(error.code)) from None
         except (KeyboardInterrupt, typer.Abort):
             from bp_integrate import ui
+            from bp_integrate.signals import stop_taking_interrupts
+
+            stop_taking_interrupts()  # a second Ctrl-C now would end us by signal (-2)
 
             # Only the commands that change settings promise to roll back; a send
             # interrupted half-way has sent what it sent (its own report says what).
@@ -385,8 +401,7 @@ class Group(TyperGroup):
 
             if error.errno in (errno.ENOSPC, errno.EDQUOT):
                 ui.silence(sys.stdout)  # the final flush would fail the same way
-            ui.err().print(f"Error: {known.message}", style="bold red")
-            ui.err().print(f"  {known.hint}")
+            ui.error(known.message, known.hint)
             raise typer.Exit(int(known.code)) from None
         except Exception as error:
             if os.environ.get("BP_INTEGRATE_DEBUG"):
@@ -394,13 +409,10 @@ class Group(TyperGroup):
             from bp_integrate import ui
             from bp_integrate.urls import scrub_text
 
-            ui.err().print(
-                f"Error: unexpected {type(error).__name__}: {scrub_text(str(error))}",
-                style="bold red",
-            )
-            ui.err().print(
-                "  This is a bug in bp-integrate. Run again with BP_INTEGRATE_DEBUG=1 to see "
-                "the traceback (it may show secrets), and report it."
+            ui.error(
+                f"unexpected {type(error).__name__}: {scrub_text(str(error))}",
+                "This is a bug in bp-integrate. Run again with BP_INTEGRATE_DEBUG=1 to see "
+                "the traceback (it may show secrets), and report it.",
             )
             raise typer.Exit(int(ExitCode.ERROR)) from None
 
@@ -537,5 +549,5 @@ def check_profile(ctx: typer.Context, profile: str) -> None:
 def main() -> None:
     from bp_integrate.signals import sigterm_as_ctrl_c
 
-    with sigterm_as_ctrl_c():
+    with sigterm_as_ctrl_c(entry_point=True):
         app()

@@ -65,7 +65,7 @@ def nearest(name: str, choices: list[str]) -> str | None:
     """The closest of `choices` to a mistyped `name`, if any is close enough."""
     import difflib
 
-    found = difflib.get_close_matches(name.lower(), choices, n=1, cutoff=0.5)
+    found = difflib.get_close_matches(name.lower(), choices, n=1, cutoff=0.6)
     if found:
         return found[0]
     prefixed = [c for c in choices if c.startswith(name.lower()[:3])] if len(name) >= 3 else []

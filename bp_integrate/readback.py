@@ -121,15 +121,18 @@ def load_creds(
     return creds
 
 
-def missing_hint(integration: Integration, creds: Mapping[str, str]) -> str | None:
-    """What would let verify read this target back (None: nothing is missing)."""
+def missing_hint(
+    integration: Integration, creds: Mapping[str, str], profile: str | None = None
+) -> str | None:
+    """What would let verify read this target back (None: nothing is missing); the
+    variables named are the profile's own."""
     if not integration.readback_fields:
         return None
     # A field with a default (a property name we guess [G]) is never missing.
     missing = [f for f in integration.readback_fields if not creds.get(f.name) and not f.default]
     if not missing:
         return None
-    names = ", ".join(readback_env_var(integration, f.name) for f in missing)
+    names = ", ".join(readback_env_var(integration, f.name, profile) for f in missing)
     labels = "; ".join(f"{f.label}: {f.help}" for f in missing)
     store = f"bp-integrate profile set --readback {integration.name}"
     return f"set {names} (or store it: {store}). {labels}"
@@ -141,6 +144,8 @@ class TargetReader:
 
     timeout: float = 15.0
     pacers: dict[str, Pacer] = field(default_factory=dict)
+    #: Whose credentials these are: a refusal names that profile's variables.
+    profile: str | None = None
     #: A deadline (time.monotonic()) for every read and its back-off (verify's hop).
     deadline: float | None = None
     _client: httpx.Client | None = None
@@ -187,7 +192,8 @@ class TargetReader:
             raise APIError(
                 f"{what}: {integration.title} refused the read-back credentials "
                 f"({response.status_code}).",
-                "Check them: " + (missing_hint_all(integration) or "see docs/verify.md."),
+                "Check them: "
+                + (missing_hint_all(integration, self.profile) or "see docs/verify.md."),
                 response.status_code,
             )
         if response.status_code >= 400:
@@ -230,9 +236,11 @@ class TargetReader:
         return True
 
 
-def missing_hint_all(integration: Integration) -> str:
+def missing_hint_all(integration: Integration, profile: str | None = None) -> str:
     return ", ".join(
-        readback_env_var(integration, f.name) for f in integration.readback_fields if not f.default
+        readback_env_var(integration, f.name, profile)
+        for f in integration.readback_fields
+        if not f.default
     )
 
 
@@ -283,6 +291,8 @@ class ReadTarget:
     integration: Integration
     values: Mapping[str, str]
     creds: Mapping[str, str]
+    #: The profile the credentials are of (its variables are the ones a hint names).
+    profile: str | None = None
 
 
 class ReadBackWatch:
@@ -325,7 +335,7 @@ class ReadBackWatch:
             want = wanted_state(event, self.expectation(step, name))
             started = time.monotonic()
             if integration.readback_query(incident_id, target.values, target.creds) is None:
-                hint = missing_hint(integration, target.creds)
+                hint = missing_hint(integration, target.creds, target.profile)
                 detail = "not checked: " + (hint or f"{integration.title} has no read API")
                 self.results.append(ReadBackResult(step, event, name, "not_checked", detail))
                 continue
@@ -375,7 +385,7 @@ def readback_consumer(watch: ReadBackWatch) -> Any:
     """A run-engine consumer that reads each (non-cleanup) step back through `watch`."""
     import asyncio
 
-    from bp_integrate.engine.run import Consumer, StepReport
+    from bp_integrate.engine.consumer import Consumer, StepReport
 
     class ReadBackConsumer(Consumer):
         awaits_steps = True

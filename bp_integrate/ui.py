@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -67,16 +68,64 @@ def emit_json_line(data: Any) -> None:
 
 
 def say(message: str, style: str | None = None) -> None:
-    err().print(message, style=style)
+    """A message on stderr: on a terminal each line is wrapped at words to its width,
+    keeping the line's own indent (see `prose`); off a terminal, as given."""
+    con = err()
+    if not con.is_terminal:
+        con.print(message, style=style)
+        return
+    lines = []
+    for line in message.split("\n"):
+        body = line.lstrip(" ")
+        lines.append(wrapped(body, con.width - 1, len(line) - len(body)) if body else line)
+    con.print("\n".join(lines), style=style)
 
 
 def warn(message: str) -> None:
     prose(f"warning: {message}", style="yellow")
 
 
+def error(message: str, hint: str | None = None) -> None:
+    """An error block on stderr: `Error: message`, then the hint indented; wrapped at
+    words on a terminal like every other message."""
+    prose(f"Error: {message}", style="bold red")
+    if hint:
+        prose(hint, indent=2)
+
+
+def row(text: str, hang: int = 2, style: str | None = None) -> None:
+    """A line of data (stdout) that may be long (a verify hop with its detail): on a
+    terminal wrapped at words, continuation lines indented by `hang`; off a terminal
+    one line, as given (for grep and `wc -l`)."""
+    con = out()
+    if not con.is_terminal:
+        con.print(text, style=style)
+        return
+    first, *rest = wrapped(text, con.width - 1).split("\n")
+    if rest:
+        rest = wrapped(" ".join(line.strip() for line in rest), con.width - 1, hang).split("\n")
+    con.print("\n".join([first, *rest]), style=style)
+
+
 #: Auth schemes whose value (`Basic dXNl...`) must stay on one line with its scheme.
 _SCHEMES = ("Basic ", "Bearer ", "Token ")
 _KEEP = "\u00a0"  # a no-break space: textwrap does not split at it
+#: A command to copy (`bp-integrate --profile prod show xmatters --show-secrets`), up
+#: to the end of its clause: kept on one line when it fits one.
+_COMMAND = re.compile(r"bp-integrate(?: (?!\()[^\s;:,)]+(?:[:,](?=\S)[^\s;:,)]*)*)+")
+
+
+def _keep_commands(paragraph: str, room: int) -> str:
+    def keep(match: re.Match[str]) -> str:
+        command = match.group(0).rstrip(".")
+        tail = match.group(0)[len(command) :]
+        words = command.split(" ")
+        while len(words) > 1 and len(" ".join(words)) > room:  # where the clause ends is
+            words.pop()  # a guess: keep together only what fits a line
+        kept = " ".join(words)
+        return kept.replace(" ", _KEEP) + command[len(kept) :] + tail
+
+    return _COMMAND.sub(keep, paragraph)
 
 
 def wrapped(text: str, width: int, indent: int = 0) -> str:
@@ -91,7 +140,7 @@ def wrapped(text: str, width: int, indent: int = 0) -> str:
     pad = " " * indent
     out: list[str] = []
     for paragraph in text.split("\n"):
-        kept = paragraph
+        kept = _keep_commands(paragraph, max(width, indent + 20) - indent)
         for scheme in _SCHEMES:
             kept = kept.replace(scheme, scheme[:-1] + _KEEP)
         lines = textwrap.wrap(
@@ -118,7 +167,7 @@ def prose(text: str, indent: int = 0, style: str | None = None) -> None:
 
 
 def success(message: str) -> None:
-    err().print(message, style="green")
+    say(message, style="green")
 
 
 def data(text: str = "", style: str | None = None) -> None:

@@ -53,9 +53,13 @@ def check_url(url: str, what: str) -> str:
     _refuse_blanks(url, what)
     parts = urlsplit(url)
     if parts.scheme and parts.hostname and parts.scheme not in ("http", "https"):
+        from bp_integrate.errors import nearest
+
+        typo = nearest(parts.scheme, ["https"]) is not None
+        fixed = f"Did you mean {mask_url('https://' + url.partition('://')[2])!r}? " if typo else ""
         raise UsageError(
             f"{what} uses {parts.scheme}://; only https:// is accepted.",
-            "Paste the https:// URL the vendor shows.",
+            f"{fixed}Paste the https:// URL the vendor shows.",
         )
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise UsageError(
@@ -186,19 +190,13 @@ def has_masked_secret(url: str) -> bool:
 
 def masked_params(url: str) -> list[str]:
     """Names of the secret query parameters whose value is the `****` placeholder."""
-    return [
-        k for k, v in _raw_pairs(urlsplit(url).query) if is_secret_name(k) and v == MASK
-    ]
+    return [k for k, v in _raw_pairs(urlsplit(url).query) if is_secret_name(k) and v == MASK]
 
 
 def split_url_secrets(url: str) -> tuple[str, dict[str, str]]:
     """(URL with secret values masked, {param: real value}): the YAML keeps the first."""
     parts = urlsplit(url)
-    secrets = {
-        k: unquote(v)
-        for k, v in _raw_pairs(parts.query)
-        if is_secret_name(k) and v != MASK
-    }
+    secrets = {k: unquote(v) for k, v in _raw_pairs(parts.query) if is_secret_name(k) and v != MASK}
     return mask_url(url), secrets
 
 
@@ -246,3 +244,32 @@ def with_recipients(url: str, recipients: list[str]) -> str:
     else:
         pairs[index] = ("recipients", encoded)
     return _rebuild(parts, pairs)
+
+
+#: The longest single-line value accepted: values end up in URLs and headers, and
+#: servers commonly refuse a request line or header over 8 KiB (nginx's
+#: large_client_header_buffers, Apache's LimitRequestLine and LimitRequestFieldSize).
+WIRE_MAX = 8 * 1024
+
+
+def wire_problem(name: str, value: str, secret: bool, multiline: bool = False) -> str | None:
+    """Why `value` cannot travel in a URL or header, or None. Never quotes the value.
+
+    A secret goes into a header or URL verbatim, so it may hold only what an HTTP
+    field value carries (RFC 9110 5.5: visible ASCII, space, tab). A `password` is
+    the exception: it only ever travels inside Basic auth, base64 of its UTF-8
+    (RFC 7617), so any character is fine.
+    """
+    if not multiline and len(value.encode("utf-8")) > WIRE_MAX:
+        return (
+            f"is {len(value.encode('utf-8'))} bytes long; at most {WIRE_MAX} fit in a URL "
+            "or header (servers refuse longer request lines)."
+        )
+    if secret and name != "password":
+        for position, char in enumerate(value, start=1):
+            if not (char in " \t" or 33 <= ord(char) <= 126):
+                return (
+                    f"has a character HTTP cannot carry in a header or URL (position "
+                    f"{position}: only visible ASCII, space and tab are allowed)."
+                )
+    return None

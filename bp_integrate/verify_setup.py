@@ -148,7 +148,7 @@ def check_readback(target: ReadTarget) -> None:
     nothing): a refused key is an error now, not at the first verify."""
     from bp_integrate.readback import TargetReader
 
-    reader = TargetReader(timeout=15.0)
+    reader = TargetReader(timeout=15.0, profile=target.profile)
     try:
         reader.records(
             target.integration, "bp-integrate-credential-check", target.values, target.creds
@@ -357,7 +357,7 @@ class VerifySetup:
                 answers[f.name] = f.validate(raw, {})
             creds = {k: v for k, v in answers.items() if v}
             if not r.dry_run:
-                check_readback(ReadTarget(integration, target.values, creds))
+                check_readback(ReadTarget(integration, target.values, creds, r.profile))
             result.readback[integration.name] = creds
             result.steps.append(f"{integration.title}: read-back credentials checked")
 

@@ -154,6 +154,9 @@ class Sources:
     done_steps: tuple[str, ...] = ()
     #: The profile's BigPanda region (us, eu, custom): defaults may follow it.
     region: str = "us"
+    #: The profile installed into: a named profile reads only its own variables
+    #: (`BP_INTEGRATE_PROD_...`), the default profile the shared names (`secrets.env_var`).
+    profile: str | None = None
 
 
 @dataclass
@@ -165,7 +168,9 @@ class InstallPlan:
     warnings: list[str]
 
 
-def parse_sets(items: list[str], integration: Integration) -> dict[str, str]:
+def parse_sets(
+    items: list[str], integration: Integration, profile: str | None = None
+) -> dict[str, str]:
     """`--set FIELD=VALUE` pairs; a secret given this way is refused (argv is public)."""
     out: dict[str, str] = {}
     for item in items:
@@ -178,15 +183,17 @@ def parse_sets(items: list[str], integration: Integration) -> dict[str, str]:
             raise UsageError(
                 f"{integration.name}.{name} is a secret and cannot be given with --set: "
                 "command lines are visible to other users and kept in shell history.",
-                f"Set {env_var(integration.name, name)} in the environment, or use "
+                f"Set {env_var(integration.name, name, profile)} in the environment, or use "
                 f"--secret-stdin {name}, or answer the hidden prompt.",
             )
-        _refuse_url_secrets(integration, f, value, f"--set {name}")
+        _refuse_url_secrets(integration, f, value, f"--set {name}", profile)
         out[name] = value
     return out
 
 
-def _refuse_url_secrets(integration: Integration, f: Field, value: str, where: str) -> None:
+def _refuse_url_secrets(
+    integration: Integration, f: Field, value: str, where: str, profile: str | None = None
+) -> None:
     """A URL carrying its key (`?apiKey=...`) is a secret too: not in argv or files."""
     if not f.url_with_secrets:
         return
@@ -199,13 +206,15 @@ def _refuse_url_secrets(integration: Integration, f: Field, value: str, where: s
         "lines are visible to other users and kept in shell history, and answers files "
         "get shared.",
         f"Write the URL with {param}={MASK} and set "
-        f"{env_var(integration.name, f'{f.name}.{param}')} to the key; or give the whole "
-        f"URL in {env_var(integration.name, f.name)}, with --secret-stdin {f.name}, or at "
-        "the prompt.",
+        f"{env_var(integration.name, f'{f.name}.{param}', profile)} to the key; or give the "
+        f"whole URL in {env_var(integration.name, f.name, profile)}, with --secret-stdin "
+        f"{f.name}, or at the prompt.",
     )
 
 
-def load_answers(path: Path, integration: Integration) -> dict[str, str]:
+def load_answers(
+    path: Path, integration: Integration, profile: str | None = None
+) -> dict[str, str]:
     """An answers file: YAML mapping of field -> value (no secrets)."""
     from bp_integrate import loading
 
@@ -230,11 +239,11 @@ def load_answers(path: Path, integration: Integration) -> dict[str, str]:
         if f.secret:
             raise UsageError(
                 f"{path} holds the secret {key!r}; answers files are for settings only.",
-                f"Remove it from the file and set {env_var(integration.name, f.name)} "
+                f"Remove it from the file and set {env_var(integration.name, f.name, profile)} "
                 f"or use --secret-stdin {f.name}.",
             )
         answers[f.name] = _scalar(value, f, path)
-        _refuse_url_secrets(integration, f, answers[f.name], f"{path} ({f.name})")
+        _refuse_url_secrets(integration, f, answers[f.name], f"{path} ({f.name})", profile)
     return answers
 
 
@@ -474,7 +483,7 @@ def _given(integration: Integration, sources: Sources) -> dict[str, str]:
     """Every value given up front, by field name (flags, answers, stdin, environment)."""
     given: dict[str, str] = {}
     for f in integration.fields:
-        variable = env_var(integration.name, f.name)
+        variable = env_var(integration.name, f.name, sources.profile)
         for found in (
             sources.made.get(f.name),
             sources.sets.get(f.name),
@@ -497,7 +506,7 @@ def _resolve(
     prompter: Prompter | None,
 ) -> str:
     given: tuple[str, str] | None = None
-    variable = env_var(integration.name, f.name)
+    variable = env_var(integration.name, f.name, sources.profile)
     if f.name in sources.made:
         system = integration.target_side.system if integration.target_side else "the target"
         given = (sources.made[f.name], f"{system}'s API")
@@ -512,7 +521,7 @@ def _resolve(
     if given is not None:
         raw, origin = given
         try:
-            raw = fill_url_secrets(integration, f, raw, current, sources.environ)
+            raw = fill_url_secrets(integration, f, raw, current, sources.environ, sources.profile)
             return f.validate(raw, values)
         except UsageError as error:
             error.message = f"{error.message} (from {origin})"
@@ -547,6 +556,7 @@ def fill_url_secrets(
     raw: str,
     current: Mapping[str, str],
     environ: Mapping[str, str],
+    profile: str | None = None,
 ) -> str:
     """Replace `apiKey=****` in a URL by the real key: from its variable, else the stored URL.
 
@@ -561,7 +571,7 @@ def fill_url_secrets(
     stored = split_url_secrets(current.get(f.name, ""))[1]
     found: dict[str, str] = {}
     for param in wanted:
-        variable = env_var(integration.name, f"{f.name}.{param}")
+        variable = env_var(integration.name, f"{f.name}.{param}", profile)
         value = environ.get(variable) or stored.get(param)
         if not value:
             raise UsageError(
@@ -604,7 +614,9 @@ def _prompt(
             if f.multiline and raw.strip().startswith("@"):
                 raw = read_at_file(raw)
             # Accepting (or editing) the masked default keeps the real key.
-            raw = fill_url_secrets(integration, f, raw.strip(), current, sources.environ)
+            raw = fill_url_secrets(
+                integration, f, raw.strip(), current, sources.environ, sources.profile
+            )
             return f.validate(raw, values)
         except UsageError as error:
             fixed = None if f.secret else scheme_typo(raw)

@@ -135,17 +135,58 @@ def test_a_profile_variable_overrides_with_a_notice_and_a_doctor_warning(
 def test_env_store_of_a_profile_reads_its_own_variable(
     runner: CliRunner, emu: EmulatorServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """The install reads the profile's own variable too: the shared one (a staging key
+    exported in the shell) is neither read nor named for prod."""
     monkeypatch.setenv("BP_INTEGRATE_PAGERDUTY_INTEGRATION_KEY", STAGING_KEY)
-    result = invoke(
-        runner, "-p", "prod", "install", "pagerduty", "--no-input", "--secret-store", "env",
-        "--set", f"events_url={emu.urls['pagerduty_events']}",
-    )  # fmt: skip
-    assert result.exit_code == 0, result.stderr
-    shown = invoke(runner, "-p", "prod", "show", "pagerduty", "--show-secrets")
-    assert shown.exit_code == 4
-    assert "BP_INTEGRATE_PROD_PAGERDUTY_INTEGRATION_KEY" in shown.stderr
+    args = ("-p", "prod", "install", "pagerduty", "--no-input", "--secret-store", "env",
+            "--set", f"events_url={emu.urls['pagerduty_events']}")  # fmt: skip
+    refused = invoke(runner, *args)
+    assert refused.exit_code == 2
+    assert "set BP_INTEGRATE_PROD_PAGERDUTY_INTEGRATION_KEY or use --secret-stdin" in (
+        refused.stderr
+    )
     monkeypatch.setenv("BP_INTEGRATE_PROD_PAGERDUTY_INTEGRATION_KEY", PROD_OVERRIDE)
+    result = invoke(runner, *args, "--json")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["not_exported"] == []
     shown = invoke(runner, "-p", "prod", "show", "pagerduty", "--show-secrets", "--json")
     assert shown.exit_code == 0, shown.stderr
     assert PROD_OVERRIDE in shown.stdout and STAGING_KEY not in shown.stdout
     assert "overrides" not in shown.stderr  # the env store: the variable is the store
+    monkeypatch.delenv("BP_INTEGRATE_PROD_PAGERDUTY_INTEGRATION_KEY")
+    shown = invoke(runner, "-p", "prod", "show", "pagerduty", "--show-secrets")
+    assert shown.exit_code == 4
+    assert "BP_INTEGRATE_PROD_PAGERDUTY_INTEGRATION_KEY" in shown.stderr
+
+
+def test_a_target_api_key_and_the_bigpanda_key_are_read_per_profile(
+    memory_keyring: MemoryKeyring, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The keys install and uninstall use to make a target's side by API follow the same
+    rule: a shared variable (a staging shell's) never reaches a named profile."""
+    from bp_integrate.commands.sides import api_key_env, api_key_for, bigpanda_key
+    from bp_integrate.integrations import get
+
+    spec = get("pagerduty")
+    side = spec.target_side
+    assert side is not None
+    monkeypatch.setenv("BP_INTEGRATE_PAGERDUTY_API_KEY", "shared-pd-key")
+    monkeypatch.setenv("BP_INTEGRATE_BIGPANDA_API_KEY", "shared-bp-key")
+
+    assert api_key_env(spec, "prod") == "BP_INTEGRATE_PROD_PAGERDUTY_API_KEY"
+    assert api_key_for(spec, side, "prod") is None
+    assert bigpanda_key("prod") is None
+    # The default profile still reads the shared names.
+    assert api_key_for(spec, side, "default") == (
+        "shared-pd-key",
+        "BP_INTEGRATE_PAGERDUTY_API_KEY",
+    )
+    assert bigpanda_key("default") == ("shared-bp-key", "BP_INTEGRATE_BIGPANDA_API_KEY")
+
+    monkeypatch.setenv("BP_INTEGRATE_PROD_PAGERDUTY_API_KEY", "prod-pd-key")
+    monkeypatch.setenv("BP_INTEGRATE_PROD_BIGPANDA_API_KEY", "prod-bp-key")
+    assert api_key_for(spec, side, "prod") == (
+        "prod-pd-key",
+        "BP_INTEGRATE_PROD_PAGERDUTY_API_KEY",
+    )
+    assert bigpanda_key("prod") == ("prod-bp-key", "BP_INTEGRATE_PROD_BIGPANDA_API_KEY")

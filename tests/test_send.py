@@ -701,6 +701,8 @@ def test_updated_says_the_incident_is_open(
         "The test incident is open on the targets; close it with: bp-integrate "
         "send-test incident#closed --incident-id abc123\n"
     ) in result.stderr
+    # Profile 'ops' reads its own variables (its install too), never the shared ones.
+    monkeypatch.setenv("BP_INTEGRATE_OPS_INCIDENTIO_SECRET", CFG.incidentio_secret)
     other = cli(
         "--profile",
         "ops",
@@ -714,8 +716,6 @@ def test_updated_says_the_incident_is_open(
         f"callback_url={emu.urls['incidentio_callback']}",
     )
     assert other.exit_code == 0, other.stderr
-    # Profile 'ops' reads its own variables, never the default profile's shared ones.
-    monkeypatch.setenv("BP_INTEGRATE_OPS_INCIDENTIO_SECRET", CFG.incidentio_secret)
     result = cli("--profile", "ops", "send-test", "updated", "--incident-id", "abc123")
     assert (
         "close it with: bp-integrate --profile ops send-test incident#closed --incident-id abc123\n"

@@ -39,7 +39,7 @@ def test_pagerduty_service_picked_by_typing_and_the_integration_made(
         columns=120,
         extra_env=extra,
     )
-    answer(child, "PagerDuty REST API key:", REST_KEY)
+    answer(child, "PagerDuty REST API key (hidden input):", REST_KEY)
     child.expect_exact("Checkout (PD84BD8)")
     answer(child, "(or text to filter):", "check")  # part of the name, any case
     child.expect_exact("POST " + emu.base_url + "/services/PD84BD8/integrations")

@@ -27,8 +27,8 @@ def xmatters(runner: CliRunner, memory_keyring: MemoryKeyring) -> None:
         f"trigger_url={XM_URL}?apiKey=****",
         "--set",
         "auth=url",
-        BP_INTEGRATE_XMATTERS_TRIGGER_URL_APIKEY="url-key",
-        BP_INTEGRATE_XMATTERS_APP_KEY=APP_KEY,
+        BP_INTEGRATE_PROD_XMATTERS_TRIGGER_URL_APIKEY="url-key",
+        BP_INTEGRATE_PROD_XMATTERS_APP_KEY=APP_KEY,
     )
     assert result.exit_code == 0, result.stderr
 

@@ -32,6 +32,47 @@ def complete_integration(incomplete: str) -> list[str]:
     return [name for name in NAMES if name.startswith(incomplete)]
 
 
+def complete_run_id(incomplete: str) -> list[str]:
+    """`replay --from-run`: the recorded run ids (newest first), not file names."""
+    try:
+        from bp_integrate.history import run_files
+
+        return [p.stem for p in run_files() if p.stem.startswith(incomplete)]
+    except Exception:  # completion must never fail loudly
+        return []
+
+
+def complete_field_key(ctx: typer.Context, incomplete: str) -> list[str]:
+    """`show INTEGRATION --field`: what it can print (the paste items of the profile's
+    install, then its settings), not file names; the integration's field names when it
+    is not installed. The integration is read from the words typed: a parse that stops
+    at the unfinished `--field` leaves it in `ctx.args`, not in `ctx.params`."""
+    words = [*ctx.args, *ctx.meta.get("bp_argv", [])]
+    named = [a for a in words if a in NAMES]
+    try:
+        from bp_integrate import config
+        from bp_integrate.integrations import get
+
+        spec = get(str(ctx.params.get("integration") or (named[-1] if named else "")))
+    except Exception:  # completion must never fail loudly
+        return []
+    keys = [f.name for f in spec.fields]
+    try:
+        from bp_integrate.store import load_values
+        from bp_integrate.wizard import paste
+
+        profile = str(ctx.find_root().params.get("profile") or config.DEFAULT_PROFILE)
+        item = config.load().get(profile, spec.name)
+        if item is not None:
+            values = load_values(spec, item, profile, with_secrets=False, strict=False)
+            doc = paste(spec, values, profile, show_secrets=False)
+            keys = [i["key"] for i in doc["paste"]] + [k for k in doc["settings"] if k not in keys]
+            keys += [f.name for f in spec.fields if f.name not in keys]
+    except Exception:  # a damaged install: the field names still complete
+        pass
+    return [k for k in dict.fromkeys(keys) if k.startswith(incomplete)]
+
+
 IntegrationArg = Annotated[
     str,
     typer.Argument(

@@ -4,13 +4,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from bp_integrate import ui
 from bp_integrate.commands.common import JsonOpt
 from bp_integrate.errors import UsageError
+
+if TYPE_CHECKING:
+    from bp_integrate.history import RunSummary
 
 
 def history_command(
@@ -66,6 +69,25 @@ def history_command(
             "bp-integrate send-test or replay records one."
         )
         return
+    if ui.out().is_terminal:
+        show_runs_wrapped(runs)
+    else:
+        show_runs(runs)
+    ui.say("Send a run again: bp-integrate replay --from-run <id>")
+
+
+def counts_text(run: RunSummary) -> str:
+    c = run.counts
+    if not c:
+        return "-"
+    return (
+        f"sent {c.get('sent', 0)}, ok {c.get('ok', 0)}, failed {c.get('failed', 0)}, "
+        f"skipped {c.get('skipped', 0)}"
+    )
+
+
+def show_runs(runs: list[RunSummary]) -> None:
+    """One line per run on stdout (for `head`, `grep` and `wc -l`), the header on stderr."""
     profile_width = max(len("profile"), *(len(r.profile or "-") for r in runs))
     targets_of = {r.id: ",".join(r.targets) or "-" for r in runs}
     targets_width = max(len("targets"), *(len(t) for t in targets_of.values()))
@@ -75,19 +97,22 @@ def history_command(
         f"{'targets':<{targets_width}}  {'outcome':<11}  counts  command"
     )
     for run in runs:
-        c = run.counts
-        counts = (
-            f"sent {c.get('sent', 0)}, ok {c.get('ok', 0)}, failed {c.get('failed', 0)}, "
-            f"skipped {c.get('skipped', 0)}"
-            if c
-            else "-"
-        )
         when = run.started_at.replace("T", " ")[:19]
         ui.data(
             f"{run.id}  {when:<19}  {run.profile or '-':<{profile_width}}  "
-            f"{targets_of[run.id]:<{targets_width}}  {run.outcome:<11}  {counts}  {run.command}"
+            f"{targets_of[run.id]:<{targets_width}}  {run.outcome:<11}  {counts_text(run)}  "
+            f"{run.command}"
         )
-    ui.say("Send a run again: bp-integrate replay --from-run <id>")
+
+
+def show_runs_wrapped(runs: list[RunSummary]) -> None:
+    """On a terminal: each run as a line of what finds it (id, start, profile, outcome)
+    and, indented below, what it did, wrapped at words to the terminal's width."""
+    for run in runs:
+        when = run.started_at.replace("T", " ")[:19]
+        ui.row(f"{run.id}  {when}  {run.profile or '-'}  {run.outcome}", hang=4)
+        targets = ",".join(run.targets) or "-"
+        ui.row(f"    {run.command}; to {targets}; {counts_text(run)}", hang=4, style="dim")
 
 
 def prune_runs(keep: int | None, json_output: bool) -> None:

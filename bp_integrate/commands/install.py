@@ -21,9 +21,9 @@ from bp_integrate.commands.common import (
     ShowSecretsOpt,
     store_kind_of,
 )
-from bp_integrate.commands.show import render_paste
+from bp_integrate.commands.show import render_notes, render_paste
 from bp_integrate.commands.sides import api_key_env, real_tty, side_key, side_url
-from bp_integrate.errors import BPError, ExitCode, UsageError, command_for
+from bp_integrate.errors import BPError, ConfigError, ExitCode, UsageError, command_for
 from bp_integrate.integrations import get
 from bp_integrate.integrations.base import (
     ApiCall,
@@ -42,6 +42,7 @@ from bp_integrate.urls import MASK, mask_url
 from bp_integrate.wizard import (
     BACK,
     HELP_WORDS,
+    GoBack,
     InstallPlan,
     Sources,
     given_values,
@@ -49,9 +50,21 @@ from bp_integrate.wizard import (
     load_answers,
     parse_sets,
     paste,
+    reserved,
     run,
     scheme_typo,
+    unescaped,
 )
+
+
+def prompt_label(text: str) -> str:
+    """A prompt's text, indented and wrapped at words like prose (the answer follows its
+    end)."""
+    con = ui.err()
+    if not con.is_terminal:
+        return f"  {text}"
+    # Room for the default and the answer: a wrapped label ends well before the edge.
+    return ui.wrapped(text, con.width - 12, indent=2)
 
 
 class TerminalPrompter:
@@ -65,6 +78,9 @@ class TerminalPrompter:
         self.profile = profile
         self.show_secrets = show_secrets
         self._hinted: set[str] = set()
+        #: Whether the walkthrough showed the paste block: the closing report then
+        #: does not show it again.
+        self.pasted = False
 
     def _hint(self, text: str | None, style: str | None = "dim") -> None:
         if text and text not in self._hinted:
@@ -72,18 +88,13 @@ class TerminalPrompter:
             ui.prose(text, indent=2, style=style)
 
     def _label(self, text: str) -> str:
-        """A prompt's text, wrapped at words like prose (the answer follows its end)."""
-        con = ui.err()
-        if not con.is_terminal:
-            return f"  {text}"
-        # Room for the default and the answer: a wrapped label ends well before the edge.
-        return ui.wrapped(text, con.width - 12, indent=2)
+        return prompt_label(text)
 
     def step(self, number: int, total: int, step: Step) -> None:
         self._hinted.clear()
         con = ui.err()
         con.print()
-        con.print(f"Step {number}/{total} - {step.system}: {step.title}", style="bold cyan")
+        ui.say(f"Step {number}/{total} - {step.system}: {step.title}", style="bold cyan")
         ui.prose(step.text, indent=2)
         if step.confidence == "G":
             ui.prose("(Part of this step is our reconstruction; see the docs.)", 2, "dim")
@@ -136,6 +147,7 @@ class TerminalPrompter:
             ui.err().print(text, style=style)
 
         reveal = self.show_secrets
+        self.pasted = True
         ui.err().print()
         render_paste(paste(integration, values, self.profile, show_secrets=reveal), line)
         if (
@@ -407,8 +419,8 @@ def prepare(profile: str, opts: InstallOptions) -> Walkthrough:
     """Load the stored install, read what was given up front, open the secret store."""
     spec = get(opts.integration)
     cfg = config.load()
-    sets = parse_sets(opts.sets, spec)
-    file_answers = load_answers(opts.answers, spec) if opts.answers else {}
+    sets = parse_sets(opts.sets, spec, profile)
+    file_answers = load_answers(opts.answers, spec, profile) if opts.answers else {}
     existing = cfg.get(profile, spec.name)
     store_kind = store_kind_of(
         opts.secret_store, opts.insecure_storage, existing.secret_store if existing else None
@@ -420,7 +432,7 @@ def prepare(profile: str, opts: InstallOptions) -> Walkthrough:
     )
     secrets = read_secret_stdin(opts.secret_stdin, spec)
     interactive = not opts.no_input and not opts.json_output and ui.stdin_is_tty()
-    sources = Sources(sets, file_answers, secrets, os.environ, interactive)
+    sources = Sources(sets, file_answers, secrets, os.environ, interactive, profile=profile)
     prompter = TerminalPrompter(profile, opts.show_secrets) if interactive else None
     if interactive:
         verb = "Updating" if existing else "Installing"
@@ -535,7 +547,7 @@ def report(
 ) -> None:
     """What was installed and what to paste (JSON, or text), then the offers."""
     spec, profile, store_kind = walk.spec, walk.profile, walk.store_kind
-    unexported = _not_exported(spec, plan.values) if store_kind == "env" else []
+    unexported = _not_exported(spec, plan.values, profile) if store_kind == "env" else []
     # Secrets stay masked unless asked for by flag: a terminal may be shared or recorded.
     reveal = opts.show_secrets
     doc = paste(spec, plan.values, profile, show_secrets=reveal)
@@ -553,7 +565,12 @@ def report(
         return
     verb = "Updated" if walk.existing else "Installed"
     ui.success(f"\n{verb} {spec.title} in profile {profile!r} (secrets: {store_kind}).")
-    render_paste(doc)
+    # The paste block once on the screen (stdout elsewhere still gets it as data), the
+    # AutoShare reminder once (not at an update).
+    if walk.prompter is not None and walk.prompter.pasted and ui.out().is_terminal:
+        render_notes(doc, reminders=not walk.existing)
+    else:
+        render_paste(doc, reminders=not walk.existing)
     if again is not None:
         labels = {item.key: item.label for item in spec.paste(plan.values)}
         if again:
@@ -596,23 +613,37 @@ def offer_readback(profile: str, spec: Integration) -> None:
         )
         if not wanted:
             return
-        answers = {}
-        for f in spec.readback_fields:
-            ui.say(f"  {f.help}", style="dim")
-            answers[f.name] = str(
-                typer.prompt(
-                    f"  {f.label}" + (" (hidden input)" if f.secret else ""),
-                    default=f.default,
-                    hide_input=f.secret,
-                    err=True,
-                )
-            )
+        answers = _readback_answers(spec)
     except (typer.Abort, KeyboardInterrupt, EOFError):
         ui.say("\nNo read-back set up; the install is saved.")
         return
     stored = keep_readback(profile, spec, answers)
     if stored:
         ui.success(f"Read-back credentials kept in the keyring ({', '.join(stored)}).")
+
+
+def _readback_answers(spec: Integration) -> dict[str, str]:
+    """The read-back credentials, one prompt each: `?` shows the field's help again,
+    `back` the previous one (at the first: the question whether to set up read-back)."""
+    answers: dict[str, str] = {}
+    fields = list(spec.readback_fields)
+    position = 0
+    while position < len(fields):
+        f = fields[position]
+        ui.say(f"  {f.help}", style="dim")
+        try:
+            answers[f.name] = ask_with_words(
+                prompt_label(f.label + (" (hidden input)" if f.secret else "")),
+                f.help,
+                hide=f.secret,
+                default=f.default,
+                can_go_back=position > 0,
+            )
+        except GoBack:
+            position -= 1
+            continue
+        position += 1
+    return answers
 
 
 def keep_readback(profile: str, spec: Integration, answers: Mapping[str, str]) -> list[str]:
@@ -623,10 +654,18 @@ def keep_readback(profile: str, spec: Integration, answers: Mapping[str, str]) -
     stored = store_creds(spec, profile, answers)
     if stored:
         from bp_integrate.fs import locked
+        from bp_integrate.secrets import delete_entries, entry_name
 
         cfg = config.load()
         with locked(cfg.path, f"the config file {cfg.path}"):
             cfg = config.load()
+            if cfg.get(profile, spec.name) is None:  # uninstalled, renamed or deleted meanwhile
+                delete_entries([("keyring", entry_name(profile, spec.name, f)) for f in stored])
+                raise ConfigError(
+                    f"{spec.title} left profile {profile!r} while the read-back was asked "
+                    "for (another command): the read-back credentials were not kept.",
+                    command_for(profile, f"profile set --readback {spec.name}"),
+                )
             cfg.set_readback_stored(profile, spec.name, stored)  # removed with the install
             cfg.save()
     return stored
@@ -695,7 +734,9 @@ def _paste_again(
     return [key for key, value in after.items() if before.get(key) != value]
 
 
-def _not_exported(spec: Integration, values: Mapping[str, str]) -> list[tuple[str, str]]:
+def _not_exported(
+    spec: Integration, values: Mapping[str, str], profile: str
+) -> list[tuple[str, str]]:
     """(variable, value) of each secret the environment does not hold as given: under
     --secret-store env nothing else keeps it."""
     from bp_integrate.secrets import env_var
@@ -703,11 +744,11 @@ def _not_exported(spec: Integration, values: Mapping[str, str]) -> list[tuple[st
 
     out: list[tuple[str, str]] = []
     for entry, value in split_secrets(spec, values)[1].items():
-        variable = env_var(spec.name, entry)
+        variable = env_var(spec.name, entry, profile)
         if os.environ.get(variable) == value:
             continue
         url_field, dot, param = entry.partition(".")
-        whole_url = os.environ.get(env_var(spec.name, url_field), "")
+        whole_url = os.environ.get(env_var(spec.name, url_field, profile), "")
         if dot and query_value(whole_url, param) == value:
             continue
         out.append((variable, value))
@@ -777,12 +818,12 @@ def _by_api_wanted(
     if found is None:
         if walk.interactive:
             ui.prose(
-                f"Tip: with a {side.key_label} (set {api_key_env(walk.spec)}, or "
+                f"Tip: with a {side.key_label} (set {api_key_env(walk.spec, walk.profile)}, or "
                 f"--by-api), bp-integrate makes the {side.what} in {side.system} for you.",
                 style="dim",
             )
         return False
-    if found[1] == api_key_env(walk.spec):
+    if found[1] == api_key_env(walk.spec, walk.profile):
         return True
     produced = _produced_fields(walk.spec, side)
     if not walk.interactive or any(f in given_values(walk.spec, walk.sources) for f in produced):
@@ -823,16 +864,12 @@ def target_side(
     found = side_key(walk.spec, side, walk.profile, opts.api_key_stdin)
     if not _by_api_wanted(walk, side, found, opts):
         return None
-    if found is None:
-        if not walk.interactive:
-            raise UsageError(
-                f"Making the {side.what} by API needs a {side.key_label}.",
-                f"Set {api_key_env(walk.spec)} or use --api-key-stdin ({side.key_help}); "
-                "or --by-hand to paste instead.",
-            )
-        ui.prose(side.key_help, indent=2, style="dim")
-        found = (str(typer.prompt(side.key_label, hide_input=True, err=True)).strip(), "the prompt")
-    key, origin = found
+    if found is None and not walk.interactive:
+        raise UsageError(
+            f"Making the {side.what} by API needs a {side.key_label}.",
+            f"Set {api_key_env(walk.spec, walk.profile)} or use --api-key-stdin ({side.key_help}); "
+            "or --by-hand to paste instead.",
+        )
     known = (
         dict(answers)
         if answers is not None
@@ -841,20 +878,17 @@ def target_side(
             **given_values(walk.spec, walk.sources),
         }
     )
-    with ApiClient(side, side_url(side, known, walk.profile), key) as api:
-        choice = choose(side, api, opts.service, walk.interactive)
-        plan = side.plan(api, known, choice)
-        result = SideResult(side, plan, key, origin, tuple(api.log))
-        show_calls(walk, result, opts)
-        if opts.dry_run:
-            return result
-        if plan.existing is not None:
-            result.made = plan.existing
-        elif walk.interactive and not typer.confirm("  Make these calls?", default=True, err=True):
-            raise typer.Exit(int(ExitCode.ERROR))
-        else:
-            result.made = side.apply(api, plan)
+    while True:
+        key, origin = found or (_prompted_key(side), "the prompt")
+        try:
+            result = _side_calls(walk, opts, side, (key, origin), known, found is None)
+        except GoBack:  # `back` at the picker: the key typed before it, again
+            continue
+        break
+    if opts.dry_run:
+        return result
     made = result.made
+    assert made is not None  # set by _side_calls outside a dry run
     verb = (
         "Created"
         if made.created
@@ -868,7 +902,76 @@ def target_side(
     return result
 
 
-def choose(side: TargetSide, api: ApiClient, given: str | None, interactive: bool) -> Choice | None:
+def _side_calls(
+    walk: Walkthrough,
+    opts: InstallOptions,
+    side: TargetSide,
+    found: tuple[str, str],
+    known: Mapping[str, str],
+    can_go_back: bool,
+) -> SideResult:
+    """Read, pick (`back` at the picker raises GoBack when the key was typed), show the
+    calls, and (unless a dry run) confirm and make them."""
+    key, origin = found
+    with ApiClient(side, side_url(side, known, walk.profile), key) as api:
+        choice = choose(side, api, opts.service, walk.interactive, can_go_back)
+        plan = side.plan(api, known, choice)
+        result = SideResult(side, plan, key, origin, tuple(api.log))
+        show_calls(walk, result, opts)
+        if opts.dry_run:
+            return result
+        if plan.existing is not None:
+            result.made = plan.existing
+        elif walk.interactive and not typer.confirm("  Make these calls?", default=True, err=True):
+            raise typer.Exit(int(ExitCode.ERROR))
+        else:
+            result.made = side.apply(api, plan)
+    return result
+
+
+def _prompted_key(side: TargetSide) -> str:
+    """The target's API key at a hidden prompt; `?` shows where to find it."""
+    ui.prose(side.key_help, indent=2, style="dim")
+    return ask_with_words(
+        prompt_label(f"{side.key_label} (hidden input)"), side.key_help, hide=True
+    )
+
+
+def ask_with_words(
+    label: str,
+    help_text: str,
+    *,
+    hide: bool = False,
+    default: str | None = None,
+    can_go_back: bool = False,
+) -> str:
+    """A prompt outside the walkthrough's steps that knows its reserved words: `?` or
+    `help` shows `help_text`, `back` raises GoBack (or, with nothing before it, says
+    so); `\\back` gives the word itself. A reserved word is never taken as the value."""
+    while True:
+        answer = str(
+            typer.prompt(
+                label, default=default, hide_input=hide, show_default=bool(default), err=True
+            )
+        ).strip()
+        word = reserved(answer)
+        if word == "help":
+            ui.prose(help_text, indent=2)
+        elif word == BACK and can_go_back:
+            raise GoBack
+        elif word == BACK:
+            ui.prose("This is the first question: there is nothing before it.", indent=2)
+        else:
+            return unescaped(answer)
+
+
+def choose(
+    side: TargetSide,
+    api: ApiClient,
+    given: str | None,
+    interactive: bool,
+    can_go_back: bool = False,
+) -> Choice | None:
     """The service (or such) to make it on: --service NAME|ID, else picked from a list
     (type to filter); an unknown one is an error naming the nearest."""
     if not side.choice_label:
@@ -888,7 +991,7 @@ def choose(side: TargetSide, api: ApiClient, given: str | None, interactive: boo
             f"Which {side.system} {label}? {side.choice_flag} NAME|ID says.",
             f"The key sees {len(options)}: {names}{'...' if len(options) > 10 else ''}.",
         )
-    return pick(side, options)
+    return pick(side, options, can_go_back)
 
 
 def match_choice(side: TargetSide, options: list[Choice], given: str) -> Choice:
@@ -917,9 +1020,14 @@ def match_choice(side: TargetSide, options: list[Choice], given: str) -> Choice:
     )
 
 
-def pick(side: TargetSide, options: list[Choice]) -> Choice:
-    """Ask for one of `options`: a number, an exact name or id, or text to filter by."""
+def pick(side: TargetSide, options: list[Choice], can_go_back: bool = False) -> Choice:
+    """Ask for one of `options`: a number, an exact name or id, or text to filter by;
+    `?` says how, `back` (GoBack) asks the key again when it was typed."""
     shown = options
+    about = (
+        f"Pick the {side.system} {side.choice_label} to make the {side.what} on: type its "
+        f"number in the list, its name or id, or part of its name to narrow the list."
+    )
     while True:
         ui.say(
             f"\n{side.system} {side.choice_label}s{' (filtered)' if shown is not options else ''}:"
@@ -928,12 +1036,13 @@ def pick(side: TargetSide, options: list[Choice]) -> Choice:
             ui.say(f"  {number:>2}. {choice.label}")
         if len(shown) > 20:
             ui.say(f"  ... and {len(shown) - 20} more: type part of a name to filter.")
-        answer = str(
-            typer.prompt(
-                f"  {side.choice_label.capitalize()}: number, name or id (or text to filter)",
-                err=True,
-            )
-        ).strip()
+        answer = ask_with_words(
+            prompt_label(
+                f"{side.choice_label.capitalize()}: number, name or id (or text to filter)"
+            ),
+            about,
+            can_go_back=can_go_back,
+        )
         if answer.isdigit() and 1 <= int(answer) <= min(len(shown), 20):
             return shown[int(answer) - 1]
         exact = [
@@ -1038,8 +1147,8 @@ def keep_api_key(walk: Walkthrough, side: SideResult | None) -> str | None:
         return None
     if walk.store_kind != "keyring":
         return (
-            f"The {side.side.key_label} was used, not stored: set {api_key_env(walk.spec)} "
-            "when uninstall should use it."
+            f"The {side.side.key_label} was used, not stored: set "
+            f"{api_key_env(walk.spec, walk.profile)} when uninstall should use it."
         )
     keep_readback(walk.profile, walk.spec, {side.side.key_field: side.key})
     return (

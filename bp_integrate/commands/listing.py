@@ -37,7 +37,8 @@ def list_command(ctx: typer.Context, json_output: JsonOpt = False) -> None:
     width = max(len(i.name) for i in all_integrations())
     for row in rows:
         mark = "installed" if row["installed"] else "-"
-        ui.data(f"{row['integration']:<{width}}  {mark:<9}  {row['summary']}")
+        # On a terminal the summary wraps at words, under itself; off one, a line each.
+        ui.row(f"{row['integration']:<{width}}  {mark:<9}  {row['summary']}", hang=width + 13)
     if all(row["installed"] for row in rows):
         ui.say(f"(profile {profile!r}; all installed)")
     else:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from bp_integrate import ui
-from bp_integrate.commands.common import JsonOpt, ShowSecretsOpt
+from bp_integrate.commands.common import JsonOpt, ShowSecretsOpt, complete_run_id
 from bp_integrate.commands.sending import (
     EnvelopeOpt,
     IncidentIdOpt,
@@ -61,6 +61,7 @@ def replay_command(
             metavar="RUN_ID",
             help="Send a recorded run again (ids: bp-integrate history). Its events are "
             "re-planned with today's secrets: history never holds secrets.",
+            autocompletion=complete_run_id,
         ),
     ] = None,
     incident_id: IncidentIdOpt = None,
@@ -233,8 +234,7 @@ def finish_scenario(report: RunReport, run_id: str, json_output: bool, profile: 
         ui.say("Interrupted.", style="yellow")
     style = "green" if code == ExitCode.OK else "yellow" if code == ExitCode.PARTIAL else "red"
     ui.data(
-        f"{outcome}: {report.passed_units} passed, {report.failed_units} failed; incident "
-        f"{report.incident_id}; run {run_id}",
+        f"{outcome}: {report.units_line()}; incident {report.incident_id}; run {run_id}",
         style=style,
     )
     ui.data(report.cleanup_note)

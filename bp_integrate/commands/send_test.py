@@ -228,7 +228,10 @@ def _report(done: Finished, readback: list[dict[str, Any]] | None = None) -> Non
         ui.data(f"{skip.integration:<10} skipped: {skip.reason}")
     if step is not None and not results:
         ui.warn("nothing was sent: every target skipped this event.")
-    ui.say(f"{outcome}: {good} of {len(results)} request(s) accepted (run {run_id}).")
+    # Counts that add up: a target that skipped the event is counted, with its reason.
+    why = "; ".join(f"{s.integration}: {s.reason}" for s in skipped)
+    skips = f", {len(skipped)} skipped ({why})" if skipped else ""
+    ui.say(f"{outcome}: {good} of {len(results)} request(s) accepted{skips} (run {run_id}).")
     if report.cleanup:
         ui.say(report.cleanup_note)
     elif kind in OPENING_EVENTS and good:

@@ -10,7 +10,12 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from bp_integrate import config, ui
-from bp_integrate.commands.common import IntegrationArg, JsonOpt, ShowSecretsOpt
+from bp_integrate.commands.common import (
+    IntegrationArg,
+    JsonOpt,
+    ShowSecretsOpt,
+    complete_field_key,
+)
 from bp_integrate.errors import UsageError, command_for, nearest
 from bp_integrate.integrations import get
 from bp_integrate.redact import MASK
@@ -33,6 +38,7 @@ def show_command(
             help="Print one value alone, for copying or scripts: url, header:Authorization, "
             "integration_key, outage.payload, ... or any setting's name.",
             show_default=False,
+            autocompletion=complete_field_key,
         ),
     ] = None,
     json_output: JsonOpt = False,
@@ -85,7 +91,7 @@ def show_command(
     if json_output:
         ui.emit_json(doc)
         return
-    render_paste(doc)
+    render_paste(doc, reminders=False)  # said at the install, not at every show
 
 
 def show_remote(
@@ -161,12 +167,15 @@ def print_field(
         )
 
 
-def render_paste(doc: dict[str, Any], line: Callable[..., None] | None = None) -> None:
+def render_paste(
+    doc: dict[str, Any], line: Callable[..., None] | None = None, reminders: bool = True
+) -> None:
     """The paste block: each label on its line, each value alone on the next, from column
     0 and never wrapped, so a triple-click copies exactly the value.
 
     On stdout by default (it is the command's data); the walkthrough passes its own
-    `line` to show the same block on stderr while the admin pastes.
+    `line` to show the same block on stderr while the admin pastes. `reminders=False`
+    leaves out the AutoShare reminder (said once, at the first install).
     """
     out = line or ui.data
     out(f"{doc['title']} (profile {doc['profile']}): paste into {doc['paste_into']}", style="bold")
@@ -195,8 +204,16 @@ def render_paste(doc: dict[str, Any], line: Callable[..., None] | None = None) -
     for name, value in doc["settings"].items():
         if value != "":
             out(f"  {name}: {value}")
+    render_notes(doc, reminders)
+
+
+def render_notes(doc: dict[str, Any], reminders: bool = True) -> None:
+    """The integration's closing notes (the AutoShare reminder only if `reminders`)."""
+    from bp_integrate.integrations.base import AUTOSHARE_REMINDER
+
     for note in doc.get("notes", []):
-        ui.prose(f"Reminder: {note}", style="cyan")
+        if reminders or note != AUTOSHARE_REMINDER:
+            ui.prose(f"Reminder: {note}", style="cyan")
     if doc.get("calibrated"):
         ui.prose(
             "Test sends use the body shape adopted from your BigPanda (bp-integrate calibrate; "

@@ -27,7 +27,7 @@ def bigpanda_key(profile: str) -> tuple[str, str] | None:
     from bp_integrate.errors import BPError
     from bp_integrate.secrets import STORE_KINDS, env_var, lookup, open_store
 
-    variable = env_var("bigpanda", "api_key")
+    variable = env_var("bigpanda", "api_key", profile)
     if os.environ.get(variable, "").strip():
         return os.environ[variable].strip(), variable
     kind = str(config.load().bigpanda(profile).get("api_key_store") or "keyring")
@@ -59,19 +59,20 @@ def side_key(
     return api_key_for(spec, side, profile, from_stdin)
 
 
-def api_key_env(spec: Integration) -> str:
-    """The environment variable of the key for the target's API (install, uninstall)."""
+def api_key_env(spec: Integration, profile: str) -> str:
+    """The environment variable of the key for the target's API (install, uninstall):
+    the profile's own, as for every secret (the shared name for the default profile)."""
     from bp_integrate.secrets import env_var
 
-    return env_var(spec.name, "api_key")
+    return env_var(spec.name, "api_key", profile)
 
 
 def api_key_for(
     spec: Integration, side: TargetSide, profile: str, from_stdin: bool = False
 ) -> tuple[str, str] | None:
     """(key, where it came from) for the target's API: `--api-key-stdin`, then
-    BP_INTEGRATE_<INTEGRATION>_API_KEY, then the read-back key (keyring or its variable);
-    None when there is none."""
+    BP_INTEGRATE_[<PROFILE>_]<INTEGRATION>_API_KEY, then the read-back key (keyring or
+    its variable); None when there is none."""
     if from_stdin:
         from bp_integrate.loading import read_stdin_line
 
@@ -83,14 +84,14 @@ def api_key_for(
         if not line or not line.strip():
             raise UsageError("--api-key-stdin: standard input ended before the key.", hint)
         return line.strip(), "--api-key-stdin"
-    variable = api_key_env(spec)
+    variable = api_key_env(spec, profile)
     if os.environ.get(variable, "").strip():
         return os.environ[variable].strip(), variable
     from bp_integrate.readback import load_creds, readback_env_var
 
     key = load_creds(spec, profile).get(side.key_field)
     if key:
-        return key, f"the read-back key ({readback_env_var(spec, side.key_field)} or the keyring)"
+        return key, (
+            f"the read-back key ({readback_env_var(spec, side.key_field, profile)} or the keyring)"
+        )
     return None
-
-

@@ -171,8 +171,8 @@ class SideRemoval:
                 from bp_integrate.commands.sides import api_key_env
 
                 why = (
-                    f" (with a {self.side.key_label} in {api_key_env(self.spec)}, or stored as "
-                    "the read-back key, uninstall deletes it by API)"
+                    f" (with a {self.side.key_label} in {api_key_env(self.spec, self.profile)},"
+                    " or stored as the read-back key, uninstall deletes it by API)"
                 )
             ui.prose(self.side.by_hand(self.values) + why, indent=2, style="bold")
             return False

@@ -31,11 +31,25 @@ def render(report: VerifyReport) -> None:
     ui.data(f"canary: {report.canary_host}   incident: {report.incident_id or '-'}")
     for hop in report.hops:
         mark = MARKS[hop.status]
-        ui.data(f"{mark} {hop.title:<52} {hop.seconds:6.1f} s  {hop.detail}")
+        ui.row(f"{mark} {hop.title:<52} {hop.seconds:6.1f} s  {hop.detail}", hang=4)
         if hop.status == "failed" and hop.hint:
-            ui.data(f"    fix: {hop.hint}")
+            ui.row(f"    fix: {hop.hint}", hang=9)
     for line in report.cleanup:
-        ui.data(f"cleanup: {line}")
+        ui.row(f"cleanup: {line}", hang=9)
+    ui.row(hop_counts(report.hops), hang=2)
+
+
+def hop_counts(hops: list[Hop]) -> str:
+    """`4 passed, 0 failed, 1 skipped (why)`: every hop counted, one not checked with its
+    reason, so the counts add up to the hops shown."""
+    passed = sum(1 for h in hops if h.status == "passed")
+    failed = sum(1 for h in hops if h.status == "failed")
+    skipped = [h for h in hops if h.status == "not_checked"]
+    text = f"{passed} passed, {failed} failed, {len(skipped)} skipped"
+    reasons = list(
+        dict.fromkeys(f"{h.title}: {h.detail}" if h.detail else h.title for h in skipped)
+    )
+    return text + (f" ({'; '.join(reasons)})" if reasons else "")
 
 
 def junit_cases(report: VerifyReport) -> list[Case]:
@@ -176,7 +190,7 @@ def read_targets(app: App, names: list[str]) -> list[ReadTarget]:
 
     loaded = app.load_targets(names or None)
     targets = [
-        ReadTarget(t.integration, t.values, load_creds(t.integration, app.profile))
+        ReadTarget(t.integration, t.values, load_creds(t.integration, app.profile), app.profile)
         for t in loaded.targets
         if t.integration.paste_target == "BigPanda"
     ]
@@ -217,12 +231,12 @@ def run_verify(app: App, options: VerifyOptions) -> VerifyReport:
             spinner.update(text)
 
     def on_hop(hop: Hop) -> None:
-        # Live progress on a terminal only: the report (stdout) says it all at the end.
+        # Live progress in the spinner only: the report (stdout) lists each hop once.
         if spinner is not None:
-            ui.say(f"{hop.title}: {hop.status.replace('_', ' ')}")
+            spinner.update(f"{hop.title}: {hop.status.replace('_', ' ')}")
 
     client = BigPandaClient(settings.api_url, settings.user_key, settings.org_token)
-    reader = TargetReader()
+    reader = TargetReader(profile=app.profile)
     verifier = Verifier(
         settings,
         targets,
@@ -282,7 +296,7 @@ def readback_watch(
 
     check_seconds("--verify-timeout", timeout, VERIFY_TIMEOUT_MAX, "60")
     targets = [
-        ReadTarget(t.integration, t.values, load_creds(t.integration, profile))
+        ReadTarget(t.integration, t.values, load_creds(t.integration, profile), profile)
         for t in loaded.targets
     ]
     for target in targets:

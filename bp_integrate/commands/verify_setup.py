@@ -313,7 +313,9 @@ def _run(app: object, request: SetupRequest, interactive: bool) -> SetupResult:
 
     loaded = app.load_targets(None)  # type: ignore[attr-defined]
     targets = [
-        ReadTarget(t.integration, t.values, load_creds(t.integration, request.profile))
+        ReadTarget(
+            t.integration, t.values, load_creds(t.integration, request.profile), request.profile
+        )
         for t in loaded.targets
         if t.integration.paste_target == "BigPanda"
     ]
@@ -346,7 +348,7 @@ def _readback_from_env(
         integration = target.integration
         have = stored.setdefault(integration.name, {})
         for f in integration.readback_fields:
-            value = os.environ.get(readback_env_var(integration, f.name))
+            value = os.environ.get(readback_env_var(integration, f.name, request.profile))
             if value and not have.get(f.name):
                 have[f.name] = value
     if request.readback is None:

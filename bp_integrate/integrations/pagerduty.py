@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 
 from bp_integrate.bigpanda.events import severity_to_pagerduty
 from bp_integrate.bigpanda.webhook import summary
-from bp_integrate.errors import UsageError
+from bp_integrate.errors import UsageError, nearest
 from bp_integrate.integrations.base import (
     UNINSTALL_DELETE_IN_BIGPANDA,
     UNINSTALL_STOP_SENDING,
@@ -93,9 +93,11 @@ def parse_field_map(text: str) -> dict[str, str]:
                 "'component=service,group=team'.",
             )
         if pd_field not in PAYLOAD_FIELDS and not pd_field.startswith("custom_details."):
+            guess = nearest(pd_field, list(PAYLOAD_FIELDS))
             raise UsageError(
                 f"{pd_field!r} is not a PagerDuty Events v2 payload field.",
-                f"Use one of {', '.join(PAYLOAD_FIELDS)}, or custom_details.<name>.",
+                (f"Did you mean {guess!r}? " if guess else "")
+                + f"Use one of {', '.join(PAYLOAD_FIELDS)}, or custom_details.<name>.",
             )
         mapping[pd_field] = check_tag_name(tag)
     return mapping
