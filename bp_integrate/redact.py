@@ -310,6 +310,9 @@ class _Secrets:
         #: From this length on, a text is first checked word by word (`in`, C speed per
         #: word), before the pattern runs; a shorter text goes straight to the pattern.
         self.scan_from = 64
+        #: Masked URLs (`Redactor.url`): a storm masks the same few URLs on every send.
+        #: Emptied whenever a secret is learnt, so it never holds a text masked with less.
+        self.urls: dict[str, str] = {}
 
     def learn(self, secret: str) -> bool:
         """Take one secret; False if it was known."""
@@ -328,6 +331,7 @@ class _Secrets:
                 if len(word) >= MIN_SUBSTRING:
                     self.words.setdefault(word, False)
         self._pattern = None
+        self.urls.clear()
         return True
 
     @property
@@ -505,7 +509,13 @@ class Redactor:
         """A URL with secret query parameters (`apiKey`) and known secrets masked."""
         if not self.enabled:
             return url
-        return self.text(mask_url(url))
+        urls = self._known.urls
+        masked = urls.get(url)
+        if masked is None:
+            masked = self.text(mask_url(url))
+            if len(urls) < 256:
+                urls[url] = masked
+        return masked
 
     def headers(
         self, headers: Mapping[str, str], secret_headers: Iterable[str] = ()

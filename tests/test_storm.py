@@ -108,8 +108,9 @@ def _loaded(redactor: Any = None) -> Any:
 def _storm(
     monkeypatch: pytest.MonkeyPatch, count: int, concurrency: int, rate: float | None
 ) -> tuple[Any, CountingSender, list[int]]:
+    from bp_integrate.engine.consumer import Consumer
     from bp_integrate.engine.plan import BodySpec
-    from bp_integrate.engine.run import Consumer, Engine, RunOptions
+    from bp_integrate.engine.run import Engine, RunOptions
     from bp_integrate.http import RetryPolicy
     from bp_integrate.scenarios import builtin
 
@@ -131,7 +132,7 @@ def _storm(
         RetryPolicy(),
         RunOptions(count, concurrency, rate, storm=True),
         [Peaks()],
-        sender_factory=lambda _n: fake,
+        sender_factory=lambda _n, _timings: fake,
     )
     report = asyncio.run(engine.run())
     return report, fake, in_flight_peaks
@@ -227,7 +228,7 @@ def test_storm_history_reaches_the_file_within_a_second(
         RetryPolicy(),
         run_module.RunOptions(1, 1, None, storm=True),
         [run_module.HistoryConsumer(recorder, compact=True)],
-        sender_factory=lambda _n: SlowThirdSend(),
+        sender_factory=lambda _n, _timings: SlowThirdSend(),
     )
     report = asyncio.run(engine.run())
     recorder.close("success")

@@ -294,7 +294,7 @@ def show_demo(done: DemoRun, options: DemoOptions) -> ExitCode:
         render(verified)
         style = "green" if code == ExitCode.OK else "red"
         ui.say(
-            f"Demo {outcome}: {report.passed_units} passed, {report.failed_units} failed. "
+            f"Demo {outcome}: {report.units_line()}. "
             "Nothing was written to your config or keyring.",
             style=style,
         )

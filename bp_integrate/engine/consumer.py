@@ -2,15 +2,50 @@
 
 Its own module, with nothing heavy imported, so the commands that declare their
 consumers (the timeline, the storm progress bar) can be imported for `--help`
-without loading the engine, asyncio or the HTTP clients (`engine.run` re-exports it).
+without loading the engine, asyncio or the HTTP clients; with it the `StepReport` a
+consumer is handed, so this module needs nothing of `engine.run`.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from bp_integrate.engine.run import StepReport
+    from bp_integrate.engine.send import SendResult
+    from bp_integrate.integrations.base import Skipped
+
+
+@dataclass
+class StepReport:
+    """What one step did: per request results, skips, and whether it met expectations."""
+
+    index: int
+    event: str
+    incident_id: str
+    results: list[SendResult]
+    skipped: list[Skipped]
+    problems: list[str]
+    cleanup: bool = False
+    seq: int = 0
+
+    @property
+    def passed(self) -> bool:
+        return not self.problems
+
+    def to_json(self) -> dict[str, Any]:
+        from bp_integrate.engine.plan import skipped_json
+
+        return {
+            "type": "cleanup" if self.cleanup else "step",
+            "step": self.index,
+            "event": self.event,
+            "incident_id": self.incident_id,
+            "passed": self.passed,
+            "problems": self.problems,
+            "results": [r.to_json() for r in self.results],
+            "skipped": [skipped_json(s) for s in self.skipped],
+        }
 
 
 class Consumer:

@@ -18,6 +18,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import orjson
+
 from bp_integrate.bigpanda.simulator import IncidentSimulator
 from bp_integrate.bigpanda.webhook import BodySpec, incident_of, render_body
 from bp_integrate.config import Installed
@@ -202,6 +204,7 @@ class IncidentPlan:
             test_marker=spec.test_marker,
         )
         self.step_tags: dict[str, str] = {}
+        self.options = SendOptions(test_marker=spec.test_marker)
 
     @property
     def incident_id(self) -> str:
@@ -229,7 +232,7 @@ class IncidentPlan:
         sources: Sequence[Target] = (),
     ) -> PlannedStep:
         body, incident = self.body(step)
-        options = self.spec.send_options()
+        options = self.options
         planned = plan_event(targets, step.event, incident, body, options, redactor, sources)
         return PlannedStep(step.event, str(incident.get("id", self.incident_id)), body, planned)
 
@@ -265,7 +268,17 @@ _BODY_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 
 
 def encode_body(body: Any) -> bytes:
-    return _BODY_ENCODER.encode(body).encode("utf-8")
+    """A body as it is sent: compact JSON, non-ASCII as the UTF-8 it is.
+
+    orjson writes the same bytes as `_BODY_ENCODER` (a float may be spelt otherwise,
+    `1e16` for `1e+16`, the same number) about ten times faster: 2 us against 20 us for a
+    2.7 KB incident, 8 % of a storm's time (benchmarks/README.md). What it refuses (an
+    integer over 64 bits, a key that is not a string) goes through the standard encoder.
+    """
+    try:
+        return orjson.dumps(body)
+    except orjson.JSONEncodeError:
+        return _BODY_ENCODER.encode(body).encode("utf-8")
 
 
 def shown_request(request: PlannedRequest, redactor: Redactor) -> dict[str, Any]:

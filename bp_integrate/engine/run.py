@@ -23,10 +23,10 @@ from typing import Any, ClassVar
 
 from bp_integrate.bigpanda.events import CLOSING_EVENTS, OPENING_EVENTS
 from bp_integrate.bigpanda.webhook import BodySpec
-from bp_integrate.engine.consumer import Consumer as Consumer  # re-exported
+from bp_integrate.engine.consumer import Consumer, StepReport
 from bp_integrate.engine.outcome import failure_detail, verdict
 from bp_integrate.engine.pace import LatencyHistogram, RateLimiter
-from bp_integrate.engine.plan import IncidentPlan, Loaded, Target, skipped_json
+from bp_integrate.engine.plan import IncidentPlan, Loaded, Target
 from bp_integrate.engine.send import SendResult, deliver
 from bp_integrate.errors import ExitCode
 from bp_integrate.http import AsyncSender, RetryPolicy, async_sender
@@ -36,6 +36,8 @@ from bp_integrate.redact import Redactor
 from bp_integrate.scenarios import Scenario, ScenarioStep
 from bp_integrate.signals import sigterm_as_ctrl_c
 
+#: The most distinct skip reasons a run's summary keeps (the count is always whole).
+SKIP_REASONS_KEPT = 8
 #: How often consumers that buffer (the storm's history) are asked to flush (seconds).
 FLUSH_INTERVAL = 1.0
 
@@ -58,36 +60,6 @@ class RunOptions:
 
 
 @dataclass
-class StepReport:
-    """What one step did: per request results, skips, and whether it met expectations."""
-
-    index: int
-    event: str
-    incident_id: str
-    results: list[SendResult]
-    skipped: list[Skipped]
-    problems: list[str]
-    cleanup: bool = False
-    seq: int = 0
-
-    @property
-    def passed(self) -> bool:
-        return not self.problems
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "type": "cleanup" if self.cleanup else "step",
-            "step": self.index,
-            "event": self.event,
-            "incident_id": self.incident_id,
-            "passed": self.passed,
-            "problems": self.problems,
-            "results": [r.to_json() for r in self.results],
-            "skipped": [skipped_json(s) for s in self.skipped],
-        }
-
-
-@dataclass
 class RunReport:
     """The whole run: counts, latency, the steps (single incident), cleanup, outcome."""
 
@@ -101,6 +73,10 @@ class RunReport:
     interrupted: bool = False
     passed_units: int = 0
     failed_units: int = 0
+    #: Target steps skipped with no expectation saying so (neither passed nor failed),
+    #: and why: "panopta: ..." -> how many times (at most SKIP_REASONS_KEPT reasons).
+    skipped_units: int = 0
+    skip_reasons: dict[str, int] = field(default_factory=dict)
     failure_kinds: set[str] = field(default_factory=set)
     incidents_done: int = 0
     events: int = 0
@@ -132,11 +108,27 @@ class RunReport:
         self.add_counters(other.counters())
         self.passed_units += other.passed_units
         self.failed_units += other.failed_units
+        self.skipped_units += other.skipped_units
+        for reason, n in other.skip_reasons.items():
+            self.note_skip(reason, n)
         self.failure_kinds |= other.failure_kinds
         for key, n in other.failures.items():
             self.failures[key] = self.failures.get(key, 0) + n
         self.latency.merge(other.latency)
         self.interrupted = self.interrupted or other.interrupted
+
+    def note_skip(self, reason: str, n: int = 1) -> None:
+        if reason in self.skip_reasons or len(self.skip_reasons) < SKIP_REASONS_KEPT:
+            self.skip_reasons[reason] = self.skip_reasons.get(reason, 0) + n
+
+    def units_line(self) -> str:
+        """`4 passed, 0 failed, 1 skipped (panopta: why)`: counts that add up to the
+        target steps of the run, each skip with its reason."""
+        line = f"{self.passed_units} passed, {self.failed_units} failed"
+        if self.skipped_units:
+            reasons = "; ".join(self.skip_reasons)
+            line += f", {self.skipped_units} skipped" + (f" ({reasons})" if reasons else "")
+        return line
 
     def outcome(self) -> tuple[str, ExitCode]:
         return verdict(self.passed_units, self.failed_units, self.failure_kinds, self.interrupted)
@@ -161,6 +153,7 @@ class RunReport:
             "steps": len(self.steps),
             "passed": self.passed_units,
             "failed": self.failed_units,
+            "skipped": self.skipped_units,
             "interrupted": self.interrupted,
             "cleanup": self.cleanup_note,
         }
@@ -248,7 +241,8 @@ class _Flight:
     open: set[str] = field(default_factory=set)
 
 
-SenderFactory = Callable[[int], AsyncSender]
+#: (most connections, timings wanted) -> the sender: `http.async_sender` unless a test's.
+SenderFactory = Callable[[int, bool], AsyncSender]
 
 
 class Engine:
@@ -291,7 +285,9 @@ class Engine:
 
     async def run(self) -> RunReport:
         options = self.options
-        sender = self.sender_factory(options.concurrency if options.storm else 100)
+        # A storm records each send's latency only: no connect/response split to measure.
+        storm = options.storm
+        sender = self.sender_factory(options.concurrency if storm else 100, not storm)
         started = time.perf_counter()
         ticker = None
         if any(c.wants_ticks for c in self.consumers):
@@ -303,11 +299,16 @@ class Engine:
             ]
             try:
                 await asyncio.gather(*workers)
-            except asyncio.CancelledError:
-                self.report.interrupted = True
+            except BaseException as exc:
+                # Ctrl-C, or anything else (a read-back that broke): stop the other
+                # workers, close what is open, then let it go on (clean-up is a guarantee).
                 for worker in workers:
                     worker.cancel()
                 await asyncio.gather(*workers, return_exceptions=True)
+                if not isinstance(exc, asyncio.CancelledError):
+                    await self._cleanup(sender)
+                    raise
+                self.report.interrupted = True
             self.report.elapsed_s = time.perf_counter() - started
             await self._cleanup(sender)
         finally:
@@ -429,6 +430,9 @@ class Engine:
                     report.failed_units += 1
                 elif mine:
                     report.passed_units += 1
+                else:  # skipped, and nothing said it would be: counted, with why
+                    report.skipped_units += 1
+                    report.note_skip(f"{name}: {skips[0].reason}")
                 continue
             checks = (
                 [expectation.check(skipped=True, status=None, outcome=None)]

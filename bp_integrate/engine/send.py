@@ -6,16 +6,16 @@ import asyncio
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 from bp_integrate.engine.plan import encode_body
+from bp_integrate.failures import Outcome
 from bp_integrate.http import AsyncSender, RetryPolicy, proxy_note, send_with_retries
 from bp_integrate.integrations.base import Planned, PlannedRequest
 from bp_integrate.redact import Redactor
 
 #: How much of a target's answer a result keeps (and the run file records).
 RESPONSE_PREVIEW = 500
-Outcome = Literal["ok", "rejected", "network"]
 
 
 @dataclass

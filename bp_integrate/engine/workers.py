@@ -48,10 +48,10 @@ from multiprocessing.connection import Connection, wait
 from typing import IO, Any
 
 from bp_integrate.bigpanda.webhook import BodySpec
+from bp_integrate.engine.consumer import Consumer
 from bp_integrate.engine.plan import Loaded
 from bp_integrate.engine.run import (
     CleanupTally,
-    Consumer,
     Engine,
     HistoryConsumer,
     RunOptions,

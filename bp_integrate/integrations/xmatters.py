@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from typing import Any, ClassVar
@@ -53,6 +54,13 @@ def trigger_url_warnings(url: str) -> list[str]:
     if host and not host.endswith(".xmatters.com") and not is_loopback_host(host):
         return [f"{host} is not an xmatters.com host: check that this is your xMatters instance."]
     return []
+
+
+@functools.lru_cache(maxsize=64)
+def _trigger_url(trigger_url: str, recipients: str) -> str:
+    """The URL an event is sent to: the trigger URL with its recipients (a storm sends to
+    the same one thousands of times, so it is worked out once)."""
+    return with_recipients(trigger_url, parse_recipients(recipients))
 
 
 def check_username(value: str, _values: Mapping[str, str]) -> str:
@@ -208,7 +216,7 @@ class XMatters(Integration):
         return trigger_url_warnings(values.get("trigger_url", ""))
 
     def webhook(self, values: Mapping[str, str]) -> Webhook:
-        url = with_recipients(values["trigger_url"], parse_recipients(values.get("recipients", "")))
+        url = _trigger_url(values["trigger_url"], values.get("recipients", ""))
         headers = {"Content-Type": "application/json"}
         secret: frozenset[str] = frozenset()
         if values.get("auth") == "basic":
