@@ -177,3 +177,28 @@ def test_history_on_80_columns_keeps_each_run_readable(emu: EmulatorServer, tmp_
     assert "send-test incident#new; to pagerduty; sent 1, ok 1, failed 0, skipped 0" in (
         " ".join(line.strip() for line in shown.splitlines())
     )
+
+
+def test_the_default_profile_is_asked_its_region_where_the_install_depends_on_it(
+    tmp_path: Path,
+) -> None:
+    """The default profile exists from the start, so no "new profile" asks its region; a
+    PagerDuty install, whose events host depends on it, asks first (eu offers PagerDuty's
+    EU host), and Ctrl-C there saves nothing, the region included."""
+    from bp_integrate.integrations.pagerduty import EU_EVENTS_URL
+
+    child = spawn(tmp_path, "install", "pagerduty", "--secret-store", "env")
+    answer(child, REGION, "eu")
+    answer(child, "PagerDuty integration key [hidden input]:", PD_KEY)
+    answer(child, "[Y/n/back]", "y")
+    answer(child, "[hidden input; Enter to skip]:", "")  # no App Key
+    for _ in range(4):  # the optional routing and mapping settings: defaults
+        child.expect(r"\]?: $")
+        child.sendline("")
+    child.expect(re.escape(EU_EVENTS_URL))  # the events URL offered: the EU host
+    child.sendintr()
+    code, _rest = finish(child)
+    shown = transcript(child)
+    assert code == 130, shown
+    config_file = tmp_path / "config" / "config.yaml"
+    assert not config_file.exists() or "region" not in config_file.read_text()

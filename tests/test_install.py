@@ -271,6 +271,7 @@ def test_rerun_switching_away_from_basic_removes_the_stale_password(
 
 def test_pagerduty_interactive_headers(runner: CliRunner, memory_keyring: MemoryKeyring) -> None:
     answers = [
+        "",  # BigPanda region: us (the default profile's first PagerDuty install asks it)
         "not-a-key",  # refused
         PD_KEY,
         "y",
@@ -940,7 +941,7 @@ def test_pagerduty_without_headers_has_no_step_about_headers(
     runner: CliRunner, memory_keyring: MemoryKeyring
 ) -> None:
     """No override tag and no field map: no "add each header shown below" about nothing."""
-    answers = [PD_KEY, "y", "", "", "", "", "", ""]
+    answers = ["", PD_KEY, "y", "", "", "", "", "", ""]  # first: the region (us)
     result = invoke(runner, "install", "pagerduty", input="\n".join(answers) + "\n", **TTY)
     assert result.exit_code == 0, result.stderr
     steps = [line.strip() for line in lines(result.stderr) if line.startswith("Step ")]

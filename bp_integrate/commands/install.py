@@ -440,9 +440,11 @@ def prepare(profile: str, opts: InstallOptions) -> Walkthrough:
         ui.prose(
             f"At any question: {BACK} goes to the previous one, ? shows its help.", style="dim"
         )
-        if is_new_profile(cfg, profile):
+        if is_new_profile(cfg, profile) or (
+            spec.region_bound and not cfg.bigpanda(profile).get("region")
+        ):
             # Saved with the install (nothing is written before): the key checks use it.
-            cfg.set_bigpanda(profile, ask_region())
+            cfg.set_bigpanda(profile, {**cfg.bigpanda(profile), **ask_region()})
         elif not cfg.bigpanda(profile) and not cfg.installed(profile):
             ui.prose(
                 "BigPanda region: us (api.bigpanda.io). For eu or another host: "
@@ -461,8 +463,9 @@ def prepare(profile: str, opts: InstallOptions) -> Walkthrough:
 
 def is_new_profile(cfg: config.Config, profile: str) -> bool:
     """A named profile this install creates (as `cli.check_profile` says: "Profile 'X' is
-    new"); `default` always exists, so a first install there states the region (us)
-    and how to change it, without a question."""
+    new"). `default` always exists: its first install asks the region only where the
+    install depends on it (`Integration.region_bound`), else states the region (us) and
+    how to change it, without a question."""
     return profile != config.DEFAULT_PROFILE and not cfg.has_profile(profile)
 
 

@@ -370,6 +370,9 @@ class Integration:
     aliases: ClassVar[tuple[str, ...]] = ()
     #: How to make the target's side by API (None: by hand only).
     target_side: ClassVar[TargetSide | None] = None
+    #: What the install makes depends on the BigPanda region (PagerDuty's EU events host,
+    #: a side made in BigPanda by API): a profile with no region is asked it first.
+    region_bound: ClassVar[bool] = False
 
     # -- fields -------------------------------------------------------------------
     def field(self, name: str) -> Field:

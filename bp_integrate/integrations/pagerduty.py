@@ -314,6 +314,7 @@ class PagerDuty(Integration):
     doc_page = "docs/pagerduty.md"
     aliases = ("pd",)
     target_side = PagerDutyService()
+    region_bound = True  # an eu profile sends to PagerDuty's EU events host
 
     fields: ClassVar[tuple[Field, ...]] = (
         Field(

@@ -912,6 +912,7 @@ class NotificationsWebhookV2(Integration):
     #: reference shows `webhook.<name>` for the classic webhook only].
     share_system = "webhook_v2"
     target_side = BigPandaSide()
+    region_bound = True  # made by API at the profile's BigPanda host
 
     fields: ClassVar[tuple[Field, ...]] = (
         Field(
