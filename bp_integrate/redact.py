@@ -190,6 +190,9 @@ _ESCAPE_KINDS = (
     _ESCAPE,
     re.compile(r"%[0-9A-Fa-f]{2}"),
     re.compile(r"\\u[0-9A-Fa-f]{4}|\\[\"\\/bfnrt]"),
+    # Only base64's own `+`, `/`, `=` escaped (a URL-encoded token): a `%` just before
+    # it in the text (`%` + `c0Aw...`) would otherwise decode as `%c0` and eat a char.
+    re.compile(r"%(?:2[BbFf]|3[Dd])"),
 )
 #: How many levels of escapes are decoded (a JSON body echoed inside a JSON string, its
 #: URL inside that): each level costs a pass only where the level before had escapes.
