@@ -24,6 +24,8 @@ import pytest
 from helpers import PD_KEY, XM_URL, invoke
 from typer.testing import CliRunner
 
+from bp_integrate.secrets import env_var
+
 pytestmark = pytest.mark.keyring
 
 SERVICE = "bp-integrate"
@@ -162,8 +164,10 @@ def test_xmatters_basic_auth_secrets_live_in_the_keyring(
         "username=bp-integration",
         "--set",
         "recipients=Cloud Devops",
-        BP_INTEGRATE_XMATTERS_PASSWORD=password,
-        BP_INTEGRATE_XMATTERS_APP_KEY=app_key,
+        **{
+            env_var("xmatters", "password", profile): password,
+            env_var("xmatters", "app_key", profile): app_key,
+        },
     )
     assert result.exit_code == 0, result.stderr
     assert stored(profile, "xmatters", "password") == password
@@ -182,8 +186,6 @@ def test_xmatters_basic_auth_secrets_live_in_the_keyring(
 
     # The profile's own variable wins over the stored secret (a named profile never
     # reads the shared BP_INTEGRATE_XMATTERS_PASSWORD), and says so.
-    from bp_integrate.secrets import env_var
-
     other = fresh_secret("from-env")
     result = invoke(
         runner,
@@ -218,7 +220,7 @@ def test_xmatters_url_api_key_is_split_into_the_keyring(
         "install",
         "xmatters",
         "--no-input",
-        BP_INTEGRATE_XMATTERS_TRIGGER_URL=url,
+        **{env_var("xmatters", "trigger_url", profile): url},
     )
     assert result.exit_code == 0, result.stderr
     assert api_key not in result.stdout + result.stderr
@@ -248,7 +250,7 @@ def test_pagerduty_and_incidentio_keys_round_trip(
         "install",
         "pagerduty",
         "--no-input",
-        BP_INTEGRATE_PAGERDUTY_INTEGRATION_KEY=PD_KEY,
+        **{env_var("pagerduty", "integration_key", profile): PD_KEY},
     )
     assert result.exit_code == 0, result.stderr
     result = invoke(
@@ -260,7 +262,7 @@ def test_pagerduty_and_incidentio_keys_round_trip(
         "--no-input",
         "--set",
         "callback_url=https://api.incident.io/v2/alert_events/bigpanda/01HX",
-        BP_INTEGRATE_INCIDENTIO_SECRET=secret,
+        **{env_var("incidentio", "secret", profile): secret},
     )
     assert result.exit_code == 0, result.stderr
     assert stored(profile, "pagerduty", "integration_key") == PD_KEY
