@@ -10,12 +10,28 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
 import httpx
+import pytest
 from helpers import invoke
 from typer.testing import CliRunner
+
+#: Every receiver a test started: one a failed or timed-out test left running is killed
+#: after it (a busy machine once left several listening for hours).
+_STARTED: list[subprocess.Popen[Any]] = []
+
+
+@pytest.fixture(autouse=True)
+def _no_receiver_left() -> Iterator[None]:
+    yield
+    while _STARTED:
+        proc = _STARTED.pop()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
 
 
 def start_receiver(*extra: str) -> tuple[subprocess.Popen[str], dict[str, str]]:
@@ -26,6 +42,7 @@ def start_receiver(*extra: str) -> tuple[subprocess.Popen[str], dict[str, str]]:
         text=True,
         env={**os.environ, "NO_COLOR": "1"},
     )
+    _STARTED.append(proc)
     assert proc.stdout is not None
     first = json.loads(proc.stdout.readline())
     return proc, first["urls"]
@@ -159,6 +176,7 @@ def test_the_plain_output_escapes_what_a_client_sent() -> None:
         stderr=subprocess.PIPE,
         env={**os.environ, "NO_COLOR": "1"},
     )
+    _STARTED.append(proc)
     assert proc.stdout is not None and proc.stderr is not None
     listening = proc.stderr.readline().decode()
     port = int(listening.split("http://127.0.0.1:")[1].split()[0].rstrip("/"))
