@@ -163,6 +163,15 @@ def test_expect_100_continue_waits_its_turn_and_is_for_http_1_1_only(emu: Emulat
         assert sock.recv(4096).startswith(b"HTTP/1.0 202 ")  # no 100 to an HTTP/1.0 client
 
 
+def test_an_expectation_other_than_100_continue_is_417_as_aiohttp_answers_it(
+    emu: EmulatorServer,
+) -> None:
+    head = post("/v2/enqueue", event("magic"), "Expect: magic")
+    (answer,), _ = talk(emu.port, head, 1)
+    assert answer.status == 417
+    assert not emu.state.records()  # refused before the emulator saw it, as nginx does
+
+
 def test_a_body_declared_too_large_is_413_at_once_and_recorded() -> None:
     with EmulatorServer(config=EmulatorConfig(max_body_bytes=1000)) as emu:
         head = post("/v2/enqueue", b"").replace(b"Content-Length: 0", b"Content-Length: 5000")

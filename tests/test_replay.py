@@ -281,7 +281,7 @@ def test_failed_step_shows_the_answer_and_a_hint(
     assert result.exit_code == 6
     steps = [line for line in json_lines(result.stdout) if line["type"] == "step"]
     answer = (
-        '{"code": 401, "reason": "Unauthorized", "message": "Authentication failed: provide '
+        '{"code":401,"reason":"Unauthorized","message":"Authentication failed: provide '
         'a valid apiKey parameter or Basic credentials of the integration user."}'
     )
     expected = (

@@ -17,7 +17,6 @@ made safe to print on a terminal (control and invisible characters escaped).
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import itertools
 import json
@@ -239,6 +238,10 @@ def bounded(text: str, limit: int, secrets: tuple[str, ...]) -> str:
     return shown[: limit - len(CUT)] + CUT
 
 
+#: Whether a header name is a secret's, remembered: a client sends the same few names.
+_secret_header = functools.lru_cache(maxsize=512)(is_secret_name)
+
+
 def _kept_headers(
     headers: Mapping[str, str], secrets: tuple[str, ...]
 ) -> tuple[tuple[tuple[str, str], ...], int]:
@@ -247,8 +250,13 @@ def _kept_headers(
         if count == MAX_KEPT_HEADERS:
             return tuple(kept), len(headers) - MAX_KEPT_HEADERS
         # Judged on the whole name: a cut name could lose the word that makes it secret.
-        value = MASK if is_secret_name(name) else bounded(value, MAX_HEADER_VALUE_CHARS, secrets)
-        kept.append((bounded(name, MAX_HEADER_NAME_CHARS, secrets), value))
+        if _secret_header(name):
+            value = MASK
+        elif len(value) > MAX_HEADER_VALUE_CHARS:
+            value = bounded(value, MAX_HEADER_VALUE_CHARS, secrets)
+        if len(name) > MAX_HEADER_NAME_CHARS:
+            name = bounded(name, MAX_HEADER_NAME_CHARS, secrets)
+        kept.append((name, value))
     return tuple(kept), 0
 
 
@@ -266,31 +274,37 @@ def raw_request(
 ) -> RawRequest:
     """The raw side of a record, every part bounded; the body previewed now only when it
     is large."""
-    kept = len(body) <= LAZY_BODY_BYTES
     kept_headers, not_kept = _kept_headers(headers, secrets)
     kept_errors = tuple(
         bounded(error, MAX_TEXT_CHARS, secrets)
         for error in itertools.islice(errors, MAX_KEPT_ERRORS)
     )
-    raw = RawRequest(
-        path=bounded(path, MAX_PATH_CHARS, secrets),
-        query=bounded(query, MAX_QUERY_CHARS, secrets),
-        headers=kept_headers,
-        body=body if kept else b"",
-        preview=None if kept else body_preview(body, secrets, parsed=parsed),
-        errors=kept_errors,
-        note=bounded(note, MAX_TEXT_CHARS, secrets),
-        key=None if key is None else bounded(key, MAX_TEXT_CHARS, secrets),
-        secrets=secrets,
-        headers_not_kept=not_kept,
-    )
-    texts = [raw.path, raw.query, raw.note, raw.key or "", raw.preview or "", *raw.errors]
-    texts.extend(part for pair in raw.headers for part in pair)
+    path = bounded(path, MAX_PATH_CHARS, secrets)
+    query = bounded(query, MAX_QUERY_CHARS, secrets)
+    note = bounded(note, MAX_TEXT_CHARS, secrets)
+    key = None if key is None else bounded(key, MAX_TEXT_CHARS, secrets)
+    kept = len(body) <= LAZY_BODY_BYTES
+    kept_body = body if kept else b""
+    preview = None if kept else body_preview(body, secrets, parsed=parsed)
     # Each string twice (the masked copy a reader makes), with its object and its place
     # in a tuple; the body and the preview a reader makes of it.
+    texts = [path, query, note, key or "", preview or "", *kept_errors]
+    texts.extend(itertools.chain.from_iterable(kept_headers))
     strings = sum(map(sys.getsizeof, texts)) + len(texts) * POINTER_BYTES
-    cost = RECORD_OVERHEAD_BYTES + 2 * strings + sys.getsizeof(raw.body) + 4 * PREVIEW_CHARS
-    return dataclasses.replace(raw, cost=cost if raw.body else cost - 4 * PREVIEW_CHARS)
+    cost = RECORD_OVERHEAD_BYTES + 2 * strings + sys.getsizeof(kept_body)
+    return RawRequest(
+        path=path,
+        query=query,
+        headers=kept_headers,
+        body=kept_body,
+        preview=preview,
+        errors=kept_errors,
+        note=note,
+        key=key,
+        secrets=secrets,
+        headers_not_kept=not_kept,
+        cost=cost + 4 * PREVIEW_CHARS if kept_body else cost,
+    )
 
 
 @dataclass(frozen=True)

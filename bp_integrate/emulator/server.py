@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 from bp_integrate.loop import new_event_loop
 from bp_integrate.urls import is_loopback_host
 
-from .app import build_app, log
+from .app import build_server
 from .capture import CaptureFile
 from .config import EmulatorConfig, endpoint_urls
 from .state import EmulatorState, RecordCallback
@@ -219,13 +219,10 @@ class EmulatorServer:
     async def _startup(self, sock: socket.socket) -> None:
         from aiohttp import web  # imported when serving: the CLI starts faster without it
 
-        app = build_app(self.config, self.state, self._capture)
-        runner = web.AppRunner(
-            app,
-            access_log=None,
-            logger=log,  # malformed requests: aiohttp's 400 answers them, not our stderr
-            shutdown_timeout=_ANSWER_GRACE,
-        )
+        # aiohttp's low-level server: access log off, its logger ours (a malformed
+        # request is answered 400 by aiohttp, not printed on our stderr).
+        server = build_server(self.config, self.state, self._capture)
+        runner = web.ServerRunner(server, shutdown_timeout=_ANSWER_GRACE)
         await runner.setup()
         self._runner = runner
         await web.SockSite(runner, sock, backlog=1024).start()
