@@ -71,7 +71,16 @@ from .context import (
     settings_of,
     target_state,
 )
-from .target import Kept, Route, Target, TargetSettings, TargetState, keep_last
+from .target import (
+    MAX_ADMIN_OBJECTS,
+    AdminLimit,
+    Kept,
+    Route,
+    Target,
+    TargetSettings,
+    TargetState,
+    keep_last,
+)
 from .wire import Request, Response
 
 __all__ = ["TARGET", "parse_bpql"]
@@ -527,7 +536,10 @@ class BigPandaState(TargetState):
             return copy.deepcopy(self._plans.get(plan_id))
 
     def put_plan(self, plan: MaintenancePlan) -> None:
+        """Keep ``plan`` (new or changed); :class:`AdminLimit` for a new one past the limit."""
         with self._lock:
+            if plan.id not in self._plans and len(self._plans) >= MAX_ADMIN_OBJECTS:
+                raise AdminLimit("maintenance plans", MAX_ADMIN_OBJECTS)
             self._plans[plan.id] = copy.deepcopy(plan)
 
     def delete_plan(self, plan_id: str) -> bool:
@@ -536,7 +548,10 @@ class BigPandaState(TargetState):
 
     # -- the core ------------------------------------------------------------------
     def add_rule(self, rule: AutoShareRule) -> None:
+        """Keep ``rule``; :class:`AdminLimit` past the limit."""
         with self._lock:
+            if len(self._rules) >= MAX_ADMIN_OBJECTS:
+                raise AdminLimit("AutoShare rules", MAX_ADMIN_OBJECTS)
             self._rules.append(rule)
 
     def rules(self) -> list[AutoShareRule]:
@@ -585,7 +600,11 @@ class BigPandaState(TargetState):
             return None if found is None else copy.deepcopy(found)
 
     def put_v2_integration(self, integration_id: str, doc: dict[str, Any]) -> None:
+        """Keep ``doc``; :class:`AdminLimit` for a new integration past the limit."""
         with self._lock:
+            full = len(self._integrations) >= MAX_ADMIN_OBJECTS
+            if integration_id not in self._integrations and full:
+                raise AdminLimit("Webhook v2 integrations", MAX_ADMIN_OBJECTS)
             self._integrations[integration_id] = copy.deepcopy(doc)
 
     def delete_v2_integration(self, integration_id: str) -> bool:
@@ -1341,7 +1360,10 @@ def handle_create_plan(request: Request) -> Response:
     plan = _plan_fields(request, body, blank)
     if isinstance(plan, Response):
         return plan
-    target_state(request, BigPandaState).put_plan(plan)
+    try:
+        target_state(request, BigPandaState).put_plan(plan)
+    except AdminLimit as exc:
+        return _refuse(request, 400, str(exc))
     outcome(request).note = f"maintenance plan {plan.id} ({plan.status(now)})"
     return json_response(plan.to_json(now), status=201)
 
@@ -1519,7 +1541,10 @@ def handle_v2_create(request: Request) -> Response:
     if state.v2_integration(ident) is not None:  # [G] BigPanda's answer is not documented
         return _refuse(request, 400, f"an integration named {name} already exists")
     doc = {"name": name, "parent_system_id": PARENT_SYSTEM_ID, **_keep(body)}
-    state.put_v2_integration(ident, doc)
+    try:
+        state.put_v2_integration(ident, doc)
+    except AdminLimit as exc:
+        return _refuse(request, 400, str(exc))
     outcome(request).note = f"created {ident}"
     return json_response([_v2_answer(doc)], status=201)
 
@@ -1677,7 +1702,11 @@ def handle_add_rule(request: Request) -> Response:
         drop=bool(body.get("drop", False)),
         delay=float(delay),
     )
-    target_state(request, BigPandaState).add_rule(rule)
+    try:
+        target_state(request, BigPandaState).add_rule(rule)
+    except AdminLimit as exc:
+        outcome(request).reject(str(exc))
+        return _admin_error(400, str(exc))
     return json_response(rule.to_json(), status=201)
 
 

@@ -58,7 +58,16 @@ from .context import (
     state_of,
     target_state,
 )
-from .target import Kept, Route, Target, TargetSettings, TargetState, keep_last
+from .target import (
+    MAX_ADMIN_OBJECTS,
+    AdminLimit,
+    Kept,
+    Route,
+    Target,
+    TargetSettings,
+    TargetState,
+    keep_last,
+)
 from .wire import Request, Response
 
 CLOSED_EVENT = "incident#closed"
@@ -249,6 +258,8 @@ class IncidentIoState(TargetState):
         self, name: str, source_type: str, template: dict[str, Any], now: float
     ) -> IncidentIoSource:
         with self._lock:
+            if len(self._sources) >= MAX_ADMIN_OBJECTS:
+                raise AdminLimit("alert sources", MAX_ADMIN_OBJECTS)
             made = IncidentIoSource(
                 new_ulid(now), name, source_type, secrets.token_urlsafe(24), template, now
             )
@@ -693,9 +704,13 @@ def handle_create_source(request: Request) -> Response:
         "title": _binding(template["title"], "Title"),
         "description": _binding(template["description"], "Description"),
     }
-    made = target_state(request, IncidentIoState).add_source(
-        body["name"].strip(), body["source_type"], stored, time.time()
-    )
+    try:
+        made = target_state(request, IncidentIoState).add_source(
+            body["name"].strip(), body["source_type"], stored, time.time()
+        )
+    except AdminLimit as exc:
+        oc.reject(str(exc))
+        return _error(422, "validation_error", "limit_reached", str(exc))
     oc.action, oc.key, oc.note = "create", made.id, f"alert source {made.name!r} created"
     return json_response({"alert_source": made.to_api(_api_origin(request))})
 

@@ -49,7 +49,16 @@ from .context import (
     target_state,
 )
 from .records import mask_key
-from .target import Kept, Route, Target, TargetSettings, TargetState, keep_last
+from .target import (
+    MAX_ADMIN_OBJECTS,
+    AdminLimit,
+    Kept,
+    Route,
+    Target,
+    TargetSettings,
+    TargetState,
+    keep_last,
+)
 from .wire import Request, Response
 
 #: PagerDuty's own body limit for Events API v2 (512 KB, taken as KiB).
@@ -258,6 +267,8 @@ class PagerDutyState(TargetState):
             if service is None:
                 return None
             number = sum(len(s.integrations) for s in self._services.values()) + 1
+            if number > MAX_ADMIN_OBJECTS:
+                raise AdminLimit("service integrations", MAX_ADMIN_OBJECTS)
             made = PagerDutyIntegration(
                 _short_id(f"integration/{service_id}/{number}"),
                 name,
@@ -1192,7 +1203,11 @@ def handle_create_integration(request: Request) -> Response:
     state = target_state(request, PagerDutyState)
     kind = str(wanted["type"])
     name = str(wanted.get("name") or kind)
-    made = state.add_integration(service_id, name, kind, _clock())
+    try:
+        made = state.add_integration(service_id, name, kind, _clock())
+    except AdminLimit as exc:
+        oc.reject(str(exc))
+        return _rest_error(INVALID_INPUT, 400, headers, [str(exc)])
     service = state.pagerduty_service(service_id)
     if made is None or service is None:
         oc.reject(f"no service {service_id}")

@@ -55,6 +55,23 @@ KIND_BUDGET_BYTES = 10 * 1024 * 1024
 MAX_RECORD_ENTRIES = 100
 #: What one object (a record, a dict, a list) costs beyond its strings, roughly.
 OBJECT_BYTES = 64
+#: The most objects of one kind an admin API of the emulator makes (maintenance plans,
+#: AutoShare rules, Webhook v2 integrations, incident.io alert sources, PagerDuty
+#: service integrations). These are not dropped like records (a script relies on what
+#: it made): past the limit a create is refused, as a quota would be [G: the services'
+#: own quotas are not published], so no loop can grow the emulator without bound.
+MAX_ADMIN_OBJECTS = 1_000
+
+
+class AdminLimit(Exception):
+    """A create past :data:`MAX_ADMIN_OBJECTS`; its text is the answer's message."""
+
+    def __init__(self, kind: str, limit: int) -> None:
+        super().__init__(
+            f"the emulator keeps at most {limit} {kind}: delete some first, "
+            "or start again from nothing (POST /_reset)"
+        )
+
 
 _T = TypeVar("_T")
 
