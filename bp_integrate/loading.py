@@ -1,7 +1,7 @@
 """The one way YAML and JSON come in: bounded in size, depth and expansion, errors located.
 
 Every file or stream a user hands bp-integrate (config.yaml, answers files, scenario
-files, `--payload` files, run history lines, stdin) is read here. What it guards
+files, `--payload` files or `--payload -`, run history lines, stdin) is read here. What it guards
 against, and why each bound:
 
 - size: a file over `max_bytes` is refused before it is parsed;
@@ -332,6 +332,51 @@ def json_line(line: str | bytes) -> Any | None:
         return None
 
 
+#: Where standard input is named in messages, in the place of a file's path.
+STDIN = "(standard input)"
+
+
+def _stdin_closed(what: str, hint: str) -> UsageError:
+    return UsageError(f"{what}: standard input is closed or cannot be read.", hint)
+
+
+def read_stdin(
+    flag: str, what: str, hint: str, error: ErrorKind = UsageError, max_bytes: int = MAX_BYTES
+) -> bytes:
+    """All of stdin, within `max_bytes`, for input piped in the place of a file (`--payload
+    -`). A terminal (nothing piped), empty input, and closed or unreadable stdin are each
+    `error` naming `flag` and the fix, never a traceback or a wait for typing; `what`
+    names the input as `read_bytes` names a file ("payload")."""
+    import sys
+
+    stream = sys.stdin
+    try:
+        if stream is None:  # started with stdin closed (`<&-`)
+            raise ValueError("closed")
+        terminal = stream.isatty()
+        buffer = None if terminal else getattr(stream, "buffer", None)
+        raw: str | bytes = b"" if terminal else (buffer or stream).read(max_bytes + 1)
+    except (OSError, ValueError):
+        raise _stdin_closed(flag, hint) from None
+    if terminal:
+        raise error(f"{flag}: standard input is a terminal: nothing is piped in.", hint)
+    data = raw.encode("utf-8", "surrogateescape") if isinstance(raw, str) else raw
+    if not data:
+        raise error(f"{flag}: standard input is empty: nothing was piped in.", hint)
+    if len(data) > max_bytes:
+        raise error(f"The {what} {STDIN} is over the limit of {max_bytes:,} bytes.", hint)
+    return data
+
+
+def load_json_stdin(
+    flag: str, what: str, hint: str, error: ErrorKind = UsageError, max_bytes: int = MAX_BYTES
+) -> Any:
+    """Read and parse one JSON document piped to stdin (`--payload -`): the checks and
+    messages of `load_json`, naming standard input where they name a file's path."""
+    data = read_stdin(flag, what, hint, error, max_bytes)
+    return parse_json(decode(data, what, STDIN, error, hint), what, STDIN, error, hint)
+
+
 def read_stdin_line(what: str, hint: str) -> str | None:
     """One line of stdin as strict UTF-8 (None at end of input), or a UsageError.
 
@@ -346,7 +391,7 @@ def read_stdin_line(what: str, hint: str) -> str | None:
         buffer = getattr(stream, "buffer", None)
         raw: str | bytes = buffer.readline() if buffer is not None else stream.readline()
     except (OSError, ValueError):
-        raise UsageError(f"{what}: standard input is closed or cannot be read.", hint) from None
+        raise _stdin_closed(what, hint) from None
     if isinstance(raw, str):
         return raw or None
     if not raw:

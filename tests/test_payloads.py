@@ -774,6 +774,73 @@ def test_load_payload_file_errors(tmp_path: Path) -> None:
         load_payload_file(binary)
 
 
+def piped(monkeypatch: pytest.MonkeyPatch, data: bytes) -> None:
+    """Standard input as a pipe holding `data`."""
+    import io
+    import sys
+
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(data), encoding="utf-8"))
+
+
+def test_payload_dash_reads_the_body_from_standard_input(monkeypatch: pytest.MonkeyPatch) -> None:
+    piped(monkeypatch, json.dumps({"incident": {"id": "x"}}).encode())
+    assert load_payload_file(Path("-")) == {"incident": {"id": "x"}}
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"[1, 2]",  # not an object
+        b'{\n  "incident": {\n    "id": "x",\n  }\n}\n',  # not JSON: line and column
+        b'{"incident": {"id": "\xff"}}',  # not UTF-8
+        b"[" * 70 + b"]" * 70,  # too deep
+        b'{"incident": {"id": NaN}}',  # not what JSON carries
+        b'{"incident": {"id": "\\ud800"}}',  # a lone surrogate
+        b'{"incident": []}',  # the body's shape
+        b" " * (4 * 1024 * 1024 + 1),  # over the size limit
+    ],
+    ids=["list", "syntax", "utf8", "depth", "nan", "surrogate", "shape", "size"],
+)
+def test_payload_from_standard_input_is_checked_and_told_as_a_file_is(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, data: bytes
+) -> None:
+    """The same bounded reader (bp_integrate.loading): each refusal has the file's message,
+    naming standard input where a file's message names its path."""
+    path = tmp_path / "body.json"
+    path.write_bytes(data)
+    with pytest.raises(UsageError) as from_file:
+        load_payload_file(path)
+    piped(monkeypatch, data)
+    with pytest.raises(UsageError) as from_stdin:
+        load_payload_file(Path("-"))
+    told = from_file.value.message.replace(str(path), "(standard input)")
+    assert from_stdin.value.message == told.replace("ayload file", "ayload")
+    assert "(standard input)" in from_stdin.value.message
+
+
+@pytest.mark.parametrize(
+    ("data", "said"),
+    [
+        (b"", "--payload -: standard input is empty: nothing was piped in."),
+        (None, "--payload -: standard input is closed or cannot be read."),
+    ],
+)
+def test_payload_dash_with_nothing_piped_names_the_fix(
+    monkeypatch: pytest.MonkeyPatch, data: bytes | None, said: str
+) -> None:
+    import sys
+
+    if data is None:
+        monkeypatch.setattr(sys, "stdin", None)  # started with stdin closed (`<&-`)
+    else:
+        piped(monkeypatch, data)
+    with pytest.raises(UsageError) as caught:
+        load_payload_file(Path("-"))
+    assert caught.value.message == said
+    assert caught.value.code == ExitCode.USAGE
+    assert "--payload - < body.json" in (caught.value.hint or "")
+
+
 def test_mark_as_test_marks_only_the_fields_a_body_has() -> None:
     from bp_integrate.bigpanda.testmark import mark_as_test
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import subprocess
 import sys
 import time
@@ -136,6 +137,67 @@ def test_payload_file_is_sent_as_given(
     [record] = sends(emu, "/v2/alert_events/")
     assert json.loads(record.body_preview) == own
     assert json.loads(result.stdout)["results"][0]["response_id"] == "mine-1"
+
+
+def bp_integrate(*args: str, **kwargs: Any) -> subprocess.CompletedProcess[str]:
+    """bp-integrate as a real process, in this test's folders and environment."""
+    return subprocess.run(
+        [sys.executable, "-m", "bp_integrate", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        **kwargs,
+    )
+
+
+def test_payload_piped_to_standard_input_is_sent_as_given_without_input(
+    emu: EmulatorServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`--payload -` is input, not a prompt: it works in a script that forbids prompts."""
+    install(emu, "incidentio", monkeypatch)
+    own = {"incident": {"id": "piped-1", "status": "critical", "alerts": []}}
+    done = bp_integrate(
+        "send-test", "new", "--payload", "-", "--json",
+        input=json.dumps(own),
+        env={**os.environ, "BP_INTEGRATE_NO_INPUT": "1"},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    [record] = sends(emu, "/v2/alert_events/")
+    assert json.loads(record.body_preview) == own
+    assert json.loads(done.stdout)["results"][0]["response_id"] == "piped-1"
+
+
+def test_payload_dash_with_nothing_piped_in_is_a_usage_error(
+    emu: EmulatorServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    install(emu, "incidentio", monkeypatch)
+    done = bp_integrate("send-test", "new", "--payload", "-", stdin=subprocess.DEVNULL)
+    assert done.returncode == 2, done.stderr
+    assert "Error: --payload -: standard input is empty: nothing was piped in." in done.stderr
+    assert "bp-integrate send-test new --payload - < body.json" in done.stderr
+    assert sends(emu, "/v2/alert_events/") == []
+
+
+def test_payload_dash_on_a_terminal_says_to_pipe_it_and_waits_for_nothing(
+    emu: EmulatorServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """At a terminal nothing is piped: an error naming the fix at once, not a wait for the
+    user to type a body."""
+    from test_wizard_pty import finish, spawn, transcript
+
+    install(emu, "incidentio", monkeypatch)
+    child = spawn(
+        tmp_path,
+        "send-test", "new", "--payload", "-",
+        extra_env={"BP_INTEGRATE_INCIDENTIO_SECRET": os.environ["BP_INTEGRATE_INCIDENTIO_SECRET"]},
+    )  # fmt: skip
+    child.timeout = 10  # it must not wait for input
+    status, _ = finish(child)
+    shown = " ".join(transcript(child).split())
+    assert status == 2, shown
+    assert "--payload -: standard input is a terminal: nothing is piped in." in shown
+    assert "bp-integrate send-test new --payload - < body.json" in shown
+    assert sends(emu, "/v2/alert_events/") == []
 
 
 def test_unknown_event_suggests_the_nearest(

@@ -310,18 +310,30 @@ def summary(incident: Mapping[str, Any]) -> str:
     return truncate(" ".join(text.split()), SUMMARY_MAX)
 
 
+#: `--payload -`: the body is read from standard input.
+PAYLOAD_STDIN = Path("-")
+
+
 def load_payload_file(path: Path) -> dict[str, Any]:
-    """The JSON object in `path` (for `--payload FILE`), or a UsageError saying what is wrong
-    (read through bp_integrate.loading: bounded in size and depth, errors located)."""
+    """The JSON object in `path` (for `--payload FILE`; `-` is standard input), or a
+    UsageError saying what is wrong (read through bp_integrate.loading: bounded in size and
+    depth, errors located)."""
     from bp_integrate import loading
 
-    hint = "Give --payload a JSON file holding one object (the webhook body)."
-    data = loading.load_json(path, "payload file", hint)
-    if not isinstance(data, dict):
-        raise UsageError(
-            f"Payload file {path} holds a JSON {type(data).__name__}, not an object.", hint
+    if path == PAYLOAD_STDIN:
+        hint = (
+            "Pipe one JSON object (the webhook body) in, e.g. bp-integrate send-test new "
+            "--payload - < body.json, or give --payload FILE."
         )
-    return checked_body(data, f"Payload file {path}", hint)
+        data = loading.load_json_stdin("--payload -", "payload", hint)
+        where = f"Payload {loading.STDIN}"
+    else:
+        hint = "Give --payload a JSON file holding one object (the webhook body)."
+        data = loading.load_json(path, "payload file", hint)
+        where = f"Payload file {path}"
+    if not isinstance(data, dict):
+        raise UsageError(f"{where} holds a JSON {type(data).__name__}, not an object.", hint)
+    return checked_body(data, where, hint)
 
 
 def checked_body(body: dict[str, Any], where: str, hint: str) -> dict[str, Any]:

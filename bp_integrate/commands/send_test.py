@@ -111,8 +111,9 @@ def send_test_command(
         typer.Option(
             "--payload",
             metavar="FILE",
-            help="Send your own JSON body instead (--set and --tag edit it; the test marker "
-            "goes on its descriptions and tags unless --no-test-marker).",
+            help="Send your own JSON body instead; - reads it from standard input (--set and "
+            "--tag edit it; the test marker goes on its descriptions and tags unless "
+            "--no-test-marker).",
         ),
     ] = None,
     dry_run: DryRunOpt = False,
@@ -135,6 +136,8 @@ def send_test_command(
     bp-integrate send-test incident#new --to pagerduty --tag service=db
 
     bp-integrate send-test incident#closed --to xmatters --as-curl
+
+    bp-integrate send-test incident#new --to webhook --payload - < body.json
     """
     given = dict(locals())  # the arguments, by name (first: before any other local)
     from bp_integrate.engine.session import SendOptions, run_session
