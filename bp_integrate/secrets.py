@@ -398,6 +398,21 @@ def find(
     return Found(stored) if stored is not None else None
 
 
+def find_available(kind: StoreKind, profile: str, integration: str, field: str) -> Found | None:
+    """`find` in the `kind` store for a caller that goes on without the secret (it asks
+    for it, or names what is missing): a store that cannot answer (no keyring) leaves
+    the profile's variable alone, and a variable `find` refuses counts as not set. The
+    one lookup of the profile's BigPanda secrets (its User API key, org token, canary
+    App Key) for install, show, verify and verify-setup."""
+    try:
+        return find(open_store(kind), profile, integration, field)
+    except SecretsError:
+        try:
+            return find(None, profile, integration, field)
+        except SecretsError:
+            return None
+
+
 def overriding(store_kind: str, found: Found | None) -> str | None:
     """The variable that overrides a store other than `env` (None: none does): what a
     command that sends or shows names on stderr, and doctor marks [warn]."""

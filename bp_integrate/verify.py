@@ -77,7 +77,7 @@ def load_settings(
     """The settings verify needs; when some are missing, one error naming every one of
     them with the command that sets it (a secret missing: exit 4, else 3)."""
     from bp_integrate.config import REGIONS
-    from bp_integrate.secrets import as_store_kind, env_var, find, open_store
+    from bp_integrate.secrets import as_store_kind, env_var, find_available
 
     kind = str(bigpanda.get("api_key_store") or "keyring")
     # Where `profile set` / `verify-setup` kept the org token, canary App Key and
@@ -87,14 +87,7 @@ def load_settings(
 
     def stored(field_name: str) -> str | None:
         chosen = kind if field_name == API_KEY_FIELD else verify_kind
-        try:
-            where = open_store(as_store_kind(chosen))
-            found = find(where, profile, "bigpanda", field_name)
-        except SecretsError:
-            try:  # no keyring: the profile's variable alone
-                found = find(None, profile, "bigpanda", field_name)
-            except SecretsError:
-                found = None
+        found = find_available(as_store_kind(chosen), profile, "bigpanda", field_name)
         return found.value if found else None
 
     def secret(field_name: str, what: str, flag: str) -> str:

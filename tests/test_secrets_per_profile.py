@@ -190,3 +190,45 @@ def test_a_target_api_key_and_the_bigpanda_key_are_read_per_profile(
         "BP_INTEGRATE_PROD_PAGERDUTY_API_KEY",
     )
     assert bigpanda_key("prod") == ("prod-bp-key", "BP_INTEGRATE_PROD_BIGPANDA_API_KEY")
+
+
+@pytest.mark.parametrize(
+    ("store", "variable", "kept", "expected"),
+    [
+        ("keyring", None, "stored-key", "stored-key"),
+        ("file", None, "stored-key", "stored-key"),
+        ("keyring", "env-key", "stored-key", "env-key"),
+        # A variable find() refuses (a line break in it) is not set, for every command.
+        ("keyring", "env-key\n", None, None),
+        # The env store keeps nothing: a keyring entry left from an earlier store is not
+        # the key (install and show used to read it; verify-setup did not).
+        ("env", None, "left-over", None),
+    ],
+)
+def test_install_show_and_verify_setup_find_the_same_bigpanda_key(
+    memory_keyring: MemoryKeyring,
+    monkeypatch: pytest.MonkeyPatch,
+    store: str,
+    variable: str | None,
+    kept: str | None,
+    expected: str | None,
+) -> None:
+    """One lookup of the profile's User API key (secrets.find_available): what install
+    and show use to reach BigPanda's side is what verify-setup finds."""
+    from bp_integrate import config
+    from bp_integrate.commands.sides import bigpanda_key
+    from bp_integrate.commands.verify_setup import _secret_from
+    from bp_integrate.secrets import as_store_kind, entry_name, open_store
+
+    cfg = config.load()
+    cfg.set_bigpanda("default", {"api_key_store": store, "api_key_stored": store != "env"})
+    cfg.save()
+    if kept is not None:
+        kind = "file" if store == "file" else "keyring"
+        open_store(kind).set(entry_name("default", "bigpanda", "api_key"), kept)
+    if variable is not None:
+        monkeypatch.setenv("BP_INTEGRATE_BIGPANDA_API_KEY", variable)
+
+    found = bigpanda_key("default")
+    key, _source = _secret_from(False, "", "api_key", "default", as_store_kind(store))
+    assert (found[0] if found else None) == key == expected

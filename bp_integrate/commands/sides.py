@@ -24,19 +24,13 @@ def bigpanda_key(profile: str) -> tuple[str, str] | None:
     """The profile's BigPanda User API key, with where it came from (its variable wins,
     as everywhere); None when there is none."""
     from bp_integrate import config
-    from bp_integrate.errors import BPError
-    from bp_integrate.secrets import STORE_KINDS, env_var, lookup, open_store
+    from bp_integrate.secrets import as_store_kind, find_available
 
-    variable = env_var("bigpanda", "api_key", profile)
-    if os.environ.get(variable, "").strip():
-        return os.environ[variable].strip(), variable
-    kind = str(config.load().bigpanda(profile).get("api_key_store") or "keyring")
-    try:
-        store = open_store("file" if kind == "file" and "file" in STORE_KINDS else "keyring")
-        key = lookup(store, profile, "bigpanda", "api_key")
-    except BPError:
+    kind = as_store_kind(config.load().bigpanda(profile).get("api_key_store"))
+    found = find_available(kind, profile, "bigpanda", "api_key")
+    if found is None or not found.value.strip():
         return None
-    return (key, "the profile's BigPanda User API key") if key else None
+    return found.value.strip(), found.variable or "the profile's BigPanda User API key"
 
 
 def side_url(side: TargetSide, values: Mapping[str, str], profile: str) -> str:

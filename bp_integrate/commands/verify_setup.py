@@ -82,20 +82,13 @@ def _secret_from(
 ) -> tuple[str | None, str | None]:
     """A secret from stdin (when its flag is given), else the profile's environment
     variable or the store, with where it came from (None: the store, or not found)."""
-    from bp_integrate.errors import SecretsError
     from bp_integrate.loading import read_stdin_line
-    from bp_integrate.secrets import find, open_store
+    from bp_integrate.secrets import find_available
 
     if flag:
         line = read_stdin_line(flag_name, "Pipe it on one line of stdin.") or ""
         return (line.strip() or None), "stdin"
-    try:
-        found = find(open_store(stored_kind), profile, "bigpanda", field_name)
-    except SecretsError:  # no keyring: the variable alone
-        try:
-            found = find(None, profile, "bigpanda", field_name)
-        except SecretsError:
-            return None, None
+    found = find_available(stored_kind, profile, "bigpanda", field_name)
     if found is None:
         return None, None
     return found.value.strip(), found.variable
