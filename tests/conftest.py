@@ -102,3 +102,12 @@ def emu() -> Iterator[EmulatorServer]:
     from an earlier test can land in this one's records."""
     with EmulatorServer() as server:
         yield server
+
+
+@pytest.fixture(scope="module")
+def pd_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Profile `p` with a PagerDuty install in the file store, made once per module by the
+    real CLI: the starting point test_races.py and test_orphans.py copy (race_procs.py)."""
+    from race_procs import make_template
+
+    return make_template(tmp_path_factory.mktemp("template"))

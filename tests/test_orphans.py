@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 import pytest
-from test_races import (
+from race_procs import (
     COMMANDS,
     PROFILE,
     RENAMED,
@@ -29,14 +29,16 @@ from test_races import (
     Observed,
     State,
     base_env,
+    config_doc,
     fresh,
     install_argv,
     observe,
+    pagerduty_state,
     run,
     start,
 )
 
-from bp_integrate.secrets import INSECURE_FILE, KEYRING_INDEX, SERVICE, entry_name, versioned
+from bp_integrate.secrets import INSECURE_FILE, KEYRING_INDEX, SERVICE
 
 ROUNDS = int(os.environ.get("BP_KILL_ROUNDS", "4"))
 TESTS = Path(__file__).resolve().parent
@@ -88,7 +90,7 @@ def check_after_kill(root: Path, name: str, seen: Observed, extra: dict[str, str
 
 
 def test_killed_at_random_moments_nothing_is_left_unreachable(
-    template_file: Path, tmp_path: Path
+    pd_template: Path, tmp_path: Path
 ) -> None:
     rng = random.Random(int(os.environ.get("BP_KILL_SEED", "9")))
     left_something = 0
@@ -96,7 +98,7 @@ def test_killed_at_random_moments_nothing_is_left_unreachable(
     old_state = 0
     started = time.monotonic()
     for number in range(ROUNDS):
-        root = fresh(template_file, tmp_path / f"round{number}")
+        root = fresh(pd_template, tmp_path / f"round{number}")
         name = rng.choice(list(COMMANDS))
         proc = start(root, name)
         if number % 2:  # anywhere in the command's life
@@ -143,15 +145,6 @@ def first_write(root: Path, proc: subprocess.Popen[str]) -> None:
         pass
 
 
-@pytest.fixture(scope="module")
-def template_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("template")
-    argv, extra = install_argv(V0)
-    done = run(root, *argv, extra=extra)
-    assert done.returncode == 0, done.stderr
-    return root
-
-
 # --------------------------------------------------------------------------- exact windows
 
 #: A child that runs the CLI and dies (as kill -9 would: no cleanup) at one step.
@@ -196,27 +189,13 @@ def keyring_env(root: Path) -> dict[str, str]:
 def keyring_state(root: Path) -> tuple[State, set[str]]:
     """(state, orphaned entry names) of a keyring-store install: the settings from the
     config, the keys from the test keyring's file."""
-    import yaml
-
-    doc = yaml.safe_load((root / "config" / "config.yaml").read_text("utf-8")) or {}
     path = root / "keyring.json"
     stored = {
         k.split("\t", 1)[1]: v
         for k, v in (json.loads(path.read_text("utf-8")) if path.exists() else {}).items()
         if k.startswith(f"{SERVICE}\t")
     }
-    state: State = {}
-    referenced: set[str] = set()
-    for profile, raw in (doc.get("profiles") or {}).items():
-        entry = ((raw or {}).get("integrations") or {}).get("pagerduty")
-        if entry is None:
-            state[profile] = None
-            continue
-        gen = int(entry.get("secrets_generation", 0))
-        key = entry_name(profile, "pagerduty", versioned("integration_key", gen))
-        referenced.add(key)
-        state[profile] = (entry["settings"]["events_url"], stored.get(key, "MISSING"))
-    return state, set(stored) - referenced
+    return pagerduty_state(config_doc(root), stored)
 
 
 WINDOWS = [

@@ -16,7 +16,6 @@ import os
 import random
 import shutil
 import subprocess
-import sys
 import time
 from collections import Counter
 from collections.abc import Iterable
@@ -24,125 +23,9 @@ from dataclasses import dataclass
 from itertools import permutations
 from pathlib import Path
 
-import pytest
-import yaml
-
-from bp_integrate.secrets import INSECURE_FILE, entry_name, versioned
+from race_procs import PROFILE, RENAMED, V0, V1, State, fresh, observe, start
 
 ROUNDS = int(os.environ.get("BP_RACE_ROUNDS", "8"))
-PROFILE, RENAMED = "p", "q"
-#: Two installs: each URL goes with its own key, and only with it.
-V0 = ("https://zero.example.com/v2/enqueue", "00000000000000000000000000000000")
-V1 = ("https://one.example.com/v2/enqueue", "11111111111111111111111111111111")
-KEY_VAR = f"BP_INTEGRATE_{PROFILE.upper()}_PAGERDUTY_INTEGRATION_KEY"
-
-#: A profile -> its PagerDuty install, (url, key), or None; the key "MISSING" when the
-#: settings name a secret the store does not have.
-State = dict[str, tuple[str, str] | None]
-
-
-def base_env(root: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BP_INTEGRATE_")}
-    env.update(
-        BP_INTEGRATE_CONFIG_DIR=str(root / "config"),
-        BP_INTEGRATE_STATE_DIR=str(root / "state"),
-        BP_INTEGRATE_LOCK_TIMEOUT="60",
-        NO_COLOR="1",
-    )
-    return env
-
-
-def install_argv(version: tuple[str, str]) -> tuple[list[str], dict[str, str]]:
-    argv = ["-p", PROFILE, "install", "pagerduty", "--no-input", "--no-verify"]
-    argv += ["--insecure-storage", "--set", f"events_url={version[0]}"]
-    return argv, {KEY_VAR: version[1]}
-
-
-#: The commands that race, by name: argv and extra environment.
-COMMANDS: dict[str, tuple[list[str], dict[str, str]]] = {
-    "install": install_argv(V1),
-    "uninstall": (["-p", PROFILE, "uninstall", "pagerduty", "--yes", "--json"], {}),
-    "rename": (["profile", "rename", PROFILE, RENAMED], {}),
-    "delete": (["profile", "delete", PROFILE, "--yes"], {}),
-}
-
-
-def start(root: Path, name: str, delay: float = 0.0) -> subprocess.Popen[str]:
-    argv, extra = COMMANDS[name]
-    if delay:
-        time.sleep(delay)
-    return subprocess.Popen(
-        [sys.executable, "-m", "bp_integrate", *argv],
-        env={**base_env(root), **extra},
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
-def run(
-    root: Path, *argv: str, extra: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "bp_integrate", *argv],
-        env={**base_env(root), **(extra or {})},
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
-
-@pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Profile `p` with install V0 in the file store, made once by the real CLI."""
-    root = tmp_path_factory.mktemp("template")
-    argv, extra = install_argv(V0)
-    done = run(root, *argv, extra=extra)
-    assert done.returncode == 0, done.stderr
-    return root
-
-
-def fresh(template: Path, root: Path) -> Path:
-    shutil.copytree(template / "config", root / "config")
-    return root
-
-
-# --------------------------------------------------------------------------- reading
-
-
-@dataclass
-class Observed:
-    state: State
-    orphans: set[str]  # stored entries no settings name
-    temp_files: list[str]
-
-
-def observe(root: Path) -> Observed:
-    """The state as the files hold it, read directly (not through the tool)."""
-    folder = root / "config"
-    doc = yaml.safe_load((folder / "config.yaml").read_text("utf-8")) or {}
-    secrets_path = folder / INSECURE_FILE
-    stored: dict[str, str] = (
-        json.loads(secrets_path.read_text("utf-8"))["secrets"] if secrets_path.exists() else {}
-    )
-    state: State = {}
-    referenced: set[str] = set()
-    for profile, raw in (doc.get("profiles") or {}).items():
-        entry = ((raw or {}).get("integrations") or {}).get("pagerduty")
-        if entry is None:
-            state[profile] = None
-            continue
-        key = entry_name(
-            profile,
-            "pagerduty",
-            versioned("integration_key", int(entry.get("secrets_generation", 0))),
-        )
-        referenced.add(key)
-        state[profile] = (entry["settings"]["events_url"], stored.get(key, "MISSING"))
-    temps = sorted(p.name for p in folder.glob(".*.tmp"))
-    return Observed(state, set(stored) - referenced, temps)
 
 
 # --------------------------------------------------------------------------- the model
@@ -232,13 +115,13 @@ def pick(rng: random.Random) -> list[str]:
 
 
 def test_install_and_uninstall_racing_rename_and_delete_end_in_a_serial_state(
-    template: Path, tmp_path: Path
+    pd_template: Path, tmp_path: Path
 ) -> None:
     rng = random.Random(int(os.environ.get("BP_RACE_SEED", "20")))
     refused: Counter[str] = Counter()
     started = time.monotonic()
     for number in range(ROUNDS):
-        root = fresh(template, tmp_path / f"round{number}")
+        root = fresh(pd_template, tmp_path / f"round{number}")
         names = pick(rng)
         procs = {name: start(root, name, rng.uniform(0, 0.02)) for name in names}
         outcomes = []
