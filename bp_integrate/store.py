@@ -100,26 +100,7 @@ def load_values(
         if secret is None:
             if not strict or not _required(integration, url_field, values):
                 continue
-            variable = env_var(integration.name, name, profile)
-            where = (
-                f"is not set in the environment ({variable})"
-                if item.secret_store == "env"
-                else f"is not in the {item.secret_store} store"
-            )
-            whole = env_var(integration.name, url_field, profile)
-            give = (
-                f"give it: bp-integrate --profile {profile} set {integration.name} "
-                f"{url_field} --stdin, or "
-                if item.secret_store != "env"
-                else ""
-            )
-            raise SecretsError(
-                f"The secret {name!r} of {integration.title} (profile {profile!r}) {where}.",
-                f"Set {variable}"
-                + (f" (or {whole} to the whole URL)" if dot else "")
-                + f"; or {give}run bp-integrate --profile {profile} install "
-                f"{integration.name} again.",
-            )
+            raise unset_error(integration, item, profile, name)
         if dot:
             url_secrets.setdefault(url_field, {})[param] = secret
         else:
@@ -132,6 +113,44 @@ def load_values(
             if f.url_with_secrets and has_masked_secret(values.get(f.name, "")):
                 del values[f.name]
     return values
+
+
+def unset_error(integration: Integration, item: Installed, profile: str, name: str) -> SecretsError:
+    """What is said of the secret `name` that the install lists and neither its variable
+    nor its store holds: where it was looked for, and each way to give it again."""
+    url_field, dot, _param = name.partition(".")
+    variable = env_var(integration.name, name, profile)
+    where = (
+        f"is not set in the environment ({variable})"
+        if item.secret_store == "env"
+        else f"is not in the {item.secret_store} store"
+    )
+    whole = env_var(integration.name, url_field, profile)
+    give = (
+        f"give it: bp-integrate --profile {profile} set {integration.name} {url_field} --stdin, or "
+        if item.secret_store != "env"
+        else ""
+    )
+    return SecretsError(
+        f"The secret {name!r} of {integration.title} (profile {profile!r}) {where}.",
+        f"Set {variable}"
+        + (f" (or {whole} to the whole URL)" if dot else "")
+        + f"; or {give}run bp-integrate --profile {profile} install "
+        f"{integration.name} again.",
+    )
+
+
+def unset_secrets(
+    integration: Integration, item: Installed, profile: str
+) -> dict[str, SecretsError]:
+    """The secrets the install lists that neither their variable nor the store holds, each
+    with what a command that needs it says (`unset_error`): `show` marks them as not set
+    instead of `****`. SecretsError if the store cannot be read (no keyring)."""
+    return {
+        name: unset_error(integration, item, profile, name)
+        for name in item.secret_fields
+        if _secret_value(integration, item, profile, name, None, None, announce=False) is None
+    }
 
 
 def _secret_value(
@@ -245,20 +264,28 @@ def split_secrets(
     return settings, secrets
 
 
-def _raw_entry(data: object, profile: str, name: str) -> object:
-    """One integration's entry as `data` (a config's parsed file) holds it, or None."""
+def _raw_part(data: object, profile: str, part: str) -> object:
+    """One part of a profile (`bigpanda`, `integrations`) as `data` (a config's parsed
+    file) holds it, or None."""
     profiles = data.get("profiles") if isinstance(data, dict) else None
     raw = profiles.get(profile) if isinstance(profiles, dict) else None
-    integrations = raw.get("integrations") if isinstance(raw, dict) else None
+    return raw.get(part) if isinstance(raw, dict) else None
+
+
+def _raw_entry(data: object, profile: str, name: str) -> object:
+    """One integration's entry as `data` (a config's parsed file) holds it, or None."""
+    integrations = _raw_part(data, profile, "integrations")
     return integrations.get(name) if isinstance(integrations, dict) else None
 
 
-def recheck(config: Config, profile: str, name: str | None = None) -> Config:
+def recheck(
+    config: Config, profile: str, name: str | None = None, bigpanda: bool = False
+) -> Config:
     """The config as the file holds it now (call under its lock), once what `config` was
-    read to decide still holds: the profile it had still exists, and the integration
-    `name` is as it was read. Otherwise another command renamed, deleted or changed it
-    meanwhile, and this one refuses (exit 3) rather than write into a profile that is
-    gone or over an install it did not see."""
+    read to decide still holds: the profile it had still exists, the integration `name`
+    is as it was read, and (`bigpanda`) so are the profile's BigPanda settings. Otherwise
+    another command renamed, deleted or changed it meanwhile, and this one refuses (exit
+    3) rather than write into a profile that is gone or over a change it did not see."""
     now = load(config.path)
     before = config.original()
     had_profile = profile in (before.get("profiles") or {})
@@ -268,6 +295,14 @@ def recheck(config: Config, profile: str, name: str | None = None) -> Config:
             "while this one ran: nothing was changed.",
             "bp-integrate profile list shows the profiles now; run the command again "
             "with the profile you mean.",
+        )
+    settings = [_raw_part(data, profile, "bigpanda") for data in (before, now.data)]
+    if bigpanda and settings[0] != settings[1]:
+        raise ConfigError(
+            f"The BigPanda settings of profile {profile!r} were changed by another "
+            "bp-integrate command while this one ran: nothing was changed.",
+            f"See them now with bp-integrate --profile {profile} profile show, then run the "
+            "command again.",
         )
     if name is not None:
         was = _raw_entry(before, profile, name)

@@ -7,7 +7,7 @@ an installed value is the default. The CLI supplies the `Prompter`; tests can to
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -643,20 +643,58 @@ def masked_values(integration: Integration, values: Mapping[str, str]) -> dict[s
 
 
 def paste(
-    integration: Integration, values: Mapping[str, str], profile: str, show_secrets: bool
+    integration: Integration,
+    values: Mapping[str, str],
+    profile: str,
+    show_secrets: bool,
+    unset: Collection[str] = (),
 ) -> dict[str, Any]:
-    """The document `show` prints: what to paste where, secrets masked by default."""
+    """The document `show` prints: what to paste where, secrets masked by default.
+
+    A secret in `unset` (the install lists it, no store holds it) is not shown as `****`
+    as if it were there: what it goes into is null (a paste item also `missing`), and so
+    is its setting."""
     hook: Webhook = integration.webhook(values)
     if not show_secrets:
         hook = hook.masked()
-    settings = dict(values) if show_secrets else masked_values(integration, values)
+    settings: dict[str, Any] = dict(values) if show_secrets else masked_values(integration, values)
+    items = [item.to_json(show_secrets) for item in integration.paste(values)]
+    webhook: dict[str, Any] = {"url": hook.url, "headers": dict(hook.headers)}
+    if unset:
+        lacking, url, headers = _lacking(integration, values, unset)
+        for item in items:
+            if item["key"] in lacking:
+                item.update(value=None, missing=True)
+        webhook["url"] = None if url else webhook["url"]
+        webhook["headers"].update({name: None for name in headers})
+        settings.update({name.partition(".")[0]: None for name in unset})
     return {
         "integration": integration.name,
         "title": integration.title,
         "profile": profile,
         "paste_into": integration.paste_target,
-        "paste": [item.to_json(show_secrets) for item in integration.paste(values)],
-        "webhook": {"url": hook.url, "headers": hook.headers},
+        "paste": items,
+        "webhook": webhook,
         "settings": settings,
         "notes": integration.final_notes(values),
     }
+
+
+def _lacking(
+    integration: Integration, values: Mapping[str, str], unset: Collection[str]
+) -> tuple[set[str], bool, set[str]]:
+    """What the secrets `unset` go into: (paste item keys, whether the webhook URL, webhook
+    header names). Found as `set` finds what to paste again: what changes when they change
+    (a Basic header holds a password only in base64)."""
+    other = dict(values)
+    for name in unset:
+        url_field, dot, param = name.partition(".")
+        if dot:
+            other[url_field] = join_url_secrets(values.get(url_field, ""), {param: MASK + "*"})
+        else:
+            other[name] = MASK + "*"
+    before = {item.key: item.value for item in integration.paste(values)}
+    after = {item.key: item.value for item in integration.paste(other)}
+    hook, changed = integration.webhook(values), integration.webhook(other)
+    headers = {n for n, v in hook.headers.items() if changed.headers.get(n) != v}
+    return {k for k, v in before.items() if after.get(k) != v}, hook.url != changed.url, headers

@@ -5,7 +5,9 @@ rename and copy, with the secrets each one stored following (or not) as document
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 from helpers import CFG, PD_KEY, MemoryKeyring, cli, install, sends
@@ -324,3 +326,129 @@ def test_a_refused_profile_set_stores_no_secret(memory_keyring: MemoryKeyring) -
     )
     assert result.exit_code == 2
     assert entries(memory_keyring) == {}
+
+
+def test_profile_show_says_a_key_missing_from_the_store_is_not_set(
+    memory_keyring: MemoryKeyring,
+) -> None:
+    """A key the settings record as stored but the keyring lost is not `stored: yes`."""
+    set_key("prod")
+    shown = cli("-p", "prod", "profile", "show")
+    assert "User API key stored: yes (keyring)" in shown.stdout and shown.stderr == ""
+    assert (
+        json.loads(cli("-p", "prod", "profile", "show", "--json").stdout)["missing_secrets"] == []
+    )
+    memory_keyring.entries.clear()
+    shown = cli("-p", "prod", "profile", "show")
+    assert shown.exit_code == 0
+    assert "User API key stored: (not set)" in shown.stdout
+    said = " ".join(shown.stderr.split())
+    assert "The BigPanda User API key of profile 'prod' is not in the keyring store." in said
+    assert "bp-integrate --profile prod profile set --api-key" in said
+    doc = json.loads(cli("-p", "prod", "profile", "show", "--json").stdout)
+    [missing] = doc["missing_secrets"]
+    assert missing["field"] == "api_key" and "not in the keyring store" in missing["message"]
+
+
+# ---------------------------------------------------------------- profile set and the lock
+
+
+def _key_prompt(profile: str) -> Any:
+    """`profile set --api-key` for `profile`, as a real process waiting at its hidden prompt."""
+    import os
+    import sys
+
+    import pexpect
+
+    child = pexpect.spawn(
+        sys.executable,
+        ["-m", "bp_integrate", "-p", profile, "profile", "set", "--api-key", "--no-verify",
+         "--insecure-storage"],
+        env={**os.environ, "COLUMNS": "200"},
+        encoding="utf-8",
+        timeout=20,
+    )  # fmt: skip
+    child.expect_exact("BigPanda User API key")
+    return child
+
+
+def _meanwhile(*args: str) -> subprocess.CompletedProcess[str]:
+    """Another command, run while the prompt waits: a lock held would fail it in 2 s."""
+    import os
+    import sys
+
+    return subprocess.run(
+        [sys.executable, "-m", "bp_integrate", *args],
+        env={**os.environ, "BP_INTEGRATE_LOCK_TIMEOUT": "2"},
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def _answered(child: Any) -> tuple[int, str]:
+    import pexpect
+
+    child.sendline(API_KEY)
+    child.expect(pexpect.EOF)
+    child.close()
+    return int(child.exitstatus or 0), " ".join(str(child.before).split())
+
+
+def _stored(isolated: Path) -> dict[str, str]:
+    from bp_integrate.secrets import INSECURE_FILE
+
+    path = isolated / INSECURE_FILE
+    return dict(json.loads(path.read_text("utf-8"))["secrets"]) if path.exists() else {}
+
+
+def test_profile_set_at_its_prompt_holds_no_lock(
+    isolated: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A person at the key prompt does not hold up another command that writes the
+    config; what that command changed elsewhere is kept, and the key is written after."""
+    child = _key_prompt("default")
+    monkeypatch.setenv("BP_INTEGRATE_PAGERDUTY_INTEGRATION_KEY", PD_KEY)
+    other = _meanwhile(
+        "install", "pagerduty", "--no-input", "--no-verify", "--insecure-storage",
+        "--set", f"events_url={PD_URL}",
+    )  # fmt: skip
+    assert other.returncode == 0, other.stderr  # it did not wait for the lock
+    status, said = _answered(child)
+    assert status == 0, said
+    doc = json.loads(cli("profile", "show", "--json").stdout)
+    assert doc["integrations"] == ["pagerduty"]
+    assert doc["bigpanda"]["api_key_stored"] is True
+    assert _stored(isolated)["default/bigpanda/api_key"] == API_KEY
+
+
+@pytest.mark.parametrize(
+    ("other", "refusal"),
+    [
+        (
+            ("-p", "prod", "profile", "set", "--region", "eu"),
+            "The BigPanda settings of profile 'prod' were changed by another bp-integrate "
+            "command while this one ran: nothing was changed.",
+        ),
+        (
+            ("profile", "rename", "prod", "staging"),
+            "Profile 'prod' was renamed or deleted by another bp-integrate command while this "
+            "one ran: nothing was changed.",
+        ),
+    ],
+    ids=["changed", "renamed"],
+)
+def test_profile_set_refuses_when_the_profile_changed_while_it_asked(
+    isolated: Path, other: tuple[str, ...], refusal: str
+) -> None:
+    """What it read is checked again under the lock (store.recheck): a change made while
+    it asked is not overwritten; it refuses as install and uninstall do (exit 3)."""
+    assert cli("-p", "prod", "profile", "set", "--region", "us").exit_code == 0
+    child = _key_prompt("prod")
+    done = _meanwhile(*other)
+    assert done.returncode == 0, done.stderr
+    status, said = _answered(child)
+    assert status == 3, said
+    assert refusal in said
+    assert not [name for name in _stored(isolated) if name.endswith("/bigpanda/api_key")]

@@ -212,6 +212,77 @@ def test_show_secrets_when_a_secret_went_missing(
     assert "No value for pagerduty.integration_key" in result.stderr
 
 
+def test_show_says_a_secret_missing_from_the_store_is_not_set(
+    runner: CliRunner, xmatters_basic: None, memory_keyring: MemoryKeyring
+) -> None:
+    """A secret the install lists but the store lost is not `****` as if it were there:
+    what it goes into is not set (null and `missing` in JSON); the others stay masked."""
+    assert show(runner, "xmatters")["missing_secrets"] == []
+    del memory_keyring.entries[(SERVICE, "default/xmatters/password")]
+
+    doc = show(runner, "xmatters")
+    [header] = [i for i in doc["paste"] if i["key"] == "header:Authorization"]
+    assert header["value"] is None and header["missing"] is True
+    [url] = [i for i in doc["paste"] if i["key"] == "url"]  # its key is still stored
+    assert url["value"] == f"{XM_URL}?apiKey=****&recipients=jdoe,Cloud%20Devops"
+    assert url["missing"] is False
+    assert doc["webhook"]["headers"]["Authorization"] is None
+    assert doc["webhook"]["url"] == url["value"]
+    assert doc["settings"]["password"] is None
+    assert doc["settings"]["app_key"] == "****"  # present: masked as before
+    [missing] = doc["missing_secrets"]
+    assert missing["field"] == "password"
+    assert missing["message"] == (
+        "The secret 'password' of xMatters (profile 'default') is not in the keyring store."
+    )
+    assert "bp-integrate --profile default set xmatters password --stdin" in missing["hint"]
+
+    result = invoke(runner, "show", "xmatters")
+    assert result.exit_code == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[5:9] == ["Header name:", "Authorization", "Header value:", "(not set)"]
+    assert "  password: (not set)" in lines
+    assert "  app_key: ****" in lines
+    assert "****" not in lines[8]
+    stderr = " ".join(result.stderr.split())
+    assert "warning: The secret 'password' of xMatters (profile 'default') is not in the " in (
+        stderr
+    )
+    assert "bp-integrate --profile default set xmatters password --stdin" in stderr
+    # One value alone: the secret's error, as --show-secrets gives it (exit 4).
+    one = invoke(runner, "show", "xmatters", "--field", "header:Authorization")
+    assert one.exit_code == 4 and one.stdout == ""
+    assert "The secret 'password' of xMatters" in one.stderr
+    assert invoke(runner, "show", "xmatters", "--field", "url").exit_code == 0
+
+
+def test_show_says_a_url_key_missing_from_the_store_is_not_set(
+    runner: CliRunner, xmatters_basic: None, memory_keyring: MemoryKeyring
+) -> None:
+    del memory_keyring.entries[(SERVICE, "default/xmatters/trigger_url.apiKey")]
+    doc = show(runner, "xmatters")
+    assert pasted(doc, "url") is None and doc["webhook"]["url"] is None
+    assert doc["settings"]["trigger_url"] is None
+    assert pasted(doc, "header:Authorization") == "Basic ****"  # the password is there
+    assert [m["field"] for m in doc["missing_secrets"]] == ["trigger_url.apiKey"]
+    assert "Callback URL:\n(not set)\n" in invoke(runner, "show", "xmatters").stdout
+
+
+def test_show_says_an_unset_variable_of_the_env_store_is_not_set(
+    runner: CliRunner, memory_keyring: MemoryKeyring
+) -> None:
+    install(
+        runner, "pagerduty", "--secret-store", "env", BP_INTEGRATE_PAGERDUTY_INTEGRATION_KEY=PD_KEY
+    )
+    doc = show(runner, "pagerduty")  # the variable is not set here
+    assert pasted(doc, "integration_key") is None
+    [missing] = doc["missing_secrets"]
+    said = missing["message"]
+    assert "is not set in the environment (BP_INTEGRATE_PAGERDUTY_INTEGRATION_KEY)" in said
+    result = invoke(runner, "show", "pagerduty", BP_INTEGRATE_PAGERDUTY_INTEGRATION_KEY=PD_KEY)
+    assert "Integration key:\n****\n" in result.stdout and result.stderr == ""
+
+
 # ------------------------------------------------------------------ uninstall
 XM_UNINSTALL = [
     "Step 1/4 - BigPanda: Replacing it? Configure the new integration first",

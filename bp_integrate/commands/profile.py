@@ -16,10 +16,17 @@ from bp_integrate.commands.common import (
     SecretStoreOpt,
     store_kind_of,
 )
-from bp_integrate.errors import ConfigError, ExitCode, SecretsError, UsageError, nearest
+from bp_integrate.errors import (
+    ConfigError,
+    ExitCode,
+    SecretsError,
+    UsageError,
+    command_for,
+    nearest,
+)
 from bp_integrate.fs import locked
 from bp_integrate.integrations.common import check_token
-from bp_integrate.secrets import STORE_KINDS, StoreKind, entry_name, env_var, open_store
+from bp_integrate.secrets import STORE_KINDS, StoreKind, entry_name, env_var, find, open_store
 from bp_integrate.store import store_label
 from bp_integrate.urls import check_url
 
@@ -113,53 +120,95 @@ def set_command(
 
     printf '%s\\n' "$BP_KEY" | bp-integrate profile set --api-key-stdin
     """
-    profile = ctx.obj.profile
-    # Every option is checked before any secret is stored: a refused command keeps nothing.
-    new_url = region_url(region) if region is not None else None
-    if api_key_stdin and prompt_api_key:
+    request = SetRequest(
+        profile=ctx.obj.profile,
+        region=region,
+        api_key_stdin=api_key_stdin,
+        prompt_api_key=prompt_api_key,
+        no_verify=no_verify,
+        secret_store=secret_store,
+        insecure_storage=insecure_storage,
+        given=VerifySecrets(org_token_stdin, canary_app_key_stdin, canary_app_key, readback),
+        environment=environment,
+    )
+    settings, notes = run_set(request)
+    for note in notes:
+        ui.say(note)
+    if json_output:
+        ui.emit_json({"profile": request.profile, "bigpanda": settings})
+    else:
+        ui.success(f"Profile {request.profile!r}: BigPanda API {settings['api_url']}")
+
+
+@dataclass(frozen=True)
+class SetRequest:
+    """What `profile set` was asked, as parsed from its options."""
+
+    profile: str
+    region: str | None
+    api_key_stdin: bool
+    prompt_api_key: bool
+    no_verify: bool
+    secret_store: str | None
+    insecure_storage: bool
+    given: VerifySecrets
+    environment: str | None
+
+    @property
+    def key_given(self) -> bool:
+        return self.api_key_stdin or self.prompt_api_key
+
+
+def run_set(request: SetRequest) -> tuple[dict[str, Any], list[str]]:
+    """Ask, then write; returns the profile's BigPanda settings as saved, and what to say.
+
+    Everything is asked (prompts, stdin) and checked (the key against BigPanda) before
+    the config lock is taken, so a person at a prompt never holds up another command.
+    Then, under the lock, what was read must still hold (`store.recheck`: a command that
+    changed the profile meanwhile makes this one refuse, exit 3) before any secret or
+    setting is written: a refused command keeps nothing."""
+    from bp_integrate.store import recheck
+
+    profile = request.profile
+    new_url = region_url(request.region) if request.region is not None else None
+    if request.api_key_stdin and request.prompt_api_key:
         raise UsageError("--api-key-stdin and --api-key both ask for the key.", "Choose one.")
-    if prompt_api_key and not ui.stdin_is_tty():
+    if request.prompt_api_key and not ui.stdin_is_tty():
         raise UsageError(
             "--api-key asks on the terminal, but stdin is not a terminal.",
             "Pipe the key in with --api-key-stdin instead (never put it on the command line).",
         )
-    given = VerifySecrets(org_token_stdin, canary_app_key_stdin, canary_app_key, readback)
     path = config.config_path()
-    # Read, decide and write under one lock: a rename or delete of the profile, or another
-    # profile set, waits (or has finished, and this one sees its result).
+    cfg = config.load(path)
+    settings = dict(cfg.bigpanda(profile))
+    chosen, insecure = request.secret_store, request.insecure_storage
+    verify = _ask_verify(
+        request.given, store_kind_of(chosen, insecure, _kind(settings.get("verify_store")))
+    )
+    if request.region is not None and new_url is not None:
+        _set_region(settings, request.region, new_url, request.key_given)
+    settings.setdefault("region", "us")
+    settings.setdefault("api_url", config.REGIONS["us"])
+    key: tuple[str, StoreKind] | None = None
+    if request.key_given:
+        store_kind = store_kind_of(chosen, insecure, _kind(settings.get("api_key_store")))
+        key = _ask_api_key(settings, request.api_key_stdin, request.no_verify, store_kind)
+    elif (chosen is not None or insecure) and verify is None:
+        raise UsageError(
+            "--secret-store and --insecure-storage choose where the secrets given go, "
+            "and none was given.",
+            "Give the key too: --api-key-stdin (piped) or --api-key (hidden prompt); or "
+            "a verify secret: --org-token-stdin, --canary-app-key-stdin or --readback "
+            "INTEGRATION.",
+        )
     with locked(path, f"the config file {path}"):
-        cfg = config.load(path)
-        settings = dict(cfg.bigpanda(profile))
-        verify_kind = store_kind_of(
-            secret_store, insecure_storage, _kind(settings.get("verify_store"))
-        )
-        verify_notes = _verify_settings(profile, settings, given, environment, verify_kind)
-        if region is not None and new_url is not None:
-            _set_region(settings, region, new_url, api_key_stdin or prompt_api_key)
-        settings.setdefault("region", "us")
-        settings.setdefault("api_url", config.REGIONS["us"])
-        old_kind = settings.get("api_key_store")
-        store_kind = store_kind_of(
-            secret_store, insecure_storage, old_kind if old_kind in STORE_KINDS else None
-        )
-        if api_key_stdin or prompt_api_key:
-            _set_api_key(profile, settings, api_key_stdin, no_verify, store_kind)
-        elif (secret_store is not None or insecure_storage) and not verify_notes.secrets:
-            raise UsageError(
-                "--secret-store and --insecure-storage choose where the secrets given go, "
-                "and none was given.",
-                "Give the key too: --api-key-stdin (piped) or --api-key (hidden prompt); or "
-                "a verify secret: --org-token-stdin, --canary-app-key-stdin or --readback "
-                "INTEGRATION.",
-            )
+        recheck(cfg, profile, bigpanda=True)
+        notes = _write_verify(profile, settings, verify, request.environment)
+        if key is not None:
+            _write_api_key(profile, settings, *key)
         cfg.set_bigpanda(profile, settings)
         cfg.save()
-    for note in verify_notes.notes:
-        ui.say(note)
-    if json_output:
-        ui.emit_json({"profile": profile, "bigpanda": settings})
-    else:
-        ui.success(f"Profile {profile!r}: BigPanda API {settings['api_url']}")
+    return settings, notes
 
 
 def _set_region(settings: dict[str, Any], region: str, url: str, key_given: bool) -> None:
@@ -175,19 +224,13 @@ def _set_region(settings: dict[str, Any], region: str, url: str, key_given: bool
     settings["api_url"] = url
 
 
-def _set_api_key(
-    profile: str,
-    settings: dict[str, Any],
-    from_stdin: bool,
-    no_verify: bool,
-    store_kind: StoreKind,
-) -> None:
-    """Read the User API key (stdin or a hidden prompt), check it unless `no_verify`, and
-    store it where `store_kind` says (moved from the store it was in); `settings` says
-    where it is."""
-    old_kind = settings.get("api_key_store")
-    store_kind = usable_store(store_kind)  # before the key is typed or checked
-    store = open_store(store_kind)
+def _ask_api_key(
+    settings: dict[str, Any], from_stdin: bool, no_verify: bool, store_kind: StoreKind
+) -> tuple[str, StoreKind]:
+    """The User API key (stdin or a hidden prompt), checked against the profile's host
+    unless `no_verify`, and the store it is to go to (`usable_store`, settled before the
+    key is typed or checked). Nothing is written."""
+    store_kind = usable_store(store_kind)
     if from_stdin:
         from bp_integrate.loading import read_stdin_line
 
@@ -203,8 +246,15 @@ def _set_api_key(
 
         count = check_key(settings["api_url"], key)
         ui.say(f"The key works: it sees {count} environment(s).")
+    return key, store_kind
+
+
+def _write_api_key(profile: str, settings: dict[str, Any], key: str, store_kind: StoreKind) -> None:
+    """Store the key where `store_kind` says (moved from the store it was in); `settings`
+    says where it is."""
+    old_kind = settings.get("api_key_store") or "keyring"
+    store = open_store(store_kind)
     entry = entry_name(profile, "bigpanda", API_KEY_FIELD)
-    old_kind = old_kind or "keyring"
     store.set(entry, key)
     if settings.get("api_key_stored") and old_kind != store_kind and old_kind in STORE_KINDS:
         with suppress(SecretsError):  # the key moved: do not leave a copy behind
@@ -264,11 +314,15 @@ class VerifySecrets:
     readback: str | None
 
 
-@dataclass
-class VerifyNotes:
-    notes: list[str]
-    #: Whether a secret was given (then --secret-store says where it goes).
-    secrets: bool
+@dataclass(frozen=True)
+class VerifyAnswers:
+    """The verify secrets `profile set` was given, read before anything is written, and
+    the store they are to go to."""
+
+    secrets: dict[str, str]
+    #: --readback INTEGRATION: its name and its credentials' answers.
+    readback: tuple[str, dict[str, str]] | None
+    store_kind: StoreKind
 
 
 def _verify_secrets(given: VerifySecrets) -> dict[str, str]:
@@ -299,57 +353,60 @@ def _verify_secrets(given: VerifySecrets) -> dict[str, str]:
     return secrets
 
 
-def _verify_settings(
+def _ask_verify(given: VerifySecrets, store_kind: StoreKind) -> VerifyAnswers | None:
+    """The verify secrets given (org token, canary App Key, read-back credentials), read
+    from stdin or asked, and the store they are to go to (`usable_store`); None when
+    none was given. Nothing is written."""
+    secrets = _verify_secrets(given)
+    readback = (given.readback, _readback_answers(given.readback)) if given.readback else None
+    if not secrets and readback is None:
+        return None
+    return VerifyAnswers(secrets, readback, usable_store(store_kind))
+
+
+def _write_verify(
     profile: str,
     settings: dict[str, object],
-    given: VerifySecrets,
+    answers: VerifyAnswers | None,
     environment: str | None,
-    store_kind: StoreKind,
-) -> VerifyNotes:
+) -> list[str]:
     """The settings only `verify` uses (asked only when the admin opts in to verify).
 
     Secrets (org token, canary App Key, read-back credentials) go to the secret store
-    `store_kind` (recorded as `verify_store`), the rest to the profile's `bigpanda`
-    section. Returns what was set, to say so.
+    `answers.store_kind` (recorded as `verify_store`), the rest to the profile's
+    `bigpanda` section. Returns what was set, to say so.
     """
-
     notes: list[str] = []
     if environment is not None:
         settings["environment_id"] = environment.strip()
         notes.append(f"verify searches environment {environment.strip()}.")
-    secrets = _verify_secrets(given)
-    answers = _readback_answers(given.readback) if given.readback else None
-    if not secrets and answers is None:
-        return VerifyNotes(notes, False)
-    store_kind = usable_store(store_kind)
+    if answers is None:
+        return notes
+    secrets, store_kind = answers.secrets, answers.store_kind
     where = _where(store_kind)
     _store_verify_secrets(profile, settings, secrets, store_kind)
     if "org_token" in secrets:
         notes.append(f"Org token stored {where}.")
     if "canary_app_key" in secrets:
         notes.append(f"Canary app key stored {where}.")
-    if answers is not None and given.readback:
+    names = [env_var("bigpanda", name, profile) for name in secrets]
+    if answers.readback is not None:
         from bp_integrate.integrations import get as get_integration
         from bp_integrate.readback import store_creds
 
-        integration = get_integration(given.readback)
-        stored = store_creds(integration, profile, answers, store_kind)
+        integration = get_integration(answers.readback[0])
+        stored = store_creds(integration, profile, answers.readback[1], store_kind)
         config.record_readback(settings, integration.name, stored)
         notes.append(f"{integration.title} read-back credentials stored {where}.")
+        names += [env_var(integration.name, f.name, profile) for f in integration.readback_fields]
     settings["verify_store"] = store_kind
     if store_kind == "env":
-        names = [env_var("bigpanda", name, profile) for name in secrets]
-        if answers is not None and given.readback:
-            from bp_integrate.integrations import get as get_integration
-
-            spec = get_integration(given.readback)
-            names += [env_var(spec.name, f.name, profile) for f in spec.readback_fields]
         notes.append(
             "--secret-store env keeps nothing: export "
             + ", ".join(names)
             + " wherever bp-integrate runs."
         )
-    return VerifyNotes(notes, True)
+    return notes
 
 
 def _where(kind: StoreKind) -> str:
@@ -437,12 +494,17 @@ def show_command(ctx: typer.Context, json_output: JsonOpt = False) -> None:
     settings = dict(cfg.bigpanda(profile))
     settings.setdefault("region", "us")
     settings.setdefault("api_url", config.REGIONS["us"])
+    missing = _api_key_missing(profile, settings)
     doc = {
         "profile": profile,
         "config_file": str(cfg.path),
         "bigpanda": settings,
         "integrations": sorted(cfg.installed(profile)),
         "profiles": cfg.profile_names(),
+        # As `show INTEGRATION --json` says a secret the store lost.
+        "missing_secrets": [
+            {"field": API_KEY_FIELD, "message": e.message, "hint": e.hint} for e in missing
+        ],
     }
     if json_output:
         ui.emit_json(doc)
@@ -453,8 +515,30 @@ def show_command(ctx: typer.Context, json_output: JsonOpt = False) -> None:
     stored = f"yes ({where})" if settings.get("api_key_stored") else "no"
     if where == "env":
         stored = f"no: read from {env_var('bigpanda', API_KEY_FIELD)}"
-    ui.data(f"User API key stored: {stored}")
+    ui.data(f"User API key stored: {'(not set)' if missing else stored}")
     ui.data(f"integrations: {', '.join(doc['integrations']) or '-'}")
+    for error in missing:
+        ui.warn(f"{error.message}\n  {error.hint}")
+
+
+def _api_key_missing(profile: str, settings: dict[str, Any]) -> list[SecretsError]:
+    """What is said of a User API key the settings record as stored that neither its
+    variable nor its store has; none when it is there, none is recorded, or the store
+    cannot say (no keyring)."""
+    kind = _kind(settings.get("api_key_store")) or "keyring"
+    if not settings.get("api_key_stored") or kind == "env":
+        return []
+    try:
+        if find(open_store(kind), profile, "bigpanda", API_KEY_FIELD) is not None:
+            return []
+    except SecretsError:
+        return []
+    error = SecretsError(
+        f"The BigPanda User API key of profile {profile!r} is not in the {kind} store.",
+        f"Store it again: {command_for(profile, 'profile set --api-key')} (hidden prompt) or "
+        f"--api-key-stdin (piped); or set {env_var('bigpanda', API_KEY_FIELD, profile)}.",
+    )
+    return [error]
 
 
 def _region_of(settings: dict[str, object]) -> tuple[str, str]:

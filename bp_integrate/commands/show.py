@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -16,10 +16,10 @@ from bp_integrate.commands.common import (
     ShowSecretsOpt,
     complete_field_key,
 )
-from bp_integrate.errors import UsageError, command_for, nearest
+from bp_integrate.errors import SecretsError, UsageError, command_for, nearest
 from bp_integrate.integrations import get
 from bp_integrate.redact import MASK
-from bp_integrate.store import load_values, require_installed
+from bp_integrate.store import load_values, require_installed, unset_secrets
 from bp_integrate.wizard import paste
 
 if TYPE_CHECKING:
@@ -80,18 +80,37 @@ def show_command(
     if remote or export is not None:
         return show_remote(spec, item, profile, export, json_output)
     values = load_values(spec, item, profile, with_secrets=show_secrets)
-    doc = paste(spec, values, profile, show_secrets)
+    # --show-secrets loads them (one not set is an error); masked, each is still looked up,
+    # so that one not set is said, not shown as **** as if it were there.
+    unset = {} if show_secrets else unset_or_unknown(spec, item, profile)
+    doc = paste(spec, values, profile, show_secrets, unset)
     doc["secret_store"] = item.secret_store
+    doc["missing_secrets"] = [
+        {"field": name, "message": error.message, "hint": error.hint}
+        for name, error in unset.items()
+    ]
     from bp_integrate import calibrate
 
     doc["calibrated"] = calibrate.is_calibrated(profile)
     if field is not None:
-        print_field(doc, field, spec.name, profile, show_secrets, json_output)
+        print_field(doc, field, spec.name, profile, show_secrets, json_output, unset)
         return
     if json_output:
         ui.emit_json(doc)
         return
     render_paste(doc, reminders=False)  # said at the install, not at every show
+    for error in unset.values():
+        ui.warn(f"{error.message}\n  {error.hint}")
+
+
+def unset_or_unknown(spec: Integration, item: Installed, profile: str) -> dict[str, SecretsError]:
+    """The install's secrets that are not set (`store.unset_secrets`); none when the store
+    cannot be read (no keyring), said on stderr: show still shows the rest, masked."""
+    try:
+        return unset_secrets(spec, item, profile)
+    except SecretsError as error:
+        ui.warn(f"Could not check that the secrets are stored: {error.message}")
+        return {}
 
 
 def show_remote(
@@ -134,9 +153,16 @@ def show_remote(
 
 
 def print_field(
-    doc: dict[str, Any], key: str, name: str, profile: str, show_secrets: bool, json_output: bool
+    doc: dict[str, Any],
+    key: str,
+    name: str,
+    profile: str,
+    show_secrets: bool,
+    json_output: bool,
+    unset: Mapping[str, SecretsError] | None = None,
 ) -> None:
-    """One paste item (or setting) alone on stdout: the value and a newline, nothing else."""
+    """One paste item (or setting) alone on stdout: the value and a newline, nothing else;
+    one that holds a secret not set is that secret's error (as with --show-secrets)."""
     found = {item["key"]: item for item in doc["paste"]}
     aliases: dict[str, dict[str, Any]] = {}
     for i in doc["paste"]:  # `payload` is the first `*.payload` (Panopta's outage one)
@@ -156,6 +182,8 @@ def print_field(
             f"{name} has no value {key!r} to show.",
             (f"Did you mean {guess!r}? " if guess else "") + f"Keys: {', '.join(choices)}.",
         )
+    if value is None and unset:
+        raise next(iter(unset.values()))
     if json_output:
         ui.emit_json({"key": key, "value": value})
     else:
@@ -165,6 +193,10 @@ def print_field(
             "(masked: add --show-secrets to print the value: "
             f"{command_for(profile, f'show {name} --field {key} --show-secrets')})"
         )
+
+
+#: A secret the install lists that no store holds, where its value would be shown.
+NOT_SET = "(not set)"
 
 
 def render_paste(
@@ -195,7 +227,7 @@ def render_paste(
             out(f"{item['label']}:")
         value = item["value"]
         text = value if isinstance(value, str) else json.dumps(value, indent=2)
-        for part in text.splitlines() or [""]:
+        for part in (NOT_SET if item.get("missing") else text).splitlines() or [""]:
             out(part)
     if line is not None:
         return
@@ -203,7 +235,7 @@ def render_paste(
     out("Settings:")
     for name, value in doc["settings"].items():
         if value != "":
-            out(f"  {name}: {value}")
+            out(f"  {name}: {NOT_SET if value is None else value}")
     render_notes(doc, reminders)
 
 

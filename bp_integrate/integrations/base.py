@@ -162,12 +162,15 @@ class PasteItem:
         return MASK
 
     def to_json(self, show_secrets: bool) -> dict[str, Any]:
+        """The item as `--json` gives it; `missing` is true (and `value` null) where a
+        secret it holds is not set (`show`, bp_integrate.wizard.paste)."""
         return {
             "key": self.key,
             "label": self.label,
             "value": self.shown(show_secrets),
             "secret": self.secret,
             "group": self.group,
+            "missing": False,
         }
 
 
