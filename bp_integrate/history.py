@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import json
 import os
 import re
 import secrets as _random
@@ -28,10 +27,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
-import orjson
-
 from bp_integrate.errors import BPError, ConfigError, ExitCode
 from bp_integrate.fs import check_private, ensure_private_dir, state_dir
+from bp_integrate.loading import compact_json
 from bp_integrate.redact import Redactor, scrub_text
 
 RUNS_DIR = "runs"
@@ -66,25 +64,15 @@ def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
-#: One encoder for every line (json.dumps with options builds one per call).
-_LINE_ENCODER = json.JSONEncoder(separators=(",", ":"), default=str)
-#: What orjson leaves to `default=str`, as the standard encoder does.
-_ORJSON_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
-
-
 def _encode_line(record: Any) -> str:
-    """A record as one line: the standard encoder's text (ASCII, `\\u` escapes), written
-    by orjson when that is the same text, about ten times faster (a storm writes a line a
-    send); else (non-ASCII, a value orjson refuses) by the standard encoder."""
-    try:
-        raw = orjson.dumps(record, default=str, option=_ORJSON_OPTIONS)
-    except orjson.JSONEncodeError:
-        return _LINE_ENCODER.encode(record)
-    return raw.decode("ascii") if raw.isascii() else _LINE_ENCODER.encode(record)
+    """A record as one line: ASCII (non-ASCII as `\\u` escapes), compact, what JSON has no
+    type for as its `str` (`loading.compact_json`, the one writer)."""
+    return compact_json(record, ascii=True, default=str).decode("ascii")
 
 
-#: A body as its size is measured (and cut, when too big): non-ASCII as the UTF-8 it is.
-_BODY_ENCODER = json.JSONEncoder(separators=(",", ":"), default=str, ensure_ascii=False)
+def _encode_body(body: Any) -> str:
+    """A body as its size is measured (and cut, when too big): non-ASCII as the UTF-8 it is."""
+    return compact_json(body, default=str).decode("utf-8")
 
 
 @dataclass
@@ -235,7 +223,7 @@ class RunRecorder:
             "incident_id": incident_id,
         }
         if body is not None:
-            text = self.redactor.json_text(body, _BODY_ENCODER.encode)
+            text = self.redactor.json_text(body, _encode_body)
             size = len(text.encode("utf-8"))
             if size > BODY_MAX:
                 # Redacted before it is cut, so a cut never splits a secret in two.

@@ -1,4 +1,5 @@
-"""The one way YAML and JSON come in: bounded in size, depth and expansion, errors located.
+"""The one way YAML and JSON come in: bounded in size, depth and expansion, errors located;
+and the one way compact JSON goes out (`compact_json`).
 
 Every file or stream a user hands bp-integrate (config.yaml, answers files, scenario
 files, `--payload` files or `--payload -`, run history lines, stdin) is read here. What it guards
@@ -20,7 +21,7 @@ against, and why each bound:
 - errors are the caller's kind: a `UsageError` (exit 2) for inputs, a `ConfigError`
   (exit 3) for the config file, always naming the file and place.
 
-yaml is imported lazily (inside the functions) so `--help` stays fast.
+yaml and orjson are imported lazily (inside the functions) so `--help` stays fast.
 """
 
 from __future__ import annotations
@@ -404,3 +405,35 @@ def read_stdin_line(what: str, hint: str) -> str | None:
             "of the line). Nothing was stored.",
             "Save or pipe it as UTF-8. " + hint,
         ) from None
+
+
+def compact_json(
+    value: Any, *, ascii: bool = False, default: Callable[[Any], Any] | None = None
+) -> bytes:
+    """`value` as compact JSON (no spaces): a webhook body, a history line, an emulator's
+    answer. The one writer, so all three spell JSON alike.
+
+    orjson writes it, about ten times faster than the standard encoder (2 us against 20
+    for a 2.7 KB incident; a storm writes a body and a line a send), with the same text
+    (a float may be spelt otherwise, `1e16` for `1e+16`: the same number). What orjson
+    refuses (an integer over 64 bits, a key that is not a string, a lone surrogate) is
+    written by the standard encoder. `ascii`: non-ASCII as `\\u` escapes, the standard
+    encoder's text; else UTF-8 as it is, a lone surrogate (which UTF-8 cannot carry) as
+    its escape. `default`: what a value JSON has no type for becomes (e.g. `str`).
+    """
+    import orjson
+
+    option = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+    try:
+        raw = orjson.dumps(value, default=default, option=option if default else None)
+    except TypeError:  # orjson.JSONEncodeError is one
+        raw = None
+    if raw is not None and (not ascii or raw.isascii()):
+        return raw
+    text = json.JSONEncoder(separators=(",", ":"), ensure_ascii=ascii, default=default).encode(
+        value
+    )
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate: JSON's \\u escape carries it
+        return json.JSONEncoder(separators=(",", ":"), default=default).encode(value).encode()

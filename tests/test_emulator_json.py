@@ -125,5 +125,5 @@ def test_an_answer_beyond_what_orjson_writes_is_written_by_the_standard_library(
 
 def test_an_answer_with_a_lone_surrogate_is_escaped_not_refused() -> None:
     answer = json_response({"message": "bad \ud800 text"})
-    assert answer.body == b'{"message": "bad \\ud800 text"}'
+    assert answer.body == b'{"message":"bad \\ud800 text"}'
     assert json.loads(answer.body) == {"message": "bad \ud800 text"}

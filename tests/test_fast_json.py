@@ -1,5 +1,6 @@
-"""orjson writes the bodies and the history lines (issue 16): the same JSON as the standard
-encoder it replaced, and the standard encoder where orjson would write otherwise."""
+"""orjson writes the bodies, the history lines and the emulator's answers through the one
+writer, loading.compact_json (issue 16): the same JSON as the standard encoder it
+replaced, and the standard encoder where orjson would write otherwise."""
 
 from __future__ import annotations
 
@@ -9,10 +10,14 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bp_integrate.emulator.context import json_response
 from bp_integrate.engine.plan import encode_body
-from bp_integrate.history import _LINE_ENCODER, _encode_line
+from bp_integrate.history import _encode_line
+from bp_integrate.loading import compact_json
 
 _STDLIB_BODY = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+#: What history lines were before orjson: ASCII, compact, str() for other types.
+_LINE_ENCODER = json.JSONEncoder(separators=(",", ":"), default=str)
 
 # What a body or a record holds: JSON values, with text of every kind (control
 # characters, non-ASCII, astral characters; no lone surrogates, which no reader lets in)
@@ -90,3 +95,14 @@ def test_a_storm_send_line_is_byte_for_byte_the_standard_encoders() -> None:
 
     odd = {1: "x", "big": 2**70, "at": datetime.date(2026, 12, 7)}
     assert _encode_line(odd) == _LINE_ENCODER.encode(odd)
+
+
+def test_a_lone_surrogate_is_written_as_its_escape_not_refused() -> None:
+    assert compact_json({"m": "a \ud800 b"}) == b'{"m":"a \\ud800 b"}'
+    assert json_response({"m": "a \ud800 b"}).body == b'{"m":"a \\ud800 b"}'
+
+
+@settings(max_examples=200, deadline=None)
+@given(_json)
+def test_an_emulator_answer_is_the_body_writer_s_json(value: Any) -> None:
+    assert json_response({"v": value}).body == encode_body({"v": value})

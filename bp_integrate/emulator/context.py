@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 import orjson
 
-from bp_integrate.loading import finite_float
+from bp_integrate.loading import compact_json, finite_float
 
 from .config import EmulatorConfig
 from .records import NOT_PARSED, json_depth
@@ -58,23 +58,14 @@ def settings_of(request: Request, kind: type[_C]) -> _C:
     return config_of(request).of(kind)
 
 
-#: The stdlib encoder, for what orjson refuses (a lone surrogate, a key that is not text).
-_ANSWER_ENCODER = json.JSONEncoder(ensure_ascii=False)
 #: The content type of every JSON answer.
 JSON_TYPE = "application/json; charset=utf-8"
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    """A JSON answer, compact as the real services write theirs (never fails on a lone
-    surrogate: JSON's \\u escapes carry it faithfully)."""
-    try:
-        payload = orjson.dumps(body)
-    except (orjson.JSONEncodeError, TypeError):
-        try:
-            payload = _ANSWER_ENCODER.encode(body).encode("utf-8")
-        except UnicodeEncodeError:
-            payload = json.dumps(body).encode("ascii")
-    return Response(status, payload, headers, JSON_TYPE)
+    """A JSON answer, compact as the real services write theirs (`loading.compact_json`:
+    never fails on a lone surrogate, which JSON's \\u escapes carry faithfully)."""
+    return Response(status, compact_json(body), headers, JSON_TYPE)
 
 
 class BodyError(ValueError):

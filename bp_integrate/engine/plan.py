@@ -11,14 +11,11 @@ asking every target what requests that means: the run engine sends those plans, 
 from __future__ import annotations
 
 import copy
-import json
 import re
 import shlex
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-
-import orjson
 
 from bp_integrate.bigpanda.simulator import IncidentSimulator
 from bp_integrate.bigpanda.webhook import BodySpec, incident_of, render_body
@@ -32,6 +29,7 @@ from bp_integrate.integrations.base import (
     SendOptions,
     Skipped,
 )
+from bp_integrate.loading import compact_json
 from bp_integrate.redact import Redactor
 
 if TYPE_CHECKING:
@@ -262,23 +260,10 @@ def check_plan(
 # --------------------------------------------------------------------------- showing
 
 
-#: One encoder for every body: json.dumps with options builds a new encoder each call,
-#: which doubled the cost of encoding a 1 KB body (19 us against 10 us).
-_BODY_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
-
-
 def encode_body(body: Any) -> bytes:
-    """A body as it is sent: compact JSON, non-ASCII as the UTF-8 it is.
-
-    orjson writes the same bytes as `_BODY_ENCODER` (a float may be spelt otherwise,
-    `1e16` for `1e+16`, the same number) about ten times faster: 2 us against 20 us for a
-    2.7 KB incident, 8 % of a storm's time (benchmarks/README.md). What it refuses (an
-    integer over 64 bits, a key that is not a string) goes through the standard encoder.
-    """
-    try:
-        return orjson.dumps(body)
-    except orjson.JSONEncodeError:
-        return _BODY_ENCODER.encode(body).encode("utf-8")
+    """A body as it is sent: compact JSON, non-ASCII as the UTF-8 it is (`loading.compact_json`,
+    the one writer: orjson, 8 % of a storm's time before it, benchmarks/README.md)."""
+    return compact_json(body)
 
 
 def shown_request(request: PlannedRequest, redactor: Redactor) -> dict[str, Any]:
@@ -313,8 +298,8 @@ def as_curl_command(
     parts = ["curl", "-sS", "-X", request.method, arg(shown["url"], raw["url"])]
     for name, value in shown["headers"].items():
         parts += ["-H", arg(f"{name}: {value}", f"{name}: {raw['headers'][name]}")]
-    # The body as it is sent (encode_body's encoder): non-ASCII as is, not \u-escaped.
-    body, raw_body = (_BODY_ENCODER.encode(s["body"]) for s in (shown, raw))
+    # The body as it is sent (encode_body): non-ASCII as is, not \u-escaped.
+    body, raw_body = (encode_body(s["body"]).decode("utf-8") for s in (shown, raw))
     parts += ["--data-raw", arg(body, raw_body)]
     return " ".join(parts)
 
