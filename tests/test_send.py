@@ -97,6 +97,26 @@ def test_as_curl_masks_unless_show_secrets(
     assert sends(emu) == []
 
 
+def test_as_curl_names_the_profile_s_own_variables(
+    emu: EmulatorServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In a profile other than the default, a secret's variable is the profile's own: the
+    default's would send another profile's secret (secrets.env_var)."""
+    monkeypatch.setenv("BP_INTEGRATE_OPS_XMATTERS_TRIGGER_URL_APIKEY", CFG.xmatters_api_key)
+    url = emu.urls["xmatters_trigger"] + "?apiKey=****"
+    installed = cli(
+        "-p", "ops", "install", "xmatters", "--no-input", "--secret-store", "env",
+        "--set", f"trigger_url={url}", "--set", "auth=url", "--set", "recipients=alice",
+    )  # fmt: skip
+    assert installed.exit_code == 0, installed.stderr
+    for command in (("send-test", "new"), ("replay", "lifecycle", "--dry-run")):
+        out = cli("-p", "ops", *command, "--as-curl").stdout
+        assert "apiKey='\"${BP_INTEGRATE_OPS_XMATTERS_TRIGGER_URL_APIKEY}\"'" in out, out
+        assert "${BP_INTEGRATE_XMATTERS_TRIGGER_URL_APIKEY}" not in out
+        assert CFG.xmatters_api_key not in out
+    assert sends(emu) == []
+
+
 def test_set_tag_envelope_and_test_marker(
     emu: EmulatorServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:

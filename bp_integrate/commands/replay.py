@@ -159,7 +159,7 @@ class ReplayView(SessionView):
         options, redactor, plan = prepared.options, prepared.redactor, prepared.scenario
         as_curl, json_output = options.as_curl, options.json_output
         spec = prepared.settings.spec
-        refs = env_references(prepared.loaded) if as_curl else {}
+        refs = env_references(prepared.loaded, prepared.profile) if as_curl else {}
         for index, step in plan_scenario(
             plan, prepared.loaded, redactor, spec, options.incident_id
         ):

@@ -156,7 +156,7 @@ class SendTestView(SessionView):
         from bp_integrate.engine.plan import plan_scenario
 
         options, redactor, spec = prepared.options, prepared.redactor, prepared.settings.spec
-        refs = env_references(prepared.loaded) if options.as_curl else {}
+        refs = env_references(prepared.loaded, prepared.profile) if options.as_curl else {}
         [(_index, step)] = plan_scenario(
             prepared.scenario, prepared.loaded, redactor, spec, options.incident_id
         )

@@ -190,10 +190,11 @@ def dry_run_note(what: str, show_secrets: bool, as_curl: bool) -> str:
     return f"({what}: nothing was sent; secrets shown as ****, --show-secrets shows them)"
 
 
-def env_references(loaded: Loaded) -> dict[str, str]:
-    """{secret: the environment variable that supplies it}, for --as-curl to write
-    `"${VARIABLE}"` where a secret goes instead of `****` (bp_integrate.secrets names the
-    variables: a variable set there also overrides the store when bp-integrate sends)."""
+def env_references(loaded: Loaded, profile: str) -> dict[str, str]:
+    """{secret: the environment variable that supplies it in `profile`}, for --as-curl to
+    write `"${VARIABLE}"` where a secret goes instead of `****` (bp_integrate.secrets names
+    the variables: a variable set there also overrides the store when bp-integrate sends;
+    another profile's variable would send that profile's secret)."""
     from bp_integrate.secrets import env_var
     from bp_integrate.urls import split_url_secrets
 
@@ -202,11 +203,12 @@ def env_references(loaded: Loaded) -> dict[str, str]:
         for f in target.integration.fields:
             value = target.values.get(f.name) or ""
             if f.secret and len(value) >= 4:
-                refs.setdefault(value, env_var(target.name, f.name))
+                refs.setdefault(value, env_var(target.name, f.name, profile))
             elif f.url_with_secrets and value:
                 for param, secret in split_url_secrets(value)[1].items():
                     if len(secret) >= 4:
-                        refs.setdefault(secret, env_var(target.name, f"{f.name}.{param}"))
+                        variable = env_var(target.name, f"{f.name}.{param}", profile)
+                        refs.setdefault(secret, variable)
     return refs
 
 
