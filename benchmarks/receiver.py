@@ -4,12 +4,12 @@ Starts, on 127.0.0.1:
 * nginx (Debian's /usr/sbin/nginx, a generated config in a temp dir, one worker,
   `return 202` with a PagerDuty-like JSON body): the ceiling of this machine;
 * the emulator as a library (`EmulatorServer` in a child process, nothing printed: the
-  emulator's `aiohttp.web.Application` under aiohttp's server), on uvloop when it is
-  installed, and again on asyncio's own loop (uvloop hidden), which is what a plain
-  `pip install bp-integrate` runs;
-* the same emulator and adapter under aiohttp's low-level server (`aiohttp.web.Server`
-  with the one handler: no router, no middleware, no `Expect: 100-continue` handling),
-  to show what the application layer costs;
+  emulator's adapter under aiohttp's low-level `web.Server`, `build_server`), on uvloop
+  when it is installed, and again on asyncio's own loop (uvloop hidden), which is what a
+  plain `pip install bp-integrate` runs;
+* the same emulator and adapter as an `aiohttp.web.Application` (`build_app`, what one
+  embeds in an aiohttp application; one catch-all route) under an `AppRunner`, to show
+  what the application layer costs;
 * the emulator as users run it (`bp-integrate receiver --port P`, output to /dev/null).
 
 Each gets `hey -c 50 -z Ds -m POST` with the same PagerDuty Events v2 enqueue body
@@ -55,18 +55,14 @@ from bp_integrate.emulator import EmulatorServer
 with EmulatorServer(port=int(sys.argv[1])):
     threading.Event().wait()
 """
-LOW_LEVEL = """\
+APPLICATION = """\
 import asyncio, sys
 from aiohttp import web
-from bp_integrate.emulator.app import Emulator, aiohttp_handler, connection_settings, log
+from bp_integrate.emulator.app import build_app
 from bp_integrate.loop import new_event_loop
 
 async def main():
-    emulator = Emulator()
-    handler = aiohttp_handler(emulator)
-    settings = connection_settings(emulator.config)
-    server = web.Server(handler, access_log=None, logger=log, **settings)
-    runner = web.ServerRunner(server)
+    runner = web.AppRunner(build_app(), access_log=None)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", int(sys.argv[1]), backlog=1024).start()
     await asyncio.Event().wait()
@@ -111,7 +107,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bp-bench-receiver-") as tmp:
         body_file = Path(tmp, "body.json")
         body_file.write_text(json.dumps(BODY))
-        names = ["nginx", "emulator", "emulator-low-level", "receiver"]
+        names = ["nginx", "emulator", "emulator-application", "receiver"]
         if _has_uvloop():
             names.insert(2, "emulator-asyncio")
         ports = {name: free_port() for name in names}
@@ -135,7 +131,7 @@ def main() -> None:
                     )
                 )
             procs.append(
-                subprocess.Popen([python, "-c", LOW_LEVEL, str(ports["emulator-low-level"])])
+                subprocess.Popen([python, "-c", APPLICATION, str(ports["emulator-application"])])
             )
             procs.append(
                 subprocess.Popen(
@@ -170,7 +166,7 @@ def main() -> None:
         "nginx": "nginx (1 worker, return 202)",
         "emulator": f"emulator (EmulatorServer, {loop})",
         "emulator-asyncio": "emulator (EmulatorServer, asyncio)",
-        "emulator-low-level": f"emulator (low-level web.Server, {loop})",
+        "emulator-application": f"emulator (web.Application, {loop})",
         "receiver": "bp-integrate receiver (> /dev/null)",
     }
     print("round  load      " + "  ".join(f"{name:>20}" for name in rounds))
