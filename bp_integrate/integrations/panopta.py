@@ -5,12 +5,20 @@ the same shape: values copied from xMatters, pasted into Panopta. Two setups, as
 xMatters documents them: `workflow` (today's Panopta workflow template: one trigger URL
 with its recipients, for both detection and close) and `v1.1` (the legacy communication
 plan: two inbound integrations, Outage and Clear).
+
+What `show` tells the admin to paste and what a test sends come from one place,
+`Panopta.hooks`: each webhook as configured in Panopta (its URL, the Panopta triggers it
+fires on, its Raw payload). A test plays the trigger Panopta would fire for the event and
+sends that webhook's payload, filled as Panopta fills it, to that webhook's URL. With
+`workflow` one webhook, and so one payload, serves Incident Detection and Incident Close:
+a test of a close sends the same template as a detection, as Panopta does.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
@@ -50,8 +58,22 @@ DEFAULT_PAYLOAD: dict[str, str] = {
     "services": "$services",
     "duration": "$duration",
 }
-OUTAGE_EVENTS = frozenset({"incident#new", "incident#reopen"})
 SETUPS = ("workflow", "v1.1")
+
+#: Panopta's webhook triggers [C: the names in xMatters' current Panopta page].
+DETECTION, CLOSE = "Incident Detection", "Incident Close"
+#: The Panopta trigger a BigPanda-style test event plays [G: our mapping]; Panopta has no
+#: update, so every other event is skipped.
+TRIGGER_OF_EVENT: dict[str, str] = {
+    "incident#new": DETECTION,
+    "incident#reopen": DETECTION,
+    "incident#closed": CLOSE,
+}
+#: Panopta's webhook form, both setups: method POST, payload type Raw, no header added by
+#: the admin [C]. Content-Type is what any JSON request carries, not a pasted header [G for
+#: the exact value Panopta sends].
+METHOD = "POST"
+SENT_HEADERS: dict[str, str] = {"Content-Type": "application/json"}
 
 
 def setup_of(values: Mapping[str, str]) -> str:
@@ -116,6 +138,58 @@ def check_clear_url(value: str, values: Mapping[str, str]) -> str:
 def _endpoint(url: str) -> tuple[str, str]:
     parts = urlsplit(url)
     return (parts.netloc.lower(), parts.path.rstrip("/"))
+
+
+@dataclass(frozen=True)
+class PanoptaHook:
+    """One webhook as the admin configures it in Panopta: what `show` says to paste, and
+    what a test sends when Panopta fires one of its `triggers` (one source for both)."""
+
+    #: Paste keys are `<key>.url` and `<key>.payload` (`outage`, `clear`).
+    key: str
+    #: The heading `show` prints above its values.
+    group: str
+    #: The Panopta triggers it fires on (DETECTION, CLOSE).
+    triggers: tuple[str, ...]
+    #: The Postback URL.
+    url: str
+    #: The Raw payload, its Panopta variables ($fqdn...) not yet filled.
+    payload: dict[str, Any]
+
+
+def panopta_variables(incident: Mapping[str, Any]) -> dict[str, str]:
+    """What Panopta's variables stand for, for a simulated BigPanda-style incident [G: the
+    mapping is ours; Panopta fills them from its own outage]."""
+    alerts = incident.get("alerts") or [{}]
+    tags = {t.get("name"): t.get("value") for t in alerts[0].get("tags") or []}
+    start = int(incident.get("start") or 0)
+    now = int(incident.get("updated_at") or start)
+    return {
+        "$outage_id": str(incident.get("id", "")),
+        "$fqdn": str(tags.get("host") or "server.example.com"),
+        "$name": str(tags.get("host") or "server"),
+        # The outage's severity, which a close does not lower (BigPanda's `severity`: the
+        # highest status reached), rather than the `ok` of a closed incident's status.
+        "$severity": str(incident.get("severity") or incident.get("status") or "critical"),
+        "$timestamp": datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
+        "$services": str(tags.get("check") or "ping"),
+        "$duration": str(max(0, now - start)),
+    }
+
+
+def fill(template: Any, variables: Mapping[str, str]) -> Any:
+    """The payload template with each `$variable` in its strings replaced, as Panopta
+    replaces them (longest name first, so `$name` does not eat `$name_x`); a name Panopta
+    would not know is left as written."""
+    if isinstance(template, str):
+        for name, real in sorted(variables.items(), key=lambda kv: -len(kv[0])):
+            template = template.replace(name, real)
+        return template
+    if isinstance(template, list):
+        return [fill(v, variables) for v in template]
+    if isinstance(template, dict):
+        return {k: fill(v, variables) for k, v in template.items()}
+    return template
 
 
 def target_value(text: str) -> str | list[str] | None:
@@ -228,8 +302,9 @@ class Panopta(Integration):
             "Configure the webhook",
             "Settings -> Integrations -> Webhook -> Configure. Title: xMatters; Trigger "
             "Event: Incident Detection and Incident Close; Request Method: POST; Postback "
-            "URL and Raw payload as shown below; no headers. Then add it to a Notification "
-            "Schedule, and test it with Panopta's Outage Simulator.",
+            "URL and Raw payload as shown below; no headers. Panopta sends this one payload "
+            "on detection and on close. Then add it to a Notification Schedule, and test it "
+            "with Panopta's Outage Simulator.",
             checkpoint=True,
             shows_paste=True,
             when=is_workflow,
@@ -290,8 +365,25 @@ class Panopta(Integration):
         Step(
             "Panopta",
             "Delete the webhook",
+            "Settings -> Integrations -> the xMatters webhook -> Delete.",
+            checkpoint=True,
+            when=is_workflow,
+        ),
+        Step(
+            "Panopta",
+            "Delete the webhook",
             "Configuration -> Integrations -> the webhook -> Delete.",
             checkpoint=True,
+            when=is_v11,
+        ),
+        Step(
+            "xMatters",
+            "Disable or remove the Panopta workflow",
+            "Workflows -> the Panopta workflow -> disable it (or delete it), so its trigger "
+            "URL starts no more flows. Deleting removes no events already created.",
+            checkpoint=True,
+            confidence="G",
+            when=is_workflow,
         ),
         Step(
             "xMatters",
@@ -299,6 +391,7 @@ class Panopta(Integration):
             "Workflows -> the Panopta plan -> disable (or delete) the plan and its "
             "integration user. Deleting removes no events already created.",
             checkpoint=True,
+            when=is_v11,
         ),
     )
 
@@ -319,78 +412,72 @@ class Panopta(Integration):
             notes.append("No clear URL: xMatters events will not end when Panopta clears.")
         return notes
 
-    def raw_payload(self, values: Mapping[str, str], kind: str) -> dict[str, Any]:
-        template: dict[str, Any] = json.loads(values.get("payload") or json.dumps(DEFAULT_PAYLOAD))
-        body: dict[str, Any] = {"event": kind, **template}
-        target = target_value(values.get("target", "")) if is_v11(values) else None
-        if target is not None:
-            body["target"] = target
-        return body
+    def template(self, values: Mapping[str, str]) -> dict[str, Any]:
+        """The `payload` setting: the Raw payload's fields, Panopta variables unfilled."""
+        found: dict[str, Any] = json.loads(values.get("payload") or json.dumps(DEFAULT_PAYLOAD))
+        return found
 
-    def postback_url(self, values: Mapping[str, str], kind: str) -> str | None:
-        """Where Panopta posts an outage or a clear (None: clears are not sent)."""
+    def hooks(self, values: Mapping[str, str]) -> list[PanoptaHook]:
+        """The webhooks the admin configures in Panopta, in the order `show` lists them.
+
+        `workflow`: one webhook for Incident Detection and Incident Close, its Raw payload
+        the `payload` setting as is (the Configuration Payload xMatters shows [C]): Panopta
+        sends that same template on both triggers, so nothing is added to it that would be
+        true of only one (an `"event": "outage"` would be sent on every close too).
+        `v1.1`: the Outage webhook (Incident Detection) and, with a clear URL, the Clear one
+        (Incident Close; "Same as Outage" unticked [C]), each payload naming its event and
+        the `target` (the Clear Event form reads `target` too [C])."""
+        template = self.template(values)
         if is_workflow(values):
             recipients = parse_recipients(values.get("recipients", ""))
-            return with_recipients(values["trigger_url"], recipients)
-        return values.get(f"{kind}_url") or None
+            url = with_recipients(values["trigger_url"], recipients)
+            group = f"Webhook ({DETECTION} and {CLOSE}; {METHOD}, Raw)"
+            return [PanoptaHook("outage", group, (DETECTION, CLOSE), url, template)]
+        if not values.get("outage_url"):  # a v1.1 install without it (hand-edited settings)
+            raise KeyError("outage_url")
+        target = target_value(values.get("target", ""))
+        extra: dict[str, Any] = {} if target is None else {"target": target}
+        found = [
+            PanoptaHook(
+                "outage",
+                f"Outage webhook (method {METHOD}, no headers, payload type Raw)",
+                (DETECTION,),
+                values["outage_url"],
+                {"event": "outage", **template, **extra},
+            )
+        ]
+        if values.get("clear_url"):
+            found.append(
+                PanoptaHook(
+                    "clear",
+                    f"Clear webhook (untick 'Same as Outage'; {METHOD}, Raw)",
+                    (CLOSE,),
+                    values["clear_url"],
+                    {"event": "clear", **template, **extra},
+                )
+            )
+        return found
+
+    def hook_for(self, values: Mapping[str, str], trigger: str) -> PanoptaHook | None:
+        """The webhook Panopta fires on `trigger` (None: none is configured for it)."""
+        return next((h for h in self.hooks(values) if trigger in h.triggers), None)
 
     def webhook(self, values: Mapping[str, str]) -> Webhook:
-        url = self.postback_url(values, "outage")
-        if url is None:  # a v1.1 install without its outage URL (hand-edited settings)
-            raise KeyError("outage_url")
-        return Webhook(url, {})
+        return Webhook(self.hooks(values)[0].url, {})
 
     paste_target = "Panopta"
 
     def paste(self, values: Mapping[str, str]) -> list[PasteItem]:
         """Panopta's webhook form (Settings -> Integrations -> Webhook): method POST, no
-        headers, payload type Raw. The workflow takes one webhook for detection and close;
-        v1.1 one each, the Clear one with "Same as Outage" unticked."""
-        if is_workflow(values):
-            hooks = [("outage", "Webhook (Incident Detection and Incident Close; POST, Raw)")]
-        else:
-            hooks = [("outage", "Outage webhook (method POST, no headers, payload type Raw)")]
-            if values.get("clear_url"):
-                hooks.append(("clear", "Clear webhook (untick 'Same as Outage'; POST, Raw)"))
+        headers, payload type Raw; one group of values per webhook (`hooks`)."""
         items: list[PasteItem] = []
-        for kind, group in hooks:
-            url = self.postback_url(values, kind)
-            if url is None:
-                raise KeyError(f"{kind}_url")
-            secret = bool(split_url_secrets(url)[1]) or has_masked_secret(url)
-            items.append(PasteItem(f"{kind}.url", "Postback URL", url, secret, group))
-            payload = self.raw_payload(values, kind)
-            items.append(PasteItem(f"{kind}.payload", "Raw payload", payload, group=group))
+        for hook in self.hooks(values):
+            secret = bool(split_url_secrets(hook.url)[1]) or has_masked_secret(hook.url)
+            items.append(PasteItem(f"{hook.key}.url", "Postback URL", hook.url, secret, hook.group))
+            items.append(
+                PasteItem(f"{hook.key}.payload", "Raw payload", hook.payload, group=hook.group)
+            )
         return items
-
-    def substituted(self, incident: Mapping[str, Any], kind: str, values: Mapping[str, str]) -> Any:
-        """The raw payload as Panopta would fill it for this incident."""
-        alerts = incident.get("alerts") or [{}]
-        tags = {t.get("name"): t.get("value") for t in alerts[0].get("tags") or []}
-        start = int(incident.get("start") or 0)
-        now = int(incident.get("updated_at") or start)
-        variables = {
-            "$outage_id": str(incident.get("id", "")),
-            "$fqdn": str(tags.get("host") or "server.example.com"),
-            "$name": str(tags.get("host") or "server"),
-            "$severity": str(incident.get("status") or "critical"),
-            "$timestamp": datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
-            "$services": str(tags.get("check") or "ping"),
-            "$duration": str(max(0, now - start)),
-        }
-
-        def fill(value: Any) -> Any:
-            if isinstance(value, str):
-                for name, real in sorted(variables.items(), key=lambda kv: -len(kv[0])):
-                    value = value.replace(name, real)
-                return value
-            if isinstance(value, list):
-                return [fill(v) for v in value]
-            if isinstance(value, dict):
-                return {k: fill(v) for k, v in value.items()}
-            return value
-
-        return fill(self.raw_payload(values, kind))
 
     def plan(
         self,
@@ -400,29 +487,31 @@ class Panopta(Integration):
         values: Mapping[str, str],
         options: SendOptions,
     ) -> list[Planned]:
-        if event in OUTAGE_EVENTS:
-            kind = "outage"
-        elif event == "incident#closed":
-            kind = "clear"
-        else:
+        """What Panopta sends when it fires the trigger `event` stands for: the webhook
+        `show` says to configure for that trigger, its payload filled for this incident."""
+        trigger = TRIGGER_OF_EVENT.get(event)
+        if trigger is None:
             return [Skipped(self.name, event, "Panopta sends only outage (new, reopen) and clear")]
-        url = self.postback_url(values, kind)
-        if url is None:
+        hook = self.hook_for(values, trigger)
+        if hook is None:
             return [Skipped(self.name, event, "no clear_url is set, so no clear is sent")]
-        payload = self.substituted(incident, kind, values)
+        payload = fill(hook.payload, panopta_variables(incident))
         if options.test_marker and isinstance(payload, dict):
             payload["name"] = f"[TEST] {payload.get('name', '')}".strip()
             payload["bp_integrate_test"] = True
+        # v1.1: the webhook's name (outage, clear); workflow: the trigger, as one webhook
+        # serves both.
+        label = hook.key if len(hook.triggers) == 1 else trigger.removeprefix("Incident ").lower()
         return [
             PlannedRequest(
                 self.name,
                 event,
-                "POST",
-                url,
-                {"Content-Type": "application/json"},
+                METHOD,
+                hook.url,
+                dict(SENT_HEADERS),
                 payload,
                 response_id_key="requestId",
-                label=kind,
+                label=label,
             )
         ]
 
