@@ -209,12 +209,18 @@ class Config:
         kind = bp.get("api_key_store", "keyring")
         if bp.get("api_key_stored") and kind in STORE_KINDS:
             found.append((cast(StoreKind, kind), "bigpanda", "api_key"))
-        verify = as_store_kind(bp.get("verify_store"))
+        verify = self.verify_store(profile)
         for secret in ("org_token", "canary_app_key"):
             if bp.get(f"{secret}_stored") is True:
                 found.append((verify, "bigpanda", secret))
         found += [(verify, name, field) for name, field in self.readback_stored(profile)]
         return found
+
+    def verify_store(self, profile: str) -> StoreKind:
+        """Where the profile keeps verify's secrets (org token, canary App Key, read-back
+        credentials): the store `profile set` or `verify-setup` recorded, the keyring by
+        default."""
+        return as_store_kind(self.bigpanda(profile).get("verify_store"))
 
     def readback_stored(
         self, profile: str, integration: str | None = None

@@ -16,12 +16,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from bp_integrate.bigpanda.api import APIError, Pacer
-from bp_integrate.errors import BPError, NetworkError
+from bp_integrate.errors import BPError, NetworkError, command_for
 
 if TYPE_CHECKING:
     import httpx
 
+    from bp_integrate.config import Config
     from bp_integrate.integrations.base import Integration, ReadQuery, TargetRecord
+    from bp_integrate.secrets import Found
 
 #: Seconds between two calls to one target's API (its documented limit, with room).
 TARGET_INTERVAL = 0.25
@@ -94,38 +96,65 @@ def store_creds(
     return stored
 
 
-def load_creds(
-    integration: Integration, profile: str, store_kind: str = "keyring"
-) -> dict[str, str]:
-    """The integration's read-back credentials that are set (the profile's environment
-    variables, then the store).
+def find_creds(
+    integration: Integration, profile: str, cfg: Config | None = None
+) -> dict[str, Found]:
+    """The integration's read-back credentials that are set, each with where it came
+    from: the profile's environment variable, else the store the profile keeps verify's
+    secrets in (`Config.verify_store`: where `profile set --readback` and `verify-setup`
+    put them). `cfg`: the settings the command already read, else read here.
 
-    A store that cannot be opened is the same as no credentials: read-back is optional.
-    """
-    from bp_integrate.secrets import as_store_kind, find, open_store
+    A store that cannot answer (no keyring) is the same as no credentials there:
+    read-back is optional."""
+    from bp_integrate.secrets import find_available
 
-    creds: dict[str, str] = {}
     if not integration.readback_fields:
-        return creds
-    kind = as_store_kind(store_kind)
+        return {}
+    if cfg is None:
+        from bp_integrate import config
+
+        cfg = config.load()
+    kind = cfg.verify_store(profile)
+    creds: dict[str, Found] = {}
     for f in integration.readback_fields:
-        try:
-            found = find(open_store(kind), profile, integration.name, f.name)
-        except BPError:  # no keyring: the variables alone
-            try:
-                found = find(None, profile, integration.name, f.name)
-            except BPError:
-                found = None
+        found = find_available(kind, profile, integration.name, f.name)
         if found and found.value:
-            creds[f.name] = found.value
+            creds[f.name] = found
     return creds
+
+
+def load_creds(integration: Integration, profile: str, cfg: Config | None = None) -> dict[str, str]:
+    """The integration's read-back credentials that are set (`find_creds`), by field."""
+    return {name: found.value for name, found in find_creds(integration, profile, cfg).items()}
+
+
+def kept_creds(integration: Integration, profile: str, cfg: Config) -> dict[str, Found | None]:
+    """For `profile show` and `doctor`: each read-back credential of `integration` that
+    is set or recorded as stored (`Config.readback_stored`), with what was found in the
+    profile's variable or verify's store (None: recorded, but neither has it).
+    SecretsError when the store cannot answer."""
+    from bp_integrate.secrets import find, open_store
+
+    recorded = {name for _, name in cfg.readback_stored(profile, integration.name)}
+    store = open_store(cfg.verify_store(profile)) if recorded else None
+    kept: dict[str, Found | None] = {}
+    for f in integration.readback_fields:
+        found = find(store if f.name in recorded else None, profile, integration.name, f.name)
+        if found is not None or f.name in recorded:
+            kept[f.name] = found
+    return kept
+
+
+def store_hint(integration: Integration, profile: str | None = None) -> str:
+    """The command that stores the integration's read-back credentials for `profile`."""
+    return command_for(profile, f"profile set --readback {integration.name}")
 
 
 def missing_hint(
     integration: Integration, creds: Mapping[str, str], profile: str | None = None
 ) -> str | None:
     """What would let verify read this target back (None: nothing is missing); the
-    variables named are the profile's own."""
+    variables and the command named are the profile's own."""
     if not integration.readback_fields:
         return None
     # A field with a default (a property name we guess [G]) is never missing.
@@ -134,8 +163,7 @@ def missing_hint(
         return None
     names = ", ".join(readback_env_var(integration, f.name, profile) for f in missing)
     labels = "; ".join(f"{f.label}: {f.help}" for f in missing)
-    store = f"bp-integrate profile set --readback {integration.name}"
-    return f"set {names} (or store it: {store}). {labels}"
+    return f"set {names} (or store it: {store_hint(integration, profile)}). {labels}"
 
 
 @dataclass
@@ -192,8 +220,7 @@ class TargetReader:
             raise APIError(
                 f"{what}: {integration.title} refused the read-back credentials "
                 f"({response.status_code}).",
-                "Check them: "
-                + (missing_hint_all(integration, self.profile) or "see docs/verify.md."),
+                f"Check them: {missing_hint_all(integration, self.profile)}",
                 response.status_code,
             )
         if response.status_code >= 400:
@@ -237,11 +264,15 @@ class TargetReader:
 
 
 def missing_hint_all(integration: Integration, profile: str | None = None) -> str:
-    return ", ".join(
+    """Where a refused read-back's credentials come from, to fix them: the profile's
+    variables, or the command that stores them again."""
+    names = ", ".join(
         readback_env_var(integration, f.name, profile)
         for f in integration.readback_fields
         if not f.default
     )
+    again = store_hint(integration, profile)
+    return f"{names} (or store them again: {again})" if names else "see docs/verify.md."
 
 
 # --------------------------------------------------------------- direct sends (--verify)

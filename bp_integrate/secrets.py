@@ -33,6 +33,11 @@ def as_store_kind(value: object, default: StoreKind = "keyring") -> StoreKind:
     return next((kind for kind in STORE_KINDS if kind == value), default)
 
 
+def where_kept(kind: StoreKind) -> str:
+    """Where a store keeps a secret, in words ("in the keyring")."""
+    return {"keyring": "in the keyring", "file": "in the plain-text file", "env": "nowhere"}[kind]
+
+
 def entry_name(profile: str, integration: str, field: str) -> str:
     return f"{profile}/{integration}/{field}"
 

@@ -92,6 +92,19 @@ def memory_keyring(request: pytest.FixtureRequest) -> Iterator[MemoryKeyring]:
 
 
 @pytest.fixture
+def no_keyring(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """A machine with no OS keyring: keyring's own fail backend, here and in children."""
+    import keyring
+    from keyring.backends import fail
+
+    previous = keyring.get_keyring()
+    keyring.set_keyring(fail.Keyring())
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
+    yield
+    keyring.set_keyring(previous)
+
+
+@pytest.fixture
 def runner() -> CliRunner:
     return CliRunner()
 

@@ -9,7 +9,6 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,19 +17,7 @@ from typer.testing import CliRunner
 
 from bp_integrate.emulator import EmulatorServer
 
-NO_KEYRING = "keyring.backends.fail.Keyring"
-
-
-@pytest.fixture
-def no_keyring(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    import keyring
-    from keyring.backends import fail
-
-    previous = keyring.get_keyring()
-    keyring.set_keyring(fail.Keyring())
-    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", NO_KEYRING)
-    yield
-    keyring.set_keyring(previous)
+NO_KEYRING = "keyring.backends.fail.Keyring"  # the `no_keyring` fixture's, for a child process
 
 
 def test_receiver_commands_work_on_a_machine_without_a_keyring(

@@ -117,6 +117,29 @@ def test_as_curl_names_the_profile_s_own_variables(
     assert sends(emu) == []
 
 
+def test_refused_credentials_name_set_in_the_profile(
+    emu: EmulatorServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A 401 in a named profile: the hint is that profile's `set` of the credential
+    fields (quicker than a new walkthrough), in send-test's closing line and replay's steps."""
+    monkeypatch.setenv("BP_INTEGRATE_OPS_XMATTERS_TRIGGER_URL_APIKEY", "a-wrong-api-key")
+    url = emu.urls["xmatters_trigger"] + "?apiKey=****"
+    installed = cli(
+        "-p", "ops", "install", "xmatters", "--no-input", "--secret-store", "env",
+        "--set", f"trigger_url={url}", "--set", "auth=url", "--set", "recipients=alice",
+    )  # fmt: skip
+    assert installed.exit_code == 0, installed.stderr
+    fix = "bp-integrate --profile ops set xmatters password (or username, trigger_url"
+    sent = cli("-p", "ops", "send-test", "new", "--retries", "0")
+    assert sent.exit_code == 6
+    assert "xmatters refused the credentials (HTTP 401): set the right one: " + fix in " ".join(
+        sent.stderr.split()
+    )
+    replayed = cli("-p", "ops", "replay", "comment", "--retries", "0", "--json")
+    steps = [json.loads(line) for line in replayed.stdout.splitlines() if '"step"' in line]
+    assert all(fix in s["problems"][0] for s in steps if s.get("type") == "step"), steps
+
+
 def test_set_tag_envelope_and_test_marker(
     emu: EmulatorServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:

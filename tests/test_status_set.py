@@ -13,6 +13,7 @@ from helpers import CFG, PD_KEY, SECRETS, XM_URL, MemoryKeyring, cli, install, i
 from typer.testing import CliRunner
 
 from bp_integrate.errors import ExitCode
+from bp_integrate.integrations import all_integrations, get
 
 OLD_PASSWORD = "old-Secret-1234"
 NEW_PASSWORD = "new-Secret-5678"
@@ -232,3 +233,46 @@ def test_set_asks_with_a_hidden_prompt_in_a_terminal(tmp_path: Path) -> None:
     secrets = json.loads((tmp_path / "config" / "INSECURE-plaintext-secrets.json").read_text())
     assert secrets["secrets"]["default/xmatters/password#1"] == NEW_PASSWORD
     assert CFG.xmatters_password not in shown
+
+
+# ------------------------------------------------- the 401/403 hint: set, then install
+
+
+#: What a target's 401/403 points at, likeliest first (the others derive it from their
+#: secret and URL fields).
+CREDENTIALS = {
+    "xmatters": ("password", "username", "trigger_url"),
+    "pagerduty": ("integration_key",),
+    "incidentio": ("secret",),
+    "webhook": ("auth_header", "url"),
+}
+
+
+@pytest.mark.parametrize("name", [spec.name for spec in all_integrations()])
+def test_a_refused_send_names_set_with_the_integrations_own_credential_fields(name: str) -> None:
+    spec = get(name)
+    named = spec.refused_fields()
+    assert named and named == CREDENTIALS.get(name, named)
+    for field in named:
+        found = spec.field(field)  # how `set` looks FIELD up: a name it lacks raises
+        assert found.name == field and found.asked and not found.bigpanda_key
+        assert found.secret or found.url_with_secrets or field == "username"
+    assert "app_key" not in named  # BigPanda's App Key: never what the target refused
+    fix = spec.refused_fix("prod")
+    assert fix.startswith(f"bp-integrate --profile prod set {name} {named[0]}")
+    assert all(field in fix for field in named)
+    assert fix.endswith(f"; or install it again: bp-integrate --profile prod install {name}")
+    assert spec.refused_fix().startswith(f"bp-integrate set {name} ")
+
+
+def test_the_xmatters_fields_a_refusal_names_are_ones_set_changes(
+    runner: CliRunner, memory_keyring: MemoryKeyring
+) -> None:
+    install_xmatters_basic(runner, profile="prod")
+    fix = get("xmatters").refused_fix("prod")
+    assert fix.startswith("bp-integrate --profile prod set xmatters password (or username, ")
+    changes = (("password", NEW_PASSWORD), ("username", "xm-other"), ("trigger_url", XM_URL))
+    for field, value in changes:
+        argv = ("-p", "prod", "set", "xmatters", field, "--stdin", "--dry-run")
+        done = invoke(runner, *argv, input=f"{value}\n")
+        assert done.exit_code == 0, (field, done.stderr)

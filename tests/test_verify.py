@@ -8,7 +8,8 @@ from typing import Any
 
 import httpx
 import pytest
-from helpers import CFG, MemoryKeyring, cli, install
+from helpers import CFG, PD_KEY, MemoryKeyring, cli, install, invoke
+from typer.testing import CliRunner
 
 from bp_integrate.emulator import EmulatorServer
 
@@ -33,8 +34,6 @@ def setup(
 ) -> None:
     """Install against the emulator, point the profile at it, and create the AutoShare
     rules an admin would (with the installed values: what BigPanda was told)."""
-    from bp_integrate.engine.plan import load_targets
-
     for name in names:
         install(emu, name, monkeypatch)
     assert cli("profile", "set", "--region", emu.base_url).exit_code == 0
@@ -42,7 +41,14 @@ def setup(
     monkeypatch.setenv("BP_INTEGRATE_BIGPANDA_ORG_TOKEN", CFG.bigpanda_org_token)
     if readback:
         readback_env(monkeypatch)
-    for target in load_targets("default").targets:
+    autoshare(emu, "default", rule)
+
+
+def autoshare(emu: EmulatorServer, profile: str, rule: dict[str, Any] | None = None) -> None:
+    """The AutoShare rules an admin would create, with the profile's installed values."""
+    from bp_integrate.engine.plan import load_targets
+
+    for target in load_targets(profile).targets:
         body = {
             "environment_id": ENV,
             "integration": target.name,
@@ -53,8 +59,32 @@ def setup(
         assert httpx.post(emu.base_url + "/_bigpanda/autoshare", json=body).status_code == 201
 
 
-def verify(*args: str) -> Any:
-    return cli("verify", "--app-key", CFG.bigpanda_app_key, "--environment", ENV, *args)
+def setup_profile(emu: EmulatorServer, monkeypatch: pytest.MonkeyPatch, profile: str) -> None:
+    """`setup` of PagerDuty alone in a profile other than default: its own variables."""
+    from bp_integrate.secrets import env_var
+
+    monkeypatch.setenv(env_var("pagerduty", "integration_key", profile), PD_KEY)
+    events = f"events_url={emu.urls['pagerduty_events']}"
+    installed = cli(
+        "-p", profile, "install", "pagerduty", "--no-input", "--no-verify",
+        "--secret-store", "env", "--set", events,
+    )  # fmt: skip
+    assert installed.exit_code == 0, installed.stderr
+    assert cli("-p", profile, "profile", "set", "--region", emu.base_url).exit_code == 0
+    monkeypatch.setenv(env_var("bigpanda", "api_key", profile), CFG.bigpanda_api_key)
+    monkeypatch.setenv(env_var("bigpanda", "org_token", profile), CFG.bigpanda_org_token)
+    autoshare(emu, profile)
+
+
+def store_readback(profile: str, key: str, *store: str) -> Any:
+    """`profile set --readback pagerduty` with the key piped, as the user runs it."""
+    argv = ("-p", profile, "profile", "set", "--readback", "pagerduty", *store)
+    return invoke(CliRunner(), *argv, input=key + "\n")
+
+
+def verify(*args: str, profile: str = "default") -> Any:
+    argv = ("-p", profile, "verify", "--app-key", CFG.bigpanda_app_key, "--environment", ENV)
+    return cli(*argv, *args)
 
 
 def hops(result: Any) -> list[tuple[str, str | None, str]]:
@@ -343,3 +373,104 @@ def test_an_app_key_on_the_command_line_is_warned_about(
     assert "--app-key puts the App Key on the command line" in result.stderr
     assert "profile set --canary-app-key-stdin" in result.stderr
     assert CFG.bigpanda_app_key not in result.stdout + result.stderr  # never echoed
+
+
+def test_readback_kept_in_the_file_store_is_read_back_in_a_named_profile(
+    emu: EmulatorServer, monkeypatch: pytest.MonkeyPatch, no_keyring: None, isolated: Path
+) -> None:
+    """No keyring: `profile set --readback --insecure-storage` keeps the key in the plain-text
+    file, and verify, `profile show`, `doctor` and `show --remote` take it from there."""
+    setup_profile(emu, monkeypatch, "emulator")
+    stored = store_readback("emulator", CFG.pagerduty_rest_api_key, "--insecure-storage")
+    assert stored.exit_code == 0, stored.stderr
+    assert "PagerDuty read-back credentials stored in the plain-text file." in stored.stderr
+    result = verify("--json", *FAST, profile="emulator")
+    assert result.exit_code == 0, result.stdout + result.stderr
+    assert ("landed", "pagerduty", "passed") in hops(result)
+    assert ("resolved", "pagerduty", "passed") in hops(result)
+    sent = cli("-p", "emulator", "send-test", "new", "--to", "pagerduty", "--verify", "--json")
+    assert [r["status"] for r in json.loads(sent.stdout)["readback"]] == ["passed"], sent.stdout
+
+    shown = cli("-p", "emulator", "profile", "show")
+    assert "read-back credentials: pagerduty (file)" in shown.stdout, shown.stdout
+    doctor = json.loads(cli("-p", "emulator", "doctor", "--no-network", "--json").stdout)
+    [check] = [c for c in doctor["checks"] if c["name"] == "readback_api_key (read-back)"]
+    secrets_file = isolated / "INSECURE-plaintext-secrets.json"
+    assert (check["status"], check["detail"]) == ("ok", f"present  [file {secrets_file}]")
+    # install/uninstall/show --remote reach PagerDuty's REST API with the read-back key.
+    remote = cli("-p", "emulator", "show", "pagerduty", "--remote")
+    assert "holds no Events API v2 integration" in remote.stderr, remote.stderr
+    assert CFG.pagerduty_rest_api_key not in remote.stdout + remote.stderr
+
+
+def test_a_readback_key_the_file_lost_is_said_by_profile_show_and_doctor(
+    emu: EmulatorServer, monkeypatch: pytest.MonkeyPatch, no_keyring: None, isolated: Path
+) -> None:
+    setup_profile(emu, monkeypatch, "emulator")
+    assert store_readback("emulator", "some-rest-key", "--insecure-storage").exit_code == 0
+    secrets_file = isolated / "INSECURE-plaintext-secrets.json"
+    kept = json.loads(secrets_file.read_text())
+    del kept["secrets"]["emulator/pagerduty/readback_api_key"]
+    secrets_file.write_text(json.dumps(kept))
+    fix = "bp-integrate --profile emulator profile set --readback pagerduty"
+    shown = cli("-p", "emulator", "profile", "show")
+    assert "read-back credentials: pagerduty (not set)" in shown.stdout
+    assert "is not in the file store" in shown.stderr and fix in shown.stderr
+    doc = json.loads(cli("-p", "emulator", "profile", "show", "--json").stdout)
+    assert [m["field"] for m in doc["missing_secrets"]] == ["pagerduty.readback_api_key"]
+    doctor = json.loads(cli("-p", "emulator", "doctor", "--no-network", "--json").stdout)
+    [check] = [c for c in doctor["checks"] if c["name"] == "readback_api_key (read-back)"]
+    assert check["status"] == "warn" and check["fix"] == fix
+    assert "recorded as stored in the file store" in check["detail"]
+
+
+def test_readback_hints_name_the_profile(
+    emu: EmulatorServer, monkeypatch: pytest.MonkeyPatch, memory_keyring: MemoryKeyring
+) -> None:
+    setup_profile(emu, monkeypatch, "emulator")
+    fix = "bp-integrate --profile emulator profile set --readback pagerduty"
+    result = verify("--json", *FAST, profile="emulator")
+    assert result.exit_code == 0, result.stdout + result.stderr
+    landed = next(h for h in json.loads(result.stdout)["hops"] if h["hop"] == "landed")
+    assert landed["status"] == "not_checked"
+    assert f"(or store it: {fix})" in landed["detail"]
+    assert "BP_INTEGRATE_EMULATOR_PAGERDUTY_READBACK_API_KEY" in landed["detail"]
+    stored_once = "store it once instead: bp-integrate --profile emulator profile set --canary"
+    assert stored_once in " ".join(result.stderr.split())  # the --app-key warning's fix
+    sent = cli("-p", "emulator", "send-test", "new", "--to", "pagerduty", "--verify", "--json")
+    [line] = json.loads(sent.stdout)["readback"]
+    assert f"(or store it: {fix})" in line["detail"]
+
+
+def test_a_refused_readback_key_names_the_profile_command_to_store_it_again(
+    emu: EmulatorServer, monkeypatch: pytest.MonkeyPatch, memory_keyring: MemoryKeyring
+) -> None:
+    setup_profile(emu, monkeypatch, "emulator")
+    fix = "bp-integrate --profile emulator profile set --readback pagerduty"
+    assert store_readback("emulator", "not-the-rest-key-0000").exit_code == 0
+    refused = verify("--json", *FAST, profile="emulator")
+    landed = next(h for h in json.loads(refused.stdout)["hops"] if h["hop"] == "landed")
+    assert landed["status"] == "failed", landed
+    assert "refused the read-back credentials (401)" in landed["detail"]
+    assert landed["hint"].endswith(f"(or store them again: {fix})"), landed["hint"]
+
+
+def test_install_keeps_readback_where_verify_reads_it(
+    emu: EmulatorServer, monkeypatch: pytest.MonkeyPatch, no_keyring: None, isolated: Path
+) -> None:
+    """A profile whose verify secrets are in the plain-text file: read-back credentials
+    that install keeps (its opt-in, or a key given to --by-api) go there too, not to the
+    keyring, where verify would no longer look."""
+    from bp_integrate import config
+    from bp_integrate.commands.install import keep_readback
+    from bp_integrate.integrations import get
+    from bp_integrate.readback import find_creds
+
+    setup_profile(emu, monkeypatch, "emulator")
+    assert store_readback("emulator", "first-rest-key", "--insecure-storage").exit_code == 0
+    stored, kind = keep_readback(
+        "emulator", get("pagerduty"), {"readback_api_key": CFG.pagerduty_rest_api_key}
+    )
+    assert (stored, kind) == (["readback_api_key"], "file")
+    found = find_creds(get("pagerduty"), "emulator", config.load())
+    assert found["readback_api_key"].value == CFG.pagerduty_rest_api_key

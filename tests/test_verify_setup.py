@@ -245,3 +245,21 @@ def test_interactive_setup_through_a_real_terminal(emu: EmulatorServer, tmp_path
     child.close()
     assert child.exitstatus == 0, out
     assert "✗" not in out and "PagerDuty resolved it" in out
+
+
+def test_a_named_profile_keeps_its_readback_in_the_file_store_and_is_named(
+    emu: EmulatorServer, monkeypatch: pytest.MonkeyPatch, no_keyring: None
+) -> None:
+    from test_verify import setup_profile, store_readback
+
+    setup_profile(emu, monkeypatch, "emulator")
+    stored = store_readback("emulator", CFG.pagerduty_rest_api_key, "--insecure-storage")
+    assert stored.exit_code == 0, stored.stderr
+    result = invoke(
+        CliRunner(), "-p", "emulator", "verify-setup", "--no-input", "--insecure-storage",
+        "--canary-app-key", CFG.bigpanda_app_key, "--create-environment", "canary",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.stdout + result.stderr
+    said = " ".join(result.stderr.split())
+    assert "PagerDuty: read-back credentials already set" in said
+    assert said.endswith("Run: bp-integrate --profile emulator verify"), said

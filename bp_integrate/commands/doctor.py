@@ -4,8 +4,9 @@
 It checks, in order: the settings folder and file, the profiles, the BigPanda region and
 host (DNS, TLS), the keyring, the User API key (checked against the host, named), and per
 installed integration every value with where it comes from (setting, keyring,
-environment variable, file: never the secret itself) and each target host (DNS, TLS
-handshake; no webhook is sent). Each check is a `Check`; one renderer shows them as
+environment variable, file: never the secret itself), verify's read-back credentials
+(from the store the profile keeps them in), and each target host (DNS, TLS handshake;
+no webhook is sent). Each check is a `Check`; one renderer shows them as
 lines or JSON, and the exit code is 0 only when none failed.
 """
 
@@ -88,7 +89,7 @@ class Doctor:
             self.fail("profile", "integrations", error)
             return
         for item in installed.values():
-            self.integration(item)
+            self.integration(item, cfg)
         self.leftovers(cfg)
 
     def leftovers(self, cfg: Config) -> None:
@@ -251,7 +252,7 @@ class Doctor:
             return
         self.add("keyring", "backend", "ok", f"{name}: answers")
 
-    def integration(self, item: Installed) -> None:
+    def integration(self, item: Installed, cfg: Config) -> None:
         from bp_integrate.integrations import get as get_integration
         from bp_integrate.store import check_stored, load_values
 
@@ -274,6 +275,7 @@ class Doctor:
             self.add(section, f.name, "ok", f"{value or '(empty)'}  [setting]")
         for name in item.secret_fields:
             self.secret(spec, item, name)
+        self.readback(spec, cfg)
         try:
             masked = load_values(spec, item, self.profile, with_secrets=False, strict=False)
             urls = list(spec.urls(masked))
@@ -336,6 +338,48 @@ class Doctor:
                 fix=self.hint(f"install {spec.name}") + f" (or set {variable})",
                 code=ExitCode.SECRETS,
             )
+
+    def readback(self, spec: Integration, cfg: Config) -> None:
+        """verify's read-back credentials of the integration that are set or recorded as
+        stored, each with its source: the profile's variable, or the store verify's
+        secrets are in (`verify_store`). Optional: one that is gone is a warning."""
+        from bp_integrate.readback import kept_creds, store_hint
+        from bp_integrate.secrets import FileStore
+
+        kind = cfg.verify_store(self.profile)
+        recorded = {name for _, name in cfg.readback_stored(self.profile, spec.name)}
+        try:
+            kept = kept_creds(spec, self.profile, cfg)
+        except BPError as error:
+            self.add(spec.name, "read-back", "warn", error.message, fix=error.hint or "")
+            return
+        for name, found in kept.items():
+            label = f"{name} (read-back)"
+            if found is None:
+                self.add(
+                    spec.name,
+                    label,
+                    "warn",
+                    f"recorded as stored in the {kind} store, which does not have it: verify "
+                    "does not read this target back",
+                    fix=store_hint(spec, self.profile),
+                )
+            elif found.variable is not None and name in recorded and kind != "env":
+                self.add(
+                    spec.name,
+                    label,
+                    "warn",
+                    f"present  [environment variable {found.variable}, overriding the {kind} "
+                    "store: verify uses it]",
+                    fix=f"unset {found.variable} to use the stored value",
+                )
+            elif found.variable is not None:
+                self.add(
+                    spec.name, label, "ok", f"present  [environment variable {found.variable}]"
+                )
+            else:
+                where = "keyring" if kind == "keyring" else f"file {FileStore().path}"
+                self.add(spec.name, label, "ok", f"present  [{where}]")
 
     def ignored(self, integration: str, name: str) -> None:
         """A shared variable set while this (non-default) profile reads its own: say it

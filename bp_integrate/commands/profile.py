@@ -383,7 +383,9 @@ def _write_verify(
     if answers is None:
         return notes
     secrets, store_kind = answers.secrets, answers.store_kind
-    where = _where(store_kind)
+    from bp_integrate.secrets import where_kept
+
+    where = where_kept(store_kind)
     _store_verify_secrets(profile, settings, secrets, store_kind)
     if "org_token" in secrets:
         notes.append(f"Org token stored {where}.")
@@ -407,10 +409,6 @@ def _write_verify(
             + " wherever bp-integrate runs."
         )
     return notes
-
-
-def _where(kind: StoreKind) -> str:
-    return {"keyring": "in the keyring", "file": "in the plain-text file", "env": "nowhere"}[kind]
 
 
 def _canary_app_key(given: VerifySecrets) -> str | None:
@@ -495,6 +493,7 @@ def show_command(ctx: typer.Context, json_output: JsonOpt = False) -> None:
     settings.setdefault("region", "us")
     settings.setdefault("api_url", config.REGIONS["us"])
     missing = _api_key_missing(profile, settings)
+    readback, lost = _readback_kept(cfg, profile)
     doc = {
         "profile": profile,
         "config_file": str(cfg.path),
@@ -504,7 +503,8 @@ def show_command(ctx: typer.Context, json_output: JsonOpt = False) -> None:
         # As `show INTEGRATION --json` says a secret the store lost.
         "missing_secrets": [
             {"field": API_KEY_FIELD, "message": e.message, "hint": e.hint} for e in missing
-        ],
+        ]
+        + [{"field": name, "message": e.message, "hint": e.hint} for name, e in lost],
     }
     if json_output:
         ui.emit_json(doc)
@@ -514,11 +514,58 @@ def show_command(ctx: typer.Context, json_output: JsonOpt = False) -> None:
     where = settings.get("api_key_store", "keyring")
     stored = f"yes ({where})" if settings.get("api_key_stored") else "no"
     if where == "env":
-        stored = f"no: read from {env_var('bigpanda', API_KEY_FIELD)}"
+        stored = f"no: read from {env_var('bigpanda', API_KEY_FIELD, profile)}"
     ui.data(f"User API key stored: {'(not set)' if missing else stored}")
     ui.data(f"integrations: {', '.join(doc['integrations']) or '-'}")
-    for error in missing:
+    if readback:
+        ui.data(f"read-back credentials: {', '.join(readback)}")
+    for error in [*missing, *(e for _, e in lost)]:
         ui.warn(f"{error.message}\n  {error.hint}")
+
+
+def _readback_kept(
+    cfg: config.Config, profile: str
+) -> tuple[list[str], list[tuple[str, SecretsError]]]:
+    """What `profile show` says of verify's read-back credentials: each integration that
+    has some, with where they are (`pagerduty (file)`), and each one recorded as stored
+    that neither its variable nor verify's store has (as `integration.field`). A store
+    that cannot say (no keyring) is not said to have lost them."""
+    from bp_integrate.integrations import get as get_integration
+    from bp_integrate.readback import kept_creds, missing_hint, readback_env_var, store_hint
+
+    kind = cfg.verify_store(profile)
+    names = set(cfg.installed(profile)) | {name for name, _ in cfg.readback_stored(profile)}
+    shown: list[str] = []
+    lost: list[tuple[str, SecretsError]] = []
+    for name in sorted(names):
+        try:
+            spec = get_integration(name)
+            kept = kept_creds(spec, profile, cfg)
+        except (SecretsError, UsageError):
+            continue
+        gone = [field for field, found in kept.items() if found is None]
+        present = {field: found.value for field, found in kept.items() if found}
+        sources = {"environment" if found.variable else kind for found in kept.values() if found}
+        where = ", ".join(sorted(sources))
+        if gone:
+            where = "not set"
+        elif missing_hint(spec, present, profile):
+            where = f"incomplete: {where}"
+        if kept:
+            shown.append(f"{spec.name} ({where})")
+        for field in gone:
+            lost.append(
+                (
+                    f"{spec.name}.{field}",
+                    SecretsError(
+                        f"The {spec.title} read-back credential {field} of profile "
+                        f"{profile!r} is not in the {kind} store.",
+                        f"Store it again: {store_hint(spec, profile)}; or set "
+                        f"{readback_env_var(spec, field, profile)}.",
+                    ),
+                )
+            )
+    return shown, lost
 
 
 def _api_key_missing(profile: str, settings: dict[str, Any]) -> list[SecretsError]:

@@ -65,8 +65,8 @@ def api_key_for(
     spec: Integration, side: TargetSide, profile: str, from_stdin: bool = False
 ) -> tuple[str, str] | None:
     """(key, where it came from) for the target's API: `--api-key-stdin`, then
-    BP_INTEGRATE_[<PROFILE>_]<INTEGRATION>_API_KEY, then the read-back key (keyring or
-    its variable); None when there is none."""
+    BP_INTEGRATE_[<PROFILE>_]<INTEGRATION>_API_KEY, then the read-back key (its variable,
+    or the store verify's secrets are in); None when there is none."""
     if from_stdin:
         from bp_integrate.loading import read_stdin_line
 
@@ -81,11 +81,12 @@ def api_key_for(
     variable = api_key_env(spec, profile)
     if os.environ.get(variable, "").strip():
         return os.environ[variable].strip(), variable
-    from bp_integrate.readback import load_creds, readback_env_var
+    from bp_integrate import config
+    from bp_integrate.readback import find_creds
 
-    key = load_creds(spec, profile).get(side.key_field)
-    if key:
-        return key, (
-            f"the read-back key ({readback_env_var(spec, side.key_field, profile)} or the keyring)"
-        )
-    return None
+    cfg = config.load()
+    found = find_creds(spec, profile, cfg).get(side.key_field)
+    if found is None:
+        return None
+    where = found.variable or f"the {cfg.verify_store(profile)} store"
+    return found.value, f"the read-back key ({where})"

@@ -40,16 +40,14 @@ def render(report: VerifyReport) -> None:
 
 
 def hop_counts(hops: list[Hop]) -> str:
-    """`4 passed, 0 failed, 1 skipped (why)`: every hop counted, one not checked with its
-    reason, so the counts add up to the hops shown."""
+    """`4 passed, 0 failed, 2 not checked (see above)`: every hop counted, so the counts
+    add up to the hops shown; why a hop was not checked is on its own line above, and
+    in --json (never repeated here: one reason per target is a paragraph)."""
     passed = sum(1 for h in hops if h.status == "passed")
     failed = sum(1 for h in hops if h.status == "failed")
-    skipped = [h for h in hops if h.status == "not_checked"]
-    text = f"{passed} passed, {failed} failed, {len(skipped)} skipped"
-    reasons = list(
-        dict.fromkeys(f"{h.title}: {h.detail}" if h.detail else h.title for h in skipped)
-    )
-    return text + (f" ({'; '.join(reasons)})" if reasons else "")
+    unchecked = sum(1 for h in hops if h.status == "not_checked")
+    text = f"{passed} passed, {failed} failed"
+    return text + (f", {unchecked} not checked (see above)" if unchecked else "")
 
 
 def junit_cases(report: VerifyReport) -> list[Case]:
@@ -190,7 +188,9 @@ def read_targets(app: App, names: list[str]) -> list[ReadTarget]:
 
     loaded = app.load_targets(names or None)
     targets = [
-        ReadTarget(t.integration, t.values, load_creds(t.integration, app.profile), app.profile)
+        ReadTarget(
+            t.integration, t.values, load_creds(t.integration, app.profile, app.config), app.profile
+        )
         for t in loaded.targets
         if t.integration.paste_target == "BigPanda"
     ]
@@ -216,7 +216,7 @@ def run_verify(app: App, options: VerifyOptions) -> VerifyReport:
         ui.warn(
             "--app-key puts the App Key on the command line, where other users of this "
             "machine and the shell history can read it; store it once instead: "
-            "bp-integrate profile set --canary-app-key-stdin"
+            + app.hint("profile set --canary-app-key-stdin")
         )
     settings = load_settings(app.profile, bigpanda, options.app_key, options.environment)
     targets = read_targets(app, options.integrations)

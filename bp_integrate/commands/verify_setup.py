@@ -19,7 +19,7 @@ from bp_integrate.commands.common import (
     SecretStoreOpt,
     store_kind_of,
 )
-from bp_integrate.errors import UsageError
+from bp_integrate.errors import UsageError, command_for
 
 if TYPE_CHECKING:
     from bp_integrate.bigpanda.api import BigPandaClient
@@ -307,7 +307,10 @@ def _run(app: object, request: SetupRequest, interactive: bool) -> SetupResult:
     loaded = app.load_targets(None)  # type: ignore[attr-defined]
     targets = [
         ReadTarget(
-            t.integration, t.values, load_creds(t.integration, request.profile), request.profile
+            t.integration,
+            t.values,
+            load_creds(t.integration, request.profile, app.config),  # type: ignore[attr-defined]
+            request.profile,
         )
         for t in loaded.targets
         if t.integration.paste_target == "BigPanda"
@@ -423,5 +426,6 @@ def _render(result: SetupResult, json_output: bool) -> None:
         )
     ui.success(
         f"verify is set up for profile {result.profile!r}: environment "
-        f"{result.environment_name} ({result.environment_id}). Run: bp-integrate verify"
+        f"{result.environment_name} ({result.environment_id}). Run: "
+        f"{command_for(result.profile, 'verify')}"
     )

@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 from bp_integrate.engine.send import SendResult
 from bp_integrate.errors import ExitCode, command_for
 from bp_integrate.failures import FIXES, FailureKind
+from bp_integrate.signals import terminated
 
 #: How much of a target's answer a timeline line shows (the run file keeps more).
 DETAIL_PREVIEW = 160
@@ -27,7 +28,7 @@ def verdict(
     meet the scenario's expectation). Some failed: PARTIAL.
     """
     if interrupted:
-        return "interrupted", ExitCode.INTERRUPTED
+        return "interrupted", ExitCode.TERMINATED if terminated() else ExitCode.INTERRUPTED
     if failed == 0:
         return "success", ExitCode.OK
     if passed == 0:
@@ -60,10 +61,22 @@ def failure_hint(result: SendResult, profile: str | None = None) -> str | None:
             return FIXES[kind]
         return f"check the URL ({show}) and that this machine can reach it"
     if result.status in (401, 403):
-        return f"check the credentials: {command_for(profile, f'install {name}')}"
+        return f"check the credentials: {_refused_fix(name, profile)}"
     if result.status == 404:
         return f"check the URL: {show}"
     return None
+
+
+def _refused_fix(name: str, profile: str | None) -> str:
+    """What to run when `name` refused the credentials: `set` the field that holds them,
+    or install it again (the integration knows its fields: Integration.refused_fix)."""
+    from bp_integrate.errors import BPError
+    from bp_integrate.integrations import get as get_integration
+
+    try:
+        return get_integration(name).refused_fix(profile)
+    except BPError:  # not an integration of ours (a recorded run's unknown name)
+        return command_for(profile, f"install {name}")
 
 
 def _kind(value: str | None) -> FailureKind | None:
@@ -122,8 +135,8 @@ def first_failure_hint(bad: list[SendResult], profile: str | None = None) -> str
         )
     if first.status in (401, 403):
         return (
-            f"{first.integration} refused the credentials (HTTP {first.status}): install it "
-            f"again with the right secret ({command_for(profile, f'install {first.integration}')})."
+            f"{first.integration} refused the credentials (HTTP {first.status}): set the "
+            f"right one: {_refused_fix(first.integration, profile)}."
         )
     hint = failure_hint(first, profile)
     return f"{first.integration} answered HTTP {first.status}: " + (

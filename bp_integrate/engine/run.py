@@ -57,6 +57,8 @@ class RunOptions:
     #: `workers`, so its `seq` numbers are worker+1, worker+1+W, ... (none shared).
     worker: int = 0
     workers: int = 1
+    #: The profile the run sends for, so hints name it (`--profile P`) when not the default.
+    profile: str | None = None
 
 
 @dataclass
@@ -390,7 +392,10 @@ class Engine:
         skipped = planned.skipped
         report.skipped += len(skipped)
         if cleanup:
-            problems = [f"{r.integration}: {failure_detail(r)}" for r in results if not r.ok]
+            profile = self.options.profile
+            problems = [
+                f"{r.integration}: {failure_detail(r, profile)}" for r in results if not r.ok
+            ]
         else:
             problems = self._judge(step, targets, results, skipped)
         step_report = StepReport(
@@ -424,7 +429,7 @@ class Engine:
             if expectation is None:
                 bad = [r for r in mine if not r.ok]
                 for r in bad:
-                    problems.append(f"{name}: {failure_detail(r)}")
+                    problems.append(f"{name}: {failure_detail(r, self.options.profile)}")
                     report.failure_kinds.add(r.outcome)
                 if bad:
                     report.failed_units += 1

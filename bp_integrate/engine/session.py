@@ -298,7 +298,9 @@ def run_options(prepared: Prepared, view: View) -> RunOptions:
     options = prepared.options
     if options.command == "send-test":
         # --verify checks it landed, then closes what it opened (nothing left behind).
-        return RunOptions(cleanup=options.verify, incident_id=options.incident_id)
+        return RunOptions(
+            cleanup=options.verify, incident_id=options.incident_id, profile=prepared.profile
+        )
     rate = options.rate
     if options.storm:
         from bp_integrate.engine.plan import target_urls
@@ -319,6 +321,7 @@ def run_options(prepared: Prepared, view: View) -> RunOptions:
         cleanup=not options.no_cleanup,
         incident_id=options.incident_id,
         storm=options.storm,
+        profile=prepared.profile,
     )
 
 

@@ -56,6 +56,11 @@ class Field:
     #: False: never asked at a prompt; given (flag, file, environment, the target's API),
     #: else kept, else its default (a record such as the service it was made on).
     asked: bool = True
+    #: For a value that is the identity of what install makes on the target's side (Webhook
+    #: v2's name, whose id in BigPanda is `webhook_v2.<name>`): what a value names there. A
+    #: re-install that changes it is refused: it would make a second one and leave the
+    #: first with nothing here to remove it (`wizard.identity_changed`).
+    identifies: Callable[[str], str] | None = None
 
     def __post_init__(self) -> None:
         if not self.secret and is_url_setting(self.name):
@@ -393,6 +398,36 @@ class Integration:
 
     def secret_fields(self) -> tuple[str, ...]:
         return tuple(f.name for f in self.fields if f.secret)
+
+    #: The fields holding what the target checks when it takes a send (a key, a password,
+    #: a URL carrying its key), likeliest first: what its 401/403 points at. Empty: every
+    #: secret and URL setting the admin gives, but BigPanda's own keys (its User API key;
+    #: `app_key`, the App Key BigPanda gave the integration, never sent to the target).
+    credential_fields: ClassVar[tuple[str, ...]] = ()
+
+    def refused_fields(self) -> tuple[str, ...]:
+        """`credential_fields`, or the ones its comment says when it is empty."""
+        if self.credential_fields:
+            return self.credential_fields
+        return tuple(
+            f.name
+            for f in self.fields
+            if (f.secret or f.url_with_secrets)
+            and f.asked
+            and not f.bigpanda_key
+            and f.name != "app_key"
+        )
+
+    def refused_fix(self, profile: str | None = None) -> str:
+        """What to run when the target refused a send's credentials (401/403): `set` the
+        field that holds them (quicker than a new walkthrough), or install it again."""
+        from bp_integrate.errors import command_for
+
+        first, *others = self.refused_fields()
+        fix = command_for(profile, f"set {self.name} {first}")
+        if others:
+            fix += f" (or {', '.join(others)}, whichever this install uses)"
+        return f"{fix}; or install it again: {command_for(profile, f'install {self.name}')}"
 
     def warnings(self, values: Mapping[str, str]) -> list[str]:
         """Things that are allowed but look wrong (shown, not refused)."""

@@ -196,6 +196,7 @@ class IncidentIO(Integration):
     response_id_key = "deduplication_key"
     request_label = "alert"
     target_side = IncidentIoSource()
+    credential_fields = ("secret",)  # sent as `Authorization: Bearer`
 
     fields: ClassVar[tuple[Field, ...]] = (
         Field(

@@ -315,6 +315,7 @@ class PagerDuty(Integration):
     aliases = ("pd",)
     target_side = PagerDutyService()
     region_bound = True  # an eu profile sends to PagerDuty's EU events host
+    credential_fields = ("integration_key",)
 
     fields: ClassVar[tuple[Field, ...]] = (
         Field(

@@ -114,6 +114,9 @@ class XMatters(Integration):
     doc_page = "docs/xmatters.md"
     response_id_key = "requestId"
     request_label = "trigger"
+    #: Basic authentication: the user's password or name; URL authentication: the apiKey
+    #: in the trigger URL.
+    credential_fields = ("password", "username", "trigger_url")
 
     fields: ClassVar[tuple[Field, ...]] = (
         Field(
