@@ -13,6 +13,8 @@ By name: `SECRET_NAMES` is the one list of names whose value is a secret, wherev
 name stands (a query parameter, a header, a JSON field, `name=value` in free text), read
 by `is_secret_name`. `mask_url`, `scrub_text`, `mask_named` and `Redactor.headers` mask by
 it, so output, history, calibrate, the capture file and the emulator's records agree.
+By place: `SECRET_PATH_URLS` lists the webhook URLs whose path is their credential (Slack,
+Discord, Teams), which `mask_url` masks too.
 Stdlib only.
 """
 
@@ -80,8 +82,50 @@ def mask_query(query: str) -> str:
     return "&".join(masked) if masked != items else query
 
 
+#: The name a URL's secret path goes by beside its secret query parameters: the
+#: `base_url.path` entry of the secret store, `BP_INTEGRATE_..._BASE_URL_PATH`.
+SECRET_PATH = "path"
+
+#: Webhook URLs whose path is their credential (whoever holds the URL can post), by
+#: host (that name or any host under it) and the start of the path that stays shown;
+#: the rest of the path is the secret (`https://hooks.slack.com/services/****`).
+#: Slack: "Keep it secret, keep it safe. Your webhook URL contains a secret" [C];
+#: Discord: `/api/webhooks/{webhook.id}/{webhook.token}` [C]; Microsoft Teams'
+#: incoming webhooks, `<tenant>.webhook.office.com/webhookb2/...` (formerly
+#: `outlook.office.com/webhook/...`) [S].
+SECRET_PATH_URLS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("hooks.slack.com", re.compile(r"/[^/]+/")),
+    ("discord.com", re.compile(r"/api(?:/v\d+)?/webhooks/")),
+    ("discordapp.com", re.compile(r"/api(?:/v\d+)?/webhooks/")),
+    ("webhook.office.com", re.compile(r"/[^/]+/")),
+    ("outlook.office.com", re.compile(r"/webhook/")),
+)
+_HOST_AND_PATH = re.compile(r"(?i)https?://(?:[^/?#@]*@)?([^/?#:]*)(?::[0-9]*)?([^?#]*)")
+
+
+def secret_path_span(url: str) -> tuple[int, int] | None:
+    """Where the secret part of a URL's path stands in `url` (start, end), for a webhook
+    URL whose path is its credential (`SECRET_PATH_URLS`); None for any other URL, and
+    for one with nothing after the start that stays shown."""
+    match = _HOST_AND_PATH.match(url)
+    if match is None:
+        return None
+    host = match.group(1).lower().rstrip(".")
+    for domain, shown in SECRET_PATH_URLS:
+        if host == domain or host.endswith("." + domain):
+            start = shown.match(match.group(2))
+            if start is None or start.end() == len(match.group(2)):
+                return None
+            return match.start(2) + start.end(), match.end(2)
+    return None
+
+
 def mask_url(url: str) -> str:
-    """The URL with every secret query value replaced by `****` (`apiKey=****`)."""
+    """The URL with every secret query value replaced by `****` (`apiKey=****`), and
+    the secret part of a path that is a credential (`hooks.slack.com/services/****`)."""
+    span = secret_path_span(url)
+    if span is not None:
+        url = url[: span[0]] + MASK + url[span[1] :]
     head, sep, rest = url.partition("?")
     if not sep:
         return url

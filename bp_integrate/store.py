@@ -44,8 +44,8 @@ from bp_integrate.urls import (
     MASK,
     has_masked_secret,
     join_url_secrets,
-    query_value,
     split_url_secrets,
+    url_secret,
 )
 
 
@@ -181,7 +181,7 @@ def _secret_value(
     if found is None and dot:
         # The whole URL in its variable (as installed) carries the key too.
         whole = env_var(integration.name, url_field, profile)
-        value = query_value(os.environ.get(whole, ""), param)
+        value = url_secret(os.environ.get(whole, ""), param)
         found = Found(value, whole) if value is not None else None
     variable = overriding(item.secret_store, found)
     if announce and variable:

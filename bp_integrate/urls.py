@@ -1,8 +1,8 @@
-"""URL rules: https or loopback, secrets riding in query strings, recipients lists.
+"""URL rules: https or loopback, secrets riding in query strings or paths, recipients lists.
 
-Which query parameters are secrets, and how they are masked, is bp_integrate.redact's
-(`MASK`, `mask_url` and `scrub_text` are re-exported here for the modules that split and
-join URL secrets)."""
+Which query parameters (and which webhook paths) are secrets, and how they are masked, is
+bp_integrate.redact's (`MASK`, `SECRET_PATH`, `mask_url` and `scrub_text` are re-exported
+here for the modules that split and join URL secrets)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ from urllib.parse import urlsplit as _urlsplit
 
 from bp_integrate.errors import UsageError
 from bp_integrate.redact import MASK as MASK
-from bp_integrate.redact import is_secret_name
+from bp_integrate.redact import SECRET_PATH as SECRET_PATH
+from bp_integrate.redact import is_secret_name, secret_path_span
 from bp_integrate.redact import mask_url as mask_url
 from bp_integrate.redact import scrub_text as scrub_text
 
@@ -189,23 +190,52 @@ def has_masked_secret(url: str) -> bool:
 
 
 def masked_params(url: str) -> list[str]:
-    """Names of the secret query parameters whose value is the `****` placeholder."""
-    return [k for k, v in _raw_pairs(urlsplit(url).query) if is_secret_name(k) and v == MASK]
+    """Names of the secret query parameters whose value is the `****` placeholder
+    (`SECRET_PATH` first, for a secret path that is)."""
+    found = [SECRET_PATH] if _secret_path(url) == MASK else []
+    pairs = _raw_pairs(urlsplit(url).query)
+    return found + [k for k, v in pairs if is_secret_name(k) and v == MASK]
+
+
+def _secret_path(url: str) -> str | None:
+    """The secret part of a path that is a credential (`SECRET_PATH_URLS`), as written."""
+    span = secret_path_span(url)
+    return url[span[0] : span[1]] if span is not None else None
 
 
 def split_url_secrets(url: str) -> tuple[str, dict[str, str]]:
-    """(URL with secret values masked, {param: real value}): the YAML keeps the first."""
+    """(URL with secret values masked, {param: real value}): the YAML keeps the first.
+    A secret path is kept under `SECRET_PATH`, as written (it goes back as it was)."""
     parts = urlsplit(url)
     secrets = {k: unquote(v) for k, v in _raw_pairs(parts.query) if is_secret_name(k) and v != MASK}
+    path = _secret_path(url)
+    if path is not None and path != MASK:
+        secrets = {SECRET_PATH: path, **secrets}
     return mask_url(url), secrets
 
 
 def join_url_secrets(masked_url: str, secrets: dict[str, str]) -> str:
     """Put the real values back where `split_url_secrets` masked them."""
+    span = secret_path_span(masked_url)
+    if span is not None and SECRET_PATH in secrets and _secret_path(masked_url) == MASK:
+        masked_url = masked_url[: span[0]] + secrets[SECRET_PATH] + masked_url[span[1] :]
     parts = urlsplit(masked_url)
     pairs = _raw_pairs(parts.query)
-    out = [(k, quote(secrets[k], safe="") if v == MASK and k in secrets else v) for k, v in pairs]
+    out = [
+        (k, quote(secrets[k], safe="") if v == MASK and k in secrets and is_secret_name(k) else v)
+        for k, v in pairs
+    ]
     return _rebuild(parts, out) if pairs else masked_url
+
+
+def url_secret(url: str, name: str) -> str | None:
+    """One secret of a URL by the name `split_url_secrets` keeps it under (a query
+    parameter, or `SECRET_PATH`), or None: how a whole URL given in the environment
+    supplies the secret stored apart."""
+    if name == SECRET_PATH:
+        path = _secret_path(url)
+        return path if path != MASK else None
+    return query_value(url, name)
 
 
 def query_value(url: str, name: str) -> str | None:

@@ -2,7 +2,9 @@
 
 A value comes from `--set`, then the answers file, then `--secret-stdin`, then the
 environment, then (interactive only) a prompt that re-asks until the value is valid;
-an installed value is the default. The CLI supplies the `Prompter`; tests can too.
+an installed value is the default (`kept_values`: an answers file states the whole
+install, so under one a setting it leaves out takes its default, not the installed one).
+The CLI supplies the `Prompter`; tests can too.
 """
 
 from __future__ import annotations
@@ -12,11 +14,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from bp_integrate.errors import BPError, UsageError
+from bp_integrate.errors import BPError, UsageError, command_for
 from bp_integrate.integrations.base import Field, Integration, Step, Webhook
 from bp_integrate.secrets import env_var
 from bp_integrate.urls import (
     MASK,
+    SECRET_PATH,
     join_url_secrets,
     mask_url,
     masked_params,
@@ -200,6 +203,16 @@ def _refuse_url_secrets(
     params = sorted(split_url_secrets(value)[1])
     if not params:
         return
+    if SECRET_PATH in params:
+        raise UsageError(
+            f"{where} holds a URL with its secret in its path (a Slack, Discord or Teams "
+            "webhook: whoever has the URL can post to it): command lines are visible to "
+            "other users and kept in shell history, and answers files get shared.",
+            f"Give the whole URL in {env_var(integration.name, f.name, profile)}, with "
+            f"--secret-stdin {f.name}, or at the prompt; or write it as {mask_url(value)} "
+            f"and set {env_var(integration.name, f'{f.name}.{SECRET_PATH}', profile)} to "
+            "the rest of its path.",
+        )
     param = params[0]
     raise UsageError(
         f"{where} holds a URL with its {param} in it, and that key is a secret: command "
@@ -309,7 +322,7 @@ def run(
             index += 1
             continue  # a step of another setup (Panopta's v1.1 or workflow)
         if step is not None and step.title in sources.done_steps:
-            _resolve_step(integration, fields, values, base, sources, None, verify_key)
+            _resolve_step(integration, fields, values, base, sources, None, verify_key, current)
             index += 1
             continue  # done through the target's API before the walkthrough
         shown.append(index)
@@ -322,7 +335,7 @@ def run(
             prompter.step(len(shown), len(shown) + later, step)
         try:
             _walk_step(integration, step, fields, values, base, sources, prompter, verify_key,
-                       warnings, given)  # fmt: skip
+                       warnings, given, current)  # fmt: skip
         except GoBack:
             earlier = _previous_asked(plan, shown[:-1], values, given, sources)
             if earlier is None:
@@ -359,11 +372,12 @@ def _walk_step(
     verify_key: Callable[[str], object] | None,
     warnings: list[str],
     given: Mapping[str, str],
+    installed: Mapping[str, str],
 ) -> None:
     """One step's questions, then its checkpoint (`back` there: the questions again).
     GoBack from its first question goes to the caller: the previous step."""
     while True:
-        _resolve_step(integration, fields, values, base, sources, prompter, verify_key)
+        _resolve_step(integration, fields, values, base, sources, prompter, verify_key, installed)
         if step is None or not step.checkpoint or prompter is None:
             return
         for message in integration.warnings(values):
@@ -418,9 +432,12 @@ def _resolve_step(
     sources: Sources,
     prompter: Prompter | None,
     verify_key: Callable[[str], object] | None,
+    installed: Mapping[str, str],
 ) -> None:
     """Resolve a step's fields in order. `back` at a question asks the step's previous
-    question again; at its first, GoBack goes on to the caller (the previous step)."""
+    question again; at its first, GoBack goes on to the caller (the previous step).
+    A value that would change what the `installed` values made on the target's side
+    (`identity_changed`) is asked again, or (given up front) refused."""
     given = _given(integration, sources)
     asked: list[int] = []  # positions of the questions asked, for `back`
     position = 0
@@ -431,6 +448,15 @@ def _resolve_step(
             continue
         try:
             values[f.name] = _resolve(integration, f, values, base, sources, prompter)
+            changed = identity_changed(
+                integration, f, installed.get(f.name, ""), values[f.name], sources.profile
+            )
+            if changed is not None:
+                del values[f.name]
+                if prompter is None or not _asks(f, given, sources):
+                    raise changed
+                prompter.invalid(changed)
+                continue
             if (
                 f.bigpanda_key
                 and values[f.name]
@@ -448,6 +474,30 @@ def _resolve_step(
         if _asks(f, given, sources) and prompter is not None:
             asked.append(position)
         position += 1
+
+
+def identity_changed(
+    integration: Integration, f: Field, before: str, after: str, profile: str | None
+) -> UsageError | None:
+    """The refusal of a re-install that changes a value naming what install made on the
+    target's side (`Field.identifies`: Webhook v2's name is its id in BigPanda), or None.
+
+    Refused, not replaced: what the old one is shared by (BigPanda's AutoShare rules, which
+    no API lists) cannot be seen from here, so deleting it could silently stop shares
+    someone relies on; uninstall removes it with its "stop sending" step first."""
+    if f.identifies is None or not before or not after or after == before:
+        return None
+    old, new = f.identifies(before), f.identifies(after)
+    side = integration.target_side
+    where = side.system if side is not None else "the target's system"
+    uninstall = command_for(profile, f"uninstall {integration.name}")
+    return UsageError(
+        f"This profile's {integration.title} is {old} in {where}; {f.name} {after!r} would "
+        f"create {new} beside it and leave {old} behind, with nothing here to remove it.",
+        f"To replace it: {uninstall} (it deletes {old}), then install. To keep both: install "
+        f"the new one in another profile (bp-integrate --profile NAME install "
+        f"{integration.name} ...). Or keep {f.name}: {before}.",
+    )
 
 
 def _verified(
@@ -526,15 +576,15 @@ def _resolve(
         except UsageError as error:
             error.message = f"{error.message} (from {origin})"
             raise
-    existing = current.get(f.name)
     if sources.interactive and prompter is not None and f.asked:
         return _prompt(f, values, current, prompter, integration, sources)
-    if existing:
-        return existing
+    kept = kept_values(integration, current, sources)
+    if kept.get(f.name):
+        return kept[f.name]
     # A default may depend on values given for later fields (Panopta's setup follows
     # from the URLs given): it sees what was given up front, too.
     default = f.default_for(
-        {REGION: sources.region, **current, **_given(integration, sources), **values}
+        {REGION: sources.region, **kept, **_given(integration, sources), **values}
     )
     if default is not None:
         return f.validate(default, values)
@@ -548,6 +598,33 @@ def _resolve(
     raise UsageError(
         f"No value for {integration.name}.{f.name} ({f.label}).", f"{f.help} To give it, {how}."
     )
+
+
+def kept_values(
+    integration: Integration, current: Mapping[str, str], sources: Sources
+) -> dict[str, str]:
+    """The installed values a re-install keeps where nothing gives a field (and no prompt
+    asks it): every one, but under an answers file, which states the whole install (a
+    setting it leaves out takes its default, not the previous install's value), only
+    what no answers file can state: secrets, a URL that carries one (from its variable,
+    the prompt or --secret-stdin) and records install keeps (`Field.asked` False)."""
+    if not sources.answers:
+        return dict(current)
+    kept: dict[str, str] = {}
+    for f in integration.fields:
+        value = current.get(f.name, "")
+        if value and (f.secret or not f.asked or _carries_secret(f, value)):
+            kept[f.name] = value
+    return kept
+
+
+def _carries_secret(f: Field, value: str) -> bool:
+    if not f.url_with_secrets:
+        return False
+    try:
+        return bool(split_url_secrets(value)[1])
+    except UsageError:  # a hand-edited URL that is not one: not kept
+        return False
 
 
 def fill_url_secrets(
@@ -573,6 +650,13 @@ def fill_url_secrets(
     for param in wanted:
         variable = env_var(integration.name, f"{f.name}.{param}", profile)
         value = environ.get(variable) or stored.get(param)
+        if not value and param == SECRET_PATH:
+            raise UsageError(
+                f"The {f.label} has {MASK} in its path, a placeholder, and no secret is "
+                "known for it.",
+                f"Set {variable} to the rest of its path, or give the whole URL in "
+                f"{env_var(integration.name, f.name, profile)} or at the prompt.",
+            )
         if not value:
             raise UsageError(
                 f"The {f.label} has {param}={MASK}, a placeholder, and no key is known for it.",

@@ -404,3 +404,83 @@ def test_every_url_setting_splits_credential_like_query_parameters() -> None:
     assert ("incidentio", "callback_url") in url_fields
     assert ("webhook_v2", "base_url") in url_fields
     assert ("xmatters", "trigger_url") in url_fields
+
+
+@pytest.mark.parametrize(
+    ("url", "masked", "secret"),
+    [
+        (
+            "https://hooks.slack.com/services/T000/B000/XXXXxxxx",
+            "https://hooks.slack.com/services/****",
+            "T000/B000/XXXXxxxx",
+        ),
+        (
+            "https://discord.com/api/webhooks/1234/tok-EN_x?wait=true",
+            "https://discord.com/api/webhooks/****?wait=true",
+            "1234/tok-EN_x",
+        ),
+        (
+            "https://ptb.discord.com/api/v10/webhooks/1234/tok",
+            "https://ptb.discord.com/api/v10/webhooks/****",
+            "1234/tok",
+        ),
+        (
+            "https://acme.webhook.office.com/webhookb2/a-b@c-d/IncomingWebhook/e1/f-2",
+            "https://acme.webhook.office.com/webhookb2/****",
+            "a-b@c-d/IncomingWebhook/e1/f-2",
+        ),
+        (
+            "https://outlook.office.com/webhook/a@b/IncomingWebhook/c/d?token=t",
+            "https://outlook.office.com/webhook/****?token=****",
+            "a@b/IncomingWebhook/c/d",
+        ),
+    ],
+)
+def test_a_webhook_url_whose_path_is_its_secret_is_split_and_masked(
+    url: str, masked: str, secret: str
+) -> None:
+    """Slack ("Your webhook URL contains a secret"), Discord and Teams webhook URLs carry
+    their credential in the path: it is split off (`path`) and masked like `?token=`."""
+    from bp_integrate.urls import masked_params, url_secret
+
+    assert mask_url(url) == masked
+    split, found = split_url_secrets(url)
+    assert split == masked
+    assert found["path"] == secret
+    assert join_url_secrets(split, found) == url
+    assert masked_params(masked)[0] == "path"
+    assert url_secret(url, "path") == secret
+    assert url_secret(masked, "path") is None
+    spec = get("webhook")
+    assert secret in spec.secrets({"url": url})  # what the redactor learns
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://discord.com/channels/1/2",  # not a webhook
+        "https://hooks.slack.com/services/",  # nothing after the part that stays shown
+        "https://example.com/services/T000/B000/XXXX",
+        "https://hooks.slack.com.example.net/services/T000/B000/XXXX",
+        "https://x.example/hook?path=****",  # a query parameter named path: not a secret
+    ],
+)
+def test_other_urls_keep_their_path(url: str) -> None:
+    assert mask_url(url) == url
+    assert split_url_secrets(url) == (url, {})
+    assert join_url_secrets(url, {"path": "nope"}) == url
+
+
+@pytest.mark.parametrize(("integration", "field"), [("webhook", "url"), ("webhook_v2", "base_url")])
+def test_a_webhook_url_whose_path_is_its_secret_is_refused_on_the_command_line(
+    integration: str, field: str
+) -> None:
+    result = cli(
+        "install", integration, "--no-input", "--no-verify",
+        "--set", f"{field}=https://discord.com/api/webhooks/1234/CanaryDiscordToken01",
+    )  # fmt: skip
+    assert result.exit_code == 2
+    assert f"--set {field} holds a URL with its secret in its path" in result.stderr
+    variable = f"BP_INTEGRATE_{integration.upper()}_{field.upper()}"
+    assert f"Give the whole URL in {variable}, with --secret-stdin {field}" in result.stderr
+    assert "CanaryDiscordToken01" not in result.stdout + result.stderr

@@ -11,10 +11,12 @@ from typing import Any
 import httpx
 import pytest
 import yaml
-from helpers import CFG, MemoryKeyring, cli
+from helpers import CFG, MemoryKeyring, cli, history_text, state_dir
+from typer.testing import CliRunner
 
 from bp_integrate import templates
 from bp_integrate.bigpanda.api import BigPandaClient
+from bp_integrate.cli import app
 from bp_integrate.emulator import EmulatorServer
 from bp_integrate.emulator.webhook import WebhookState
 from bp_integrate.errors import UsageError
@@ -26,6 +28,9 @@ from bp_integrate.wizard import load_answers
 
 EXAMPLES = Path(__file__).parent.parent / "examples" / "webhook-v2"
 ENV = "64f0c0de0000000000000001"
+#: A Slack incoming-webhook URL: all after /services/ is its secret.
+SLACK_SECRET = "T0CANARY1/B0CANARY1/SlackCanarySecret0001"
+SLACK = "https://hooks.slack.com/services/" + SLACK_SECRET
 TOKEN = "Bearer demo-webhook-token"
 INTEGRATION = get("webhook_v2")
 
@@ -164,6 +169,9 @@ def test_online_every_variable_must_be_the_organisations() -> None:
 )
 def test_the_examples_validate_and_render(example: Path) -> None:
     values = load_answers(example, INTEGRATION)
+    if "base_url" not in values:  # a URL that is a secret: the file names its variable
+        assert "export BP_INTEGRATE_WEBHOOK_V2_BASE_URL=" in example.read_text("utf-8")
+        values["base_url"] = SLACK
     checked: dict[str, str] = {}
     for f in INTEGRATION.fields:
         if values.get(f.name):
@@ -491,3 +499,175 @@ def test_interactive_install_creates_it_in_bigpanda_through_a_real_terminal(
     assert event["path"] == "/t/{{incident.id}}"
     [record] = [r for r in emu.state.records() if r.path.startswith("/webhook/demo/t/")]
     assert record.status == 202
+
+
+# --------------------------------------------------------------------------- re-install
+def test_a_reinstall_from_another_answers_file_takes_its_defaults_not_the_old_settings(
+    emu: EmulatorServer,
+    monkeypatch: pytest.MonkeyPatch,
+    memory_keyring: MemoryKeyring,
+    tmp_path: Path,
+) -> None:
+    """An answers file states the whole install: what it leaves out (the ticketing
+    example's path, X-Source header and per-trigger templates) goes back to its default,
+    in the settings and in BigPanda; only a secret (the Authorization) is kept."""
+    _install(emu, monkeypatch)
+    plain = tmp_path / "plain.yaml"
+    plain.write_text(
+        'webhook_v2:\n  name: ticketing\n  triggers: [default]\n  body: {id: "{{incident.id}}"}\n',
+        "utf-8",
+    )
+    result = cli(
+        "install", "webhook_v2", "--no-input", "--secret-store", "env",
+        "--answers", str(plain), "--set", f"base_url={emu.base_url}/webhook/demo",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    assert '- default.path: "/tickets"' in result.stderr
+    assert "- incident#closed (enabled)" in result.stderr
+    settings_now = json.loads(cli("show", "webhook_v2", "--json").stdout)["settings"]
+    assert (settings_now["path"], settings_now["headers"]) == ("", "")
+    assert "templates" not in settings_now or not settings_now["templates"]
+    [made] = held(emu)
+    assert [(e["event"], e["path"], e["headers"]) for e in made["workflow_config"]["events"]] == [
+        ("default", "", "")
+    ]
+    shown = cli("send-test", "incident#closed", "--to", "webhook_v2", "--dry-run")
+    assert shown.exit_code == 0, shown.stderr
+    assert f"POST {emu.base_url}/webhook/demo\n" in shown.stdout  # no /tickets, no PATCH
+    assert "X-Source" not in shown.stdout
+    assert "Authorization: Bearer ****" in shown.stdout  # the secret: kept
+
+
+def test_a_reinstall_that_renames_it_is_refused_and_leaves_nothing_behind(
+    emu: EmulatorServer, monkeypatch: pytest.MonkeyPatch, memory_keyring: MemoryKeyring
+) -> None:
+    """A new name is a new integration in BigPanda (its id is webhook_v2.<name>): the
+    re-install refuses (the dry run too) and names the one it would leave behind, instead
+    of making a second one and orphaning the first; uninstall, then install, replaces it."""
+    _install(emu, monkeypatch)
+    monkeypatch.setenv("BP_INTEGRATE_WEBHOOK_V2_BASE_URL", emu.base_url + "/webhook/slack")
+    slack = ("install", "webhook_v2", "--no-input", "--secret-store", "env",
+             "--answers", str(EXAMPLES / "slack.yaml"))  # fmt: skip
+    before = len(emu.state.records())
+    for extra in (("--dry-run",), ()):
+        result = cli(*slack, *extra)
+        assert result.exit_code == 2, result.stdout + result.stderr
+        assert "This profile's Notifications Webhook v2 is webhook_v2.ticketing in BigPanda" in (
+            result.stderr
+        )
+        assert "would create webhook_v2.slack_ops beside it" in result.stderr
+        assert "bp-integrate uninstall webhook_v2 (it deletes webhook_v2.ticketing)" in (
+            result.stderr
+        )
+    assert [r for r in emu.state.records()[before:] if r.method != "GET"] == []
+    assert [i["name"] for i in held(emu)] == ["ticketing"]
+    assert json.loads(cli("show", "webhook_v2", "--json").stdout)["settings"]["name"] == (
+        "ticketing"
+    )
+    # `set` would do the same in the settings alone: refused as well.
+    renamed = CliRunner().invoke(
+        app, ["set", "webhook_v2", "name", "--stdin", "--dry-run"], input="slack_ops\n"
+    )
+    assert renamed.exit_code == 2 and "webhook_v2.ticketing" in renamed.stderr
+    # To replace it: uninstall (it deletes webhook_v2.ticketing), then install.
+    assert cli("uninstall", "webhook_v2", "--yes", "--no-input").exit_code == 0
+    assert held(emu) == []
+    result = cli(*slack)
+    assert result.exit_code == 0, result.stderr
+    assert [i["name"] for i in held(emu)] == ["slack_ops"]
+    assert cli("uninstall", "webhook_v2", "--yes", "--no-input").exit_code == 0
+    assert held(emu) == []
+
+
+def test_at_a_terminal_a_new_name_is_refused_and_asked_again(
+    emu: EmulatorServer, monkeypatch: pytest.MonkeyPatch, memory_keyring: MemoryKeyring
+) -> None:
+    _install(emu, monkeypatch)
+    result = CliRunner().invoke(
+        app,
+        ["install", "webhook_v2", "--secret-store", "env"],
+        input="slack_ops\n",  # then the input ends: Ctrl-C, nothing saved
+        env={"BP_INTEGRATE_ASSUME_TTY": "1"},
+    )
+    assert result.exit_code == 130
+    asked = "Name of the integration in BigPanda [ticketing]:"
+    assert result.stderr.count(asked) == 2  # the stored name offered, then asked again
+    assert "name 'slack_ops' would create webhook_v2.slack_ops beside it" in result.stderr
+    assert [i["name"] for i in held(emu)] == ["ticketing"]
+
+
+# --------------------------------------------------------------------------- a secret URL
+def test_a_slack_webhook_url_is_a_secret_kept_apart_and_masked_everywhere(
+    emu: EmulatorServer,
+    monkeypatch: pytest.MonkeyPatch,
+    memory_keyring: MemoryKeyring,
+    isolated: Path,
+    tmp_path: Path,
+) -> None:
+    """Slack: "Your webhook URL contains a secret." Refused in an answers file and on the
+    command line (as a `?token=` URL is); from its variable, all after /services/ goes to
+    the keyring, the settings file and every output show `****`, and BigPanda gets the
+    real URL."""
+    assert cli("profile", "set", "--region", emu.base_url).exit_code == 0
+    monkeypatch.setenv("BP_INTEGRATE_BIGPANDA_API_KEY", CFG.bigpanda_api_key)
+    in_file = tmp_path / "slack.yaml"
+    in_file.write_text(
+        (EXAMPLES / "slack.yaml")
+        .read_text("utf-8")
+        .replace("  name: slack_ops\n", f"  name: slack_ops\n  base_url: {SLACK}\n"),
+        "utf-8",
+    )
+    printed: list[str] = []
+    for given in (("--answers", str(in_file)), ("--set", f"base_url={SLACK}")):
+        result = cli("install", "webhook_v2", "--no-input", "--set", "name=slack_ops", *given)
+        assert result.exit_code == 2, result.stdout + result.stderr
+        assert "holds a URL with its secret in its path" in result.stderr
+        assert "Give the whole URL in BP_INTEGRATE_WEBHOOK_V2_BASE_URL" in result.stderr
+        assert "https://hooks.slack.com/services/****" in result.stderr
+        printed.append(result.stdout + result.stderr)
+    assert held(emu) == []
+    # From its variable: installed, the secret part in the keyring.
+    monkeypatch.setenv("BP_INTEGRATE_WEBHOOK_V2_BASE_URL", SLACK)
+    answers = ("--answers", str(EXAMPLES / "slack.yaml"))
+    result = cli("install", "webhook_v2", "--no-input", *answers)
+    assert result.exit_code == 0, result.stderr
+    monkeypatch.delenv("BP_INTEGRATE_WEBHOOK_V2_BASE_URL")
+    printed.append(result.stdout + result.stderr)
+    config_file = (isolated / "config.yaml").read_text("utf-8")
+    assert "base_url: https://hooks.slack.com/services/****" in config_file
+    assert "base_url.path" in config_file
+    assert memory_keyring.entries == {
+        ("bp-integrate", "default/webhook_v2/base_url.path"): SLACK_SECRET
+    }
+    [made] = held(emu)
+    assert made["workflow_config"]["config"]["base_url"] == SLACK  # where BigPanda sends
+    exported = tmp_path / "exported.yaml"
+    for command in (
+        ("show", "webhook_v2"),
+        ("show", "webhook_v2", "--json"),
+        ("show", "webhook_v2", "--remote"),
+        ("show", "webhook_v2", "--remote", "--json"),
+        ("show", "webhook_v2", "--export", str(exported)),
+        ("send-test", "incident#new", "--to", "webhook_v2", "--dry-run"),
+        ("send-test", "incident#new", "--to", "webhook_v2", "--dry-run", "--json"),
+        ("send-test", "incident#new", "--to", "webhook_v2", "--dry-run", "--as-curl"),
+        ("status",),
+        ("doctor", "--no-network"),
+    ):
+        result = cli(*command)
+        assert result.exit_code in (0, 3), (command, result.stdout + result.stderr)
+        printed.append(result.stdout + result.stderr)
+    shown = json.loads(cli("show", "webhook_v2", "--json").stdout)
+    assert shown["settings"]["base_url"] == "https://hooks.slack.com/services/****"
+    assert next(i for i in shown["paste"] if i["key"] == "url")["secret"] is True
+    assert cli("show", "webhook_v2", "--field", "url", "--show-secrets").stdout.strip() == SLACK
+    text = exported.read_text("utf-8")
+    assert "base_url: https://hooks.slack.com/services/****" in text
+    assert "BP_INTEGRATE_WEBHOOK_V2_BASE_URL_PATH" in text
+    everything = "\n".join(printed) + config_file + text + history_text(state_dir())
+    assert "SlackCanarySecret0001" not in everything
+    # The exported file installs back as it is: the stored secret fills its ****.
+    again = cli("install", "webhook_v2", "--no-input", "--answers", str(exported))
+    assert again.exit_code == 0, again.stderr
+    assert "already as configured" in again.stderr
+    assert held(emu) == [made]

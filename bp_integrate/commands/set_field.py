@@ -148,6 +148,11 @@ def run_set(app: App, request: SetRequest) -> SetResult:
         )
     raw = read_value(target, request)
     new = target.validate(raw, current)
+    from bp_integrate.wizard import identity_changed
+
+    renamed = identity_changed(spec, target, current.get(target.name, ""), new, app.profile)
+    if renamed is not None:  # a new one on the target's side, the old one left behind
+        raise renamed
     updated = {**current, target.name: new}
     for warning in spec.warnings(updated):
         ui.warn(warning)

@@ -83,6 +83,7 @@ class NotificationsWebhook(Integration):
     doc_page = "docs/webhook.md"
     aliases = ("notifications-webhook", "generic")
     request_label = "webhook"
+    credential_fields = ("auth_header", "url")  # the receiver's token: a header or the URL's
 
     fields: ClassVar[tuple[Field, ...]] = (
         Field(

@@ -41,11 +41,12 @@ from bp_integrate.integrations.base import (
     Step,
     TargetSide,
     Webhook,
+    webhook_url_item,
 )
 from bp_integrate.integrations.common import check_token
 from bp_integrate.integrations.webhook import parse_headers
 from bp_integrate.templates import KnownVariables
-from bp_integrate.urls import MASK, check_url
+from bp_integrate.urls import MASK, check_url, mask_url, masked_params
 
 if TYPE_CHECKING:
     from bp_integrate.bigpanda.api import BigPandaClient
@@ -387,14 +388,31 @@ def create_body(values: Mapping[str, str]) -> dict[str, Any]:
 
 def masked(document: Any) -> Any:
     """A copy of a create/PATCH body (or a workflow) with every Authorization masked
-    (`Bearer ****`): what a plan shows."""
+    (`Bearer ****`): what BigPanda answers [G] (it stores Authorization encrypted; the
+    base URL is where it sends, answered as it is)."""
+    return _masked(document, base_url=False)
+
+
+def for_display(document: Any) -> Any:
+    """`masked`, and the base URL's secrets too (a key in its query, the path of a Slack
+    or Teams webhook URL): what a plan, a difference and `show --remote` show."""
+    return _masked(document, base_url=True)
+
+
+def _masked(document: Any, base_url: bool) -> Any:
     if isinstance(document, dict):
-        return {
-            k: _mask_auth(v) if k == "authorization" else masked(v) for k, v in document.items()
-        }
+        return {k: _masked_item(k, v, base_url) for k, v in document.items()}
     if isinstance(document, list):
-        return [masked(item) for item in document]
+        return [_masked(item, base_url) for item in document]
     return document
+
+
+def _masked_item(key: str, value: Any, base_url: bool = True) -> Any:
+    if key == "authorization":
+        return _mask_auth(value)
+    if key == "base_url" and base_url and isinstance(value, str):
+        return mask_url(value)
+    return _masked(value, base_url)
 
 
 def _mask_auth(value: Any) -> Any:
@@ -558,7 +576,7 @@ class IntegrationCall:
     what: str
 
     def shown(self) -> dict[str, Any]:
-        return {"method": self.method, "path": self.path, "body": masked(self.body)}
+        return {"method": self.method, "path": self.path, "body": for_display(self.body)}
 
 
 @dataclass(frozen=True)
@@ -639,8 +657,8 @@ def difference(held: Mapping[str, Any], ours: Mapping[str, Any]) -> list[str]:
         before, after = held_config.get(key), (ours.get("config") or {}).get(key)
         if before != after:
             lines += [
-                f"- config.{key}: {json.dumps(before)}",
-                f"+ config.{key}: {json.dumps(after)}",
+                f"- config.{key}: {json.dumps(_masked_item(key, before))}",
+                f"+ config.{key}: {json.dumps(_masked_item(key, after))}",
             ]
     before_events, after_events = _normal_events(held), _normal_events(ours)
     for trigger in TRIGGERS:
@@ -728,7 +746,9 @@ def apply(client: BigPandaClient, plan: IntegrationPlan) -> dict[str, Any] | Non
 def export_answers(held: Mapping[str, Any]) -> dict[str, Any]:
     """What BigPanda holds for one integration, as an answers file install accepts back
     (`{"webhook_v2": {...}}`; export then install is a no-op). The Authorization value
-    is a secret and is never written: set BP_INTEGRATE_WEBHOOK_V2_AUTHORIZATION."""
+    is a secret and is never written: set BP_INTEGRATE_WEBHOOK_V2_AUTHORIZATION; nor are
+    the base URL's secrets (`****`: install keeps the ones it stored, else their
+    variable gives them)."""
     config = held.get("workflow_config") or {}
     events = _normal_events(config)
     default = events.get(DEFAULT_TRIGGER) or {
@@ -740,7 +760,7 @@ def export_answers(held: Mapping[str, Any]) -> dict[str, Any]:
     }
     answers: dict[str, Any] = {
         "name": held.get("name"),
-        "base_url": (config.get("config") or {}).get("base_url", ""),
+        "base_url": mask_url(str((config.get("config") or {}).get("base_url", ""))),
         "expects_callbacks": bool((config.get("config") or {}).get("expects_callbacks")),
         "triggers": [t for t in TRIGGERS if t in events and events[t]["enabled"]],
         "method": default["method"],
@@ -772,12 +792,22 @@ def export_text(held: Mapping[str, Any]) -> str:
     """`export_answers` as YAML text, with a first line naming the secret to set."""
     import yaml
 
+    answers = export_answers(held)
     head = (
         "# bp-integrate answers for a BigPanda Notifications Webhook v2 integration, as\n"
         "# BigPanda holds it. Set BP_INTEGRATE_WEBHOOK_V2_AUTHORIZATION if it uses one, then:\n"
         "#   bp-integrate install webhook_v2 --no-input --answers THIS_FILE\n"
     )
-    text: str = yaml.safe_dump(export_answers(held), sort_keys=False, allow_unicode=True)
+    hidden = masked_params(answers["webhook_v2"]["base_url"])
+    if hidden:
+        from bp_integrate.secrets import env_var
+
+        names = " and ".join(env_var(PARENT_SYSTEM_ID, f"base_url.{p}") for p in hidden)
+        head += (
+            "# Its base URL carries a secret, written ****: install keeps the one it stored;\n"
+            f"# elsewhere set {names} to what **** stands for.\n"
+        )
+    text: str = yaml.safe_dump(answers, sort_keys=False, allow_unicode=True)
     return head + text
 
 
@@ -785,9 +815,10 @@ def values_from_held(held: Mapping[str, Any], authorization: str = "") -> dict[s
     """Settings (as install stores them) that give the workflow BigPanda holds: what
     the emulated BigPanda shares with, and a round trip of `export_answers`."""
     answers = export_answers(held)["webhook_v2"]
+    config = (held.get("workflow_config") or {}).get("config") or {}
     values: dict[str, str] = {
         "name": str(answers["name"]),
-        "base_url": str(answers["base_url"]),
+        "base_url": str(config.get("base_url", "")),  # the real one: where shares go
         "expects_callbacks": "true" if answers["expects_callbacks"] else "false",
         "triggers": ", ".join(answers["triggers"]) or DEFAULT_TRIGGER,
         "method": str(answers["method"]),
@@ -850,7 +881,7 @@ class BigPandaSide(TargetSide):
         what = f"create {ident}" if planned.action == "create" else f"update {ident}"
         if planned.difference:
             what += " (" + "; ".join(planned.difference) + ")"
-        shown = ApiCall(call.method, api.url(call.path), what, masked(call.body))
+        shown = ApiCall(call.method, api.url(call.path), what, for_display(call.body))
         # The real body (its Authorization included) stays in memory for `apply`.
         context = {
             "action": planned.action,
@@ -888,7 +919,8 @@ class BigPandaSide(TargetSide):
 
     def held(self, api: ApiClient, values: Mapping[str, str]) -> dict[str, Any] | None:
         listed = api.call("GET", INTEGRATIONS_PATH, "read the integration BigPanda holds")
-        return named(listed, values.get("name"))
+        found = named(listed, values.get("name"))
+        return for_display(found) if found is not None else None
 
     def export(self, held: Mapping[str, Any]) -> str | None:
         return export_text(held)
@@ -918,15 +950,20 @@ class NotificationsWebhookV2(Integration):
         Field(
             "name",
             "Name of the integration in BigPanda",
-            "Letters, digits, '_' and '-'; its id in BigPanda becomes webhook_v2.<name>.",
+            "Letters, digits, '_' and '-'; its id in BigPanda becomes webhook_v2.<name>. "
+            "A re-install keeps it (to change it: uninstall, then install).",
             default="bp_integrate",
             check=check_name,
+            identifies=integration_id,
         ),
         Field(
             "base_url",
             "Base URL of the receiver",
             "Where BigPanda sends each share: an https:// URL; a trigger's sub-path is "
-            "appended to it (http:// only on this machine, e.g. the emulator).",
+            "appended to it (http:// only on this machine, e.g. the emulator). A URL that "
+            "carries a secret (a Slack, Discord or Teams webhook URL, a ?token=) is kept as "
+            "one: give it in the environment or at the prompt, not in a file or on the "
+            "command line.",
             check=check_base_url,
         ),
         Field(
@@ -1056,7 +1093,7 @@ class NotificationsWebhookV2(Integration):
         """Nothing is pasted (BigPanda's side is made by API): the base URL and its
         Authorization, for reference."""
         hook = self.webhook(values)
-        items = [PasteItem("url", "Base URL", hook.url)]
+        items = [webhook_url_item(hook, "Base URL")]
         if "Authorization" in hook.headers:
             items.append(
                 PasteItem(
@@ -1117,6 +1154,7 @@ __all__ = [
     "export_answers",
     "export_text",
     "find_existing",
+    "for_display",
     "integration_id",
     "known_variables",
     "masked",
