@@ -540,8 +540,15 @@ def check_profile(ctx: typer.Context, profile: str) -> None:
 
         if key == ("list",):
             ui.say(f"Profile {profile!r} does not exist yet (install creates it).")
+        elif "--dry-run" in args:
+            ui.say(f"Profile {profile!r} is new: a dry run does not create it.")
         else:
-            ui.say(f"Profile {profile!r} is new: this creates it in {config.config_path()}.")
+            # Said before, confirmed after: an install or profile set that fails creates
+            # nothing (install says "Created profile ..." once it has saved).
+            ui.say(
+                f"Profile {profile!r} is new: it will be created in {config.config_path()} "
+                "if this succeeds."
+            )
         return
     cfg.require_profile(profile)
 

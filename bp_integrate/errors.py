@@ -20,8 +20,9 @@ class ExitCode(IntEnum):
     NETWORK = 5  # could not reach an endpoint (refused, DNS, timeout)
     REJECTED = 6  # an endpoint answered with an error (4xx/5xx)
     PARTIAL = 7  # some sends of a replay succeeded and some failed
-    INTERRUPTED = 130  # Ctrl-C
+    INTERRUPTED = 130  # Ctrl-C, as 128 + SIGINT
     BROKEN_PIPE = 141  # stdout closed by its reader (e.g. `| head`), as 128 + SIGPIPE
+    TERMINATED = 143  # SIGTERM (kill, timeout, a cancelled CI job), as 128 + SIGTERM
 
 
 class BPError(Exception):

@@ -177,3 +177,68 @@ def pasted(doc: dict[str, Any], key: str) -> Any:
     """The value of one paste item of a `show --json`/`install --json` document."""
     [value] = [item["value"] for item in doc["paste"] if item["key"] == key]
     return value
+
+
+class BackgroundJob:
+    """`bp-integrate ARGS >out 2>err </dev/null &` in a script, as CI runs it: no terminal,
+    and SIGINT ignored (a non-interactive shell ignores it in the jobs it starts with `&`).
+
+    `shell` waits for the job and exits with its exit code; `pid` is bp-integrate's own.
+    """
+
+    def __init__(self, folder: Path, *args: str) -> None:
+        import os
+        import subprocess
+        import sys
+        import time
+
+        folder.mkdir(parents=True, exist_ok=True)
+        self.out, self.err = folder / "out", folder / "err"
+        pid_file = folder / "pid"
+        script = '"$@" >"$OUT" 2>"$ERR" </dev/null & echo $! >"$PID_FILE"; wait $!'
+        self.shell = subprocess.Popen(
+            ["sh", "-c", script, "sh", sys.executable, "-m", "bp_integrate", *args],
+            env={**os.environ, "OUT": str(self.out), "ERR": str(self.err),
+                 "PID_FILE": str(pid_file)},
+        )  # fmt: skip
+        deadline = time.monotonic() + 10
+        while not pid_file.exists() or not pid_file.read_text().strip():
+            assert time.monotonic() < deadline, "the shell never started the job"
+            time.sleep(0.02)
+        self.pid = int(pid_file.read_text())
+
+    def wait_for(self, text: str, timeout: float = 20) -> str:
+        """Wait until the job's stderr shows `text`; return its stderr so far."""
+        import time
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            err = self.err.read_text() if self.err.exists() else ""
+            if text in err:
+                return err
+            assert self.shell.poll() is None, f"the job ended early: {err}"
+            time.sleep(0.05)
+        raise AssertionError(f"{text!r} never came: {self.err.read_text()}")
+
+    def terminate(self, timeout: float = 8) -> int:
+        """SIGTERM the job; its exit code (killed and failed if it outlives `timeout`)."""
+        import os
+        import signal
+        import subprocess
+
+        os.kill(self.pid, signal.SIGTERM)
+        try:
+            return self.shell.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise AssertionError(f"SIGTERM left it running {timeout} s later") from None
+
+    def kill(self) -> None:
+        """End the job and its shell, whatever state they are in (test clean-up)."""
+        import contextlib
+        import os
+        import signal
+
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.pid, signal.SIGKILL)
+        self.shell.wait(timeout=10)

@@ -947,3 +947,176 @@ def test_pagerduty_without_headers_has_no_step_about_headers(
     steps = [line.strip() for line in lines(result.stderr) if line.startswith("Step ")]
     assert steps[-1].startswith("Step 3/3") and "custom headers" not in result.stderr
     assert "shown below" not in result.stderr
+
+
+def test_an_answers_file_states_the_whole_install_on_a_reinstall(
+    runner: CliRunner, memory_keyring: MemoryKeyring, tmp_path: Path
+) -> None:
+    """Any integration: a setting the new answers file leaves out goes back to its default
+    (not the previous install's value); a secret, which no answers file holds, is kept;
+    `--set` without a file changes only what it names; a prompt offers the stored value."""
+    first, second = tmp_path / "first.yaml", tmp_path / "second.yaml"
+    first.write_text("url: https://a.example.com/x\nheaders: X-Team=ops\n", "utf-8")
+    second.write_text("url: https://b.example.com/y\n", "utf-8")
+    token = {"BP_INTEGRATE_WEBHOOK_AUTH_HEADER": "Bearer answers-token"}
+    install_json(runner, "webhook", "--answers", str(first), **token)
+    install_json(runner, "webhook", "--set", "url=https://c.example.com/z")
+    shown = json.loads(invoke(runner, "show", "webhook", "--json", "--show-secrets").stdout)
+    assert shown["webhook"]["headers"]["X-Team"] == "ops"  # --set alone: the rest is kept
+    # At a terminal, what the file leaves out is asked, the stored value offered.
+    result = invoke(runner, "install", "webhook", "--answers", str(second), input="\n" * 9, **TTY)
+    assert result.exit_code == 0, result.stderr
+    assert "Other headers (optional: NAME=VALUE,NAME=VALUE) [X-Team=ops]:" in result.stderr
+    doc = install_json(runner, "webhook", "--answers", str(second))
+    assert doc["changed"] == ["headers"]  # the url was the second file's already
+    shown = json.loads(invoke(runner, "show", "webhook", "--json", "--show-secrets").stdout)
+    assert shown["settings"]["headers"] == ""
+    assert shown["webhook"] == {
+        "url": "https://b.example.com/y",
+        "headers": {"Content-Type": "application/json", "Authorization": "Bearer answers-token"},
+    }
+
+
+# --------------------------------------------------------------------------- dry run
+@pytest.fixture
+def keyring_gone() -> Iterator[None]:
+    """A machine whose OS keyring does not work (keyring's own fail backend)."""
+    import keyring
+    from keyring.backends import fail
+
+    previous = keyring.get_keyring()
+    keyring.set_keyring(fail.Keyring())
+    yield
+    keyring.set_keyring(previous)
+
+
+def _error(result: Any) -> str:
+    """The error a command ended with (its message and hint), without what came before."""
+    return result.stderr[result.stderr.index("Error: ") :]
+
+
+@pytest.mark.parametrize(
+    ("args", "env"),
+    [
+        (
+            ("-p", "pdx", "install", "pagerduty", "--insecure-storage"),
+            {"BP_INTEGRATE_PDX_PAGERDUTY_INTEGRATION_KEY": "short"},  # not 32 characters
+        ),
+        (("install", "webhook", "--set", "url=http://eda.example.com/x"), {}),  # not loopback
+    ],
+    ids=["pagerduty-key-length", "webhook-plain-http"],
+)
+def test_a_dry_run_refuses_what_the_install_refuses(
+    runner: CliRunner,
+    memory_keyring: MemoryKeyring,
+    isolated: Path,
+    args: tuple[str, ...],
+    env: dict[str, str],
+) -> None:
+    """An integration set up by hand: the dry run used to check nothing and say "nothing
+    saved" (exit 0) where the install itself refuses the value (exit 2)."""
+    real = invoke(runner, *args, "--no-input", **env)
+    dry = invoke(runner, *args, "--no-input", "--dry-run", **env)
+    assert real.exit_code == dry.exit_code == 2, dry.stderr
+    assert _error(dry) == _error(real)  # the same message and hint
+    assert "nothing saved" not in dry.stderr
+    assert not (isolated / "config.yaml").exists()
+
+
+def test_a_dry_run_with_valid_values_says_so_and_saves_nothing(
+    runner: CliRunner, memory_keyring: MemoryKeyring, isolated: Path
+) -> None:
+    result = invoke(
+        runner, "-p", "pdx", "install", "pagerduty", "--no-input", "--dry-run",
+        BP_INTEGRATE_PDX_PAGERDUTY_INTEGRATION_KEY=PD_KEY,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    assert "Profile 'pdx' is new: a dry run does not create it." in result.stderr
+    assert "Dry run: every value is valid; PagerDuty is set up by hand" in result.stderr
+    assert not (isolated / "config.yaml").exists()
+    assert not memory_keyring.entries
+
+
+def test_a_dry_run_needs_no_keyring(runner: CliRunner, keyring_gone: None, isolated: Path) -> None:
+    """The dry run stores nothing: a machine without a keyring is told that the install
+    will need one, and the values are checked anyway (the install itself stops, exit 4)."""
+    args = ("install", "webhook", "--no-input", "--set", "url=https://eda.example.com/x")
+    real = invoke(runner, *args)
+    assert real.exit_code == 4, real.stderr
+    dry = invoke(runner, *args, "--dry-run")
+    assert dry.exit_code == 0, dry.stderr
+    assert dry.stderr.startswith(
+        "warning: No working OS keyring: no usable backend was found (Keyring). The dry run "
+        "goes on (it stores nothing); the install would stop here. Choose one: "
+    )
+    assert "Dry run: every value is valid;" in dry.stderr
+    bad = invoke(runner, "install", "webhook", "--no-input", "--dry-run", "--set", "url=ftp://x")
+    assert bad.exit_code == 2, bad.stderr
+    assert not (isolated / "config.yaml").exists()
+
+
+def test_a_webhook_v2_dry_run_needs_no_keyring(
+    emu: EmulatorServer, monkeypatch: pytest.MonkeyPatch, keyring_gone: None
+) -> None:
+    """BigPanda's Webhook v2 is made by API after the walkthrough: its dry run shows the
+    call; it used to stop first for lack of a keyring (exit 4), though it stores nothing."""
+    examples = Path(__file__).parent.parent / "examples" / "webhook-v2"
+    assert invoke(CliRunner(), "profile", "set", "--region", emu.base_url).exit_code == 0
+    monkeypatch.setenv("BP_INTEGRATE_BIGPANDA_API_KEY", EmulatorConfig().bigpanda_api_key)
+    monkeypatch.setenv("BP_INTEGRATE_WEBHOOK_V2_AUTHORIZATION", "Bearer demo-webhook-token")
+    result = invoke(
+        CliRunner(), "install", "webhook_v2", "--no-input", "--no-verify",
+        "--answers", str(examples / "ticketing.yaml"),
+        "--set", f"base_url={emu.base_url}/webhook/demo", "--dry-run",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    assert "would create" in result.stderr
+    assert "Dry run: every value is valid; nothing was created in BigPanda" in result.stderr
+    assert {r.method for r in emu.state.records()} <= {"GET"}  # reads only
+
+
+def test_a_dry_run_of_an_update_says_why_it_needs_the_keyring(
+    runner: CliRunner, memory_keyring: MemoryKeyring
+) -> None:
+    """An update starts from the installed secrets: a dry run reads them, so with the
+    keyring gone it stops (exit 4) and says that this is why."""
+    import keyring
+    from keyring.backends import fail
+
+    install_json(runner, "pagerduty", BP_INTEGRATE_PAGERDUTY_INTEGRATION_KEY=PD_KEY)
+    keyring.set_keyring(fail.Keyring())  # memory_keyring puts the previous one back
+    result = invoke(runner, "install", "pagerduty", "--no-input", "--dry-run")
+    assert result.exit_code == 4, result.stderr
+    assert (
+        "A dry run stores nothing, but this one must read the secrets PagerDuty is installed "
+        "with in profile 'default' (keyring): an update starts from them." in result.stderr
+    )
+
+
+# ---------------------------------------------------------------- a new profile
+def test_an_install_that_fails_does_not_say_it_creates_the_profile(
+    runner: CliRunner, memory_keyring: MemoryKeyring, isolated: Path
+) -> None:
+    """The line "Profile 't1' is new: this creates it" used to come before an install that
+    then failed and created nothing; now it says what will happen, and confirms it once
+    done."""
+    failed = invoke(
+        runner, "-p", "t1", "install", "pagerduty", "--no-input",
+        BP_INTEGRATE_T1_PAGERDUTY_INTEGRATION_KEY="short",
+    )  # fmt: skip
+    assert failed.exit_code == 2, failed.stderr
+    path = isolated / "config.yaml"
+    assert f"Profile 't1' is new: it will be created in {path} if this succeeds." in failed.stderr
+    assert "creates it" not in failed.stderr and "Created profile" not in failed.stderr
+    assert not path.exists()
+    done = invoke(
+        runner, "-p", "t1", "install", "pagerduty", "--no-input",
+        BP_INTEGRATE_T1_PAGERDUTY_INTEGRATION_KEY=PD_KEY,
+    )  # fmt: skip
+    assert done.exit_code == 0, done.stderr
+    assert f"Created profile 't1' in {path}." in done.stderr
+    again = invoke(
+        runner, "-p", "t1", "install", "pagerduty", "--no-input",
+        BP_INTEGRATE_T1_PAGERDUTY_INTEGRATION_KEY=PD_KEY,
+    )  # fmt: skip
+    assert "is new" not in again.stderr and "Created profile" not in again.stderr

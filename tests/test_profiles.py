@@ -81,7 +81,8 @@ def test_install_into_a_new_profile_says_it_creates_it(
         "--set", f"events_url={PD_URL}",
     )  # fmt: skip
     assert result.exit_code == 0, result.stderr
-    assert "Profile 'staging' is new: this creates it" in result.stderr
+    assert "Profile 'staging' is new: it will be created in " in result.stderr
+    assert "Created profile 'staging' in " in result.stderr
     again = cli("-p", "staging", "profile", "show")
     assert again.exit_code == 0 and "is new" not in again.stderr
 

@@ -16,7 +16,7 @@ from typing import IO, Any
 
 import httpx
 import pytest
-from helpers import invoke
+from helpers import BackgroundJob, invoke
 from typer.testing import CliRunner
 
 #: Every receiver a test started: one a failed or timed-out test left running is killed
@@ -117,6 +117,43 @@ def test_receiver_capture_writes_full_requests(tmp_path: Path) -> None:
     assert entry["body"] == body
     assert entry["headers"]["Authorization"] == "****"
     assert "demo-incidentio-secret" not in capture.read_text()
+
+
+def test_sigterm_stops_a_receiver_started_in_the_background(tmp_path: Path) -> None:
+    """`bp-integrate receiver ... </dev/null >out &` in a script or CI job, then `kill`:
+    it used to ignore SIGTERM there (its shell ignores SIGINT in background jobs, and
+    SIGTERM only acted as that), so SIGKILL was the only way to stop it."""
+    capture = tmp_path / "capture.jsonl"
+    job = BackgroundJob(tmp_path / "job", "receiver", "--port", "0", "--capture", str(capture))
+    try:
+        err = job.wait_for("bp-integrate -p emulator send-test new")  # its last line
+        base = err.split("Emulator listening on ")[1].split()[0]
+        for n in range(3):
+            answer = httpx.post(
+                f"{base}/webhook/demo",
+                json={"n": n},
+                headers={"Authorization": "Bearer demo-webhook-token"},
+            )
+            assert answer.status_code == 202
+        code = job.terminate()  # at once: what is still queued must be shown and saved
+    finally:
+        job.kill()
+    err = job.err.read_text()
+    assert code == 143, err
+    assert err.endswith("Emulator stopped.\n") and "Traceback" not in err
+    assert len(job.out.read_text().splitlines()) == 3  # every request shown
+    lines = capture.read_text().splitlines()
+    assert [json.loads(line)["body"] for line in lines] == [{"n": 0}, {"n": 1}, {"n": 2}]
+
+
+def test_sigterm_stops_a_receiver_with_exit_143_ctrl_c_with_0() -> None:
+    """Ctrl-C is how a person ends the receiver (exit 0); SIGTERM ends it the same
+    clean way, with the shell's code for a process SIGTERM stopped (128 + 15)."""
+    proc, _ = start_receiver()
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=10)
+    assert proc.returncode == 143, err
+    assert "Emulator stopped." in err and "Traceback" not in err
 
 
 def test_a_malformed_request_prints_no_traceback() -> None:

@@ -284,9 +284,11 @@ def test_failed_step_shows_the_answer_and_a_hint(
         '{"code":401,"reason":"Unauthorized","message":"Authentication failed: provide '
         'a valid apiKey parameter or Basic credentials of the integration user."}'
     )
-    expected = (
-        f"xmatters: HTTP 401: {answer} (check the credentials: bp-integrate install xmatters)"
+    fix = (
+        "bp-integrate set xmatters password (or username, trigger_url, whichever this "
+        "install uses); or install it again: bp-integrate install xmatters"
     )
+    expected = f"xmatters: HTTP 401: {answer} (check the credentials: {fix})"
     assert [s["problems"] for s in steps] == [[expected]] * 3
     plain = cli("replay", "comment", "--retries", "0")
     first = next(line for line in plain.stderr.splitlines() if line.startswith("step 1"))
@@ -532,7 +534,6 @@ def _start_slow_replay(tmp_path: Path, emu: EmulatorServer) -> Any:
     """`bp-integrate replay slow.yaml` in a subprocess, once step 1 reached PagerDuty."""
     import subprocess
     import sys
-    import time
 
     path = tmp_path / "slow.yaml"
     path.write_text(SLOW)
@@ -542,16 +543,25 @@ def _start_slow_replay(tmp_path: Path, emu: EmulatorServer) -> Any:
         stderr=subprocess.PIPE,
         text=True,
     )
-    deadline = time.monotonic() + 20
+    if _first_send_recorded():
+        return process
+    process.kill()
+    process.communicate()
+    raise AssertionError("step 1 never reached the run file")
+
+
+def _first_send_recorded(timeout: float = 20) -> bool:
+    """Wait until the run's history file records its first send."""
+    import time
+
+    deadline = time.monotonic() + timeout
     runs = Path(os.environ["BP_INTEGRATE_STATE_DIR"]) / "runs"
     while time.monotonic() < deadline:
         files = list(runs.glob("*.jsonl")) if runs.is_dir() else []
         if files and '"type":"send"' in files[0].read_text():
-            return process
+            return True
         time.sleep(0.05)
-    process.kill()
-    process.communicate()
-    raise AssertionError("step 1 never reached the run file")
+    return False
 
 
 def test_killed_run_keeps_what_it_sent_in_history(
@@ -582,10 +592,40 @@ def test_sigterm_cleans_up_like_ctrl_c(
     process = _start_slow_replay(tmp_path, emu)
     process.send_signal(signal.SIGTERM)  # what `timeout 6 bp-integrate replay ...` sends
     out, err = process.communicate(timeout=20)
-    assert process.returncode == 130, err
+    assert process.returncode == 143, err  # 128 + SIGTERM; Ctrl-C's is 130
     [alert] = emu.state.pagerduty_alerts()
     assert alert.actions == ["trigger", "resolve"] and alert.status == "resolved"
     assert out.splitlines()[-1] == f"cleanup: closed incident {alert.dedup_key} on pagerduty"
     assert "Interrupted." in err and "Traceback" not in err
     [run] = history.list_runs()
     assert run.outcome == "interrupted" and run.counts["sent"] == 2
+
+
+def test_sigterm_stops_a_replay_started_in_the_background(
+    emu: EmulatorServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """`bp-integrate replay ... &` in a CI script has SIGINT ignored by its shell; SIGTERM
+    used to act only as that Ctrl-C, so it was ignored too and the run went on."""
+    from helpers import BackgroundJob
+
+    from bp_integrate import history
+
+    install(emu, "pagerduty", monkeypatch)
+    path = tmp_path / "slow.yaml"
+    path.write_text(SLOW)
+    job = BackgroundJob(tmp_path / "job", "replay", str(path))
+    try:
+        assert _first_send_recorded(), job.err.read_text()
+        code = job.terminate()
+    finally:
+        job.kill()
+    err = job.err.read_text()
+    assert code == 143, err
+    [alert] = emu.state.pagerduty_alerts()
+    assert alert.actions == ["trigger", "resolve"] and alert.status == "resolved"
+    assert job.out.read_text().splitlines()[-1] == (
+        f"cleanup: closed incident {alert.dedup_key} on pagerduty"
+    )
+    assert "Interrupted." in err and "Traceback" not in err
+    [run] = history.list_runs()
+    assert run.outcome == "interrupted"

@@ -179,12 +179,13 @@ def test_sigterm_cleans_up_every_workers_incidents(
     assert len(_children(process.pid)) == 2
     process.send_signal(signal.SIGTERM)
     out, err = process.communicate(timeout=30)
-    assert process.returncode == 130, err
+    assert process.returncode == 143, err  # 128 + SIGTERM, as a single replay
     alerts = emu.state.pagerduty_alerts()
     assert len(alerts) == 6
     assert all(a.actions == ["trigger", "resolve"] and a.status == "resolved" for a in alerts)
     doc = json.loads(out)
     assert doc["interrupted"] is True and doc["workers"] == 2
+    assert doc["exit_code"] == 143  # the summary says what the process exits with
     assert doc["cleanup"] == "cleanup: closed 6 test incident(s) left open"
     assert "Traceback" not in err
     [run] = history.list_runs()
@@ -224,7 +225,7 @@ def test_a_storm_stopped_while_workers_start_leaves_nothing_open(
         time.sleep(0.005)
     process.send_signal(signal.SIGTERM)  # the workers are still importing
     out, err = process.communicate(timeout=30)
-    assert process.returncode == 130, err
+    assert process.returncode == 143, err
     doc = json.loads(out)
     assert doc["interrupted"] is True and doc["failures"] == {}
     assert "Traceback" not in err

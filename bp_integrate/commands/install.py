@@ -23,7 +23,14 @@ from bp_integrate.commands.common import (
 )
 from bp_integrate.commands.show import render_notes, render_paste
 from bp_integrate.commands.sides import api_key_env, real_tty, side_key, side_url
-from bp_integrate.errors import BPError, ConfigError, ExitCode, UsageError, command_for
+from bp_integrate.errors import (
+    BPError,
+    ConfigError,
+    ExitCode,
+    SecretsError,
+    UsageError,
+    command_for,
+)
 from bp_integrate.integrations import get
 from bp_integrate.integrations.base import (
     ApiCall,
@@ -36,7 +43,7 @@ from bp_integrate.integrations.base import (
     Step,
     TargetSide,
 )
-from bp_integrate.secrets import StoreKind
+from bp_integrate.secrets import StoreKind, where_kept
 from bp_integrate.store import load_values, save, split_secrets
 from bp_integrate.urls import MASK, mask_url
 from bp_integrate.wizard import (
@@ -308,7 +315,9 @@ ApiKeyStdinOpt = Annotated[
 DryRunOpt = Annotated[
     bool,
     typer.Option(
-        "--dry-run", help="Show the calls to the target's API (reads are made); save nothing."
+        "--dry-run",
+        help="Check every value as the install does and show the calls to the target's API "
+        "(reads are made); create and save nothing.",
     ),
 ]
 
@@ -384,6 +393,8 @@ class Walkthrough:
     current: dict[str, str]
     sources: Sources
     prompter: TerminalPrompter | None
+    #: The install creates the profile (`is_new_profile`): said once it is saved.
+    new_profile: bool = False
 
     @property
     def interactive(self) -> bool:
@@ -392,11 +403,15 @@ class Walkthrough:
 
 def run_install(ctx: typer.Context, opts: InstallOptions) -> None:
     """The install: the target's side by API (when asked), the walkthrough, then save
-    and say what to paste. Nothing is saved on a failure or Ctrl-C."""
+    and say what to paste. Nothing is saved on a failure or Ctrl-C. A dry run checks
+    every value as the install does, and only makes no write (here or on the target's
+    side) and no test send."""
     walk = prepare(ctx.obj.profile, opts)
     late = walk.spec.target_side is not None and walk.spec.target_side.after_walkthrough
     side = None if late else target_side(walk, opts)
-    if opts.dry_run and not late:
+    if opts.dry_run and side is not None and side.made is None:
+        # The values the target's side gives the walkthrough come from the writes this
+        # dry run does not make: the walkthrough cannot run without them.
         return report_dry_run(walk, side, opts)
     notice = SideNotice(side)
     with created_notice(walk, notice):
@@ -406,11 +421,13 @@ def run_install(ctx: typer.Context, opts: InstallOptions) -> None:
                 ui.warn(message)
         if late:  # made from the answers (BigPanda's Webhook v2), before anything is saved
             side = notice.side = target_side(walk, opts, plan.values)
-            if opts.dry_run:
-                return report_dry_run(walk, side, opts)
+        if opts.dry_run:
+            return report_dry_run(walk, side, opts, checked=True)
         # Paste items to compare before `save`: an update says what BigPanda needs again.
         before = _paste_values(walk.spec, walk.current) if walk.existing else None
         save(walk.cfg, walk.spec, walk.profile, plan.values, walk.store_kind)
+    if walk.new_profile:
+        ui.say(f"Created profile {walk.profile!r} in {config.config_path()}.")
     kept = keep_api_key(walk, side)
     report(ctx, walk, plan, before, side, kept, opts)
 
@@ -422,14 +439,15 @@ def prepare(profile: str, opts: InstallOptions) -> Walkthrough:
     sets = parse_sets(opts.sets, spec, profile)
     file_answers = load_answers(opts.answers, spec, profile) if opts.answers else {}
     existing = cfg.get(profile, spec.name)
+    new_profile = is_new_profile(cfg, profile)
     store_kind = store_kind_of(
         opts.secret_store, opts.insecure_storage, existing.secret_store if existing else None
     )
-    open_checked_store(store_kind)
-    # An update starts from the stored values; one whose secret is gone is asked again.
-    current = (
-        load_values(spec, existing, profile, with_secrets=True, strict=False) if existing else {}
-    )
+    if opts.dry_run:
+        note_unusable_store(store_kind)  # a dry run stores nothing: it needs no store
+    else:
+        open_checked_store(store_kind)
+    current = installed_values(spec, existing, profile, opts.dry_run) if existing else {}
     secrets = read_secret_stdin(opts.secret_stdin, spec)
     interactive = not opts.no_input and not opts.json_output and ui.stdin_is_tty()
     sources = Sources(sets, file_answers, secrets, os.environ, interactive, profile=profile)
@@ -458,7 +476,40 @@ def prepare(profile: str, opts: InstallOptions) -> Walkthrough:
                 "export are listed at the end."
             )
     sources.region = str(cfg.bigpanda(profile).get("region") or "us")
-    return Walkthrough(spec, profile, cfg, existing, store_kind, current, sources, prompter)
+    return Walkthrough(
+        spec, profile, cfg, existing, store_kind, current, sources, prompter, new_profile
+    )
+
+
+def installed_values(
+    spec: Integration, existing: config.Installed, profile: str, dry_run: bool
+) -> dict[str, str]:
+    """The installed values an update starts from (one whose secret is gone is asked
+    again). A dry run reads the secrets too: when their store cannot be opened, the
+    error says that this is why the dry run needs it."""
+    try:
+        return load_values(spec, existing, profile, with_secrets=True, strict=False)
+    except SecretsError as error:
+        if not dry_run:
+            raise
+        raise SecretsError(
+            f"{error.message} A dry run stores nothing, but this one must read the secrets "
+            f"{spec.title} is installed with in profile {profile!r} "
+            f"({existing.secret_store}): an update starts from them.",
+            error.hint,
+        ) from None
+
+
+def note_unusable_store(kind: StoreKind) -> None:
+    """A dry run's word on a secret store the install itself could not use (a warning:
+    the dry run goes on without it)."""
+    from bp_integrate.secrets import open_store
+
+    try:
+        open_store(kind).check()
+    except SecretsError as error:
+        goes_on = "The dry run goes on (it stores nothing); the install would stop here."
+        ui.warn(" ".join(part for part in (error.message, goes_on, error.hint) if part))
 
 
 def is_new_profile(cfg: config.Config, profile: str) -> bool:
@@ -620,9 +671,9 @@ def offer_readback(profile: str, spec: Integration) -> None:
     except (typer.Abort, KeyboardInterrupt, EOFError):
         ui.say("\nNo read-back set up; the install is saved.")
         return
-    stored = keep_readback(profile, spec, answers)
+    stored, kind = keep_readback(profile, spec, answers)
     if stored:
-        ui.success(f"Read-back credentials kept in the keyring ({', '.join(stored)}).")
+        ui.success(f"Read-back credentials kept {where_kept(kind)} ({', '.join(stored)}).")
 
 
 def _readback_answers(spec: Integration) -> dict[str, str]:
@@ -649,12 +700,16 @@ def _readback_answers(spec: Integration) -> dict[str, str]:
     return answers
 
 
-def keep_readback(profile: str, spec: Integration, answers: Mapping[str, str]) -> list[str]:
-    """Keep read-back credentials in the keyring, recorded so uninstall removes them;
-    the names kept."""
+def keep_readback(
+    profile: str, spec: Integration, answers: Mapping[str, str]
+) -> tuple[list[str], StoreKind]:
+    """Keep read-back credentials where verify reads them (the profile's verify store:
+    the keyring unless `profile set` chose another), recorded so uninstall removes them;
+    the names kept, and the store."""
     from bp_integrate.readback import store_creds
 
-    stored = store_creds(spec, profile, answers)
+    kind = config.load().verify_store(profile)
+    stored = store_creds(spec, profile, answers, kind)
     if stored:
         from bp_integrate.fs import locked
         from bp_integrate.secrets import delete_entries, entry_name
@@ -663,7 +718,7 @@ def keep_readback(profile: str, spec: Integration, answers: Mapping[str, str]) -
         with locked(cfg.path, f"the config file {cfg.path}"):
             cfg = config.load()
             if cfg.get(profile, spec.name) is None:  # uninstalled, renamed or deleted meanwhile
-                delete_entries([("keyring", entry_name(profile, spec.name, f)) for f in stored])
+                delete_entries([(kind, entry_name(profile, spec.name, f)) for f in stored])
                 raise ConfigError(
                     f"{spec.title} left profile {profile!r} while the read-back was asked "
                     "for (another command): the read-back credentials were not kept.",
@@ -671,7 +726,7 @@ def keep_readback(profile: str, spec: Integration, answers: Mapping[str, str]) -
                 )
             cfg.set_readback_stored(profile, spec.name, stored)  # removed with the install
             cfg.save()
-    return stored
+    return stored, kind
 
 
 def offer_test_send(ctx: typer.Context, spec: Integration, values: Mapping[str, str]) -> None:
@@ -743,7 +798,7 @@ def _not_exported(
     """(variable, value) of each secret the environment does not hold as given: under
     --secret-store env nothing else keeps it."""
     from bp_integrate.secrets import env_var
-    from bp_integrate.urls import query_value
+    from bp_integrate.urls import url_secret
 
     out: list[tuple[str, str]] = []
     for entry, value in split_secrets(spec, values)[1].items():
@@ -752,7 +807,7 @@ def _not_exported(
             continue
         url_field, dot, param = entry.partition(".")
         whole_url = os.environ.get(env_var(spec.name, url_field, profile), "")
-        if dot and query_value(whole_url, param) == value:
+        if dot and url_secret(whole_url, param) == value:
             continue
         out.append((variable, value))
     return out
@@ -888,10 +943,10 @@ def target_side(
         except GoBack:  # `back` at the picker: the key typed before it, again
             continue
         break
-    if opts.dry_run:
-        return result
+    if opts.dry_run and result.made is None:
+        return result  # what the writes would make is not known without them
     made = result.made
-    assert made is not None  # set by _side_calls outside a dry run
+    assert made is not None  # set by _side_calls unless a dry run has writes to make
     verb = (
         "Created"
         if made.created
@@ -914,17 +969,17 @@ def _side_calls(
     can_go_back: bool,
 ) -> SideResult:
     """Read, pick (`back` at the picker raises GoBack when the key was typed), show the
-    calls, and (unless a dry run) confirm and make them."""
+    calls, and (unless a dry run) confirm and make them; one found is reused."""
     key, origin = found
     with ApiClient(side, side_url(side, known, walk.profile), key) as api:
         choice = choose(side, api, opts.service, walk.interactive, can_go_back)
         plan = side.plan(api, known, choice)
         result = SideResult(side, plan, key, origin, tuple(api.log))
         show_calls(walk, result, opts)
-        if opts.dry_run:
-            return result
-        if plan.existing is not None:
+        if plan.existing is not None:  # found: reused, nothing to write (a dry run too)
             result.made = plan.existing
+        elif opts.dry_run:
+            return result
         elif walk.interactive and not typer.confirm("  Make these calls?", default=True, err=True):
             raise typer.Exit(int(ExitCode.ERROR))
         else:
@@ -1094,23 +1149,29 @@ def auth_line(headers: Mapping[str, str]) -> str:
     )
 
 
-def report_dry_run(walk: Walkthrough, side: SideResult | None, opts: InstallOptions) -> None:
-    """A dry run ends here: nothing was created, nothing saved."""
+def report_dry_run(
+    walk: Walkthrough, side: SideResult | None, opts: InstallOptions, checked: bool = False
+) -> None:
+    """A dry run ends here: nothing was created, nothing saved. `checked`: the walkthrough
+    ran, and every value passed the install's checks."""
     if opts.json_output:
         ui.emit_json(
             {
                 "integration": walk.spec.name,
                 "dry_run": True,
+                "checked": checked,
                 "by_api": side.to_json() if side else None,
             }
         )
         return
+    valid = "every value is valid; " if checked else ""
     if side is None:
         ui.say(
-            f"Dry run: {walk.spec.title} is set up by hand (no API call to show); nothing saved."
+            f"Dry run: {valid}{walk.spec.title} is set up by hand (no API call to show); "
+            "nothing saved."
         )
         return
-    ui.say("Dry run: nothing was created in " + side.side.system + ", nothing saved.")
+    ui.say(f"Dry run: {valid}nothing was created in {side.side.system}, nothing saved.")
 
 
 @dataclass
@@ -1153,8 +1214,8 @@ def keep_api_key(walk: Walkthrough, side: SideResult | None) -> str | None:
             f"The {side.side.key_label} was used, not stored: set "
             f"{api_key_env(walk.spec, walk.profile)} when uninstall should use it."
         )
-    keep_readback(walk.profile, walk.spec, {side.side.key_field: side.key})
+    _stored, kind = keep_readback(walk.profile, walk.spec, {side.side.key_field: side.key})
     return (
-        f"The {side.side.key_label} is kept in the keyring as {walk.spec.title}'s read-back "
-        "key (verify reads back with it; uninstall removes it)."
+        f"The {side.side.key_label} is kept {where_kept(kind)} as {walk.spec.title}'s "
+        "read-back key (verify reads back with it; uninstall removes it)."
     )

@@ -47,6 +47,7 @@ from dataclasses import dataclass, field, replace
 from multiprocessing.connection import Connection, wait
 from typing import IO, Any
 
+from bp_integrate import signals
 from bp_integrate.bigpanda.webhook import BodySpec
 from bp_integrate.engine.consumer import Consumer
 from bp_integrate.engine.plan import Loaded
@@ -285,6 +286,8 @@ def _forwarding(stop: Callable[[], None]) -> Iterator[None]:
         return
 
     def handler(signum: int, frame: Any) -> None:
+        if signum == signal.SIGTERM:
+            signals.took_sigterm()  # the storm ends as terminated: 143, not 130
         stop()
 
     previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
