@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from typing import Any
 
 import pytest
@@ -37,17 +36,14 @@ values = st.recursive(
 )
 
 
-_ALWAYS = re.compile(rb"")
-
-
 def _stdlib_only(raw: bytes) -> Any:
     """parse_json with its fast path off (every body looks like one orjson may misread)."""
-    fast = context._LONG_DIGITS
-    context._LONG_DIGITS = _ALWAYS
+    fast = context._long_digits
+    context._long_digits = lambda _raw: True  # type: ignore[assignment]
     try:
         return _either(raw)
     finally:
-        context._LONG_DIGITS = fast
+        context._long_digits = fast
 
 
 def _either(raw: bytes) -> Any:
@@ -104,6 +100,13 @@ def test_any_bytes_read_or_refused_as_the_standard_library_does(raw: bytes) -> N
 )
 def test_the_known_differences_are_read_the_standard_way(raw: bytes) -> None:
     assert _same(_either(raw), _stdlib_only(raw))
+
+
+@given(st.binary(max_size=80))
+def test_the_digit_run_check_is_a_search_for_19_digits(raw: bytes) -> None:
+    import re
+
+    assert context._long_digits(raw) == (re.search(rb"[0-9]{19}", raw) is not None)
 
 
 def test_an_integer_beyond_64_bits_stays_exact() -> None:

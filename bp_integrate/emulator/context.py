@@ -13,7 +13,6 @@ import base64
 import contextlib
 import hmac
 import json
-import re
 from typing import Any, TypeVar
 
 import orjson
@@ -103,9 +102,16 @@ def _not_json(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON value")
 
 
+#: Digits as b"1", every other byte as b"0": a body's digit runs, found by one C scan
+#: (`bytes.translate` and `in`, a few times faster than a regular expression).
+_DIGITS = bytes(0x31 if 0x30 <= b <= 0x39 else 0x30 for b in range(256))
 #: A run of digits orjson may read otherwise than the standard library: it reads an
-#: integer beyond 64 bits as a float, where a target (and `json`) keeps it exact.
-_LONG_DIGITS = re.compile(rb"[0-9]{19}")
+#: integer beyond 64 bits (19 digits and more) as a float, where `json` keeps it exact.
+_LONG_RUN = b"1" * 19
+
+
+def _long_digits(raw: bytes) -> bool:
+    return _LONG_RUN in raw.translate(_DIGITS)
 
 
 def parse_json(raw: bytes, max_depth: int) -> Any:
@@ -118,7 +124,7 @@ def parse_json(raw: bytes, max_depth: int) -> Any:
     if not raw.strip():
         raise BodyError("request body is empty; expected JSON")
     value: Any = NOT_PARSED
-    if _LONG_DIGITS.search(raw) is None:
+    if not _long_digits(raw):
         with contextlib.suppress(orjson.JSONDecodeError):
             value = orjson.loads(raw)
     if value is NOT_PARSED:

@@ -24,7 +24,7 @@ import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from bp_integrate import loading
 from bp_integrate.redact import MASK, Redactor, is_secret_name, mask_named, mask_query
@@ -44,6 +44,8 @@ MAX_TEXT_CHARS = 512
 #: What a record costs beyond its strings and body (the objects that hold them), bytes.
 RECORD_OVERHEAD_BYTES = 1536
 POINTER_BYTES = 16
+#: What a str object costs beyond its characters (CPython: 40 to 56 bytes).
+STR_OBJECT_BYTES = 56
 CUT = "…"
 #: Stands for "the body was not parsed as JSON (yet)".
 NOT_PARSED: Any = object()
@@ -275,9 +277,13 @@ def raw_request(
     """The raw side of a record, every part bounded; the body previewed now only when it
     is large."""
     kept_headers, not_kept = _kept_headers(headers, secrets)
-    kept_errors = tuple(
-        bounded(error, MAX_TEXT_CHARS, secrets)
-        for error in itertools.islice(errors, MAX_KEPT_ERRORS)
+    kept_errors = (
+        tuple(
+            bounded(error, MAX_TEXT_CHARS, secrets)
+            for error in itertools.islice(errors, MAX_KEPT_ERRORS)
+        )
+        if errors
+        else ()
     )
     path = bounded(path, MAX_PATH_CHARS, secrets)
     query = bounded(query, MAX_QUERY_CHARS, secrets)
@@ -288,11 +294,14 @@ def raw_request(
     preview = None if kept else body_preview(body, secrets, parsed=parsed)
     # Each string twice (the masked copy a reader makes), with its object and its place
     # in a tuple; the body and the preview a reader makes of it.
+    # Sized as one string: its characters at the widest any of them needs (never less
+    # than apart), and each string's own object.
     texts = [path, query, note, key or "", preview or "", *kept_errors]
     texts.extend(itertools.chain.from_iterable(kept_headers))
-    strings = sum(map(sys.getsizeof, texts)) + len(texts) * POINTER_BYTES
+    strings = sys.getsizeof("".join(texts)) + len(texts) * (STR_OBJECT_BYTES + POINTER_BYTES)
     cost = RECORD_OVERHEAD_BYTES + 2 * strings + sys.getsizeof(kept_body)
-    return RawRequest(
+    return frozen_from(
+        RawRequest,
         path=path,
         query=query,
         headers=kept_headers,
@@ -305,6 +314,21 @@ def raw_request(
         headers_not_kept=not_kept,
         cost=cost + 4 * PREVIEW_CHARS if kept_body else cost,
     )
+
+
+_F = TypeVar("_F")
+
+
+def frozen_from(cls: type[_F], **fields: Any) -> _F:
+    """An instance of the frozen dataclass `cls` from every one of its fields, made
+    without its generated `__init__`, which sets each field through `object.__setattr__`
+    (a record is made per request: that was a tenth of the emulator's own work). It stays
+    frozen: any later assignment is refused."""
+    if fields.keys() != getattr(cls, "__dataclass_fields__", {}).keys():
+        raise TypeError(f"{cls.__name__} needs exactly the fields of its dataclass")
+    made = object.__new__(cls)
+    made.__dict__.update(fields)
+    return made
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from .records import ReceivedRecord
+from .records import ReceivedRecord, frozen_from
 from .target import TargetState
 
 log = logging.getLogger(__name__)
@@ -116,6 +116,7 @@ class EmulatorState:
             raise ValueError("max_log_bytes must be at least 1")
         self._lock = threading.RLock()
         self._changed = threading.Condition(self._lock)
+        self._waiting = 0  # threads in wait_for_records (under the lock)
         self.on_record = on_record
         self.max_records = max_records
         self.max_log_bytes = max_log_bytes
@@ -133,12 +134,13 @@ class EmulatorState:
     # ----------------------------------------------------------------- records
     def add_record(self, **fields: Any) -> ReceivedRecord:
         """Append a record (``seq`` is assigned here) and notify ``on_record``."""
-        with self._changed:
+        with self._lock:
             self._seq += 1
             self._received += 1
-            record = ReceivedRecord(seq=self._seq, **fields)
+            record = frozen_from(ReceivedRecord, seq=self._seq, **fields)
             self._keep(record)
-            self._changed.notify_all()
+            if self._waiting:  # Condition.notify_all costs a microsecond with no one waiting
+                self._changed.notify_all()
         callback = self.on_record
         if callback is not None:
             try:
@@ -180,7 +182,11 @@ class EmulatorState:
     def wait_for_records(self, count: int, timeout: float = 5.0) -> bool:
         """Block until at least ``count`` requests were received; False on timeout."""
         with self._changed:
-            return self._changed.wait_for(lambda: self._received >= count, timeout)
+            self._waiting += 1
+            try:
+                return self._changed.wait_for(lambda: self._received >= count, timeout)
+            finally:
+                self._waiting -= 1
 
     # ------------------------------------------------------------------ reading
     def _copy(self, value: _T) -> _T:
