@@ -335,3 +335,32 @@ def test_every_path_reaches_the_emulator_through_aiohttp(segment: str) -> None:
     )
     found = asyncio.run(app.router.resolve(request))
     assert found.http_exception is None  # the catch-all took it: recorded, answered in JSON
+
+
+def test_a_record_made_without_its_init_has_every_field_and_stays_frozen() -> None:
+    """records.frozen_from skips the dataclasses' __init__ (speed): every field is there
+    by its name, and the record refuses assignment like any frozen dataclass."""
+    import dataclasses
+
+    import pytest
+
+    from bp_integrate.emulator.records import RawRequest, ReceivedRecord, frozen_from
+
+    state = EmulatorState()
+    emulator = Emulator(CFG, state)
+    payload = {"summary": "s", "source": "h", "severity": "info"}
+    event = {"routing_key": "0" * 32, "event_action": "trigger", "dedup_key": "k"}
+    body = json.dumps({**event, "payload": payload}).encode()
+    headers = CIMultiDict({"Content-Type": "application/json", "X-Api-Key": "hidden"})
+    emulator.handle(Request("POST", "/v2/enqueue", "", headers, body, emulator))
+    [record] = state.records()
+    for f in dataclasses.fields(ReceivedRecord):
+        assert f.name in record.__dict__, f.name
+    for f in dataclasses.fields(RawRequest):
+        assert f.name in record.raw.__dict__, f.name
+    assert (record.status, record.key, record.raw.body) == (202, "k", body)
+    assert dict(record.headers)["X-Api-Key"] == "****"  # masked when read
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        record.status = 500  # type: ignore[misc]
+    with pytest.raises(TypeError, match="exactly the fields"):
+        frozen_from(RawRequest, {"path": "/"})

@@ -414,7 +414,7 @@ def aiohttp_handler(emulator: Emulator) -> AiohttpHandler:
     async def serve(request: web.BaseRequest) -> web.StreamResponse:
         if request.version.major != 1:  # aiohttp's parser lets "HTTP/2.0" through; nginx: 505
             message = {"status": 505, "message": "Only HTTP/1.1 and HTTP/1.0 are served here"}
-            return _to_aiohttp(json_response(message, 505, {"Connection": "close"}))
+            return _to_aiohttp(web.Response, json_response(message, 505, {"Connection": "close"}))
         url = request.rel_url
         path, routed = decoded_path(url.raw_path)
         transport = request.transport
@@ -430,22 +430,25 @@ def aiohttp_handler(emulator: Emulator) -> AiohttpHandler:
         )
         length = request.content_length
         if length is not None and length > max_body:  # refused before the body is read
-            return _to_aiohttp(emulator.refuse_body(whole, 413, length))
+            return _to_aiohttp(web.Response, emulator.refuse_body(whole, 413, length))
         content = request.content
+        body: bytes | int
         try:
-            if content.is_eof():  # the usual case: the body came with the head
-                body = await _read_body(content, max_body)
+            if content.is_eof():  # the usual case: the body came with the head, all read
+                body = content.read_nowait()
+                if len(body) > max_body:
+                    body = len(body)
             else:
                 async with asyncio.timeout(body_timeout):
                     body = await _read_body(content, max_body)
         except TimeoutError:
-            return _to_aiohttp(emulator.refuse_body(whole, 408))
+            return _to_aiohttp(web.Response, emulator.refuse_body(whole, 408))
         except web.RequestPayloadError as exc:  # e.g. broken chunked encoding
             log.debug("malformed request body: %s", exc)
             message = {"status": 400, "message": f"Malformed request body: {exc}"}
-            return _to_aiohttp(json_response(message, 400, {"Connection": "close"}))
+            return _to_aiohttp(web.Response, json_response(message, 400, {"Connection": "close"}))
         if isinstance(body, int):
-            return _to_aiohttp(emulator.refuse_body(whole, 413, body))
+            return _to_aiohttp(web.Response, emulator.refuse_body(whole, 413, body))
         whole.body = body
         try:
             answer = emulator.handle(whole)
@@ -461,7 +464,7 @@ def aiohttp_handler(emulator: Emulator) -> AiohttpHandler:
             # Dropped on purpose (a fault): the transport is aborted, so aiohttp
             # writes nothing of this and processes nothing pipelined after it.
             return web.Response(status=500)
-        return _to_aiohttp(answer)
+        return _to_aiohttp(web.Response, answer)
 
     return serve
 
@@ -480,9 +483,15 @@ async def _read_body(content: StreamReader, limit: int) -> bytes | int:
     return b"".join(chunks)
 
 
-def _to_aiohttp(answer: Response) -> web.Response:
-    from aiohttp import web
-
+def _to_aiohttp(make: type[web.Response], answer: Response) -> web.Response:
+    """`answer` as aiohttp's `make` (web.Response: the caller imported aiohttp)."""
+    if not answer.headers:  # most answers: a body and its type
+        kind = answer.content_type
+        return make(
+            status=answer.status,
+            body=answer.body or None,
+            headers={"Content-Type": kind} if kind is not None else None,
+        )
     headers: dict[str, str] = {}
     close = False
     for name, value in answer.headers.items():
@@ -493,7 +502,7 @@ def _to_aiohttp(answer: Response) -> web.Response:
         headers[name] = value
     if answer.content_type is not None and "Content-Type" not in headers:
         headers["Content-Type"] = answer.content_type
-    response = web.Response(status=answer.status, body=answer.body or None, headers=headers)
+    response = make(status=answer.status, body=answer.body or None, headers=headers)
     if close:
         response.force_close()
     return response

@@ -247,8 +247,15 @@ _secret_header = functools.lru_cache(maxsize=512)(is_secret_name)
 def _kept_headers(
     headers: Mapping[str, str], secrets: tuple[str, ...]
 ) -> tuple[tuple[tuple[str, str], ...], int]:
+    pairs = tuple(headers.items())
+    # The usual request: few headers, none longer than a name may be. Kept as they came
+    # (masked when read, like every part of a record).
+    if len(pairs) <= MAX_KEPT_HEADERS and (
+        not pairs or max(map(len, itertools.chain.from_iterable(pairs))) <= MAX_HEADER_NAME_CHARS
+    ):
+        return pairs, 0
     kept: list[tuple[str, str]] = []
-    for count, (name, value) in enumerate(headers.items()):
+    for count, (name, value) in enumerate(pairs):
         if count == MAX_KEPT_HEADERS:
             return tuple(kept), len(headers) - MAX_KEPT_HEADERS
         # Judged on the whole name: a cut name could lose the word that makes it secret.
@@ -302,29 +309,32 @@ def raw_request(
     cost = RECORD_OVERHEAD_BYTES + 2 * strings + sys.getsizeof(kept_body)
     return frozen_from(
         RawRequest,
-        path=path,
-        query=query,
-        headers=kept_headers,
-        body=kept_body,
-        preview=preview,
-        errors=kept_errors,
-        note=note,
-        key=key,
-        secrets=secrets,
-        headers_not_kept=not_kept,
-        cost=cost + 4 * PREVIEW_CHARS if kept_body else cost,
+        {
+            "path": path,
+            "query": query,
+            "headers": kept_headers,
+            "body": kept_body,
+            "preview": preview,
+            "errors": kept_errors,
+            "note": note,
+            "key": key,
+            "secrets": secrets,
+            "headers_not_kept": not_kept,
+            "cost": cost + 4 * PREVIEW_CHARS if kept_body else cost,
+        },
     )
 
 
 _F = TypeVar("_F")
 
 
-def frozen_from(cls: type[_F], **fields: Any) -> _F:
+def frozen_from(cls: type[_F], fields: dict[str, Any]) -> _F:
     """An instance of the frozen dataclass `cls` from every one of its fields, made
     without its generated `__init__`, which sets each field through `object.__setattr__`
     (a record is made per request: that was a tenth of the emulator's own work). It stays
-    frozen: any later assignment is refused."""
-    if fields.keys() != getattr(cls, "__dataclass_fields__", {}).keys():
+    frozen: any later assignment is refused. The two callers give every field by name
+    (tests/test_emulator_bounds.py reads each back); a count that differs is refused."""
+    if len(fields) != len(getattr(cls, "__dataclass_fields__", ())):
         raise TypeError(f"{cls.__name__} needs exactly the fields of its dataclass")
     made = object.__new__(cls)
     made.__dict__.update(fields)

@@ -137,7 +137,8 @@ class EmulatorState:
         with self._lock:
             self._seq += 1
             self._received += 1
-            record = frozen_from(ReceivedRecord, seq=self._seq, **fields)
+            fields["seq"] = self._seq
+            record = frozen_from(ReceivedRecord, fields)
             self._keep(record)
             if self._waiting:  # Condition.notify_all costs a microsecond with no one waiting
                 self._changed.notify_all()
