@@ -32,6 +32,8 @@ HEADER = (
 )
 
 DEFAULT_PROFILE = "default"
+#: verify's secrets of BigPanda itself (kept in the profile's `verify_store`).
+VERIFY_BIGPANDA_SECRETS = ("org_token", "canary_app_key")
 REGIONS = {"us": "https://api.bigpanda.io", "eu": "https://eu-api.bigpanda.io"}
 
 
@@ -210,11 +212,20 @@ class Config:
         if bp.get("api_key_stored") and kind in STORE_KINDS:
             found.append((cast(StoreKind, kind), "bigpanda", "api_key"))
         verify = self.verify_store(profile)
-        for secret in ("org_token", "canary_app_key"):
-            if bp.get(f"{secret}_stored") is True:
-                found.append((verify, "bigpanda", secret))
-        found += [(verify, name, field) for name, field in self.readback_stored(profile)]
+        found += [(verify, name, field) for name, field in self.verify_entries(profile)]
         return found
+
+    def verify_entries(self, profile: str) -> list[tuple[str, str]]:
+        """(integration, field) of verify's secrets the profile records as stored, all in
+        its `verify_store`: the org token, the canary App Key (as `bigpanda`) and the
+        read-back credentials."""
+        bp = self.bigpanda(profile)
+        found = [
+            ("bigpanda", secret)
+            for secret in VERIFY_BIGPANDA_SECRETS
+            if bp.get(f"{secret}_stored") is True
+        ]
+        return found + self.readback_stored(profile)
 
     def verify_store(self, profile: str) -> StoreKind:
         """Where the profile keeps verify's secrets (org token, canary App Key, read-back
@@ -489,3 +500,17 @@ def record_readback(settings: dict[str, Any], integration: str, fields: list[str
         settings["readback_stored"] = stored
     else:
         settings.pop("readback_stored", None)
+
+
+def forget_stored(settings: dict[str, Any], entries: list[tuple[str, str]]) -> None:
+    """In a profile's `bigpanda` settings, stop recording verify's secrets `entries`
+    ((integration, field), as `Config.verify_entries` lists them) as stored: their store
+    does not hold them (not moved to it, or the env store, which keeps nothing)."""
+    for integration, field_name in entries:
+        if integration == "bigpanda":
+            settings[f"{field_name}_stored"] = False
+            continue
+        stored = settings.get("readback_stored")
+        fields = stored.get(integration) if isinstance(stored, dict) else None
+        if isinstance(fields, list):
+            record_readback(settings, integration, [f for f in fields if f != field_name])

@@ -38,6 +38,11 @@ def where_kept(kind: StoreKind) -> str:
     return {"keyring": "in the keyring", "file": "in the plain-text file", "env": "nowhere"}[kind]
 
 
+def store_title(kind: StoreKind) -> str:
+    """A store by name, in words ("the keyring", "the plain-text file")."""
+    return {"keyring": "the keyring", "file": "the plain-text file", "env": "the environment"}[kind]
+
+
 def entry_name(profile: str, integration: str, field: str) -> str:
     return f"{profile}/{integration}/{field}"
 

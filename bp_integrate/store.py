@@ -5,7 +5,8 @@ back on the way out, so nothing above this layer handles stored secrets by hand.
 
 `save` and `remove` hold the config folder's lock across both writes (secrets, then
 settings; settings, then secrets), so concurrent installs never leave settings that
-name a secret another process removed, or lose each other's entries.
+name a secret another process removed, or lose each other's entries. `VerifyMove`
+takes verify's secrets along when a command switches the store they are kept in.
 """
 
 from __future__ import annotations
@@ -13,13 +14,13 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from contextlib import suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
 from bp_integrate import ui
 from bp_integrate.config import Config, Installed, load, now_iso
-from bp_integrate.errors import BPError, ConfigError, SecretsError, UsageError
+from bp_integrate.errors import BPError, ConfigError, SecretsError, UsageError, command_for
 from bp_integrate.fs import locked
 from bp_integrate.integrations import get as get_integration
 from bp_integrate.integrations.base import Integration
@@ -28,7 +29,7 @@ from bp_integrate.secrets import (
     Found,
     SecretStore,
     StoreKind,
-    as_store_kind,
+    base_field,
     delete_entries,
     entry_name,
     env_var,
@@ -38,6 +39,7 @@ from bp_integrate.secrets import (
     open_store,
     override_notice,
     overriding,
+    store_title,
     stored_keys,
 )
 from bp_integrate.urls import (
@@ -408,8 +410,9 @@ def remove(config: Config, integration: Integration, profile: str) -> tuple[list
     a delete or another uninstall refuses instead of reporting a removal it did not make.
     """
     with locked(config.path, f"the config file {config.path}"):
-        recheck(config, profile, integration.name)
-        return _remove(config, integration, profile)
+        # The file as it is now: the profile's BigPanda settings (where verify keeps the
+        # read-back credentials) may have changed since `config` was read.
+        return _remove(recheck(config, profile, integration.name), integration, profile)
 
 
 def _remove(config: Config, integration: Integration, profile: str) -> tuple[list[str], list[str]]:
@@ -419,14 +422,14 @@ def _remove(config: Config, integration: Integration, profile: str) -> tuple[lis
     # Settings first: a secret left behind by an interruption names no install (`doctor`
     # finds it and removes it), while settings pointing at no secret cannot send.
     readback = config.readback_stored(profile, integration.name)
-    verify_kind = as_store_kind(config.bigpanda(profile).get("verify_store"))
+    verify_kind = config.verify_store(profile)
     config.remove(profile, integration.name)
     config.set_readback_stored(profile, integration.name, [])
     config.save()
     removed = [f"settings of {integration.name} in profile {profile!r} ({config.path})"]
     # verify's read-back credentials for this integration (in verify's store).
     readback_removed, left = delete_entries(
-        [(verify_kind, entry_name(profile, name, field)) for name, field in readback]
+        [(verify_kind, entry_name(profile, name, secret)) for name, secret in readback]
     )
     removed += readback_removed
     store = open_store(item.secret_store)
@@ -441,7 +444,8 @@ def _remove(config: Config, integration: Integration, profile: str) -> tuple[lis
         where = "keyring entry" if store.kind == "keyring" else f"entry in {store_label(store)}"
         try:
             if store.delete(key):
-                removed.append(f"{where} {key} (service {SERVICE})")
+                service = f" (service {SERVICE})" if store.kind == "keyring" else ""
+                removed.append(f"{where} {key}{service}")
         except SecretsError as error:
             left.append(f"{where} {key}: {error.message}")
     return removed, left
@@ -450,6 +454,185 @@ def _remove(config: Config, integration: Integration, profile: str) -> tuple[lis
 def store_label(store: SecretStore) -> str:
     path = getattr(store, "path", None)
     return str(path) if path else f"the {store.kind} store"
+
+
+# --------------------------------------------------------------------------- verify's store
+
+
+@dataclass
+class VerifyMove:
+    """A command switching the store a profile keeps verify's secrets in
+    (`Config.verify_store`), and the secrets recorded in the old store that follow.
+
+    In this order, under the config lock: `copy` writes each to the new store (the
+    entry names stay: the old settings never name an entry of the new store), the
+    caller saves settings naming the new store (`apply`: the switch, one atomic write),
+    then `finish` deletes the old entries. An interruption before the switch leaves the
+    old settings with the old, intact secrets, and copies in the new store that no
+    settings name (`doctor` removes them). The env store keeps nothing: a move there
+    only deletes, once the user has agreed (`to_env`)."""
+
+    profile: str
+    old: StoreKind
+    new: StoreKind
+    #: verify's secrets recorded in `old` that follow, as (integration, field).
+    entries: list[tuple[str, str]]
+    #: Recorded in `old` too, but given again by this command, which writes them itself.
+    replaced: list[tuple[str, str]]
+    moved: list[tuple[str, str]] = field(default_factory=list)
+    #: Not moved: the old store did not have them, or could not be read (`unreadable`).
+    unmoved: list[tuple[str, str]] = field(default_factory=list)
+    unreadable: str | None = None
+
+    def copy(self, explicit: bool) -> list[tuple[StoreKind, str]]:
+        """Write each secret to the new store, read from the old one; what was written,
+        for the caller to delete if its settings are not saved. A secret the old store
+        lacks, or an old store that cannot be read (no keyring), is left (`unmoved`):
+        the switch goes on only if the user chose the new store (`explicit`), else
+        SecretsError naming them."""
+        written: list[tuple[StoreKind, str]] = []
+        if self.new == "env":
+            return written  # nothing is stored there: `finish` deletes the old entries
+        try:
+            source, target = open_store(self.old), open_store(self.new)
+            for integration, field_name in self.entries:
+                key = entry_name(self.profile, integration, field_name)
+                try:
+                    value = source.get(key)
+                except SecretsError as error:
+                    self.unreadable = error.message
+                    break
+                if value is None:
+                    continue
+                written.append((self.new, key))
+                target.set(key, value)
+                self.moved.append((integration, field_name))
+        except BaseException:
+            delete_entries(written)
+            raise
+        self.unmoved = [entry for entry in self.entries if entry not in self.moved]
+        if self.unmoved and not explicit:
+            delete_entries(written)
+            raise SecretsError(self.unmoved_message(), self.give_again())
+        return written
+
+    def apply(self, settings: dict[str, object]) -> None:
+        """The switch, in the profile's `bigpanda` settings (`settings`, to be saved): the
+        new store, and nothing recorded as stored that it does not hold."""
+        from bp_integrate.config import forget_stored
+
+        settings["verify_store"] = self.new
+        forget_stored(settings, self.entries if self.new == "env" else self.unmoved)
+
+    def finish(self) -> list[str]:
+        """Once the settings name the new store: delete the old entries (moved, given
+        again, or given up for the env store); what could not be deleted, and why. An
+        old store that could not be read is not asked again (`doctor` finds them)."""
+        if self.unreadable is not None:
+            return []
+        old = [(self.old, entry_name(self.profile, i, f)) for i, f in self.entries + self.replaced]
+        return delete_entries(old)[1]
+
+    def variables(self, entries: list[tuple[str, str]] | None = None) -> list[str]:
+        """The profile's environment variables of `entries` (default: all that follow)."""
+        chosen = self.entries if entries is None else entries
+        return [env_var(i, base_field(f), self.profile) for i, f in chosen]
+
+    def to_env(self) -> str:
+        """What a move to the env store gives up, for the user to agree to."""
+        return (
+            f"The env store keeps nothing: {_secrets_phrase(self.entries)} of profile "
+            f"{self.profile!r} would be deleted from {store_title(self.old)}, and verify "
+            f"would read {_them(self.entries)} only from {', '.join(self.variables())}, "
+            "which you must export wherever bp-integrate runs."
+        )
+
+    def notes(self) -> list[str]:
+        """What was moved, to say on stderr."""
+        if self.new == "env":
+            gone = self.entries + self.replaced
+            if not gone:
+                return []
+            what = _secrets_phrase(gone)
+            line = (
+                f"{what[:1].upper()}{what[1:]} of profile {self.profile!r} "
+                f"{'is' if len(gone) == 1 else 'are'} no longer kept in "
+                f"{store_title(self.old)} (the env store keeps nothing)"
+            )
+            if self.entries:
+                line += f": export {', '.join(self.variables())} wherever bp-integrate runs"
+            return [line + "."]
+        if not self.moved:
+            return []
+        return [
+            f"Moved {_secrets_phrase(self.moved)} from {store_title(self.old)} to "
+            f"{store_title(self.new)}."
+        ]
+
+    def unmoved_message(self) -> str:
+        """Which secrets could not be moved, and why ('' when all were)."""
+        if not self.unmoved:
+            return ""
+        why = self.unreadable or f"{store_title(self.old)} does not have {_them(self.unmoved)}"
+        return (
+            f"Could not move {_secrets_phrase(self.unmoved)} of profile {self.profile!r} "
+            f"from {store_title(self.old)} to {store_title(self.new)}: {why.rstrip('.')}."
+        )
+
+    def give_again(self) -> str:
+        """How to give the secrets not moved again."""
+        commands: list[str] = []
+        for integration, field_name in self.unmoved:
+            flag = VERIFY_FLAGS.get(field_name) if integration == "bigpanda" else None
+            args = f"profile set {flag or f'--readback {integration}'}"
+            if command_for(self.profile, args) not in commands:
+                commands.append(command_for(self.profile, args))
+        return (
+            f"Give {_them(self.unmoved)} again: {'; '.join(commands)}; or set "
+            f"{', '.join(self.variables(self.unmoved))}."
+        )
+
+
+#: The `profile set` option that gives each of verify's BigPanda secrets again.
+VERIFY_FLAGS = {"org_token": "--org-token-stdin", "canary_app_key": "--canary-app-key-stdin"}
+
+
+def _secrets_phrase(entries: list[tuple[str, str]]) -> str:
+    """verify's secrets in words: "the org token and 2 read-back credentials"."""
+    names = {"org_token": "the org token", "canary_app_key": "the canary App Key"}
+    parts = [names.get(f, f"the BigPanda {f}") for i, f in entries if i == "bigpanda"]
+    readback = sum(1 for i, _ in entries if i != "bigpanda")
+    if readback:
+        parts.append(f"{readback} read-back credential{'' if readback == 1 else 's'}")
+    return parts[0] if len(parts) == 1 else f"{', '.join(parts[:-1])} and {parts[-1]}"
+
+
+def _them(entries: list[tuple[str, str]]) -> str:
+    return "it" if len(entries) == 1 else "them"
+
+
+def plan_verify_move(
+    config: Config,
+    profile: str,
+    new: StoreKind,
+    given: set[tuple[str, str]] | None = None,
+    given_integrations: set[str] | None = None,
+) -> VerifyMove | None:
+    """The move of verify's secrets when a command puts them in the `new` store (None:
+    they are there already). `given`: the (integration, field) the command stores itself,
+    and `given_integrations` those whose read-back credentials it records anew: not
+    moved, but their old entries are deleted with the others."""
+    old = config.verify_store(profile)
+    if old == new:
+        return None
+    recorded = [] if old == "env" else config.verify_entries(profile)
+    replaced = [
+        entry
+        for entry in recorded
+        if entry in (given or set()) or entry[0] in (given_integrations or set())
+    ]
+    follow = [entry for entry in recorded if entry not in replaced]
+    return VerifyMove(profile, old, new, follow, replaced)
 
 
 # --------------------------------------------------------------------------- orphans
@@ -470,12 +653,14 @@ class Orphan:
         return f"{where} {self.name}"
 
 
-def referenced_entries(config: Config) -> set[str]:
-    """Every entry name some profile's settings name, whatever store they say it is in."""
+def referenced_entries(config: Config) -> set[tuple[StoreKind, str]]:
+    """(store, entry name) of every entry some profile's settings name, in the store they
+    say it is in: an entry of the same name in another store (a copy a store switch was
+    interrupted before it named) is an orphan."""
     return {
-        entry_name(profile, integration, field)
+        (kind, entry_name(profile, integration, secret))
         for profile in config.profile_names()
-        for _, integration, field in config.secret_entries(profile)
+        for kind, integration, secret in config.secret_entries(profile)
     }
 
 
@@ -501,7 +686,7 @@ def find_orphans(config: Config) -> list[Orphan]:
         Orphan(kind, key)
         for kind in ("file", "keyring")
         for key in stored_keys(kind)
-        if key not in referenced
+        if (kind, key) not in referenced
     ]
     return found + _temp_files(config)
 

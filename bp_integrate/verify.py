@@ -66,6 +66,8 @@ class VerifySettings:
     #: Integration -> its name in BigPanda, where `params.share_target` cannot tell
     #: (two integrations of one system, e.g. incident.io and a webhook: `webhook.NAME`).
     share_names: Mapping[str, str] = field(default_factory=dict)
+    #: The profile they are of: the commands a hint names act on it (`command_for`).
+    profile: str | None = None
 
 
 def load_settings(
@@ -131,7 +133,7 @@ def load_settings(
     api_url = str(bigpanda.get("api_url") or REGIONS["us"])
     raw = bigpanda.get("share_names")
     names = {str(k): str(v) for k, v in raw.items()} if isinstance(raw, Mapping) else {}
-    return VerifySettings(api_url, user_key, org_token, app, env, names)
+    return VerifySettings(api_url, user_key, org_token, app, env, names, profile)
 
 
 @dataclass
@@ -208,14 +210,16 @@ def canary_filter() -> str:
     return f'{CANARY_TAG} = "true"'
 
 
-def autoshare_rule_hint(integration: Integration, environment_id: str, env_name: str) -> str:
+def autoshare_rule_hint(
+    integration: Integration, environment_id: str, env_name: str, profile: str | None = None
+) -> str:
     """The one manual step, said exactly. It never proposes changing an environment that
     exists: verify's environment is one of its own, matching only the canary."""
     return (
         f"Create the AutoShare rule in BigPanda: Settings -> AutoShare -> New rule; "
         f"Environment: {env_name} ({environment_id}); Share with: {integration.title}. "
         f"The environment must match only the canary ({canary_filter()}): "
-        "`bp-integrate verify-setup` creates such an environment; never change the "
+        f"`{command_for(profile, 'verify-setup')}` creates such an environment; never change the "
         "condition of an environment real incidents use. AutoShare shares only new "
         "incidents: run verify again once the rule exists."
     )
@@ -361,11 +365,13 @@ class Verifier:
         names = {str(e.get("id")): str(e.get("name") or e.get("id")) for e in environments}
         if self.settings.environment_id not in names:
             shown = ", ".join(f"{i} ({n})" for i, n in names.items()) or "none"
+            profile = self.settings.profile
             raise ConfigError(
                 f"The BigPanda environment {self.settings.environment_id} is not one the key "
                 f"sees (it sees: {shown}).",
-                "Set the right id: bp-integrate profile set --environment ID, or let "
-                "bp-integrate verify-setup create a canary-only environment.",
+                f"Set the right id: {command_for(profile, 'profile set --environment ID')}, "
+                f"or let {command_for(profile, 'verify-setup')} create a canary-only "
+                "environment.",
             )
         self._env_name = names[self.settings.environment_id]
 
@@ -522,14 +528,21 @@ class Verifier:
             else:
                 detail = f"no incident_shared activity for it after {self.timeouts['shared']:g} s"
                 hint = autoshare_rule_hint(
-                    target.integration, self.settings.environment_id, self._env_name
+                    target.integration,
+                    self.settings.environment_id,
+                    self._env_name,
+                    self.settings.profile,
                 )
                 if unknown:
                     detail += f" (BigPanda shared it with {unknown}, which names no target here)"
                     hint = (
                         f"If one of {unknown} is {target.integration.title}, record its "
-                        "BigPanda name: bp-integrate verify-setup --bigpanda-name "
-                        f"{target.integration.name}=NAME. Otherwise: {hint}"
+                        "BigPanda name: "
+                        + command_for(
+                            self.settings.profile,
+                            f"verify-setup --bigpanda-name {target.integration.name}=NAME",
+                        )
+                        + f". Otherwise: {hint}"
                     )
                 self._hop("shared", title, "failed", started, detail, target, hint, ExitCode.ERROR)
         return shared
@@ -585,7 +598,8 @@ class Verifier:
                 hop.hint = (
                     f"BigPanda shared it but {target.integration.title} shows nothing open "
                     f"made since the canary: check the integration's settings there "
-                    f"(bp-integrate show {target.integration.name}) and that the target "
+                    f"({command_for(self.settings.profile, f'show {target.integration.name}')}) "
+                    "and that the target "
                     "accepted the share (a 202 can still drop an event)."
                 )
 

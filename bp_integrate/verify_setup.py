@@ -380,7 +380,10 @@ class VerifySetup:
         for target in shared:
             result.manual_steps.append(
                 autoshare_rule_hint(
-                    target.integration, result.environment_id, result.environment_name
+                    target.integration,
+                    result.environment_id,
+                    result.environment_name,
+                    result.profile,
                 )
             )
 

@@ -113,12 +113,19 @@ def test_profile_set_verify_secrets_honour_the_store_flags(
     assert "canary-app-1" not in config and "verify_store: file" in config
 
     monkeypatch.setenv("BP_INTEGRATE_CI_PAGERDUTY_READBACK_API_KEY", "x")  # unrelated
-    readback = invoke(
-        runner, "-p", "ci", "profile", "set", "--readback", "pagerduty", "--secret-store", "env",
-        input="u+rest-key-1234567890\n",
-    )  # fmt: skip
+    # The org token and App Key would follow to the env store, which keeps nothing:
+    # not without --yes (or a yes at a terminal).
+    argv = ("-p", "ci", "profile", "set", "--readback", "pagerduty", "--secret-store", "env")
+    refused = invoke(runner, *argv, input="u+rest-key-1234567890\n")
+    assert refused.exit_code == 2
+    assert "verify_store: file" in (isolated / "config.yaml").read_text()
+    readback = invoke(runner, *argv, "--yes", input="u+rest-key-1234567890\n")
     assert readback.exit_code == 0, readback.stderr
     assert "BP_INTEGRATE_CI_PAGERDUTY_" in readback.stderr
+    said = " ".join(readback.stderr.split())
+    variables = "BP_INTEGRATE_CI_BIGPANDA_ORG_TOKEN, BP_INTEGRATE_CI_BIGPANDA_CANARY_APP_KEY"
+    assert f"export {variables} wherever bp-integrate runs" in said
+    assert json.loads((isolated / "INSECURE-plaintext-secrets.json").read_text())["secrets"] == {}
 
 
 def test_canary_app_key_on_argv_warns_and_is_kept_as_a_secret(

@@ -380,6 +380,23 @@ def test_uninstall_yes_json_lists_steps_and_removals(
     assert doc == {"integration": name, "profile": "default", "installed": False, "removed": []}
 
 
+def test_webhook_uninstall_says_what_deleting_an_outbound_webhook_does(
+    runner: CliRunner, memory_keyring: MemoryKeyring
+) -> None:
+    """The generic webhook only posts out of BigPanda: its last step says so, not that
+    "the other system's traffic to BigPanda is rejected" (there is none)."""
+    install(runner, "webhook", "--set", "url=https://hooks.example.com/bigpanda")
+    result = invoke(runner, "uninstall", "webhook", "--no-input")
+    last = result.stderr[result.stderr.index("Step 4/4 - ") :].splitlines()[:2]
+    assert last == [
+        "Step 4/4 - BigPanda: Delete the integration in BigPanda",
+        "  Integrations -> the integration -> trash icon. The webhook only posts from BigPanda "
+        "to the receiver (nothing sends to BigPanda with its App Key), so deleting it ends "
+        "those posts and nothing else. Deleting removes no data from BigPanda or the "
+        "receiver; remove old incidents there by hand if you need to.",
+    ]
+
+
 def test_uninstall_without_terminal_or_yes_is_refused(
     runner: CliRunner, xmatters_basic: None, memory_keyring: MemoryKeyring
 ) -> None:
@@ -430,7 +447,7 @@ def test_uninstall_env_and_file_stores(
     result = invoke(runner, "uninstall", "pagerduty", "--yes")
     assert result.exit_code == 0
     assert (
-        f"  - entry in {secrets_file} default/pagerduty/integration_key (service bp-integrate)"
+        f"  - entry in {secrets_file} default/pagerduty/integration_key"
         in result.stdout.splitlines()
     )
     assert PD_KEY not in secrets_file.read_text(encoding="utf-8")

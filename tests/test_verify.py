@@ -259,6 +259,27 @@ def test_unknown_environment_lists_what_the_key_sees(
     assert f"{ENV} (Production)" in result.stderr
 
 
+def test_unknown_environment_hints_name_the_profile(
+    emu: EmulatorServer, monkeypatch: pytest.MonkeyPatch, memory_keyring: MemoryKeyring
+) -> None:
+    """Followed as printed, the fix acts on the profile verify ran for."""
+    from bp_integrate.integrations import get
+    from bp_integrate.verify import autoshare_rule_hint
+
+    setup_profile(emu, monkeypatch, "emulator")
+    result = cli(
+        "-p", "emulator", "verify", "--app-key", CFG.bigpanda_app_key, "--environment", "nope"
+    )  # fmt: skip
+    assert result.exit_code == 3
+    said = " ".join(result.stderr.split())
+    assert (
+        "Set the right id: bp-integrate --profile emulator profile set --environment ID, or "
+        "let bp-integrate --profile emulator verify-setup create a canary-only environment."
+    ) in said
+    rule = autoshare_rule_hint(get("pagerduty"), ENV, "canary", "emulator")
+    assert "`bp-integrate --profile emulator verify-setup` creates such an environment" in rule
+
+
 def test_junit_report_has_one_case_per_hop_and_validates(
     emu: EmulatorServer,
     monkeypatch: pytest.MonkeyPatch,

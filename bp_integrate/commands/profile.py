@@ -27,7 +27,7 @@ from bp_integrate.errors import (
 from bp_integrate.fs import locked
 from bp_integrate.integrations.common import check_token
 from bp_integrate.secrets import STORE_KINDS, StoreKind, entry_name, env_var, find, open_store
-from bp_integrate.store import store_label
+from bp_integrate.store import VerifyMove, store_label
 from bp_integrate.urls import check_url
 
 app = typer.Typer(
@@ -111,8 +111,21 @@ def set_command(
             "or asked on a terminal).",
         ),
     ] = None,
+    yes: Annotated[
+        bool,
+        typer.Option(
+            "--yes",
+            "-y",
+            help="Do not ask before moving verify's stored secrets to --secret-store env "
+            "(which deletes them from their store).",
+        ),
+    ] = False,
 ) -> None:
     """Set the profile's BigPanda region and, optionally, its User API key.
+
+    verify's secrets (org token, canary App Key, read-back credentials) share one
+    store: when --secret-store or --insecure-storage puts the ones given in another,
+    every one the profile keeps moves there too.
 
     Examples:
 
@@ -130,6 +143,7 @@ def set_command(
         insecure_storage=insecure_storage,
         given=VerifySecrets(org_token_stdin, canary_app_key_stdin, canary_app_key, readback),
         environment=environment,
+        yes=yes,
     )
     settings, notes = run_set(request)
     for note in notes:
@@ -153,6 +167,8 @@ class SetRequest:
     insecure_storage: bool
     given: VerifySecrets
     environment: str | None
+    #: Agreed beforehand to a move of verify's stored secrets to the env store.
+    yes: bool = False
 
     @property
     def key_given(self) -> bool:
@@ -166,7 +182,11 @@ def run_set(request: SetRequest) -> tuple[dict[str, Any], list[str]]:
     the config lock is taken, so a person at a prompt never holds up another command.
     Then, under the lock, what was read must still hold (`store.recheck`: a command that
     changed the profile meanwhile makes this one refuse, exit 3) before any secret or
-    setting is written: a refused command keeps nothing."""
+    setting is written: a refused command keeps nothing.
+
+    When the verify secrets given go to another store than the profile's `verify_store`,
+    every one it keeps there moves too (`store.VerifyMove`), in the same command."""
+    from bp_integrate.secrets import delete_entries
     from bp_integrate.store import recheck
 
     profile = request.profile
@@ -182,9 +202,8 @@ def run_set(request: SetRequest) -> tuple[dict[str, Any], list[str]]:
     cfg = config.load(path)
     settings = dict(cfg.bigpanda(profile))
     chosen, insecure = request.secret_store, request.insecure_storage
-    verify = _ask_verify(
-        request.given, store_kind_of(chosen, insecure, _kind(settings.get("verify_store")))
-    )
+    wanted = store_kind_of(chosen, insecure, cfg.verify_store(profile))
+    verify = _ask_verify(request.given, wanted)
     if request.region is not None and new_url is not None:
         _set_region(settings, request.region, new_url, request.key_given)
     settings.setdefault("region", "us")
@@ -201,14 +220,70 @@ def run_set(request: SetRequest) -> tuple[dict[str, Any], list[str]]:
             "a verify secret: --org-token-stdin, --canary-app-key-stdin or --readback "
             "INTEGRATION.",
         )
+    move = _plan_move(cfg, profile, verify, request.yes)
     with locked(path, f"the config file {path}"):
-        recheck(cfg, profile, bigpanda=True)
-        notes = _write_verify(profile, settings, verify, request.environment)
-        if key is not None:
-            _write_api_key(profile, settings, *key)
-        cfg.set_bigpanda(profile, settings)
-        cfg.save()
+        recheck(cfg, profile, bigpanda=True)  # so `move`, planned from `cfg`, still holds
+        # What is written to the new store before the switch: taken back if it fails.
+        written: list[tuple[StoreKind, str]] = []
+        try:
+            if move is not None and verify is not None:
+                # The store was chosen by a flag, or at the prompt of a missing keyring.
+                chosen_here = chosen is not None or insecure or verify.store_kind != wanted
+                written += move.copy(explicit=chosen_here)
+            notes = _write_verify(
+                profile, settings, verify, request.environment, written if move else None
+            )
+            if key is not None:
+                _write_api_key(profile, settings, *key)
+            if move is not None:
+                move.apply(settings)
+            cfg.set_bigpanda(profile, settings)
+            cfg.save()
+        except BaseException:
+            delete_entries(written)
+            raise
+        left = move.finish() if move is not None else []
+    if move is not None:
+        notes += move.notes()
+        if move.unmoved:
+            ui.warn(f"{move.unmoved_message()} {move.give_again()}")
+    for item in left:
+        ui.warn(f"left: {item}")
     return settings, notes
+
+
+def _plan_move(
+    cfg: config.Config, profile: str, verify: VerifyAnswers | None, yes: bool
+) -> VerifyMove | None:
+    """The move of verify's stored secrets when the ones given go to another store (None:
+    no move); one to the env store, which deletes them, only once the user agrees."""
+    from bp_integrate.store import plan_verify_move
+
+    if verify is None:
+        return None
+    given = {("bigpanda", name) for name in verify.secrets}
+    readback = {verify.readback[0]} if verify.readback else set()
+    move = plan_verify_move(cfg, profile, verify.store_kind, given, readback)
+    if move is not None and move.new == "env" and move.entries and not yes:
+        confirm_env_move(move, ask=ui.stdin_is_tty())
+    return move
+
+
+def confirm_env_move(move: VerifyMove, ask: bool) -> None:
+    """Ask before verify's stored secrets are given up for the env store (default No);
+    when it may not `ask` (no terminal, --no-input), refuse naming --yes."""
+    them = "it" if len(move.entries) == 1 else "them"
+    if not ask:
+        raise UsageError(
+            move.to_env(),
+            f"Export {them}, then run the command again with --yes; or keep {them} stored: "
+            "leave out --secret-store env.",
+        )
+    ui.warn(move.to_env())
+    question = f"Delete {them} and read {them} from the environment?"
+    if not typer.confirm(question, default=False, err=True):
+        ui.say("Nothing was changed.")
+        raise typer.Exit(int(ExitCode.ERROR))
 
 
 def _set_region(settings: dict[str, Any], region: str, url: str, key_given: bool) -> None:
@@ -369,12 +444,15 @@ def _write_verify(
     settings: dict[str, object],
     answers: VerifyAnswers | None,
     environment: str | None,
+    written: list[tuple[StoreKind, str]] | None = None,
 ) -> list[str]:
     """The settings only `verify` uses (asked only when the admin opts in to verify).
 
     Secrets (org token, canary App Key, read-back credentials) go to the secret store
     `answers.store_kind` (recorded as `verify_store`), the rest to the profile's
-    `bigpanda` section. Returns what was set, to say so.
+    `bigpanda` section; each entry written is added to `written` when given (a store the
+    settings do not name yet: the caller deletes them if it fails). Returns what was
+    set, to say so.
     """
     notes: list[str] = []
     if environment is not None:
@@ -386,7 +464,7 @@ def _write_verify(
     from bp_integrate.secrets import where_kept
 
     where = where_kept(store_kind)
-    _store_verify_secrets(profile, settings, secrets, store_kind)
+    _store_verify_secrets(profile, settings, secrets, store_kind, written)
     if "org_token" in secrets:
         notes.append(f"Org token stored {where}.")
     if "canary_app_key" in secrets:
@@ -397,7 +475,15 @@ def _write_verify(
         from bp_integrate.readback import store_creds
 
         integration = get_integration(answers.readback[0])
-        stored = store_creds(integration, profile, answers.readback[1], store_kind)
+        try:
+            stored = store_creds(integration, profile, answers.readback[1], store_kind)
+        finally:
+            if written is not None:  # up to the one that failed, if one did
+                written += [
+                    (store_kind, entry_name(profile, integration.name, f.name))
+                    for f in integration.readback_fields
+                    if store_kind != "env"
+                ]
         config.record_readback(settings, integration.name, stored)
         notes.append(f"{integration.title} read-back credentials stored {where}.")
         names += [env_var(integration.name, f.name, profile) for f in integration.readback_fields]
@@ -459,18 +545,22 @@ def _readback_answers(name: str) -> dict[str, str]:
 
 
 def _store_verify_secrets(
-    profile: str, settings: dict[str, object], secrets: dict[str, str], kind: StoreKind
+    profile: str,
+    settings: dict[str, object],
+    secrets: dict[str, str],
+    kind: StoreKind,
+    written: list[tuple[StoreKind, str]] | None,
 ) -> None:
     """Keep verify's BigPanda secrets in `kind` and say so in `settings` (the org
-    token's flag is what `Config.secret_entries` lists for removal with the profile)."""
+    token's flag is what `Config.secret_entries` lists for removal with the profile).
+    A copy in the old store, when `kind` is another, is deleted once the settings name
+    `kind` (`store.VerifyMove.finish`)."""
     store = open_store(kind)
-    old = _kind(settings.get("verify_store")) or "keyring"
     for name, value in secrets.items():
         entry = entry_name(profile, "bigpanda", name)
+        if written is not None and kind != "env":
+            written.append((kind, entry))
         store.set(entry, value)
-        if old != kind:
-            with suppress(SecretsError):  # moved: leave no copy behind
-                open_store(old).delete(entry)
         settings[f"{name}_stored"] = kind != "env"
     # A config file written before the App Key was a secret kept it in the YAML.
     if "canary_app_key" in secrets:

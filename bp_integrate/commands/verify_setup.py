@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from bp_integrate.bigpanda.api import BigPandaClient
     from bp_integrate.readback import ReadTarget
     from bp_integrate.secrets import StoreKind
+    from bp_integrate.store import VerifyMove
     from bp_integrate.verify_setup import SetupRequest, SetupResult
 
 
@@ -164,13 +165,23 @@ def verify_setup_command(
     insecure_storage: InsecureStorageOpt = False,
     no_input: NoInputOpt = False,
     json_output: JsonOpt = False,
+    yes: Annotated[
+        bool,
+        typer.Option(
+            "--yes",
+            "-y",
+            help="Do not ask before moving verify's stored secrets to --secret-store env "
+            "(which deletes them from their store).",
+        ),
+    ] = False,
 ) -> None:
     """Set up everything verify needs, in one sitting.
 
     Region, User API key (checked at once), a canary-only environment (found,
     or created through BigPanda's Environments API), org token, canary app key,
     and each installed integration's read-back credentials (checked). Nothing
-    is saved until every answer is in.
+    is saved until every answer is in. With --secret-store or --insecure-storage naming
+    another store, the verify secrets the profile keeps move there too.
 
     Examples:
 
@@ -182,17 +193,20 @@ def verify_setup_command(
       --no-input --api-key-stdin --org-token-stdin --canary-app-key-stdin \\
       --create-environment canary --readback
     """
-    from bp_integrate.commands.profile import usable_store
+    from bp_integrate.commands.profile import confirm_env_move, usable_store
     from bp_integrate.secrets import as_store_kind
+    from bp_integrate.store import plan_verify_move
     from bp_integrate.verify_setup import SetupRequest
 
     app = ctx.obj
     bigpanda = app.config.bigpanda(app.profile)
     interactive = not no_input and not json_output and ui.stdin_is_tty()
     current = as_store_kind(bigpanda.get("verify_store"))
-    kind = store_kind_of(secret_store, insecure_storage, current)
-    if not dry_run:  # before any question: no point asking what cannot be kept
-        kind = usable_store(kind)
+    wanted = store_kind_of(secret_store, insecure_storage, current)
+    kind = wanted if dry_run else usable_store(wanted)  # before any question
+    move = None if dry_run else plan_verify_move(app.config, app.profile, kind)
+    if move is not None and move.new == "env" and move.entries and not yes:
+        confirm_env_move(move, ask=interactive)
     app_key = _canary_app_key(canary_app_key, canary_app_key_stdin, api_key_stdin, org_token_stdin)
     request = _request(
         app.profile,
@@ -210,8 +224,8 @@ def verify_setup_command(
     )
     assert isinstance(request, SetupRequest)
     result = _run(app, request, interactive)
-    if not dry_run:
-        _save(app, result, kind)
+    if not dry_run:  # the store was chosen by a flag, or at the prompt of a missing keyring
+        _save(app, result, kind, secret_store is not None or insecure_storage or kind != wanted)
     _render(result, json_output)
 
 
@@ -351,37 +365,122 @@ def _readback_from_env(
         request.readback = False
 
 
-def _save(app: object, result: SetupResult, kind: StoreKind = "keyring") -> None:
+def _save(app: object, result: SetupResult, kind: StoreKind, explicit: bool) -> None:
     """Secrets to the chosen store (`--secret-store`, recorded as `verify_store`; the
     User API key's store as `api_key_store`), settings to the profile: one write each,
-    after every check. Under the env store nothing is kept: the variables to export
-    are named."""
-    from bp_integrate import config
-    from bp_integrate.secrets import entry_name, env_var, open_store
+    after every check, under the config lock once the profile is still there
+    (`store.recheck`). When `kind` is not the profile's `verify_store`, every verify
+    secret the profile keeps moves there too (`store.VerifyMove`: written first, then the
+    settings switch, then the old entries go; `explicit`: the user chose `kind`). Under
+    the env store nothing is kept: the variables to export are named."""
+    from bp_integrate.fs import locked
+    from bp_integrate.secrets import as_store_kind, delete_entries, entry_name, open_store
+    from bp_integrate.store import plan_verify_move, recheck
 
-    cfg = config.load()
-    settings = dict(cfg.bigpanda(result.profile))
-    store = open_store(kind)
+    path = app.config.path  # type: ignore[attr-defined]
+    with locked(path, f"the config file {path}"):
+        cfg = recheck(app.config, result.profile)  # type: ignore[attr-defined]
+        settings = dict(cfg.bigpanda(result.profile))
+        # The entries the settings name now, each in its store: any other is new here.
+        named = {
+            (store_kind, entry_name(result.profile, integration, field_name))
+            for store_kind, integration, field_name in cfg.secret_entries(result.profile)
+        }
+        key_store = as_store_kind(settings.get("api_key_store"))
+        to_store = _to_store(result, settings, kind)
+        # A User API key kept anew in another store than before: the old copy goes too.
+        key = (key_store, _bigpanda_entry(result, "api_key"))
+        moved_key = key_store != kind and key[1] in dict(to_store) and key in named
+        old_key = [key] if moved_key else []
+        given = {(i, f) for _, i, f in (entry.split("/", 2) for entry, _ in to_store)}
+        move = plan_verify_move(cfg, result.profile, kind, given, set(result.readback))
+        # Written where the settings name nothing yet: taken back if the save fails.
+        written: list[tuple[StoreKind, str]] = []
+        try:
+            if move is not None:
+                written += move.copy(explicit)
+            store = open_store(kind)
+            store.check()
+            for entry, value in to_store:
+                if kind != "env" and (kind, entry) not in named:
+                    written.append((kind, entry))
+                store.set(entry, value)
+            _settings(result, settings, kind)
+            if move is not None:
+                move.apply(settings)
+            cfg.set_bigpanda(result.profile, settings)
+            cfg.save()
+        except BaseException:
+            delete_entries(written)
+            raise
+        left = (move.finish() if move is not None else []) + delete_entries(old_key)[1]
+    _say_saved(result.profile, kind, to_store, move, left)
+
+
+def _say_saved(
+    profile: str,
+    kind: StoreKind,
+    to_store: list[tuple[str, str]],
+    move: VerifyMove | None,
+    left: list[str],
+) -> None:
+    """What the save moved, could not move or left behind; under the env store, the
+    variables to export."""
+    from bp_integrate.secrets import env_var
+
+    if move is not None:
+        for note in move.notes():
+            ui.say(note)
+        if move.unmoved:
+            ui.warn(f"{move.unmoved_message()} {move.give_again()}")
+    for item in left:
+        ui.warn(f"left: {item}")
+    if kind == "env":
+        names = []
+        for entry, _ in to_store:
+            _, integration, field_name = entry.split("/", 2)
+            names.append(env_var(integration, field_name, profile))
+        ui.warn(
+            "--secret-store env keeps nothing: export "
+            + ", ".join(names)
+            + " wherever bp-integrate runs."
+        )
+
+
+def _bigpanda_entry(result: SetupResult, field_name: str) -> str:
+    from bp_integrate.secrets import entry_name
+
+    return entry_name(result.profile, "bigpanda", field_name)
+
+
+def _to_store(
+    result: SetupResult, settings: dict[str, object], kind: StoreKind
+) -> list[tuple[str, str]]:
+    """(entry, value) of each secret the set-up keeps, its flag set in `settings`. A
+    secret that came from its environment variable stays there (said when it was read);
+    one typed or piped is kept in the store."""
+    from bp_integrate.secrets import entry_name
+
     to_store: list[tuple[str, str]] = []
-    # A secret that came from its environment variable stays there (said when it was
-    # read); one typed or piped is kept in the store.
     if not (result.api_key_source or "").startswith("BP_INTEGRATE_"):
-        to_store.append((entry_name(result.profile, "bigpanda", "api_key"), result.api_key))
+        to_store.append((_bigpanda_entry(result, "api_key"), result.api_key))
         settings["api_key_stored"] = kind != "env"
         settings["api_key_store"] = kind
     if not (result.org_token_source or "").startswith("BP_INTEGRATE_"):
-        to_store.append((entry_name(result.profile, "bigpanda", "org_token"), result.org_token))
+        to_store.append((_bigpanda_entry(result, "org_token"), result.org_token))
         settings["org_token_stored"] = kind != "env"
-    to_store.append(
-        (entry_name(result.profile, "bigpanda", "canary_app_key"), result.canary_app_key)
-    )
+    to_store.append((_bigpanda_entry(result, "canary_app_key"), result.canary_app_key))
     settings["canary_app_key_stored"] = kind != "env"
     for integration, creds in result.readback.items():
         for name, value in creds.items():
             to_store.append((entry_name(result.profile, integration, name), value))
-    store.check()
-    for entry, value in to_store:
-        store.set(entry, value)
+    return to_store
+
+
+def _settings(result: SetupResult, settings: dict[str, object], kind: StoreKind) -> None:
+    """The set-up's settings, in the profile's `bigpanda` section (`settings`)."""
+    from bp_integrate import config
+
     settings["verify_store"] = kind
     settings["api_url"] = result.api_url
     settings["region"] = next(
@@ -393,18 +492,6 @@ def _save(app: object, result: SetupResult, kind: StoreKind = "keyring") -> None
         settings["share_names"] = dict(result.share_names)
     for integration, creds in result.readback.items():
         config.record_readback(settings, integration, sorted(creds) if kind != "env" else [])
-    cfg.set_bigpanda(result.profile, settings)
-    cfg.save()
-    if kind == "env":
-        names = []
-        for entry, _ in to_store:
-            _, integration, field_name = entry.split("/", 2)
-            names.append(env_var(integration, field_name, result.profile))
-        ui.warn(
-            "--secret-store env keeps nothing: export "
-            + ", ".join(names)
-            + " wherever bp-integrate runs."
-        )
 
 
 def _render(result: SetupResult, json_output: bool) -> None:
