@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import errno
 import importlib
+import inspect
 import os
 import sys
 from typing import Annotated, Any, NamedTuple
@@ -194,6 +195,7 @@ def tidy_help(command: Any, name: str) -> None:
     (see `tidy_options`), the help option included, and the advanced ones in their panel.
     Each command also knows --profile (hidden), so that completion after the command
     (`show xmatters -p <TAB>`) offers profile names."""
+    command.help = unwrapped(command.help)
     ctx = typer.Context(command, help_option_names=list(CONTEXT_SETTINGS["help_option_names"]))
     help_option = command.get_help_option(ctx)  # made once, kept: tidied like the rest
     tidy_options([*command.params, help_option], ADVANCED.get(name, ()))
@@ -202,6 +204,25 @@ def tidy_help(command: Any, name: str) -> None:
         tidy_help(sub, f"{name} {sub_name}")
     if not subcommands and not any("--profile" in p.opts for p in command.params):
         command.params.append(profile_after_command())
+
+
+def unwrapped(text: str | None) -> str | None:
+    """A command's help with each paragraph on one line, for the terminal to wrap.
+
+    typer's rich help keeps the line breaks of every paragraph after the first, so the
+    docstring's own wrapping showed through ("replay," alone on a line of an 80-column
+    terminal). A shell command continued over lines (each ending in a backslash) keeps
+    its breaks, as does a paragraph click marks "do not rewrap".
+    """
+    if not text:
+        return text
+
+    def one_line(paragraph: str) -> str:
+        if paragraph.startswith("\b") or " \\\n" in paragraph:
+            return paragraph
+        return " ".join(line.strip() for line in paragraph.split("\n"))
+
+    return "\n\n".join(one_line(p) for p in inspect.cleandoc(text).split("\n\n"))
 
 
 def profile_after_command() -> Any:
@@ -297,7 +318,7 @@ class Group(TyperGroup):
         if help_may_print(list(args)):
             from bp_integrate import ui
 
-            ui.help_reader_may_leave()
+            ui.help_like_our_output()
         try:
             return super().parse_args(ctx, hoist_profile(list(args)))
         except BrokenPipeError:

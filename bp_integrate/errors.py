@@ -79,3 +79,8 @@ def command_for(profile: str | None, args: str) -> str:
     if profile and profile != "default":
         return f"bp-integrate --profile {profile} {args}"
     return f"bp-integrate {args}"
+
+
+def plural(count: int, word: str, words: str | None = None) -> str:
+    """`1 step`, `5 steps`; `words` for a plural not made with an s (`1 body`, `2 bodies`)."""
+    return f"{count} {word if count == 1 else words or word + 's'}"

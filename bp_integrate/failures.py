@@ -130,11 +130,17 @@ ERROR_TEXT_MAX = 300
 
 def clipped(text: str, limit: int = ERROR_TEXT_MAX) -> str:
     """`text` on one line, at most `limit` characters plus "… (N more characters)": the
-    one bound for words an answer or a library puts in an error message."""
+    one bound for words an answer or a library puts in an error message.
+
+    Cut only where that shortens it (the cut longer than the note saying so): a text a
+    few characters over is shown whole, and N is never 1 ("1 more characters").
+    """
     text = " ".join(text.split())
-    if len(text) <= limit:
+    left = len(text) - limit
+    note = f"… ({left:,} more characters)"
+    if left <= len(note):
         return text
-    return f"{text[:limit].rstrip()}… ({len(text) - limit:,} more characters)"
+    return f"{text[:limit].rstrip()}{note}"
 
 
 def _chain(exc: BaseException) -> list[BaseException]:

@@ -6,13 +6,14 @@ import json
 import os
 import re
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from rich.console import Console
+    from rich.segment import Segment
 
 
 def _console(stderr: bool) -> Console:
@@ -196,22 +197,41 @@ def _broken_pipe() -> None:
     raise BrokenPipeError
 
 
-def help_reader_may_leave() -> None:
-    """Help is printed by typer's own rich Console, whose answer to a reader that went
-    away (`--help | head`) is `SystemExit(1)`: make it a BrokenPipeError, as for our
-    consoles, so help ends like any other output (exit 141)."""
+#: The spaces rich pads help's lines with, up to the console's width (its margins,
+#: panels and table cells).
+_PADDING = re.compile(r"[ \t]+(?=\n)")
+
+
+def unpadded(console: Console, text: str) -> str:
+    """What a help console writes, without the spaces ending its lines when it is not a
+    terminal: piped or saved help has no line padded to 80 columns (for `diff`,
+    `grep ' $'` and editors)."""
+    return text if console.is_terminal else _PADDING.sub("", text)
+
+
+def help_like_our_output() -> None:
+    """Help is printed by typer's own rich Console: make it end as our output does. A
+    reader that went away (`--help | head`) is a BrokenPipeError, as for our consoles,
+    not typer's `SystemExit(1)`, so help ends like any other output (exit 141); and off
+    a terminal no line is padded with spaces to the console's width (`unpadded`)."""
     from typer import rich_utils
 
     make = rich_utils._get_rich_console
-    if getattr(make, "reader_may_leave", False):
+    if getattr(make, "like_our_output", False):
         return
 
     def console(stderr: bool = False) -> Console:
         made = make(stderr)
         made.on_broken_pipe = _broken_pipe  # type: ignore[method-assign]
+        render = made._render_buffer
+
+        def render_unpadded(buffer: Iterable[Segment]) -> str:
+            return unpadded(made, render(buffer))
+
+        made._render_buffer = render_unpadded  # type: ignore[method-assign]
         return made
 
-    console.reader_may_leave = True  # type: ignore[attr-defined]
+    console.like_our_output = True  # type: ignore[attr-defined]
     rich_utils._get_rich_console = console
 
 

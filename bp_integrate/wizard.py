@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from bp_integrate.errors import BPError, UsageError, command_for
+from bp_integrate.errors import BPError, UsageError, command_for, plural
 from bp_integrate.integrations.base import Field, Integration, Step, Webhook
 from bp_integrate.secrets import env_var
 from bp_integrate.urls import (
@@ -518,8 +518,7 @@ def _verified(
             values[f.name] = _prompt(f, values, {}, prompter, integration, sources)
             continue
         if prompter is not None and isinstance(found, int) and not isinstance(found, bool):
-            plural = "environment" if found == 1 else "environments"
-            prompter.note(f"{f.label}: the key works (it sees {found} {plural}).")
+            prompter.note(f"{f.label}: the key works (it sees {plural(found, 'environment')}).")
         return
 
 

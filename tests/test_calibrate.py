@@ -92,7 +92,11 @@ def test_compare_lists_each_difference(tmp_path: Path) -> None:
     assert rows["incident.start"].endswith("type differs")
     assert rows["metadata.share_id"].endswith("only in ours")
     assert "incident.resolved" not in rows and "metadata.environment_id" not in rows
-    assert "1 captured body(ies) (events: incident#new; envelope: share)" in result.stderr
+    [summary] = [line for line in result.stderr.splitlines() if "captured body" in line]
+    assert summary == (
+        "1 captured body (events: incident#new; envelope: share); fields: 17 the same, "
+        "4 only in the capture, 41 only in ours, 1 of another type."
+    )
     assert "calibrate" in result.stderr and "--adopt" in result.stderr
     assert not calibrate.is_calibrated("default")
 

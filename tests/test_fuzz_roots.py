@@ -355,9 +355,12 @@ def test_f_an_answers_error_text_is_cut_once_saying_how_much(text: str) -> None:
 
     shown = clipped(text)
     assert len(shown) <= ERROR_TEXT_MAX + len("… (999,999 more characters)")
-    if len(" ".join(text.split())) > ERROR_TEXT_MAX:
-        left = len(" ".join(text.split())) - ERROR_TEXT_MAX
-        assert shown.endswith(f"… ({left:,} more characters)")
+    left = len(" ".join(text.split())) - ERROR_TEXT_MAX
+    note = f"… ({left:,} more characters)"
+    if left > len(note):  # cut only where the cut is longer than the note
+        assert shown.endswith(note)
+    else:
+        assert shown == " ".join(text.split())  # a few characters over: shown whole
     for body in ({"message": text}, {"errors": [text, text]}):
         assert len(error_detail(body)) <= len(shown) * 2 + 30
     answer = {"error": {"message": text, "errors": [text]}}
@@ -365,6 +368,13 @@ def test_f_an_answers_error_text_is_cut_once_saying_how_much(text: str) -> None:
     assert side is not None
     message, _ = side.refused("Listing services", 400, answer)
     assert len(message) <= 400 + len("… (999,999 more characters)")
+
+
+def test_f_a_text_just_over_the_bound_is_shown_whole_never_1_more_characters() -> None:
+    from bp_integrate.failures import ERROR_TEXT_MAX, clipped
+
+    assert clipped("e" * (ERROR_TEXT_MAX + 1)) == "e" * (ERROR_TEXT_MAX + 1)
+    assert clipped("e" * (ERROR_TEXT_MAX + 100)) == "e" * ERROR_TEXT_MAX + "… (100 more characters)"
 
 
 def test_f_verify_reports_a_100_kb_bigpanda_error_in_a_few_hundred_characters() -> None:

@@ -4,6 +4,7 @@ other output does."""
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import subprocess
@@ -149,3 +150,58 @@ def test_help_piped_to_head_exits_0_or_141(tmp_path: Any) -> None:
     assert done.returncode in (0, 141), done.stderr
     assert "Usage" in done.stdout
     assert "Traceback" not in done.stderr
+
+
+def help_prose(path: str) -> list[str]:
+    """The lines of a help page above its first panel (usage, help text, examples)."""
+    text = cli(*path.split(), "--help").stdout
+    return [line.rstrip() for line in text[: text.find("╭")].splitlines()]
+
+
+@pytest.mark.parametrize("columns", ["80", "120"])
+@pytest.mark.parametrize("path", [path for path, _ in every_command()] + [""])
+def test_help_text_breaks_lines_only_where_the_next_word_does_not_fit(
+    path: str, columns: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each paragraph is wrapped by the terminal, not by the docstring's own line breaks
+    ("(on send-test and" / "replay," / "--set edits ..." at 80 columns): a line ends early
+    only to end its paragraph, or to continue a shell command (` \\`)."""
+    monkeypatch.setenv("COLUMNS", columns)
+    room = int(columns) - 2  # the help text's margin: a column each side
+    lines = [line.strip() for line in help_prose(path)]
+    for line, after in itertools.pairwise(lines):
+        if line and after and not line.endswith("\\"):
+            assert len(line) + 1 + len(after.split()[0]) > room, (line, after)
+
+
+@pytest.mark.parametrize("path", [path for path, _ in every_command()])
+def test_every_example_fits_an_80_column_terminal(
+    path: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An example is a line to copy: at 80 columns none is wrapped (a long one is
+    continued with ` \\` instead)."""
+    monkeypatch.setenv("COLUMNS", "80")
+    lines = help_prose(path)
+    examples = [line.strip() for line in lines[lines.index(" Examples:") + 1 :] if line.strip()]
+    for before, line in itertools.pairwise(["", *examples]):
+        assert line.startswith(("bp-integrate ", "printf ")) or before.endswith("\\"), line
+
+
+@pytest.mark.parametrize("path", [path for path, _ in every_command()] + [""])
+def test_help_off_a_terminal_ends_no_line_in_a_space(path: str) -> None:
+    """Piped or saved (`--help | cat`, `> help.txt`), help is not padded to the width."""
+    text = cli(*path.split(), "--help").stdout
+    padded = [line for line in text.splitlines() if line != line.rstrip()]
+    assert not padded, padded[:3]
+
+
+def test_help_through_a_pipe_ends_no_line_in_a_space() -> None:
+    """The same through a real pipe, at 80 columns (as reported: `--help | cat`)."""
+    for args in (["--help"], ["install", "--help"]):
+        done = subprocess.run(
+            [sys.executable, "-m", "bp_integrate", *args], capture_output=True, text=True,
+            timeout=60, env={**os.environ, "COLUMNS": "80"},
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        assert "Usage: " in done.stdout and "╰" in done.stdout
+        assert [line for line in done.stdout.splitlines() if line.endswith(" ")] == [], args

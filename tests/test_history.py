@@ -247,6 +247,43 @@ def test_history_prune_reports_what_it_removed(monkeypatch: pytest.MonkeyPatch) 
     assert again.stdout == "" and "Nothing to remove: 1 run, keeping the newest 1." in again.stderr
 
 
+def test_history_prune_of_one_run_says_1_run() -> None:
+    fake_runs(2)
+    result = cli("history", "--prune", "--keep", "1")
+    assert result.exit_code == 0, result.stderr
+    assert "Removed 1 run (" in result.stderr
+
+
+def test_history_header_is_one_line_when_only_stderr_is_a_terminal(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`bp-integrate history | head` on an 80-column terminal: the rows (stdout, a pipe)
+    are whole lines, and so is the header above them (stderr, the terminal)."""
+    from functools import cache
+
+    from rich.console import Console
+
+    from bp_integrate import ui
+
+    @cache
+    def terminal() -> Console:
+        return Console(
+            stderr=True, force_terminal=True, width=80, markup=False, highlight=False,
+            soft_wrap=True,
+        )  # fmt: skip
+
+    monkeypatch.setattr(ui, "err", terminal)
+    fake_runs(2)
+    result = cli("history")
+    assert result.exit_code == 0, result.stderr
+    header, *_ = result.stderr.splitlines()
+    assert header.split() == [
+        "run", "started", "(UTC)", "profile", "targets", "outcome", "counts", "command",
+    ]  # fmt: skip
+    assert len(header) > 80  # as long as the rows' columns make it
+    assert len(result.stdout.splitlines()) == 2
+
+
 def test_history_prune_defaults_and_bad_values(monkeypatch: pytest.MonkeyPatch) -> None:
     fake_runs(3)
     monkeypatch.setenv("BP_INTEGRATE_HISTORY_KEEP", "2")

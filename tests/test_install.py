@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,6 +13,7 @@ from helpers import PD_KEY, XM_URL, MemoryKeyring, invoke, pasted
 from typer.testing import CliRunner
 
 from bp_integrate.emulator import EmulatorConfig, EmulatorServer
+from bp_integrate.ui import wrapped
 
 TTY = {"BP_INTEGRATE_ASSUME_TTY": "1"}
 IO_URL = "https://api.incident.io/v2/alert_events/bigpanda/01J0BPDEM0S0VRCE0000000000"
@@ -292,6 +294,16 @@ def test_pagerduty_interactive_headers(runner: CliRunner, memory_keyring: Memory
     err = result.stderr
     assert "That is not a PagerDuty integration key (9 characters)." in err
     assert "'PD_Key' is not a BigPanda tag name" in err
+    # No REST API key: the tip says how to have the integration made by API, and on an
+    # 80-column terminal it wraps where the words do (no "or" / "--by-api)," lines).
+    tip = err[err.index("Tip: ") :].splitlines()[0]  # after the region's prompt
+    assert tip == (
+        "Tip: the Events API v2 integration can be made in PagerDuty for you, by API: set "
+        "BP_INTEGRATE_PAGERDUTY_API_KEY to your PagerDuty REST API key, or add --by-api to "
+        "be asked for it."
+    )
+    lines = wrapped(tip, 79).splitlines()  # ui.prose on an 80-column terminal
+    assert all(len(a) + 1 + len(b.split()[0]) > 79 for a, b in itertools.pairwise(lines))
     assert "'urgency' is not a PagerDuty Events v2 payload field." in err
     # No "Events API URL": BigPanda's PagerDuty page has no such field.
     assert paste_block(result.stdout)[:19] == [
@@ -316,6 +328,16 @@ def test_pagerduty_interactive_headers(runner: CliRunner, memory_keyring: Memory
         "team",
     ]
     assert memory_keyring.entries == {(SERVICE, "default/pagerduty/integration_key"): PD_KEY}
+
+
+def test_a_one_character_key_is_1_character(
+    runner: CliRunner, memory_keyring: MemoryKeyring
+) -> None:
+    result = invoke(
+        runner, "install", "pagerduty", "--no-input", BP_INTEGRATE_PAGERDUTY_INTEGRATION_KEY="x"
+    )
+    assert result.exit_code == 2
+    assert "That is not a PagerDuty integration key (1 character)." in result.stderr
 
 
 def test_pagerduty_ruleset_key_and_custom_header_format(
@@ -358,6 +380,9 @@ def test_incidentio_interactive_bearer_header(
     ]
     assert "No BigPanda API key was given" in result.stderr
     assert "Create an AutoShare rule" in result.stderr
+    # The key was skipped: step 2 claims no check of it.
+    assert "incident.io checks it against BigPanda before storing it.\n" in result.stderr
+    assert "checked it too" not in result.stderr and "the key works" not in result.stderr
 
 
 def test_panopta_interactive_target_list_and_payloads(
@@ -835,6 +860,7 @@ def test_incidentio_key_rejected_interactively_is_asked_again(
     result = invoke(runner, "install", "incidentio", input="\n".join(answers) + "\n", **TTY)
     assert result.exit_code == 0, result.stderr
     assert "BigPanda answered 401: a key of another region answers 401 here" in result.stderr
+    assert "the key works (it sees 2 environments)." in result.stderr  # said: it was checked
     stored = memory_keyring.entries[(SERVICE, "default/incidentio/bigpanda_api_key")]
     assert stored == CFG.bigpanda_api_key
 

@@ -492,6 +492,17 @@ def test_one_step_scenario_says_1_step(
     assert result.stderr.startswith("Replaying one (1 step) to xmatters (profile 'default')...\n")
 
 
+def test_a_storm_of_one_incident_counts_in_the_singular(
+    emu: EmulatorServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    install(emu, "xmatters", monkeypatch)
+    path = tmp_path / "one.yaml"
+    path.write_text("name: one\nsteps:\n  - closed\n")
+    result = cli("replay", str(path), "--count", "1")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.startswith("1 incident, 1 event, 1 request in ")
+
+
 def test_disk_full_example_honours_no_test_marker(
     emu: EmulatorServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:

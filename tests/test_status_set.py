@@ -175,6 +175,32 @@ def test_set_dry_run_checks_and_stores_nothing(
     assert memory_keyring.entries[("bp-integrate", "default/xmatters/password")] == OLD_PASSWORD
 
 
+def test_set_says_where_each_kind_of_value_is_kept(runner: CliRunner) -> None:
+    """A plain setting lives in the settings file (config.yaml), a secret in the store the
+    install chose, and a URL in the file with any key it carries in that store."""
+    install = invoke(
+        runner, "install", "pagerduty", "--no-input", "--secret-store", "file",
+        "--secret-stdin", "integration_key", input=f"{PD_KEY}\n",
+    )  # fmt: skip
+    assert install.exit_code == 0, install.stderr
+    url = "https://events.eu.pagerduty.com/v2/enqueue"
+    plain = invoke(runner, "set", "pagerduty", "events_url", "--stdin", input=f"{url}\n")
+    assert plain.exit_code == 0, plain.stderr
+    assert f"-> {url} (in the settings file, profile 'default').\n" in plain.stderr
+    keyed = invoke(
+        runner, "set", "pagerduty", "events_url", "--stdin", "--dry-run",
+        input=f"{url}?apiKey=k3y-5678\n",
+    )  # fmt: skip
+    assert f"-> {url}?apiKey=**** (in the settings file, its key in the file store). " in (
+        keyed.stderr
+    )
+    secret = invoke(
+        runner, "set", "pagerduty", "integration_key", "--stdin", "--dry-run",
+        input="f" * 32 + "\n",
+    )  # fmt: skip
+    assert "pagerduty.integration_key would change (in the file store). " in secret.stderr
+
+
 def test_set_refuses_an_unknown_field_with_the_nearest_name(
     runner: CliRunner, memory_keyring: MemoryKeyring
 ) -> None:

@@ -10,7 +10,7 @@ import typer
 
 from bp_integrate import ui
 from bp_integrate.commands.common import JsonOpt
-from bp_integrate.errors import UsageError
+from bp_integrate.errors import UsageError, plural
 
 _LABELS = {
     "only_captured": "only in the capture",
@@ -107,8 +107,8 @@ def render(comparison: Any, show_all: bool) -> None:
     counts = {v: len(comparison.of(v)) for v in _LABELS}
     events = ", ".join(comparison.events) or "none named"
     ui.say(
-        f"{comparison.bodies} captured body(ies) (events: {events}; envelope: "
-        f"{comparison.envelope}): {counts['same']} fields match, "
+        f"{plural(comparison.bodies, 'captured body', 'captured bodies')} (events: {events}; "
+        f"envelope: {comparison.envelope}); fields: {counts['same']} the same, "
         f"{counts['only_captured']} only in the capture, {counts['only_ours']} only in ours, "
         f"{counts['type_differs']} of another type."
     )

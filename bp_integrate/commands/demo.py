@@ -218,10 +218,11 @@ def run_demo(options: DemoOptions) -> DemoRun:
     throwaway profile, the scenario replayed to all of them, then a `verify`."""
     from bp_integrate import scenarios
     from bp_integrate.bigpanda.webhook import BodySpec
-    from bp_integrate.commands.sending import Timeline, plural
+    from bp_integrate.commands.sending import Timeline
     from bp_integrate.emulator import EmulatorConfig, EmulatorServer
     from bp_integrate.engine.plan import load_targets
     from bp_integrate.engine.run import Engine, RunOptions, run_sync
+    from bp_integrate.errors import plural
     from bp_integrate.http import RetryPolicy
     from bp_integrate.signals import sigterm_as_ctrl_c
 

@@ -20,13 +20,7 @@ app = typer.Typer(
 )
 
 
-@app.command(
-    "basic-auth",
-    epilog="Examples:\n\n"
-    "  printf '%s\\n' \"$PASSWORD\" | bp-integrate encode basic-auth -u xm-user "
-    "--password-stdin\n\n"
-    "  bp-integrate encode basic-auth -u xm-user --json   (asks for the password)",
-)
+@app.command("basic-auth")
 def basic_auth_command(
     username: Annotated[str, typer.Option("--username", "-u", help="The user-id (no ':').")],
     password_stdin: Annotated[
@@ -37,6 +31,13 @@ def basic_auth_command(
     """Print 'Basic <base64(user:password)>' for an Authorization header.
 
     With --json: {"header": "Authorization", "value": "Basic ..."} on stdout.
+
+    Examples:
+
+    printf '%s\\n' "$PASSWORD" | bp-integrate encode basic-auth -u xm-user \\
+      --password-stdin
+
+    bp-integrate encode basic-auth -u xm-user --json   (asks for the password)
     """
     if ":" in username:
         basic_auth(username, "")  # raises the explained refusal

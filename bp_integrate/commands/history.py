@@ -10,7 +10,7 @@ import typer
 
 from bp_integrate import ui
 from bp_integrate.commands.common import JsonOpt
-from bp_integrate.errors import UsageError
+from bp_integrate.errors import UsageError, plural
 
 if TYPE_CHECKING:
     from bp_integrate.history import RunSummary
@@ -92,7 +92,9 @@ def show_runs(runs: list[RunSummary]) -> None:
     targets_of = {r.id: ",".join(r.targets) or "-" for r in runs}
     targets_width = max(len("targets"), *(len(t) for t in targets_of.values()))
     # The header is talk (stderr): stdout stays one line per run, for `head` and `wc -l`.
-    ui.say(
+    # Not wrapped, even when stderr is a terminal (`history | head`): it heads columns of
+    # rows that are not wrapped either.
+    ui.err().print(
         f"{'run':<{len(runs[0].id)}}  {'started (UTC)':<19}  {'profile':<{profile_width}}  "
         f"{'targets':<{targets_width}}  {'outcome':<11}  counts  command"
     )
@@ -139,11 +141,12 @@ def prune_runs(keep: int | None, json_output: bool) -> None:
         )
         return
     if not removed:
-        ui.say(
-            f"Nothing to remove: {kept} run{'s' if kept != 1 else ''}, keeping the newest {count}."
-        )
+        ui.say(f"Nothing to remove: {plural(kept, 'run')}, keeping the newest {count}.")
         return
     for item in removed:
         ui.data(f"removed {item.id}")
     freed = sum(r.bytes for r in removed)
-    ui.say(f"Removed {len(removed)} runs ({history.human_size(freed)}); kept the newest {count}.")
+    ui.say(
+        f"Removed {plural(len(removed), 'run')} ({history.human_size(freed)}); kept the newest "
+        f"{count}."
+    )

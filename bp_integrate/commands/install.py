@@ -876,8 +876,9 @@ def _by_api_wanted(
     if found is None:
         if walk.interactive:
             ui.prose(
-                f"Tip: with a {side.key_label} (set {api_key_env(walk.spec, walk.profile)}, or "
-                f"--by-api), bp-integrate makes the {side.what} in {side.system} for you.",
+                f"Tip: the {side.what} can be made in {side.system} for you, by API: set "
+                f"{api_key_env(walk.spec, walk.profile)} to your {side.key_label}, or add "
+                "--by-api to be asked for it.",
                 style="dim",
             )
         return False

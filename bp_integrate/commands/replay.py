@@ -23,12 +23,11 @@ from bp_integrate.commands.sending import (
     TagOpt,
     TimeoutOpt,
     ToOpt,
-    plural,
     print_planned,
     stderr_is_tty,
 )
 from bp_integrate.commands.verify import VerifyOpt, VerifyTimeoutOpt
-from bp_integrate.errors import ExitCode, command_for
+from bp_integrate.errors import ExitCode, command_for, plural
 
 if TYPE_CHECKING:
     from bp_integrate.engine.consumer import Consumer
@@ -251,8 +250,8 @@ def _storm_summary(report: RunReport, run_id: str, json_output: bool) -> None:
     else:
         lat = report.latency.to_json()
         ui.data(
-            f"{report.incidents_done} incidents, {report.events} events, {report.requests} "
-            f"requests in {report.elapsed_s:.2f} s"
+            f"{plural(report.incidents_done, 'incident')}, {plural(report.events, 'event')}, "
+            f"{plural(report.requests, 'request')} in {report.elapsed_s:.2f} s"
         )
         ui.data(
             f"throughput: {report.events_per_s:.1f} events/s "

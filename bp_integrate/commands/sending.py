@@ -255,11 +255,6 @@ class SessionView:
         warn_if_unrecorded(recorder)
 
 
-def plural(count: int, word: str) -> str:
-    """`1 step`, `5 steps`."""
-    return f"{count} {word}{'' if count == 1 else 's'}"
-
-
 # --------------------------------------------------------------------------- consumers
 
 

@@ -51,6 +51,8 @@ class SetResult:
     integration: Integration
     target: Field
     store: str
+    #: Where the value is kept, for the admin (`kept_in`).
+    kept: str
     before: str
     after: str
     changed: bool
@@ -75,6 +77,19 @@ class SetResult:
 
 def is_secret(f: Field) -> bool:
     return f.secret or f.url_with_secrets
+
+
+def kept_in(target: Field, value: str, store: str) -> str:
+    """Where `set` keeps a value: a secret in the install's store; a URL in the settings
+    file, any key it carries (`?apiKey=`) in the store; any other setting in the file."""
+    from bp_integrate.urls import split_url_secrets
+
+    if target.secret:
+        return f"the {store} store"
+    keys = split_url_secrets(value)[1] if target.url_with_secrets else {}
+    if keys:
+        return f"the settings file, its {'key' if len(keys) == 1 else 'keys'} in the {store} store"
+    return "the settings file"
 
 
 def set_command(
@@ -112,7 +127,7 @@ def set_command(
 
     bp-integrate set xmatters password
 
-    printf '%s\\n' "$NEW_KEY" | bp-integrate -p prod set pagerduty integration_key --stdin
+    printf '%s\\n' "$NEW_KEY" | bp-integrate set pagerduty integration_key --stdin
 
     bp-integrate set xmatters recipients --dry-run
     """
@@ -162,6 +177,7 @@ def run_set(app: App, request: SetRequest) -> SetResult:
         integration=spec,
         target=target,
         store=item.secret_store,
+        kept=kept_in(target, new, item.secret_store),
         before=shown_value(target, current.get(target.name, "")),
         after=shown_value(target, new),
         changed=new != current.get(target.name),
@@ -274,11 +290,10 @@ def render(result: SetResult, app: App, json_output: bool) -> None:
         ui.say(f"{name} is already that value: nothing changed, nothing to paste again.")
         return
     change = "" if result.target.secret else f": {result.before} -> {result.after}"
-    where = f"the {result.store} store" if is_secret(result.target) else "the settings file"
     if result.dry_run:
-        ui.say(f"Dry run: {name} would change{change} (in {where}). Nothing was stored.")
+        ui.say(f"Dry run: {name} would change{change} (in {result.kept}). Nothing was stored.")
     else:
-        ui.success(f"{name} changed{change} (in {where}, profile {result.profile!r}).")
+        ui.success(f"{name} changed{change} (in {result.kept}, profile {result.profile!r}).")
     if not result.paste_again:
         ui.prose(f"Nothing to paste again: {spec.paste_target} keeps what it has.")
         return

@@ -18,7 +18,7 @@ import typer
 from bp_integrate import ui
 from bp_integrate.commands.common import JsonOpt
 from bp_integrate.commands.doctor import Check, Doctor
-from bp_integrate.errors import BPError, ExitCode
+from bp_integrate.errors import BPError, ExitCode, plural
 
 if TYPE_CHECKING:
     from bp_integrate.app import App
@@ -255,7 +255,7 @@ def render(status: Status, app: App) -> None:
         )
     if status.verify_missing:
         need = len(status.verify_missing)
-        ui.data(f"verify        not ready: needs {need} more setting{'s' if need > 1 else ''}")
+        ui.data(f"verify        not ready: needs {plural(need, 'more setting')}")
     else:
         ui.data("verify        ready")
     verdict(status, app)

@@ -118,11 +118,11 @@ def verify_command(
 
     Examples:
 
-      bp-integrate verify
+    bp-integrate verify
 
-      bp-integrate verify pagerduty --timeout 120 --junit verify.xml
+    bp-integrate verify pagerduty --timeout 120 --junit verify.xml
 
-      bp-integrate verify --maintenance --json
+    bp-integrate verify --maintenance --json
     """
     from bp_integrate.engine.settings import check_seconds
 

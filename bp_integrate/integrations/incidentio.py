@@ -260,8 +260,10 @@ class IncidentIO(Integration):
         Step(
             "incident.io",
             "Connect BigPanda",
+            # Whether bp-integrate checked the key is said where it did (step 1, "the key
+            # works"): not when the key was skipped or --no-verify given.
             "Settings -> Integrations -> BigPanda -> paste the API key. incident.io checks "
-            "it against BigPanda before storing it (bp-integrate checked it too).",
+            "it against BigPanda before storing it.",
             checkpoint=True,
         ),
         Step(

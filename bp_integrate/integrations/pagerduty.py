@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 
 from bp_integrate.bigpanda.events import severity_to_pagerduty
 from bp_integrate.bigpanda.webhook import summary
-from bp_integrate.errors import UsageError, nearest
+from bp_integrate.errors import UsageError, nearest, plural
 from bp_integrate.integrations.base import (
     UNINSTALL_DELETE_IN_BIGPANDA,
     UNINSTALL_STOP_SENDING,
@@ -71,7 +71,7 @@ SKIP_REASONS = {
 def check_integration_key(value: str, _values: Mapping[str, str]) -> str:
     if not INTEGRATION_KEY.match(value):
         raise UsageError(
-            f"That is not a PagerDuty integration key ({len(value)} characters).",
+            f"That is not a PagerDuty integration key ({plural(len(value), 'character')}).",
             "An Events API v2 integration key is 32 hexadecimal characters (Services -> the "
             "service -> Integrations -> Events API V2 -> Integration Key); a ruleset routing "
             "key is 32 characters starting with 'R'.",

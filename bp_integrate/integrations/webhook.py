@@ -158,7 +158,16 @@ class NotificationsWebhook(Integration):
             "Revoke the token in auth_header on the receiver, so a stray post is refused.",
             checkpoint=True,
         ),
-        UNINSTALL_DELETE_IN_BIGPANDA,
+        # Not UNINSTALL_DELETE_IN_BIGPANDA: no traffic comes back to BigPanda here.
+        Step(
+            "BigPanda",
+            UNINSTALL_DELETE_IN_BIGPANDA.title,
+            "Integrations -> the integration -> trash icon. The webhook only posts from "
+            "BigPanda to the receiver (nothing sends to BigPanda with its App Key), so "
+            "deleting it ends those posts and nothing else. Deleting removes no data from "
+            "BigPanda or the receiver; remove old incidents there by hand if you need to.",
+            checkpoint=True,
+        ),
     )
 
     def warnings(self, values: Mapping[str, str]) -> list[str]:
