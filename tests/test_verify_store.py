@@ -324,3 +324,35 @@ def test_a_kill_during_a_move_leaves_old_or_new_and_doctor_removes_the_rest(
     in_the_keyring = {k.split("\t", 1)[1] for k in held if k.startswith(f"{SERVICE}\t")}
     kept = {"p/bigpanda/org_token", "p/pagerduty/readback_api_key"}
     assert in_the_keyring == (kept if where == "before-settings" else set())
+
+
+def test_the_api_key_moves_store_only_once_the_settings_name_the_new_one(
+    memory_keyring: MemoryKeyring, isolated: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`profile set --api-key-stdin` into another store: the old copy goes after the save.
+    A save that fails leaves the old settings on the old, intact key, and nothing new."""
+    key, new_key = "bp-user-key-0123456789", "bp-user-key-9876543210"
+    first = profile_set("prod", "--api-key-stdin", "--no-verify", input=key + "\n")
+    assert first.exit_code == 0, first.stderr
+    assert in_keyring(memory_keyring, "prod") == {"prod/bigpanda/api_key": key}
+
+    def no_room(self: config.Config) -> None:
+        raise OSError(28, "No space left on device")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(config.Config, "save", no_room)
+        failed = profile_set(
+            "prod", "--api-key-stdin", "--no-verify", "--insecure-storage", input=new_key + "\n"
+        )
+    assert failed.exit_code != 0
+    assert in_keyring(memory_keyring, "prod") == {"prod/bigpanda/api_key": key}
+    assert in_file(isolated) == {}
+    assert config.load().bigpanda("prod").get("api_key_store", "keyring") == "keyring"
+
+    moved = profile_set(
+        "prod", "--api-key-stdin", "--no-verify", "--insecure-storage", input=new_key + "\n"
+    )
+    assert moved.exit_code == 0, moved.stderr
+    assert in_keyring(memory_keyring, "prod") == {}
+    assert in_file(isolated) == {"prod/bigpanda/api_key": new_key}
+    assert config.load().bigpanda("prod")["api_key_store"] == "file"

@@ -3,7 +3,6 @@ profiles themselves (list, delete, rename, copy; secrets follow or are left out)
 
 from __future__ import annotations
 
-from contextlib import suppress
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -233,8 +232,9 @@ def run_set(request: SetRequest) -> tuple[dict[str, Any], list[str]]:
             notes = _write_verify(
                 profile, settings, verify, request.environment, written if move else None
             )
+            old_key: tuple[StoreKind, str] | None = None
             if key is not None:
-                _write_api_key(profile, settings, *key)
+                old_key = _write_api_key(profile, settings, *key, written)
             if move is not None:
                 move.apply(settings)
             cfg.set_bigpanda(profile, settings)
@@ -242,6 +242,8 @@ def run_set(request: SetRequest) -> tuple[dict[str, Any], list[str]]:
         except BaseException:
             delete_entries(written)
             raise
+        if old_key is not None:  # the key moved: its old copy goes once nothing names it
+            delete_entries([old_key])
         left = move.finish() if move is not None else []
     if move is not None:
         notes += move.notes()
@@ -324,16 +326,24 @@ def _ask_api_key(
     return key, store_kind
 
 
-def _write_api_key(profile: str, settings: dict[str, Any], key: str, store_kind: StoreKind) -> None:
-    """Store the key where `store_kind` says (moved from the store it was in); `settings`
-    says where it is."""
-    old_kind = settings.get("api_key_store") or "keyring"
+def _write_api_key(
+    profile: str,
+    settings: dict[str, Any],
+    key: str,
+    store_kind: StoreKind,
+    written: list[tuple[StoreKind, str]],
+) -> tuple[StoreKind, str] | None:
+    """Store the key where `store_kind` says; `settings` says where it is. When it moves
+    to another store: the copy written there is added to `written` (taken back if the
+    settings are not saved), and the old copy is returned, for the caller to delete once
+    the saved settings no longer name it (a kill in between leaves a key either way)."""
+    old_kind = _kind(settings.get("api_key_store") or "keyring")
     store = open_store(store_kind)
     entry = entry_name(profile, "bigpanda", API_KEY_FIELD)
     store.set(entry, key)
-    if settings.get("api_key_stored") and old_kind != store_kind and old_kind in STORE_KINDS:
-        with suppress(SecretsError):  # the key moved: do not leave a copy behind
-            open_store(old_kind).delete(entry)
+    moved = bool(settings.get("api_key_stored")) and old_kind not in (None, store_kind)
+    if old_kind != store_kind and store_kind != "env":
+        written.append((store_kind, entry))
     settings["api_key_stored"] = store_kind != "env"
     settings["api_key_store"] = store_kind
     if store_kind == "env":
@@ -343,6 +353,7 @@ def _write_api_key(profile: str, settings: dict[str, Any], key: str, store_kind:
         )
     elif store_kind == "file":
         ui.warn(f"--insecure-storage: the key is in plain text in {store_label(store)}.")
+    return (old_kind, entry) if moved and old_kind is not None else None
 
 
 def _kind(value: object) -> StoreKind | None:
