@@ -195,6 +195,15 @@ def test_help_off_a_terminal_ends_no_line_in_a_space(path: str) -> None:
     assert not padded, padded[:3]
 
 
+@pytest.mark.parametrize("path", [path for path, _ in every_command()] + [""])
+def test_no_word_of_help_is_cut_at_80_columns(path: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """rich cuts a word too long for its table column with `…`: at 80 columns no option
+    name, metavar or variable name may be cut (short metavars, no long tokens in help)."""
+    monkeypatch.setenv("COLUMNS", "80")
+    text = cli(*path.split(), "--help").stdout
+    assert [line for line in text.splitlines() if "…" in line] == []
+
+
 def test_help_through_a_pipe_ends_no_line_in_a_space() -> None:
     """The same through a real pipe, at 80 columns (as reported: `--help | cat`)."""
     for args in (["--help"], ["install", "--help"]):
@@ -205,3 +214,13 @@ def test_help_through_a_pipe_ends_no_line_in_a_space() -> None:
         assert done.returncode == 0, done.stderr
         assert "Usage: " in done.stdout and "╰" in done.stdout
         assert [line for line in done.stdout.splitlines() if line.endswith(" ")] == [], args
+
+
+def test_the_receiver_s_old_rate_limit_name_is_taken_but_not_shown() -> None:
+    """`--pagerduty-rate-limit`, the earlier name of `--rate-limit`, still works in
+    existing scripts; help shows the one name (the two did not fit 80 columns)."""
+    refused = cli("receiver", "--pagerduty-rate-limit", "0")
+    assert refused.exit_code == 2
+    assert "--rate-limit must be at least 1." in refused.stderr
+    shown = cli("receiver", "--help").stdout
+    assert "--rate-limit" in shown and "--pagerduty-rate-limit" not in shown

@@ -87,8 +87,9 @@ SecretStoreOpt = Annotated[
     str | None,
     typer.Option(
         "--secret-store",
+        metavar="STORE",
         help="Where secrets go: keyring (default; an update keeps the current choice), env "
-        "(not stored: read from BP_INTEGRATE_<INTEGRATION>_<FIELD> at use), file (plain "
+        "(not stored: read from each secret's BP_INTEGRATE_ variable at use), file (plain "
         "text, 0600).",
         show_default=False,
     ),

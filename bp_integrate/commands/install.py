@@ -292,8 +292,8 @@ ByApiOpt = Annotated[
     typer.Option(
         "--by-api/--by-hand",
         help="Make the target's side (its integration or alert source) through the target's "
-        "API, or by hand (paste). Default: by API when an API key is given "
-        "(BP_INTEGRATE_<INTEGRATION>_API_KEY, --api-key-stdin) or --service is.",
+        "API, or by hand (paste). Default: by API when an API key is given (its "
+        "BP_INTEGRATE_ variable, or --api-key-stdin) or --service is.",
         show_default=False,
     ),
 ]

@@ -190,11 +190,15 @@ def receiver_command(
         int | None,
         typer.Option(
             "--rate-limit",
-            "--pagerduty-rate-limit",
             metavar="N",
             help="Answer 429 past N events per minute per key, on the targets that "
             "throttle (the real limit is about 120).",
         ),
+    ] = None,
+    old_rate_limit: Annotated[
+        int | None,
+        # The option's earlier name, still taken from existing scripts; not shown.
+        typer.Option("--pagerduty-rate-limit", metavar="N", hidden=True),
     ] = None,
     capture: Annotated[
         str | None,
@@ -221,6 +225,8 @@ def receiver_command(
     """
     if not 0 <= port <= 65535:
         raise UsageError(f"--port {port} is out of range.", "Use 0-65535 (0 picks a free port).")
+    if rate_limit is None:
+        rate_limit = old_rate_limit
     if rate_limit is not None and rate_limit < 1:
         raise UsageError("--rate-limit must be at least 1.")
     run_receiver(ReceiverOptions(host, port, allow_remote, rate_limit, capture, json_output))

@@ -98,7 +98,8 @@ def _secret_from(
 def verify_setup_command(
     ctx: typer.Context,
     region: Annotated[
-        str | None, typer.Option("--region", help="us, eu, or the API's full URL.")
+        str | None,
+        typer.Option("--region", metavar="REGION", help="us, eu, or the API's full URL."),
     ] = None,
     api_key_stdin: Annotated[
         bool, typer.Option("--api-key-stdin", help="Read the User API key from stdin (line 1).")
@@ -122,18 +123,22 @@ def verify_setup_command(
         str | None,
         typer.Option(
             "--canary-app-key",
+            metavar="KEY",
             help="The canary App Key on the command line (visible to other users: prefer "
-            "--canary-app-key-stdin).",
+            "the -stdin option).",
         ),
     ] = None,
     environment: Annotated[
         str | None,
-        typer.Option("--environment", help="Use this canary-only environment (its id)."),
+        typer.Option(
+            "--environment", metavar="ID", help="Use this canary-only environment (its id)."
+        ),
     ] = None,
     create_environment: Annotated[
         str | None,
         typer.Option(
             "--create-environment",
+            metavar="NAME",
             help="Create a canary-only environment of this name through BigPanda's API.",
         ),
     ] = None,
@@ -141,14 +146,17 @@ def verify_setup_command(
         list[str] | None,
         typer.Option(
             "--bigpanda-name",
-            help="INTEGRATION=NAME: its name in BigPanda (when two share one kind: webhook.NAME).",
+            metavar="I=NAME",
+            help="I=NAME: integration I's name in BigPanda (when two share one kind: "
+            "webhook.NAME).",
         ),
     ] = None,
     readback: Annotated[
         bool | None,
         typer.Option(
             "--readback/--no-readback",
-            help="Set read-back credentials (--no-input: from BP_INTEGRATE_<INTEGRATION>_*).",
+            help="Set read-back credentials (--no-input: from each integration's "
+            "BP_INTEGRATE_ variables).",
         ),
     ] = None,
     autoshare: Annotated[
