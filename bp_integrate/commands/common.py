@@ -83,6 +83,17 @@ IntegrationArg = Annotated[
 ]
 
 
+#: profile set and verify-setup: agree beforehand to a move of verify's stored secrets
+#: to the env store (which keeps nothing, so they are deleted from their store).
+YesMoveOpt = Annotated[
+    bool,
+    typer.Option(
+        "--yes",
+        "-y",
+        help="Do not ask before moving verify's stored secrets to --secret-store env "
+        "(which deletes them from their store).",
+    ),
+]
 SecretStoreOpt = Annotated[
     str | None,
     typer.Option(

@@ -13,6 +13,7 @@ from bp_integrate.commands.common import (
     InsecureStorageOpt,
     JsonOpt,
     SecretStoreOpt,
+    YesMoveOpt,
     store_kind_of,
 )
 from bp_integrate.errors import (
@@ -110,15 +111,7 @@ def set_command(
             "or asked on a terminal).",
         ),
     ] = None,
-    yes: Annotated[
-        bool,
-        typer.Option(
-            "--yes",
-            "-y",
-            help="Do not ask before moving verify's stored secrets to --secret-store env "
-            "(which deletes them from their store).",
-        ),
-    ] = False,
+    yes: YesMoveOpt = False,
 ) -> None:
     """Set the profile's BigPanda region and, optionally, its User API key.
 
@@ -185,10 +178,38 @@ def run_set(request: SetRequest) -> tuple[dict[str, Any], list[str]]:
 
     When the verify secrets given go to another store than the profile's `verify_store`,
     every one it keeps there moves too (`store.VerifyMove`), in the same command."""
-    from bp_integrate.secrets import delete_entries
     from bp_integrate.store import recheck
 
-    profile = request.profile
+    path = config.config_path()
+    cfg = config.load(path)
+    asked = _ask_set(request, cfg)
+    move = _plan_move(cfg, request.profile, asked.verify, request.yes)
+    with locked(path, f"the config file {path}"):
+        recheck(cfg, request.profile, bigpanda=True)  # so `move`, planned from `cfg`, holds
+        notes, left = _write_set(request, cfg, asked, move)
+    if move is not None:
+        notes += move.notes()
+        if move.unmoved:
+            ui.warn(f"{move.unmoved_message()} {move.give_again()}")
+    for item in left:
+        ui.warn(f"left: {item}")
+    return asked.settings, notes
+
+
+@dataclass
+class _SetAnswers:
+    """What `profile set` asked and checked, before anything is written."""
+
+    settings: dict[str, Any]
+    verify: VerifyAnswers | None
+    key: tuple[str, StoreKind] | None
+    #: The store the verify secrets given go to, by the flags or the profile's own.
+    wanted: StoreKind
+
+
+def _ask_set(request: SetRequest, cfg: config.Config) -> _SetAnswers:
+    """Every question asked and every answer checked (the key against BigPanda); nothing
+    written, no lock held."""
     new_url = region_url(request.region) if request.region is not None else None
     if request.api_key_stdin and request.prompt_api_key:
         raise UsageError("--api-key-stdin and --api-key both ask for the key.", "Choose one.")
@@ -197,11 +218,9 @@ def run_set(request: SetRequest) -> tuple[dict[str, Any], list[str]]:
             "--api-key asks on the terminal, but stdin is not a terminal.",
             "Pipe the key in with --api-key-stdin instead (never put it on the command line).",
         )
-    path = config.config_path()
-    cfg = config.load(path)
-    settings = dict(cfg.bigpanda(profile))
+    settings = dict(cfg.bigpanda(request.profile))
     chosen, insecure = request.secret_store, request.insecure_storage
-    wanted = store_kind_of(chosen, insecure, cfg.verify_store(profile))
+    wanted = store_kind_of(chosen, insecure, cfg.verify_store(request.profile))
     verify = _ask_verify(request.given, wanted)
     if request.region is not None and new_url is not None:
         _set_region(settings, request.region, new_url, request.key_given)
@@ -219,39 +238,44 @@ def run_set(request: SetRequest) -> tuple[dict[str, Any], list[str]]:
             "a verify secret: --org-token-stdin, --canary-app-key-stdin or --readback "
             "INTEGRATION.",
         )
-    move = _plan_move(cfg, profile, verify, request.yes)
-    with locked(path, f"the config file {path}"):
-        recheck(cfg, profile, bigpanda=True)  # so `move`, planned from `cfg`, still holds
-        # What is written to the new store before the switch: taken back if it fails.
-        written: list[tuple[StoreKind, str]] = []
-        try:
-            if move is not None and verify is not None:
-                # The store was chosen by a flag, or at the prompt of a missing keyring.
-                chosen_here = chosen is not None or insecure or verify.store_kind != wanted
-                written += move.copy(explicit=chosen_here)
-            notes = _write_verify(
-                profile, settings, verify, request.environment, written if move else None
+    return _SetAnswers(settings, verify, key, wanted)
+
+
+def _write_set(
+    request: SetRequest, cfg: config.Config, asked: _SetAnswers, move: VerifyMove | None
+) -> tuple[list[str], list[str]]:
+    """Under the config lock: the secrets, then the settings, then the old copies gone;
+    what to say, and what could not be removed. A failure takes back what was written."""
+    from bp_integrate.secrets import delete_entries
+
+    profile, settings, verify = request.profile, asked.settings, asked.verify
+    # What is written to the new store before the switch: taken back if it fails.
+    written: list[tuple[StoreKind, str]] = []
+    old_key: tuple[StoreKind, str] | None = None
+    try:
+        if move is not None and verify is not None:
+            # The store was chosen by a flag, or at the prompt of a missing keyring.
+            chosen_here = (
+                request.secret_store is not None
+                or request.insecure_storage
+                or verify.store_kind != asked.wanted
             )
-            old_key: tuple[StoreKind, str] | None = None
-            if key is not None:
-                old_key = _write_api_key(profile, settings, *key, written)
-            if move is not None:
-                move.apply(settings)
-            cfg.set_bigpanda(profile, settings)
-            cfg.save()
-        except BaseException:
-            delete_entries(written)
-            raise
-        if old_key is not None:  # the key moved: its old copy goes once nothing names it
-            delete_entries([old_key])
-        left = move.finish() if move is not None else []
-    if move is not None:
-        notes += move.notes()
-        if move.unmoved:
-            ui.warn(f"{move.unmoved_message()} {move.give_again()}")
-    for item in left:
-        ui.warn(f"left: {item}")
-    return settings, notes
+            written += move.copy(explicit=chosen_here)
+        notes = _write_verify(
+            profile, settings, verify, request.environment, written if move else None
+        )
+        if asked.key is not None:
+            old_key = _write_api_key(profile, settings, *asked.key, written)
+        if move is not None:
+            move.apply(settings)
+        cfg.set_bigpanda(profile, settings)
+        cfg.save()
+    except BaseException:
+        delete_entries(written)
+        raise
+    if old_key is not None:  # the key moved: its old copy goes once nothing names it
+        delete_entries([old_key])
+    return notes, move.finish() if move is not None else []
 
 
 def _plan_move(

@@ -17,6 +17,7 @@ from bp_integrate.commands.common import (
     JsonOpt,
     NoInputOpt,
     SecretStoreOpt,
+    YesMoveOpt,
     store_kind_of,
 )
 from bp_integrate.errors import UsageError, command_for
@@ -173,15 +174,7 @@ def verify_setup_command(
     insecure_storage: InsecureStorageOpt = False,
     no_input: NoInputOpt = False,
     json_output: JsonOpt = False,
-    yes: Annotated[
-        bool,
-        typer.Option(
-            "--yes",
-            "-y",
-            help="Do not ask before moving verify's stored secrets to --secret-store env "
-            "(which deletes them from their store).",
-        ),
-    ] = False,
+    yes: YesMoveOpt = False,
 ) -> None:
     """Set up everything verify needs, in one sitting.
 
