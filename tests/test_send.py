@@ -97,18 +97,23 @@ def test_as_curl_masks_unless_show_secrets(
     assert sends(emu) == []
 
 
-def test_as_curl_names_the_profile_s_own_variables(
-    emu: EmulatorServer, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """In a profile other than the default, a secret's variable is the profile's own: the
-    default's would send another profile's secret (secrets.env_var)."""
-    monkeypatch.setenv("BP_INTEGRATE_OPS_XMATTERS_TRIGGER_URL_APIKEY", CFG.xmatters_api_key)
+def install_in_ops(emu: EmulatorServer, monkeypatch: pytest.MonkeyPatch, api_key: str) -> None:
+    """xMatters in profile `ops`, its apiKey from the profile's own variable."""
+    monkeypatch.setenv("BP_INTEGRATE_OPS_XMATTERS_TRIGGER_URL_APIKEY", api_key)
     url = emu.urls["xmatters_trigger"] + "?apiKey=****"
     installed = cli(
         "-p", "ops", "install", "xmatters", "--no-input", "--secret-store", "env",
         "--set", f"trigger_url={url}", "--set", "auth=url", "--set", "recipients=alice",
     )  # fmt: skip
     assert installed.exit_code == 0, installed.stderr
+
+
+def test_as_curl_names_the_profile_s_own_variables(
+    emu: EmulatorServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In a profile other than the default, a secret's variable is the profile's own: the
+    default's would send another profile's secret (secrets.env_var)."""
+    install_in_ops(emu, monkeypatch, CFG.xmatters_api_key)
     for command in (("send-test", "new"), ("replay", "lifecycle", "--dry-run")):
         out = cli("-p", "ops", *command, "--as-curl").stdout
         assert "apiKey='\"${BP_INTEGRATE_OPS_XMATTERS_TRIGGER_URL_APIKEY}\"'" in out, out
@@ -122,13 +127,7 @@ def test_refused_credentials_name_set_in_the_profile(
 ) -> None:
     """A 401 in a named profile: the hint is that profile's `set` of the credential
     fields (quicker than a new walkthrough), in send-test's closing line and replay's steps."""
-    monkeypatch.setenv("BP_INTEGRATE_OPS_XMATTERS_TRIGGER_URL_APIKEY", "a-wrong-api-key")
-    url = emu.urls["xmatters_trigger"] + "?apiKey=****"
-    installed = cli(
-        "-p", "ops", "install", "xmatters", "--no-input", "--secret-store", "env",
-        "--set", f"trigger_url={url}", "--set", "auth=url", "--set", "recipients=alice",
-    )  # fmt: skip
-    assert installed.exit_code == 0, installed.stderr
+    install_in_ops(emu, monkeypatch, "a-wrong-api-key")
     fix = "bp-integrate --profile ops set xmatters password (or username, trigger_url"
     sent = cli("-p", "ops", "send-test", "new", "--retries", "0")
     assert sent.exit_code == 6
